@@ -1,0 +1,101 @@
+package config
+
+import "time"
+
+// Resource kinds.
+const (
+	KindTenant        = "tenant"
+	KindSubscription  = "subscription"
+	KindPublication   = "publication"
+	KindStream        = "stream"
+	KindAuthorization = "authorization"
+)
+
+// Platforms.
+const (
+	PlatformWebhook    = "webhook"
+	PlatformSalesforce = "salesforce"
+	PlatformGenerate   = "generate"
+	PlatformDataCloud  = "datacloud"
+)
+
+// Tenant is one installed add-on: one app. Credentials are stored as hashes only.
+type Tenant struct {
+	ID      string    `json:"id"`
+	App     string    `json:"app"`
+	Created time.Time `json:"created_at"`
+	// APIKeyHash and PublishKeyHash are hex SHA-256 digests of the random
+	// credentials handed out as config vars.
+	APIKeyHash     string `json:"api_key_hash"`
+	PublishKeyHash string `json:"publish_key_hash"`
+}
+
+// Params are the platform parameters of a subscription or publication, with
+// the JSON names of the original product (reference §3). Empty ones are omitted.
+type Params struct {
+	Event    string `json:"event,omitempty"`
+	OrgName  string `json:"org_name,omitempty"`
+	Interval string `json:"interval,omitempty"`
+	Mapping  string `json:"mapping,omitempty"`
+	URL      string `json:"url,omitempty"`
+	// Data Cloud.
+	Connector string `json:"connector,omitempty"`
+	Object    string `json:"object,omitempty"`
+}
+
+// Subscription is a source of events.
+type Subscription struct {
+	ID       string    `json:"id"`
+	Name     string    `json:"name"`
+	Platform string    `json:"platform"`
+	Params   Params    `json:"params"`
+	Created  time.Time `json:"created_at"`
+	// Replay is the start point of a Salesforce subscription: "latest" or "earliest".
+	Replay string `json:"replay,omitempty"`
+	// State reports the health of a polling subscription (salesforce, generate).
+	State *SourceState `json:"state,omitempty"`
+}
+
+// SourceState is the runtime state of a subscription that herokuevents polls.
+type SourceState struct {
+	Status     string    `json:"status,omitempty"` // "active", "failing"
+	LastError  string    `json:"last_error,omitempty"`
+	Checkpoint []byte    `json:"checkpoint,omitempty"` // opaque replay id
+	CheckedAt  time.Time `json:"checkpoint_at,omitzero"`
+	NextRun    time.Time `json:"next_run,omitzero"`
+}
+
+// RetryPolicy bounds delivery retries of a publication.
+type RetryPolicy struct {
+	MaxAttempts int           `json:"max_attempts,omitempty"`
+	Horizon     time.Duration `json:"horizon,omitempty"`
+}
+
+// Publication is a target of events.
+type Publication struct {
+	ID       string    `json:"id"`
+	Name     string    `json:"name"`
+	Platform string    `json:"platform"`
+	Params   Params    `json:"params"`
+	Created  time.Time `json:"created_at"`
+	// TokenSealed is the sealed webhook token sent as "Authorization: Bearer".
+	TokenSealed []byte `json:"token_sealed,omitempty"`
+	// SecretSealed is the sealed signing secret (Standard Webhooks "whsec_…").
+	SecretSealed []byte      `json:"secret_sealed,omitempty"`
+	Retry        RetryPolicy `json:"retry,omitzero"`
+	// Disabled is set when the endpoint answered 410 Gone.
+	Disabled       bool   `json:"disabled,omitempty"`
+	DisabledReason string `json:"disabled_reason,omitempty"`
+}
+
+// Stream links a subscription to a publication with an optional Bloblang filter.
+type Stream struct {
+	ID           string    `json:"id"`
+	Subscription string    `json:"subscription"` // subscription id
+	Publication  string    `json:"publication"`  // publication id
+	Filter       string    `json:"filter,omitempty"`
+	Created      time.Time `json:"created_at"`
+}
+
+// StreamName is the unique name of the stream from sub to pub (both ids).
+func StreamName(sub, pub string) string { return sub + "->" + pub }

@@ -1,0 +1,86 @@
+// Package event defines the CloudEvents-shaped envelope that travels on every
+// queue of herokuevents, and the queue messages that carry it between roles.
+package event
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Event types emitted by herokuevents sources.
+const (
+	TypePublish       = "com.herokuevents.publish"
+	TypeGenerate      = "com.herokuevents.generate"
+	TypePlatformEvent = "com.salesforce.platformevent"
+	TypeCDC           = "com.salesforce.cdc"
+)
+
+// Event is a CloudEvents 1.0 event. Data is the payload exactly as received
+// (for Salesforce events: the Avro-JSON form with union wrapping).
+// ID is assigned once at ingestion and is stable across retries.
+type Event struct {
+	ID              string            `json:"id"`
+	Source          string            `json:"source"`
+	Type            string            `json:"type"`
+	Subject         string            `json:"subject,omitempty"`
+	Time            time.Time         `json:"time"`
+	DataContentType string            `json:"datacontenttype,omitempty"`
+	Data            json.RawMessage   `json:"data,omitempty"`
+	Extensions      map[string]string `json:"extensions,omitempty"`
+}
+
+// ErrInvalid is wrapped by every validation error of this package.
+var ErrInvalid = errors.New("invalid event")
+
+// New returns an event with a fresh id and the current time.
+func New(source, typ string, data json.RawMessage) Event {
+	return Event{
+		ID:              uuid.NewString(),
+		Source:          source,
+		Type:            typ,
+		Time:            time.Now().UTC(),
+		DataContentType: "application/json",
+		Data:            data,
+	}
+}
+
+// Validate checks the attributes CloudEvents 1.0 requires.
+func (e Event) Validate() error {
+	switch {
+	case e.ID == "":
+		return fmt.Errorf("%w: id is empty", ErrInvalid)
+	case e.Source == "":
+		return fmt.Errorf("%w: source is empty", ErrInvalid)
+	case e.Type == "":
+		return fmt.Errorf("%w: type is empty", ErrInvalid)
+	}
+	return nil
+}
+
+// Source returns the CloudEvents source URI-reference for a tenant's
+// subscription (or publication, for direct publishes): "/tenants/T/subscriptions/NAME".
+func Source(tenant, kind, name string) string {
+	return "/tenants/" + tenant + "/" + kind + "/" + name
+}
+
+// Routed is the body of a message on the ingest queue: an event that entered
+// through a subscription and must be routed through that subscription's streams.
+type Routed struct {
+	Tenant       string `json:"tenant"`
+	Subscription string `json:"subscription"` // subscription id
+	Event        Event  `json:"event"`
+}
+
+// Delivery is the body of a message on the delivery queue: an event bound for
+// one publication. Attempt counts delivery attempts already made (0 on the first).
+type Delivery struct {
+	Tenant      string    `json:"tenant"`
+	Publication string    `json:"publication"` // publication id
+	Event       Event     `json:"event"`
+	Attempt     int       `json:"attempt"`
+	FirstTry    time.Time `json:"first_try,omitzero"`
+}
