@@ -1,0 +1,260 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	"github.com/spf13/cobra"
+)
+
+func init() {
+	register(newSubscriptionsCmd, newSubscriptionsInfoCmd, newSubscriptionsDestroyCmd, newSubscriptionsWebhookCreateCmd)
+}
+
+// link is the other end of a stream as embedded in a subscription
+// (targets) or a publication (sources).
+type link struct {
+	ID       string  `json:"id"`
+	Name     string  `json:"name"`
+	Platform string  `json:"platform"`
+	Params   params  `json:"params"`
+	Filter   *string `json:"filter"`
+}
+
+// sourceState is the runtime state of a polled subscription. The API sends
+// an object; a bare string is taken as the status.
+type sourceState struct {
+	Status    string `json:"status"`
+	LastError string `json:"last_error"`
+}
+
+// UnmarshalJSON accepts {"status","last_error"} or a string.
+func (s *sourceState) UnmarshalJSON(b []byte) error {
+	var str string
+	if json.Unmarshal(b, &str) == nil {
+		*s = sourceState{Status: str}
+		return nil
+	}
+	type plain sourceState
+	return json.Unmarshal(b, (*plain)(s))
+}
+
+// subscription is a subscription as the management API returns it.
+type subscription struct {
+	ID        string       `json:"id"`
+	Name      string       `json:"name"`
+	Platform  string       `json:"platform"`
+	Params    params       `json:"params"`
+	Targets   []link       `json:"targets"`
+	State     *sourceState `json:"state"`
+	LastError string       `json:"last_error"`
+}
+
+// polled reports whether herokuevents polls the platform (and so keeps a state).
+func polled(platform string) bool {
+	return platform == "salesforce" || platform == "generate"
+}
+
+// resourceFields are the info fields shared by subscriptions and
+// publications: Id, Name, Platform and every param.
+func resourceFields(id, name, platform string, p params) []field {
+	fields := []field{
+		{Key: "Id", Values: values(id)},
+		{Key: "Name", Values: values(name)},
+		{Key: "Platform", Values: values(platform)},
+	}
+	for _, kv := range p {
+		fields = append(fields, field{Key: titleKey(kv.Key), Values: values(kv.Value)})
+	}
+	return fields
+}
+
+// linkNames lists the names of links, marking filtered ones.
+func linkNames(links []link) []string {
+	var names []string
+	for _, l := range links {
+		n := l.Name
+		if n == "" {
+			n = l.ID
+		}
+		if l.Filter != nil && *l.Filter != "" {
+			n += " (filtered)"
+		}
+		names = append(names, n)
+	}
+	return names
+}
+
+// fields returns the info block of s.
+func (s subscription) fields() []field {
+	fields := resourceFields(s.ID, s.Name, s.Platform, s.Params)
+	fields = append(fields, field{Key: "Targets", Values: linkNames(s.Targets)})
+	if polled(s.Platform) {
+		lastErr := s.LastError
+		var status string
+		if s.State != nil {
+			status = s.State.Status
+			if s.State.LastError != "" {
+				lastErr = s.State.LastError
+			}
+		}
+		fields = append(fields, field{Key: "State", Values: values(status)}, field{Key: "Last Error", Values: values(lastErr)})
+	}
+	return fields
+}
+
+// listCmd is what a list command needs to know about its resource.
+type listCmd struct {
+	kind    string // plural, as in "No Heroku Events <kind> for app X."
+	path    string // collection below the tenant
+	headers []string
+	rows    func(raw []byte) ([][]string, error)
+}
+
+// newListCmd builds a list command: a table, or the raw array with --json.
+func newListCmd(use, short string, l listCmd) *cobra.Command {
+	var asJSON bool
+	var f *appFlags
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := f.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			raw, err := c.do(cmd.Context(), http.MethodGet, c.path(l.path), nil)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				return printJSON(out, raw)
+			}
+			rows, err := l.rows(raw)
+			if err != nil {
+				return fmt.Errorf("decode herokuevents API response: %w", err)
+			}
+			if len(rows) == 0 {
+				fmt.Fprintf(out, "No Heroku Events %s for app %s.\n", l.kind, f.app)
+				return nil
+			}
+			printHeader(out, fmt.Sprintf("Heroku Events %s for app %s", l.kind, f.app))
+			printTable(out, l.headers, rows)
+			return nil
+		},
+	}
+	f = addAppFlags(cmd)
+	cmd.Flags().BoolVarP(&asJSON, "json", "j", false, "output in json format")
+	return cmd
+}
+
+func newSubscriptionsCmd() *cobra.Command {
+	return newListCmd("subscriptions", "List subscriptions (sources of events) of an app", listCmd{
+		kind:    "subscriptions",
+		path:    "subscriptions",
+		headers: []string{"Name", "Platform", "Details"},
+		rows: func(raw []byte) ([][]string, error) {
+			var subs []subscription
+			if err := json.Unmarshal(raw, &subs); err != nil {
+				return nil, err
+			}
+			rows := make([][]string, 0, len(subs))
+			for _, s := range subs {
+				rows = append(rows, []string{s.Name, s.Platform, s.Params.details()})
+			}
+			return rows, nil
+		},
+	})
+}
+
+func newSubscriptionsInfoCmd() *cobra.Command {
+	var f *appFlags
+	cmd := &cobra.Command{
+		Use:   "subscriptions:info SUB_NAME_OR_ID",
+		Short: "Show a subscription",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := f.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			var s subscription
+			if err := c.call(cmd.Context(), http.MethodGet, c.path("subscriptions", args[0]), nil, &s); err != nil {
+				return err
+			}
+			printFields(cmd.OutOrStdout(), s.fields())
+			return nil
+		},
+	}
+	f = addAppFlags(cmd)
+	return cmd
+}
+
+func newSubscriptionsDestroyCmd() *cobra.Command {
+	return newDestroyCmd("subscriptions:destroy SUB_NAME_OR_ID", "Destroy a subscription and its streams", "subscription", "subscriptions")
+}
+
+// newDestroyCmd builds the destroy command of subscriptions or publications.
+func newDestroyCmd(use, short, kind, collection string) *cobra.Command {
+	var f *appFlags
+	var confirm *string
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			if err := confirmApp(cmd, f.app, *confirm); err != nil {
+				return err
+			}
+			if err := c.checkApp(cmd.Context(), f.app); err != nil {
+				return err
+			}
+			msg := fmt.Sprintf("Destroying %s %s on %s", kind, args[0], f.app)
+			return action(cmd.ErrOrStderr(), msg, func() error {
+				_, err := c.do(cmd.Context(), http.MethodDelete, c.path(collection, args[0]), nil)
+				return err
+			})
+		},
+	}
+	f = addAppFlags(cmd)
+	confirm = addConfirmFlag(cmd)
+	return cmd
+}
+
+func newSubscriptionsWebhookCreateCmd() *cobra.Command {
+	var f *appFlags
+	cmd := &cobra.Command{
+		Use:   "subscriptions:webhook:create NAME",
+		Short: "Create an inbound webhook subscription: apps POST events to the publish URL under NAME",
+		Example: `  herokuevents subscriptions:webhook:create orderPlaced -a my-app
+  curl -X POST "$HEROKUEVENTS_PUBLISH_URL/orderPlaced" -H 'Content-Type: application/json' -d '{"id": 42}'`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name := args[0]
+			c, err := f.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			errw := cmd.ErrOrStderr()
+			err = action(errw, "Creating subscription "+name, func() error {
+				return c.call(cmd.Context(), http.MethodPost, c.path("platforms", "webhook", "subscriptions"),
+					map[string]string{"name": name}, nil)
+			})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(errw, "Publish events to it with POST $HEROKUEVENTS_PUBLISH_URL/%s (JSON body), then link it with streams:create %s TARGET.\n",
+				name, name)
+			return nil
+		},
+	}
+	f = addAppFlags(cmd)
+	return cmd
+}
