@@ -36,6 +36,9 @@ type Message struct {
 	// Receives is how many times this message has been received, including
 	// this time (1 on the first delivery). Set by the driver on receive.
 	Receives int
+	// SentAt is when the message was queued. Set by the driver on receive
+	// (SQS SentTimestamp); ignored when sending.
+	SentAt time.Time
 }
 
 // Sender enqueues messages. Send returns nil only when every message is
