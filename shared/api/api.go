@@ -1,0 +1,211 @@
+// Package api is the api role of herokuevents: the tenant-scoped management
+// REST API (subscriptions, publications, streams) and the Heroku add-on
+// provisioning API, served as one net/http handler.
+//
+// The JSON shapes follow the original Heroku Events product (reference §3, §4):
+// resources carry a `platform` discriminator and `params`, every route that
+// takes an id also takes the name, subscriptions list their `targets` and
+// publications their `sources`, each with its `filter` (string or null), and
+// DELETE returns the full deleted object. Errors are a status plus JSON
+// {"id": "...", "message": "..."} and change nothing.
+//
+// A Server is safe for concurrent use. It never retries on its own except
+// for re-reading after an optimistic version conflict on delete.
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/herokuevents/herokuevents/shared/config"
+	"github.com/herokuevents/herokuevents/shared/secret"
+)
+
+// MaxBody is the largest request body accepted (the SQS message limit).
+const MaxBody = 1 << 20
+
+// MaxDepth is the deepest JSON nesting accepted in a request body.
+const MaxDepth = 32
+
+// Operator holds the credentials of the platform operator, who calls the
+// provisioning routes with HTTP Basic auth "ID:password". Verify, when set,
+// decides alone; otherwise the password's hex SHA-256 must equal PasswordHash.
+// With neither set, every operator request is refused.
+type Operator struct {
+	ID           string
+	PasswordHash string
+	Verify       func(id, password string) bool
+}
+
+// Options configure a Server.
+type Options struct {
+	// Store persists the configuration. Required.
+	Store config.Store
+	// Sealer seals webhook tokens and signing secrets. Required.
+	Sealer secret.Sealer
+	// URLCheck validates a publication URL beyond its scheme (egress policy:
+	// private, loopback and metadata addresses). Its error message is shown
+	// to the user. Nil means only the scheme and host are checked.
+	URLCheck func(ctx context.Context, raw string) error
+	// BaseURL is the public base URL of the service, e.g. http://127.0.0.1:5454.
+	BaseURL string
+	// Operator authenticates the provisioning routes.
+	Operator Operator
+	// Logger receives one line per mutation; slog.Default() when nil.
+	Logger *slog.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// NewSigningSecret makes the signing secret of a new webhook publication;
+	// by default "whsec_" + base64 of 32 random bytes.
+	NewSigningSecret func() (string, error)
+	// SubscriptionPlatforms and PublicationPlatforms add or replace the
+	// platforms that POST /v1/tenants/{T}/platforms/{platform}/... accept.
+	// The built-in ones are "webhook" for both.
+	SubscriptionPlatforms map[string]SubscriptionPlatform
+	PublicationPlatforms  map[string]PublicationPlatform
+}
+
+// Server serves the management and provisioning APIs.
+type Server struct {
+	store     config.Store
+	sealer    secret.Sealer
+	urlCheck  func(ctx context.Context, raw string) error
+	base      *url.URL
+	operator  Operator
+	log       *slog.Logger
+	now       func() time.Time
+	newSecret func() (string, error)
+	subPlat   map[string]SubscriptionPlatform
+	pubPlat   map[string]PublicationPlatform
+	mux       *http.ServeMux
+}
+
+// New returns a Server. It panics when Store or Sealer is nil or BaseURL is
+// not an absolute http(s) URL, which are wiring mistakes.
+func New(o Options) *Server {
+	if o.Store == nil || o.Sealer == nil {
+		panic("api: Options.Store and Options.Sealer are required")
+	}
+	base, err := url.Parse(o.BaseURL)
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+		panic(fmt.Sprintf("api: Options.BaseURL %q is not an absolute http(s) URL", o.BaseURL))
+	}
+	s := &Server{
+		store:     o.Store,
+		sealer:    o.Sealer,
+		urlCheck:  o.URLCheck,
+		base:      base,
+		operator:  o.Operator,
+		log:       o.Logger,
+		now:       o.Now,
+		newSecret: o.NewSigningSecret,
+		subPlat:   map[string]SubscriptionPlatform{},
+		pubPlat:   map[string]PublicationPlatform{},
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.newSecret == nil {
+		s.newSecret = defaultSigningSecret
+	}
+	s.subPlat[config.PlatformWebhook] = webhookSubscription
+	s.pubPlat[config.PlatformWebhook] = s.webhookPublication
+	for k, f := range o.SubscriptionPlatforms {
+		s.subPlat[k] = f
+	}
+	for k, f := range o.PublicationPlatforms {
+		s.pubPlat[k] = f
+	}
+	s.routes()
+	return s
+}
+
+func defaultSigningSecret() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("read random: %w", err)
+	}
+	return "whsec_" + base64.StdEncoding.EncodeToString(b), nil
+}
+
+func (s *Server) routes() {
+	m := http.NewServeMux()
+	t := "/v1/tenants/{tenant}"
+	m.Handle("GET "+t, s.tenant(s.getTenant))
+
+	m.Handle("POST "+t+"/platforms/{platform}/subscriptions", s.tenant(s.createSubscription))
+	m.Handle("GET "+t+"/subscriptions", s.tenant(s.listSubscriptions))
+	m.Handle("GET "+t+"/subscriptions/{ref}", s.tenant(s.getSubscription))
+	m.Handle("DELETE "+t+"/subscriptions/{ref}", s.tenant(s.deleteSubscription))
+
+	m.Handle("POST "+t+"/platforms/{platform}/publications", s.tenant(s.createPublication))
+	m.Handle("GET "+t+"/publications", s.tenant(s.listPublications))
+	m.Handle("GET "+t+"/publications/{ref}", s.tenant(s.getPublication))
+	m.Handle("DELETE "+t+"/publications/{ref}", s.tenant(s.deletePublication))
+
+	m.Handle("GET "+t+"/streams", s.tenant(s.listStreams))
+	m.Handle("POST "+t+"/streams", s.tenant(s.createStream))
+	m.Handle("GET "+t+"/streams/{source}/{target}", s.tenant(s.getStream))
+	m.Handle("DELETE "+t+"/streams/{source}/{target}", s.tenant(s.deleteStream))
+	// v0.0.1 `events:unlink` path.
+	m.Handle("DELETE "+t+"/subscriptions/{source}/publications/{target}", s.tenant(s.deleteStream))
+
+	m.Handle("POST /heroku/resources", s.operatorOnly(s.provision))
+	m.Handle("DELETE /heroku/resources/{id}", s.operatorOnly(s.deprovision))
+	s.mux = m
+}
+
+// Handler returns the HTTP handler of every route.
+func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
+
+// serveHTTP dispatches to the mux and turns its own plain-text 404/405
+// answers into JSON errors.
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if _, pattern := s.mux.Handler(r); pattern != "" {
+		s.mux.ServeHTTP(w, r)
+		return
+	}
+	rec := &capture{header: http.Header{}}
+	s.mux.ServeHTTP(rec, r)
+	switch {
+	case rec.status == http.StatusMethodNotAllowed:
+		w.Header().Set("Allow", rec.header.Get("Allow"))
+		writeError(w, &Error{Status: rec.status, ID: "method_not_allowed", Message: fmt.Sprintf("Method %s is not allowed here.", r.Method)})
+	case rec.status >= 300 && rec.status < 400:
+		w.Header().Set("Location", rec.header.Get("Location"))
+		w.WriteHeader(rec.status)
+	default:
+		writeError(w, &Error{Status: http.StatusNotFound, ID: "not_found", Message: "No such route."})
+	}
+}
+
+// capture records the status and headers of the mux's fallback handlers.
+type capture struct {
+	header http.Header
+	status int
+}
+
+func (c *capture) Header() http.Header { return c.header }
+func (c *capture) WriteHeader(code int) {
+	if c.status == 0 {
+		c.status = code
+	}
+}
+func (c *capture) Write(b []byte) (int, error) {
+	if c.status == 0 {
+		c.status = http.StatusOK
+	}
+	return len(b), nil
+}
+
+// timestamp is the creation time recorded on new resources.
+func (s *Server) timestamp() time.Time { return s.now().UTC().Truncate(time.Second) }

@@ -1,0 +1,129 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/herokuevents/herokuevents/shared/config"
+)
+
+// HashKey returns the hex SHA-256 of a credential, the form in which API and
+// publish keys are stored (config.Tenant.APIKeyHash, PublishKeyHash).
+func HashKey(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
+}
+
+// equalHash compares a presented key with a stored hex hash in constant time.
+func equalHash(key, storedHash string) bool {
+	got := HashKey(key)
+	return subtle.ConstantTimeCompare([]byte(got), []byte(storedHash)) == 1
+}
+
+// credential extracts the secret of "Authorization: Bearer K" or the password
+// of Basic auth.
+func credential(r *http.Request) (string, bool) {
+	if _, pass, ok := r.BasicAuth(); ok {
+		return pass, pass != ""
+	}
+	h := r.Header.Get("Authorization")
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	return token, token != ""
+}
+
+// tenantHandler is a handler of a tenant-scoped route.
+type tenantHandler func(ctx context.Context, t config.Tenant, r *http.Request, body []byte) (status int, v any, err error)
+
+// tenant authenticates the tenant of the path and runs h. An unknown tenant
+// and a wrong key both answer 401, so that tenant ids do not leak.
+func (s *Server) tenant(h tenantHandler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		id := r.PathValue("tenant")
+		key, hasKey := credential(r)
+		t, err := s.loadTenant(ctx, id)
+		switch {
+		case err != nil && !errors.Is(err, config.ErrNotFound):
+			s.log.ErrorContext(ctx, "load tenant", "tenant", id, "err", err)
+			writeError(w, err)
+			return
+		case err != nil:
+			equalHash(key, strings.Repeat("0", 64)) // same work as a known tenant
+			s.log.InfoContext(ctx, "api request refused", "tenant", id, "reason", "unknown tenant")
+			writeError(w, errUnauthorized)
+			return
+		case !hasKey || !equalHash(key, t.APIKeyHash):
+			s.log.InfoContext(ctx, "api request refused", "tenant", id, "reason", "bad credentials")
+			writeError(w, errUnauthorized)
+			return
+		}
+		var body []byte
+		if r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch {
+			if body, err = readBody(w, r); err != nil {
+				writeError(w, err)
+				return
+			}
+		}
+		status, v, err := h(ctx, t, r, body)
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) {
+				s.log.ErrorContext(ctx, "api request failed", "tenant", t.ID, "method", r.Method, "path", r.URL.Path, "err", err)
+			}
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, status, v)
+	})
+}
+
+// loadTenant reads the tenant whose id is exactly id (the store also matches
+// names, which must not authenticate).
+func (s *Server) loadTenant(ctx context.Context, id string) (config.Tenant, error) {
+	if id == "" {
+		return config.Tenant{}, config.ErrNotFound
+	}
+	rec, err := config.Load[config.Tenant](ctx, s.store, "", config.KindTenant, id)
+	if err != nil {
+		return config.Tenant{}, err
+	}
+	if rec.Item.ID != id {
+		return config.Tenant{}, config.ErrNotFound
+	}
+	return rec.Value, nil
+}
+
+// operatorOnly guards the provisioning routes with the operator's Basic auth.
+func (s *Server) operatorOnly(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, pass, ok := r.BasicAuth()
+		if !ok || !s.operatorOK(id, pass) {
+			s.log.InfoContext(r.Context(), "operator request refused", "path", r.URL.Path)
+			writeError(w, errUnauthorized)
+			return
+		}
+		h(w, r)
+	})
+}
+
+func (s *Server) operatorOK(id, pass string) bool {
+	o := s.operator
+	if o.Verify != nil {
+		return o.Verify(id, pass)
+	}
+	if o.ID == "" || o.PasswordHash == "" {
+		return false
+	}
+	idOK := subtle.ConstantTimeCompare([]byte(id), []byte(o.ID)) == 1
+	passOK := equalHash(pass, strings.ToLower(o.PasswordHash))
+	return idOK && passOK
+}
