@@ -118,7 +118,7 @@ func printTable(w io.Writer, headers []string, rows [][]string) {
 			b.WriteString(" ")
 			b.WriteString(c)
 			if i < len(cells)-1 {
-				b.WriteString(strings.Repeat(" ", widths[i]-utf8.RuneCountInString(c)+1))
+				b.WriteString(strings.Repeat(" ", widths[i]-utf8.RuneCountInString(c)))
 			}
 		}
 		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
