@@ -47,6 +47,7 @@ type subscription struct {
 	Platform  string       `json:"platform"`
 	Params    params       `json:"params"`
 	Targets   []link       `json:"targets"`
+	Replay    string       `json:"replay"`
 	State     *sourceState `json:"state"`
 	LastError string       `json:"last_error"`
 }
@@ -89,7 +90,7 @@ func linkNames(links []link) []string {
 // fields returns the info block of s.
 func (s subscription) fields() []field {
 	fields := resourceFields(s.ID, s.Name, s.Platform, s.Params)
-	fields = append(fields, field{Key: "Targets", Values: linkNames(s.Targets)})
+	fields = append(fields, field{Key: "Targets", Values: linkNames(s.Targets)}, field{Key: "Replay", Values: values(s.Replay)})
 	if polled(s.Platform) {
 		lastErr := s.LastError
 		var status string

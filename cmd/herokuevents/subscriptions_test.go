@@ -61,7 +61,7 @@ func TestSubscriptionsInfo(t *testing.T) {
 			  "params":{"event":"/data/AccountChange","org_name":"fake-sfdc-org"},
 			  "targets":[{"id":"p1","name":"accountCreated","platform":"webhook","filter":"root = this","params":{"url":"https://x"}},
 			             {"id":"p2","name":"audit","platform":"webhook","filter":null,"params":{}}],
-			  "state":{"status":"failing","last_error":"invalid_grant: expired access/refresh token"}}`},
+			  "replay":"earliest","state":{"status":"failing","last_error":"invalid_grant: expired access/refresh token"}}`},
 			stdout: "" +
 				"Event:      /data/AccountChange\n" +
 				"Id:         5d25c8a0\n" +
@@ -69,6 +69,7 @@ func TestSubscriptionsInfo(t *testing.T) {
 				"Name:       fakeOrgAccountChange\n" +
 				"Org Name:   fake-sfdc-org\n" +
 				"Platform:   salesforce\n" +
+				"Replay:     earliest\n" +
 				"State:      failing\n" +
 				"Targets:    accountCreated (filtered)\n" +
 				"            audit\n"},
