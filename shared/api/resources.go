@@ -1,11 +1,13 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -161,6 +163,7 @@ func (g graph) subscription(sub config.Subscription) subscriptionView {
 		v.Targets = append(v.Targets, linkedView{ID: pub.ID, Name: pub.Name, Platform: pub.Platform,
 			Filter: filterOf(st), Params: pub.Params, CreatedAt: pub.Created})
 	}
+	sortLinked(v.Targets)
 	return v
 }
 
@@ -177,7 +180,14 @@ func (g graph) publication(pub config.Publication) publicationView {
 		v.Sources = append(v.Sources, linkedView{ID: sub.ID, Name: sub.Name, Platform: sub.Platform,
 			Filter: filterOf(st), Params: sub.Params, CreatedAt: sub.Created})
 	}
+	sortLinked(v.Sources)
 	return v
+}
+
+func sortLinked(l []linkedView) {
+	slices.SortFunc(l, func(a, b linkedView) int {
+		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.ID, b.ID))
+	})
 }
 
 // stream renders a stream; ok is false for an orphan whose ends are gone.
@@ -520,6 +530,9 @@ func (s *Server) listStreams(ctx context.Context, t config.Tenant, _ *http.Reque
 			out = append(out, v)
 		}
 	}
+	slices.SortFunc(out, func(a, b streamView) int {
+		return cmp.Or(strings.Compare(a.Source, b.Source), strings.Compare(a.Target, b.Target))
+	})
 	return http.StatusOK, out, nil
 }
 
