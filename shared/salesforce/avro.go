@@ -73,6 +73,24 @@ func (s *Schema) Fields() []string {
 	return out
 }
 
+// Children returns the child field names of a compound top-level field (a
+// record, possibly in a nullable union), or nil for other fields.
+func (s *Schema) Children(field string) []string {
+	i := s.root.fieldIndex(field)
+	if i < 0 {
+		return nil
+	}
+	rec := s.root.fields[i].typ.nonNull()
+	if rec == nil || rec.kind != "record" {
+		return nil
+	}
+	out := make([]string, len(rec.fields))
+	for j, f := range rec.fields {
+		out[j] = f.name
+	}
+	return out
+}
+
 // IsChangeEvent reports whether the schema is a Change Data Capture event:
 // its first field is the ChangeEventHeader record.
 func (s *Schema) IsChangeEvent() bool {
