@@ -19,6 +19,8 @@ type memStore struct {
 	mu    sync.Mutex
 	items map[string]config.Item // key: tenant \x00 kind \x00 id
 	fail  error                  // when set, every call fails with it
+	// onDelete, when set, runs before every Delete (outside the lock).
+	onDelete func(tenant, kind, id string)
 }
 
 func newMemStore() *memStore { return &memStore{items: map[string]config.Item{}} }
@@ -127,6 +129,12 @@ func (m *memStore) List(ctx context.Context, tenant, kind string) ([]config.Item
 
 func (m *memStore) Delete(ctx context.Context, tenant, kind, id string, version int64) error {
 	m.mu.Lock()
+	hook := m.onDelete
+	m.mu.Unlock()
+	if hook != nil {
+		hook(tenant, kind, id)
+	}
+	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.check(ctx); err != nil {
 		return err
@@ -197,6 +205,12 @@ func (m *memStore) snapshot() []config.Item {
 		return strings.Compare(key(a.Tenant, a.Kind, a.ID), key(b.Tenant, b.Kind, b.ID))
 	})
 	return out
+}
+
+func (m *memStore) setOnDelete(f func(tenant, kind, id string)) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.onDelete = f
 }
 
 func (m *memStore) setFail(err error) {

@@ -383,8 +383,11 @@ func (s *Server) deleteSubscription(ctx context.Context, t config.Tenant, r *htt
 		}
 		view := g.subscription(rec.Value)
 		err = s.store.Delete(ctx, t.ID, config.KindSubscription, rec.Item.ID, rec.Version)
-		if errors.Is(err, config.ErrConflict) && attempt < deleteAttempts {
-			continue
+		if errors.Is(err, config.ErrConflict) {
+			if attempt < deleteAttempts {
+				continue
+			}
+			return 0, nil, conflict(fmt.Sprintf("Subscription %s keeps changing; try again.", rec.Value.Name), err)
 		}
 		if errors.Is(err, config.ErrNotFound) {
 			return 0, nil, notFound(fmt.Sprintf("Couldn't find that subscription: %s.", r.PathValue("ref")))
@@ -498,8 +501,11 @@ func (s *Server) deletePublication(ctx context.Context, t config.Tenant, r *http
 		}
 		view := g.publication(rec.Value)
 		err = s.store.Delete(ctx, t.ID, config.KindPublication, rec.Item.ID, rec.Version)
-		if errors.Is(err, config.ErrConflict) && attempt < deleteAttempts {
-			continue
+		if errors.Is(err, config.ErrConflict) {
+			if attempt < deleteAttempts {
+				continue
+			}
+			return 0, nil, conflict(fmt.Sprintf("Publication %s keeps changing; try again.", rec.Value.Name), err)
 		}
 		if errors.Is(err, config.ErrNotFound) {
 			return 0, nil, notFound(fmt.Sprintf("Couldn't find that publication: %s.", r.PathValue("ref")))

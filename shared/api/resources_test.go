@@ -487,3 +487,40 @@ func TestPlatformExtension(t *testing.T) {
 	_, msg = r.errBody(t)
 	assert.Equal(t, `Unknown field "bogus".`, msg)
 }
+
+// TestDeleteVersionConflict: a concurrent update of the resource makes the
+// delete re-read and retry; one that never stops ends in 409, changing nothing.
+func TestDeleteVersionConflict(t *testing.T) {
+	h := newHarness(t)
+	setupGraph(h)
+	bump := func(times int) {
+		left := times
+		h.store.setOnDelete(func(tenant, kind, id string) {
+			if kind != config.KindPublication || left == 0 {
+				return
+			}
+			left--
+			it, err := h.store.Get(context.Background(), tenant, kind, id)
+			if err == nil {
+				_, _ = h.store.Update(context.Background(), it)
+			}
+		})
+	}
+	t.Cleanup(func() { h.store.setOnDelete(nil) })
+
+	bump(100)
+	before := h.store.snapshot()
+	r := h.as(h.a, http.MethodDelete, "/publications/orderHook", "")
+	require.Equal(t, http.StatusConflict, r.Status, "%s", r.Body)
+	id, msg := r.errBody(t)
+	assert.Equal(t, "conflict", id)
+	assert.Equal(t, "Publication orderHook keeps changing; try again.", msg)
+	after := h.store.snapshot()
+	require.Len(t, after, len(before), "nothing deleted")
+
+	bump(1)
+	r = h.as(h.a, http.MethodDelete, "/publications/orderHook", "")
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	assert.Equal(t, "orderHook", r.object(t)["name"])
+	assert.JSONEq(t, `[]`, string(h.as(h.a, http.MethodGet, "/streams", "").Body))
+}
