@@ -1,0 +1,321 @@
+package herokuevents_test
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
+
+	"github.com/herokuevents/herokuevents"
+	"github.com/herokuevents/herokuevents/shared/queue"
+	"github.com/herokuevents/herokuevents/shared/stack"
+)
+
+// The test reads template.yaml on its own, into typed structs: yaml.v3
+// keeps the value of a CloudFormation short tag and drops the tag, so
+// `!GetAtt Q.Arn` reads as "Q.Arn" and `!Ref X` as "X". That reading is
+// independent of shared/stack, whose results it checks.
+
+type cfnTemplate struct {
+	Globals struct {
+		Function cfnProps `yaml:"Function"`
+	} `yaml:"Globals"`
+	Resources map[string]cfnResource `yaml:"Resources"`
+}
+
+type cfnResource struct {
+	Type       string         `yaml:"Type"`
+	Metadata   map[string]any `yaml:"Metadata"`
+	Properties cfnProps       `yaml:"Properties"`
+}
+
+type cfnProps struct {
+	// function
+	CodeURI       string              `yaml:"CodeUri"`
+	Timeout       int                 `yaml:"Timeout"`
+	Architectures []string            `yaml:"Architectures"`
+	Role          any                 `yaml:"Role"`
+	Policies      []any               `yaml:"Policies"`
+	Events        map[string]cfnEvent `yaml:"Events"`
+	// queue
+	VisibilityTimeout      *int `yaml:"VisibilityTimeout"`
+	MessageRetentionPeriod int  `yaml:"MessageRetentionPeriod"`
+	RedrivePolicy          *struct {
+		DeadLetterTargetArn string `yaml:"deadLetterTargetArn"`
+		MaxReceiveCount     int    `yaml:"maxReceiveCount"`
+	} `yaml:"RedrivePolicy"`
+}
+
+type cfnEvent struct {
+	Type       string `yaml:"Type"`
+	Properties struct {
+		Queue                          string   `yaml:"Queue"`
+		BatchSize                      int      `yaml:"BatchSize"`
+		MaximumBatchingWindowInSeconds int      `yaml:"MaximumBatchingWindowInSeconds"`
+		FunctionResponseTypes          []string `yaml:"FunctionResponseTypes"`
+		ScalingConfig                  struct {
+			MaximumConcurrency int `yaml:"MaximumConcurrency"`
+		} `yaml:"ScalingConfig"`
+	} `yaml:"Properties"`
+}
+
+func readTemplate(t *testing.T) cfnTemplate {
+	t.Helper()
+	raw, err := os.ReadFile("template.yaml")
+	require.NoError(t, err)
+	require.True(t, bytes.Equal(raw, herokuevents.Template), "the embedded template is template.yaml")
+	var tpl cfnTemplate
+	require.NoError(t, yaml.Unmarshal(raw, &tpl))
+	require.NotEmpty(t, tpl.Resources)
+	return tpl
+}
+
+func (tpl cfnTemplate) functions() map[string]cfnResource {
+	out := map[string]cfnResource{}
+	for id, r := range tpl.Resources {
+		if r.Type == "AWS::Serverless::Function" {
+			out[id] = r
+		}
+	}
+	return out
+}
+
+func (tpl cfnTemplate) timeout(fn cfnResource) time.Duration {
+	switch {
+	case fn.Properties.Timeout > 0:
+		return time.Duration(fn.Properties.Timeout) * time.Second
+	case tpl.Globals.Function.Timeout > 0:
+		return time.Duration(tpl.Globals.Function.Timeout) * time.Second
+	}
+	return 3 * time.Second // the Lambda default
+}
+
+// queueOf returns the logical id of the queue of an SQS event ("Q.Arn").
+func queueOf(ev cfnEvent) string {
+	id, _ := strings.CutSuffix(ev.Properties.Queue, ".Arn")
+	return id
+}
+
+func TestTemplateFunctionsMatchFolders(t *testing.T) {
+	tpl := readTemplate(t)
+	dirs, err := filepath.Glob("functions/*")
+	require.NoError(t, err)
+	var folders []string
+	for _, d := range dirs {
+		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
+			folders = append(folders, filepath.Base(d))
+		}
+	}
+	byFolder := map[string]string{}
+	for id, fn := range tpl.functions() {
+		t.Run(id, func(t *testing.T) {
+			dir := strings.TrimSuffix(fn.Properties.CodeURI, "/")
+			role, ok := strings.CutPrefix(dir, "functions/")
+			require.True(t, ok, "CodeUri %q must be functions/<role>/", fn.Properties.CodeURI)
+			assert.Equal(t, strings.ToLower(strings.TrimSuffix(id, "Function")), role,
+				"logical id <Role>Function builds functions/<role> (functions/Makefile derives the folder from the id)")
+			assert.Contains(t, folders, role, "function %s has no folder functions/%s", id, role)
+			mains, _ := filepath.Glob(filepath.Join("functions", role, "*.go"))
+			assert.NotEmpty(t, mains, "functions/%s has no Go main", role)
+			assert.Equal(t, "makefile", fn.Metadata["BuildMethod"])
+			assert.Equal(t, ".", fn.Metadata["ProjectRootDirectory"])
+			assert.Equal(t, "functions", fn.Metadata["ContextPath"])
+			byFolder[role] = id
+		})
+	}
+	for _, f := range folders {
+		assert.Contains(t, byFolder, f, "folder functions/%s has no function resource in template.yaml", f)
+	}
+}
+
+func TestTemplateSAMBuildTargets(t *testing.T) {
+	tpl := readTemplate(t)
+	arch := map[string]string{"arm64": "arm64", "x86_64": "amd64"}
+	for id, fn := range tpl.functions() {
+		t.Run(id, func(t *testing.T) {
+			archs := fn.Properties.Architectures
+			if len(archs) == 0 {
+				archs = tpl.Globals.Function.Architectures
+			}
+			require.Len(t, archs, 1)
+			out, err := exec.CommandContext(t.Context(), "make", "--dry-run", "-f", "functions/Makefile",
+				"build-"+id, "ARTIFACTS_DIR=/artifacts").CombinedOutput()
+			require.NoError(t, err, "%s", out)
+			role := strings.TrimPrefix(strings.TrimSuffix(fn.Properties.CodeURI, "/"), "functions/")
+			assert.Contains(t, string(out), "GOARCH="+arch[archs[0]]+" ", "the binary's arch matches Architectures")
+			assert.Contains(t, string(out), "-o /artifacts/bootstrap ./functions/"+role+"\n")
+			assert.Contains(t, string(out), "-tags lambda.norpc")
+			assert.Contains(t, string(out), "CGO_ENABLED=0")
+		})
+	}
+}
+
+func TestTemplateQueues(t *testing.T) {
+	tpl := readTemplate(t)
+	dlqs := map[string]bool{}
+	for _, r := range tpl.Resources {
+		if r.Type == "AWS::SQS::Queue" && r.Properties.RedrivePolicy != nil {
+			dlqs[strings.TrimSuffix(r.Properties.RedrivePolicy.DeadLetterTargetArn, ".Arn")] = true
+		}
+	}
+	consumers := map[string][]string{}
+	for id, fn := range tpl.functions() {
+		for _, ev := range fn.Properties.Events {
+			if ev.Type == "SQS" {
+				consumers[queueOf(ev)] = append(consumers[queueOf(ev)], id)
+			}
+		}
+	}
+	for id, r := range tpl.Resources {
+		if r.Type != "AWS::SQS::Queue" {
+			continue
+		}
+		t.Run(id, func(t *testing.T) {
+			if dlqs[id] {
+				assert.Equal(t, 14*24*3600, r.Properties.MessageRetentionPeriod, "dead letters are kept 14 days")
+				assert.Nil(t, r.Properties.RedrivePolicy, "a DLQ has no DLQ")
+				return
+			}
+			rp := r.Properties.RedrivePolicy
+			require.NotNil(t, rp, "queue %s has no dead-letter queue", id)
+			dlq, ok := tpl.Resources[strings.TrimSuffix(rp.DeadLetterTargetArn, ".Arn")]
+			require.True(t, ok, "DLQ %s of %s is not declared", rp.DeadLetterTargetArn, id)
+			assert.Equal(t, "AWS::SQS::Queue", dlq.Type)
+			assert.GreaterOrEqual(t, rp.MaxReceiveCount, 5)
+			require.Len(t, consumers[id], 1, "queue %s has exactly one consumer function", id)
+			fn := tpl.Resources[consumers[id][0]]
+			require.NotNil(t, r.Properties.VisibilityTimeout)
+			vis := time.Duration(*r.Properties.VisibilityTimeout) * time.Second
+			for _, ev := range fn.Properties.Events {
+				if ev.Type == "SQS" && queueOf(ev) == id {
+					window := time.Duration(ev.Properties.MaximumBatchingWindowInSeconds) * time.Second
+					assert.GreaterOrEqual(t, vis, 6*tpl.timeout(fn)+window,
+						"visibility of %s ≥ 6 × timeout of %s + batching window", id, consumers[id][0])
+				}
+			}
+		})
+	}
+}
+
+func TestTemplateSQSEvents(t *testing.T) {
+	tpl := readTemplate(t)
+	n := 0
+	for id, fn := range tpl.functions() {
+		for name, ev := range fn.Properties.Events {
+			if ev.Type != "SQS" {
+				continue
+			}
+			n++
+			t.Run(id+"/"+name, func(t *testing.T) {
+				p := ev.Properties
+				assert.Equal(t, []string{"ReportBatchItemFailures"}, p.FunctionResponseTypes)
+				assert.Positive(t, p.ScalingConfig.MaximumConcurrency)
+				assert.GreaterOrEqual(t, p.ScalingConfig.MaximumConcurrency, 2, "the SQS minimum")
+				assert.Contains(t, tpl.Resources, queueOf(ev))
+			})
+		}
+	}
+	assert.Positive(t, n, "the template has SQS consumers")
+}
+
+// samPolicyTemplates are the SAM policy templates functions may use.
+var samPolicyTemplates = []string{
+	"DynamoDBCrudPolicy", "DynamoDBReadPolicy", "DynamoDBWritePolicy",
+	"SQSSendMessagePolicy", "SQSPollerPolicy",
+	"KMSDecryptPolicy", "KMSEncryptPolicy", "KMSEncryptPolicy_v2",
+	"CloudWatchPutMetricPolicy", "EventBridgePutEventsPolicy", "LambdaInvokePolicy",
+	"SSMParameterReadPolicy", "AWSSecretsManagerGetSecretValuePolicy",
+}
+
+func TestTemplateIAMOnlyPolicyTemplates(t *testing.T) {
+	tpl := readTemplate(t)
+	for id, r := range tpl.Resources {
+		assert.False(t, strings.HasPrefix(r.Type, "AWS::IAM::"), "resource %s: IAM only through SAM policy templates", id)
+	}
+	for id, fn := range tpl.functions() {
+		t.Run(id, func(t *testing.T) {
+			assert.Nil(t, fn.Properties.Role, "no hand-made role")
+			require.NotEmpty(t, fn.Properties.Policies, "least privilege is declared, not implied")
+			for _, p := range fn.Properties.Policies {
+				m, ok := p.(map[string]any)
+				require.True(t, ok, "policy %v is not a SAM policy template (managed policy names are not allowed)", p)
+				require.Len(t, m, 1)
+				for name, params := range m {
+					assert.NotEqual(t, "Statement", name, "no inline statements")
+					assert.Contains(t, samPolicyTemplates, name)
+					pm, _ := params.(map[string]any)
+					for k, v := range pm {
+						assert.NotEqual(t, "*", v, "%s %s must name one resource", name, k)
+						assert.NotEmpty(t, v)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestTemplateEmbeddedSettings(t *testing.T) {
+	tpl := readTemplate(t)
+	n := 0
+	for id, fn := range tpl.functions() {
+		for _, ev := range fn.Properties.Events {
+			if ev.Type != "SQS" {
+				continue
+			}
+			n++
+			t.Run(id, func(t *testing.T) {
+				q := tpl.Resources[queueOf(ev)]
+				want := queue.Settings{
+					BatchSize:         ev.Properties.BatchSize,
+					BatchWindow:       time.Duration(ev.Properties.MaximumBatchingWindowInSeconds) * time.Second,
+					VisibilityTimeout: time.Duration(*q.Properties.VisibilityTimeout) * time.Second,
+					MaxReceives:       q.Properties.RedrivePolicy.MaxReceiveCount,
+					Concurrency:       ev.Properties.ScalingConfig.MaximumConcurrency,
+				}
+				got, err := stack.Settings(herokuevents.Template, id)
+				require.NoError(t, err)
+				assert.Equal(t, want, got)
+				assert.Equal(t, want, stack.MustSettings(herokuevents.Template, id))
+			})
+		}
+	}
+	assert.Positive(t, n)
+}
+
+func TestTemplateEnvironment(t *testing.T) {
+	parsed, err := stack.Parse(herokuevents.Template)
+	require.NoError(t, err)
+	required := map[string][]string{
+		"ApiFunction":     {"CONFIG_TABLE", "KMS_KEY_ID", "OPERATOR_ID", "OPERATOR_PASSWORD", "LOG_LEVEL"},
+		"IngestFunction":  {"CONFIG_TABLE", "INGEST_QUEUE_URL", "DELIVERY_QUEUE_URL", "LOG_LEVEL"},
+		"FilterFunction":  {"CONFIG_TABLE", "DELIVERY_QUEUE_URL", "INGEST_DLQ_URL", "LOG_LEVEL"},
+		"DeliverFunction": {"CONFIG_TABLE", "KMS_KEY_ID", "DELIVERY_QUEUE_URL", "DELIVERY_DLQ_URL", "ALLOW_EGRESS", "LOG_LEVEL"},
+	}
+	for id, names := range required {
+		t.Run(id, func(t *testing.T) {
+			fn, err := parsed.Function(id)
+			require.NoError(t, err)
+			for _, n := range names {
+				_, lit := fn.Env[n]
+				_, ref := fn.Unresolved[n]
+				assert.True(t, lit || ref, "%s sets %s", id, n)
+			}
+		})
+	}
+}
+
+func TestTemplateLint(t *testing.T) {
+	lint := filepath.Join(".venv", "bin", "cfn-lint")
+	_, err := os.Stat(lint)
+	require.NoError(t, err, "cfn-lint is missing: run scripts/setup-tools")
+	out, err := exec.CommandContext(t.Context(), lint, "template.yaml").CombinedOutput()
+	require.NoError(t, err, "cfn-lint template.yaml:\n%s", out)
+	assert.Empty(t, strings.TrimSpace(string(out)), "cfn-lint prints nothing: zero errors and zero warnings")
+}
