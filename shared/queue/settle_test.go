@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
@@ -157,4 +158,40 @@ func TestReason(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.want(t, queue.Reason(tc.err)) })
 	}
+}
+
+func TestCheck(t *testing.T) {
+	tooMany := map[string]string{}
+	for i := range queue.MaxAttributes + 1 {
+		tooMany[strings.Repeat("a", i+1)] = "v"
+	}
+	tests := []struct {
+		name string
+		msg  queue.Message
+		want error
+	}{
+		{"ok", queue.Message{Body: []byte("{}"), Attributes: map[string]string{"tenant": "t", "a.b-c_1": "x"}}, nil},
+		{"max body ok", queue.Message{Body: make([]byte, queue.MaxBody)}, nil},
+		{"body too large", queue.Message{Body: make([]byte, queue.MaxBody+1)}, queue.ErrTooLarge},
+		{"too many attributes", queue.Message{Attributes: tooMany}, queue.ErrInvalid},
+		{"empty attribute name", queue.Message{Attributes: map[string]string{"": "x"}}, queue.ErrInvalid},
+		{"bad attribute name", queue.Message{Attributes: map[string]string{"a b": "x"}}, queue.ErrInvalid},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := queue.Check(queue.Message{}, tc.msg)
+			if tc.want == nil {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, tc.want)
+			assert.Contains(t, err.Error(), "message 1")
+		})
+	}
+}
+
+func TestClampDelay(t *testing.T) {
+	assert.Equal(t, time.Duration(0), queue.ClampDelay(-time.Second))
+	assert.Equal(t, time.Second, queue.ClampDelay(time.Second))
+	assert.Equal(t, queue.MaxDelay, queue.ClampDelay(time.Hour))
 }

@@ -1,0 +1,206 @@
+package sqlitequeue
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/herokuevents/herokuevents/shared/queue"
+)
+
+// pollInterval bounds how long an idle consumer sleeps without looking at
+// the queue; sends in this process wake it at once and it also wakes when
+// the next delayed or in-flight message becomes visible.
+const pollInterval = 250 * time.Millisecond
+
+// errorBackoff is how long a consumer waits after a failed claim.
+const errorBackoff = time.Second
+
+// Consume runs h over the queue the way Lambda's SQS event source mapping
+// does, until ctx is done; then it waits for the batches in flight to finish
+// and returns nil. It returns an error only for invalid settings.
+//
+// Up to s.Concurrency batches run at once. A batch gathers up to s.BatchSize
+// messages, waiting at most s.BatchWindow after the first one. Each received
+// message stays invisible for s.VisibilityTimeout, which is also the
+// handler's deadline. After h.HandleBatch, queue.Settle dead-letters to dlq
+// what must be, and every message but the returned failures is deleted; the
+// failures are received again once their visibility timeout ends. A message
+// received more than s.MaxReceives times without being settled (its handler
+// died) is dead-lettered without being handled, as SQS's redrive policy does.
+// A panicking handler fails its whole batch. A handler still running at
+// shutdown keeps its deadline (it is not cancelled with ctx).
+func (q *Queue) Consume(ctx context.Context, h queue.BatchHandler, s queue.Settings, dlq queue.Sender) error {
+	if err := s.Validate(); err != nil {
+		return fmt.Errorf("consume %s: %w", q.name, err)
+	}
+	log := slog.Default().With("queue", q.name)
+	slots := make(chan struct{}, s.Concurrency)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return nil
+		}
+		batch, err := q.gather(ctx, s)
+		if err != nil {
+			<-slots
+			if ctx.Err() != nil {
+				return nil
+			}
+			log.ErrorContext(ctx, "receive failed", "error", err.Error())
+			select {
+			case <-time.After(errorBackoff):
+			case <-ctx.Done():
+				return nil
+			}
+			continue
+		}
+		claimed := time.Now()
+		wg.Go(func() {
+			defer func() { <-slots }()
+			q.handle(context.WithoutCancel(ctx), log, h, s, dlq, batch, claimed)
+		})
+	}
+}
+
+// gather claims a batch: returns as soon as it has s.BatchSize messages, or
+// s.BatchWindow after the first one arrived, whichever comes first.
+func (q *Queue) gather(ctx context.Context, s queue.Settings) ([]queue.Message, error) {
+	var (
+		batch    []queue.Message
+		deadline time.Time
+	)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		wake := q.waiter()
+		got, next, err := q.claim(ctx, s.BatchSize-len(batch), s.VisibilityTimeout)
+		if err != nil {
+			q.giveBack(ctx, batch)
+			return nil, err
+		}
+		batch = append(batch, got...)
+		now := time.Now()
+		if len(batch) == s.BatchSize {
+			return batch, nil
+		}
+		if len(batch) > 0 {
+			if deadline.IsZero() {
+				deadline = now.Add(s.BatchWindow)
+			}
+			if !now.Before(deadline) {
+				return batch, nil
+			}
+		}
+		wait := pollInterval
+		if next > 0 {
+			wait = min(wait, max(time.UnixMicro(next).Sub(now), time.Millisecond))
+		}
+		if !deadline.IsZero() {
+			wait = min(wait, deadline.Sub(now))
+		}
+		timer.Reset(wait)
+		select {
+		case <-wake:
+		case <-timer.C:
+		case <-ctx.Done():
+			q.giveBack(ctx, batch)
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// giveBack makes messages claimed but never handled visible again.
+func (q *Queue) giveBack(ctx context.Context, batch []queue.Message) {
+	if len(batch) == 0 {
+		return
+	}
+	if err := q.unclaim(context.WithoutCancel(ctx), batch); err != nil {
+		slog.Default().ErrorContext(ctx, "give back messages failed; they return after the visibility timeout",
+			"queue", q.name, "messages", len(batch), "error", err.Error())
+	}
+}
+
+// handle runs one batch through the handler and settles it.
+func (q *Queue) handle(ctx context.Context, log *slog.Logger, h queue.BatchHandler, s queue.Settings, dlq queue.Sender, batch []queue.Message, claimed time.Time) {
+	var live, poison []queue.Message
+	var dead queue.BatchResult
+	for _, m := range batch {
+		if m.Receives > s.MaxReceives {
+			poison = append(poison, m)
+			dead.Fail(m.ID, fmt.Errorf("received %d times without completing", m.Receives))
+			continue
+		}
+		live = append(live, m)
+	}
+	done := make([]string, 0, len(batch))
+	if len(poison) > 0 {
+		retry, err := queue.Settle(ctx, poison, dead, s, dlq)
+		if err != nil {
+			log.ErrorContext(ctx, "dead-letter failed; messages will be received again", "error", err.Error())
+		}
+		done = append(done, settled(poison, retry)...)
+	}
+	if len(live) > 0 {
+		hctx, cancel := context.WithDeadline(ctx, claimed.Add(s.VisibilityTimeout))
+		res := run(hctx, h, live)
+		cancel()
+		retry, err := queue.Settle(ctx, live, res, s, dlq)
+		if err != nil {
+			log.ErrorContext(ctx, "dead-letter failed; messages will be received again", "error", err.Error())
+		}
+		byID := make(map[string]queue.Message, len(live))
+		for _, m := range live {
+			byID[m.ID] = m
+		}
+		for _, f := range retry {
+			m := byID[f.ID]
+			log.InfoContext(ctx, "message failed; will be received again after the visibility timeout",
+				"message_id", f.ID,
+				"tenant", m.Attributes[queue.AttrTenant],
+				"attempt", m.Attributes[queue.AttrAttempt],
+				"receives", strconv.Itoa(m.Receives),
+				"error", queue.Reason(f.Err))
+		}
+		done = append(done, settled(live, retry)...)
+	}
+	if err := q.Delete(ctx, done...); err != nil {
+		log.ErrorContext(ctx, "delete handled messages failed; they will be received again",
+			"messages", len(done), "error", err.Error())
+	}
+}
+
+// run calls h, turning a panic into the failure of every message.
+func run(ctx context.Context, h queue.BatchHandler, msgs []queue.Message) (res queue.BatchResult) {
+	defer func() {
+		if p := recover(); p != nil {
+			slog.Default().ErrorContext(ctx, "batch handler panicked", "panic", fmt.Sprint(p), "messages", len(msgs))
+			res = queue.BatchResult{}
+			for _, m := range msgs {
+				res.Fail(m.ID, fmt.Errorf("handler panic: %v", p))
+			}
+		}
+	}()
+	return h.HandleBatch(ctx, msgs)
+}
+
+// settled lists the IDs of msgs not in retry.
+func settled(msgs []queue.Message, retry []queue.Failure) []string {
+	keep := make(map[string]bool, len(retry))
+	for _, f := range retry {
+		keep[f.ID] = true
+	}
+	var out []string
+	for _, m := range msgs {
+		if !keep[m.ID] {
+			out = append(out, m.ID)
+		}
+	}
+	return out
+}

@@ -1,0 +1,239 @@
+// Package sqlitequeue implements durable queues (queue.Sender plus an SQS-like
+// consumer) in one SQLite file, for the embedded single-process mode.
+//
+// Every queue of a DB lives in one table of one file (WAL, synchronous=FULL):
+// a message accepted by Send survives kill -9. All writes go through one writer
+// goroutine that commits whatever operations are waiting together in one
+// transaction (group commit), so concurrent senders and consumers share
+// fsyncs. The process is expected to own the file alone: messages left in
+// flight by a dead process are released with ReleaseInFlight at start.
+package sqlitequeue
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"sync"
+
+	_ "modernc.org/sqlite" // driver "sqlite"
+)
+
+// ErrClosed is returned by operations on a closed DB.
+var ErrClosed = errors.New("sqlitequeue: closed")
+
+// ErrNotFound is returned (wrapped) by Redrive for ids that are not in the queue.
+var ErrNotFound = errors.New("sqlitequeue: not found")
+
+const schema = `
+CREATE TABLE IF NOT EXISTS message (
+	id         INTEGER PRIMARY KEY AUTOINCREMENT,
+	queue      TEXT    NOT NULL,
+	body       BLOB    NOT NULL,
+	attrs      TEXT,
+	sent_at    INTEGER NOT NULL,
+	visible_at INTEGER NOT NULL,
+	receives   INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS message_visible ON message (queue, visible_at);
+`
+
+// maxGroup bounds how many operations share one transaction.
+const maxGroup = 256
+
+// DB is one SQLite file holding any number of named queues. Safe for
+// concurrent use. Close it after every consumer has stopped.
+type DB struct {
+	db   *sql.DB
+	w    *sql.Conn
+	ops  chan *op
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
+
+	mu     sync.Mutex
+	queues map[string]*Queue
+}
+
+type op struct {
+	ctx  context.Context
+	fn   func(ctx context.Context, c *sql.Conn) error
+	done chan error
+}
+
+// Open opens (creating if needed) the queue file at path.
+func Open(path string) (*DB, error) {
+	q := url.Values{}
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "busy_timeout(10000)")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open queue db %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(4)
+	db.SetMaxIdleConns(4)
+	ctx := context.Background()
+	if _, err := db.ExecContext(ctx, schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("create queue schema in %s: %w", path, err)
+	}
+	w, err := db.Conn(ctx)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open queue writer %s: %w", path, err)
+	}
+	d := &DB{
+		db:     db,
+		w:      w,
+		ops:    make(chan *op),
+		stop:   make(chan struct{}),
+		done:   make(chan struct{}),
+		queues: map[string]*Queue{},
+	}
+	go d.writer()
+	return d, nil
+}
+
+// Close stops the writer and closes the file. Operations after Close fail
+// with ErrClosed.
+func (d *DB) Close() error {
+	var err error
+	d.once.Do(func() {
+		close(d.stop)
+		<-d.done
+		err = errors.Join(d.w.Close(), d.db.Close())
+	})
+	return err
+}
+
+// Queue returns the queue called name (the same *Queue for the same name).
+func (d *DB) Queue(name string) *Queue {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	q, ok := d.queues[name]
+	if !ok {
+		q = &Queue{db: d, name: name, wake: make(chan struct{})}
+		d.queues[name] = q
+	}
+	return q
+}
+
+// ReleaseInFlight makes every in-flight message of every queue visible at
+// once and returns how many it released. Call it at start, before consuming.
+func (d *DB) ReleaseInFlight(ctx context.Context) (int, error) {
+	var n int64
+	err := d.exec(ctx, func(ctx context.Context, c *sql.Conn) error {
+		now := nowMicro()
+		r, err := c.ExecContext(ctx, `UPDATE message SET visible_at = ? WHERE receives > 0 AND visible_at > ?`, now, now)
+		if err != nil {
+			return err
+		}
+		n, err = r.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("release in-flight messages: %w", err)
+	}
+	d.mu.Lock()
+	for _, q := range d.queues {
+		q.notify()
+	}
+	d.mu.Unlock()
+	return int(n), nil
+}
+
+// exec runs fn in the writer's transaction (shared with other waiting
+// operations, isolated by a savepoint) and returns once it is committed or
+// rolled back. It waits for the outcome even if ctx ends meanwhile, so the
+// caller always knows whether fn's effects were committed.
+func (d *DB) exec(ctx context.Context, fn func(ctx context.Context, c *sql.Conn) error) error {
+	o := &op{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	select {
+	case d.ops <- o:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-d.stop:
+		return ErrClosed
+	}
+	return <-o.done
+}
+
+func (d *DB) writer() {
+	defer close(d.done)
+	for {
+		var group []*op
+		select {
+		case o := <-d.ops:
+			group = append(group, o)
+		case <-d.stop:
+			return
+		}
+	drain:
+		for len(group) < maxGroup {
+			select {
+			case o := <-d.ops:
+				group = append(group, o)
+			default:
+				break drain
+			}
+		}
+		d.run(group)
+	}
+}
+
+// run executes a group of operations in one transaction.
+func (d *DB) run(group []*op) {
+	ctx := context.Background()
+	errs := make([]error, len(group))
+	fail := func(err error) {
+		for i, o := range group {
+			if errs[i] == nil {
+				errs[i] = err
+			}
+			o.done <- errs[i]
+		}
+	}
+	if _, err := d.w.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		fail(fmt.Errorf("begin: %w", err))
+		return
+	}
+	for i, o := range group {
+		if err := o.ctx.Err(); err != nil {
+			errs[i] = err
+			continue
+		}
+		if _, err := d.w.ExecContext(ctx, "SAVEPOINT op"); err != nil {
+			d.rollback()
+			fail(fmt.Errorf("savepoint: %w", err))
+			return
+		}
+		if err := o.fn(ctx, d.w); err != nil {
+			errs[i] = err
+			if _, err := d.w.ExecContext(ctx, "ROLLBACK TO op"); err != nil {
+				d.rollback()
+				fail(fmt.Errorf("rollback to savepoint: %w", err))
+				return
+			}
+		}
+		if _, err := d.w.ExecContext(ctx, "RELEASE op"); err != nil {
+			d.rollback()
+			fail(fmt.Errorf("release savepoint: %w", err))
+			return
+		}
+	}
+	if _, err := d.w.ExecContext(ctx, "COMMIT"); err != nil {
+		d.rollback()
+		fail(fmt.Errorf("commit: %w", err))
+		return
+	}
+	for i, o := range group {
+		o.done <- errs[i]
+	}
+}
+
+func (d *DB) rollback() {
+	// Best effort: the transaction may already be gone.
+	_, _ = d.w.ExecContext(context.Background(), "ROLLBACK")
+}

@@ -1,0 +1,415 @@
+package sqlitequeue
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/herokuevents/herokuevents/shared/queue"
+)
+
+// Queue is one named queue of a DB. It implements queue.Sender and the
+// consumer side (Receive/Delete, or Consume). Safe for concurrent use.
+type Queue struct {
+	db   *DB
+	name string
+
+	wmu  sync.Mutex
+	wake chan struct{} // closed and replaced on every notify
+}
+
+var _ queue.Sender = (*Queue)(nil)
+
+// Name returns the queue's name.
+func (q *Queue) Name() string { return q.name }
+
+// Stats counts a queue's messages by state.
+type Stats struct {
+	Visible  int // ready to be received
+	InFlight int // received and not yet deleted nor visible again
+	Delayed  int // sent with a Delay that has not yet passed
+}
+
+func nowMicro() int64 { return time.Now().UnixMicro() }
+
+// Send queues msgs in one transaction: all or none. Bodies larger than
+// queue.MaxBody fail with queue.ErrTooLarge and nothing is queued. Delay
+// (capped to queue.MaxDelay) postpones the first delivery. Consumers of this
+// queue in the same process are woken at once.
+func (q *Queue) Send(ctx context.Context, msgs ...queue.Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	if err := queue.Check(msgs...); err != nil {
+		return fmt.Errorf("send to %s: %w", q.name, err)
+	}
+	attrs := make([]any, len(msgs))
+	for i, m := range msgs {
+		a, err := encodeAttrs(m.Attributes)
+		if err != nil {
+			return fmt.Errorf("send to %s: %w", q.name, err)
+		}
+		attrs[i] = a
+	}
+	err := q.db.exec(ctx, func(ctx context.Context, c *sql.Conn) error {
+		stmt, err := c.PrepareContext(ctx, `INSERT INTO message (queue, body, attrs, sent_at, visible_at) VALUES (?, ?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		now := nowMicro()
+		for i, m := range msgs {
+			body := m.Body
+			if body == nil {
+				body = []byte{}
+			}
+			visible := now + queue.ClampDelay(m.Delay).Microseconds()
+			if _, err := stmt.ExecContext(ctx, q.name, body, attrs[i], now, visible); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("send %d messages to %s: %w", len(msgs), q.name, err)
+	}
+	q.notify()
+	return nil
+}
+
+// Receive claims up to max (1..10) visible messages at once: each becomes
+// invisible for visibility, its Receives count goes up by one and its ID is
+// set. It returns at once, with no messages if none is visible. Claimed
+// messages not deleted before visibility ends are received again.
+func (q *Queue) Receive(ctx context.Context, max int, visibility time.Duration) ([]queue.Message, error) {
+	if max < 1 || max > 10 {
+		return nil, fmt.Errorf("receive from %s: max %d: must be 1..10", q.name, max)
+	}
+	if visibility < 0 {
+		return nil, fmt.Errorf("receive from %s: negative visibility timeout", q.name)
+	}
+	msgs, _, err := q.claim(ctx, max, visibility)
+	return msgs, err
+}
+
+// claim is Receive that also returns the earliest time (unix µs) at which
+// a message of the queue may become visible, 0 if the queue is empty.
+func (q *Queue) claim(ctx context.Context, max int, visibility time.Duration) ([]queue.Message, int64, error) {
+	var (
+		msgs []queue.Message
+		next int64
+	)
+	err := q.db.exec(ctx, func(ctx context.Context, c *sql.Conn) error {
+		msgs, next = nil, 0
+		now := nowMicro()
+		rows, err := c.QueryContext(ctx, `UPDATE message SET visible_at = ?, receives = receives + 1
+			WHERE id IN (SELECT id FROM message WHERE queue = ? AND visible_at <= ? ORDER BY visible_at LIMIT ?)
+			RETURNING id, body, attrs, sent_at, receives`,
+			now+visibility.Microseconds(), q.name, now, max)
+		if err != nil {
+			return err
+		}
+		msgs, err = scan(rows)
+		if err != nil {
+			return err
+		}
+		if len(msgs) < max {
+			var n sql.NullInt64
+			if err := c.QueryRowContext(ctx, `SELECT MIN(visible_at) FROM message WHERE queue = ?`, q.name).Scan(&n); err != nil {
+				return err
+			}
+			next = n.Int64
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("receive from %s: %w", q.name, err)
+	}
+	slices.SortFunc(msgs, func(a, b queue.Message) int { return compareIDs(a.ID, b.ID) })
+	return msgs, next, nil
+}
+
+// unclaim undoes a claim of messages never handed to a handler.
+func (q *Queue) unclaim(ctx context.Context, msgs []queue.Message) error {
+	ids, err := idsJSON(ids(msgs))
+	if err != nil {
+		return err
+	}
+	err = q.db.exec(ctx, func(ctx context.Context, c *sql.Conn) error {
+		_, err := c.ExecContext(ctx, `UPDATE message SET visible_at = ?, receives = max(receives - 1, 0)
+			WHERE queue = ? AND id IN (SELECT value FROM json_each(?))`, nowMicro(), q.name, ids)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("unclaim %d messages of %s: %w", len(msgs), q.name, err)
+	}
+	q.notify()
+	return nil
+}
+
+// Delete removes messages by ID in one statement. Unknown IDs are ignored.
+func (q *Queue) Delete(ctx context.Context, ids ...string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	js, err := idsJSON(ids)
+	if err != nil {
+		return fmt.Errorf("delete from %s: %w", q.name, err)
+	}
+	err = q.db.exec(ctx, func(ctx context.Context, c *sql.Conn) error {
+		_, err := c.ExecContext(ctx, `DELETE FROM message WHERE queue = ? AND id IN (SELECT value FROM json_each(?))`, q.name, js)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("delete %d messages from %s: %w", len(ids), q.name, err)
+	}
+	return nil
+}
+
+// Len returns how many messages the queue holds, in any state.
+func (q *Queue) Len(ctx context.Context) (int, error) {
+	s, err := q.Stats(ctx)
+	return s.Visible + s.InFlight + s.Delayed, err
+}
+
+// Stats counts the queue's messages by state.
+func (q *Queue) Stats(ctx context.Context) (Stats, error) {
+	var s Stats
+	now := nowMicro()
+	err := q.db.db.QueryRowContext(ctx, `SELECT
+		COALESCE(SUM(visible_at <= ?1), 0),
+		COALESCE(SUM(visible_at > ?1 AND receives > 0), 0),
+		COALESCE(SUM(visible_at > ?1 AND receives = 0), 0)
+		FROM message WHERE queue = ?2`, now, q.name).Scan(&s.Visible, &s.InFlight, &s.Delayed)
+	if err != nil {
+		return Stats{}, fmt.Errorf("count messages of %s: %w", q.name, err)
+	}
+	return s, nil
+}
+
+// ReleaseInFlight makes every in-flight message of the queue visible at once
+// and returns how many it released. The process owns the file alone, so at
+// start anything in flight belongs to a dead process.
+func (q *Queue) ReleaseInFlight(ctx context.Context) (int, error) {
+	var n int64
+	err := q.db.exec(ctx, func(ctx context.Context, c *sql.Conn) error {
+		now := nowMicro()
+		r, err := c.ExecContext(ctx, `UPDATE message SET visible_at = ? WHERE queue = ? AND receives > 0 AND visible_at > ?`, now, q.name, now)
+		if err != nil {
+			return err
+		}
+		n, err = r.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("release in-flight messages of %s: %w", q.name, err)
+	}
+	q.notify()
+	return int(n), nil
+}
+
+// List returns up to limit messages of the queue, oldest first, without
+// receiving them (ID, Body, Attributes incl. queue.AttrReason for dead
+// letters, Receives so far, SentAt). Meant for dead-letter queues.
+func (q *Queue) List(ctx context.Context, limit int) ([]queue.Message, error) {
+	if limit < 1 {
+		return nil, nil
+	}
+	rows, err := q.db.db.QueryContext(ctx, `SELECT id, body, attrs, sent_at, receives FROM message WHERE queue = ? ORDER BY id LIMIT ?`, q.name, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", q.name, err)
+	}
+	msgs, err := scan(rows)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", q.name, err)
+	}
+	return msgs, nil
+}
+
+// Redrive moves messages of this (dead-letter) queue to another queue, as new
+// messages without the queue.AttrReason attribute, and returns how many it
+// moved. With no ids it moves every message. Moving to a queue of the same DB
+// is atomic; to any other Sender it sends then deletes (a crash in between
+// duplicates, never loses). IDs not in the queue are reported with
+// ErrNotFound after the others were moved.
+func (q *Queue) Redrive(ctx context.Context, to queue.Sender, ids ...string) (int, error) {
+	if to == nil {
+		return 0, fmt.Errorf("redrive %s: no target queue", q.name)
+	}
+	moved := 0
+	if len(ids) == 0 {
+		for {
+			batch, err := q.List(ctx, 100)
+			if err != nil {
+				return moved, fmt.Errorf("redrive %s: %w", q.name, err)
+			}
+			if len(batch) == 0 {
+				return moved, nil
+			}
+			n, err := q.redrive(ctx, to, batch)
+			moved += n
+			if err != nil {
+				return moved, err
+			}
+		}
+	}
+	js, err := idsJSON(ids)
+	if err != nil {
+		return 0, fmt.Errorf("redrive %s: %w", q.name, err)
+	}
+	rows, err := q.db.db.QueryContext(ctx, `SELECT id, body, attrs, sent_at, receives FROM message
+		WHERE queue = ? AND id IN (SELECT value FROM json_each(?)) ORDER BY id`, q.name, js)
+	if err != nil {
+		return 0, fmt.Errorf("redrive %s: %w", q.name, err)
+	}
+	found, err := scan(rows)
+	if err != nil {
+		return 0, fmt.Errorf("redrive %s: %w", q.name, err)
+	}
+	for start := 0; start < len(found); start += 100 {
+		n, err := q.redrive(ctx, to, found[start:min(start+100, len(found))])
+		moved += n
+		if err != nil {
+			return moved, err
+		}
+	}
+	if len(found) < len(ids) {
+		have := map[string]bool{}
+		for _, m := range found {
+			have[m.ID] = true
+		}
+		var missing []string
+		for _, id := range ids {
+			if !have[id] {
+				missing = append(missing, id)
+			}
+		}
+		return moved, fmt.Errorf("redrive %s: messages %v: %w", q.name, missing, ErrNotFound)
+	}
+	return moved, nil
+}
+
+func (q *Queue) redrive(ctx context.Context, to queue.Sender, msgs []queue.Message) (int, error) {
+	if tq, ok := to.(*Queue); ok && tq.db == q.db {
+		js, err := idsJSON(ids(msgs))
+		if err != nil {
+			return 0, err
+		}
+		var n int64
+		err = q.db.exec(ctx, func(ctx context.Context, c *sql.Conn) error {
+			now := nowMicro()
+			r, err := c.ExecContext(ctx, `UPDATE message
+				SET queue = ?, receives = 0, sent_at = ?, visible_at = ?, attrs = json_remove(attrs, '$.`+queue.AttrReason+`')
+				WHERE queue = ? AND id IN (SELECT value FROM json_each(?))`, tq.name, now, now, q.name, js)
+			if err != nil {
+				return err
+			}
+			n, err = r.RowsAffected()
+			return err
+		})
+		if err != nil {
+			return 0, fmt.Errorf("redrive %d messages from %s to %s: %w", len(msgs), q.name, tq.name, err)
+		}
+		tq.notify()
+		return int(n), nil
+	}
+	out := make([]queue.Message, len(msgs))
+	for i, m := range msgs {
+		attrs := maps.Clone(m.Attributes)
+		delete(attrs, queue.AttrReason)
+		out[i] = queue.Message{Body: m.Body, Attributes: attrs}
+	}
+	if err := to.Send(ctx, out...); err != nil {
+		return 0, fmt.Errorf("redrive %d messages from %s: %w", len(msgs), q.name, err)
+	}
+	if err := q.Delete(ctx, ids(msgs)...); err != nil {
+		return len(msgs), fmt.Errorf("redrive %d messages from %s: %w", len(msgs), q.name, err)
+	}
+	return len(msgs), nil
+}
+
+// waiter returns a channel closed at the next notify.
+func (q *Queue) waiter() <-chan struct{} {
+	q.wmu.Lock()
+	defer q.wmu.Unlock()
+	return q.wake
+}
+
+// notify wakes every consumer waiting on the queue.
+func (q *Queue) notify() {
+	q.wmu.Lock()
+	defer q.wmu.Unlock()
+	close(q.wake)
+	q.wake = make(chan struct{})
+}
+
+func scan(rows *sql.Rows) ([]queue.Message, error) {
+	defer rows.Close()
+	var msgs []queue.Message
+	for rows.Next() {
+		var (
+			id       int64
+			body     []byte
+			attrs    sql.NullString
+			sentAt   int64
+			receives int
+		)
+		if err := rows.Scan(&id, &body, &attrs, &sentAt, &receives); err != nil {
+			return nil, err
+		}
+		m := queue.Message{ID: strconv.FormatInt(id, 10), Body: body, Receives: receives, SentAt: time.UnixMicro(sentAt)}
+		if attrs.Valid && attrs.String != "" {
+			if err := json.Unmarshal([]byte(attrs.String), &m.Attributes); err != nil {
+				return nil, fmt.Errorf("decode attributes of message %d: %w", id, err)
+			}
+		}
+		msgs = append(msgs, m)
+	}
+	return msgs, rows.Err()
+}
+
+func encodeAttrs(a map[string]string) (any, error) {
+	if len(a) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(a)
+	if err != nil {
+		return nil, fmt.Errorf("encode attributes: %w", err)
+	}
+	return string(b), nil
+}
+
+func ids(msgs []queue.Message) []string {
+	out := make([]string, len(msgs))
+	for i, m := range msgs {
+		out[i] = m.ID
+	}
+	return out
+}
+
+// idsJSON encodes message IDs as a JSON array of integers for json_each.
+func idsJSON(ids []string) (string, error) {
+	n := make([]int64, 0, len(ids))
+	for _, id := range ids {
+		v, err := strconv.ParseInt(id, 10, 64)
+		if err != nil {
+			// Not an ID of this driver: it cannot match any message.
+			continue
+		}
+		n = append(n, v)
+	}
+	b, err := json.Marshal(n)
+	return string(b), err
+}
+
+func compareIDs(a, b string) int {
+	x, _ := strconv.ParseInt(a, 10, 64)
+	y, _ := strconv.ParseInt(b, 10, 64)
+	return int(min(max(x-y, -1), 1))
+}
