@@ -300,7 +300,8 @@ type PublishError struct {
 
 func (e *PublishError) Error() string { return "publish event: " + e.Code + ": " + e.Msg }
 
-// Publish encodes msgs with the topic's current schema and publishes them
+// Publish checks that the topic is publishable (else ErrPermission),
+// encodes msgs with the topic's current schema and publishes them
 // in one synchronous batch (keep it ≤ 200 events and ≤ 3 MB). Each event has
 // its own result; the error is for the whole call (topic not found,
 // unauthenticated, …). Events that do not encode are not sent and get an
@@ -309,6 +310,9 @@ func (c *Client) Publish(ctx context.Context, topic string, msgs ...Message) ([]
 	t, err := c.GetTopic(ctx, topic)
 	if err != nil {
 		return nil, err
+	}
+	if !t.CanPublish {
+		return nil, fmt.Errorf("publish to %s: %w", topic, &APIError{Code: "PermissionDenied", Message: "the topic is not publishable", kind: ErrPermission})
 	}
 	schema, err := c.GetSchema(ctx, t.SchemaID)
 	if err != nil {

@@ -165,7 +165,9 @@ func (s *pubsubServer) publishOne(t *topic, ev *pubsubpb.ProducerEvent) *pubsubp
 func (s *pubsubServer) Subscribe(stream grpc.BidiStreamingServer[pubsubpb.FetchRequest, pubsubpb.FetchResponse]) error {
 	rpcID := uuid.NewString()
 	set := func(md metadata.MD) { stream.SetTrailer(md) }
-	fail := func(code codes.Code, suffix, msg string) error { return rpcError(set, "Subscribe", rpcID, code, suffix, msg) }
+	fail := func(code codes.Code, suffix, msg string) error {
+		return rpcError(set, "Subscribe", rpcID, code, suffix, msg)
+	}
 	tok, ok := s.authenticate(stream.Context())
 	if !ok {
 		return fail(codes.Unauthenticated, "service.auth.error", authMessage)

@@ -59,8 +59,8 @@ type Options struct {
 	HTTPAddr string // OAuth/REST/control listen address; default 127.0.0.1:0
 	Dir      string // where the certificate is written; default a temp dir removed by Close
 
-	ClientID, ClientSecret string // the connected app; defaults above
-	Username, Password     string // the one user; defaults above
+	ClientID, ClientSecret string           // the connected app; defaults above
+	Username, Password     string           // the one user; defaults above
 	JWTKeys                []*rsa.PublicKey // keys accepted for JWT bearer assertions
 
 	// Keepalive is how long a subscription with pending requests waits
