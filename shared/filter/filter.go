@@ -1,0 +1,138 @@
+// Package filter is the filter role: it routes each event of the ingest queue
+// through the streams of its subscription. A stream's optional Bloblang
+// filter drops the event with deleted() or may transform it; every event that
+// passes becomes one message on the delivery queue, for the stream's
+// publication.
+package filter
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/herokuevents/herokuevents/shared/config"
+	"github.com/herokuevents/herokuevents/shared/event"
+	"github.com/herokuevents/herokuevents/shared/mapping"
+	"github.com/herokuevents/herokuevents/shared/queue"
+)
+
+// Options configure the filter role.
+type Options struct {
+	Store config.Store
+	// Delivery receives one event.Delivery per event and passing stream.
+	Delivery queue.Sender
+	Logger   *slog.Logger
+	Now      func() time.Time
+}
+
+// Handler is the filter role's queue.BatchHandler. Safe for concurrent use.
+type Handler struct {
+	o     Options
+	cache mapping.Cache
+}
+
+// New returns the filter role's handler.
+func New(o Options) *Handler {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Handler{o: o}
+}
+
+// HandleBatch routes every message. A message that cannot be decoded, or
+// whose filter fails at run time, fails permanently (dead-lettered with the
+// reason; the deliveries of its other streams are still sent). When the
+// deliveries cannot be enqueued, every message of the batch fails and is
+// redelivered: receivers de-duplicate on the stable event id.
+func (h *Handler) HandleBatch(ctx context.Context, msgs []queue.Message) queue.BatchResult {
+	var res queue.BatchResult
+	var out []queue.Message
+	var routed []string
+	streams := map[string][]config.Stream{} // tenant/subscription → streams
+	for _, m := range msgs {
+		var r event.Routed
+		if err := json.Unmarshal(m.Body, &r); err != nil || r.Tenant == "" || r.Subscription == "" {
+			if err == nil {
+				err = errors.New("tenant or subscription missing")
+			}
+			h.o.Logger.WarnContext(ctx, "poison message", "message_id", m.ID, "err", err)
+			res.Fail(m.ID, queue.Permanent(fmt.Errorf("decode routed event: %w", err)))
+			continue
+		}
+		key := r.Tenant + "/" + r.Subscription
+		ss, ok := streams[key]
+		if !ok {
+			var err error
+			ss, err = config.StreamsFrom(ctx, h.o.Store, r.Tenant, r.Subscription)
+			if err != nil {
+				h.o.Logger.ErrorContext(ctx, "load streams", "tenant", r.Tenant, "subscription", r.Subscription, "event_id", r.Event.ID, "err", err)
+				res.Fail(m.ID, fmt.Errorf("load streams: %w", err))
+				continue
+			}
+			streams[key] = ss
+		}
+		deliveries, err := h.route(ctx, r, ss)
+		out = append(out, deliveries...)
+		if err != nil {
+			res.Fail(m.ID, queue.Permanent(err))
+			continue
+		}
+		routed = append(routed, m.ID)
+	}
+	if len(out) > 0 {
+		if err := h.o.Delivery.Send(ctx, out...); err != nil {
+			h.o.Logger.ErrorContext(ctx, "enqueue deliveries", "count", len(out), "err", err)
+			res = queue.BatchResult{}
+			for _, m := range msgs {
+				res.Fail(m.ID, fmt.Errorf("enqueue deliveries: %w", err))
+			}
+		}
+	}
+	return res
+}
+
+// route applies each stream's filter and returns the deliveries that pass.
+func (h *Handler) route(ctx context.Context, r event.Routed, streams []config.Stream) ([]queue.Message, error) {
+	log := h.o.Logger.With("tenant", r.Tenant, "subscription", r.Subscription, "event_id", r.Event.ID)
+	if len(streams) == 0 {
+		log.InfoContext(ctx, "no streams: event dropped")
+		return nil, nil
+	}
+	var out []queue.Message
+	var errs []error
+	for _, s := range streams {
+		ev := r.Event
+		if s.Filter != "" {
+			m, err := h.cache.Get(s.Filter)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("stream to publication %s: %w", s.Publication, err))
+				continue
+			}
+			data, deleted, err := m.Apply(ev.Data)
+			if err != nil {
+				log.WarnContext(ctx, "filter failed", "publication", s.Publication, "err", err)
+				errs = append(errs, fmt.Errorf("stream to publication %s: filter: %w", s.Publication, err))
+				continue
+			}
+			if deleted {
+				log.InfoContext(ctx, "filtered out", "publication", s.Publication)
+				continue
+			}
+			ev.Data = data
+		}
+		body, err := json.Marshal(event.Delivery{Tenant: r.Tenant, Publication: s.Publication, Event: ev, FirstTry: h.o.Now().UTC()})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("encode delivery: %w", err))
+			continue
+		}
+		log.InfoContext(ctx, "routed", "publication", s.Publication)
+		out = append(out, queue.Message{Body: body, Attributes: map[string]string{queue.AttrTenant: r.Tenant, queue.AttrAttempt: "0"}})
+	}
+	return out, errors.Join(errs...)
+}

@@ -1,0 +1,146 @@
+package filter_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/herokuevents/herokuevents/infra/embedded/sqlitestore"
+	"github.com/herokuevents/herokuevents/shared/config"
+	"github.com/herokuevents/herokuevents/shared/event"
+	"github.com/herokuevents/herokuevents/shared/filter"
+	"github.com/herokuevents/herokuevents/shared/queue"
+)
+
+type recorder struct {
+	mu   sync.Mutex
+	msgs []queue.Message
+	err  error
+}
+
+func (r *recorder) Send(_ context.Context, msgs ...queue.Message) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err != nil {
+		return r.err
+	}
+	r.msgs = append(r.msgs, msgs...)
+	return nil
+}
+
+func deliveries(t *testing.T, r *recorder) []event.Delivery {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []event.Delivery
+	for _, m := range r.msgs {
+		var d event.Delivery
+		require.NoError(t, json.Unmarshal(m.Body, &d))
+		out = append(out, d)
+	}
+	return out
+}
+
+const tenant = "t-1"
+
+// setup stores a subscription with three streams: no filter, a dropping
+// filter, and a transforming one.
+func setup(t *testing.T) (*filter.Handler, *recorder) {
+	t.Helper()
+	st, err := sqlitestore.Open(filepath.Join(t.TempDir(), "c.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	ctx := t.Context()
+	for _, s := range []config.Stream{
+		{ID: "s-1", Subscription: "sub-1", Publication: "pub-all"},
+		{ID: "s-2", Subscription: "sub-1", Publication: "pub-drop", Filter: `root = if this.Context__c.string == "drop" { deleted() } else { this }`},
+		{ID: "s-3", Subscription: "sub-1", Publication: "pub-total", Filter: `root.total = this.a + this.b`},
+		{ID: "s-4", Subscription: "sub-other", Publication: "pub-other"},
+	} {
+		_, err := config.Insert(ctx, st, config.Item{Tenant: tenant, Kind: config.KindStream, ID: s.ID, Name: config.StreamName(s.Subscription, s.Publication)}, s)
+		require.NoError(t, err)
+	}
+	rec := &recorder{}
+	return filter.New(filter.Options{Store: st, Delivery: rec}), rec
+}
+
+func routed(t *testing.T, id, sub, data string) queue.Message {
+	t.Helper()
+	b, err := json.Marshal(event.Routed{Tenant: tenant, Subscription: sub, Event: event.Event{ID: "ev-" + id, Source: "/s", Type: "t", Data: json.RawMessage(data)}})
+	require.NoError(t, err)
+	return queue.Message{ID: id, Body: b}
+}
+
+func byPublication(ds []event.Delivery) map[string]event.Delivery {
+	m := map[string]event.Delivery{}
+	for _, d := range ds {
+		m[d.Publication] = d
+	}
+	return m
+}
+
+func TestRoutesThroughStreams(t *testing.T) {
+	cases := []struct {
+		name string
+		data string
+		want map[string]string // publication → data
+	}{
+		{"pass", `{"Context__c":{"string":"keep"},"a":1,"b":2}`, map[string]string{
+			"pub-all": `{"Context__c":{"string":"keep"},"a":1,"b":2}`, "pub-drop": `{"Context__c":{"string":"keep"},"a":1,"b":2}`, "pub-total": `{"total":3}`}},
+		{"drop", `{"Context__c":{"string":"drop"},"a":1,"b":1}`, map[string]string{
+			"pub-all": `{"Context__c":{"string":"drop"},"a":1,"b":1}`, "pub-total": `{"total":2}`}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h, rec := setup(t)
+			res := h.HandleBatch(t.Context(), []queue.Message{routed(t, "m1", "sub-1", c.data)})
+			assert.Empty(t, res.Failures)
+			got := byPublication(deliveries(t, rec))
+			require.Len(t, got, len(c.want))
+			for pub, data := range c.want {
+				d, ok := got[pub]
+				require.True(t, ok, pub)
+				assert.Equal(t, data, string(d.Event.Data))
+				assert.Equal(t, "ev-m1", d.Event.ID, "the event id is kept")
+				assert.Equal(t, tenant, d.Tenant)
+			}
+		})
+	}
+}
+
+func TestPerMessageFailures(t *testing.T) {
+	h, rec := setup(t)
+	msgs := []queue.Message{
+		routed(t, "ok", "sub-other", `{"x":1}`),
+		{ID: "poison", Body: []byte(`{not json`)},
+		routed(t, "runtime", "sub-1", `{"Context__c":{"string":"keep"},"a":"x","b":2}`),
+	}
+	res := h.HandleBatch(t.Context(), msgs)
+	failed := map[string]error{}
+	for _, f := range res.Failures {
+		failed[f.ID] = f.Err
+	}
+	require.Len(t, failed, 2)
+	assert.True(t, queue.IsPermanent(failed["poison"]))
+	assert.True(t, queue.IsPermanent(failed["runtime"]))
+	assert.Contains(t, failed["runtime"].Error(), "pub-total")
+	got := byPublication(deliveries(t, rec))
+	assert.Contains(t, got, "pub-other", "the good message of the batch is routed")
+	assert.Contains(t, got, "pub-all", "the streams whose filter ran are routed")
+}
+
+func TestEnqueueFailureFailsTheBatch(t *testing.T) {
+	h, rec := setup(t)
+	rec.err = errors.New("queue down")
+	res := h.HandleBatch(t.Context(), []queue.Message{routed(t, "a", "sub-1", `{"a":1,"b":1}`), routed(t, "b", "sub-other", `{}`)})
+	require.Len(t, res.Failures, 2)
+	for _, f := range res.Failures {
+		assert.False(t, queue.IsPermanent(f.Err), "redelivered, not dead-lettered")
+	}
+}

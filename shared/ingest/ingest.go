@@ -1,0 +1,308 @@
+// Package ingest is the ingest role: apps POST events to their publish URL
+// ({base}/publish/{name}, Basic auth from the URL's userinfo) and get a 202
+// once the event is durably queued.
+//
+// A name is a publication (the event goes straight to the delivery queue, as
+// the original product did) or an inbound `webhook` subscription (the event
+// goes to the ingest queue and is routed through the subscription's streams).
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+
+	"github.com/herokuevents/herokuevents/shared/config"
+	"github.com/herokuevents/herokuevents/shared/event"
+	"github.com/herokuevents/herokuevents/shared/queue"
+)
+
+// MaxBody is the largest accepted request body.
+const MaxBody = 1 << 20
+
+// MaxDepth bounds the nesting of a posted JSON document.
+const MaxDepth = 64
+
+// Options configure the ingest role.
+type Options struct {
+	Store config.Store
+	// Ingest receives event.Routed messages (events for subscriptions).
+	Ingest queue.Sender
+	// Delivery receives event.Delivery messages (events for publications).
+	Delivery queue.Sender
+	Logger   *slog.Logger
+	Now      func() time.Time
+}
+
+// Handler serves POST /publish/{name}.
+type Handler struct {
+	o   Options
+	mux *http.ServeMux
+}
+
+// New returns the ingest role's HTTP handler.
+func New(o Options) *Handler {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	h := &Handler{o: o, mux: http.NewServeMux()}
+	h.mux.HandleFunc("POST /publish/{name}", h.publish)
+	h.mux.HandleFunc("/publish/{name}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", http.MethodPost)
+		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "Only POST publishes an event.")
+	})
+	return h
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+// Accepted is the 202 response body.
+type Accepted struct {
+	ID string `json:"id"`
+}
+
+func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	name := r.PathValue("name")
+	tenant, ok := h.authenticate(ctx, r)
+	if !ok {
+		w.Header().Set("WWW-Authenticate", `Basic realm="herokuevents publish"`)
+		writeError(w, http.StatusUnauthorized, "unauthorized", "Invalid credentials: use the user and password of HEROKUEVENTS_PUBLISH_URL.")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			writeError(w, http.StatusRequestEntityTooLarge, "payload_too_large", fmt.Sprintf("The event is larger than %d bytes.", MaxBody))
+			return
+		}
+		writeError(w, http.StatusBadRequest, "bad_request", "Cannot read the request body.")
+		return
+	}
+	route, err := h.resolve(ctx, tenant, name)
+	if err != nil {
+		if errors.Is(err, config.ErrNotFound) {
+			writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("Couldn't find a publication or webhook subscription named %s.", name))
+			return
+		}
+		var inv invalidError
+		if errors.As(err, &inv) {
+			writeError(w, http.StatusUnprocessableEntity, "invalid_params", inv.msg)
+			return
+		}
+		h.o.Logger.ErrorContext(ctx, "resolve publish target", "tenant", tenant, "name", name, "err", err)
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "The event was not accepted; try again.")
+		return
+	}
+	ev, err := h.decode(r, body, tenant, route)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_event", err.Error())
+		return
+	}
+	msg, err := route.message(ev, h.o.Now())
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "internal_error", "Cannot encode the event.")
+		return
+	}
+	if len(msg.Body) > queue.MaxBody {
+		writeError(w, http.StatusRequestEntityTooLarge, "payload_too_large", fmt.Sprintf("The event is larger than %d bytes.", MaxBody))
+		return
+	}
+	if err := route.sender(h.o).Send(ctx, msg); err != nil {
+		h.o.Logger.ErrorContext(ctx, "enqueue event", "tenant", tenant, "name", name, "event_id", ev.ID, "err", err)
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "The event was not accepted; try again.")
+		return
+	}
+	h.o.Logger.InfoContext(ctx, "event accepted", "tenant", tenant, route.kind, name, "event_id", ev.ID)
+	writeJSON(w, http.StatusAccepted, Accepted{ID: ev.ID})
+}
+
+// authenticate checks Basic auth: the user names the tenant, the password
+// is its publish key.
+func (h *Handler) authenticate(ctx context.Context, r *http.Request) (string, bool) {
+	user, pass, ok := r.BasicAuth()
+	if !ok || user == "" || pass == "" {
+		return "", false
+	}
+	rec, err := config.Load[config.Tenant](ctx, h.o.Store, "", config.KindTenant, user)
+	if err != nil || rec.Value.ID != user {
+		return "", false
+	}
+	return user, KeyMatches(pass, rec.Value.PublishKeyHash)
+}
+
+// KeyMatches reports, in constant time, whether key hashes to the hex SHA-256 hash.
+func KeyMatches(key, hash string) bool {
+	sum := sha256.Sum256([]byte(key))
+	return subtle.ConstantTimeCompare([]byte(hex.EncodeToString(sum[:])), []byte(hash)) == 1
+}
+
+// route is where a published name leads.
+type route struct {
+	tenant, kind, name, id string
+}
+
+type invalidError struct{ msg string }
+
+func (e invalidError) Error() string { return e.msg }
+
+func (h *Handler) resolve(ctx context.Context, tenant, name string) (route, error) {
+	pub, err := h.o.Store.Get(ctx, tenant, config.KindPublication, name)
+	if err == nil && pub.Name == name {
+		return route{tenant: tenant, kind: "publication", name: name, id: pub.ID}, nil
+	}
+	if err != nil && !errors.Is(err, config.ErrNotFound) {
+		return route{}, err
+	}
+	sub, err := config.Load[config.Subscription](ctx, h.o.Store, tenant, config.KindSubscription, name)
+	if err != nil {
+		return route{}, err
+	}
+	if sub.Value.Name != name {
+		return route{}, config.ErrNotFound
+	}
+	if sub.Value.Platform != config.PlatformWebhook {
+		return route{}, invalidError{fmt.Sprintf("Subscription %s is a %s subscription; only webhook subscriptions and publications accept published events.", name, sub.Value.Platform)}
+	}
+	return route{tenant: tenant, kind: "subscription", name: name, id: sub.Value.ID}, nil
+}
+
+func (rt route) sender(o Options) queue.Sender {
+	if rt.kind == "publication" {
+		return o.Delivery
+	}
+	return o.Ingest
+}
+
+func (rt route) message(ev event.Event, now time.Time) (queue.Message, error) {
+	var v any = event.Routed{Tenant: rt.tenant, Subscription: rt.id, Event: ev}
+	if rt.kind == "publication" {
+		v = event.Delivery{Tenant: rt.tenant, Publication: rt.id, Event: ev, FirstTry: now.UTC()}
+	}
+	body, err := json.Marshal(v)
+	if err != nil {
+		return queue.Message{}, fmt.Errorf("encode message: %w", err)
+	}
+	return queue.Message{Body: body, Attributes: map[string]string{queue.AttrTenant: rt.tenant, queue.AttrAttempt: "0"}}, nil
+}
+
+// decode turns the request into an event: a CloudEvent (structured
+// application/cloudevents+json, or binary ce-* headers) keeps its
+// attributes; any other body must be a JSON object and becomes the data of
+// a new event.
+func (h *Handler) decode(r *http.Request, body []byte, tenant string, rt route) (event.Event, error) {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt == "application/cloudevents+json" || r.Header.Get("Ce-Specversion") != "" {
+		return decodeCloudEvent(r, body)
+	}
+	if err := checkObject(body); err != nil {
+		return event.Event{}, err
+	}
+	ev := event.New(event.Source(tenant, rt.kind+"s", rt.name), event.TypePublish, json.RawMessage(body))
+	ev.Time = h.o.Now().UTC()
+	return ev, nil
+}
+
+func decodeCloudEvent(r *http.Request, body []byte) (event.Event, error) {
+	req := r.Clone(r.Context())
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	req.ContentLength = int64(len(body))
+	ce, err := cehttp.NewEventFromHTTPRequest(req)
+	if err != nil {
+		return event.Event{}, fmt.Errorf("Invalid CloudEvent: %v", err)
+	}
+	if err := ce.Validate(); err != nil {
+		return event.Event{}, fmt.Errorf("Invalid CloudEvent: %v", err)
+	}
+	data := ce.Data()
+	if ct := ce.DataContentType(); ct != "" && !strings.Contains(ct, "json") {
+		return event.Event{}, fmt.Errorf("Invalid CloudEvent: datacontenttype %q is not JSON", ct)
+	}
+	if err := checkObject(data); err != nil {
+		return event.Event{}, fmt.Errorf("Invalid CloudEvent data: %v", err)
+	}
+	ev := event.Event{
+		ID:              ce.ID(),
+		Source:          ce.Source(),
+		Type:            ce.Type(),
+		Subject:         ce.Subject(),
+		Time:            ce.Time().UTC(),
+		DataContentType: "application/json",
+		Data:            json.RawMessage(data),
+	}
+	if ev.Time.IsZero() {
+		ev.Time = time.Now().UTC()
+	}
+	return ev, ev.Validate()
+}
+
+// checkObject accepts a JSON object nested at most MaxDepth deep.
+func checkObject(b []byte) error {
+	trimmed := bytes.TrimSpace(b)
+	if len(trimmed) == 0 {
+		return errors.New("The body is empty: post a JSON object.")
+	}
+	if !json.Valid(trimmed) {
+		return errors.New("The body is not valid JSON.")
+	}
+	if trimmed[0] != '{' {
+		return errors.New("The body must be a JSON object.")
+	}
+	depth, deepest, inString, escaped := 0, 0, false, false
+	for _, c := range trimmed {
+		switch {
+		case escaped:
+			escaped = false
+		case inString && c == '\\':
+			escaped = true
+		case c == '"':
+			inString = !inString
+		case inString:
+		case c == '{' || c == '[':
+			depth++
+			deepest = max(deepest, depth)
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	if deepest > MaxDepth {
+		return fmt.Errorf("The JSON is nested deeper than %d levels.", MaxDepth)
+	}
+	return nil
+}
+
+// Error is the JSON error body of every failed request.
+type Error struct {
+	ID      string `json:"id"`
+	Message string `json:"message"`
+}
+
+func writeError(w http.ResponseWriter, status int, id, msg string) {
+	writeJSON(w, status, Error{ID: id, Message: msg})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, _ := json.Marshal(v)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
