@@ -1,0 +1,338 @@
+// Package deliver is the deliver role: it consumes the delivery queue
+// (JSON event.Delivery bodies), sends each event to its publication through
+// the publication platform's Publisher, and applies the delivery contract
+// (DESIGN §5): 2xx delivered; 429, 5xx, timeouts and connection errors
+// retried by re-sending the delivery with a backoff delay until the
+// publication's retry policy is exhausted; 410 disables the publication;
+// other failures are dead-lettered with their reason.
+package deliver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/herokuevents/herokuevents/shared/config"
+	"github.com/herokuevents/herokuevents/shared/event"
+	"github.com/herokuevents/herokuevents/shared/queue"
+	"github.com/herokuevents/herokuevents/shared/secret"
+	"github.com/herokuevents/herokuevents/shared/sink"
+)
+
+// Publisher sends one event to one publication of a platform, once.
+//
+// Publishers never retry; the Handler does. The error tells it what to do:
+// nil = delivered; an error wrapping *sink.Error = that result's class
+// (sink.Retry with its RetryAfter, sink.Gone disables the publication,
+// sink.Permanent dead-letters); an error marked with queue.Permanent is
+// dead-lettered; any other error is retried with backoff. Implementations
+// must be safe for concurrent use.
+type Publisher interface {
+	Publish(ctx context.Context, tenant string, pub config.Publication, ev event.Event) error
+}
+
+// PublisherFunc adapts a function to Publisher.
+type PublisherFunc func(ctx context.Context, tenant string, pub config.Publication, ev event.Event) error
+
+// Publish calls f.
+func (f PublisherFunc) Publish(ctx context.Context, tenant string, pub config.Publication, ev event.Event) error {
+	return f(ctx, tenant, pub, ev)
+}
+
+// DefaultConcurrency is how many deliveries of a batch run at once.
+const DefaultConcurrency = 10
+
+// Handler is the deliver role's queue.BatchHandler. Set the fields, then
+// use it from any number of goroutines; do not change fields afterwards.
+type Handler struct {
+	// Store holds the publications. Required.
+	Store config.Store
+	// Sealer opens webhook tokens and signing secrets.
+	Sealer secret.Sealer
+	// Client sends webhooks; it must be guarded (sink.Egress.Client).
+	// Nil means a guarded client with no allow list.
+	Client *http.Client
+	// Requeue is the delivery queue, used to schedule retries. Required.
+	Requeue queue.Sender
+	// Backoff spaces retries.
+	Backoff Backoff
+	// Publishers maps a publication platform to its publisher. A webhook
+	// publisher (Webhook with Sealer and Client) is used for
+	// config.PlatformWebhook unless this map has one.
+	Publishers map[string]Publisher
+	// Concurrency bounds the deliveries of one batch that run at once
+	// (DefaultConcurrency when ≤ 0).
+	Concurrency int
+	// Logger gets one line per decision; slog.Default when nil.
+	Logger *slog.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+
+	once    sync.Once
+	webhook Publisher
+}
+
+var _ queue.BatchHandler = (*Handler)(nil)
+
+// Decisions logged per message.
+const (
+	decisionDelivered  = "delivered"
+	decisionRetry      = "retry"
+	decisionDeadLetter = "dead_letter"
+	decisionDisabled   = "disabled"
+	decisionRedeliver  = "redeliver"
+)
+
+// HandleBatch delivers every message of the batch, concurrently, and
+// returns the failures: queue.Permanent ones to dead-letter, others to be
+// redelivered (store or requeue failures). A message's failure never
+// affects the others.
+func (h *Handler) HandleBatch(ctx context.Context, msgs []queue.Message) queue.BatchResult {
+	h.once.Do(h.init)
+	n := h.Concurrency
+	if n <= 0 {
+		n = DefaultConcurrency
+	}
+	var (
+		res queue.BatchResult
+		mu  sync.Mutex
+		wg  sync.WaitGroup
+		sem = make(chan struct{}, n)
+	)
+	for _, m := range msgs {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := h.handle(ctx, m); err != nil {
+				mu.Lock()
+				res.Fail(m.ID, err)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return res
+}
+
+func (h *Handler) init() {
+	client := h.Client
+	if client == nil {
+		client = sink.NewEgress(nil).Client(0)
+	}
+	h.webhook = &Webhook{Sealer: h.Sealer, Client: client, Now: h.Now}
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
+func (h *Handler) logger() *slog.Logger {
+	if h.Logger != nil {
+		return h.Logger
+	}
+	return slog.Default()
+}
+
+func (h *Handler) publisher(platform string) Publisher {
+	if p, ok := h.Publishers[platform]; ok && p != nil {
+		return p
+	}
+	if platform == config.PlatformWebhook {
+		return h.webhook
+	}
+	return nil
+}
+
+// handle delivers one message; panics in a publisher are contained.
+func (h *Handler) handle(ctx context.Context, m queue.Message) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("deliver message %s: panic: %v", m.ID, p)
+			h.logger().ErrorContext(ctx, "delivery panicked", "message_id", m.ID, "decision", decisionRedeliver, "error", err)
+		}
+	}()
+	var d event.Delivery
+	if err := json.Unmarshal(m.Body, &d); err != nil {
+		err = queue.Permanent(fmt.Errorf("decode delivery: %w", err))
+		h.logger().WarnContext(ctx, "delivery", "message_id", m.ID, "decision", decisionDeadLetter, "reason", err.Error())
+		return err
+	}
+	log := h.logger().With(
+		slog.String("event_id", d.Event.ID),
+		slog.String("tenant", d.Tenant),
+		slog.String("publication", d.Publication),
+		slog.Int("attempt", d.Attempt+1),
+	)
+	fail := func(err error) error {
+		log.WarnContext(ctx, "delivery", "decision", decisionDeadLetter, "reason", err.Error())
+		return queue.Permanent(err)
+	}
+	switch {
+	case d.Tenant == "" || d.Publication == "":
+		return fail(errors.New("delivery without tenant or publication"))
+	case d.Event.Validate() != nil:
+		return fail(fmt.Errorf("delivery of an invalid event: %w", d.Event.Validate()))
+	}
+
+	rec, err := config.Load[config.Publication](ctx, h.Store, d.Tenant, config.KindPublication, d.Publication)
+	switch {
+	case errors.Is(err, config.ErrNotFound):
+		return fail(fmt.Errorf("publication %s of tenant %s not found (deleted?)", d.Publication, d.Tenant))
+	case err != nil:
+		log.ErrorContext(ctx, "delivery", "decision", decisionRedeliver, "error", err.Error())
+		return fmt.Errorf("load publication %s: %w", d.Publication, err)
+	}
+	pub := rec.Value
+	log = log.With(slog.String("publication_name", pub.Name), slog.String("platform", pub.Platform))
+	if pub.Disabled {
+		reason := pub.DisabledReason
+		if reason == "" {
+			reason = "disabled"
+		}
+		return fail(fmt.Errorf("publication %s is disabled: %s", pub.Name, reason))
+	}
+	p := h.publisher(pub.Platform)
+	if p == nil {
+		return fail(fmt.Errorf("no publisher for platform %q of publication %s", pub.Platform, pub.Name))
+	}
+
+	start := h.now()
+	perr := p.Publish(ctx, d.Tenant, pub, d.Event)
+	took := h.now().Sub(start)
+	if perr == nil {
+		attrs := []any{"decision", decisionDelivered, "duration", took}
+		if !d.Event.Time.IsZero() {
+			attrs = append(attrs, "latency", h.now().Sub(d.Event.Time))
+		}
+		log.InfoContext(ctx, "delivery", attrs...)
+		return nil
+	}
+
+	class, status, after := classify(perr)
+	log = log.With(slog.Int("status", status), slog.String("class", class.String()))
+	if ctx.Err() != nil {
+		// The invocation is ending: let the queue redeliver this message.
+		log.WarnContext(ctx, "delivery", "decision", decisionRedeliver, "error", perr.Error())
+		return fmt.Errorf("deliver event %s: %w", d.Event.ID, perr)
+	}
+	switch class {
+	case sink.Retry:
+		return h.retry(ctx, log, d, pub, perr, after)
+	case sink.Gone:
+		reason := fmt.Sprintf("endpoint answered 410 Gone at %s", h.now().UTC().Format(time.RFC3339))
+		if err := h.disable(ctx, d.Tenant, rec.Item.ID, reason); err != nil {
+			log.ErrorContext(ctx, "delivery", "decision", decisionRedeliver, "error", err.Error())
+			return err
+		}
+		log.WarnContext(ctx, "delivery", "decision", decisionDisabled, "reason", perr.Error())
+		return queue.Permanent(fmt.Errorf("publication %s disabled: %w", pub.Name, perr))
+	default:
+		return fail(fmt.Errorf("deliver to publication %s: %w", pub.Name, perr))
+	}
+}
+
+// classify maps a publisher error to a result class, status and Retry-After.
+func classify(err error) (sink.Class, int, time.Duration) {
+	var se *sink.Error
+	if errors.As(err, &se) {
+		return se.Result.Class, se.Result.Status, se.Result.RetryAfter
+	}
+	if queue.IsPermanent(err) {
+		return sink.Permanent, 0, 0
+	}
+	return sink.Retry, 0, 0
+}
+
+// retry schedules the next attempt or, when the retry policy is exhausted,
+// dead-letters the delivery with the last failure as the reason.
+func (h *Handler) retry(ctx context.Context, log *slog.Logger, d event.Delivery, pub config.Publication, perr error, after time.Duration) error {
+	now := h.now()
+	attempts := d.Attempt + 1
+	first := d.FirstTry
+	if first.IsZero() {
+		first = now
+	}
+	maxAttempts, horizon := pub.Retry.MaxAttempts, pub.Retry.Horizon
+	if maxAttempts <= 0 {
+		maxAttempts = DefaultMaxAttempts
+	}
+	if horizon <= 0 {
+		horizon = DefaultHorizon
+	}
+	deadline := first.Add(horizon)
+	var exhausted string
+	switch {
+	case attempts >= maxAttempts:
+		exhausted = fmt.Sprintf("gave up after %d attempts", attempts)
+	case !now.Before(deadline):
+		exhausted = fmt.Sprintf("gave up after %d attempts: retry horizon %s passed", attempts, horizon)
+	}
+	if exhausted != "" {
+		err := fmt.Errorf("%s to publication %s: %w", exhausted, pub.Name, perr)
+		log.WarnContext(ctx, "delivery", "decision", decisionDeadLetter, "reason", err.Error())
+		return queue.Permanent(err)
+	}
+
+	delay := max(h.Backoff.Delay(attempts), after)
+	delay = min(delay, MaxDelay, deadline.Sub(now))
+	next := d
+	next.Attempt = attempts
+	next.FirstTry = first
+	body, err := json.Marshal(next)
+	if err != nil {
+		return fmt.Errorf("encode delivery: %w", err)
+	}
+	msg := queue.Message{
+		Body: body,
+		Attributes: map[string]string{
+			queue.AttrTenant:  d.Tenant,
+			queue.AttrAttempt: strconv.Itoa(attempts),
+		},
+		Delay: delay,
+	}
+	if err := h.Requeue.Send(ctx, msg); err != nil {
+		log.ErrorContext(ctx, "delivery", "decision", decisionRedeliver, "error", err.Error(), "cause", perr.Error())
+		return fmt.Errorf("requeue delivery of event %s: %w", d.Event.ID, err)
+	}
+	log.InfoContext(ctx, "delivery", "decision", decisionRetry, "delay", delay, "reason", perr.Error())
+	return nil
+}
+
+// disable marks the publication disabled, re-reading it on version
+// conflicts. A publication that no longer exists needs nothing.
+func (h *Handler) disable(ctx context.Context, tenant, id, reason string) error {
+	const tries = 5
+	for range tries {
+		rec, err := config.Load[config.Publication](ctx, h.Store, tenant, config.KindPublication, id)
+		switch {
+		case errors.Is(err, config.ErrNotFound):
+			return nil
+		case err != nil:
+			return fmt.Errorf("disable publication %s: %w", id, err)
+		case rec.Value.Disabled:
+			return nil
+		}
+		rec.Value.Disabled = true
+		rec.Value.DisabledReason = reason
+		_, err = config.Save(ctx, h.Store, rec)
+		switch {
+		case errors.Is(err, config.ErrConflict):
+			continue
+		case errors.Is(err, config.ErrNotFound):
+			return nil
+		case err != nil:
+			return fmt.Errorf("disable publication %s: %w", id, err)
+		}
+		return nil
+	}
+	return fmt.Errorf("disable publication %s: %w after %d tries", id, config.ErrConflict, tries)
+}

@@ -1,0 +1,157 @@
+package deliver
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"time"
+
+	cloudevent "github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/herokuevents/herokuevents/shared/config"
+	"github.com/herokuevents/herokuevents/shared/event"
+	"github.com/herokuevents/herokuevents/shared/queue"
+	"github.com/herokuevents/herokuevents/shared/secret"
+	"github.com/herokuevents/herokuevents/shared/sink"
+)
+
+// ContentType is the media type of structured-mode CloudEvents requests.
+const ContentType = "application/cloudevents+json"
+
+// UserAgent identifies herokuevents to webhook receivers.
+const UserAgent = "herokuevents-webhook/1"
+
+// Webhook publishes to webhook publications: one CloudEvents 1.0
+// structured-mode JSON POST to Params.URL, with the publication's token as
+// "Authorization: Bearer" and Standard Webhooks plus
+// Heroku-Webhook-Hmac-SHA256 signatures made with its signing secret.
+//
+// Publish returns nil when the endpoint answered 2xx, a *sink.Error for any
+// other response or transport failure (its class tells retry, gone or
+// permanent), queue.Permanent for publications that cannot be sent (bad URL,
+// unreadable sealed secret, invalid event), and a plain error when the
+// Sealer failed transiently. It never retries. Safe for concurrent use.
+type Webhook struct {
+	// Sealer opens Publication.TokenSealed and SecretSealed.
+	Sealer secret.Sealer
+	// Client must be guarded (sink.Egress.Client).
+	Client *http.Client
+	// Now stamps webhook-timestamp; time.Now when nil.
+	Now func() time.Time
+}
+
+var _ Publisher = (*Webhook)(nil)
+
+// Publish posts ev to the publication's URL.
+func (w *Webhook) Publish(ctx context.Context, tenant string, pub config.Publication, ev event.Event) error {
+	u, err := sink.ParseURL(pub.Params.URL)
+	if err != nil {
+		return queue.Permanent(fmt.Errorf("publication %s: %w", pub.Name, err))
+	}
+	body, err := CloudEvent(ev)
+	if err != nil {
+		return queue.Permanent(err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
+	if err != nil {
+		return queue.Permanent(fmt.Errorf("build webhook request: %w", err))
+	}
+	req.Header.Set("Content-Type", ContentType)
+	req.Header.Set("User-Agent", UserAgent)
+	if len(pub.TokenSealed) > 0 {
+		token, err := w.open(ctx, pub.TokenSealed, "token")
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+string(token))
+	}
+	if len(pub.SecretSealed) > 0 {
+		sec, err := w.open(ctx, pub.SecretSealed, "signing secret")
+		if err != nil {
+			return err
+		}
+		now := time.Now
+		if w.Now != nil {
+			now = w.Now
+		}
+		if err := sink.Sign(req.Header, string(sec), ev.ID, now(), body); err != nil {
+			return queue.Permanent(err)
+		}
+	}
+	return sink.Do(w.Client, req).Err()
+}
+
+func (w *Webhook) open(ctx context.Context, sealed []byte, what string) ([]byte, error) {
+	if w.Sealer == nil {
+		return nil, queue.Permanent(fmt.Errorf("open %s: no sealer configured", what))
+	}
+	pt, err := w.Sealer.Open(ctx, sealed)
+	switch {
+	case errors.Is(err, secret.ErrOpen):
+		return nil, queue.Permanent(fmt.Errorf("open %s: %w", what, err))
+	case err != nil:
+		return nil, fmt.Errorf("open %s: %w", what, err)
+	}
+	return pt, nil
+}
+
+// CloudEvent encodes ev as a CloudEvents 1.0 structured-mode JSON object.
+// "time" is ev.Time, or the current time when it is zero (DESIGN §5 wants
+// a time on every webhook). "data" is ev.Data byte for byte (it must be valid JSON); datacontenttype is
+// ev.DataContentType when it is application/json or text/json (with any
+// parameters), else application/json.
+// Extension names are lower-cased; those CloudEvents does not allow (ASCII
+// letters and digits only, not a spec attribute) are left out.
+func CloudEvent(ev event.Event) ([]byte, error) {
+	if err := ev.Validate(); err != nil {
+		return nil, fmt.Errorf("encode cloudevent: %w", err)
+	}
+	ce := cloudevent.New(cloudevent.CloudEventsVersionV1)
+	ce.SetID(ev.ID)
+	ce.SetSource(ev.Source)
+	ce.SetType(ev.Type)
+	if ev.Subject != "" {
+		ce.SetSubject(ev.Subject)
+	}
+	at := ev.Time
+	if at.IsZero() {
+		at = time.Now().UTC()
+	}
+	ce.SetTime(at)
+	for k, v := range ev.Extensions {
+		_ = ce.Context.SetExtension(k, v) // invalid or reserved names are refused: left out
+	}
+	if len(ev.Data) > 0 {
+		if !json.Valid(ev.Data) {
+			return nil, fmt.Errorf("encode cloudevent %s: data is not valid JSON", ev.ID)
+		}
+		if err := ce.SetData(jsonType(ev.DataContentType), []byte(ev.Data)); err != nil {
+			return nil, fmt.Errorf("encode cloudevent %s: %w", ev.ID, err)
+		}
+		// SetData treats bytes as binary (data_base64); these bytes are the
+		// JSON value itself, to be written verbatim as "data".
+		ce.DataBase64 = false
+	}
+	if err := ce.Validate(); err != nil {
+		return nil, fmt.Errorf("encode cloudevent %s: %w", ev.ID, err)
+	}
+	// MarshalJSON directly: json.Marshal would re-compact the data bytes.
+	b, err := ce.MarshalJSON()
+	if err != nil {
+		return nil, fmt.Errorf("encode cloudevent %s: %w", ev.ID, err)
+	}
+	return b, nil
+}
+
+func jsonType(ct string) string {
+	mt, _, err := mime.ParseMediaType(ct)
+	// The SDK writes data verbatim only for these two media types.
+	if err == nil && (mt == cloudevent.ApplicationJSON || mt == cloudevent.TextJSON) {
+		return ct
+	}
+	return cloudevent.ApplicationJSON
+}
