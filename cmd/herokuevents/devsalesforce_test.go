@@ -1,0 +1,107 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/herokuevents/herokuevents/shared/salesforce"
+)
+
+type devSFBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (w *devSFBuffer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *devSFBuffer) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+func (w *devSFBuffer) vars() map[string]string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := map[string]string{}
+	for _, line := range strings.Split(w.b.String(), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func TestDevSalesforceServeAndEmit(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	stdout, stderr := &devSFBuffer{}, &devSFBuffer{}
+	root := newRoot()
+	root.SetArgs([]string{"events:dev:salesforce", "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--keepalive", "100ms"})
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+
+	var vars map[string]string
+	require.Eventually(t, func() bool {
+		vars = stdout.vars()
+		return vars["SALESFORCE_CA_CERT"] != ""
+	}, 5*time.Second, 10*time.Millisecond)
+	for _, k := range []string{"SALESFORCE_LOGIN_URL", "SALESFORCE_CLIENT_ID", "SALESFORCE_CLIENT_SECRET", "SALESFORCE_PUBSUB_ENDPOINT"} {
+		assert.NotEmpty(t, vars[k], k)
+	}
+	assert.Contains(t, stderr.String(), `"msg":"salesforce stand-in started"`)
+
+	emit := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		r := newRoot()
+		r.SetArgs(append([]string{"dev:salesforce:emit", "--http-addr", vars["SALESFORCE_LOGIN_URL"]}, args...))
+		r.SetOut(&out)
+		r.SetErr(&out)
+		err := r.ExecuteContext(t.Context())
+		return strings.TrimSpace(out.String()), err
+	}
+	replay, err := emit("/event/System_Status__e", `{"Context__c":{"string":"up"}}`)
+	require.NoError(t, err)
+	id, err := base64.StdEncoding.DecodeString(replay)
+	require.NoError(t, err)
+	assert.Len(t, id, 8)
+	_, err = emit("/event/Nope__e", `{}`)
+	require.ErrorContains(t, err, "unknown topic")
+	_, err = emit("/event/System_Status__e", `{`)
+	require.Error(t, err)
+
+	// An app configured from the printed variables subscribes and sees the event.
+	o := &salesforce.OAuth{LoginURL: vars["SALESFORCE_LOGIN_URL"], ClientID: vars["SALESFORCE_CLIENT_ID"], ClientSecret: vars["SALESFORCE_CLIENT_SECRET"]}
+	c, err := salesforce.Dial(t.Context(), vars["SALESFORCE_PUBSUB_ENDPOINT"], salesforce.WithCAFile(vars["SALESFORCE_CA_CERT"]),
+		salesforce.WithSession(o.ClientCredentialsTokenSource()))
+	require.NoError(t, err)
+	defer c.Close()
+	sub, err := c.Subscribe(t.Context(), salesforce.SubscribeRequest{Topic: "/event/System_Status__e", Replay: salesforce.ReplayEarliest})
+	require.NoError(t, err)
+	defer sub.Close()
+	b, err := sub.Recv()
+	require.NoError(t, err)
+	require.Len(t, b.Events, 1)
+	assert.Equal(t, id, b.Events[0].ReplayID)
+	var data map[string]any
+	require.NoError(t, json.Unmarshal(b.Events[0].Data, &data))
+	assert.Equal(t, map[string]any{"string": "up"}, data["Context__c"])
+}
