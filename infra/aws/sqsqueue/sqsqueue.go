@@ -1,0 +1,198 @@
+// Package sqsqueue implements queue.Sender on Amazon SQS.
+//
+// Only sending lives here: in AWS, receiving, calling the handler, deleting
+// successes and dead-lettering are done by Lambda's SQS event source mapping,
+// the Lambda adapter (shared/lambdaio with queue.Settle) and the queue's
+// redrive policy.
+package sqsqueue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/herokuevents/herokuevents/shared/queue"
+)
+
+const (
+	// maxEntries is the most entries of one SendMessageBatch.
+	maxEntries = 10
+	// maxRequest is the largest total of message sizes (body plus
+	// attributes) of one SendMessageBatch, and of one message.
+	maxRequest = 1 << 20
+	// attempts is how many times an entry that failed on the service's
+	// side is sent before Send gives up on it.
+	attempts = 4
+)
+
+// backoff is the wait before retry n (1-based) of failed entries.
+var backoff = func(n int) time.Duration { return 50 * time.Millisecond << (n - 1) }
+
+// api is the part of *sqs.Client that Queue uses.
+type api interface {
+	SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, opts ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error)
+}
+
+// Queue sends to one SQS queue. Safe for concurrent use.
+type Queue struct {
+	client api
+	url    string
+}
+
+var _ queue.Sender = (*Queue)(nil)
+
+// New returns a Queue sending to queueURL with client.
+func New(client *sqs.Client, queueURL string) *Queue {
+	return &Queue{client: client, url: queueURL}
+}
+
+// URL returns the queue's URL.
+func (q *Queue) URL() string { return q.url }
+
+// Send queues msgs with SendMessageBatch, in requests of at most 10 entries
+// and 1 MiB. Every attribute becomes a String message attribute (empty
+// values are left out: SQS refuses them); Delay becomes DelaySeconds,
+// rounded up to whole seconds and capped at 900.
+//
+// Messages SQS cannot carry fail before anything is sent: bodies over
+// queue.MaxBody or with body plus attributes over 1 MiB (queue.ErrTooLarge),
+// and bodies that are not valid UTF-8 or hold characters SQS refuses
+// (queue.ErrInvalid). The SDK retries whole requests; entries the service
+// fails on its side are sent again up to 3 times with backoff. Entries still
+// failing, or failed as the sender's fault, make Send return an error naming
+// them by index in msgs; the others were queued.
+func (q *Queue) Send(ctx context.Context, msgs ...queue.Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	if err := queue.Check(msgs...); err != nil {
+		return fmt.Errorf("send to %s: %w", q.url, err)
+	}
+	entries := make([]types.SendMessageBatchRequestEntry, len(msgs))
+	sizes := make([]int, len(msgs))
+	for i, m := range msgs {
+		if err := checkBody(m.Body); err != nil {
+			return fmt.Errorf("send to %s: message %d: %w", q.url, i, err)
+		}
+		entries[i], sizes[i] = entry(i, m)
+		if sizes[i] > maxRequest {
+			return fmt.Errorf("send to %s: message %d: %d bytes with attributes exceed %d: %w", q.url, i, sizes[i], maxRequest, queue.ErrTooLarge)
+		}
+	}
+	var failed []string
+	for start := 0; start < len(entries); {
+		end, total := start, 0
+		for end < len(entries) && end-start < maxEntries && total+sizes[end] <= maxRequest {
+			total += sizes[end]
+			end++
+		}
+		f, err := q.sendBatch(ctx, entries[start:end])
+		if err != nil {
+			return fmt.Errorf("send messages %d..%d of %d to %s: %w", start, end-1, len(msgs), q.url, err)
+		}
+		failed = append(failed, f...)
+		start = end
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("send to %s: %d of %d messages failed: %s", q.url, len(failed), len(msgs), strings.Join(failed, "; "))
+	}
+	return nil
+}
+
+// sendBatch sends one request, retrying the entries that failed on the
+// service's side; it returns a description of each entry that still failed.
+func (q *Queue) sendBatch(ctx context.Context, entries []types.SendMessageBatchRequestEntry) ([]string, error) {
+	var failed []string
+	for attempt := 1; ; attempt++ {
+		out, err := q.client.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: &q.url, Entries: entries})
+		if err != nil {
+			return nil, err
+		}
+		if len(out.Failed) == 0 {
+			return failed, nil
+		}
+		byID := make(map[string]types.SendMessageBatchRequestEntry, len(entries))
+		for _, e := range entries {
+			byID[*e.Id] = e
+		}
+		var retry []types.SendMessageBatchRequestEntry
+		for _, f := range out.Failed {
+			id := aws.ToString(f.Id)
+			e, ok := byID[id]
+			desc := fmt.Sprintf("message %s: %s: %s", strings.TrimPrefix(id, "m"), aws.ToString(f.Code), aws.ToString(f.Message))
+			switch {
+			case !ok:
+				// An id we did not send: nothing to retry.
+			case f.SenderFault || attempt == attempts:
+				failed = append(failed, desc)
+			default:
+				retry = append(retry, e)
+			}
+		}
+		if len(retry) == 0 {
+			return failed, nil
+		}
+		slog.WarnContext(ctx, "sqs entries failed; retrying", "queue_url", q.url, "entries", len(retry), "attempt", attempt)
+		select {
+		case <-time.After(backoff(attempt)):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		entries = retry
+	}
+}
+
+// entry converts message i to a batch entry and returns its size as SQS
+// counts it (body plus attribute names, types and values).
+func entry(i int, m queue.Message) (types.SendMessageBatchRequestEntry, int) {
+	size := len(m.Body)
+	e := types.SendMessageBatchRequestEntry{
+		Id:           aws.String("m" + strconv.Itoa(i)),
+		MessageBody:  aws.String(string(m.Body)),
+		DelaySeconds: delaySeconds(m.Delay),
+	}
+	for k, v := range m.Attributes {
+		if v == "" {
+			continue
+		}
+		if e.MessageAttributes == nil {
+			e.MessageAttributes = make(map[string]types.MessageAttributeValue, len(m.Attributes))
+		}
+		e.MessageAttributes[k] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(v)}
+		size += len(k) + len("String") + len(v)
+	}
+	return e, size
+}
+
+// delaySeconds rounds d up to whole seconds within SQS's 0..900.
+func delaySeconds(d time.Duration) int32 {
+	d = queue.ClampDelay(d)
+	return int32(math.Ceil(d.Seconds()))
+}
+
+var errBody = errors.New("body is not valid UTF-8 text SQS accepts")
+
+// checkBody reports whether SQS accepts body: UTF-8 of #x9 | #xA | #xD |
+// #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF.
+func checkBody(body []byte) error {
+	for i := 0; i < len(body); {
+		r, n := utf8.DecodeRune(body[i:])
+		ok := r == 0x9 || r == 0xA || r == 0xD ||
+			(r >= 0x20 && r <= 0xD7FF) || (r >= 0xE000 && r <= 0xFFFD) || (r >= 0x10000 && r <= 0x10FFFF)
+		if !ok || (r == utf8.RuneError && n == 1) {
+			return fmt.Errorf("byte %d: %w: %w", i, errBody, queue.ErrInvalid)
+		}
+		i += n
+	}
+	return nil
+}
