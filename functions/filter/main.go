@@ -1,0 +1,21 @@
+// Command filter is the filter role as a Lambda function fed by IngestQueue:
+// it routes events through their subscription's streams to DeliveryQueue.
+package main
+
+import (
+	"context"
+
+	"github.com/herokuevents/herokuevents/infra/aws/awsenv"
+	"github.com/herokuevents/herokuevents/shared/filter"
+	"github.com/herokuevents/herokuevents/shared/lambdaio"
+)
+
+func main() {
+	env := awsenv.MustLoad(context.Background(), "filter")
+	h := filter.New(filter.Options{
+		Store:    env.Store(),
+		Delivery: env.Queue("DELIVERY_QUEUE_URL"),
+		Logger:   env.Logger,
+	})
+	lambdaio.StartSQS(h, env.Settings("FilterFunction"), env.Queue("INGEST_DLQ_URL"))
+}

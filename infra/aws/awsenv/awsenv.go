@@ -1,0 +1,124 @@
+// Package awsenv builds what a Lambda function of herokuevents needs from its
+// environment (the variables template.yaml sets): the AWS SDK config, the
+// DynamoDB config store, the KMS sealer, SQS senders, the egress guard and a
+// JSON logger with the Lambda request id. Function mains stay thin: settings
+// from env → handler → lambdaio.Start….
+//
+// The SDK reads AWS_ENDPOINT_URL like every AWS tool, so tests point the
+// functions at a local AWS API server (moto) without code changes.
+package awsenv
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/herokuevents/herokuevents"
+	"github.com/herokuevents/herokuevents/infra/aws/dynamostore"
+	"github.com/herokuevents/herokuevents/infra/aws/kmssealer"
+	"github.com/herokuevents/herokuevents/infra/aws/sqsqueue"
+	"github.com/herokuevents/herokuevents/shared/lambdaio"
+	"github.com/herokuevents/herokuevents/shared/metric"
+	"github.com/herokuevents/herokuevents/shared/queue"
+	"github.com/herokuevents/herokuevents/shared/secret"
+	"github.com/herokuevents/herokuevents/shared/sink"
+	"github.com/herokuevents/herokuevents/shared/stack"
+)
+
+// Env is a function's environment. Fields a function does not use stay
+// lazy: nothing is dialled before it is asked for.
+type Env struct {
+	AWS     aws.Config
+	Logger  *slog.Logger
+	Metrics metric.Recorder
+	Role    string
+	sqs     *sqs.Client
+}
+
+// MustLoad loads the environment of role or exits with a clear message:
+// a Lambda whose settings are wrong should fail its init, loudly.
+func MustLoad(ctx context.Context, role string) *Env {
+	level, err := lambdaio.ParseLevel(lambdaio.EnvOr("LOG_LEVEL", "INFO"))
+	if err != nil {
+		level = slog.LevelInfo
+	}
+	logger := lambdaio.NewLogger(os.Stderr, level).With("role", role)
+	slog.SetDefault(logger)
+	cfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		logger.Error("load AWS config", "err", err)
+		os.Exit(1)
+	}
+	return &Env{AWS: cfg, Logger: logger, Metrics: metric.NewEMF(os.Stdout, role), Role: role}
+}
+
+// Store returns the DynamoDB config store of CONFIG_TABLE.
+func (e *Env) Store() *dynamostore.Store {
+	return dynamostore.New(dynamodb.NewFromConfig(e.AWS), lambdaio.MustEnv("CONFIG_TABLE"))
+}
+
+// Sealer returns the KMS envelope sealer of KMS_KEY_ID.
+func (e *Env) Sealer() secret.Sealer {
+	return kmssealer.New(kms.NewFromConfig(e.AWS), lambdaio.MustEnv("KMS_KEY_ID"))
+}
+
+// Queue returns a sender to the queue whose URL is in the variable name
+// (e.g. DELIVERY_QUEUE_URL).
+func (e *Env) Queue(name string) queue.Sender {
+	if e.sqs == nil {
+		e.sqs = sqs.NewFromConfig(e.AWS)
+	}
+	return sqsqueue.New(e.sqs, lambdaio.MustEnv(name))
+}
+
+// Egress returns the outbound HTTP guard with ALLOW_EGRESS's networks.
+func (e *Env) Egress() *sink.Egress {
+	var allow []string
+	for _, a := range strings.Split(os.Getenv("ALLOW_EGRESS"), ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			allow = append(allow, a)
+		}
+	}
+	eg, err := sink.ParseAllow(strings.Join(allow, ","))
+	if err != nil {
+		e.fatal("ALLOW_EGRESS", err)
+	}
+	return sink.NewEgress(eg)
+}
+
+// Settings returns the SQS→Lambda numbers of a consumer function of the
+// template this binary was built with.
+func (e *Env) Settings(function string) queue.Settings {
+	s, err := stack.Settings(herokuevents.Template, function)
+	if err != nil {
+		e.fatal("template.yaml", err)
+	}
+	return s
+}
+
+// Timeout is a duration setting with a default.
+func (e *Env) Timeout(name string, def time.Duration) time.Duration {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		e.fatal(name, err)
+	}
+	return d
+}
+
+func (e *Env) fatal(setting string, err error) {
+	e.Logger.Error(fmt.Sprintf("invalid setting %s", setting), "err", err)
+	os.Exit(1)
+}
