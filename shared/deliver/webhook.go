@@ -38,7 +38,7 @@ const UserAgent = "herokuevents-webhook/1"
 type Webhook struct {
 	// Sealer opens Publication.TokenSealed and SecretSealed.
 	Sealer secret.Sealer
-	// Client must be guarded (sink.Egress.Client).
+	// Client must be guarded (sink.Egress.Client). Required.
 	Client *http.Client
 	// Now stamps webhook-timestamp; time.Now when nil.
 	Now func() time.Time
@@ -48,6 +48,9 @@ var _ Publisher = (*Webhook)(nil)
 
 // Publish posts ev to the publication's URL.
 func (w *Webhook) Publish(ctx context.Context, tenant string, pub config.Publication, ev event.Event) error {
+	if w.Client == nil {
+		return queue.Permanent(errors.New("webhook publisher has no http client"))
+	}
 	u, err := sink.ParseURL(pub.Params.URL)
 	if err != nil {
 		return queue.Permanent(fmt.Errorf("publication %s: %w", pub.Name, err))
