@@ -499,7 +499,7 @@ func (s *Subscription) Recv() (*Batch, error) {
 	return b, nil
 }
 
-// Close ends the stream.
+// Close ends the stream; call it when done (or cancel the Subscribe ctx).
 func (s *Subscription) Close() error {
 	s.cancel()
 	return nil
