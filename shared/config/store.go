@@ -57,10 +57,13 @@ type Store interface {
 	// (ErrConflict otherwise). ErrNotFound when absent.
 	Delete(ctx context.Context, tenant, kind, id string, version int64) error
 	// DeleteTenant removes every item scoped to tenant (not the tenant item itself,
-	// which is global).
+	// which is global). Drivers refuse the empty tenant.
 	DeleteTenant(ctx context.Context, tenant string) error
 	// IndexedBefore returns up to limit items of kind, across tenants, whose
-	// Index is not empty and ≤ upTo, in ascending Index order.
+	// Index is not empty and ≤ upTo, in ascending Index order. It may lag
+	// recent writes briefly (dynamostore reads an eventually consistent
+	// index), so treat results as candidates and claim each with Update at
+	// its Version. A limit ≤ 0 means no limit.
 	IndexedBefore(ctx context.Context, kind, upTo string, limit int) ([]Item, error)
 	// Close releases the store's resources.
 	Close() error

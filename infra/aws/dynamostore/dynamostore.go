@@ -197,10 +197,26 @@ var (
 // failed reports whether err is a failed condition or a cancelled
 // transaction (a failed condition or a concurrent transaction on the same
 // items): the caller lost a race or broke a uniqueness rule.
+//
+// A transaction cancelled for any other reason (validation, throughput,
+// size) is not a race: the caller gets that error as it is.
 func failed(err error) bool {
 	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return true
+	}
 	var tce *types.TransactionCanceledException
-	return errors.As(err, &ccf) || errors.As(err, &tce)
+	if !errors.As(err, &tce) {
+		return false
+	}
+	for _, r := range tce.CancellationReasons {
+		switch aws.ToString(r.Code) {
+		case "", "None", "ConditionalCheckFailed", "TransactionConflict":
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // Create implements config.Store.

@@ -174,8 +174,12 @@ func (s *Store) affected(ctx context.Context, res sql.Result, tenant, kind, id s
 	}
 }
 
-// DeleteTenant implements config.Store.
+// DeleteTenant implements config.Store. It refuses the empty tenant, which
+// scopes the global items (every tenant record).
 func (s *Store) DeleteTenant(ctx context.Context, tenant string) error {
+	if tenant == "" {
+		return errors.New("delete tenant: empty tenant id")
+	}
 	if err := s.lock(ctx); err != nil {
 		return fmt.Errorf("delete tenant %s: %w", tenant, err)
 	}

@@ -415,7 +415,7 @@ func testList(t *testing.T, s config.Store) {
 
 	t.Run("many items", func(t *testing.T) {
 		// Enough to need several pages in drivers that page.
-		const n = 120
+		const n = 60
 		var want []string
 		for i := range n {
 			id := fmt.Sprintf("m-%03d", i)
@@ -506,7 +506,7 @@ func testDelete(t *testing.T, s config.Store) {
 }
 
 func testDeleteTenant(t *testing.T, s config.Store) {
-	const perTenant = 20 // items per kind per tenant
+	const perTenant = 8 // items per kind per tenant
 	ctx := t.Context()
 	for _, tn := range []string{tenantA, tenantB} {
 		mustCreate(t, s, config.Item{Kind: config.KindTenant, ID: tn, Name: "app-" + tn[:4], Body: []byte(`{}`)})
@@ -518,6 +518,10 @@ func testDeleteTenant(t *testing.T, s config.Store) {
 			}
 		}
 	}
+
+	require.Error(t, s.DeleteTenant(ctx, ""), "the empty tenant scopes the global items")
+	_, err := s.Get(ctx, "", config.KindTenant, tenantA)
+	require.NoError(t, err, "refusing the empty tenant deleted nothing")
 
 	require.NoError(t, s.DeleteTenant(ctx, tenantA))
 	require.NoError(t, s.DeleteTenant(ctx, tenantA), "deleting again is fine")
@@ -583,6 +587,7 @@ func testIndexedBefore(t *testing.T, s config.Store) {
 		{"upTo is inclusive", kindSub, "2026-01-01T00:00:03Z", 100, []string{"b1", "b2", "a1"}},
 		{"limit", kindSub, "2026-01-01T00:00:05Z", 2, []string{"b1", "b2"}},
 		{"limit one", kindSub, "9999", 1, []string{"b1"}},
+		{"no limit", kindSub, "9999", 0, []string{"b1", "b2", "a1", "g1", "a2", "a4"}},
 		{"everything", kindSub, "9999", 100, []string{"b1", "b2", "a1", "g1", "a2", "a4"}},
 		{"nothing due", kindSub, "2026-01-01T00:00:00Z", 100, nil},
 		{"other kind", kindPub, "9999", 100, []string{"p1"}},
@@ -604,17 +609,18 @@ func testIndexedBefore(t *testing.T, s config.Store) {
 
 	t.Run("many due", func(t *testing.T) {
 		// Enough to need several pages in drivers that page.
-		for i := range 150 {
+		const n = 60
+		for i := range n {
 			it := item(tenantB, config.KindStream, fmt.Sprintf("s%03d", i), "")
-			it.Index = fmt.Sprintf("2026-02-01T00:%02d:%02dZ", (149-i)/60, (149-i)%60)
+			it.Index = fmt.Sprintf("2026-02-01T00:%02d:%02dZ", (n-1-i)/60, (n-1-i)%60)
 			it.Body = make([]byte, 1024)
 			mustCreate(t, s, it)
 		}
-		got, err := s.IndexedBefore(t.Context(), config.KindStream, "9999", 120)
+		got, err := s.IndexedBefore(t.Context(), config.KindStream, "9999", n-10)
 		require.NoError(t, err)
-		require.Len(t, got, 120)
+		require.Len(t, got, n-10)
 		for i, it := range got {
-			require.Equal(t, fmt.Sprintf("s%03d", 149-i), it.ID)
+			require.Equal(t, fmt.Sprintf("s%03d", n-1-i), it.ID)
 		}
 	})
 }
