@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/herokuevents/herokuevents/shared/config"
 )
@@ -36,6 +37,10 @@ type PublicationFields struct {
 // already validated name, target and filter, and sets ID, Name, Platform and
 // Created itself. Bad input is reported with Invalid (or another *Error);
 // any other error is an internal failure. Nothing may be stored.
+//
+// When the returned State has a NextRun, the stored item's Index is
+// IndexTime(NextRun), so that a scheduler finds the subscription with
+// config.Store.IndexedBefore once it is due.
 type SubscriptionPlatform func(ctx context.Context, body []byte) (config.Subscription, error)
 
 // PublicationPlatform builds the platform part of a new publication, like
@@ -55,6 +60,13 @@ func webhookSubscription(_ context.Context, body []byte) (config.Subscription, e
 	}
 	return config.Subscription{}, nil
 }
+
+// indexLayout is fixed-width UTC with nanoseconds: index order is time order.
+const indexLayout = "2006-01-02T15:04:05.000000000Z"
+
+// IndexTime formats t as a config.Item Index (fixed-width UTC, so that
+// string order is time order). Schedulers compare against IndexTime(now).
+func IndexTime(t time.Time) string { return t.UTC().Format(indexLayout) }
 
 // maxURL bounds the length of a webhook URL.
 const maxURL = 2048

@@ -314,6 +314,9 @@ func (s *Server) createSubscription(ctx context.Context, t config.Tenant, r *htt
 	}
 	sub.ID, sub.Name, sub.Platform, sub.Created = uuid.NewString(), common.Name, platform, s.timestamp()
 	it := config.Item{Tenant: t.ID, Kind: config.KindSubscription, ID: sub.ID, Name: sub.Name}
+	if sub.State != nil && !sub.State.NextRun.IsZero() {
+		it.Index = IndexTime(sub.State.NextRun)
+	}
 	if _, err := config.Insert(ctx, s.store, it, sub); err != nil {
 		if errors.Is(err, config.ErrConflict) {
 			return 0, nil, conflict(fmt.Sprintf("Subscription %s already exists.", sub.Name), err)
