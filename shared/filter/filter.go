@@ -53,7 +53,6 @@ func New(o Options) *Handler {
 func (h *Handler) HandleBatch(ctx context.Context, msgs []queue.Message) queue.BatchResult {
 	var res queue.BatchResult
 	var out []queue.Message
-	var routed []string
 	streams := map[string][]config.Stream{} // tenant/subscription → streams
 	for _, m := range msgs {
 		var r event.Routed
@@ -83,7 +82,6 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []queue.Message) queue.B
 			res.Fail(m.ID, queue.Permanent(err))
 			continue
 		}
-		routed = append(routed, m.ID)
 	}
 	if len(out) > 0 {
 		if err := h.o.Delivery.Send(ctx, out...); err != nil {

@@ -162,6 +162,13 @@ type route struct {
 
 type invalidError struct{ msg string }
 
+// badEvent is a message for the client about its request body.
+type badEvent string
+
+func (b badEvent) Error() string { return string(b) }
+
+func badEventf(format string, a ...any) error { return badEvent(fmt.Sprintf(format, a...)) }
+
 func (e invalidError) Error() string { return e.msg }
 
 func (h *Handler) resolve(ctx context.Context, tenant, name string) (route, error) {
@@ -227,17 +234,17 @@ func decodeCloudEvent(r *http.Request, body []byte) (event.Event, error) {
 	req.ContentLength = int64(len(body))
 	ce, err := cehttp.NewEventFromHTTPRequest(req)
 	if err != nil {
-		return event.Event{}, fmt.Errorf("Invalid CloudEvent: %v", err)
+		return event.Event{}, badEventf("Invalid CloudEvent: %v", err)
 	}
 	if err := ce.Validate(); err != nil {
-		return event.Event{}, fmt.Errorf("Invalid CloudEvent: %v", err)
+		return event.Event{}, badEventf("Invalid CloudEvent: %v", err)
 	}
 	data := ce.Data()
 	if ct := ce.DataContentType(); ct != "" && !strings.Contains(ct, "json") {
-		return event.Event{}, fmt.Errorf("Invalid CloudEvent: datacontenttype %q is not JSON", ct)
+		return event.Event{}, badEventf("Invalid CloudEvent: datacontenttype %q is not JSON", ct)
 	}
 	if err := checkObject(data); err != nil {
-		return event.Event{}, fmt.Errorf("Invalid CloudEvent data: %v", err)
+		return event.Event{}, badEventf("Invalid CloudEvent data: %v", err)
 	}
 	ev := event.Event{
 		ID:              ce.ID(),
@@ -258,13 +265,13 @@ func decodeCloudEvent(r *http.Request, body []byte) (event.Event, error) {
 func checkObject(b []byte) error {
 	trimmed := bytes.TrimSpace(b)
 	if len(trimmed) == 0 {
-		return errors.New("The body is empty: post a JSON object.")
+		return badEvent("The body is empty: post a JSON object.")
 	}
 	if !json.Valid(trimmed) {
-		return errors.New("The body is not valid JSON.")
+		return badEvent("The body is not valid JSON.")
 	}
 	if trimmed[0] != '{' {
-		return errors.New("The body must be a JSON object.")
+		return badEvent("The body must be a JSON object.")
 	}
 	depth, deepest, inString, escaped := 0, 0, false, false
 	for _, c := range trimmed {
@@ -284,7 +291,7 @@ func checkObject(b []byte) error {
 		}
 	}
 	if deepest > MaxDepth {
-		return fmt.Errorf("The JSON is nested deeper than %d levels.", MaxDepth)
+		return badEventf("The JSON is nested deeper than %d levels.", MaxDepth)
 	}
 	return nil
 }
