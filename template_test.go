@@ -44,6 +44,14 @@ type cfnProps struct {
 	Role          any                 `yaml:"Role"`
 	Policies      []any               `yaml:"Policies"`
 	Events        map[string]cfnEvent `yaml:"Events"`
+	// API Gateway v2 and Lambda permissions
+	RouteKey             string `yaml:"RouteKey"`
+	Target               string `yaml:"Target"`
+	IntegrationType      string `yaml:"IntegrationType"`
+	IntegrationURI       string `yaml:"IntegrationUri"`
+	PayloadFormatVersion string `yaml:"PayloadFormatVersion"`
+	FunctionName         string `yaml:"FunctionName"`
+	Principal            string `yaml:"Principal"`
 	// queue
 	VisibilityTimeout      *int `yaml:"VisibilityTimeout"`
 	MessageRetentionPeriod int  `yaml:"MessageRetentionPeriod"`
@@ -201,6 +209,36 @@ func TestTemplateQueues(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestTemplateHTTPRoutes(t *testing.T) {
+	tpl := readTemplate(t)
+	routes := map[string]string{}
+	permitted := map[string]bool{}
+	for id, r := range tpl.Resources {
+		switch r.Type {
+		case "AWS::ApiGatewayV2::Route":
+			integ, ok := strings.CutPrefix(r.Properties.Target, "integrations/${")
+			require.True(t, ok, "route %s targets an integration", id)
+			in := tpl.Resources[strings.TrimSuffix(integ, "}")]
+			require.Equal(t, "AWS::ApiGatewayV2::Integration", in.Type, "route %s", id)
+			assert.Equal(t, "AWS_PROXY", in.Properties.IntegrationType)
+			assert.Equal(t, "2.0", in.Properties.PayloadFormatVersion, "lambdaio.HTTP speaks payload format 2.0")
+			routes[r.Properties.RouteKey] = strings.TrimSuffix(in.Properties.IntegrationURI, ".Arn")
+		case "AWS::Lambda::Permission":
+			if r.Properties.Principal == "apigateway.amazonaws.com" {
+				permitted[r.Properties.FunctionName] = true
+			}
+		}
+	}
+	assert.Equal(t, map[string]string{
+		"ANY /v1/{proxy+}":     "ApiFunction",
+		"ANY /heroku/{proxy+}": "ApiFunction",
+		"POST /publish/{name}": "IngestFunction",
+	}, routes)
+	for _, fn := range routes {
+		assert.True(t, permitted[fn], "API Gateway may invoke %s", fn)
 	}
 }
 
