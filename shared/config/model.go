@@ -99,3 +99,49 @@ type Stream struct {
 
 // StreamName is the unique name of the stream from sub to pub (both ids).
 func StreamName(sub, pub string) string { return sub + "->" + pub }
+
+// Authorization flows.
+const (
+	FlowWeb               = "web"                // web-server flow with PKCE, refreshed with its refresh token
+	FlowJWT               = "jwt"                // JWT bearer, re-minted with the key
+	FlowClientCredentials = "client_credentials" // client credentials, re-minted with the secret
+)
+
+// Authorization statuses.
+const (
+	AuthPending   = "pending"   // web flow: waiting for the OAuth callback
+	AuthConnected = "connected" // tokens are stored and usable
+	AuthFailing   = "failing"   // the grant was refused; LastError says why
+)
+
+// Authorization is an OAuth connection to a Salesforce org, stored as
+// Item{Tenant: T, Kind: KindAuthorization, ID: ID, Name: Alias}. Every secret
+// is sealed (secret.Sealer); none is ever returned by the API.
+type Authorization struct {
+	ID          string `json:"id"`
+	Alias       string `json:"alias"`
+	Platform    string `json:"platform"`
+	LoginURL    string `json:"login_url"`
+	InstanceURL string `json:"instance_url,omitempty"` // set once connected
+	OrgID       string `json:"org_id,omitempty"`
+	UserID      string `json:"user_id,omitempty"`
+	Username    string `json:"username,omitempty"`
+	Flow        string `json:"flow"` // FlowWeb, FlowJWT, FlowClientCredentials
+	// ClientID is the connected app's consumer key; empty means the
+	// operator's default connected app (web flow only).
+	ClientID           string `json:"client_id,omitempty"`
+	ClientSecretSealed []byte `json:"client_secret_sealed,omitempty"`
+	JWTKeySealed       []byte `json:"jwt_key_sealed,omitempty"` // PEM of the RSA private key
+	// TokenSealed is the sealed JSON of the last salesforce.Token (access and
+	// refresh tokens, instance URL, identity URL).
+	TokenSealed []byte    `json:"token_sealed,omitempty"`
+	Status      string    `json:"status"` // AuthPending, AuthConnected, AuthFailing
+	LastError   string    `json:"last_error,omitempty"`
+	ConnectedAt time.Time `json:"connected_at,omitzero"`
+	// While pending (web flow): the sealed PKCE verifier, the hex SHA-256 of
+	// the state's secret part, and when the state stops being accepted.
+	VerifierSealed []byte    `json:"verifier_sealed,omitempty"`
+	StateHash      string    `json:"state_hash,omitempty"`
+	StateExpires   time.Time `json:"state_expires,omitzero"`
+	Created        time.Time `json:"created_at"`
+}
