@@ -105,6 +105,7 @@ type Server struct {
 	o         Options
 	lock      *os.File
 	store     *sqlitestore.Store
+	cached    config.Store
 	queues    *sqlitequeue.DB
 	http      *http.Server
 	ln        net.Listener
@@ -178,9 +179,12 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	}
 	s.baseURL = "http://" + s.ln.Addr().String()
 
+	// Every role of this process writes through the one cache, so it stays
+	// coherent; the ttl only bounds what a bug elsewhere could leave stale.
+	s.cached = config.Cached(s.store, 5*time.Second)
 	env := &Env{
 		Options:               o,
-		Store:                 s.store,
+		Store:                 s.cached,
 		Sealer:                sealer,
 		Queues:                s.queues,
 		Egress:                sink.NewEgress(o.AllowEgress),
@@ -200,7 +204,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	ingestQ, ingestDLQ := s.queues.Queue(IngestQueue), s.queues.Queue(IngestQueue+"-dlq")
 	deliveryQ, deliveryDLQ := s.queues.Queue(DeliveryQueue), s.queues.Queue(DeliveryQueue+"-dlq")
 	apiSrv := api.New(api.Options{
-		Store:                 s.store,
+		Store:                 s.cached,
 		Sealer:                sealer,
 		URLCheck:              env.Egress.CheckURL,
 		BaseURL:               s.baseURL,
@@ -209,10 +213,10 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		SubscriptionPlatforms: env.SubscriptionPlatforms,
 		PublicationPlatforms:  env.PublicationPlatforms,
 	})
-	ing := ingest.New(ingest.Options{Store: s.store, Ingest: ingestQ, Delivery: deliveryQ, Logger: o.Logger})
-	flt := filter.New(filter.Options{Store: s.store, Delivery: deliveryQ, Logger: o.Logger})
+	ing := ingest.New(ingest.Options{Store: s.cached, Ingest: ingestQ, Delivery: deliveryQ, Logger: o.Logger})
+	flt := filter.New(filter.Options{Store: s.cached, Delivery: deliveryQ, Logger: o.Logger})
 	dlv := &deliver.Handler{
-		Store:      s.store,
+		Store:      s.cached,
 		Sealer:     sealer,
 		Client:     env.Egress.Client(o.DeliveryTimeout),
 		Requeue:    deliveryQ,
@@ -279,7 +283,7 @@ func (s *Server) ensureApp(ctx context.Context, a *api.Server, op operator, app 
 	err := readPrivateJSON(path, &vars)
 	switch {
 	case err == nil:
-		if _, err := s.store.Get(ctx, "", config.KindTenant, tenantOf(vars)); err == nil {
+		if _, err := s.cached.Get(ctx, "", config.KindTenant, tenantOf(vars)); err == nil {
 			break
 		}
 		vars = nil
@@ -353,7 +357,7 @@ func (s *Server) Var(name string) string { return s.vars[name] }
 func (s *Server) URL() string { return s.baseURL }
 
 // Store returns the configuration store (tests inspect it).
-func (s *Server) Store() config.Store { return s.store }
+func (s *Server) Store() config.Store { return s.cached }
 
 // Queue returns a queue by name, e.g. "delivery-dlq" (tests inspect it).
 func (s *Server) Queue(name string) *sqlitequeue.Queue { return s.queues.Queue(name) }

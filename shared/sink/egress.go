@@ -290,8 +290,10 @@ func (e *Egress) Client(timeout time.Duration) *http.Client {
 		TLSHandshakeTimeout:   ConnectTimeout,
 		ResponseHeaderTimeout: timeout,
 		ExpectContinueTimeout: time.Second,
-		MaxIdleConns:          100,
-		MaxIdleConnsPerHost:   10,
+		// Deliveries run up to Concurrency×BatchSize at once, often to one
+		// host: keep their connections instead of dialling anew each time.
+		MaxIdleConns:          512,
+		MaxIdleConnsPerHost:   256,
 		IdleConnTimeout:       90 * time.Second,
 	}
 	return &http.Client{

@@ -1,0 +1,264 @@
+// Command throughput measures publish→webhook in the embedded mode against a
+// local sink, with concurrent publishers, and, in the same run, the ceiling:
+// a bare Go two-hop relay (POST in → synchronous POST to the same sink).
+//
+//	go run ./scripts/bench/throughput [-events 20000] [-publishers 50]
+//
+// Every event is durably queued (SQLite, synchronous=FULL) before its 202.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/herokuevents/herokuevents/shared/local"
+)
+
+func main() {
+	events := flag.Int("events", 20000, "events per scenario")
+	publishers := flag.Int("publishers", 50, "concurrent publishers")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the herokuevents runs to this file")
+	flag.Parse()
+	ctx := context.Background()
+
+	sink := newSink()
+	defer sink.Close()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *publishers * 2}}
+
+	fmt.Printf("publish→webhook, %d events, %d concurrent publishers, GOMAXPROCS=%d\n\n", *events, *publishers, runtimeProcs())
+	fmt.Printf("%-34s %12s %10s %10s\n", "scenario", "events/s", "p50", "p99")
+
+	relay := runRelay(ctx, client, sink, *events, *publishers)
+	relay.print("bare Go relay (ceiling)")
+
+	for _, sc := range []struct{ name, target string }{
+		{"herokuevents direct (publication)", "systemStatus"},
+		{"herokuevents via stream + filter", "inbound"},
+	} {
+		if *cpuprofile != "" {
+			f, err := os.Create(*cpuprofile + "." + sc.target)
+			if err != nil {
+				log.Fatal(err)
+			}
+			if err := pprof.StartCPUProfile(f); err != nil {
+				log.Fatal(err)
+			}
+		}
+		r := runEmbedded(ctx, client, sink, sc.target, *events, *publishers)
+		pprof.StopCPUProfile()
+		r.print(sc.name)
+		fmt.Printf("%-34s %11.2fx\n", "  ratio to relay", r.rate/relay.rate)
+	}
+}
+
+func runtimeProcs() int { return runtime.GOMAXPROCS(0) }
+
+// sink records when each event (by a "seq" in its data or body) arrived.
+type sink struct {
+	*httptest.Server
+	mu   sync.Mutex
+	seen map[string]time.Time
+	hits atomic.Int64
+}
+
+func newSink() *sink {
+	s := &sink{seen: map[string]time.Time{}}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Seq  string `json:"seq"`
+			Data struct {
+				Seq string `json:"seq"`
+			} `json:"data"`
+		}
+		b, _ := io.ReadAll(r.Body)
+		_ = json.Unmarshal(b, &body)
+		seq := body.Seq
+		if seq == "" {
+			seq = body.Data.Seq
+		}
+		now := time.Now()
+		s.mu.Lock()
+		if _, ok := s.seen[seq]; !ok {
+			s.seen[seq] = now
+		}
+		s.mu.Unlock()
+		s.hits.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	return s
+}
+
+func (s *sink) reset() {
+	s.mu.Lock()
+	s.seen = map[string]time.Time{}
+	s.mu.Unlock()
+}
+
+func (s *sink) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.seen)
+}
+
+type result struct {
+	rate     float64
+	p50, p99 time.Duration
+}
+
+func (r result) print(name string) {
+	fmt.Printf("%-34s %12.0f %10s %10s\n", name, r.rate, r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond))
+}
+
+// drive runs publishers that POST n events through post, then waits for the
+// sink to have them all, and computes the rate and latencies.
+func drive(s *sink, n, publishers int, post func(seq string, body []byte) error) result {
+	s.reset()
+	sent := make([]time.Time, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range publishers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				seq := fmt.Sprintf("e%d", i)
+				body := fmt.Appendf(nil, `{"seq":%q,"Context__c":{"string":"bench"},"CreatedById":"005Ws000001eUtGIAU","CreatedDate":1733842936}`, seq)
+				sent[i] = time.Now()
+				if err := post(seq, body); err != nil {
+					log.Fatalf("publish %d: %v", i, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	deadline := time.Now().Add(2 * time.Minute)
+	for s.count() < n {
+		if time.Now().After(deadline) {
+			log.Fatalf("only %d of %d events delivered", s.count(), n)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var last time.Time
+	lat := make([]time.Duration, 0, n)
+	for i := range n {
+		at := s.seen[fmt.Sprintf("e%d", i)]
+		if at.After(last) {
+			last = at
+		}
+		lat = append(lat, at.Sub(sent[i]))
+	}
+	slices.Sort(lat)
+	return result{
+		rate: float64(n) / last.Sub(start).Seconds(),
+		p50:  lat[len(lat)/2],
+		p99:  lat[len(lat)*99/100],
+	}
+}
+
+func runRelay(_ context.Context, client *http.Client, s *sink, n, publishers int) result {
+	relay := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		res, err := client.Post(s.URL, "application/json", bytes.NewReader(b))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer relay.Close()
+	return drive(s, n, publishers, func(_ string, body []byte) error {
+		return postOK(client, relay.URL+"/relay", "", "", body)
+	})
+}
+
+func runEmbedded(ctx context.Context, client *http.Client, s *sink, target string, n, publishers int) result {
+	dir, err := os.MkdirTemp("", "herokuevents-bench")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	srv, err := local.Start(ctx, local.Options{
+		Addr: "127.0.0.1:0", DataDir: dir, App: "bench-app",
+		AllowEgress: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+		Logger:      slog.New(slog.NewJSONHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	api, _ := url.Parse(srv.Var("HEROKUEVENTS_API_URL"))
+	key, _ := api.User.Password()
+	api.User = nil
+	for _, c := range []struct {
+		path string
+		body any
+	}{
+		{"/platforms/webhook/subscriptions", map[string]any{"name": "inbound"}},
+		{"/platforms/webhook/publications", map[string]any{"name": "systemStatus", "url": s.URL + "/hook"}},
+		{"/streams", map[string]any{"source": "inbound", "target": "systemStatus", "filter": `root = if this.Context__c.string == "drop" { deleted() } else { this }`}},
+	} {
+		b, _ := json.Marshal(c.body)
+		req, _ := http.NewRequest(http.MethodPost, api.String()+c.path, bytes.NewReader(b))
+		req.Header.Set("Authorization", "Bearer "+key)
+		res, err := client.Do(req)
+		if err != nil || res.StatusCode != http.StatusCreated {
+			log.Fatalf("create %s: %v %v", c.path, err, res)
+		}
+		res.Body.Close()
+	}
+	pub, _ := url.Parse(srv.Var("HEROKUEVENTS_PUBLISH_URL"))
+	user := pub.User.Username()
+	pass, _ := pub.User.Password()
+	pub.User = nil
+	endpoint := strings.TrimSuffix(pub.String(), "/") + "/" + target
+	return drive(s, n, publishers, func(_ string, body []byte) error {
+		return postOK(client, endpoint, user, pass, body)
+	})
+}
+
+func postOK(client *http.Client, endpoint, user, pass string, body []byte) error {
+	req, err := http.NewRequest(http.MethodPost, endpoint, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if user != "" {
+		req.SetBasicAuth(user, pass)
+	}
+	res, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	io.Copy(io.Discard, res.Body)
+	if res.StatusCode != http.StatusAccepted {
+		return fmt.Errorf("status %d", res.StatusCode)
+	}
+	return nil
+}
