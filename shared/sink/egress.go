@@ -292,9 +292,9 @@ func (e *Egress) Client(timeout time.Duration) *http.Client {
 		ExpectContinueTimeout: time.Second,
 		// Deliveries run up to Concurrency×BatchSize at once, often to one
 		// host: keep their connections instead of dialling anew each time.
-		MaxIdleConns:          512,
-		MaxIdleConnsPerHost:   256,
-		IdleConnTimeout:       90 * time.Second,
+		MaxIdleConns:        512,
+		MaxIdleConnsPerHost: 256,
+		IdleConnTimeout:     90 * time.Second,
 	}
 	return &http.Client{
 		Transport: t,
