@@ -14,7 +14,7 @@ import (
 func main() {
 	env := awsenv.MustLoad(context.Background(), "deliver")
 	h := &deliver.Handler{
-		Store:   env.Store(),
+		Store:   env.DataStore(),
 		Sealer:  env.Sealer(),
 		Client:  env.Egress().Client(env.Timeout("DELIVERY_TIMEOUT", 10*time.Second)),
 		Requeue: env.Queue("DELIVERY_QUEUE_URL"),

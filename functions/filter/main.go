@@ -13,7 +13,7 @@ import (
 func main() {
 	env := awsenv.MustLoad(context.Background(), "filter")
 	h := filter.New(filter.Options{
-		Store:    env.Store(),
+		Store:    env.DataStore(),
 		Delivery: env.Queue("DELIVERY_QUEUE_URL"),
 		Logger:   env.Logger,
 	})

@@ -13,7 +13,7 @@ import (
 func main() {
 	env := awsenv.MustLoad(context.Background(), "ingest")
 	lambdaio.StartHTTP(ingest.New(ingest.Options{
-		Store:    env.Store(),
+		Store:    env.DataStore(),
 		Ingest:   env.Queue("INGEST_QUEUE_URL"),
 		Delivery: env.Queue("DELIVERY_QUEUE_URL"),
 		Logger:   env.Logger,

@@ -26,6 +26,7 @@ import (
 	"github.com/herokuevents/herokuevents/infra/aws/dynamostore"
 	"github.com/herokuevents/herokuevents/infra/aws/kmssealer"
 	"github.com/herokuevents/herokuevents/infra/aws/sqsqueue"
+	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/lambdaio"
 	"github.com/herokuevents/herokuevents/shared/metric"
 	"github.com/herokuevents/herokuevents/shared/queue"
@@ -64,6 +65,14 @@ func MustLoad(ctx context.Context, role string) *Env {
 // Store returns the DynamoDB config store of CONFIG_TABLE.
 func (e *Env) Store() *dynamostore.Store {
 	return dynamostore.New(dynamodb.NewFromConfig(e.AWS), lambdaio.MustEnv("CONFIG_TABLE"))
+}
+
+// DataStore returns the config store of the data plane (ingest, filter,
+// deliver): reads are cached for CONFIG_CACHE_TTL (default 2s), so a warm
+// function reads a tenant's publication or streams once per ttl, not once per
+// event; changes made through the API are seen within that time.
+func (e *Env) DataStore() config.Store {
+	return config.Cached(e.Store(), e.Timeout("CONFIG_CACHE_TTL", 2*time.Second))
 }
 
 // Sealer returns the KMS envelope sealer of KMS_KEY_ID.
