@@ -55,12 +55,16 @@ func main() {
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, *rie, *bootstrap, flag.Arg(0), flag.Arg(1))
+	code := run(ctx, *rie, *bootstrap, flag.Arg(0), flag.Arg(1), os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
 
-func run(ctx context.Context, rie, bootstrap, function, eventFile string) int {
+func run(ctx context.Context, rie, bootstrap, function, eventFile string, stdout, stderr io.Writer) int {
+	fail := func(code int, format string, args ...any) int {
+		fmt.Fprintf(stderr, "lambdainvoke: "+format+"\n", args...)
+		return code
+	}
 	tpl, err := stack.Parse(herokuevents.Template)
 	if err != nil {
 		return fail(2, "read template: %v", err)
@@ -99,9 +103,9 @@ func run(ctx context.Context, rie, bootstrap, function, eventFile string) int {
 
 	env, missing := environment(fn)
 	if len(missing) > 0 {
-		fmt.Fprintf(os.Stderr, "lambdainvoke: not set, only a deployment knows them (export them to override):\n")
+		fmt.Fprintf(stderr, "lambdainvoke: not set, only a deployment knows them (export them to override):\n")
 		for _, name := range slices.Sorted(maps.Keys(missing)) {
-			fmt.Fprintf(os.Stderr, "  %s (%s)\n", name, missing[name])
+			fmt.Fprintf(stderr, "  %s (%s)\n", name, missing[name])
 		}
 	}
 	invokeAddr, err := freeAddr()
@@ -136,7 +140,7 @@ func run(ctx context.Context, rie, bootstrap, function, eventFile string) int {
 			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 			<-exited
 		}
-		fmt.Fprintf(os.Stderr, "--- logs (%s under aws-lambda-rie on %s) ---\n%s", id, invokeAddr, logs.String())
+		fmt.Fprintf(stderr, "--- logs (%s under aws-lambda-rie on %s) ---\n%s", id, invokeAddr, logs.String())
 	}()
 
 	if err := waitListening(ctx, invokeAddr, exited, 15*time.Second); err != nil {
@@ -146,12 +150,12 @@ func run(ctx context.Context, rie, bootstrap, function, eventFile string) int {
 	if err != nil {
 		return fail(1, "invoke: %v", err)
 	}
-	os.Stdout.Write(pretty(body))
-	fmt.Println()
+	stdout.Write(pretty(body))
+	fmt.Fprintln(stdout)
 	if problem := failure(status, fnErr, body); problem != "" {
 		return fail(1, "%s failed: %s", id, problem)
 	}
-	fmt.Fprintf(os.Stderr, "lambdainvoke: %s ok%s\n", id, summary(body))
+	fmt.Fprintf(stderr, "lambdainvoke: %s ok%s\n", id, summary(body))
 	return 0
 }
 
@@ -287,11 +291,6 @@ func envOr(name, fallback string) string {
 		return v
 	}
 	return fallback
-}
-
-func fail(code int, format string, args ...any) int {
-	fmt.Fprintf(os.Stderr, "lambdainvoke: "+format+"\n", args...)
-	return code
 }
 
 // syncBuffer collects the emulator's output from its two pipes.
