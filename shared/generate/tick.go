@@ -148,6 +148,7 @@ type Stats struct {
 	Conflicts  int // generators another tick had claimed
 	Errors     int // mapping runs that failed
 	Skipped    int // missed slots not emitted (catch-up)
+	Stopped    int // generators unscheduled because they no longer parse
 }
 
 // Tick runs one tick at time at (lambdaio.StartSchedule's signature).
@@ -374,6 +375,7 @@ func (t *Ticker) stop(ctx context.Context, log *slog.Logger, rec config.Record[c
 		}
 		return false, fmt.Errorf("stop generator %s: %w", rec.Value.ID, err)
 	}
+	st.Stopped++
 	log.ErrorContext(ctx, "generator stopped", "reason", why)
 	return true, nil
 }
