@@ -1,0 +1,261 @@
+package partner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/herokuevents/herokuevents/shared/api"
+	"github.com/herokuevents/herokuevents/shared/config"
+	"github.com/herokuevents/herokuevents/shared/deliver"
+	"github.com/herokuevents/herokuevents/shared/queue"
+	"github.com/herokuevents/herokuevents/shared/secret"
+	"github.com/herokuevents/herokuevents/shared/sink"
+)
+
+// DefaultConcurrency is how many notifications of a batch are sent at once.
+const DefaultConcurrency = 10
+
+// UserAgent is sent with every notification.
+const UserAgent = "herokuevents-partnernotify"
+
+// Notifier is the partnernotify role's queue.BatchHandler: it consumes the
+// partner queue (JSON Notification bodies) and POSTs each payload to
+// {base_url}/{resource_id}/events with Basic auth "partner id : api
+// password". 200 acknowledges. 410 marks the add-on resource gone and
+// stops. A destination the egress guard refuses is dead-lettered at once.
+// Anything else is retried by re-sending the notification with a backoff
+// delay until the partner's attempts are used up, then dead-lettered with
+// the last status and body excerpt. Set the fields, then use it from any
+// number of goroutines.
+type Notifier struct {
+	// Store holds partners and add-ons. Required.
+	Store config.Store
+	// Sealer opens partner passwords. Required.
+	Sealer secret.Sealer
+	// Client sends notifications; it must be guarded (sink.Egress.Client).
+	// Nil means a guarded client with no allow list.
+	Client *http.Client
+	// Requeue is the partner queue, used to schedule retries. Required.
+	Requeue queue.Sender
+	// Backoff, when its Base is set, replaces every partner's schedule
+	// (tests use a short one). Otherwise a partner's retries are spaced so
+	// that the backoff ceilings of its attempts add up to its horizon.
+	Backoff deliver.Backoff
+	// Concurrency bounds the notifications of one batch sent at once
+	// (DefaultConcurrency when ≤ 0).
+	Concurrency int
+	// Logger gets one line per decision; slog.Default when nil.
+	Logger *slog.Logger
+
+	once   sync.Once
+	client *http.Client
+}
+
+var _ queue.BatchHandler = (*Notifier)(nil)
+
+// Decisions logged per notification.
+const (
+	decisionDelivered  = "delivered"
+	decisionRetry      = "retry"
+	decisionDeadLetter = "dead_letter"
+	decisionGone       = "gone"
+	decisionSkipped    = "skipped"
+	decisionRedeliver  = "redeliver"
+)
+
+// HandleBatch sends every notification of the batch, concurrently, and
+// returns the failures: queue.Permanent ones to dead-letter, others to be
+// redelivered (store, sealer or requeue failures).
+func (n *Notifier) HandleBatch(ctx context.Context, msgs []queue.Message) queue.BatchResult {
+	n.once.Do(func() {
+		n.client = n.Client
+		if n.client == nil {
+			n.client = sink.NewEgress(nil).Client(0)
+		}
+	})
+	limit := n.Concurrency
+	if limit <= 0 {
+		limit = DefaultConcurrency
+	}
+	var (
+		res queue.BatchResult
+		mu  sync.Mutex
+		wg  sync.WaitGroup
+		sem = make(chan struct{}, limit)
+	)
+	for _, m := range msgs {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := n.handle(ctx, m); err != nil {
+				mu.Lock()
+				res.Fail(m.ID, err)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return res
+}
+
+func (n *Notifier) logger() *slog.Logger {
+	if n.Logger != nil {
+		return n.Logger
+	}
+	return slog.Default()
+}
+
+func (n *Notifier) handle(ctx context.Context, m queue.Message) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("notify message %s: panic: %v", m.ID, p)
+			n.logger().ErrorContext(ctx, "partner notification panicked", "message_id", m.ID, "decision", decisionRedeliver, "error", err)
+		}
+	}()
+	var note Notification
+	if err := json.Unmarshal(m.Body, &note); err != nil {
+		err = queue.Permanent(fmt.Errorf("decode notification: %w", err))
+		n.logger().WarnContext(ctx, "partner notification", "message_id", m.ID, "decision", decisionDeadLetter, "reason", err.Error())
+		return err
+	}
+	log := n.logger().With(
+		slog.String("notification", note.ID),
+		slog.String("partner", note.Partner),
+		slog.String("addon", note.Addon),
+		slog.String("resource_id", note.ResourceID),
+		slog.String("heroku_id", note.HerokuID),
+		slog.String("event", note.Event),
+		slog.Int("attempt", note.Attempt+1),
+	)
+	fail := func(err error) error {
+		log.WarnContext(ctx, "partner notification", "decision", decisionDeadLetter, "reason", err.Error())
+		return queue.Permanent(err)
+	}
+	if note.Partner == "" || note.ResourceID == "" || note.Payload == "" {
+		return fail(errors.New("notification without partner, resource id or payload"))
+	}
+	reg := &Registry{Store: n.Store, Sealer: n.Sealer}
+	p, err := reg.Partner(ctx, note.Partner)
+	var ae *api.Error
+	switch {
+	case errors.As(err, &ae):
+		return fail(fmt.Errorf("partner %s is not registered (destroyed?)", note.Partner))
+	case err != nil:
+		log.ErrorContext(ctx, "partner notification", "decision", decisionRedeliver, "error", err.Error())
+		return err
+	}
+	if note.Addon != "" {
+		addon, err := reg.Addon(ctx, note.Addon)
+		switch {
+		case errors.Is(err, config.ErrNotFound):
+			// Detached since: the detach notification itself still goes out.
+		case err != nil:
+			log.ErrorContext(ctx, "partner notification", "decision", decisionRedeliver, "error", err.Error())
+			return err
+		case addon.Gone:
+			log.InfoContext(ctx, "partner notification", "decision", decisionSkipped, "reason", "resource is gone: "+addon.GoneReason)
+			return nil
+		}
+	}
+	pass, err := reg.Password(ctx, p)
+	switch {
+	case errors.Is(err, secret.ErrOpen):
+		return fail(err)
+	case err != nil:
+		log.ErrorContext(ctx, "partner notification", "decision", decisionRedeliver, "error", err.Error())
+		return err
+	}
+
+	target := strings.TrimSuffix(p.BaseURL(), "/") + "/" + url.PathEscape(note.ResourceID) + "/events"
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(note.Payload))
+	if err != nil {
+		return fail(fmt.Errorf("build request to partner %s: %w", p.ID, err))
+	}
+	req.SetBasicAuth(p.ID, pass)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", UserAgent)
+	res := sink.Do(n.client, req)
+	log = log.With(slog.Int("status", res.Status), slog.Duration("duration", res.Latency))
+
+	switch {
+	case res.Status == http.StatusOK:
+		log.InfoContext(ctx, "partner notification", "decision", decisionDelivered)
+		return nil
+	case res.Status == http.StatusGone:
+		reason := fmt.Sprintf("partner answered 410 Gone at %s", time.Now().UTC().Format(time.RFC3339))
+		if err := reg.MarkGone(ctx, note.Addon, reason); err != nil {
+			log.ErrorContext(ctx, "partner notification", "decision", decisionRedeliver, "error", err.Error())
+			return err
+		}
+		log.WarnContext(ctx, "partner notification", "decision", decisionGone, "reason", res.Reason())
+		return nil
+	case ctx.Err() != nil:
+		log.WarnContext(ctx, "partner notification", "decision", decisionRedeliver, "error", res.Reason())
+		return fmt.Errorf("notify partner %s: %s", p.ID, res.Reason())
+	case res.Status == 0 && res.Class == sink.Permanent:
+		return fail(fmt.Errorf("notify partner %s: %s", p.ID, res.Reason()))
+	}
+	return n.retry(ctx, log, note, p, res)
+}
+
+// retry schedules the next attempt or, when the partner's attempts are
+// used up, dead-letters the notification with the last result.
+func (n *Notifier) retry(ctx context.Context, log *slog.Logger, note Notification, p Partner, res sink.Result) error {
+	attempts := note.Attempt + 1
+	if max := p.Retry.attempts(); attempts >= max {
+		err := fmt.Errorf("gave up after %d attempts to notify partner %s of %s for resource %s: last answer %s",
+			attempts, p.ID, note.Event, note.ResourceID, res.Reason())
+		log.WarnContext(ctx, "partner notification", "decision", decisionDeadLetter, "reason", err.Error())
+		return queue.Permanent(err)
+	}
+	delay := min(max(n.backoff(p).Delay(attempts), res.RetryAfter), deliver.MaxDelay)
+	next := note
+	next.Attempt = attempts
+	if next.FirstTry.IsZero() {
+		next.FirstTry = time.Now().UTC()
+	}
+	body, err := json.Marshal(next)
+	if err != nil {
+		return fmt.Errorf("encode notification: %w", err)
+	}
+	msg := queue.Message{
+		Body:       body,
+		Attributes: map[string]string{queue.AttrTenant: p.ID, queue.AttrAttempt: strconv.Itoa(attempts)},
+		Delay:      delay,
+	}
+	if err := n.Requeue.Send(ctx, msg); err != nil {
+		log.ErrorContext(ctx, "partner notification", "decision", decisionRedeliver, "error", err.Error(), "cause", res.Reason())
+		return fmt.Errorf("requeue notification %s: %w", note.ID, err)
+	}
+	log.InfoContext(ctx, "partner notification", "decision", decisionRetry, "delay", delay, "reason", res.Reason())
+	return nil
+}
+
+// backoff is the schedule of p's retries: ceilings Base·2^(k-1) for the
+// attempts-1 retries add up to the horizon; equal jitter keeps each delay
+// in [ceiling/2, ceiling].
+func (n *Notifier) backoff(p Partner) deliver.Backoff {
+	if n.Backoff.Base > 0 {
+		return n.Backoff
+	}
+	retries := max(p.Retry.attempts()-1, 1)
+	base := p.Retry.horizon() / time.Duration((1<<retries)-1)
+	return deliver.Backoff{
+		Base: max(base, time.Second),
+		Cap:  deliver.MaxDelay,
+		Jitter: func(d time.Duration) time.Duration {
+			return d/2 + rand.N(d/2+1)
+		},
+	}
+}
