@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -331,7 +332,7 @@ func TestTemplateEnvironment(t *testing.T) {
 	parsed, err := stack.Parse(herokuevents.Template)
 	require.NoError(t, err)
 	required := map[string][]string{
-		"ApiFunction":     {"CONFIG_TABLE", "KMS_KEY_ID", "OPERATOR_ID", "OPERATOR_PASSWORD", "LOG_LEVEL"},
+		"ApiFunction":     {"CONFIG_TABLE", "KMS_KEY_ID", "OPERATOR_ID", "OPERATOR_PASSWORD", "PUBLIC_URL", "ALLOW_EGRESS", "LOG_LEVEL"},
 		"IngestFunction":  {"CONFIG_TABLE", "INGEST_QUEUE_URL", "DELIVERY_QUEUE_URL", "LOG_LEVEL"},
 		"FilterFunction":  {"CONFIG_TABLE", "DELIVERY_QUEUE_URL", "INGEST_DLQ_URL", "LOG_LEVEL"},
 		"DeliverFunction": {"CONFIG_TABLE", "KMS_KEY_ID", "DELIVERY_QUEUE_URL", "DELIVERY_DLQ_URL", "ALLOW_EGRESS", "LOG_LEVEL"},
@@ -344,6 +345,43 @@ func TestTemplateEnvironment(t *testing.T) {
 				_, lit := fn.Env[n]
 				_, ref := fn.Unresolved[n]
 				assert.True(t, lit || ref, "%s sets %s", id, n)
+			}
+		})
+	}
+}
+
+// TestTemplateDeclaresWhatMainsRead checks that every setting a function
+// main requires (lambdaio.MustEnv, awsenv Queue/Store/Sealer) is declared
+// for that function in template.yaml.
+func TestTemplateDeclaresWhatMainsRead(t *testing.T) {
+	parsed, err := stack.Parse(herokuevents.Template)
+	require.NoError(t, err)
+	named := regexp.MustCompile(`(?:MustEnv|\.Queue)\("([A-Z0-9_]+)"\)`)
+	implied := map[string]string{".Store()": "CONFIG_TABLE", ".Sealer()": "KMS_KEY_ID", ".Egress()": "ALLOW_EGRESS"}
+	for _, id := range parsed.Functions() {
+		t.Run(id, func(t *testing.T) {
+			fn, err := parsed.Function(id)
+			require.NoError(t, err)
+			srcs, err := filepath.Glob(filepath.Join(strings.TrimSuffix(fn.CodeURI, "/"), "*.go"))
+			require.NoError(t, err)
+			require.NotEmpty(t, srcs)
+			for _, src := range srcs {
+				b, err := os.ReadFile(src)
+				require.NoError(t, err)
+				var want []string
+				for _, m := range named.FindAllStringSubmatch(string(b), -1) {
+					want = append(want, m[1])
+				}
+				for call, name := range implied {
+					if strings.Contains(string(b), call) {
+						want = append(want, name)
+					}
+				}
+				for _, name := range want {
+					_, lit := fn.Env[name]
+					_, ref := fn.Unresolved[name]
+					assert.True(t, lit || ref, "%s reads %s but template.yaml does not set it for %s", src, name, id)
+				}
 			}
 		})
 	}
