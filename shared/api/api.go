@@ -23,6 +23,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/herokuevents/herokuevents/shared/authorization"
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/secret"
 )
@@ -69,6 +70,9 @@ type Options struct {
 	// The built-in ones are "webhook" for both.
 	SubscriptionPlatforms map[string]SubscriptionPlatform
 	PublicationPlatforms  map[string]PublicationPlatform
+	// Authorizations, when set, serves the Salesforce authorization routes
+	// and the OAuth callback (CallbackPath, no tenant auth).
+	Authorizations *authorization.Service
 }
 
 // Server serves the management and provisioning APIs.
@@ -83,6 +87,7 @@ type Server struct {
 	newSecret func() (string, error)
 	subPlat   map[string]SubscriptionPlatform
 	pubPlat   map[string]PublicationPlatform
+	auth      *authorization.Service
 	mux       *http.ServeMux
 }
 
@@ -107,6 +112,7 @@ func New(o Options) *Server {
 		newSecret: o.NewSigningSecret,
 		subPlat:   map[string]SubscriptionPlatform{},
 		pubPlat:   map[string]PublicationPlatform{},
+		auth:      o.Authorizations,
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -161,6 +167,9 @@ func (s *Server) routes() {
 
 	m.Handle("POST /heroku/resources", s.operatorOnly(s.provision))
 	m.Handle("DELETE /heroku/resources/{id}", s.operatorOnly(s.deprovision))
+	if s.auth != nil {
+		s.authorizationRoutes(m, t)
+	}
 	s.mux = m
 }
 
