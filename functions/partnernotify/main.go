@@ -1,0 +1,25 @@
+// Command partnernotify is the partnernotify role as a Lambda function fed
+// by PartnerQueue: it POSTs legacy add-on partner event notifications to
+// {base_url}/{resource_id}/events, retrying with backoff.
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/herokuevents/herokuevents/infra/aws/awsenv"
+	"github.com/herokuevents/herokuevents/shared/lambdaio"
+	"github.com/herokuevents/herokuevents/shared/partner"
+)
+
+func main() {
+	env := awsenv.MustLoad(context.Background(), "partnernotify")
+	h := &partner.Notifier{
+		Store:   env.Store(),
+		Sealer:  env.Sealer(),
+		Client:  env.Egress().Client(env.Timeout("NOTIFY_TIMEOUT", 10*time.Second)),
+		Requeue: env.Queue("PARTNER_QUEUE_URL"),
+		Logger:  env.Logger,
+	}
+	lambdaio.StartSQS(h, env.Settings("PartnernotifyFunction"), env.Queue("PARTNER_DLQ_URL"))
+}
