@@ -32,9 +32,10 @@ var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month 
 //     descriptor ("@hourly", "@daily", ...), evaluated in UTC unless prefixed
 //     with "TZ=Area/City " (or "CRON_TZ=Area/City ").
 //
-// A fixed interval fires at creation (truncated to the second) + k·interval,
-// k ≥ 1; a cron expression at its matching minutes. The zero Interval is
-// not usable.
+// A fixed interval fires at creation (to the millisecond) and then every
+// interval, as Redpanda Connect's generate input emits its first message at
+// once; a cron expression fires at its matching minutes only. The zero
+// Interval is not usable.
 type Interval struct {
 	src   string
 	every time.Duration
@@ -125,7 +126,7 @@ func (iv Interval) Fixed() time.Duration { return iv.every }
 // First returns the first slot of a generator created at t.
 func (iv Interval) First(t time.Time) time.Time {
 	if iv.every > 0 {
-		return t.UTC().Truncate(time.Second).Add(iv.every)
+		return t.UTC().Truncate(time.Millisecond)
 	}
 	return iv.Next(t)
 }

@@ -19,19 +19,19 @@ func utc(s string) time.Time {
 // TestParseIntervalAccepted: interval strings → the first slots of a
 // generator created at a fixed time.
 func TestParseIntervalAccepted(t *testing.T) {
-	created := utc("2026-03-28T23:58:30.250Z") // a Saturday, before the EU DST switch
+	created := utc("2026-03-28T23:58:30.250300Z") // a Saturday, before the EU DST switch
 	tests := []struct {
 		in    string
 		fixed time.Duration
 		want  []string // First, then Next of each
 	}{
-		{in: "1s", fixed: time.Second, want: []string{"2026-03-28T23:58:31Z", "2026-03-28T23:58:32Z", "2026-03-28T23:58:33Z"}},
-		{in: "30s", fixed: 30 * time.Second, want: []string{"2026-03-28T23:59:00Z", "2026-03-28T23:59:30Z"}},
-		{in: "1m", fixed: time.Minute, want: []string{"2026-03-28T23:59:30Z", "2026-03-29T00:00:30Z"}},
-		{in: " 1h30m ", fixed: 90 * time.Minute, want: []string{"2026-03-29T01:28:30Z", "2026-03-29T02:58:30Z"}},
-		{in: "1.5s", fixed: 1500 * time.Millisecond, want: []string{"2026-03-28T23:58:31.5Z", "2026-03-28T23:58:33Z"}},
-		{in: "@every 5m", fixed: 5 * time.Minute, want: []string{"2026-03-29T00:03:30Z", "2026-03-29T00:08:30Z"}},
-		{in: "@every 1s", fixed: time.Second, want: []string{"2026-03-28T23:58:31Z", "2026-03-28T23:58:32Z"}},
+		{in: "1s", fixed: time.Second, want: []string{"2026-03-28T23:58:30.25Z", "2026-03-28T23:58:31.25Z", "2026-03-28T23:58:32.25Z"}},
+		{in: "30s", fixed: 30 * time.Second, want: []string{"2026-03-28T23:58:30.25Z", "2026-03-28T23:59:00.25Z"}},
+		{in: "1m", fixed: time.Minute, want: []string{"2026-03-28T23:58:30.25Z", "2026-03-28T23:59:30.25Z", "2026-03-29T00:00:30.25Z"}},
+		{in: " 1h30m ", fixed: 90 * time.Minute, want: []string{"2026-03-28T23:58:30.25Z", "2026-03-29T01:28:30.25Z"}},
+		{in: "1.5s", fixed: 1500 * time.Millisecond, want: []string{"2026-03-28T23:58:30.25Z", "2026-03-28T23:58:31.75Z", "2026-03-28T23:58:33.25Z"}},
+		{in: "@every 5m", fixed: 5 * time.Minute, want: []string{"2026-03-28T23:58:30.25Z", "2026-03-29T00:03:30.25Z"}},
+		{in: "@every 1s", fixed: time.Second, want: []string{"2026-03-28T23:58:30.25Z", "2026-03-28T23:58:31.25Z"}},
 		{in: "* * * * *", want: []string{"2026-03-28T23:59:00Z", "2026-03-29T00:00:00Z", "2026-03-29T00:01:00Z"}},
 		{in: "*/15 * * * *", want: []string{"2026-03-29T00:00:00Z", "2026-03-29T00:15:00Z"}},
 		{in: "0,30 */2 * * *", want: []string{"2026-03-29T00:00:00Z", "2026-03-29T00:30:00Z", "2026-03-29T02:00:00Z"}},

@@ -74,7 +74,7 @@ func TestPlatformCreates(t *testing.T) {
 	require.Equal(t, http.StatusCreated, status, "%v", got)
 	assert.Equal(t, "generate", got["platform"])
 	assert.Equal(t, map[string]any{"interval": "1m", "mapping": `root = {"status": "up", "created_at": timestamp_unix_milli()}`}, got["params"])
-	first := time.Date(2026, 5, 6, 7, 9, 9, 0, time.UTC)
+	first := time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC) // at once (to the ms), as Redpanda's generate
 	assert.Equal(t, map[string]any{"status": "active", "next_run": first.Format(time.RFC3339Nano)}, got["state"])
 
 	it, err := a.store.Get(t.Context(), a.tenant, config.KindSubscription, "herokuEventsSystemStatus")
