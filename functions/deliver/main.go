@@ -19,6 +19,7 @@ func main() {
 		Client:  env.Egress().Client(env.Timeout("DELIVERY_TIMEOUT", 10*time.Second)),
 		Requeue: env.Queue("DELIVERY_QUEUE_URL"),
 		Logger:  env.Logger,
+		Metrics: env.Metrics,
 	}
 	lambdaio.StartSQS(h, env.Settings("DeliverFunction"), env.Queue("DELIVERY_DLQ_URL"))
 }

@@ -16,6 +16,7 @@ func main() {
 		Store:    env.DataStore(),
 		Delivery: env.Queue("DELIVERY_QUEUE_URL"),
 		Logger:   env.Logger,
+		Metrics:  env.Metrics,
 	})
 	lambdaio.StartSQS(h, env.Settings("FilterFunction"), env.Queue("INGEST_DLQ_URL"))
 }

@@ -17,5 +17,6 @@ func main() {
 		Ingest:   env.Queue("INGEST_QUEUE_URL"),
 		Delivery: env.Queue("DELIVERY_QUEUE_URL"),
 		Logger:   env.Logger,
+		Metrics:  env.Metrics,
 	}))
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/event"
+	"github.com/herokuevents/herokuevents/shared/metric"
 	"github.com/herokuevents/herokuevents/shared/queue"
 	"github.com/herokuevents/herokuevents/shared/secret"
 	"github.com/herokuevents/herokuevents/shared/sink"
@@ -69,6 +70,9 @@ type Handler struct {
 	// Concurrency bounds the deliveries of one batch that run at once
 	// (DefaultConcurrency when ≤ 0).
 	Concurrency int
+	// Metrics records Delivered, DeliveryLatency, Failed and DeadLettered;
+	// metric.Discard when nil.
+	Metrics metric.Recorder
 	// Logger gets one line per decision; slog.Default when nil.
 	Logger *slog.Logger
 	// Now is the clock; time.Now when nil.
@@ -135,6 +139,13 @@ func (h *Handler) now() time.Time {
 	return time.Now()
 }
 
+func (h *Handler) metrics() metric.Recorder {
+	if h.Metrics == nil {
+		return metric.Discard
+	}
+	return h.Metrics
+}
+
 func (h *Handler) logger() *slog.Logger {
 	if h.Logger != nil {
 		return h.Logger
@@ -158,6 +169,14 @@ func (h *Handler) handle(ctx context.Context, m queue.Message) (err error) {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("deliver message %s: panic: %v", m.ID, p)
 			h.logger().ErrorContext(ctx, "delivery panicked", "message_id", m.ID, "decision", decisionRedeliver, "error", err)
+		}
+	}()
+	defer func() {
+		if err != nil {
+			h.metrics().Count(ctx, metric.Failed, 1)
+			if queue.IsPermanent(err) {
+				h.metrics().Count(ctx, metric.DeadLettered, 1)
+			}
 		}
 	}()
 	var d event.Delivery
@@ -210,8 +229,11 @@ func (h *Handler) handle(ctx context.Context, m queue.Message) (err error) {
 	took := h.now().Sub(start)
 	if perr == nil {
 		attrs := []any{"decision", decisionDelivered, "duration", took}
+		h.metrics().Count(ctx, metric.Delivered, 1, "Platform", pub.Platform)
 		if !d.Event.Time.IsZero() {
-			attrs = append(attrs, "latency", h.now().Sub(d.Event.Time))
+			latency := h.now().Sub(d.Event.Time)
+			attrs = append(attrs, "latency", latency)
+			h.metrics().Duration(ctx, metric.DeliveryLatency, latency, "Platform", pub.Platform)
 		}
 		log.InfoContext(ctx, "delivery", attrs...)
 		return nil
@@ -304,6 +326,7 @@ func (h *Handler) retry(ctx context.Context, log *slog.Logger, d event.Delivery,
 		return fmt.Errorf("requeue delivery of event %s: %w", d.Event.ID, err)
 	}
 	log.InfoContext(ctx, "delivery", "decision", decisionRetry, "delay", delay, "reason", perr.Error())
+	h.metrics().Count(ctx, metric.Failed, 1, "Platform", pub.Platform)
 	return nil
 }
 

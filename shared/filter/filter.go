@@ -16,6 +16,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/event"
 	"github.com/herokuevents/herokuevents/shared/mapping"
+	"github.com/herokuevents/herokuevents/shared/metric"
 	"github.com/herokuevents/herokuevents/shared/queue"
 )
 
@@ -25,7 +26,9 @@ type Options struct {
 	// Delivery receives one event.Delivery per event and passing stream.
 	Delivery queue.Sender
 	Logger   *slog.Logger
-	Now      func() time.Time
+	// Metrics records FilteredOut and DeadLettered; metric.Discard when nil.
+	Metrics metric.Recorder
+	Now     func() time.Time
 }
 
 // Handler is the filter role's queue.BatchHandler. Safe for concurrent use.
@@ -42,8 +45,14 @@ func New(o Options) *Handler {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Metrics == nil {
+		o.Metrics = metric.Discard
+	}
 	return &Handler{o: o}
 }
+
+// Store returns the configuration store the handler reads.
+func (h *Handler) Store() config.Store { return h.o.Store }
 
 // HandleBatch routes every message. A message that cannot be decoded, or
 // whose filter fails at run time, fails permanently (dead-lettered with the
@@ -61,6 +70,7 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []queue.Message) queue.B
 				err = errors.New("tenant or subscription missing")
 			}
 			h.o.Logger.WarnContext(ctx, "poison message", "message_id", m.ID, "err", err)
+			h.o.Metrics.Count(ctx, metric.DeadLettered, 1)
 			res.Fail(m.ID, queue.Permanent(fmt.Errorf("decode routed event: %w", err)))
 			continue
 		}
@@ -79,6 +89,7 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []queue.Message) queue.B
 		deliveries, err := h.route(ctx, r, ss)
 		out = append(out, deliveries...)
 		if err != nil {
+			h.o.Metrics.Count(ctx, metric.DeadLettered, 1)
 			res.Fail(m.ID, queue.Permanent(err))
 			continue
 		}
@@ -120,6 +131,7 @@ func (h *Handler) route(ctx context.Context, r event.Routed, streams []config.St
 			}
 			if deleted {
 				log.InfoContext(ctx, "filtered out", "publication", s.Publication)
+				h.o.Metrics.Count(ctx, metric.FilteredOut, 1)
 				continue
 			}
 			ev.Data = data

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -15,6 +16,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/event"
 	"github.com/herokuevents/herokuevents/shared/filter"
+	"github.com/herokuevents/herokuevents/shared/metric"
 	"github.com/herokuevents/herokuevents/shared/queue"
 )
 
@@ -143,4 +145,29 @@ func TestEnqueueFailureFailsTheBatch(t *testing.T) {
 	for _, f := range res.Failures {
 		assert.False(t, queue.IsPermanent(f.Err), "redelivered, not dead-lettered")
 	}
+}
+
+type counter struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *counter) Count(_ context.Context, name string, n int, _ ...string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n[name] += n
+}
+
+func (c *counter) Duration(context.Context, string, time.Duration, ...string) {}
+
+func TestMetrics(t *testing.T) {
+	h, _ := setup(t)
+	c := &counter{n: map[string]int{}}
+	h = filter.New(filter.Options{Store: h.Store(), Delivery: &recorder{}, Metrics: c})
+	h.HandleBatch(t.Context(), []queue.Message{
+		routed(t, "m1", "sub-1", `{"Context__c":{"string":"drop"},"a":1,"b":1}`),
+		{ID: "poison", Body: []byte(`nope`)},
+	})
+	assert.Equal(t, 1, c.n[metric.FilteredOut])
+	assert.Equal(t, 1, c.n[metric.DeadLettered])
 }

@@ -28,6 +28,7 @@ import (
 
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/event"
+	"github.com/herokuevents/herokuevents/shared/metric"
 	"github.com/herokuevents/herokuevents/shared/queue"
 )
 
@@ -45,7 +46,9 @@ type Options struct {
 	// Delivery receives event.Delivery messages (events for publications).
 	Delivery queue.Sender
 	Logger   *slog.Logger
-	Now      func() time.Time
+	// Metrics records Ingested; metric.Discard when nil.
+	Metrics metric.Recorder
+	Now     func() time.Time
 }
 
 // Handler serves POST /publish/{name}.
@@ -61,6 +64,9 @@ func New(o Options) *Handler {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Metrics == nil {
+		o.Metrics = metric.Discard
 	}
 	h := &Handler{o: o, mux: http.NewServeMux()}
 	h.mux.HandleFunc("POST /publish/{name}", h.publish)
@@ -131,6 +137,7 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "The event was not accepted; try again.")
 		return
 	}
+	h.o.Metrics.Count(ctx, metric.Ingested, 1)
 	h.o.Logger.InfoContext(ctx, "event accepted", "tenant", tenant, route.kind, name, "event_id", ev.ID)
 	writeJSON(w, http.StatusAccepted, Accepted{ID: ev.ID})
 }
