@@ -166,27 +166,39 @@ func (t *Ticker) Run(ctx context.Context, at time.Time) (Stats, error) {
 	at = at.UTC()
 	horizon := at.Add(t.o.Window)
 	upTo := api.IndexTime(horizon.Add(-time.Nanosecond)) // slots < horizon
-	for {
-		items, err := t.o.Store.IndexedBefore(ctx, config.KindSubscription, upTo, t.o.Limit)
+	for limit := t.o.Limit; ; {
+		items, err := t.o.Store.IndexedBefore(ctx, config.KindSubscription, upTo, limit)
 		if err != nil {
 			return st, fmt.Errorf("find due generators: %w", err)
 		}
-		claimed := 0
+		claimed, ours := 0, 0
 		for _, it := range items {
 			if err := ctx.Err(); err != nil {
 				return st, err
 			}
-			ok, err := t.fire(ctx, it, at, horizon, &st)
+			mine, ok, err := t.fire(ctx, it, at, horizon, &st)
 			if err != nil {
 				return st, err
+			}
+			if mine {
+				ours++
 			}
 			if ok {
 				claimed++
 			}
 		}
-		if len(items) < t.o.Limit || claimed == 0 {
-			break
+		switch {
+		case limit <= 0 || len(items) < limit:
+			// Every due item was seen.
+		case claimed > 0:
+			continue // claimed items left the range: the next page is new
+		case ours < len(items):
+			// A full page of other schedulers' subscriptions (the index is
+			// shared by kind): look past them once, without a limit.
+			limit = 0
+			continue
 		}
+		break
 	}
 	if st.Generators > 0 || st.Conflicts > 0 {
 		t.o.Logger.InfoContext(ctx, "generate tick", "at", at, "generators", st.Generators, "events", st.Events,
@@ -212,16 +224,24 @@ func (t *Ticker) Loop(ctx context.Context, period time.Duration) error {
 	}
 }
 
-// fire claims one due generator and sends its events. ok reports a claim.
-func (t *Ticker) fire(ctx context.Context, it config.Item, at, horizon time.Time, st *Stats) (ok bool, err error) {
+// fire claims one due generator and sends its events. mine reports a
+// generator; ok a claim (or stop) that moved it out of the due range.
+func (t *Ticker) fire(ctx context.Context, it config.Item, at, horizon time.Time, st *Stats) (mine, ok bool, err error) {
 	var sub config.Subscription
 	if err := json.Unmarshal(it.Body, &sub); err != nil {
 		t.o.Logger.ErrorContext(ctx, "undecodable subscription", "tenant", it.Tenant, "subscription", it.ID, "err", err)
-		return false, nil
+		return false, false, nil
 	}
 	if sub.Platform != config.PlatformGenerate {
-		return false, nil // another scheduler's subscription
+		return false, false, nil // another scheduler's subscription
 	}
+	ok, err = t.claim(ctx, it, sub, at, horizon, st)
+	return true, ok, err
+}
+
+// claim advances one due generator past the window by a conditional write,
+// then sends the window's events; ok reports the write won.
+func (t *Ticker) claim(ctx context.Context, it config.Item, sub config.Subscription, at, horizon time.Time, st *Stats) (ok bool, err error) {
 	log := t.o.Logger.With("tenant", it.Tenant, "subscription", sub.ID, "name", sub.Name)
 	rec := config.Record[config.Subscription]{Value: sub, Item: it, Version: it.Version}
 	prev := rec

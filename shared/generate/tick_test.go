@@ -222,3 +222,26 @@ func TestTickPages(t *testing.T) {
 func TestConcurrentTicksSQLite(t *testing.T) {
 	generatetest.ConcurrentTicks(t, newStore(t))
 }
+
+// TestTickLooksPastOtherSchedulers: the index is shared by every
+// subscription kind's scheduler; a full page of salesforce subscriptions
+// that are due must not hide the generators behind it.
+func TestTickLooksPastOtherSchedulers(t *testing.T) {
+	store := newStore(t)
+	rec := &generatetest.Recorder{}
+	tk := generate.NewTicker(generate.Options{Store: store, Ingest: rec, Window: time.Second, Limit: 3,
+		Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return t0 }})
+	tenant := uuid.NewString()
+	for i := range 5 {
+		other := config.Subscription{ID: uuid.NewString(), Name: "sf" + string(rune('a'+i)), Platform: config.PlatformSalesforce}
+		_, err := config.Insert(t.Context(), store, config.Item{Tenant: tenant, Kind: config.KindSubscription, ID: other.ID,
+			Name: other.Name, Index: api.IndexTime(t0.Add(-time.Hour))}, other)
+		require.NoError(t, err)
+	}
+	generatetest.Insert(t, store, tenant, "late1", "1m", `root = {}`, t0)
+	generatetest.Insert(t, store, tenant, "late2", "1m", `root = {}`, t0)
+	st, err := tk.Run(t.Context(), t0)
+	require.NoError(t, err)
+	assert.Equal(t, 2, st.Generators)
+	assert.Len(t, rec.Messages(), 2)
+}
