@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -20,6 +22,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/local"
 	"github.com/herokuevents/herokuevents/shared/salesforce/salesforcetest"
 )
@@ -276,4 +279,33 @@ func TestAuthorizationsFlagErrors(t *testing.T) {
 		require.Error(t, r.err)
 		assert.Equal(t, "Couldn't find that authorization: nope.", r.err.Error())
 	})
+}
+
+func TestAuthorizationsInterruptDeletes(t *testing.T) {
+	e := startAuthEnv(t)
+	opened := make(chan struct{}, 1)
+	stubBrowser(t, func(string, string) error { opened <- struct{}{}; return nil })
+	ctx, cancel := context.WithCancel(t.Context())
+	root := newRoot()
+	var out, errb bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&errb)
+	root.SetIn(strings.NewReader(""))
+	root.SetArgs([]string{"authorizations:salesforce:create", "my-org", "--login-url", e.org.LoginURL(), "--browser", "b",
+		"-a", testApp, "--api-url", e.apiURL})
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+	<-opened
+	cancel() // Ctrl-C while waiting
+	require.ErrorIs(t, <-done, errCancelled)
+	items, err := e.srv.Store().List(t.Context(), tenantOfURL(t, e.apiURL), config.KindAuthorization)
+	require.NoError(t, err)
+	assert.Empty(t, items, "the pending authorization was deleted")
+}
+
+func tenantOfURL(t *testing.T, raw string) string {
+	t.Helper()
+	c, err := newAPIClient(raw)
+	require.NoError(t, err)
+	return c.tenant
 }
