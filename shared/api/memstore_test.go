@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -157,7 +158,7 @@ func (m *memStore) DeleteTenant(ctx context.Context, tenant string) error {
 		return err
 	}
 	if tenant == "" {
-		return nil
+		return errors.New("delete tenant: the empty tenant scopes the global items")
 	}
 	for k, it := range m.items {
 		if it.Tenant == tenant {
@@ -185,7 +186,7 @@ func (m *memStore) IndexedBefore(ctx context.Context, kind, upTo string, limit i
 		}
 		return strings.Compare(key(a.Tenant, a.Kind, a.ID), key(b.Tenant, b.Kind, b.ID))
 	})
-	if len(out) > limit {
+	if limit > 0 && len(out) > limit {
 		out = out[:limit]
 	}
 	return out, nil
