@@ -254,3 +254,21 @@ func TestConfigVarsSurviveRestart(t *testing.T) {
 	assert.Equal(t, a.User.String(), b.User.String(), "the same credentials after a restart")
 	assert.Len(t, srv.ConfigVars(), 3)
 }
+
+func TestPrivateWebhookNeedsAllowEgress(t *testing.T) {
+	srv, err := local.Start(t.Context(), local.Options{Addr: "127.0.0.1:0", DataDir: t.TempDir(), App: "my-app"})
+	require.NoError(t, err)
+	defer srv.Close()
+	for _, u := range []string{"http://127.0.0.1:9/hook", "http://10.1.2.3/hook", "http://169.254.169.254/latest/meta-data", "ftp://example.com/hook"} {
+		t.Run(u, func(t *testing.T) {
+			var e struct{ ID, Message string }
+			status := call(t, srv, "POST", "/platforms/webhook/publications", map[string]any{"name": "hook", "url": u}, &e)
+			assert.Equal(t, http.StatusUnprocessableEntity, status)
+			assert.Equal(t, "invalid_params", e.ID)
+			assert.NotEmpty(t, e.Message)
+			var pubs []any
+			require.Equal(t, http.StatusOK, call(t, srv, "GET", "/publications", nil, &pubs))
+			assert.Empty(t, pubs, "nothing changed")
+		})
+	}
+}
