@@ -236,6 +236,7 @@ func TestTemplateHTTPRoutes(t *testing.T) {
 	assert.Equal(t, map[string]string{
 		"ANY /v1/{proxy+}":     "ApiFunction",
 		"ANY /heroku/{proxy+}": "ApiFunction",
+		"GET /oauth/{proxy+}":  "ApiFunction",
 		"POST /publish/{name}": "IngestFunction",
 	}, routes)
 	for _, fn := range routes {

@@ -1,6 +1,6 @@
 // Command api is the api role as a Lambda function behind the HTTP API:
-// the management REST API, the Heroku add-on provisioning API and the
-// operator's partner-notification API (/v1/partners, /v1/apps,
+// the management REST API, Salesforce OAuth callbacks, the Heroku add-on
+// provisioning API and the operator's partner-notification API (/v1/partners, /v1/apps,
 // /v1/platform/events).
 package main
 
@@ -20,14 +20,10 @@ func main() {
 		ID:           lambdaio.MustEnv("OPERATOR_ID"),
 		PasswordHash: api.HashKey(lambdaio.MustEnv("OPERATOR_PASSWORD")),
 	}
-	store, sealer, egress := env.Store(), env.Sealer(), env.Egress()
+	store, sealer, egress, base := env.Store(), env.Sealer(), env.Egress(), lambdaio.MustEnv("PUBLIC_URL")
 	srv := api.New(api.Options{
-		Store:    store,
-		Sealer:   sealer,
-		URLCheck: egress.CheckURL,
-		BaseURL:  lambdaio.MustEnv("PUBLIC_URL"),
-		Operator: op,
-		Logger:   env.Logger,
+		Store: store, Sealer: sealer, URLCheck: egress.CheckURL, BaseURL: base, Operator: op, Logger: env.Logger,
+		Authorizations: env.Authorizations(store, sealer, egress, base),
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/", srv.Handler())

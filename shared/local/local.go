@@ -24,6 +24,7 @@ import (
 	"github.com/herokuevents/herokuevents/infra/embedded/sqlitequeue"
 	"github.com/herokuevents/herokuevents/infra/embedded/sqlitestore"
 	"github.com/herokuevents/herokuevents/shared/api"
+	"github.com/herokuevents/herokuevents/shared/authorization"
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/deliver"
 	"github.com/herokuevents/herokuevents/shared/filter"
@@ -80,6 +81,8 @@ type Env struct {
 	PublicationPlatforms  map[string]api.PublicationPlatform
 	// Publishers extend the deliver role, by publication platform.
 	Publishers map[string]deliver.Publisher
+	// Authorizations are the tenants' Salesforce connections.
+	Authorizations *authorization.Service
 
 	run []func(ctx context.Context) error
 }
@@ -195,6 +198,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		PublicationPlatforms:  map[string]api.PublicationPlatform{},
 		Publishers:            map[string]deliver.Publisher{},
 	}
+	env.Authorizations = newAuthorizations(env)
 	for _, ext := range extensions {
 		if err := ext(ctx, env); err != nil {
 			return nil, err
@@ -212,6 +216,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		Logger:                o.Logger,
 		SubscriptionPlatforms: env.SubscriptionPlatforms,
 		PublicationPlatforms:  env.PublicationPlatforms,
+		Authorizations:        env.Authorizations,
 	})
 	ing := ingest.New(ingest.Options{Store: s.cached, Ingest: ingestQ, Delivery: deliveryQ, Logger: o.Logger})
 	flt := filter.New(filter.Options{Store: s.cached, Delivery: deliveryQ, Logger: o.Logger})

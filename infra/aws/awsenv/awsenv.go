@@ -26,6 +26,8 @@ import (
 	"github.com/herokuevents/herokuevents/infra/aws/dynamostore"
 	"github.com/herokuevents/herokuevents/infra/aws/kmssealer"
 	"github.com/herokuevents/herokuevents/infra/aws/sqsqueue"
+	"github.com/herokuevents/herokuevents/shared/api"
+	"github.com/herokuevents/herokuevents/shared/authorization"
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/lambdaio"
 	"github.com/herokuevents/herokuevents/shared/metric"
@@ -73,6 +75,21 @@ func (e *Env) Store() *dynamostore.Store {
 // event; changes made through the API are seen within that time.
 func (e *Env) DataStore() config.Store {
 	return config.Cached(e.Store(), e.Timeout("CONFIG_CACHE_TTL", 2*time.Second))
+}
+
+// Authorizations returns the service of the tenants' Salesforce
+// connections: OAuth callbacks at publicURL, the operator's connected app
+// from SALESFORCE_CLIENT_ID / SALESFORCE_CLIENT_SECRET (may be empty).
+func (e *Env) Authorizations(store config.Store, sealer secret.Sealer, egress *sink.Egress, publicURL string) *authorization.Service {
+	return &authorization.Service{
+		Store:        store,
+		Sealer:       sealer,
+		HTTPClient:   egress.Client(30 * time.Second),
+		Logger:       e.Logger,
+		ClientID:     os.Getenv("SALESFORCE_CLIENT_ID"),
+		ClientSecret: os.Getenv("SALESFORCE_CLIENT_SECRET"),
+		CallbackURL:  strings.TrimSuffix(publicURL, "/") + api.CallbackPath,
+	}
 }
 
 // Sealer returns the KMS envelope sealer of KMS_KEY_ID.
