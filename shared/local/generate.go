@@ -8,9 +8,14 @@ import (
 	"github.com/herokuevents/herokuevents/shared/generate"
 )
 
-// GenerateTick is how often the embedded mode ticks the generators; each
-// tick claims the slots of the next GenerateTick, so events leave on time.
-const GenerateTick = time.Second
+// GenerateTick is how often the embedded mode ticks the generators, and
+// GenerateWindow how far ahead each tick claims slots (queued with a delay
+// up to their time). Ticking more often than the window keeps a new
+// generator's first event (due at once) from waiting for the next tick.
+const (
+	GenerateTick   = 250 * time.Millisecond
+	GenerateWindow = time.Second
+)
 
 func init() { Register(wireGenerate) }
 
@@ -22,7 +27,7 @@ func wireGenerate(_ context.Context, e *Env) error {
 	t := generate.NewTicker(generate.Options{
 		Store:  e.Store,
 		Ingest: e.Queues.Queue(IngestQueue),
-		Window: GenerateTick,
+		Window: GenerateWindow,
 		Logger: e.Logger.With("role", "generate"),
 	})
 	e.Go(func(ctx context.Context) error { return t.Loop(ctx, GenerateTick) })
