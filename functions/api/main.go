@@ -10,6 +10,8 @@ import (
 
 	"github.com/herokuevents/herokuevents/infra/aws/awsenv"
 	"github.com/herokuevents/herokuevents/shared/api"
+	"github.com/herokuevents/herokuevents/shared/config"
+	"github.com/herokuevents/herokuevents/shared/generate"
 	"github.com/herokuevents/herokuevents/shared/lambdaio"
 	"github.com/herokuevents/herokuevents/shared/partner"
 )
@@ -24,6 +26,9 @@ func main() {
 	srv := api.New(api.Options{
 		Store: store, Sealer: sealer, URLCheck: egress.CheckURL, BaseURL: base, Operator: op, Logger: env.Logger,
 		Authorizations: env.Authorizations(store, sealer, egress, base),
+		SubscriptionPlatforms: map[string]api.SubscriptionPlatform{
+			config.PlatformGenerate: generate.Platform(nil),
+		},
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/", srv.Handler())
