@@ -36,6 +36,7 @@ import (
 func main() {
 	events := flag.Int("events", 20000, "events per scenario")
 	publishers := flag.Int("publishers", 50, "concurrent publishers")
+	paced := flag.Int("paced", 1000, "events/s of a second, paced run that measures latency below saturation (0 = skip)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the herokuevents runs to this file")
 	flag.Parse()
 	ctx := context.Background()
@@ -63,10 +64,14 @@ func main() {
 				log.Fatal(err)
 			}
 		}
-		r := runEmbedded(ctx, client, sink, sc.target, *events, *publishers)
+		r := runEmbedded(ctx, client, sink, sc.target, *events, *publishers, 0)
 		pprof.StopCPUProfile()
 		r.print(sc.name)
 		fmt.Printf("%-34s %11.2fx\n", "  ratio to relay", r.rate/relay.rate)
+		if *paced > 0 {
+			p := runEmbedded(ctx, client, sink, sc.target, min(*events, 5**paced), *publishers, *paced)
+			p.print(fmt.Sprintf("  paced at %d/s", *paced))
+		}
 	}
 }
 
@@ -131,7 +136,19 @@ func (r result) print(name string) {
 // drive runs publishers that POST n events through post, then waits for the
 // sink to have them all, and computes the rate and latencies.
 func drive(s *sink, n, publishers int, post func(seq string, body []byte) error) result {
+	return drivePaced(s, n, publishers, 0, post)
+}
+
+// drivePaced is drive with the publishers together limited to rate events/s
+// (no limit when rate ≤ 0).
+func drivePaced(s *sink, n, publishers, rate int, post func(seq string, body []byte) error) result {
 	s.reset()
+	var tokens <-chan time.Time
+	if rate > 0 {
+		t := time.NewTicker(time.Second / time.Duration(rate))
+		defer t.Stop()
+		tokens = t.C
+	}
 	sent := make([]time.Time, n)
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -142,6 +159,9 @@ func drive(s *sink, n, publishers int, post func(seq string, body []byte) error)
 				i := int(next.Add(1)) - 1
 				if i >= n {
 					return
+				}
+				if tokens != nil {
+					<-tokens
 				}
 				seq := fmt.Sprintf("e%d", i)
 				body := fmt.Appendf(nil, `{"seq":%q,"Context__c":{"string":"bench"},"CreatedById":"005Ws000001eUtGIAU","CreatedDate":1733842936}`, seq)
@@ -197,7 +217,7 @@ func runRelay(_ context.Context, client *http.Client, s *sink, n, publishers int
 	})
 }
 
-func runEmbedded(ctx context.Context, client *http.Client, s *sink, target string, n, publishers int) result {
+func runEmbedded(ctx context.Context, client *http.Client, s *sink, target string, n, publishers, rate int) result {
 	dir, err := os.MkdirTemp("", "herokuevents-bench")
 	if err != nil {
 		log.Fatal(err)
@@ -237,7 +257,7 @@ func runEmbedded(ctx context.Context, client *http.Client, s *sink, target strin
 	pass, _ := pub.User.Password()
 	pub.User = nil
 	endpoint := strings.TrimSuffix(pub.String(), "/") + "/" + target
-	return drive(s, n, publishers, func(_ string, body []byte) error {
+	return drivePaced(s, n, publishers, rate, func(_ string, body []byte) error {
 		return postOK(client, endpoint, user, pass, body)
 	})
 }
