@@ -46,7 +46,7 @@ const maxGroup = 256
 // concurrent use. Close it after every consumer has stopped.
 type DB struct {
 	db   *sql.DB
-	w    *sql.Conn
+	w    *wconn
 	ops  chan *op
 	stop chan struct{}
 	done chan struct{}
@@ -58,8 +58,61 @@ type DB struct {
 
 type op struct {
 	ctx  context.Context
-	fn   func(ctx context.Context, c *sql.Conn) error
+	fn   func(ctx context.Context, c *wconn) error
 	done chan error
+}
+
+// wconn is the writer's connection. It prepares each distinct statement
+// once and reuses it: parsing SQL was a large part of the writer's time.
+// Only the writer goroutine uses it.
+type wconn struct {
+	c     *sql.Conn
+	stmts map[string]*sql.Stmt
+}
+
+// PrepareContext returns the cached prepared statement of query; callers
+// must not close it.
+func (w *wconn) PrepareContext(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := w.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := w.c.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	w.stmts[query] = st
+	return st, nil
+}
+
+func (w *wconn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, err := w.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+func (w *wconn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := w.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+func (w *wconn) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	st, err := w.PrepareContext(ctx, query)
+	if err != nil {
+		return w.c.QueryRowContext(ctx, query, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+func (w *wconn) close() error {
+	for _, st := range w.stmts {
+		st.Close()
+	}
+	return w.c.Close()
 }
 
 // Open opens (creating if needed) the queue file at path.
@@ -86,7 +139,7 @@ func Open(path string) (*DB, error) {
 	}
 	d := &DB{
 		db:     db,
-		w:      w,
+		w:      &wconn{c: w, stmts: map[string]*sql.Stmt{}},
 		ops:    make(chan *op),
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
@@ -103,7 +156,7 @@ func (d *DB) Close() error {
 	d.once.Do(func() {
 		close(d.stop)
 		<-d.done
-		err = errors.Join(d.w.Close(), d.db.Close())
+		err = errors.Join(d.w.close(), d.db.Close())
 	})
 	return err
 }
@@ -124,7 +177,7 @@ func (d *DB) Queue(name string) *Queue {
 // once and returns how many it released. Call it at start, before consuming.
 func (d *DB) ReleaseInFlight(ctx context.Context) (int, error) {
 	var n int64
-	err := d.exec(ctx, func(ctx context.Context, c *sql.Conn) error {
+	err := d.exec(ctx, func(ctx context.Context, c *wconn) error {
 		now := nowMicro()
 		r, err := c.ExecContext(ctx, `UPDATE message SET visible_at = ? WHERE receives > 0 AND visible_at > ?`, now, now)
 		if err != nil {
@@ -148,7 +201,7 @@ func (d *DB) ReleaseInFlight(ctx context.Context) (int, error) {
 // operations, isolated by a savepoint) and returns once it is committed or
 // rolled back. It waits for the outcome even if ctx ends meanwhile, so the
 // caller always knows whether fn's effects were committed.
-func (d *DB) exec(ctx context.Context, fn func(ctx context.Context, c *sql.Conn) error) error {
+func (d *DB) exec(ctx context.Context, fn func(ctx context.Context, c *wconn) error) error {
 	o := &op{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	select {
 	case d.ops <- o:

@@ -57,12 +57,11 @@ func (q *Queue) Send(ctx context.Context, msgs ...queue.Message) error {
 		}
 		attrs[i] = a
 	}
-	err := q.db.exec(ctx, func(ctx context.Context, c *sql.Conn) error {
+	err := q.db.exec(ctx, func(ctx context.Context, c *wconn) error {
 		stmt, err := c.PrepareContext(ctx, `INSERT INTO message (queue, body, attrs, sent_at, visible_at) VALUES (?, ?, ?, ?, ?)`)
 		if err != nil {
 			return err
 		}
-		defer stmt.Close()
 		now := nowMicro()
 		for i, m := range msgs {
 			body := m.Body
@@ -105,7 +104,7 @@ func (q *Queue) claim(ctx context.Context, max int, visibility time.Duration) ([
 		msgs []queue.Message
 		next int64
 	)
-	err := q.db.exec(ctx, func(ctx context.Context, c *sql.Conn) error {
+	err := q.db.exec(ctx, func(ctx context.Context, c *wconn) error {
 		msgs, next = nil, 0
 		now := nowMicro()
 		rows, err := c.QueryContext(ctx, `UPDATE message SET visible_at = ?, receives = receives + 1
@@ -141,7 +140,7 @@ func (q *Queue) unclaim(ctx context.Context, msgs []queue.Message) error {
 	if err != nil {
 		return err
 	}
-	err = q.db.exec(ctx, func(ctx context.Context, c *sql.Conn) error {
+	err = q.db.exec(ctx, func(ctx context.Context, c *wconn) error {
 		_, err := c.ExecContext(ctx, `UPDATE message SET visible_at = ?, receives = max(receives - 1, 0)
 			WHERE queue = ? AND id IN (SELECT value FROM json_each(?))`, nowMicro(), q.name, ids)
 		return err
@@ -162,7 +161,7 @@ func (q *Queue) Delete(ctx context.Context, ids ...string) error {
 	if err != nil {
 		return fmt.Errorf("delete from %s: %w", q.name, err)
 	}
-	err = q.db.exec(ctx, func(ctx context.Context, c *sql.Conn) error {
+	err = q.db.exec(ctx, func(ctx context.Context, c *wconn) error {
 		_, err := c.ExecContext(ctx, `DELETE FROM message WHERE queue = ? AND id IN (SELECT value FROM json_each(?))`, q.name, js)
 		return err
 	})
@@ -198,7 +197,7 @@ func (q *Queue) Stats(ctx context.Context) (Stats, error) {
 // start anything in flight belongs to a dead process.
 func (q *Queue) ReleaseInFlight(ctx context.Context) (int, error) {
 	var n int64
-	err := q.db.exec(ctx, func(ctx context.Context, c *sql.Conn) error {
+	err := q.db.exec(ctx, func(ctx context.Context, c *wconn) error {
 		now := nowMicro()
 		r, err := c.ExecContext(ctx, `UPDATE message SET visible_at = ? WHERE queue = ? AND receives > 0 AND visible_at > ?`, now, q.name, now)
 		if err != nil {
@@ -302,7 +301,7 @@ func (q *Queue) redrive(ctx context.Context, to queue.Sender, msgs []queue.Messa
 			return 0, err
 		}
 		var n int64
-		err = q.db.exec(ctx, func(ctx context.Context, c *sql.Conn) error {
+		err = q.db.exec(ctx, func(ctx context.Context, c *wconn) error {
 			now := nowMicro()
 			r, err := c.ExecContext(ctx, `UPDATE message
 				SET queue = ?, receives = 0, sent_at = ?, visible_at = ?, attrs = json_remove(attrs, '$.`+queue.AttrReason+`')
