@@ -25,6 +25,7 @@ import (
 
 	"github.com/herokuevents/herokuevents/shared/authorization"
 	"github.com/herokuevents/herokuevents/shared/config"
+	"github.com/herokuevents/herokuevents/shared/queue"
 	"github.com/herokuevents/herokuevents/shared/secret"
 )
 
@@ -73,6 +74,9 @@ type Options struct {
 	// Authorizations, when set, serves the Salesforce authorization routes
 	// and the OAuth callback (CallbackPath, no tenant auth).
 	Authorizations *authorization.Service
+	// DeadLetters, when set, serves the tenant's dead letters: list and
+	// redrive (/v1/tenants/{T}/dead-letters).
+	DeadLetters queue.DeadLetters
 }
 
 // Server serves the management and provisioning APIs.
@@ -88,6 +92,7 @@ type Server struct {
 	subPlat   map[string]SubscriptionPlatform
 	pubPlat   map[string]PublicationPlatform
 	auth      *authorization.Service
+	dead      queue.DeadLetters
 	mux       *http.ServeMux
 }
 
@@ -113,6 +118,7 @@ func New(o Options) *Server {
 		subPlat:   map[string]SubscriptionPlatform{},
 		pubPlat:   map[string]PublicationPlatform{},
 		auth:      o.Authorizations,
+		dead:      o.DeadLetters,
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -169,6 +175,9 @@ func (s *Server) routes() {
 	m.Handle("DELETE /heroku/resources/{id}", s.operatorOnly(s.deprovision))
 	if s.auth != nil {
 		s.authorizationRoutes(m, t)
+	}
+	if s.dead != nil {
+		s.deadLetterRoutes(m, t)
 	}
 	s.mux = m
 }
