@@ -1,0 +1,611 @@
+// Package sfsub is the sfsubscribe role: it consumes the Salesforce Pub/Sub
+// API subscriptions of every tenant (platform events and change data
+// capture) and enqueues their events, as event.Routed, on the ingest queue,
+// from where the filter role routes them through the subscription's streams.
+//
+// # Leases
+//
+// One consumer per subscription: a consumer first takes a lease, a
+// conditional write (config.Store.Update at the read version) of the
+// subscription item setting an owner and an expiry, and renews it while it
+// runs. The item's Index is the time the subscription next needs a
+// consumer: the lease expiry while leased (so a crashed consumer's
+// subscriptions come due when its lease runs out), now on release, or the
+// end of the backoff after a failure. Consumers find work with
+// config.Store.IndexedBefore.
+//
+// # Checkpoints
+//
+// A consumer subscribes after the stored checkpoint (ReplayCustom) or, with
+// none, from the subscription's replay preset ("latest" by default,
+// "earliest"). For every batch it enqueues the events and only then stores
+// the batch's latest replay id (keepalives included) as the checkpoint, so a
+// crash redelivers at most the last batch, with the same CloudEvent ids
+// (EventID).
+//
+// # Failures
+//
+//   - UNAUTHENTICATED: the token is refreshed (the client invalidates it on
+//     the session source) and the consumer resumes from the checkpoint.
+//   - A corrupted or expired replay id (over 72 h old): the documented
+//     fallback resumes from the subscription's replay preset — LATEST by
+//     default, with a warning log, the ReplayFallback metric and a note in
+//     State.LastError (events between the checkpoint and now are skipped);
+//     "earliest" opts in to replaying the retained 72 h instead.
+//   - Anything else (a revoked authorization, an unknown topic, the
+//     service unavailable): State "failing" with LastError, and the consumer
+//     backs off exponentially (MinBackoff doubling to MaxBackoff) — in
+//     process in the embedded mode, across ticks on Lambda — so nothing
+//     crash-loops.
+//
+// # Modes
+//
+// Runner.Tick consumes every due subscription until a deadline and releases
+// the leases (the Lambda function, on a one-minute schedule). Runner.Run
+// scans for due subscriptions every ScanInterval and consumes each until
+// its context ends (the embedded mode).
+package sfsub
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/herokuevents/herokuevents/shared/api"
+	"github.com/herokuevents/herokuevents/shared/config"
+	"github.com/herokuevents/herokuevents/shared/event"
+	"github.com/herokuevents/herokuevents/shared/metric"
+	"github.com/herokuevents/herokuevents/shared/queue"
+	"github.com/herokuevents/herokuevents/shared/salesforce"
+)
+
+// ReplayFallback is the metric counted when a corrupted or expired replay
+// id made a subscription resume from its replay preset.
+const ReplayFallback = "ReplayFallback"
+
+// Sessions returns the Pub/Sub session source of a tenant's authorization
+// (alias = the subscription's org_name). The source should refresh its
+// token when the client invalidates it (salesforce.Invalidator).
+type Sessions func(ctx context.Context, tenant, alias string) (salesforce.SessionSource, error)
+
+// Options configure a Runner.
+type Options struct {
+	// Store holds the subscriptions (and their leases and checkpoints). Required.
+	Store config.Store
+	// Ingest receives one event.Routed per event. Required.
+	Ingest queue.Sender
+	// Client is the Pub/Sub client, made by Dial or DialEnv (it takes each
+	// subscription's session from the context). Required.
+	Client *salesforce.Client
+	// Sessions resolves authorizations. Required.
+	Sessions Sessions
+	// Owner names this consumer in leases; a random id when empty.
+	Owner string
+	// Lease is how long a lease lasts unless renewed (renewed every third of
+	// it); 2 minutes when zero.
+	Lease time.Duration
+	// ScanInterval is how often Run looks for due subscriptions; 5 s when zero.
+	ScanInterval time.Duration
+	// BatchSize is the number of events kept requested (1..100, default 100).
+	BatchSize int32
+	// MinBackoff and MaxBackoff bound the delay after a failure (1 s and
+	// 5 minutes when zero); it doubles with each consecutive failure.
+	MinBackoff, MaxBackoff time.Duration
+	// Metrics records Ingested and ReplayFallback; metric.Discard when nil.
+	Metrics metric.Recorder
+	// Logger gets one line per decision; slog.Default() when nil.
+	Logger *slog.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Runner consumes Salesforce subscriptions. It is safe for concurrent use;
+// one Runner per process is enough.
+type Runner struct {
+	o       Options
+	mu      sync.Mutex
+	running map[string]bool // tenant/subscription id being consumed here
+}
+
+// New returns a Runner; it panics when a required option is missing (a
+// wiring mistake).
+func New(o Options) *Runner {
+	if o.Store == nil || o.Ingest == nil || o.Client == nil || o.Sessions == nil {
+		panic("sfsub: Options.Store, Ingest, Client and Sessions are required")
+	}
+	if o.Owner == "" {
+		o.Owner = "sfsub-" + uuid.NewString()
+	}
+	if o.Lease <= 0 {
+		o.Lease = 2 * time.Minute
+	}
+	if o.ScanInterval <= 0 {
+		o.ScanInterval = 5 * time.Second
+	}
+	if o.MinBackoff <= 0 {
+		o.MinBackoff = time.Second
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 5 * time.Minute
+	}
+	if o.Metrics == nil {
+		o.Metrics = metric.Discard
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Runner{o: o, running: map[string]bool{}}
+}
+
+// Lease is a consumer's claim on a subscription, stored in the subscription
+// item beside the config.Subscription fields.
+type Lease struct {
+	Owner string    `json:"owner,omitempty"`
+	Until time.Time `json:"until,omitzero"`
+	// Failures counts consecutive failed attempts (drives the backoff).
+	Failures int `json:"failures,omitempty"`
+}
+
+// record is a subscription item as this role reads and writes it.
+type record struct {
+	config.Subscription
+	Lease *Lease `json:"lease,omitempty"`
+}
+
+// Tick consumes every subscription due now until deadline (or ctx's end),
+// then releases the leases. It returns an error only when the due
+// subscriptions cannot be listed; failures of single subscriptions are
+// recorded in their state.
+func (r *Runner) Tick(ctx context.Context, deadline time.Time) error {
+	ctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	claims, err := r.claimDue(ctx)
+	if err != nil {
+		return err
+	}
+	r.o.Logger.InfoContext(ctx, "sfsubscribe tick", "claimed", len(claims), "deadline", deadline.UTC())
+	var wg sync.WaitGroup
+	for _, c := range claims {
+		wg.Go(func() { r.consume(ctx, c) })
+	}
+	wg.Wait()
+	return nil
+}
+
+// Run consumes due subscriptions until ctx ends, looking for new ones every
+// ScanInterval. It returns nil when ctx ends.
+func (r *Runner) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	t := time.NewTicker(r.o.ScanInterval)
+	defer t.Stop()
+	for {
+		claims, err := r.claimDue(ctx)
+		if err != nil && ctx.Err() == nil {
+			r.o.Logger.ErrorContext(ctx, "list due salesforce subscriptions", "err", err)
+		}
+		for _, c := range claims {
+			wg.Go(func() { r.consume(ctx, c) })
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// claim is a subscription leased by this runner.
+type claim struct {
+	tenant, id string
+	mu         sync.Mutex
+	rec        config.Record[record]
+	retryAt    time.Time // when a failed subscription may be tried again
+}
+
+func (c *claim) key() string { return c.tenant + "/" + c.id }
+
+// sub returns a copy of the subscription as last written.
+func (c *claim) sub() record {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.rec.Value
+}
+
+func (r *Runner) claimDue(ctx context.Context) ([]*claim, error) {
+	now := r.o.Now()
+	items, err := r.o.Store.IndexedBefore(ctx, config.KindSubscription, api.IndexTime(now), 0)
+	if err != nil {
+		return nil, fmt.Errorf("list due subscriptions: %w", err)
+	}
+	var out []*claim
+	for _, it := range items {
+		if ctx.Err() != nil {
+			break
+		}
+		c, err := r.claim(ctx, it, now)
+		if err != nil {
+			r.o.Logger.WarnContext(ctx, "claim salesforce subscription", "tenant", it.Tenant, "subscription", it.ID, "err", err)
+			continue
+		}
+		if c != nil {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// claim takes the lease of a due item, or returns nil when it is not a
+// Salesforce subscription, is leased by someone else, or was taken meanwhile.
+func (r *Runner) claim(ctx context.Context, it config.Item, now time.Time) (*claim, error) {
+	var rec record
+	if err := json.Unmarshal(it.Body, &rec); err != nil {
+		return nil, fmt.Errorf("decode subscription: %w", err)
+	}
+	if rec.Platform != config.PlatformSalesforce {
+		return nil, nil
+	}
+	key := it.Tenant + "/" + it.ID
+	r.mu.Lock()
+	busy := r.running[key]
+	if !busy {
+		r.running[key] = true
+	}
+	r.mu.Unlock()
+	if busy {
+		return nil, nil
+	}
+	keep := false
+	defer func() {
+		if !keep {
+			r.mu.Lock()
+			delete(r.running, key)
+			r.mu.Unlock()
+		}
+	}()
+	if l := rec.Lease; l != nil && l.Owner != "" && l.Owner != r.o.Owner && l.Until.After(now) {
+		return nil, nil // leased elsewhere; the index lagged
+	}
+	if rec.Lease == nil {
+		rec.Lease = &Lease{}
+	}
+	rec.Lease.Owner, rec.Lease.Until = r.o.Owner, now.Add(r.o.Lease)
+	it.Index = api.IndexTime(rec.Lease.Until)
+	saved, err := config.Save(ctx, r.o.Store, config.Record[record]{Value: rec, Item: it, Version: it.Version})
+	if errors.Is(err, config.ErrConflict) || errors.Is(err, config.ErrNotFound) {
+		return nil, nil // another consumer was faster, or it was deleted
+	}
+	if err != nil {
+		return nil, fmt.Errorf("take lease: %w", err)
+	}
+	keep = true
+	r.o.Logger.InfoContext(ctx, "salesforce subscription leased", "tenant", it.Tenant, "subscription", rec.Name,
+		"subscription_id", it.ID, "owner", r.o.Owner, "until", rec.Lease.Until)
+	return &claim{tenant: it.Tenant, id: it.ID, rec: saved}, nil
+}
+
+// errLeaseLost ends a consumer whose lease was taken or whose subscription
+// was deleted.
+var errLeaseLost = errors.New("lease lost")
+
+// update re-reads the subscription, checks the lease is still ours, applies
+// f and writes it back conditionally (retrying on version conflicts).
+func (r *Runner) update(ctx context.Context, c *claim, f func(rec *record, it *config.Item)) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for range 5 {
+		cur, err := config.Load[record](ctx, r.o.Store, c.tenant, config.KindSubscription, c.id)
+		if errors.Is(err, config.ErrNotFound) {
+			return fmt.Errorf("subscription deleted: %w", errLeaseLost)
+		}
+		if err != nil {
+			return fmt.Errorf("load subscription: %w", err)
+		}
+		if cur.Value.Lease == nil || cur.Value.Lease.Owner != r.o.Owner || cur.Value.Platform != config.PlatformSalesforce {
+			return fmt.Errorf("subscription leased by another consumer: %w", errLeaseLost)
+		}
+		f(&cur.Value, &cur.Item)
+		saved, err := config.Save(ctx, r.o.Store, cur)
+		if errors.Is(err, config.ErrConflict) {
+			continue
+		}
+		if errors.Is(err, config.ErrNotFound) {
+			return fmt.Errorf("subscription deleted: %w", errLeaseLost)
+		}
+		if err != nil {
+			return fmt.Errorf("save subscription: %w", err)
+		}
+		c.rec = saved
+		return nil
+	}
+	return fmt.Errorf("save subscription: %w", config.ErrConflict)
+}
+
+// storeCtx bounds a store write that must happen even when ctx is ending
+// (a checkpoint after a successful enqueue, a lease release).
+func storeCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+}
+
+// consume runs one claimed subscription until ctx ends or the lease is
+// lost, then releases the lease.
+func (r *Runner) consume(ctx context.Context, c *claim) {
+	sub := c.sub()
+	log := r.o.Logger.With("tenant", c.tenant, "subscription", sub.Name, "subscription_id", c.id, "topic", sub.Params.Event)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	defer func() {
+		r.release(ctx, log, c)
+		r.mu.Lock()
+		delete(r.running, c.key())
+		r.mu.Unlock()
+	}()
+
+	// Renew the lease while consuming.
+	renewed := make(chan struct{})
+	go func() {
+		defer close(renewed)
+		t := time.NewTicker(r.o.Lease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			err := r.update(ctx, c, func(rec *record, it *config.Item) {
+				rec.Lease.Until = r.o.Now().Add(r.o.Lease)
+				it.Index = api.IndexTime(rec.Lease.Until)
+			})
+			if errors.Is(err, errLeaseLost) {
+				log.WarnContext(ctx, "salesforce subscription lease lost", "err", err)
+				cancel(err)
+				return
+			}
+			if err != nil && ctx.Err() == nil {
+				log.WarnContext(ctx, "renew salesforce subscription lease", "err", err)
+			}
+		}
+	}()
+	defer func() { <-renewed }()
+	defer cancel(nil)
+
+	s := &stream{r: r, c: c, log: log}
+	for ctx.Err() == nil {
+		err := s.run(ctx)
+		if ctx.Err() != nil || errors.Is(err, errLeaseLost) {
+			if errors.Is(err, errLeaseLost) {
+				log.WarnContext(ctx, "salesforce subscription stopped", "err", err)
+			}
+			return
+		}
+		wait := s.handle(ctx, err)
+		if wait > 0 {
+			c.retryAt = r.o.Now().Add(wait)
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
+	}
+}
+
+// release gives the lease up: the subscription is due again at once, or
+// when its backoff ends.
+func (r *Runner) release(ctx context.Context, log *slog.Logger, c *claim) {
+	wctx, cancel := storeCtx(ctx)
+	defer cancel()
+	next := r.o.Now()
+	if c.retryAt.After(next) {
+		next = c.retryAt
+	}
+	err := r.update(wctx, c, func(rec *record, it *config.Item) {
+		rec.Lease.Owner, rec.Lease.Until = "", time.Time{}
+		it.Index = api.IndexTime(next)
+	})
+	switch {
+	case errors.Is(err, errLeaseLost):
+	case err != nil:
+		log.WarnContext(ctx, "release salesforce subscription lease", "err", err)
+	default:
+		log.InfoContext(ctx, "salesforce subscription released", "next_run", next.UTC())
+	}
+}
+
+// stream is the subscribe loop of one claim.
+type stream struct {
+	r   *Runner
+	c   *claim
+	log *slog.Logger
+	// fallback is set when the checkpoint was rejected as corrupted: the
+	// next subscribe starts from the preset.
+	fallback bool
+	// unauthRetried is set after one immediate retry on UNAUTHENTICATED; it
+	// is cleared by the next successful batch.
+	unauthRetried bool
+	// eofs counts consecutive server closes without a batch.
+	eofs int
+}
+
+// run subscribes and processes batches until an error.
+func (s *stream) run(ctx context.Context) error {
+	sub := s.c.sub()
+	src, err := s.r.o.Sessions(ctx, s.c.tenant, sub.Params.OrgName)
+	if err != nil {
+		return fmt.Errorf("authorization %s: %w", sub.Params.OrgName, err)
+	}
+	req := salesforce.SubscribeRequest{Topic: sub.Params.Event, BatchSize: s.r.o.BatchSize}
+	var cp []byte
+	if sub.State != nil {
+		cp = sub.State.Checkpoint
+	}
+	preset := "latest"
+	switch {
+	case len(cp) > 0 && !s.fallback:
+		req.Replay, req.ReplayID, preset = salesforce.ReplayCustom, cp, "custom"
+	case sub.Replay == ReplayEarliest:
+		req.Replay, preset = salesforce.ReplayEarliest, "earliest"
+	default:
+		req.Replay = salesforce.ReplayLatest
+	}
+	subscription, err := s.r.o.Client.Subscribe(WithSessionSource(ctx, src), req)
+	if err != nil {
+		return err
+	}
+	defer subscription.Close()
+	s.log.InfoContext(ctx, "salesforce subscribe", "replay", preset, "checkpoint", hex.EncodeToString(req.ReplayID))
+	for {
+		b, err := subscription.Recv()
+		if err != nil {
+			return err
+		}
+		if err := s.batch(ctx, sub.Subscription, b); err != nil {
+			return err
+		}
+		s.fallback, s.unauthRetried, s.eofs = false, false, 0
+	}
+}
+
+// batch enqueues a batch's events and then advances the checkpoint.
+func (s *stream) batch(ctx context.Context, sub config.Subscription, b *salesforce.Batch) error {
+	now := s.r.o.Now()
+	if len(b.Events) > 0 {
+		msgs := make([]queue.Message, 0, len(b.Events))
+		for _, ev := range b.Events {
+			ce := ToEvent(s.c.tenant, sub, ev, now)
+			body, err := json.Marshal(event.Routed{Tenant: s.c.tenant, Subscription: sub.ID, Event: ce})
+			if err != nil {
+				return fmt.Errorf("encode routed event: %w", err)
+			}
+			msgs = append(msgs, queue.Message{Body: body, Attributes: map[string]string{queue.AttrTenant: s.c.tenant, queue.AttrAttempt: "0"}})
+		}
+		if err := s.r.o.Ingest.Send(ctx, msgs...); err != nil {
+			return fmt.Errorf("enqueue %d events: %w", len(msgs), err)
+		}
+		s.r.o.Metrics.Count(ctx, metric.Ingested, len(msgs), "Platform", config.PlatformSalesforce)
+		first, last := b.Events[0], b.Events[len(b.Events)-1]
+		s.log.InfoContext(ctx, "salesforce events enqueued", "count", len(msgs),
+			"first_event_id", EventID(sub.ID, sub.Params.Event, first.ReplayID),
+			"last_event_id", EventID(sub.ID, sub.Params.Event, last.ReplayID),
+			"replay_id", hex.EncodeToString(last.ReplayID))
+	}
+	cp := b.LatestReplayID
+	if len(cp) == 0 && len(b.Events) > 0 {
+		cp = b.Events[len(b.Events)-1].ReplayID
+	}
+	wctx, cancel := storeCtx(ctx)
+	defer cancel()
+	return s.r.update(wctx, s.c, func(rec *record, _ *config.Item) {
+		st := rec.State
+		if st == nil {
+			st = &config.SourceState{}
+			rec.State = st
+		}
+		if len(cp) > 0 {
+			st.Checkpoint = cp
+		}
+		st.CheckedAt = now.UTC()
+		if st.Status != StatusActive {
+			if st.Status == StatusFailing {
+				st.LastError = ""
+			}
+			st.Status = StatusActive
+		}
+		rec.Lease.Failures = 0
+		s.c.retryAt = time.Time{}
+	})
+}
+
+// handle decides what to do after the stream ended with err and returns how
+// long to wait before subscribing again.
+func (s *stream) handle(ctx context.Context, err error) time.Duration {
+	sub := s.c.sub()
+	switch {
+	case errors.Is(err, io.EOF):
+		s.eofs++
+		s.log.InfoContext(ctx, "salesforce stream closed by the server; resubscribing", "closes", s.eofs)
+		if s.eofs > 1 {
+			return min(s.r.o.MinBackoff*time.Duration(s.eofs), s.r.o.MaxBackoff)
+		}
+		return 0
+	case errors.Is(err, salesforce.ErrUnauthenticated) && !s.unauthRetried:
+		s.unauthRetried = true
+		s.log.InfoContext(ctx, "salesforce session expired; refreshing and resuming from the checkpoint")
+		return 0
+	case errors.Is(err, salesforce.ErrReplayCorrupted) && !s.fallback && sub.State != nil && len(sub.State.Checkpoint) > 0:
+		s.fallback = true
+		preset := "LATEST"
+		if sub.Replay == ReplayEarliest {
+			preset = "EARLIEST"
+		}
+		note := fmt.Sprintf("replay id %s was rejected as corrupted or expired (%v); resumed from %s",
+			hex.EncodeToString(sub.State.Checkpoint), err, preset)
+		if preset == "LATEST" {
+			note += ": events published since the checkpoint were skipped"
+		}
+		s.log.WarnContext(ctx, "salesforce replay fallback", "preset", preset, "checkpoint", hex.EncodeToString(sub.State.Checkpoint), "err", err)
+		s.r.o.Metrics.Count(ctx, ReplayFallback, 1, "Platform", config.PlatformSalesforce)
+		wctx, cancel := storeCtx(ctx)
+		defer cancel()
+		uerr := s.r.update(wctx, s.c, func(rec *record, _ *config.Item) {
+			if rec.State == nil {
+				rec.State = &config.SourceState{}
+			}
+			rec.State.Checkpoint = nil
+			rec.State.LastError = note
+		})
+		if uerr != nil {
+			s.log.WarnContext(ctx, "record replay fallback", "err", uerr)
+		}
+		return 0
+	}
+	// A failure: record it and back off.
+	var failures int
+	msg := err.Error()
+	if errors.Is(err, salesforce.ErrInvalidGrant) || errors.Is(err, salesforce.ErrUnauthenticated) {
+		msg = fmt.Sprintf("authorization %s was refused by Salesforce; reconnect it (authorizations:salesforce:create %s): %v",
+			sub.Params.OrgName, sub.Params.OrgName, err)
+	}
+	wctx, cancel := storeCtx(ctx)
+	defer cancel()
+	uerr := s.r.update(wctx, s.c, func(rec *record, _ *config.Item) {
+		if rec.State == nil {
+			rec.State = &config.SourceState{}
+		}
+		rec.State.Status = StatusFailing
+		rec.State.LastError = msg
+		rec.Lease.Failures++
+		failures = rec.Lease.Failures
+	})
+	if uerr != nil {
+		s.log.WarnContext(ctx, "record salesforce subscription failure", "err", uerr)
+		failures = 1
+	}
+	wait := s.r.backoff(failures)
+	s.log.WarnContext(ctx, "salesforce subscription failing", "err", err, "failures", failures, "retry_in", wait)
+	s.unauthRetried = false
+	return wait
+}
+
+// backoff is MinBackoff doubled per consecutive failure, up to MaxBackoff.
+func (r *Runner) backoff(failures int) time.Duration {
+	d := r.o.MinBackoff
+	for i := 1; i < failures && d < r.o.MaxBackoff; i++ {
+		d *= 2
+	}
+	return min(d, r.o.MaxBackoff)
+}
