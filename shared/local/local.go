@@ -217,6 +217,10 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		SubscriptionPlatforms: env.SubscriptionPlatforms,
 		PublicationPlatforms:  env.PublicationPlatforms,
 		Authorizations:        env.Authorizations,
+		DeadLetters: sqlitequeue.NewDeadLetters(
+			sqlitequeue.Pair{DLQ: ingestDLQ, Source: ingestQ},
+			sqlitequeue.Pair{DLQ: deliveryDLQ, Source: deliveryQ},
+		),
 	})
 	ing := ingest.New(ingest.Options{Store: s.cached, Ingest: ingestQ, Delivery: deliveryQ, Logger: o.Logger})
 	flt := filter.New(filter.Options{Store: s.cached, Delivery: deliveryQ, Logger: o.Logger})
