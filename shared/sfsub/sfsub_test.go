@@ -432,7 +432,12 @@ func TestTickLeasesOneConsumerPerSubscription(t *testing.T) {
 
 	// Released at the deadline: the next tick resumes from the checkpoint.
 	more := e.emit(t, salesforcetest.AccountChangeTopic, accounts(4, 6)...)
-	require.NoError(t, b.Tick(t.Context(), time.Now().Add(time.Second)))
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- b.Tick(ctx, time.Now().Add(10*time.Second)) }()
+	assert.Eventually(t, func() bool { return len(e.sink.all()) == 6 }, 10*time.Second, 20*time.Millisecond)
+	cancel()
+	require.NoError(t, <-done)
 	assert.Equal(t, append(hexIDs(emitted), hexIDs(more)...), replayIDs(e.sink.all()))
 	assert.Equal(t, more[1].ReplayID, e.state(t, sub.ID).Checkpoint)
 }
