@@ -26,6 +26,7 @@ func main() {
 	srv := api.New(api.Options{
 		Store: store, Sealer: sealer, URLCheck: egress.CheckURL, BaseURL: base, Operator: op, Logger: env.Logger,
 		Authorizations: env.Authorizations(store, sealer, egress, base),
+		DeadLetters:    env.DeadLetters(),
 		SubscriptionPlatforms: map[string]api.SubscriptionPlatform{
 			config.PlatformGenerate: generate.Platform(nil),
 		},

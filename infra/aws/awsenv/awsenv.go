@@ -106,6 +106,19 @@ func (e *Env) Queue(name string) queue.Sender {
 	return sqsqueue.New(e.sqs, lambdaio.MustEnv(name))
 }
 
+// DeadLetters returns the tenants' dead letters of the ingest and delivery
+// dead-letter queues (INGEST_DLQ_URL, DELIVERY_DLQ_URL), redriven to
+// INGEST_QUEUE_URL and DELIVERY_QUEUE_URL.
+func (e *Env) DeadLetters() queue.DeadLetters {
+	if e.sqs == nil {
+		e.sqs = sqs.NewFromConfig(e.AWS)
+	}
+	return sqsqueue.NewDeadLetters(e.sqs,
+		sqsqueue.Pair{Name: "ingest", DLQ: lambdaio.MustEnv("INGEST_DLQ_URL"), Source: lambdaio.MustEnv("INGEST_QUEUE_URL")},
+		sqsqueue.Pair{Name: "delivery", DLQ: lambdaio.MustEnv("DELIVERY_DLQ_URL"), Source: lambdaio.MustEnv("DELIVERY_QUEUE_URL")},
+	)
+}
+
 // Egress returns the outbound HTTP guard with ALLOW_EGRESS's networks.
 func (e *Env) Egress() *sink.Egress {
 	var allow []string
