@@ -1,6 +1,8 @@
-// Package sqsqueue implements queue.Sender on Amazon SQS.
+// Package sqsqueue implements queue.Sender and queue.DeadLetters on Amazon
+// SQS.
 //
-// Only sending lives here: in AWS, receiving, calling the handler, deleting
+// Sending and dead-letter listing/redrive live here: in AWS, receiving,
+// calling the handler, deleting
 // successes and dead-lettering are done by Lambda's SQS event source mapping,
 // the Lambda adapter (shared/lambdaio with queue.Settle) and the queue's
 // redrive policy.
