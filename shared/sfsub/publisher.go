@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/herokuevents/herokuevents/shared/authorization"
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/deliver"
 	"github.com/herokuevents/herokuevents/shared/event"
@@ -16,7 +17,8 @@ import (
 )
 
 // ErrNotConnected marks a publication whose authorization cannot mint a
-// session (revoked or never completed): the delivery is dead-lettered.
+// session (missing, pending, failing, or its grant revoked): the delivery is
+// dead-lettered with the reason. Other session errors are retried.
 var ErrNotConnected = errors.New("salesforce authorization not connected")
 
 // Publisher is the deliver.Publisher of Salesforce publications: it
@@ -57,10 +59,7 @@ func (p *Publisher) Publish(ctx context.Context, tenant string, pub config.Publi
 	}
 	src, err := p.Sessions(ctx, tenant, alias)
 	if err != nil {
-		if ctx.Err() != nil {
-			return err
-		}
-		return queue.Permanent(fmt.Errorf("publication %s: authorization %s: %w: %w", pub.Name, alias, ErrNotConnected, err))
+		return classifyPublish(pub, err)
 	}
 	data, err := withCreatedDate(ev)
 	if err != nil {
@@ -100,7 +99,7 @@ func (p *Publisher) Publish(ctx context.Context, tenant string, pub config.Publi
 // classifyPublish maps a failed Publish call to retry or permanent.
 func classifyPublish(pub config.Publication, err error) error {
 	switch {
-	case errors.Is(err, salesforce.ErrInvalidGrant):
+	case errors.Is(err, salesforce.ErrInvalidGrant), errors.Is(err, authorization.ErrNotConnected), errors.Is(err, authorization.ErrNotFound):
 		return queue.Permanent(fmt.Errorf("publication %s: authorization %s: %w: %w", pub.Name, pub.Params.OrgName, ErrNotConnected, err))
 	case errors.Is(err, salesforce.ErrTopicNotFound), errors.Is(err, salesforce.ErrPermission):
 		return queue.Permanent(fmt.Errorf("publication %s: %w", pub.Name, err))

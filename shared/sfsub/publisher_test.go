@@ -3,7 +3,6 @@ package sfsub_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"testing"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/herokuevents/herokuevents/shared/api"
+	"github.com/herokuevents/herokuevents/shared/authorization"
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/event"
 	"github.com/herokuevents/herokuevents/shared/queue"
@@ -23,7 +23,7 @@ func TestPublisher(t *testing.T) {
 	e := setup(t)
 	p := &sfsub.Publisher{Client: e.client, Sessions: func(_ context.Context, tn, alias string) (salesforce.SessionSource, error) {
 		if alias != "example-org" {
-			return nil, errors.New("not connected")
+			return nil, &authorization.Error{Kind: authorization.ErrNotFound, Message: "Authorization " + alias + " not found."}
 		}
 		return e.src, nil
 	}}

@@ -60,6 +60,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/herokuevents/herokuevents/shared/api"
+	"github.com/herokuevents/herokuevents/shared/authorization"
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/event"
 	"github.com/herokuevents/herokuevents/shared/metric"
@@ -576,7 +577,13 @@ func (s *stream) handle(ctx context.Context, err error) time.Duration {
 	// A failure: record it and back off.
 	var failures int
 	msg := err.Error()
-	if errors.Is(err, salesforce.ErrInvalidGrant) || errors.Is(err, salesforce.ErrUnauthenticated) {
+	switch {
+	case errors.Is(err, authorization.ErrNotConnected), errors.Is(err, authorization.ErrNotFound):
+		msg = authorization.Message(err)
+		if msg == "" {
+			msg = err.Error()
+		}
+	case errors.Is(err, salesforce.ErrInvalidGrant) || errors.Is(err, salesforce.ErrUnauthenticated):
 		msg = fmt.Sprintf("authorization %s was refused by Salesforce; reconnect it (authorizations:salesforce:create %s): %v",
 			sub.Params.OrgName, sub.Params.OrgName, err)
 	}
