@@ -9,7 +9,7 @@ APP      ?= my-app
 .PHONY: run test tools build functions lint fmt bench
 
 run:
-	$(GO) run ./cmd/herokuevents serve --addr $(ADDR) --data-dir $(DATA_DIR) --app $(APP) $(ARGS)
+	@$(GO) run ./cmd/herokuevents serve --addr $(ADDR) --data-dir $(DATA_DIR) --app $(APP) $(ARGS)
 
 tools:
 	scripts/setup-tools
