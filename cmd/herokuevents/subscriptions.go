@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -25,8 +26,9 @@ type link struct {
 // sourceState is the runtime state of a polled subscription. The API sends
 // an object; a bare string is taken as the status.
 type sourceState struct {
-	Status    string `json:"status"`
-	LastError string `json:"last_error"`
+	Status       string    `json:"status"`
+	LastError    string    `json:"last_error"`
+	CheckpointAt time.Time `json:"checkpoint_at"`
 }
 
 // UnmarshalJSON accepts {"status","last_error"} or a string.
@@ -101,8 +103,29 @@ func (s subscription) fields() []field {
 			}
 		}
 		fields = append(fields, field{Key: "State", Values: values(status)}, field{Key: "Last Error", Values: values(lastErr)})
+		if s.State != nil && !s.State.CheckpointAt.IsZero() {
+			fields = append(fields, field{Key: "Checkpoint", Values: values(checkpointAge(s.State.CheckpointAt, time.Now()))})
+		}
 	}
 	return fields
+}
+
+// checkpointAge renders when a subscription last stored its position, as
+// an age and the UTC time: "42s ago (2026-01-02T03:04:05Z)".
+func checkpointAge(at, now time.Time) string {
+	d := max(now.Sub(at), 0)
+	var age string
+	switch {
+	case d < time.Minute:
+		age = fmt.Sprintf("%ds ago", int(d/time.Second))
+	case d < time.Hour:
+		age = fmt.Sprintf("%dm ago", int(d/time.Minute))
+	case d < 48*time.Hour:
+		age = fmt.Sprintf("%dh%02dm ago", int(d/time.Hour), int(d%time.Hour/time.Minute))
+	default:
+		age = fmt.Sprintf("%dd ago", int(d/(24*time.Hour)))
+	}
+	return age + " (" + at.UTC().Format(time.RFC3339) + ")"
 }
 
 // listCmd is what a list command needs to know about its resource.
