@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/herokuevents/herokuevents/shared/config"
-	"github.com/herokuevents/herokuevents/shared/salesforce"
 	"github.com/herokuevents/herokuevents/shared/sfsub"
 )
 
@@ -30,14 +29,7 @@ func wireSalesforce(ctx context.Context, e *Env) error {
 	if err != nil {
 		return err
 	}
-	auth := e.Authorizations
-	sessions := func(ctx context.Context, tenant, alias string) (salesforce.SessionSource, error) {
-		src, err := auth.Sessions(ctx, tenant, alias)
-		if err != nil {
-			return nil, err
-		}
-		return src, nil
-	}
+	sessions := sfsub.AuthorizationSessions(e.Authorizations)
 	platforms := sfsub.Platforms{Authorized: sfsub.StoreAuthorizationCheck(e.Store)}
 	e.SubscriptionPlatforms[config.PlatformSalesforce] = platforms.Subscription
 	e.PublicationPlatforms[config.PlatformSalesforce] = platforms.Publication

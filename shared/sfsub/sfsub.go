@@ -616,3 +616,28 @@ func (r *Runner) backoff(failures int) time.Duration {
 	}
 	return min(d, r.o.MaxBackoff)
 }
+
+// TickFunc adapts Tick to a scheduled Lambda invocation: each tick consumes
+// for runFor, or until margin before the invocation's deadline when that
+// comes first (leases are released, and checkpoints written, in the margin).
+func (r *Runner) TickFunc(runFor, margin time.Duration) func(ctx context.Context, at time.Time) error {
+	return func(ctx context.Context, _ time.Time) error {
+		deadline := r.o.Now().Add(runFor)
+		if d, ok := ctx.Deadline(); ok && d.Add(-margin).Before(deadline) {
+			deadline = d.Add(-margin)
+		}
+		return r.Tick(ctx, deadline)
+	}
+}
+
+// AuthorizationSessions resolves subscriptions' and publications'
+// authorizations with svc.
+func AuthorizationSessions(svc *authorization.Service) Sessions {
+	return func(ctx context.Context, tenant, alias string) (salesforce.SessionSource, error) {
+		src, err := svc.Sessions(ctx, tenant, alias)
+		if err != nil {
+			return nil, err
+		}
+		return src, nil
+	}
+}

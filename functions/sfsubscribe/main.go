@@ -1,0 +1,36 @@
+// Command sfsubscribe is the sfsubscribe role as a Lambda function ticked by
+// an EventBridge Scheduler rate(1 minute) schedule: each tick leases the due
+// Salesforce subscriptions, consumes them over the Pub/Sub API for RUN_FOR
+// (default 55s, ending well before the function's timeout), enqueues their
+// events on IngestQueue, checkpoints, and releases the leases.
+package main
+
+import (
+	"context"
+	"os"
+	"time"
+
+	"github.com/herokuevents/herokuevents/infra/aws/awsenv"
+	"github.com/herokuevents/herokuevents/shared/lambdaio"
+	"github.com/herokuevents/herokuevents/shared/sfsub"
+)
+
+func main() {
+	ctx := context.Background()
+	env := awsenv.MustLoad(ctx, "sfsubscribe")
+	store := env.Store()
+	client, err := sfsub.DialEnv(ctx, os.Getenv, env.Logger) // SALESFORCE_PUBSUB_ENDPOINT, SALESFORCE_CA_CERT
+	if err != nil {
+		env.Logger.Error("dial salesforce pub/sub", "err", err)
+		os.Exit(1)
+	}
+	r := sfsub.New(sfsub.Options{
+		Store:    store,
+		Ingest:   env.Queue("INGEST_QUEUE_URL"),
+		Client:   client,
+		Sessions: sfsub.AuthorizationSessions(env.Authorizations(store, env.Sealer(), env.Egress(), "")),
+		Metrics:  env.Metrics,
+		Logger:   env.Logger,
+	})
+	lambdaio.StartSchedule(r.TickFunc(env.Timeout("RUN_FOR", 55*time.Second), 15*time.Second))
+}
