@@ -141,6 +141,13 @@ func TestSalesforceEventsThroughFilterToWebhook(t *testing.T) {
 			"target": "accountCreated", "filter": createFilter}, &pe))
 	waitActive(t, srv, "accountChange")
 	waitActive(t, srv, "systemStatus")
+	var apiErr struct{ ID, Message string }
+	assert.Equal(t, http.StatusUnprocessableEntity, call(t, srv, "POST", "/platforms/salesforce/subscriptions",
+		map[string]any{"name": "x", "event": salesforcetest.AccountChangeTopic, "org_name": "other-org"}, &apiErr))
+	assert.Contains(t, apiErr.Message, "org_name other-org: no such authorization")
+	assert.Equal(t, http.StatusUnprocessableEntity, call(t, srv, "POST", "/platforms/salesforce/publications",
+		map[string]any{"name": "x", "event": salesforcetest.AccountChangeTopic, "org_name": "example-org"}, &apiErr))
+	assert.Contains(t, apiErr.Message, "change events cannot be published")
 
 	var creates []*salesforcetest.EmitResult
 	for i, change := range []string{"CREATE", "UPDATE", "CREATE", "DELETE"} {

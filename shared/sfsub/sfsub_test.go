@@ -484,3 +484,18 @@ func TestMissingAuthorizationFails(t *testing.T) {
 	require.NoError(t, err)
 	assert.Greater(t, it.Index, api.IndexTime(time.Now().Add(-time.Second)), "due again after its backoff")
 }
+
+func TestTickFuncStopsBeforeTheInvocationDeadline(t *testing.T) {
+	e := setup(t)
+	e.subscribe(t, "status", salesforcetest.SystemStatusTopic, sfsub.ReplayLatest, nil)
+	r := e.runner(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 700*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	require.NoError(t, r.TickFunc(time.Minute, 500*time.Millisecond)(ctx, start))
+	assert.Less(t, time.Since(start), 600*time.Millisecond, "margin before the deadline")
+	start = time.Now()
+	require.NoError(t, r.TickFunc(200*time.Millisecond, 0)(t.Context(), start))
+	assert.GreaterOrEqual(t, time.Since(start), 200*time.Millisecond)
+	assert.Less(t, time.Since(start), time.Second)
+}
