@@ -39,12 +39,11 @@ func wireSalesforce(ctx context.Context, e *Env) error {
 	// put it in the context (sfsub.WithTenant) and hand the request to the
 	// api role, mounted at "/" after the extensions, which authenticates it
 	// before the builder checks that org_name is an authorization.
-	withTenant := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	apiRole := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		root, _ := e.Mux.Handler(&http.Request{Method: http.MethodGet, URL: &url.URL{Path: "/"}, Host: r.Host})
-		root.ServeHTTP(w, r.WithContext(sfsub.WithTenant(r.Context(), r.PathValue("tenant"))))
+		root.ServeHTTP(w, r)
 	})
-	e.Mux.Handle("POST /v1/tenants/{tenant}/platforms/salesforce/subscriptions", withTenant)
-	e.Mux.Handle("POST /v1/tenants/{tenant}/platforms/salesforce/publications", withTenant)
+	e.Mux.Handle("POST /v1/tenants/{tenant}/platforms/salesforce/", sfsub.TenantHandler(apiRole))
 	e.Publishers[config.PlatformSalesforce] = &sfsub.Publisher{Client: client, Sessions: sessions, Logger: e.Logger.With("role", "deliver")}
 	r := sfsub.New(sfsub.Options{
 		Store:        e.Store,

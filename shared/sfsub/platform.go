@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"regexp"
 	"time"
 
@@ -78,6 +79,19 @@ type tenantKey struct{}
 // takes ctx and body only); wiring that can, sets it.
 func WithTenant(ctx context.Context, tenant string) context.Context {
 	return context.WithValue(ctx, tenantKey{}, tenant)
+}
+
+// TenantHandler forwards each request to next (the api role) with the
+// {tenant} path value of its mux pattern in the context (WithTenant). Mount
+// it in front of the api role on the salesforce create routes:
+//
+//	mux.Handle("POST /v1/tenants/{tenant}/platforms/salesforce/", sfsub.TenantHandler(apiHandler))
+//
+// The api role still authenticates the request before a builder runs.
+func TenantHandler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(WithTenant(r.Context(), r.PathValue("tenant"))))
+	})
 }
 
 // TenantFrom returns the tenant set by WithTenant.
