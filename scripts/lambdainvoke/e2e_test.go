@@ -2,157 +2,199 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
-	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/herokuevents/herokuevents"
-	"github.com/herokuevents/herokuevents/infra/aws/awstest"
-	"github.com/herokuevents/herokuevents/shared/stack"
+	"github.com/herokuevents/herokuevents/infra/aws/stacktest"
+	"github.com/herokuevents/herokuevents/shared/api"
+	"github.com/herokuevents/herokuevents/shared/config"
 )
 
-// TestSamplesUnderEmulator builds every function binary as it is deployed
-// (static linux, lambda.norpc) for the host architecture and invokes it on
-// every events/<function>-*.json under aws-lambda-rie, wired to a moto
-// server holding the table, queues and key of template.yaml. HTTP samples
-// must get an answer below 500, SQS samples an empty batchItemFailures, and
-// poison samples must land in the function's dead-letter queue.
+func TestMain(m *testing.M) { stacktest.Main(m) }
+
+// sample is the Lambda input of an events/*.json file, the parts the
+// assertions need.
+type sample struct {
+	Headers map[string]string `json:"headers"`
+	Records []json.RawMessage `json:"Records"`
+}
+
+// TestSamplesUnderEmulator invokes every function binary (built as
+// deployed: static linux, lambda.norpc) on every events/<function>-*.json
+// through this command, under aws-lambda-rie, wired to a stack of
+// template.yaml in moto (stacktest: queues, table and key created from the
+// template, each function's environment resolved from it). The sample
+// tenant exists with the samples' keys, so a publish is accepted (202 with
+// an id), bad credentials get 401, the API answers 200, batches are handled
+// without failures, poison records land in the function's dead-letter queue
+// and scheduled ticks succeed.
 func TestSamplesUnderEmulator(t *testing.T) {
+	rie, err := stacktest.RIEPath()
+	require.NoError(t, err)
+	bins := stacktest.Binaries(t)
+	st := stacktest.New(t, stacktest.Options{Functions: []string{}}) // resources only: this command runs the functions
 	root, err := filepath.Abs("../..")
 	require.NoError(t, err)
-	rie := filepath.Join(root, ".bin", "aws-lambda-rie")
-	_, err = os.Stat(rie)
-	require.NoError(t, err, "aws-lambda-rie is missing: run scripts/setup-tools")
-
-	tpl, err := stack.Parse(herokuevents.Template)
-	require.NoError(t, err)
-	bin := t.TempDir()
-	var pkgs []string
-	for _, id := range tpl.Functions() {
-		pkgs = append(pkgs, "./functions/"+role(id))
-	}
-	build := exec.CommandContext(t.Context(), "go", append([]string{"build", "-tags", "lambda.norpc", "-trimpath", "-o", bin + "/"}, pkgs...)...)
-	build.Dir = root
-	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "build functions:\n%s", out)
-
-	moto := awstest.New(t)
-	env := map[string]string{
-		"AWS_ENDPOINT_URL": moto.URL, "AWS_ACCESS_KEY_ID": awstest.AccessKey, "AWS_SECRET_ACCESS_KEY": awstest.SecretKey,
-		"AWS_REGION": awstest.Region, "AWS_CONFIG_FILE": os.DevNull, "AWS_SHARED_CREDENTIALS_FILE": os.DevNull,
-		"CONFIG_TABLE": "config", "PUBLIC_URL": "https://events.example.com",
-		"OPERATOR_PASSWORD": strings.Repeat("p", 32), "RIE_LOG_LEVEL": "error",
-	}
-	call(t, moto.URL, "dynamodb", "DynamoDB_20120810.CreateTable", map[string]any{
-		"TableName": "config", "BillingMode": "PAY_PER_REQUEST",
-		"AttributeDefinitions": []map[string]string{
-			{"AttributeName": "PK", "AttributeType": "S"}, {"AttributeName": "SK", "AttributeType": "S"},
-			{"AttributeName": "GSI1PK", "AttributeType": "S"}, {"AttributeName": "GSI1SK", "AttributeType": "S"},
-		},
-		"KeySchema": []map[string]string{{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}},
-		"GlobalSecondaryIndexes": []map[string]any{{
-			"IndexName":  "GSI1",
-			"KeySchema":  []map[string]string{{"AttributeName": "GSI1PK", "KeyType": "HASH"}, {"AttributeName": "GSI1SK", "KeyType": "RANGE"}},
-			"Projection": map[string]string{"ProjectionType": "ALL"},
-		}},
-	})
-	for _, q := range []string{"INGEST_QUEUE_URL", "INGEST_DLQ_URL", "DELIVERY_QUEUE_URL", "DELIVERY_DLQ_URL"} {
-		res := call(t, moto.URL, "sqs", "AmazonSQS.CreateQueue", map[string]any{"QueueName": strings.ToLower(strings.TrimSuffix(q, "_URL"))})
-		env[q], _ = res["QueueUrl"].(string)
-		require.NotEmpty(t, env[q])
-	}
-	key := call(t, moto.URL, "kms", "TrentService.CreateKey", map[string]any{})
-	env["KMS_KEY_ID"], _ = key["KeyMetadata"].(map[string]any)["KeyId"].(string)
-	for k, v := range env {
-		t.Setenv(k, v)
-	}
-
 	files, err := filepath.Glob(filepath.Join(root, "events", "*.json"))
 	require.NoError(t, err)
 	require.NotEmpty(t, files)
+	seedSampleTenant(t, st, files)
+
+	covered := map[string]bool{}
 	for _, file := range files {
 		name := filepath.Base(file)
 		fn, _, _ := strings.Cut(name, "-")
+		id := strings.ToUpper(fn[:1]) + fn[1:] + "Function"
+		covered[id] = true
 		t.Run(name, func(t *testing.T) {
-			dlq := map[string]string{"filter": env["INGEST_DLQ_URL"], "deliver": env["DELIVERY_DLQ_URL"]}[fn]
-			before := depth(t, moto.URL, dlq)
-			var stdout, stderr bytes.Buffer
-			code := run(t.Context(), rie, filepath.Join(bin, fn), fn, file, &stdout, &stderr)
-			require.Equal(t, 0, code, "invocation failed\nstdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
-			var resp struct {
-				StatusCode        *int              `json:"statusCode"`
-				BatchItemFailures []json.RawMessage `json:"batchItemFailures"`
+			env := st.Env(id)
+			require.NotEmpty(t, env, "template.yaml has no %s", id)
+			for k, v := range env {
+				t.Setenv(k, v)
 			}
-			require.NoError(t, json.Unmarshal(stdout.Bytes(), &resp), stdout.String())
+			t.Setenv("RIE_LOG_LEVEL", "error")
 			raw, err := os.ReadFile(file)
 			require.NoError(t, err)
-			var in struct {
-				Records []json.RawMessage `json:"Records"`
-			}
+			var in sample
 			require.NoError(t, json.Unmarshal(raw, &in))
+			dlq := deadLetterQueue(st, id)
+			before, queued := 0, 0
+			if fn == "ingest" {
+				queued, _, _, err = st.Depth(t.Context(), "IngestQueue")
+				require.NoError(t, err)
+			}
+			if dlq != "" {
+				before, _, _, err = st.Depth(t.Context(), dlq)
+				require.NoError(t, err)
+			}
+
+			ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+			defer cancel()
+			var stdout, stderr bytes.Buffer
+			code := run(ctx, rie, bins[fn], fn, file, &stdout, &stderr)
+			require.Equal(t, 0, code, "invocation failed\nstdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+			logs := stderr.String()
+
+			var resp struct {
+				StatusCode        *int              `json:"statusCode"`
+				Body              string            `json:"body"`
+				BatchItemFailures []json.RawMessage `json:"batchItemFailures"`
+			}
+			if strings.TrimSpace(stdout.String()) != "null" {
+				require.NoError(t, json.Unmarshal(stdout.Bytes(), &resp), stdout.String())
+			}
 			switch {
-			case resp.StatusCode != nil:
-				assert.Less(t, *resp.StatusCode, 500, "logs:\n%s", stderr.String())
-			case in.Records != nil:
-				assert.NotNil(t, resp.BatchItemFailures)
-				assert.Empty(t, resp.BatchItemFailures, "logs:\n%s", stderr.String())
-				if strings.Contains(name, "-poison") {
-					assert.Equal(t, before+len(in.Records), depth(t, moto.URL, dlq), "poison dead-lettered; logs:\n%s", stderr.String())
+			case in.Headers != nil:
+				require.NotNil(t, resp.StatusCode, "HTTP response; logs:\n%s", logs)
+				want := http.StatusOK
+				switch {
+				case strings.Contains(name, "bad-credentials"):
+					want = http.StatusUnauthorized
+				case fn == "ingest":
+					want = http.StatusAccepted
 				}
+				require.Equal(t, want, *resp.StatusCode, "body %s; logs:\n%s", resp.Body, logs)
+				require.True(t, json.Valid([]byte(resp.Body)), "JSON answer: %s", resp.Body)
+				var body struct{ ID string }
+				_ = json.Unmarshal([]byte(resp.Body), &body) // an object for 202 and errors
+				if want == http.StatusAccepted {
+					assert.NotEmpty(t, body.ID, "a publish answers the event id")
+					after, _, _, err := st.Depth(t.Context(), "IngestQueue")
+					require.NoError(t, err)
+					assert.Equal(t, queued+1, after, "the event is queued for the subscription's streams")
+				}
+				if want == http.StatusUnauthorized {
+					assert.Equal(t, "unauthorized", body.ID)
+				}
+			case in.Records != nil:
+				assert.NotNil(t, resp.BatchItemFailures, "a batch response; logs:\n%s", logs)
+				assert.Empty(t, resp.BatchItemFailures, "logs:\n%s", logs)
+				if strings.Contains(name, "-poison") {
+					require.NotEmpty(t, dlq, "%s has no dead-letter queue", id)
+					after, _, _, err := st.Depth(t.Context(), dlq)
+					require.NoError(t, err)
+					assert.Equal(t, before+len(in.Records), after, "poison dead-lettered; logs:\n%s", logs)
+				}
+			default: // scheduled tick: no error (run checked), nothing to return
+				assert.Equal(t, "null", strings.TrimSpace(stdout.String()), "logs:\n%s", logs)
 			}
 		})
 	}
+	for _, id := range st.Template.Functions() {
+		assert.True(t, covered[id], "no events/%s-*.json sample", stacktest.Role(id))
+	}
 }
 
-// role is the functions/ folder of a logical id: ApiFunction -> api.
-func role(id string) string { return strings.ToLower(strings.TrimSuffix(id, "Function")) }
-
-// call makes one AWS JSON-protocol call to moto (which does not check
-// signatures), keeping this test free of AWS SDK clients.
-func call(t *testing.T, url, service, target string, in any) map[string]any {
-	t.Helper()
-	body, err := json.Marshal(in)
-	require.NoError(t, err)
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, url+"/", bytes.NewReader(body))
-	require.NoError(t, err)
-	ct := "application/x-amz-json-1.0"
-	if service == "kms" {
-		ct = "application/x-amz-json-1.1"
+// deadLetterQueue is the logical id of the dead-letter queue of the queue
+// feeding function id ("" when it has none).
+func deadLetterQueue(st *stacktest.Stack, id string) string {
+	fn, err := st.Template.Function(id)
+	if err != nil || fn.Queue == "" {
+		return ""
 	}
-	req.Header.Set("Content-Type", ct)
-	req.Header.Set("X-Amz-Target", target)
-	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential="+awstest.AccessKey+"/20260101/"+awstest.Region+"/"+service+
-		"/aws4_request, SignedHeaders=host, Signature=00")
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	var out map[string]any
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
-	require.Equal(t, http.StatusOK, resp.StatusCode, "%s: %v", target, out)
-	return out
+	redrive, _ := st.Template.Resources[fn.Queue].Properties["RedrivePolicy"].(map[string]any)
+	target, _ := redrive["deadLetterTargetArn"].(map[string]any)
+	ga, _ := target["Fn::GetAtt"].([]any)
+	if len(ga) != 2 {
+		return ""
+	}
+	dlq, _ := ga[0].(string)
+	return dlq
 }
 
-// depth is the number of messages in the queue (0 for no queue).
-func depth(t *testing.T, url, queueURL string) int {
+// seedSampleTenant stores the tenant the HTTP samples authenticate as (its
+// keys are in their Authorization headers) and an inbound webhook
+// subscription for each publish sample's name.
+func seedSampleTenant(t *testing.T, st *stacktest.Stack, files []string) {
 	t.Helper()
-	if queueURL == "" {
-		return 0
+	store := st.Store("ConfigTable")
+	var tenant config.Tenant
+	names := map[string]bool{}
+	for _, file := range files {
+		raw, err := os.ReadFile(file)
+		require.NoError(t, err)
+		var in struct {
+			RawPath string            `json:"rawPath"`
+			Headers map[string]string `json:"headers"`
+		}
+		require.NoError(t, json.Unmarshal(raw, &in))
+		if strings.Contains(file, "bad-credentials") {
+			continue
+		}
+		auth := in.Headers["authorization"]
+		switch {
+		case strings.HasPrefix(auth, "Bearer "):
+			tenant.APIKeyHash = api.HashKey(strings.TrimPrefix(auth, "Bearer "))
+			if rest, ok := strings.CutPrefix(in.RawPath, "/v1/tenants/"); ok {
+				tenant.ID, _, _ = strings.Cut(rest, "/")
+			}
+		case strings.HasPrefix(auth, "Basic "):
+			dec, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(auth, "Basic "))
+			require.NoError(t, err)
+			user, key, _ := strings.Cut(string(dec), ":")
+			tenant.ID = user
+			tenant.PublishKeyHash = api.HashKey(key)
+			names[strings.TrimPrefix(in.RawPath, "/publish/")] = true
+		}
 	}
-	res := call(t, url, "sqs", "AmazonSQS.GetQueueAttributes", map[string]any{
-		"QueueUrl": queueURL, "AttributeNames": []string{"ApproximateNumberOfMessages"},
-	})
-	attrs, _ := res["Attributes"].(map[string]any)
-	n, err := strconv.Atoi(attrs["ApproximateNumberOfMessages"].(string))
+	require.NotEmpty(t, tenant.ID)
+	tenant.App = "sample-app"
+	tenant.Created = time.Now().UTC()
+	_, err := config.Insert(t.Context(), store, config.Item{Kind: config.KindTenant, ID: tenant.ID, Name: tenant.App}, tenant)
 	require.NoError(t, err)
-	return n
+	for name := range names {
+		sub := config.Subscription{ID: name + "-id", Name: name, Platform: config.PlatformWebhook, Created: time.Now().UTC()}
+		_, err := config.Insert(t.Context(), store, config.Item{Tenant: tenant.ID, Kind: config.KindSubscription, ID: sub.ID, Name: name}, sub)
+		require.NoError(t, err)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -252,22 +253,32 @@ func (s *Stack) Tick(ctx context.Context, id string, at time.Time) (Result, erro
 		}
 		found = true
 		props, _ := ev["Properties"].(map[string]any)
+		uid := make([]byte, 16)
+		_, _ = rand.Read(uid)
+		execID := hex.EncodeToString(uid)
+		arn := fmt.Sprintf("arn:aws:scheduler:%s:%s:schedule/default/%s-%s-%s", region, account, s.Name, id, name)
+		if kind == "Schedule" {
+			arn = fmt.Sprintf("arn:aws:events:%s:%s:rule/%s-%s-%s", region, account, s.Name, id, name)
+		}
 		if in, ok := props["Input"].(string); ok {
-			payload = []byte(in)
+			// EventBridge Scheduler's context attributes.
+			payload = []byte(strings.NewReplacer(
+				"<aws.scheduler.execution-id>", execID,
+				"<aws.scheduler.scheduled-time>", at.UTC().Format(time.RFC3339),
+				"<aws.scheduler.schedule-arn>", arn,
+				"<aws.scheduler.attempt-number>", "1",
+			).Replace(in))
 			break
 		}
 		source := "aws.events"
 		if kind == "ScheduleV2" {
 			source = "aws.scheduler"
 		}
-		uid := make([]byte, 16)
-		_, _ = rand.Read(uid)
 		var err error
 		payload, err = json.Marshal(map[string]any{
-			"version": "0", "id": hex.EncodeToString(uid), "detail-type": "Scheduled Event", "source": source,
+			"version": "0", "id": execID, "detail-type": "Scheduled Event", "source": source,
 			"account": account, "time": at.UTC().Format(time.RFC3339), "region": region,
-			"resources": []string{fmt.Sprintf("arn:aws:scheduler:%s:%s:schedule/default/%s-%s-%s", region, account, s.Name, id, name)},
-			"detail":    map[string]any{},
+			"resources": []string{arn}, "detail": map[string]any{},
 		})
 		if err != nil {
 			return Result{}, err

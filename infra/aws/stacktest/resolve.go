@@ -96,14 +96,14 @@ func (r *resolver) ref(name string) (string, error) {
 	if v, ok := r.refs[name]; ok {
 		return v, nil
 	}
-	return "", fmt.Errorf("Ref %s: no such parameter or created resource", name)
+	return "", fmt.Errorf("evaluate Ref %s: no such parameter or created resource", name)
 }
 
 func (r *resolver) getAtt(res, attr string) (string, error) {
 	if v, ok := r.attrs[res][attr]; ok {
 		return v, nil
 	}
-	return "", fmt.Errorf("GetAtt %s.%s: %w", res, attr, ErrUnsupported)
+	return "", fmt.Errorf("evaluate GetAtt %s.%s: %w", res, attr, ErrUnsupported)
 }
 
 // str evaluates v to a string.
@@ -175,7 +175,7 @@ func (r *resolver) intrinsic(fn string, arg any) (any, error) {
 	case "Fn::GetAtt":
 		parts, _ := arg.([]any)
 		if len(parts) != 2 {
-			return nil, fmt.Errorf("GetAtt %v: want [resource, attribute]", arg)
+			return nil, fmt.Errorf("evaluate GetAtt %v: want [resource, attribute]", arg)
 		}
 		res, _ := parts[0].(string)
 		attr, err := r.str(parts[1])
@@ -191,7 +191,7 @@ func (r *resolver) intrinsic(fn string, arg any) (any, error) {
 			tpl = a
 		case []any:
 			if len(a) != 2 {
-				return nil, fmt.Errorf("Sub %v: want [template, variables]", arg)
+				return nil, fmt.Errorf("evaluate Sub %v: want [template, variables]", arg)
 			}
 			tpl, _ = a[0].(string)
 			vars, _ = a[1].(map[string]any)
@@ -214,13 +214,13 @@ func (r *resolver) intrinsic(fn string, arg any) (any, error) {
 			return val
 		})
 		if firstErr != nil {
-			return nil, fmt.Errorf("Sub %q: %w", tpl, firstErr)
+			return nil, fmt.Errorf("evaluate Sub %q: %w", tpl, firstErr)
 		}
 		return strings.ReplaceAll(out, "${!", "${"), nil
 	case "Fn::Join":
 		a, _ := arg.([]any)
 		if len(a) != 2 {
-			return nil, fmt.Errorf("Join %v: want [separator, list]", arg)
+			return nil, fmt.Errorf("evaluate Join %v: want [separator, list]", arg)
 		}
 		sep, _ := a[0].(string)
 		list, err := r.eval(a[1])
@@ -240,7 +240,7 @@ func (r *resolver) intrinsic(fn string, arg any) (any, error) {
 	case "Fn::If":
 		a, _ := arg.([]any)
 		if len(a) != 3 {
-			return nil, fmt.Errorf("If %v: want [condition, then, else]", arg)
+			return nil, fmt.Errorf("evaluate If %v: want [condition, then, else]", arg)
 		}
 		name, _ := a[0].(string)
 		ok, err := r.condition(name)
@@ -282,7 +282,7 @@ func (r *resolver) boolean(v any) (bool, error) {
 				return r.condition(name)
 			case "Fn::Equals":
 				if len(list) != 2 {
-					return false, fmt.Errorf("Equals %v: want two values", arg)
+					return false, fmt.Errorf("evaluate Equals %v: want two values", arg)
 				}
 				a, err := r.str(list[0])
 				if err != nil {
@@ -292,7 +292,7 @@ func (r *resolver) boolean(v any) (bool, error) {
 				return a == b, err
 			case "Fn::Not":
 				if len(list) != 1 {
-					return false, fmt.Errorf("Not %v: want one condition", arg)
+					return false, fmt.Errorf("evaluate Not %v: want one condition", arg)
 				}
 				b, err := r.boolean(list[0])
 				return !b, err

@@ -201,29 +201,36 @@ func Deploy(ctx context.Context, o Options) (_ *Stack, err error) {
 		return nil, err
 	}
 
+	for _, id := range tpl.Functions() {
+		fn, err := tpl.Function(id)
+		if err != nil {
+			return nil, err
+		}
+		vars, err := s.res.env(tpl, id)
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(vars, o.Env)
+		maps.Copy(vars, o.FunctionEnv[id])
+		s.env[id] = s.processEnv(fn, vars)
+	}
 	ids := o.Functions
 	if ids == nil {
 		ids = tpl.Functions()
 	}
 	for _, id := range ids {
-		fn, err := tpl.Function(id)
-		if err != nil {
-			return nil, err
+		if _, ok := s.env[id]; !ok {
+			return nil, fmt.Errorf("deploy stack: function %s: %w", id, stack.ErrNotFound)
 		}
-		env, err := s.res.env(tpl, id)
-		if err != nil {
-			return nil, err
-		}
-		maps.Copy(env, o.Env)
-		maps.Copy(env, o.FunctionEnv[id])
-		s.env[id] = env
 		bin, ok := o.Binaries[Role(id)]
 		if !ok {
 			return nil, fmt.Errorf("deploy stack: no binary for %s (role %s)", id, Role(id))
 		}
-		em, err := StartEmulator(ctx, EmulatorOptions{
-			Bootstrap: bin, Env: s.processEnv(fn, env), LogLevel: o.RIELogLevel, Log: o.Log,
-		})
+		env := make([]string, 0, len(s.env[id]))
+		for _, k := range slices.Sorted(maps.Keys(s.env[id])) {
+			env = append(env, k+"="+s.env[id][k])
+		}
+		em, err := StartEmulator(ctx, EmulatorOptions{Bootstrap: bin, Env: env, LogLevel: o.RIELogLevel, Log: o.Log})
 		if err != nil {
 			return nil, fmt.Errorf("deploy stack: %s: %w", id, err)
 		}
@@ -264,7 +271,7 @@ func logOrDiscard(w io.Writer) io.Writer {
 // processEnv is the whole environment of a function's emulator: what
 // Lambda sets, the template's variables and the local AWS endpoint with
 // test credentials. Nothing is inherited from the test process.
-func (s *Stack) processEnv(fn stack.Function, vars map[string]string) []string {
+func (s *Stack) processEnv(fn stack.Function, vars map[string]string) map[string]string {
 	env := map[string]string{
 		"PATH":                            "/usr/local/bin:/usr/bin:/bin",
 		"LANG":                            "en_US.UTF-8",
@@ -285,15 +292,14 @@ func (s *Stack) processEnv(fn stack.Function, vars map[string]string) []string {
 		"_HANDLER":                        fn.Handler,
 	}
 	maps.Copy(env, vars)
-	out := make([]string, 0, len(env))
-	for _, k := range slices.Sorted(maps.Keys(env)) {
-		out = append(out, k+"="+env[k])
-	}
-	return out
+	return env
 }
 
-// Env returns the environment variables template.yaml gives function id,
-// resolved against this stack (plus Options.Env/FunctionEnv).
+// Env returns the whole environment of function id's process in this
+// stack: the variables template.yaml gives it, resolved against the stack
+// (plus Options.Env/FunctionEnv), the Lambda variables, and the local AWS
+// endpoint (AWS_ENDPOINT_URL) with test credentials. Known for every
+// function of the template, running or not.
 func (s *Stack) Env(id string) map[string]string { return maps.Clone(s.env[id]) }
 
 // Ref returns what !Ref logical gives in this stack (queue URL, table
