@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/herokuevents/herokuevents/shared/config"
@@ -106,6 +107,37 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []queue.Message) queue.B
 	return res
 }
 
+// Meta is what a filter sees of the event besides its data, at
+// this._herokuevents: id, source, type, subject, time and the extension
+// attributes; comma-separated field lists (the CDC changedfields,
+// nulledfields and difffields decoded from Salesforce's bitmaps) become
+// arrays of field names. For example:
+//
+//	root = if this._herokuevents.changedfields.contains("Industry") { this } else { deleted() }
+func Meta(ev event.Event) map[string]any {
+	m := map[string]any{"id": ev.ID, "source": ev.Source, "type": ev.Type}
+	if ev.Subject != "" {
+		m["subject"] = ev.Subject
+	}
+	if !ev.Time.IsZero() {
+		m["time"] = ev.Time.UTC().Format(time.RFC3339Nano)
+	}
+	for k, v := range ev.Extensions {
+		if strings.HasSuffix(k, "fields") {
+			list := []any{}
+			for _, f := range strings.Split(v, ",") {
+				if f != "" {
+					list = append(list, f)
+				}
+			}
+			m[k] = list
+			continue
+		}
+		m[k] = v
+	}
+	return m
+}
+
 // route applies each stream's filter and returns the deliveries that pass.
 func (h *Handler) route(ctx context.Context, r event.Routed, streams []config.Stream) ([]queue.Message, error) {
 	log := h.o.Logger.With("tenant", r.Tenant, "subscription", r.Subscription, "event_id", r.Event.ID)
@@ -123,7 +155,7 @@ func (h *Handler) route(ctx context.Context, r event.Routed, streams []config.St
 				errs = append(errs, fmt.Errorf("stream to publication %s: %w", s.Publication, err))
 				continue
 			}
-			data, deleted, err := m.Apply(ev.Data)
+			data, deleted, err := m.ApplyMeta(ev.Data, Meta(ev))
 			if err != nil {
 				log.WarnContext(ctx, "filter failed", "publication", s.Publication, "err", err)
 				errs = append(errs, fmt.Errorf("stream to publication %s: filter: %w", s.Publication, err))

@@ -171,3 +171,25 @@ func TestMetrics(t *testing.T) {
 	assert.Equal(t, 1, c.n[metric.FilteredOut])
 	assert.Equal(t, 1, c.n[metric.DeadLettered])
 }
+
+func TestFilterSeesCDCFieldNames(t *testing.T) {
+	h, rec := setup(t)
+	st := h.Store()
+	_, err := config.Insert(t.Context(), st, config.Item{Tenant: tenant, Kind: config.KindStream, ID: "s-cdc", Name: config.StreamName("sub-cdc", "pub-cdc")},
+		config.Stream{ID: "s-cdc", Subscription: "sub-cdc", Publication: "pub-cdc", Filter: `root = if this._herokuevents.changedfields.contains("Industry") { this } else { deleted() }`})
+	require.NoError(t, err)
+	msg := func(id, fields string) queue.Message {
+		b, err := json.Marshal(event.Routed{Tenant: tenant, Subscription: "sub-cdc", Event: event.Event{
+			ID: id, Source: "/s", Type: event.TypeCDC, Subject: "/data/AccountChangeEvent",
+			Data: json.RawMessage(`{"Name":{"string":"Acme"}}`), Extensions: map[string]string{"changedfields": fields},
+		}})
+		require.NoError(t, err)
+		return queue.Message{ID: id, Body: b}
+	}
+	res := h.HandleBatch(t.Context(), []queue.Message{msg("keep", "Name,Industry"), msg("drop", "Name")})
+	require.Empty(t, res.Failures)
+	got := deliveries(t, rec)
+	require.Len(t, got, 1)
+	assert.Equal(t, "keep", got[0].Event.ID)
+	assert.Equal(t, `{"Name":{"string":"Acme"}}`, string(got[0].Event.Data), "the data is delivered as it was")
+}

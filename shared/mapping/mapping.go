@@ -54,10 +54,28 @@ func Compile(src string) (*Mapping, error) {
 // Source returns the mapping text.
 func (m *Mapping) Source() string { return m.src }
 
+// MetaKey is the root field under which ApplyMeta shows a filter the
+// event's attributes (this._herokuevents.subject, .changedfields, …). It is
+// removed from the result, so it never reaches a publication.
+const MetaKey = "_herokuevents"
+
+// ApplyMeta is Apply with meta visible to the mapping at this._herokuevents
+// when the document is a JSON object. The key is removed from the result.
+func (m *Mapping) ApplyMeta(data []byte, meta map[string]any) (out []byte, deleted bool, err error) {
+	if len(meta) == 0 {
+		return m.Apply(data)
+	}
+	return m.apply(data, meta)
+}
+
 // Apply runs the mapping on a JSON document. It returns the resulting JSON,
 // or deleted = true when the mapping yields deleted(). When the mapping
 // leaves the document unchanged, the input bytes are returned as they were.
 func (m *Mapping) Apply(data []byte) (out []byte, deleted bool, err error) {
+	return m.apply(data, nil)
+}
+
+func (m *Mapping) apply(data []byte, meta map[string]any) (out []byte, deleted bool, err error) {
 	var in any
 	if len(bytes.TrimSpace(data)) > 0 {
 		dec := json.NewDecoder(bytes.NewReader(data))
@@ -67,7 +85,19 @@ func (m *Mapping) Apply(data []byte) (out []byte, deleted bool, err error) {
 		}
 		in = normalize(in)
 	}
+	obj, isObj := in.(map[string]any)
+	_, userHasKey := obj[MetaKey]
+	withMeta := isObj && meta != nil && !userHasKey
+	if withMeta {
+		obj[MetaKey] = meta
+	}
 	res, err := m.exec.Query(in)
+	if withMeta {
+		delete(obj, MetaKey)
+		if r, ok := res.(map[string]any); ok {
+			delete(r, MetaKey)
+		}
+	}
 	if errors.Is(err, bloblang.ErrRootDeleted) {
 		return nil, true, nil
 	}

@@ -47,3 +47,31 @@ func TestApply(t *testing.T) {
 		})
 	}
 }
+
+func TestApplyMeta(t *testing.T) {
+	meta := map[string]any{"subject": "/data/AccountChangeEvent", "changedfields": []any{"Name", "Industry"}}
+	cases := []struct {
+		name, src, in, want string
+		deleted             bool
+	}{
+		{"filter on changed fields keeps bytes", `root = if this._herokuevents.changedfields.contains("Name") { this } else { deleted() }`,
+			`{"Name": {"string":"Acme"}}`, `{"Name": {"string":"Acme"}}`, false},
+		{"drop on changed fields", `root = if this._herokuevents.changedfields.contains("Phone") { this } else { deleted() }`,
+			`{"Name":{"string":"Acme"}}`, "", true},
+		{"meta never reaches the result", `root = this.without("Name")`, `{"Name":1,"Other":2}`, `{"Other":2}`, false},
+		{"meta copied on purpose stays", `root.channel = this._herokuevents.subject`, `{"a":1}`, `{"channel":"/data/AccountChangeEvent"}`, false},
+		{"a user field of that name wins", `root = this`, `{"_herokuevents":"mine"}`, `{"_herokuevents":"mine"}`, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m, err := Compile(c.src)
+			require.NoError(t, err)
+			out, deleted, err := m.ApplyMeta([]byte(c.in), meta)
+			require.NoError(t, err)
+			assert.Equal(t, c.deleted, deleted)
+			if !c.deleted {
+				assert.Equal(t, c.want, string(out))
+			}
+		})
+	}
+}
