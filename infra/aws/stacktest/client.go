@@ -253,3 +253,7 @@ func (h *Hook) WaitAny(t testing.TB, n int, limit time.Duration) []Request {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// AsOperator authenticates a request as the operator (Basic auth with the
+// OperatorId and OperatorPassword parameters), for Do.
+func (s *Stack) AsOperator(r *http.Request) { r.SetBasicAuth(s.Operator()) }
