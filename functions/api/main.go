@@ -10,8 +10,6 @@ import (
 
 	"github.com/herokuevents/herokuevents/infra/aws/awsenv"
 	"github.com/herokuevents/herokuevents/shared/api"
-	"github.com/herokuevents/herokuevents/shared/config"
-	"github.com/herokuevents/herokuevents/shared/generate"
 	"github.com/herokuevents/herokuevents/shared/lambdaio"
 	"github.com/herokuevents/herokuevents/shared/partner"
 )
@@ -23,13 +21,11 @@ func main() {
 		PasswordHash: api.HashKey(lambdaio.MustEnv("OPERATOR_PASSWORD")),
 	}
 	store, sealer, egress, base := env.Store(), env.Sealer(), env.Egress(), lambdaio.MustEnv("PUBLIC_URL")
+	subs, pubs := env.Platforms(store)
 	srv := api.New(api.Options{
 		Store: store, Sealer: sealer, URLCheck: egress.CheckURL, BaseURL: base, Operator: op, Logger: env.Logger,
-		Authorizations: env.Authorizations(store, sealer, egress, base),
-		DeadLetters:    env.DeadLetters(),
-		SubscriptionPlatforms: map[string]api.SubscriptionPlatform{
-			config.PlatformGenerate: generate.Platform(nil),
-		},
+		Authorizations: env.Authorizations(store, sealer, egress, base), DeadLetters: env.DeadLetters(),
+		SubscriptionPlatforms: subs, PublicationPlatforms: pubs,
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/", srv.Handler())

@@ -7,16 +7,24 @@ import (
 	"time"
 
 	"github.com/herokuevents/herokuevents/infra/aws/awsenv"
+	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/deliver"
 	"github.com/herokuevents/herokuevents/shared/lambdaio"
+	"github.com/herokuevents/herokuevents/shared/sfsub"
 )
 
 func main() {
-	env := awsenv.MustLoad(context.Background(), "deliver")
+	ctx := context.Background()
+	env := awsenv.MustLoad(ctx, "deliver")
+	store, sealer, egress := env.DataStore(), env.Sealer(), env.Egress()
+	sf, sessions := env.Salesforce(ctx, store, sealer, egress)
 	h := &deliver.Handler{
-		Store:   env.DataStore(),
-		Sealer:  env.Sealer(),
-		Client:  env.Egress().Client(env.Timeout("DELIVERY_TIMEOUT", 10*time.Second)),
+		Store:  store,
+		Sealer: sealer,
+		Client: egress.Client(env.Timeout("DELIVERY_TIMEOUT", 10*time.Second)),
+		Publishers: map[string]deliver.Publisher{
+			config.PlatformSalesforce: &sfsub.Publisher{Client: sf, Sessions: sessions, Logger: env.Logger},
+		},
 		Requeue: env.Queue("DELIVERY_QUEUE_URL"),
 		Logger:  env.Logger,
 		Metrics: env.Metrics,

@@ -7,7 +7,6 @@ package main
 
 import (
 	"context"
-	"os"
 	"time"
 
 	"github.com/herokuevents/herokuevents/infra/aws/awsenv"
@@ -19,16 +18,12 @@ func main() {
 	ctx := context.Background()
 	env := awsenv.MustLoad(ctx, "sfsubscribe")
 	store := env.Store()
-	client, err := sfsub.DialEnv(ctx, os.Getenv, env.Logger) // SALESFORCE_PUBSUB_ENDPOINT, SALESFORCE_CA_CERT
-	if err != nil {
-		env.Logger.Error("dial salesforce pub/sub", "err", err)
-		os.Exit(1)
-	}
+	client, sessions := env.Salesforce(ctx, store, env.Sealer(), env.Egress()) // SALESFORCE_PUBSUB_ENDPOINT, SALESFORCE_CA_CERT
 	r := sfsub.New(sfsub.Options{
 		Store:    store,
 		Ingest:   env.Queue("INGEST_QUEUE_URL"),
 		Client:   client,
-		Sessions: sfsub.AuthorizationSessions(env.Authorizations(store, env.Sealer(), env.Egress(), "")),
+		Sessions: sessions,
 		Metrics:  env.Metrics,
 		Logger:   env.Logger,
 	})

@@ -73,7 +73,7 @@ func (s *Server) tenant(h tenantHandler) http.Handler {
 				return
 			}
 		}
-		status, v, err := h(ctx, t, r, body)
+		status, v, err := h(WithTenant(ctx, t.ID), t, r, body)
 		if err != nil {
 			var e *Error
 			if !errors.As(err, &e) {
@@ -84,6 +84,22 @@ func (s *Server) tenant(h tenantHandler) http.Handler {
 		}
 		writeJSON(w, status, v)
 	})
+}
+
+type tenantKey struct{}
+
+// WithTenant returns ctx carrying the id of the authenticated tenant of a
+// request. The api role sets it before running a route, so platform
+// builders (SubscriptionPlatform, PublicationPlatform) can check tenant
+// resources such as an authorization.
+func WithTenant(ctx context.Context, tenant string) context.Context {
+	return context.WithValue(ctx, tenantKey{}, tenant)
+}
+
+// TenantFrom returns the tenant set by WithTenant.
+func TenantFrom(ctx context.Context) (string, bool) {
+	t, ok := ctx.Value(tenantKey{}).(string)
+	return t, ok && t != ""
 }
 
 // loadTenant reads the tenant whose id is exactly id (the store also matches

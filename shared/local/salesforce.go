@@ -2,8 +2,6 @@ package local
 
 import (
 	"context"
-	"net/http"
-	"net/url"
 	"os"
 	"time"
 
@@ -35,15 +33,6 @@ func wireSalesforce(ctx context.Context, e *Env) error {
 	platforms := sfsub.Platforms{Authorized: sfsub.StoreAuthorizationCheck(e.Store)}
 	e.SubscriptionPlatforms[config.PlatformSalesforce] = platforms.Subscription
 	e.PublicationPlatforms[config.PlatformSalesforce] = platforms.Publication
-	// The api role does not tell platform builders the tenant: these routes
-	// put it in the context (sfsub.WithTenant) and hand the request to the
-	// api role, mounted at "/" after the extensions, which authenticates it
-	// before the builder checks that org_name is an authorization.
-	apiRole := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		root, _ := e.Mux.Handler(&http.Request{Method: http.MethodGet, URL: &url.URL{Path: "/"}, Host: r.Host})
-		root.ServeHTTP(w, r)
-	})
-	e.Mux.Handle("POST /v1/tenants/{tenant}/platforms/salesforce/", sfsub.TenantHandler(apiRole))
 	e.Publishers[config.PlatformSalesforce] = &sfsub.Publisher{Client: client, Sessions: sessions, Logger: e.Logger.With("role", "deliver")}
 	r := sfsub.New(sfsub.Options{
 		Store:        e.Store,

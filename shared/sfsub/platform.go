@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"regexp"
 	"time"
 
@@ -71,40 +70,20 @@ func StoreAuthorizationCheck(store config.Store) AuthorizationCheck {
 	}
 }
 
-type tenantKey struct{}
-
-// WithTenant returns ctx carrying the tenant id of an API request, so that
-// the platform builders can check the authorization of that tenant. The api
-// role does not pass the tenant to platform builders (api.SubscriptionPlatform
-// takes ctx and body only); wiring that can, sets it.
+// WithTenant returns ctx carrying a tenant id, as the api role sets it for
+// platform builders (api.WithTenant).
 func WithTenant(ctx context.Context, tenant string) context.Context {
-	return context.WithValue(ctx, tenantKey{}, tenant)
+	return api.WithTenant(ctx, tenant)
 }
 
-// TenantHandler forwards each request to next (the api role) with the
-// {tenant} path value of its mux pattern in the context (WithTenant). Mount
-// it in front of the api role on the salesforce create routes:
-//
-//	mux.Handle("POST /v1/tenants/{tenant}/platforms/salesforce/", sfsub.TenantHandler(apiHandler))
-//
-// The api role still authenticates the request before a builder runs.
-func TenantHandler(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(w, r.WithContext(WithTenant(r.Context(), r.PathValue("tenant"))))
-	})
-}
-
-// TenantFrom returns the tenant set by WithTenant.
-func TenantFrom(ctx context.Context) (string, bool) {
-	t, ok := ctx.Value(tenantKey{}).(string)
-	return t, ok && t != ""
-}
+// TenantFrom returns the tenant of an api request (api.TenantFrom).
+func TenantFrom(ctx context.Context) (string, bool) { return api.TenantFrom(ctx) }
 
 // Platforms builds the api role's "salesforce" platforms.
 type Platforms struct {
 	// Authorized checks that org_name names an authorization of the tenant.
-	// It runs when the request context carries the tenant (WithTenant);
-	// nil skips the check. Either way the subscriber reports a missing
+	// It runs when the request context carries the tenant (the api role
+	// sets it); nil skips the check. Either way the subscriber reports a missing
 	// authorization in the subscription's state.
 	Authorized AuthorizationCheck
 	// Now is the clock; time.Now when nil.

@@ -29,10 +29,13 @@ import (
 	"github.com/herokuevents/herokuevents/shared/api"
 	"github.com/herokuevents/herokuevents/shared/authorization"
 	"github.com/herokuevents/herokuevents/shared/config"
+	"github.com/herokuevents/herokuevents/shared/generate"
 	"github.com/herokuevents/herokuevents/shared/lambdaio"
 	"github.com/herokuevents/herokuevents/shared/metric"
 	"github.com/herokuevents/herokuevents/shared/queue"
+	"github.com/herokuevents/herokuevents/shared/salesforce"
 	"github.com/herokuevents/herokuevents/shared/secret"
+	"github.com/herokuevents/herokuevents/shared/sfsub"
 	"github.com/herokuevents/herokuevents/shared/sink"
 	"github.com/herokuevents/herokuevents/shared/stack"
 )
@@ -90,6 +93,30 @@ func (e *Env) Authorizations(store config.Store, sealer secret.Sealer, egress *s
 		ClientSecret: os.Getenv("SALESFORCE_CLIENT_SECRET"),
 		CallbackURL:  strings.TrimSuffix(publicURL, "/") + api.CallbackPath,
 	}
+}
+
+// Platforms returns the subscription and publication platforms the api
+// function offers besides webhook: generate and salesforce.
+func (e *Env) Platforms(store config.Store) (map[string]api.SubscriptionPlatform, map[string]api.PublicationPlatform) {
+	sf := sfsub.Platforms{Authorized: sfsub.StoreAuthorizationCheck(store)}
+	return map[string]api.SubscriptionPlatform{
+			config.PlatformGenerate:   generate.Platform(nil),
+			config.PlatformSalesforce: sf.Subscription,
+		}, map[string]api.PublicationPlatform{
+			config.PlatformSalesforce: sf.Publication,
+		}
+}
+
+// Salesforce dials the Pub/Sub API at SALESFORCE_PUBSUB_ENDPOINT (with the
+// extra CA of SALESFORCE_CA_CERT) and returns it with the tenants'
+// authorization sessions, or exits: a function that cannot reach its
+// settings should fail its init.
+func (e *Env) Salesforce(ctx context.Context, store config.Store, sealer secret.Sealer, egress *sink.Egress) (*salesforce.Client, sfsub.Sessions) {
+	client, err := sfsub.DialEnv(ctx, os.Getenv, e.Logger)
+	if err != nil {
+		e.fatal("SALESFORCE_PUBSUB_ENDPOINT", err)
+	}
+	return client, sfsub.AuthorizationSessions(e.Authorizations(store, sealer, egress, ""))
 }
 
 // Sealer returns the KMS envelope sealer of KMS_KEY_ID.
