@@ -297,3 +297,33 @@ func (s *Stack) Tick(ctx context.Context, id string, at time.Time) (Result, erro
 	}
 	return res, nil
 }
+
+// ReceiveEvent receives up to n messages from the queue (logical id),
+// trying for up to wait to gather them, and returns the Lambda SQS event
+// carrying them (and how many it holds): what a poller would invoke the
+// consumer with. The messages stay in flight until their visibility
+// timeout; nothing deletes them. For tests and benchmarks that invoke
+// consumers themselves (Options.NoPollers).
+func (s *Stack) ReceiveEvent(ctx context.Context, queue string, n int, wait time.Duration) ([]byte, int, error) {
+	var msgs []sqstypes.Message
+	deadline := time.Now().Add(wait)
+	for len(msgs) < n {
+		out, err := s.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+			QueueUrl: aws.String(s.Ref(queue)), MaxNumberOfMessages: int32(min(n-len(msgs), 10)),
+			MessageAttributeNames:       []string{"All"},
+			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll},
+		})
+		if err != nil {
+			return nil, 0, fmt.Errorf("receive from %s: %w", queue, err)
+		}
+		msgs = append(msgs, out.Messages...)
+		if len(out.Messages) == 0 {
+			if time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	payload, err := SQSEvent(s.Attr(queue, "Arn"), msgs)
+	return payload, len(msgs), err
+}
