@@ -396,3 +396,28 @@ func TestTemplateLint(t *testing.T) {
 	require.NoError(t, err, "cfn-lint template.yaml:\n%s", out)
 	assert.Empty(t, strings.TrimSpace(string(out)), "cfn-lint prints nothing: zero errors and zero warnings")
 }
+
+// TestSAMBuild runs the pinned `sam build` on template.yaml, without Docker,
+// and checks every function came out as a static linux/arm64 bootstrap.
+func TestSAMBuild(t *testing.T) {
+	sam := filepath.Join(".venv", "bin", "sam")
+	_, err := os.Stat(sam)
+	require.NoError(t, err, "sam is missing: run scripts/setup-tools")
+	dir := t.TempDir()
+	cmd := exec.CommandContext(t.Context(), sam, "build", "--build-dir", dir)
+	cmd.Env = append(os.Environ(), "SAM_CLI_TELEMETRY=0")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "sam build:\n%s", out)
+	assert.Contains(t, string(out), "Build Succeeded")
+	tpl, err := stack.Parse(herokuevents.Template)
+	require.NoError(t, err)
+	for _, fn := range tpl.Functions() {
+		t.Run(fn, func(t *testing.T) {
+			b, err := os.ReadFile(filepath.Join(dir, fn, "bootstrap"))
+			require.NoError(t, err)
+			require.Greater(t, len(b), 20)
+			assert.Equal(t, []byte("\x7fELF"), b[:4], "an ELF binary")
+			assert.Equal(t, []byte{0xb7, 0x00}, b[18:20], "for arm64 (e_machine EM_AARCH64)")
+		})
+	}
+}
