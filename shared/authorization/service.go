@@ -355,25 +355,20 @@ func (s *Service) load(ctx context.Context, tenant, ref string) (config.Record[c
 // update applies f to the stored authorization and saves it at its version,
 // re-reading and re-applying after a concurrent change (a few times).
 func (s *Service) update(ctx context.Context, tenant, id string, f func(*config.Authorization) error) (config.Authorization, error) {
-	for attempt := 1; ; attempt++ {
-		r, err := s.load(ctx, tenant, id)
-		if err != nil {
-			return config.Authorization{}, err
-		}
-		if err := f(&r.Value); err != nil {
-			return r.Value, err
-		}
-		saved, err := config.Save(ctx, s.Store, r)
-		switch {
-		case err == nil:
-			return saved.Value, nil
-		case errors.Is(err, config.ErrConflict) && attempt < 5:
-			continue
-		case errors.Is(err, config.ErrNotFound):
-			return config.Authorization{}, newError(ErrNotFound, err, "Couldn't find that authorization: %s.", id)
-		default:
-			return config.Authorization{}, fmt.Errorf("save authorization: %w", err)
-		}
+	var changeErr error
+	r, err := config.Modify(ctx, s.Store, tenant, config.KindAuthorization, id, 5, func(r *config.Record[config.Authorization]) (bool, error) {
+		changeErr = f(&r.Value)
+		return true, changeErr
+	})
+	switch {
+	case err == nil:
+		return r.Value, nil
+	case changeErr != nil:
+		return config.Authorization{}, changeErr
+	case errors.Is(err, config.ErrNotFound):
+		return config.Authorization{}, newError(ErrNotFound, err, "Couldn't find that authorization: %s.", id)
+	default:
+		return config.Authorization{}, fmt.Errorf("update authorization: %w", err)
 	}
 }
 

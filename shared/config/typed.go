@@ -3,6 +3,7 @@ package config
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 )
 
@@ -67,6 +68,49 @@ func Save[T any](ctx context.Context, s Store, r Record[T]) (Record[T], error) {
 		return r, err
 	}
 	return Record[T]{Value: r.Value, Item: it, Version: it.Version}, nil
+}
+
+// Modify is a read-modify-write of one item that survives concurrent
+// writers: it loads the item by id or name, lets change edit the record and
+// saves it at the version it read. When another writer got there first
+// (ErrConflict) it reads the item again and calls change again, up to tries
+// times in all, so change must be safe to repeat and must derive what it
+// writes from the record it is given.
+//
+// change may edit r.Value and the index fields of r.Item (Index, Name); it
+// must not touch r.Version. It returns false when there is nothing to write
+// (Modify then returns the record unsaved, so change should leave it as it
+// read it), and an error to stop: that error is returned as is and nothing
+// is saved.
+//
+// Errors of the store (ErrNotFound when the item is absent or was deleted
+// between the read and the write, included) are returned unwrapped, as Load
+// and Save do; after tries conflicts the error wraps ErrConflict. Modify does
+// not hold any lock: several callers may run it on the same item at once.
+func Modify[T any](ctx context.Context, s Store, tenant, kind, idOrName string, tries int, change func(r *Record[T]) (bool, error)) (Record[T], error) {
+	tries = max(tries, 1)
+	for range tries {
+		r, err := Load[T](ctx, s, tenant, kind, idOrName)
+		if err != nil {
+			return Record[T]{}, err
+		}
+		write, err := change(&r)
+		if err != nil {
+			return Record[T]{}, err
+		}
+		if !write {
+			return r, nil
+		}
+		saved, err := Save(ctx, s, r)
+		if errors.Is(err, ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return Record[T]{}, err
+		}
+		return saved, nil
+	}
+	return Record[T]{}, fmt.Errorf("modify %s %s: %w after %d tries", kind, idOrName, ErrConflict, tries)
 }
 
 func decode[T any](it Item) (Record[T], error) {

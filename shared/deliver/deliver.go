@@ -333,29 +333,15 @@ func (h *Handler) retry(ctx context.Context, log *slog.Logger, d event.Delivery,
 // disable marks the publication disabled, re-reading it on version
 // conflicts. A publication that no longer exists needs nothing.
 func (h *Handler) disable(ctx context.Context, tenant, id, reason string) error {
-	const tries = 5
-	for range tries {
-		rec, err := config.Load[config.Publication](ctx, h.Store, tenant, config.KindPublication, id)
-		switch {
-		case errors.Is(err, config.ErrNotFound):
-			return nil
-		case err != nil:
-			return fmt.Errorf("disable publication %s: %w", id, err)
-		case rec.Value.Disabled:
-			return nil
+	_, err := config.Modify(ctx, h.Store, tenant, config.KindPublication, id, 5, func(r *config.Record[config.Publication]) (bool, error) {
+		if r.Value.Disabled {
+			return false, nil
 		}
-		rec.Value.Disabled = true
-		rec.Value.DisabledReason = reason
-		_, err = config.Save(ctx, h.Store, rec)
-		switch {
-		case errors.Is(err, config.ErrConflict):
-			continue
-		case errors.Is(err, config.ErrNotFound):
-			return nil
-		case err != nil:
-			return fmt.Errorf("disable publication %s: %w", id, err)
-		}
-		return nil
+		r.Value.Disabled, r.Value.DisabledReason = true, reason
+		return true, nil
+	})
+	if err != nil && !errors.Is(err, config.ErrNotFound) {
+		return fmt.Errorf("disable publication %s: %w", id, err)
 	}
-	return fmt.Errorf("disable publication %s: %w after %d tries", id, config.ErrConflict, tries)
+	return nil
 }

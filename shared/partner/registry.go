@@ -468,30 +468,17 @@ func (r *Registry) Addon(ctx context.Context, id string) (Addon, error) {
 // re-reading it on version conflicts. A resource that no longer exists
 // needs nothing.
 func (r *Registry) MarkGone(ctx context.Context, id, reason string) error {
-	const tries = 5
-	for range tries {
-		rec, err := config.Load[Addon](ctx, r.Store, "", KindAddon, id)
-		switch {
-		case errors.Is(err, config.ErrNotFound):
-			return nil
-		case err != nil:
-			return fmt.Errorf("mark add-on %s gone: %w", id, err)
-		case rec.Value.Gone:
-			return nil
+	_, err := config.Modify(ctx, r.Store, "", KindAddon, id, 5, func(rec *config.Record[Addon]) (bool, error) {
+		if rec.Value.Gone {
+			return false, nil
 		}
 		rec.Value.Gone, rec.Value.GoneReason = true, reason
-		_, err = config.Save(ctx, r.Store, rec)
-		switch {
-		case errors.Is(err, config.ErrConflict):
-			continue
-		case errors.Is(err, config.ErrNotFound):
-			return nil
-		case err != nil:
-			return fmt.Errorf("mark add-on %s gone: %w", id, err)
-		}
-		return nil
+		return true, nil
+	})
+	if err != nil && !errors.Is(err, config.ErrNotFound) {
+		return fmt.Errorf("mark add-on %s gone: %w", id, err)
 	}
-	return fmt.Errorf("mark add-on %s gone: %w after %d tries", id, config.ErrConflict, tries)
+	return nil
 }
 
 func (r *Registry) attachments(ctx context.Context) ([]Attachment, error) {

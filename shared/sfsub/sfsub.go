@@ -305,32 +305,23 @@ var errLeaseLost = errors.New("lease lost")
 func (r *Runner) update(ctx context.Context, c *claim, f func(rec *record, it *config.Item)) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for range 5 {
-		cur, err := config.Load[record](ctx, r.o.Store, c.tenant, config.KindSubscription, c.id)
-		if errors.Is(err, config.ErrNotFound) {
-			return fmt.Errorf("subscription deleted: %w", errLeaseLost)
-		}
-		if err != nil {
-			return fmt.Errorf("load subscription: %w", err)
-		}
+	saved, err := config.Modify(ctx, r.o.Store, c.tenant, config.KindSubscription, c.id, 5, func(cur *config.Record[record]) (bool, error) {
 		if cur.Value.Lease == nil || cur.Value.Lease.Owner != r.o.Owner || cur.Value.Platform != config.PlatformSalesforce {
-			return fmt.Errorf("subscription leased by another consumer: %w", errLeaseLost)
+			return false, fmt.Errorf("subscription leased by another consumer: %w", errLeaseLost)
 		}
 		f(&cur.Value, &cur.Item)
-		saved, err := config.Save(ctx, r.o.Store, cur)
-		if errors.Is(err, config.ErrConflict) {
-			continue
-		}
-		if errors.Is(err, config.ErrNotFound) {
-			return fmt.Errorf("subscription deleted: %w", errLeaseLost)
-		}
-		if err != nil {
-			return fmt.Errorf("save subscription: %w", err)
-		}
-		c.rec = saved
-		return nil
+		return true, nil
+	})
+	switch {
+	case errors.Is(err, errLeaseLost):
+		return err
+	case errors.Is(err, config.ErrNotFound):
+		return fmt.Errorf("subscription deleted: %w", errLeaseLost)
+	case err != nil:
+		return fmt.Errorf("update subscription: %w", err)
 	}
-	return fmt.Errorf("save subscription: %w", config.ErrConflict)
+	c.rec = saved
+	return nil
 }
 
 // storeCtx bounds a store write that must happen even when ctx is ending
