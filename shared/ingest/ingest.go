@@ -89,6 +89,7 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	tenant, ok := h.authenticate(ctx, r)
 	if !ok {
+		h.o.Logger.InfoContext(ctx, "publish refused", "name", name, "reason", "bad credentials")
 		w.Header().Set("WWW-Authenticate", `Basic realm="herokuevents publish"`)
 		writeError(w, http.StatusUnauthorized, "unauthorized", "Invalid credentials: use the user and password of HEROKUEVENTS_PUBLISH_URL.")
 		return
@@ -106,6 +107,7 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 	route, err := h.resolve(ctx, tenant, name)
 	if err != nil {
 		if errors.Is(err, config.ErrNotFound) {
+			h.o.Logger.InfoContext(ctx, "publish refused", "tenant", tenant, "name", name, "reason", "unknown name")
 			writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("Couldn't find a publication or webhook subscription named %s.", name))
 			return
 		}
