@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -75,8 +74,8 @@ func newAddonsCmd() *cobra.Command {
 				return printJSON(out, raw)
 			}
 			var atts []attachment
-			if err := json.Unmarshal(raw, &atts); err != nil {
-				return fmt.Errorf("decode herokuevents platform API response: %w", err)
+			if err := c.decode(raw, &atts); err != nil {
+				return err
 			}
 			if len(atts) == 0 {
 				fmt.Fprintf(out, "No partner add-ons attached to app %s.\n", f.app)

@@ -96,8 +96,7 @@ func (f *appFlags) connect(ctx context.Context) (*apiClient, error) {
 
 // apiClient talks to the management API of one tenant.
 type apiClient struct {
-	http   *http.Client
-	base   string // scheme://host[/prefix], no userinfo, no trailing slash
+	jsonClient
 	tenant string
 	key    string
 	source string // where the URL came from, for messages
@@ -133,8 +132,12 @@ func newAPIClient(raw string) (*apiClient, error) {
 	prefix = strings.TrimSuffix(strings.TrimSuffix(prefix, "/"), "/v1")
 	base := url.URL{Scheme: u.Scheme, Host: u.Host, Path: prefix}
 	return &apiClient{
-		http:   &http.Client{Timeout: requestTimeout},
-		base:   strings.TrimSuffix(base.String(), "/"),
+		jsonClient: jsonClient{
+			http:  &http.Client{Timeout: requestTimeout},
+			base:  strings.TrimSuffix(base.String(), "/"),
+			label: "herokuevents API",
+			auth:  func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+key) },
+		},
 		tenant: m[1],
 		key:    key,
 	}, nil
@@ -160,9 +163,18 @@ func (c *apiClient) path(segments ...string) string {
 	return p
 }
 
+// jsonClient sends JSON requests to one herokuevents API. Not safe to
+// modify once in use; safe for concurrent calls.
+type jsonClient struct {
+	http  *http.Client
+	base  string // scheme://host[/prefix], no userinfo, no trailing slash
+	label string // the API's name in messages, e.g. "herokuevents API"
+	auth  func(*http.Request)
+}
+
 // do sends one request with body (JSON-encoded when not nil) and returns the
 // raw response body of a 2xx answer; other answers become an *apiError.
-func (c *apiClient) do(ctx context.Context, method, path string, body any) ([]byte, error) {
+func (c *jsonClient) do(ctx context.Context, method, path string, body any) ([]byte, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -175,7 +187,7 @@ func (c *apiClient) do(ctx context.Context, method, path string, body any) ([]by
 	if err != nil {
 		return nil, fmt.Errorf("build request: %w", err)
 	}
-	req.Header.Set("Authorization", "Bearer "+c.key)
+	c.auth(req)
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "herokuevents-cli/"+version())
 	if body != nil {
@@ -183,18 +195,18 @@ func (c *apiClient) do(ctx context.Context, method, path string, body any) ([]by
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("call herokuevents API: %w", err)
+		return nil, fmt.Errorf("call %s: %w", c.label, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 	if err != nil {
-		return nil, fmt.Errorf("read herokuevents API response: %w", err)
+		return nil, fmt.Errorf("read %s response: %w", c.label, err)
 	}
 	if resp.StatusCode/100 != 2 {
 		e := &apiError{Status: resp.StatusCode}
 		if json.Unmarshal(data, e) != nil || e.Message == "" {
 			e.ID = strings.ToLower(strings.ReplaceAll(http.StatusText(resp.StatusCode), " ", "_"))
-			e.Message = fmt.Sprintf("herokuevents API answered %d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
+			e.Message = fmt.Sprintf("%s answered %d %s", c.label, resp.StatusCode, http.StatusText(resp.StatusCode))
 		}
 		return nil, e
 	}
@@ -202,7 +214,7 @@ func (c *apiClient) do(ctx context.Context, method, path string, body any) ([]by
 }
 
 // call is do with a JSON-decoded answer into out (when not nil).
-func (c *apiClient) call(ctx context.Context, method, path string, body, out any) error {
+func (c *jsonClient) call(ctx context.Context, method, path string, body, out any) error {
 	data, err := c.do(ctx, method, path, body)
 	if err != nil {
 		return err
@@ -210,8 +222,13 @@ func (c *apiClient) call(ctx context.Context, method, path string, body, out any
 	if out == nil {
 		return nil
 	}
+	return c.decode(data, out)
+}
+
+// decode decodes an answer of the API into out.
+func (c *jsonClient) decode(data []byte, out any) error {
 	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("decode herokuevents API response: %w", err)
+		return fmt.Errorf("decode %s response: %w", c.label, err)
 	}
 	return nil
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -61,8 +60,8 @@ func newDeadLettersCmd() *cobra.Command {
 				return printJSON(out, raw)
 			}
 			var list []deadLetter
-			if err := json.Unmarshal(raw, &list); err != nil {
-				return fmt.Errorf("decode herokuevents API response: %w", err)
+			if err := c.decode(raw, &list); err != nil {
+				return err
 			}
 			if len(list) == 0 {
 				fmt.Fprintf(out, "No dead letters for app %s.\n", f.app)

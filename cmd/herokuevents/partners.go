@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,11 +25,7 @@ func init() {
 }
 
 // platformClient calls the operator routes with Basic auth.
-type platformClient struct {
-	http       *http.Client
-	base       string // scheme://host[/prefix], no userinfo, no trailing slash
-	user, pass string
-}
+type platformClient struct{ jsonClient }
 
 // newPlatformClient parses http(s)://ID:PASSWORD@host[/prefix]. Errors
 // never contain the URL, which carries the password.
@@ -47,10 +42,13 @@ func newPlatformClient(raw string) (*platformClient, error) {
 		return nil, errors.New("invalid platform URL: no operator credentials in it (expected ID:PASSWORD@)")
 	}
 	base := url.URL{Scheme: u.Scheme, Host: u.Host, Path: strings.TrimSuffix(u.Path, "/")}
-	return &platformClient{
-		http: &http.Client{Timeout: requestTimeout},
-		base: base.String(), user: u.User.Username(), pass: pass,
-	}, nil
+	user := u.User.Username()
+	return &platformClient{jsonClient{
+		http:  &http.Client{Timeout: requestTimeout},
+		base:  base.String(),
+		label: "herokuevents platform API",
+		auth:  func(r *http.Request) { r.SetBasicAuth(user, pass) },
+	}}, nil
 }
 
 // platformFlag is --platform-url, defaulting to $HEROKUEVENTS_PLATFORM_URL.
@@ -75,61 +73,6 @@ func (f *platformFlag) client() (*platformClient, error) {
 		return nil, fmt.Errorf("%s: %w", source, err)
 	}
 	return c, nil
-}
-
-// do sends one request and returns the body of a 2xx answer; other
-// answers become an *apiError.
-func (c *platformClient) do(ctx context.Context, method, path string, body any) ([]byte, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return nil, fmt.Errorf("encode request: %w", err)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
-	if err != nil {
-		return nil, fmt.Errorf("build request: %w", err)
-	}
-	req.SetBasicAuth(c.user, c.pass)
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "herokuevents-cli/"+version())
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("call herokuevents platform API: %w", err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
-	if err != nil {
-		return nil, fmt.Errorf("read herokuevents platform API response: %w", err)
-	}
-	if resp.StatusCode/100 != 2 {
-		e := &apiError{Status: resp.StatusCode}
-		if json.Unmarshal(data, e) != nil || e.Message == "" {
-			e.ID = strings.ToLower(strings.ReplaceAll(http.StatusText(resp.StatusCode), " ", "_"))
-			e.Message = fmt.Sprintf("herokuevents platform API answered %d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
-		}
-		return nil, e
-	}
-	return data, nil
-}
-
-func (c *platformClient) call(ctx context.Context, method, path string, body, out any) error {
-	data, err := c.do(ctx, method, path, body)
-	if err != nil {
-		return err
-	}
-	if out == nil {
-		return nil
-	}
-	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("decode herokuevents platform API response: %w", err)
-	}
-	return nil
 }
 
 // partnerInfo is a partner as the platform API returns it.
@@ -199,8 +142,8 @@ func newPartnersCmd() *cobra.Command {
 				return printJSON(out, raw)
 			}
 			var ps []partnerInfo
-			if err := json.Unmarshal(raw, &ps); err != nil {
-				return fmt.Errorf("decode herokuevents platform API response: %w", err)
+			if err := c.decode(raw, &ps); err != nil {
+				return err
 			}
 			if len(ps) == 0 {
 				fmt.Fprintln(out, "No add-on partners registered.")
