@@ -199,26 +199,87 @@ func (g graph) stream(st config.Stream) (streamView, bool) {
 
 // ---- lookups ----
 
-func (s *Server) findSubscription(ctx context.Context, tenant, idOrName string) (config.Record[config.Subscription], error) {
-	r, err := config.Load[config.Subscription](ctx, s.store, tenant, config.KindSubscription, idOrName)
+// end describes one kind of stream end: subscriptions (the sources) and
+// publications (the targets) are found, created and deleted alike.
+type end struct {
+	kind  string                     // config.KindSubscription or config.KindPublication, also the noun in messages
+	title string                     // the noun starting a sentence
+	of    func(config.Stream) string // the id of the stream's end of this kind
+}
+
+var (
+	subscriptions = end{config.KindSubscription, "Subscription", func(st config.Stream) string { return st.Subscription }}
+	publications  = end{config.KindPublication, "Publication", func(st config.Stream) string { return st.Publication }}
+)
+
+// find loads the resource of kind e by id or name: 404 when absent.
+func find[T any](ctx context.Context, s *Server, e end, tenant, idOrName string) (config.Record[T], error) {
+	r, err := config.Load[T](ctx, s.store, tenant, e.kind, idOrName)
 	if errors.Is(err, config.ErrNotFound) {
-		return r, notFound(fmt.Sprintf("Couldn't find that subscription: %s.", idOrName))
+		return r, notFound(fmt.Sprintf("Couldn't find that %s: %s.", e.kind, idOrName))
 	}
 	if err != nil {
-		return r, fmt.Errorf("load subscription: %w", err)
+		return r, fmt.Errorf("load %s: %w", e.kind, err)
 	}
 	return r, nil
 }
 
+func (s *Server) findSubscription(ctx context.Context, tenant, idOrName string) (config.Record[config.Subscription], error) {
+	return find[config.Subscription](ctx, s, subscriptions, tenant, idOrName)
+}
+
 func (s *Server) findPublication(ctx context.Context, tenant, idOrName string) (config.Record[config.Publication], error) {
-	r, err := config.Load[config.Publication](ctx, s.store, tenant, config.KindPublication, idOrName)
-	if errors.Is(err, config.ErrNotFound) {
-		return r, notFound(fmt.Sprintf("Couldn't find that publication: %s.", idOrName))
+	return find[config.Publication](ctx, s, publications, tenant, idOrName)
+}
+
+// insert creates the new resource v of kind e as it: 409 when its name is
+// taken.
+func insert[T any](ctx context.Context, s *Server, e end, it config.Item, v T, platform string) error {
+	if _, err := config.Insert(ctx, s.store, it, v); err != nil {
+		if errors.Is(err, config.ErrConflict) {
+			return conflict(fmt.Sprintf("%s %s already exists.", e.title, it.Name), err)
+		}
+		return fmt.Errorf("create %s: %w", e.kind, err)
 	}
-	if err != nil {
-		return r, fmt.Errorf("load publication: %w", err)
+	s.log.InfoContext(ctx, e.kind+" created", "tenant", it.Tenant, "kind", e.kind,
+		"name", it.Name, "id", it.ID, "platform", platform)
+	return nil
+}
+
+// remove deletes the resource of kind e named ref at the version read
+// (re-reading after a concurrent change, up to deleteAttempts times), then
+// the streams to or from it. It answers the view of the resource as it was.
+func remove[T, V any](ctx context.Context, s *Server, e end, tenant, ref string, view func(graph, T) V) (int, any, error) {
+	for attempt := 1; ; attempt++ {
+		rec, err := find[T](ctx, s, e, tenant, ref)
+		if err != nil {
+			return 0, nil, err
+		}
+		g, err := s.loadGraph(ctx, tenant)
+		if err != nil {
+			return 0, nil, err
+		}
+		v := view(g, rec.Value)
+		err = s.store.Delete(ctx, tenant, e.kind, rec.Item.ID, rec.Version)
+		if errors.Is(err, config.ErrConflict) {
+			if attempt < deleteAttempts {
+				continue
+			}
+			return 0, nil, conflict(fmt.Sprintf("%s %s keeps changing; try again.", e.title, rec.Item.Name), err)
+		}
+		if errors.Is(err, config.ErrNotFound) {
+			return 0, nil, notFound(fmt.Sprintf("Couldn't find that %s: %s.", e.kind, ref))
+		}
+		if err != nil {
+			return 0, nil, fmt.Errorf("delete %s: %w", e.kind, err)
+		}
+		id := rec.Item.ID
+		s.log.InfoContext(ctx, e.kind+" deleted", "tenant", tenant, "kind", e.kind, "name", rec.Item.Name, "id", id)
+		if err := s.unlinkWhere(ctx, tenant, func(st config.Stream) bool { return e.of(st) == id }); err != nil {
+			return 0, nil, err
+		}
+		return http.StatusOK, v, nil
 	}
-	return r, nil
 }
 
 // link creates the stream sub → pub, then makes sure neither end was
@@ -317,14 +378,9 @@ func (s *Server) createSubscription(ctx context.Context, t config.Tenant, r *htt
 	if sub.State != nil && !sub.State.NextRun.IsZero() {
 		it.Index = IndexTime(sub.State.NextRun)
 	}
-	if _, err := config.Insert(ctx, s.store, it, sub); err != nil {
-		if errors.Is(err, config.ErrConflict) {
-			return 0, nil, conflict(fmt.Sprintf("Subscription %s already exists.", sub.Name), err)
-		}
-		return 0, nil, fmt.Errorf("create subscription: %w", err)
+	if err := insert(ctx, s, subscriptions, it, sub, platform); err != nil {
+		return 0, nil, err
 	}
-	s.log.InfoContext(ctx, "subscription created", "tenant", t.ID, "kind", config.KindSubscription,
-		"name", sub.Name, "id", sub.ID, "platform", platform)
 	g := graph{subByID: map[string]config.Subscription{sub.ID: sub}, pubByID: map[string]config.Publication{}}
 	if target != "" {
 		st, err := s.link(ctx, t.ID, sub, pub, filter)
@@ -375,37 +431,7 @@ func (s *Server) getSubscription(ctx context.Context, t config.Tenant, r *http.R
 const deleteAttempts = 3
 
 func (s *Server) deleteSubscription(ctx context.Context, t config.Tenant, r *http.Request, _ []byte) (int, any, error) {
-	for attempt := 1; ; attempt++ {
-		rec, err := s.findSubscription(ctx, t.ID, r.PathValue("ref"))
-		if err != nil {
-			return 0, nil, err
-		}
-		g, err := s.loadGraph(ctx, t.ID)
-		if err != nil {
-			return 0, nil, err
-		}
-		view := g.subscription(rec.Value)
-		err = s.store.Delete(ctx, t.ID, config.KindSubscription, rec.Item.ID, rec.Version)
-		if errors.Is(err, config.ErrConflict) {
-			if attempt < deleteAttempts {
-				continue
-			}
-			return 0, nil, conflict(fmt.Sprintf("Subscription %s keeps changing; try again.", rec.Value.Name), err)
-		}
-		if errors.Is(err, config.ErrNotFound) {
-			return 0, nil, notFound(fmt.Sprintf("Couldn't find that subscription: %s.", r.PathValue("ref")))
-		}
-		if err != nil {
-			return 0, nil, fmt.Errorf("delete subscription: %w", err)
-		}
-		s.log.InfoContext(ctx, "subscription deleted", "tenant", t.ID, "kind", config.KindSubscription,
-			"name", rec.Value.Name, "id", rec.Value.ID)
-		id := rec.Value.ID
-		if err := s.unlinkWhere(ctx, t.ID, func(st config.Stream) bool { return st.Subscription == id }); err != nil {
-			return 0, nil, err
-		}
-		return http.StatusOK, view, nil
-	}
+	return remove(ctx, s, subscriptions, t.ID, r.PathValue("ref"), graph.subscription)
 }
 
 // ---- publications ----
@@ -445,14 +471,9 @@ func (s *Server) createPublication(ctx context.Context, t config.Tenant, r *http
 	}
 	pub.ID, pub.Name, pub.Platform, pub.Created = uuid.NewString(), common.Name, platform, s.timestamp()
 	it := config.Item{Tenant: t.ID, Kind: config.KindPublication, ID: pub.ID, Name: pub.Name}
-	if _, err := config.Insert(ctx, s.store, it, pub); err != nil {
-		if errors.Is(err, config.ErrConflict) {
-			return 0, nil, conflict(fmt.Sprintf("Publication %s already exists.", pub.Name), err)
-		}
-		return 0, nil, fmt.Errorf("create publication: %w", err)
+	if err := insert(ctx, s, publications, it, pub, platform); err != nil {
+		return 0, nil, err
 	}
-	s.log.InfoContext(ctx, "publication created", "tenant", t.ID, "kind", config.KindPublication,
-		"name", pub.Name, "id", pub.ID, "platform", platform)
 	g := graph{subByID: map[string]config.Subscription{}, pubByID: map[string]config.Publication{pub.ID: pub}}
 	if source != "" {
 		st, err := s.link(ctx, t.ID, sub, pub, filter)
@@ -493,37 +514,7 @@ func (s *Server) getPublication(ctx context.Context, t config.Tenant, r *http.Re
 }
 
 func (s *Server) deletePublication(ctx context.Context, t config.Tenant, r *http.Request, _ []byte) (int, any, error) {
-	for attempt := 1; ; attempt++ {
-		rec, err := s.findPublication(ctx, t.ID, r.PathValue("ref"))
-		if err != nil {
-			return 0, nil, err
-		}
-		g, err := s.loadGraph(ctx, t.ID)
-		if err != nil {
-			return 0, nil, err
-		}
-		view := g.publication(rec.Value)
-		err = s.store.Delete(ctx, t.ID, config.KindPublication, rec.Item.ID, rec.Version)
-		if errors.Is(err, config.ErrConflict) {
-			if attempt < deleteAttempts {
-				continue
-			}
-			return 0, nil, conflict(fmt.Sprintf("Publication %s keeps changing; try again.", rec.Value.Name), err)
-		}
-		if errors.Is(err, config.ErrNotFound) {
-			return 0, nil, notFound(fmt.Sprintf("Couldn't find that publication: %s.", r.PathValue("ref")))
-		}
-		if err != nil {
-			return 0, nil, fmt.Errorf("delete publication: %w", err)
-		}
-		s.log.InfoContext(ctx, "publication deleted", "tenant", t.ID, "kind", config.KindPublication,
-			"name", rec.Value.Name, "id", rec.Value.ID)
-		id := rec.Value.ID
-		if err := s.unlinkWhere(ctx, t.ID, func(st config.Stream) bool { return st.Publication == id }); err != nil {
-			return 0, nil, err
-		}
-		return http.StatusOK, view, nil
-	}
+	return remove(ctx, s, publications, t.ID, r.PathValue("ref"), graph.publication)
 }
 
 // ---- streams ----
