@@ -197,12 +197,12 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case rec.status == http.StatusMethodNotAllowed:
 		w.Header().Set("Allow", rec.header.Get("Allow"))
-		writeError(w, &Error{Status: rec.status, ID: "method_not_allowed", Message: fmt.Sprintf("Method %s is not allowed here.", r.Method)})
+		WriteError(w, &Error{Status: rec.status, ID: "method_not_allowed", Message: fmt.Sprintf("Method %s is not allowed here.", r.Method)})
 	case rec.status >= 300 && rec.status < 400:
 		w.Header().Set("Location", rec.header.Get("Location"))
 		w.WriteHeader(rec.status)
 	default:
-		writeError(w, &Error{Status: http.StatusNotFound, ID: "not_found", Message: "No such route."})
+		WriteError(w, &Error{Status: http.StatusNotFound, ID: "not_found", Message: "No such route."})
 	}
 }
 

@@ -54,22 +54,22 @@ func (s *Server) tenant(h tenantHandler) http.Handler {
 		switch {
 		case err != nil && !errors.Is(err, config.ErrNotFound):
 			s.log.ErrorContext(ctx, "load tenant", "tenant", id, "err", err)
-			writeError(w, err)
+			WriteError(w, err)
 			return
 		case err != nil:
 			equalHash(key, strings.Repeat("0", 64)) // same work as a known tenant
 			s.log.InfoContext(ctx, "api request refused", "tenant", id, "reason", "unknown tenant")
-			writeError(w, errUnauthorized)
+			WriteError(w, errUnauthorized)
 			return
 		case !hasKey || !equalHash(key, t.APIKeyHash):
 			s.log.InfoContext(ctx, "api request refused", "tenant", id, "reason", "bad credentials")
-			writeError(w, errUnauthorized)
+			WriteError(w, errUnauthorized)
 			return
 		}
 		var body []byte
 		if r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch {
-			if body, err = readBody(w, r); err != nil {
-				writeError(w, err)
+			if body, err = ReadBody(w, r); err != nil {
+				WriteError(w, err)
 				return
 			}
 		}
@@ -79,10 +79,10 @@ func (s *Server) tenant(h tenantHandler) http.Handler {
 			if !errors.As(err, &e) {
 				s.log.ErrorContext(ctx, "api request failed", "tenant", t.ID, "method", r.Method, "path", r.URL.Path, "err", err)
 			}
-			writeError(w, err)
+			WriteError(w, err)
 			return
 		}
-		writeJSON(w, status, v)
+		WriteJSON(w, status, v)
 	})
 }
 
@@ -124,7 +124,7 @@ func (s *Server) operatorOnly(h http.HandlerFunc) http.Handler {
 		id, pass, ok := r.BasicAuth()
 		if !ok || !s.operatorOK(id, pass) {
 			s.log.InfoContext(r.Context(), "operator request refused", "path", r.URL.Path)
-			writeError(w, errUnauthorized)
+			WriteError(w, errUnauthorized)
 			return
 		}
 		h(w, r)

@@ -50,20 +50,25 @@ type errorBody struct {
 	Message string `json:"message"`
 }
 
-// writeError writes err as JSON. Errors that are not *Error are internal and
-// shown without detail; the caller has logged them.
-func writeError(w http.ResponseWriter, err error) {
+// WriteError writes err as the JSON body {"id", "message"} with its status.
+// Errors that are not *Error are internal and shown without detail: the
+// caller logs them. A 401 carries a WWW-Authenticate challenge for Bearer
+// and Basic unless the caller has set one already (routes that take only
+// Basic set their own).
+func WriteError(w http.ResponseWriter, err error) {
 	var e *Error
 	if !errors.As(err, &e) {
 		e = &Error{Status: http.StatusInternalServerError, ID: "internal_error", Message: "Internal error, please try again."}
 	}
-	if e.Status == http.StatusUnauthorized {
+	if e.Status == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="herokuevents", Basic realm="herokuevents"`)
 	}
-	writeJSON(w, e.Status, errorBody{ID: e.ID, Message: e.Message})
+	WriteJSON(w, e.Status, errorBody{ID: e.ID, Message: e.Message})
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+// WriteJSON writes v as a JSON answer with status, not to be cached; a value
+// that does not encode becomes a 500 internal_error.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
 	body, err := json.Marshal(v)
 	if err != nil {
 		status = http.StatusInternalServerError
@@ -75,8 +80,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(append(body, '\n'))
 }
 
-// readBody reads at most MaxBody bytes of the request body.
-func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+// ReadBody reads the request body, at most MaxBody bytes. Its errors are
+// *Error: 413 payload_too_large beyond MaxBody, 400 bad_request when the
+// body cannot be read.
+func ReadBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError

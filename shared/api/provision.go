@@ -136,29 +136,29 @@ func randomKey() (string, error) {
 }
 
 func (s *Server) provision(w http.ResponseWriter, r *http.Request) {
-	body, err := readBody(w, r)
+	body, err := ReadBody(w, r)
 	if err != nil {
-		writeError(w, err)
+		WriteError(w, err)
 		return
 	}
 	var req ProvisionRequest
 	if err := decode(body, &req, false); err != nil {
-		writeError(w, err)
+		WriteError(w, err)
 		return
 	}
 	resp, err := s.Provision(r.Context(), req)
 	if err != nil {
 		s.logFailure(r, err)
-		writeError(w, err)
+		WriteError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, resp)
+	WriteJSON(w, http.StatusCreated, resp)
 }
 
 func (s *Server) deprovision(w http.ResponseWriter, r *http.Request) {
 	if err := s.Deprovision(r.Context(), r.PathValue("id")); err != nil {
 		s.logFailure(r, err)
-		writeError(w, err)
+		WriteError(w, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)

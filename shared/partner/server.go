@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -101,7 +100,7 @@ func (s *Server) Registry() *Registry { return s.reg }
 func (s *Server) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, pattern := s.mux.Handler(r); pattern == "" {
-			writeError(w, &api.Error{Status: http.StatusNotFound, ID: "not_found", Message: "No such route."})
+			api.WriteError(w, &api.Error{Status: http.StatusNotFound, ID: "not_found", Message: "No such route."})
 			return
 		}
 		s.mux.ServeHTTP(w, r)
@@ -126,15 +125,15 @@ func (s *Server) operator(h handler) http.Handler {
 		id, pass, ok := r.BasicAuth()
 		if !ok || !s.operatorOK(id, pass) {
 			s.log.InfoContext(ctx, "operator request refused", "path", r.URL.Path)
-			writeError(w, &api.Error{Status: http.StatusUnauthorized, ID: "unauthorized", Message: "Invalid credentials provided."})
+			w.Header().Set("WWW-Authenticate", `Basic realm="herokuevents"`)
+			api.WriteError(w, &api.Error{Status: http.StatusUnauthorized, ID: "unauthorized", Message: "Invalid credentials provided."})
 			return
 		}
 		var body []byte
 		if r.Method == http.MethodPost {
-			b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, api.MaxBody))
+			b, err := api.ReadBody(w, r)
 			if err != nil {
-				writeError(w, &api.Error{Status: http.StatusRequestEntityTooLarge, ID: "payload_too_large",
-					Message: fmt.Sprintf("Request body is larger than %d bytes or unreadable.", api.MaxBody)})
+				api.WriteError(w, err)
 				return
 			}
 			body = b
@@ -145,10 +144,10 @@ func (s *Server) operator(h handler) http.Handler {
 			if !errors.As(err, &e) {
 				s.log.ErrorContext(ctx, "partner request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 			}
-			writeError(w, err)
+			api.WriteError(w, err)
 			return
 		}
-		writeJSON(w, status, v)
+		api.WriteJSON(w, status, v)
 	})
 }
 
@@ -458,32 +457,4 @@ func (s *Server) Emit(ctx context.Context, ev PlatformEvent) (int, error) {
 	}
 	s.log.InfoContext(ctx, "platform event", "heroku_id", ev.HerokuID, "event", ev.Event, "queued", len(msgs))
 	return len(msgs), nil
-}
-
-type errorBody struct {
-	ID      string `json:"id"`
-	Message string `json:"message"`
-}
-
-func writeError(w http.ResponseWriter, err error) {
-	var e *api.Error
-	if !errors.As(err, &e) {
-		e = &api.Error{Status: http.StatusInternalServerError, ID: "internal_error", Message: "Internal error, please try again."}
-	}
-	if e.Status == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Basic realm="herokuevents"`)
-	}
-	writeJSON(w, e.Status, errorBody{ID: e.ID, Message: e.Message})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
-		status = http.StatusInternalServerError
-		body = []byte(`{"id":"internal_error","message":"Internal error, please try again."}`)
-	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, _ = w.Write(append(body, '\n'))
 }
