@@ -314,6 +314,17 @@ func TestOperatorAuth(t *testing.T) {
 	assert.Equal(t, 0, h.queue.len())
 }
 
+func TestOperatorChallenge(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, h.api.URL+"/v1/partners", nil)
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	assert.Equal(t, []string{`Basic realm="herokuevents"`}, resp.Header.Values("WWW-Authenticate"), "operator routes take Basic only")
+}
+
 func TestBadInput(t *testing.T) {
 	h := newHarness(t, harnessOptions{})
 	h.createPartner(t, manifest("ok", "pw", "https://ok.example.com", ""), "")
@@ -336,6 +347,7 @@ func TestBadInput(t *testing.T) {
 		{"no heroku id", "POST", "/v1/platform/events", `{"event":"deploy","detail":{}}`, 422, "heroku_id is required"},
 		{"detail not object", "POST", "/v1/platform/events", `{"heroku_id":"a@heroku.com","event":"deploy","detail":"x"}`, 422, "detail must be a JSON object"},
 		{"not json", "POST", "/v1/platform/events", `{"heroku_id":`, 400, "not valid JSON"},
+		{"body too big", "POST", "/v1/platform/events", `{"heroku_id":"` + strings.Repeat("a", 1<<20) + `"}`, 413, "Request body is larger than 1048576 bytes."},
 		{"attach bad app", "POST", "/v1/apps/My_App/addon-attachments", `{"partner":"ok","resource_id":"r"}`, 422, "App name"},
 		{"attach no resource", "POST", "/v1/apps/my-app/addon-attachments", `{"partner":"ok"}`, 422, "resource_id is required"},
 		{"attach bad name", "POST", "/v1/apps/my-app/addon-attachments", `{"partner":"ok","resource_id":"r","as":"1BAD"}`, 422, "Attachment name"},
