@@ -6,48 +6,30 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/herokuevents/herokuevents/shared/logtest"
 	"github.com/herokuevents/herokuevents/shared/salesforce"
 )
 
-type devSFBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *devSFBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *devSFBuffer) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
-
-func (w *devSFBuffer) vars() map[string]string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	out := map[string]string{}
-	for _, line := range strings.Split(w.b.String(), "\n") {
+// printedVars returns the KEY=value lines of out.
+func printedVars(out string) map[string]string {
+	vars := map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
 		if k, v, ok := strings.Cut(line, "="); ok {
-			out[k] = v
+			vars[k] = v
 		}
 	}
-	return out
+	return vars
 }
 
 func TestDevSalesforceServeAndEmit(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
-	stdout, stderr := &devSFBuffer{}, &devSFBuffer{}
+	stdout, stderr := &logtest.Buffer{}, &logtest.Buffer{}
 	root := newRoot()
 	root.SetArgs([]string{"events:dev:salesforce", "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--keepalive", "100ms"})
 	root.SetOut(stdout)
@@ -61,7 +43,7 @@ func TestDevSalesforceServeAndEmit(t *testing.T) {
 
 	var vars map[string]string
 	require.Eventually(t, func() bool {
-		vars = stdout.vars()
+		vars = printedVars(stdout.String())
 		return vars["SALESFORCE_CA_CERT"] != ""
 	}, 5*time.Second, 10*time.Millisecond)
 	for _, k := range []string{"SALESFORCE_LOGIN_URL", "SALESFORCE_CLIENT_ID", "SALESFORCE_CLIENT_SECRET", "SALESFORCE_PUBSUB_ENDPOINT"} {

@@ -16,6 +16,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/api"
 	"github.com/herokuevents/herokuevents/shared/authorization"
 	"github.com/herokuevents/herokuevents/shared/config"
+	"github.com/herokuevents/herokuevents/shared/logtest"
 	"github.com/herokuevents/herokuevents/shared/salesforce"
 	"github.com/herokuevents/herokuevents/shared/salesforce/salesforcetest"
 )
@@ -37,8 +38,8 @@ func newAuthHarness(t *testing.T) *authHarness {
 	var handler http.Handler
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 	t.Cleanup(ts.Close)
-	h := &harness{t: t, store: newMemStore(), logs: &syncBuffer{}}
-	logger := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logger, logs := logtest.JSON(slog.LevelDebug)
+	h := &harness{t: t, store: newMemStore(), logs: logs}
 	svc := &authorization.Service{
 		Store: h.store, Sealer: fakeSealer{}, Logger: logger,
 		ClientID: org.ClientID(), ClientSecret: org.ClientSecret(), CallbackURL: ts.URL + api.CallbackPath,

@@ -3,7 +3,6 @@ package api_test
 import (
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"github.com/herokuevents/herokuevents/infra/embedded/sqlitequeue"
 	"github.com/herokuevents/herokuevents/shared/api"
 	"github.com/herokuevents/herokuevents/shared/event"
+	"github.com/herokuevents/herokuevents/shared/logtest"
 	"github.com/herokuevents/herokuevents/shared/queue"
 )
 
@@ -35,12 +35,13 @@ func newDeadHarness(t *testing.T) *deadHarness {
 		sqlitequeue.Pair{DLQ: db.Queue("ingest-dlq"), Source: db.Queue("ingest")},
 		sqlitequeue.Pair{DLQ: db.Queue("delivery-dlq"), Source: db.Queue("delivery")},
 	)
-	h := &harness{t: t, store: newMemStore(), logs: &syncBuffer{}}
+	logger, logs := logtest.JSON(nil)
+	h := &harness{t: t, store: newMemStore(), logs: logs}
 	h.srv = api.New(api.Options{
 		Store: h.store, Sealer: fakeSealer{}, BaseURL: "http://127.0.0.1:5454",
 		Operator:    api.Operator{ID: operatorID, PasswordHash: api.HashKey(operatorPass)},
 		Now:         func() time.Time { return fixedNow },
-		Logger:      slog.New(slog.NewJSONHandler(h.logs, nil)),
+		Logger:      logger,
 		DeadLetters: dl,
 	})
 	h.h = h.srv.Handler()

@@ -12,7 +12,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/herokuevents/herokuevents/shared/api"
+	"github.com/herokuevents/herokuevents/shared/logtest"
 )
 
 // fakeSealer is reversible and recognisable: "sealed:" + hex-free reversal.
@@ -45,24 +45,6 @@ func (fakeSealer) Open(_ context.Context, s []byte) ([]byte, error) {
 	return out, nil
 }
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 var fixedNow = time.Date(2026, 1, 2, 3, 4, 5, 600, time.UTC)
 
 const (
@@ -80,7 +62,7 @@ type harness struct {
 	store   *memStore
 	srv     *api.Server
 	h       http.Handler
-	logs    *syncBuffer
+	logs    *logtest.Buffer
 	secrets atomic.Int64
 	a, b    tenantCreds
 }
@@ -89,7 +71,8 @@ type harness struct {
 // and "other-app" (b). URLCheck refuses the host blocked.example.
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	h := &harness{t: t, store: newMemStore(), logs: &syncBuffer{}}
+	logger, logs := logtest.JSON(slog.LevelDebug)
+	h := &harness{t: t, store: newMemStore(), logs: logs}
 	h.srv = api.New(api.Options{
 		Store:   h.store,
 		Sealer:  fakeSealer{},
@@ -105,7 +88,7 @@ func newHarness(t *testing.T) *harness {
 			return nil
 		},
 		Operator: api.Operator{ID: operatorID, PasswordHash: api.HashKey(operatorPass)},
-		Logger:   slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:   logger,
 		Now:      func() time.Time { return fixedNow },
 		NewSigningSecret: func() (string, error) {
 			return fmt.Sprintf("whsec_dGVzdC1zZWNyZXQt%04d", h.secrets.Add(1)), nil

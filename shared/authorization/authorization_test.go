@@ -1,7 +1,6 @@
 package authorization_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -23,6 +22,7 @@ import (
 	"github.com/herokuevents/herokuevents/infra/embedded/sqlitestore"
 	"github.com/herokuevents/herokuevents/shared/authorization"
 	"github.com/herokuevents/herokuevents/shared/config"
+	"github.com/herokuevents/herokuevents/shared/logtest"
 	"github.com/herokuevents/herokuevents/shared/salesforce"
 	"github.com/herokuevents/herokuevents/shared/salesforce/salesforcetest"
 	"github.com/herokuevents/herokuevents/shared/secret"
@@ -33,30 +33,12 @@ const (
 	callback = "https://events.example.com/oauth/salesforce/callback"
 )
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 type fixture struct {
 	org    *salesforcetest.Org
 	svc    *authorization.Service
 	store  config.Store
 	sealer secret.Sealer
-	logs   *syncBuffer
+	logs   *logtest.Buffer
 	key    *rsa.PrivateKey
 	keyPEM string
 }
@@ -77,9 +59,9 @@ func setup(t *testing.T) *fixture {
 	_, _ = rand.Read(sealKey)
 	sealer, err := secret.NewLocal(sealKey)
 	require.NoError(t, err)
-	logs := &syncBuffer{}
+	logger, logs := logtest.JSON(nil)
 	svc := &authorization.Service{
-		Store: store, Sealer: sealer, Logger: slog.New(slog.NewJSONHandler(logs, nil)),
+		Store: store, Sealer: sealer, Logger: logger,
 		ClientID: org.ClientID(), ClientSecret: org.ClientSecret(), CallbackURL: callback,
 	}
 	keyPEM := string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}))

@@ -1,13 +1,11 @@
 package deliver_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -23,6 +21,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/deliver"
 	"github.com/herokuevents/herokuevents/shared/event"
+	"github.com/herokuevents/herokuevents/shared/logtest"
 	"github.com/herokuevents/herokuevents/shared/queue"
 	"github.com/herokuevents/herokuevents/shared/secret"
 	"github.com/herokuevents/herokuevents/shared/sink"
@@ -36,28 +35,11 @@ type env struct {
 	store   config.Store
 	sealer  *secret.Local
 	handler *deliver.Handler
-	logs    *syncBuffer
+	logs    *logtest.Buffer
 
 	mu      sync.Mutex
 	sent    []queue.Message
 	sendErr error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func newEnv(t *testing.T, timeout time.Duration) *env {
@@ -70,7 +52,8 @@ func newEnv(t *testing.T, timeout time.Duration) *env {
 	require.NoError(t, err)
 	allow, err := sink.ParseAllow("127.0.0.0/8,::1")
 	require.NoError(t, err)
-	e := &env{store: store, sealer: sealer, logs: &syncBuffer{}}
+	logger, logs := logtest.JSON(nil)
+	e := &env{store: store, sealer: sealer, logs: logs}
 	e.handler = &deliver.Handler{
 		Store:  store,
 		Sealer: sealer,
@@ -86,7 +69,7 @@ func newEnv(t *testing.T, timeout time.Duration) *env {
 		}),
 		// Deterministic jitter: always the ceiling.
 		Backoff: deliver.Backoff{Base: 2 * time.Second, Cap: time.Minute, Jitter: func(d time.Duration) time.Duration { return d }},
-		Logger:  slog.New(slog.NewJSONHandler(e.logs, nil)),
+		Logger:  logger,
 	}
 	return e
 }
