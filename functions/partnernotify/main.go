@@ -19,6 +19,7 @@ func main() {
 		Sealer:  env.Sealer(),
 		Client:  env.Egress().Client(env.Timeout("NOTIFY_TIMEOUT", 10*time.Second)),
 		Requeue: env.Queue("PARTNER_QUEUE_URL"),
+		Metrics: env.Metrics,
 		Logger:  env.Logger,
 	}
 	lambdaio.StartSQS(h, env.Settings("PartnernotifyFunction"), env.Queue("PARTNER_DLQ_URL"))

@@ -17,6 +17,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/api"
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/deliver"
+	"github.com/herokuevents/herokuevents/shared/metric"
 	"github.com/herokuevents/herokuevents/shared/queue"
 	"github.com/herokuevents/herokuevents/shared/secret"
 	"github.com/herokuevents/herokuevents/shared/sink"
@@ -54,6 +55,9 @@ type Notifier struct {
 	// Concurrency bounds the notifications of one batch sent at once
 	// (DefaultConcurrency when ≤ 0).
 	Concurrency int
+	// Metrics records Delivered, Failed and DeadLettered (dimension
+	// Platform=partner); metric.Discard when nil.
+	Metrics metric.Recorder
 	// Logger gets one line per decision; slog.Default when nil.
 	Logger *slog.Logger
 
@@ -115,7 +119,22 @@ func (n *Notifier) logger() *slog.Logger {
 	return slog.Default()
 }
 
+func (n *Notifier) metrics() metric.Recorder {
+	if n.Metrics == nil {
+		return metric.Discard
+	}
+	return n.Metrics
+}
+
 func (n *Notifier) handle(ctx context.Context, m queue.Message) (err error) {
+	defer func() {
+		if err != nil {
+			n.metrics().Count(ctx, metric.Failed, 1, "Platform", "partner")
+			if queue.IsPermanent(err) {
+				n.metrics().Count(ctx, metric.DeadLettered, 1, "Platform", "partner")
+			}
+		}
+	}()
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("notify message %s: panic: %v", m.ID, p)
@@ -191,6 +210,7 @@ func (n *Notifier) handle(ctx context.Context, m queue.Message) (err error) {
 	switch {
 	case res.Status == http.StatusOK:
 		log.InfoContext(ctx, "partner notification", "decision", decisionDelivered)
+		n.metrics().Count(ctx, metric.Delivered, 1, "Platform", "partner")
 		return nil
 	case res.Status == http.StatusGone:
 		reason := fmt.Sprintf("partner answered 410 Gone at %s", time.Now().UTC().Format(time.RFC3339))
@@ -239,6 +259,7 @@ func (n *Notifier) retry(ctx context.Context, log *slog.Logger, note Notificatio
 		return fmt.Errorf("requeue notification %s: %w", note.ID, err)
 	}
 	log.InfoContext(ctx, "partner notification", "decision", decisionRetry, "delay", delay, "reason", res.Reason())
+	n.metrics().Count(ctx, metric.Failed, 1, "Platform", "partner")
 	return nil
 }
 
