@@ -123,6 +123,9 @@ type Org struct {
 	commitNum  int64
 	recordSeq  int
 	closedOnce sync.Once
+
+	dcOnce  sync.Once
+	dcState *dataCloud // see datacloud.go
 }
 
 type topic struct {
