@@ -22,8 +22,8 @@ import (
 // subscription from the earliest replay with a CREATE-only filter, and one
 // sfsubscribe tick carry the CREATE changes to the webhook with their
 // stable ids, through filter and deliver.
-func TestSalesforceSubscribeToWebhook(t *testing.T) {
-	t.Parallel()
+// salesforceStack starts a stand-in org and a stack pointed at it.
+func salesforceStack(t *testing.T) (*salesforcetest.Org, *stacktest.Stack) {
 	org, err := salesforcetest.Start(salesforcetest.Options{Keepalive: 100 * time.Millisecond})
 	require.NoError(t, err)
 	t.Cleanup(func() { org.Close() })
@@ -32,9 +32,13 @@ func TestSalesforceSubscribeToWebhook(t *testing.T) {
 			"SalesforceClientId": org.ClientID(), "SalesforceClientSecret": org.ClientSecret()},
 		FunctionEnv: map[string]map[string]string{"SfsubscribeFunction": {"RUN_FOR": "2s"}},
 	})
-	hook := stacktest.NewHook(t)
-	tn := st.Provision(t, "sf-app")
+	return org, st
+}
 
+// connect makes the authorization example-org through the api function's
+// browser flow: an HTTP client plays the browser.
+func connect(t *testing.T, tn *stacktest.Tenant, org *salesforcetest.Org) {
+	t.Helper()
 	var auth struct {
 		Extra struct {
 			RedirectURI string `json:"redirect_uri"`
@@ -42,11 +46,43 @@ func TestSalesforceSubscribeToWebhook(t *testing.T) {
 	}
 	tn.MustCall(t, http.StatusCreated, "POST", "/platforms/salesforce/authorizations",
 		map[string]any{"org_name": "example-org", "login_url": org.LoginURL()}, &auth)
-	res, err := http.Get(auth.Extra.RedirectURI) // the browser: the org redirects to the api's callback
+	res, err := http.Get(auth.Extra.RedirectURI) // the org redirects to the api's callback
 	require.NoError(t, err)
 	page, _ := io.ReadAll(res.Body)
 	res.Body.Close()
 	require.Equal(t, http.StatusOK, res.StatusCode, string(page))
+}
+
+// A Salesforce publication: an event published by the app is Avro-encoded by
+// the deliver function and published over the Pub/Sub API.
+func TestSalesforcePublication(t *testing.T) {
+	t.Parallel()
+	org, st := salesforceStack(t)
+	tn := st.Provision(t, "sf-pub-app")
+	connect(t, tn, org)
+	tn.MustCall(t, http.StatusCreated, "POST", "/platforms/salesforce/publications",
+		map[string]any{"name": "systemStatus", "event": salesforcetest.SystemStatusTopic, "org_name": "example-org"}, nil)
+	tn.Publish(t, "systemStatus", `{"Context__c":{"string":"from aws"},"CreatedById":"005Ws000001eUtGIAU","CreatedDate":1733842936000}`)
+	require.NoError(t, st.Drain(t.Context()))
+	got := org.Published(salesforcetest.SystemStatusTopic)
+	require.Len(t, got, 1)
+	assert.JSONEq(t, `{"string":"from aws"}`, string(mustField(t, got[0].Data, "Context__c")))
+}
+
+func mustField(t *testing.T, data json.RawMessage, name string) json.RawMessage {
+	t.Helper()
+	var m map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(data, &m))
+	return m[name]
+}
+
+func TestSalesforceSubscribeToWebhook(t *testing.T) {
+	t.Parallel()
+	org, st := salesforceStack(t)
+	hook := stacktest.NewHook(t)
+	tn := st.Provision(t, "sf-app")
+
+	connect(t, tn, org)
 
 	tn.MustCall(t, http.StatusCreated, "POST", "/platforms/webhook/publications", map[string]any{"name": "accountCreated", "url": hook.URL}, nil)
 	var sub struct{ ID string }
@@ -63,7 +99,7 @@ func TestSalesforceSubscribeToWebhook(t *testing.T) {
 		}
 	}
 
-	_, err = st.Tick(t.Context(), "SfsubscribeFunction", time.Now())
+	_, err := st.Tick(t.Context(), "SfsubscribeFunction", time.Now())
 	require.NoError(t, err)
 	for _, r := range creates {
 		id := sfsub.EventID(sub.ID, salesforcetest.AccountChangeTopic, r.ReplayID)
