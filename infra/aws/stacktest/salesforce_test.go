@@ -112,3 +112,38 @@ func TestSalesforceSubscribeToWebhook(t *testing.T) {
 	require.NoError(t, st.Drain(t.Context()))
 	assert.Len(t, hook.All(), 2, "exactly the CREATE changes, once each")
 }
+
+// Each tick resumes from the last one's checkpoint, with a token that
+// expired in between refreshed: every event arrives once, none skipped.
+func TestSalesforceResumeAcrossTicks(t *testing.T) {
+	t.Parallel()
+	org, st := salesforceStack(t)
+	hook := stacktest.NewHook(t)
+	tn := st.Provision(t, "sf-resume-app")
+	connect(t, tn, org)
+	tn.MustCall(t, http.StatusCreated, "POST", "/platforms/webhook/publications", map[string]any{"name": "status", "url": hook.URL}, nil)
+	var sub struct{ ID string }
+	tn.MustCall(t, http.StatusCreated, "POST", "/platforms/salesforce/subscriptions", map[string]any{
+		"name": "statusEvents", "event": salesforcetest.SystemStatusTopic, "org_name": "example-org", "replay": "earliest", "target": "status"}, &sub)
+	emit := func(n int) []string {
+		var ids []string
+		for i := range n {
+			r, err := org.Emit(salesforcetest.SystemStatusTopic, fmt.Appendf(nil, `{"Context__c":"tick %d"}`, i))
+			require.NoError(t, err)
+			ids = append(ids, sfsub.EventID(sub.ID, salesforcetest.SystemStatusTopic, r.ReplayID))
+		}
+		return ids
+	}
+	first := emit(2)
+	_, err := st.Tick(t.Context(), "SfsubscribeFunction", time.Now())
+	require.NoError(t, err)
+	org.ExpireAccessTokens()
+	second := emit(3)
+	_, err = st.Tick(t.Context(), "SfsubscribeFunction", time.Now())
+	require.NoError(t, err)
+	require.NoError(t, st.Drain(t.Context()))
+	for _, id := range append(first, second...) {
+		assert.Len(t, hook.Requests(id), 1, "event %s delivered once", id)
+	}
+	assert.Len(t, hook.All(), 5)
+}
