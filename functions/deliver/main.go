@@ -7,27 +7,23 @@ import (
 	"time"
 
 	"github.com/herokuevents/herokuevents/infra/aws/awsenv"
-	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/deliver"
 	"github.com/herokuevents/herokuevents/shared/lambdaio"
-	"github.com/herokuevents/herokuevents/shared/sfsub"
 )
 
 func main() {
 	ctx := context.Background()
 	env := awsenv.MustLoad(ctx, "deliver")
 	store, sealer, egress := env.DataStore(), env.Sealer(), env.Egress()
-	sf, sessions := env.Salesforce(ctx, store, sealer, egress)
+	client := egress.Client(env.Timeout("DELIVERY_TIMEOUT", 10*time.Second))
 	h := &deliver.Handler{
-		Store:  store,
-		Sealer: sealer,
-		Client: egress.Client(env.Timeout("DELIVERY_TIMEOUT", 10*time.Second)),
-		Publishers: map[string]deliver.Publisher{
-			config.PlatformSalesforce: &sfsub.Publisher{Client: sf, Sessions: sessions, Logger: env.Logger},
-		},
-		Requeue: env.Queue("DELIVERY_QUEUE_URL"),
-		Logger:  env.Logger,
-		Metrics: env.Metrics,
+		Store:      store,
+		Sealer:     sealer,
+		Client:     client,
+		Publishers: env.Publishers(ctx, store, sealer, egress, client),
+		Requeue:    env.Queue("DELIVERY_QUEUE_URL"),
+		Logger:     env.Logger,
+		Metrics:    env.Metrics,
 	}
 	lambdaio.StartSQS(h, env.Settings("DeliverFunction"), env.Queue("DELIVERY_DLQ_URL"))
 }

@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -29,6 +30,8 @@ import (
 	"github.com/herokuevents/herokuevents/shared/api"
 	"github.com/herokuevents/herokuevents/shared/authorization"
 	"github.com/herokuevents/herokuevents/shared/config"
+	"github.com/herokuevents/herokuevents/shared/datacloud"
+	"github.com/herokuevents/herokuevents/shared/deliver"
 	"github.com/herokuevents/herokuevents/shared/generate"
 	"github.com/herokuevents/herokuevents/shared/lambdaio"
 	"github.com/herokuevents/herokuevents/shared/metric"
@@ -96,7 +99,8 @@ func (e *Env) Authorizations(store config.Store, sealer secret.Sealer, egress *s
 }
 
 // Platforms returns the subscription and publication platforms the api
-// function offers besides webhook: generate and salesforce.
+// function offers besides webhook: generate and salesforce subscriptions,
+// salesforce and datacloud publications.
 func (e *Env) Platforms(store config.Store) (map[string]api.SubscriptionPlatform, map[string]api.PublicationPlatform) {
 	sf := sfsub.Platforms{Authorized: sfsub.StoreAuthorizationCheck(store)}
 	return map[string]api.SubscriptionPlatform{
@@ -104,7 +108,24 @@ func (e *Env) Platforms(store config.Store) (map[string]api.SubscriptionPlatform
 			config.PlatformSalesforce: sf.Subscription,
 		}, map[string]api.PublicationPlatform{
 			config.PlatformSalesforce: sf.Publication,
+			config.PlatformDataCloud:  datacloud.Platform{Authorized: sfsub.StoreAuthorizationCheck(store)}.Publication,
 		}
+}
+
+// Publishers returns the deliver function's publishers besides webhook:
+// salesforce (Pub/Sub, dialled as Salesforce does) and datacloud (Ingestion
+// API through client, which must be egress-guarded). Both resolve the
+// tenants' authorizations with one shared service, or the function exits.
+func (e *Env) Publishers(ctx context.Context, store config.Store, sealer secret.Sealer, egress *sink.Egress, client *http.Client) map[string]deliver.Publisher {
+	sf, err := sfsub.DialEnv(ctx, os.Getenv, e.Logger)
+	if err != nil {
+		e.fatal("SALESFORCE_PUBSUB_ENDPOINT", err)
+	}
+	auth := e.Authorizations(store, sealer, egress, "")
+	return map[string]deliver.Publisher{
+		config.PlatformSalesforce: &sfsub.Publisher{Client: sf, Sessions: sfsub.AuthorizationSessions(auth), Logger: e.Logger},
+		config.PlatformDataCloud:  &datacloud.Publisher{Client: client, Sessions: datacloud.AuthorizationSessions(auth), Logger: e.Logger},
+	}
 }
 
 // Salesforce dials the Pub/Sub API at SALESFORCE_PUBSUB_ENDPOINT (with the
