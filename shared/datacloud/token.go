@@ -32,7 +32,7 @@ const (
 
 // ErrCoreTokenRejected reports that the token exchange refused the core
 // access token (expired, revoked, or lacking the cdp_ingest_api scope).
-var ErrCoreTokenRejected = errors.New("core access token rejected by the Data Cloud token exchange")
+var ErrCoreTokenRejected = errors.New("core access token rejected by the Data Cloud token exchange (the connected app needs the cdp_ingest_api scope and the org Data Cloud)")
 
 // ErrInstanceURL reports an instance URL that cannot be used.
 var ErrInstanceURL = errors.New("invalid instance URL")
