@@ -464,3 +464,15 @@ func TestCreateValidation(t *testing.T) {
 		require.ErrorIs(t, err, authorization.ErrNotFound)
 	})
 }
+
+// The operator's scopes (SALESFORCE_SCOPES) replace the default ones, e.g.
+// to add cdp_ingest_api for Data Cloud publications.
+func TestWebFlowScopes(t *testing.T) {
+	f := setup(t)
+	f.svc.Scopes = []string{"api", "refresh_token", "cdp_ingest_api"}
+	c, err := f.svc.Create(t.Context(), tenant, authorization.Request{Alias: "dc-org", LoginURL: f.org.LoginURL()})
+	require.NoError(t, err)
+	u, err := url.Parse(c.AuthorizeURL)
+	require.NoError(t, err)
+	assert.Equal(t, "api refresh_token cdp_ingest_api", u.Query().Get("scope"))
+}

@@ -31,8 +31,9 @@ import (
 // DefaultStateTTL is how long an authorize URL stays usable.
 const DefaultStateTTL = time.Hour
 
-// Scopes are the OAuth scopes asked for in the web flow: REST and Pub/Sub
-// API access, and a refresh token.
+// Scopes are the default OAuth scopes asked for in the web flow: REST and
+// Pub/Sub API access, and a refresh token. Data Cloud publications also need
+// cdp_ingest_api (set Service.Scopes, e.g. from SALESFORCE_SCOPES).
 var Scopes = []string{"api", "refresh_token"}
 
 // Service creates, connects, refreshes and destroys authorizations. Store,
@@ -51,6 +52,8 @@ type Service struct {
 	// the web flow when the request names none (env SALESFORCE_CLIENT_ID,
 	// SALESFORCE_CLIENT_SECRET).
 	ClientID, ClientSecret string
+	// Scopes asked for in the web flow; the package's Scopes when empty.
+	Scopes []string
 	// CallbackURL is the redirect URI of the web flow:
 	// {BaseURL}/oauth/salesforce/callback.
 	CallbackURL string
@@ -317,8 +320,15 @@ func (s *Service) clientSecret(ctx context.Context, a config.Authorization) (str
 func (s *Service) oauth(a config.Authorization, clientSecret string) *salesforce.OAuth {
 	return &salesforce.OAuth{
 		LoginURL: a.LoginURL, ClientID: a.ClientID, ClientSecret: clientSecret,
-		RedirectURL: s.CallbackURL, Scopes: Scopes, HTTPClient: s.HTTPClient,
+		RedirectURL: s.CallbackURL, Scopes: s.scopes(), HTTPClient: s.HTTPClient,
 	}
+}
+
+func (s *Service) scopes() []string {
+	if len(s.Scopes) > 0 {
+		return s.Scopes
+	}
+	return Scopes
 }
 
 // List returns the authorizations of tenant, ordered by alias.

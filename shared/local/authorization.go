@@ -2,6 +2,7 @@ package local
 
 import (
 	"os"
+	"strings"
 	"time"
 
 	"github.com/herokuevents/herokuevents/shared/api"
@@ -14,6 +15,9 @@ import (
 const (
 	EnvSalesforceClientID     = "SALESFORCE_CLIENT_ID"
 	EnvSalesforceClientSecret = "SALESFORCE_CLIENT_SECRET"
+	// EnvSalesforceScopes lists the web flow's OAuth scopes, space-separated
+	// ("api refresh_token" by default; add cdp_ingest_api for Data Cloud).
+	EnvSalesforceScopes = "SALESFORCE_SCOPES"
 )
 
 // SalesforceTimeout bounds one OAuth request to Salesforce.
@@ -36,6 +40,7 @@ func newAuthorizations(e *Env) *authorization.Service {
 		Logger:       e.Logger.With("role", "authorization"),
 		ClientID:     os.Getenv(EnvSalesforceClientID),
 		ClientSecret: os.Getenv(EnvSalesforceClientSecret),
+		Scopes:       strings.Fields(os.Getenv(EnvSalesforceScopes)),
 		CallbackURL:  e.BaseURL + api.CallbackPath,
 	}
 }

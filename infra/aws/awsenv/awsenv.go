@@ -94,6 +94,7 @@ func (e *Env) Authorizations(store config.Store, sealer secret.Sealer, egress *s
 		Logger:       e.Logger,
 		ClientID:     os.Getenv("SALESFORCE_CLIENT_ID"),
 		ClientSecret: os.Getenv("SALESFORCE_CLIENT_SECRET"),
+		Scopes:       strings.Fields(os.Getenv("SALESFORCE_SCOPES")),
 		CallbackURL:  strings.TrimSuffix(publicURL, "/") + api.CallbackPath,
 	}
 }
