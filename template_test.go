@@ -352,13 +352,17 @@ func TestTemplateEnvironment(t *testing.T) {
 }
 
 // TestTemplateDeclaresWhatMainsRead checks that every setting a function
-// main requires (lambdaio.MustEnv, awsenv Queue/Store/Sealer) is declared
+// main requires (lambdaio.MustEnv, the awsenv helpers) is declared
 // for that function in template.yaml.
 func TestTemplateDeclaresWhatMainsRead(t *testing.T) {
 	parsed, err := stack.Parse(herokuevents.Template)
 	require.NoError(t, err)
 	named := regexp.MustCompile(`(?:MustEnv|\.Queue)\("([A-Z0-9_]+)"\)`)
-	implied := map[string]string{".Store()": "CONFIG_TABLE", ".Sealer()": "KMS_KEY_ID", ".Egress()": "ALLOW_EGRESS"}
+	implied := map[string][]string{
+		".Store()": {"CONFIG_TABLE"}, ".DataStore()": {"CONFIG_TABLE"}, ".Sealer()": {"KMS_KEY_ID"}, ".Egress()": {"ALLOW_EGRESS"},
+		".DeadLetters()": {"INGEST_DLQ_URL", "DELIVERY_DLQ_URL", "INGEST_QUEUE_URL", "DELIVERY_QUEUE_URL"},
+		".Salesforce(":   {"SALESFORCE_PUBSUB_ENDPOINT", "SALESFORCE_CA_CERT"},
+	}
 	for _, id := range parsed.Functions() {
 		t.Run(id, func(t *testing.T) {
 			fn, err := parsed.Function(id)
@@ -373,9 +377,9 @@ func TestTemplateDeclaresWhatMainsRead(t *testing.T) {
 				for _, m := range named.FindAllStringSubmatch(string(b), -1) {
 					want = append(want, m[1])
 				}
-				for call, name := range implied {
+				for call, names := range implied {
 					if strings.Contains(string(b), call) {
-						want = append(want, name)
+						want = append(want, names...)
 					}
 				}
 				for _, name := range want {
