@@ -11,6 +11,10 @@ APP      ?= my-app
 run:
 	@$(GO) run ./cmd/herokuevents serve --addr $(ADDR) --data-dir $(DATA_DIR) --app $(APP) $(ARGS)
 
+# the AWS mode on this machine (moto + every function under aws-lambda-rie), no AWS account
+aws-local:
+	@$(GO) run ./scripts/awslocal --app $(APP) $(ARGS)
+
 tools:
 	scripts/setup-tools
 
