@@ -51,8 +51,8 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, nil); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return
+		if errors.Is(err, flag.ErrHelp) || ctx.Err() != nil {
+			return // help asked, or stopped by a signal while starting
 		}
 		fmt.Fprintln(os.Stderr, "awslocal:", err)
 		os.Exit(1)
