@@ -6,7 +6,7 @@ ADDR     ?= 127.0.0.1:5454
 DATA_DIR ?= .herokuevents
 APP      ?= my-app
 
-.PHONY: run test tools build functions lint fmt bench
+.PHONY: run test tools build functions lint fmt bench aws-local
 
 run:
 	@$(GO) run ./cmd/herokuevents serve --addr $(ADDR) --data-dir $(DATA_DIR) --app $(APP) $(ARGS)
