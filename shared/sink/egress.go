@@ -210,8 +210,10 @@ func unwrapURLError(err error) error {
 }
 
 // CheckURL validates a webhook URL when it is configured: ParseURL's
-// syntax rules, then the host must resolve and every address it resolves to
-// must pass CheckAddr. Errors wrap ErrURL (syntax, unresolvable host) or
+// syntax rules, then every address the host resolves to must pass
+// CheckAddr. A host that does not resolve now (a DNS outage, a name not yet
+// published, a machine without DNS) is accepted: deliveries to it fail as
+// connection errors and are retried. Errors wrap ErrURL (syntax) or
 // ErrEgress (refused address). Connections are checked again at dial time,
 // so a host that later resolves elsewhere (DNS rebinding) is still refused.
 func (e *Egress) CheckURL(ctx context.Context, raw string) error {
@@ -227,11 +229,12 @@ func (e *Egress) CheckURL(ctx context.Context, raw string) error {
 		return nil
 	}
 	ips, err := e.resolver.LookupNetIP(ctx, "ip", host)
-	if err != nil {
-		return fmt.Errorf("%w: cannot resolve host %q: %s", ErrURL, host, unwrapDNS(err))
+	var de *net.DNSError
+	if errors.As(err, &de) {
+		return nil // checked when it resolves, at dial time
 	}
-	if len(ips) == 0 {
-		return fmt.Errorf("%w: host %q has no addresses", ErrURL, host)
+	if err != nil {
+		return fmt.Errorf("%w: cannot resolve host %q: %v", ErrURL, host, err)
 	}
 	for _, ip := range ips {
 		if err := e.CheckAddr(ip); err != nil {
@@ -239,14 +242,6 @@ func (e *Egress) CheckURL(ctx context.Context, raw string) error {
 		}
 	}
 	return nil
-}
-
-func unwrapDNS(err error) string {
-	var de *net.DNSError
-	if errors.As(err, &de) {
-		return de.Err
-	}
-	return err.Error()
 }
 
 // control runs after the dialer resolved the address and before connect.

@@ -122,7 +122,7 @@ func TestCheckURL(t *testing.T) {
 		{name: "metadata", url: "http://169.254.169.254/latest/meta-data", e: guarded, wantErr: sink.ErrEgress, msg: "metadata"},
 		{name: "metadata v6", url: "http://[fd00:ec2::254]/", e: guarded, wantErr: sink.ErrEgress, msg: "metadata"},
 		{name: "private", url: "https://192.168.0.10/", e: guarded, wantErr: sink.ErrEgress, msg: "private"},
-		{name: "unresolvable", url: "https://no-such-host.invalid/", e: guarded, wantErr: sink.ErrURL, msg: "resolve"},
+		{name: "unresolvable now: checked at dial time", url: "https://no-such-host.invalid/", e: guarded},
 		{name: "loopback allowed", url: "http://127.0.0.1:8080/", e: open},
 		{name: "localhost allowed", url: "http://localhost:8080/", e: open},
 		{name: "allow list is not everything", url: "http://10.0.0.1/", e: open, wantErr: sink.ErrEgress, msg: "private"},
@@ -244,4 +244,13 @@ func TestClientOutcomes(t *testing.T) {
 		})
 	}
 	assert.Zero(t, redirected.Load(), "redirects must not be followed")
+}
+
+// A host accepted while it did not resolve is retried, not dead-lettered,
+// while it still does not resolve.
+func TestUnresolvableHostIsRetried(t *testing.T) {
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, "https://no-such-host.invalid/hook", strings.NewReader("{}"))
+	require.NoError(t, err)
+	r := sink.Do(sink.NewEgress(nil).Client(time.Second), req)
+	assert.Equal(t, sink.Retry, r.Class, r.Reason())
 }
