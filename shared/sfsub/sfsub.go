@@ -376,7 +376,7 @@ func (r *Runner) consume(ctx context.Context, c *claim) {
 	s := &stream{r: r, c: c, log: log}
 	for ctx.Err() == nil {
 		err := s.run(ctx)
-		if ctx.Err() != nil || errors.Is(err, errLeaseLost) {
+		if ending(ctx) || errors.Is(err, errLeaseLost) {
 			if errors.Is(err, errLeaseLost) {
 				log.WarnContext(ctx, "salesforce subscription stopped", "err", err)
 			}
@@ -394,6 +394,18 @@ func (r *Runner) consume(ctx context.Context, c *claim) {
 			}
 		}
 	}
+}
+
+// ending reports whether ctx is over or about to be: gRPC enforces a
+// stream's deadline with a timer of its own, so at a tick's end the stream
+// may fail with DeadlineExceeded a moment before ctx.Err() says so. That is
+// the tick ending, not a failure of the subscription.
+func ending(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	dl, ok := ctx.Deadline()
+	return ok && time.Until(dl) < 250*time.Millisecond
 }
 
 // release gives the lease up: the subscription is due again at once, or
