@@ -25,5 +25,5 @@ func main() {
 		Logger:     env.Logger,
 		Metrics:    env.Metrics,
 	}
-	lambdaio.StartSQS(h, env.Settings("DeliverFunction"), env.Queue("DELIVERY_DLQ_URL"))
+	lambdaio.StartSQS(h, env.Settings("DeliverFunction"), env.Queue("DELIVERY_DLQ_URL"), lambdaio.WithMetrics(env.Metrics))
 }

@@ -18,5 +18,5 @@ func main() {
 		Logger:   env.Logger,
 		Metrics:  env.Metrics,
 	})
-	lambdaio.StartSQS(h, env.Settings("FilterFunction"), env.Queue("INGEST_DLQ_URL"))
+	lambdaio.StartSQS(h, env.Settings("FilterFunction"), env.Queue("INGEST_DLQ_URL"), lambdaio.WithMetrics(env.Metrics))
 }

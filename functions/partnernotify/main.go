@@ -22,5 +22,5 @@ func main() {
 		Metrics: env.Metrics,
 		Logger:  env.Logger,
 	}
-	lambdaio.StartSQS(h, env.Settings("PartnernotifyFunction"), env.Queue("PARTNER_DLQ_URL"))
+	lambdaio.StartSQS(h, env.Settings("PartnernotifyFunction"), env.Queue("PARTNER_DLQ_URL"), lambdaio.WithMetrics(env.Metrics))
 }

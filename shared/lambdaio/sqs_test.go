@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/herokuevents/herokuevents/shared/metric"
 	"github.com/herokuevents/herokuevents/shared/queue"
 )
 
@@ -75,12 +76,16 @@ func TestSQSSettlesFailures(t *testing.T) {
 		wantFailed  []string
 		wantDead    []string
 		wantReasons []string
+		// wantCounted is the DeadLettered count of max receives (the role
+		// counts its permanent failures itself).
+		wantCounted int
 	}{
 		{
 			name:        "retryable reported, permanent and exhausted dead-lettered",
 			wantFailed:  []string{"retry"},
 			wantDead:    []string{"body-perm", "body-exhausted"},
 			wantReasons: []string{"bad payload", "max receives (5) reached: boom"},
+			wantCounted: 1,
 		},
 		{
 			name:       "dead-letter send failure reports them for redelivery",
@@ -109,7 +114,8 @@ func TestSQSSettlesFailures(t *testing.T) {
 				record("perm", "body-perm", "1", map[string]string{"tenant": "t1"}),
 				record("exhausted", "body-exhausted", "5", map[string]string{"tenant": "t2"}),
 			}}
-			resp, err := SQS(h, settings, dlq)(t.Context(), ev)
+			counts := &countRecorder{n: map[string]int{}}
+			resp, err := SQS(h, settings, dlq, WithMetrics(counts))(t.Context(), ev)
 			require.NoError(t, err, "batch errors never become Lambda errors")
 			var failed []string
 			for _, f := range resp.BatchItemFailures {
@@ -126,9 +132,23 @@ func TestSQSSettlesFailures(t *testing.T) {
 			for _, m := range dlq.sent {
 				assert.NotEmpty(t, m.Attributes[queue.AttrTenant], "original attributes kept")
 			}
+			assert.Equal(t, tt.wantCounted, counts.n[metric.DeadLettered])
 		})
 	}
 }
+
+type countRecorder struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *countRecorder) Count(_ context.Context, name string, n int, _ ...string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n[name] += n
+}
+
+func (c *countRecorder) Duration(context.Context, string, time.Duration, ...string) {}
 
 func TestSQSResponseJSONHasEmptyList(t *testing.T) {
 	h := queue.BatchHandlerFunc(func(context.Context, []queue.Message) queue.BatchResult { return queue.BatchResult{} })

@@ -17,7 +17,9 @@ func StartHTTP(h http.Handler) { lambda.Start(HTTP(h)) }
 
 // StartSQS runs h as an SQS-triggered Lambda function (see SQS). It does not
 // return.
-func StartSQS(h queue.BatchHandler, s queue.Settings, dlq queue.Sender) { lambda.Start(SQS(h, s, dlq)) }
+func StartSQS(h queue.BatchHandler, s queue.Settings, dlq queue.Sender, opts ...Option) {
+	lambda.Start(SQS(h, s, dlq, opts...))
+}
 
 // StartSchedule runs tick as a Lambda function triggered by an EventBridge
 // schedule (see Schedule). It does not return.
