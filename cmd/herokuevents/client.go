@@ -250,3 +250,23 @@ func (c *apiClient) checkApp(ctx context.Context, app string) error {
 	}
 	return nil
 }
+
+// errFilterNeedsSource and errFilterNeedsTarget refuse a --filter without
+// the stream it belongs to, before any call.
+var (
+	errFilterNeedsSource = errors.New("--filter needs --source: a filter belongs to the stream from a subscription")
+	errFilterNeedsTarget = errors.New("--filter needs --target: a filter belongs to the stream to a publication")
+)
+
+// create POSTs req to …/platforms/{platform}/{kind} of the app's tenant
+// behind the spinner "Creating {what}... done" on stderr, decoding the
+// answer into out when not nil.
+func (f *appFlags) create(cmd *cobra.Command, what, platform, kind string, req, out any) error {
+	c, err := f.connect(cmd.Context())
+	if err != nil {
+		return err
+	}
+	return action(cmd.ErrOrStderr(), "Creating "+what, func() error {
+		return c.call(cmd.Context(), http.MethodPost, c.path("platforms", platform, kind), req, out)
+	})
+}

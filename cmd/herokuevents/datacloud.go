@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"regexp"
 
 	"github.com/spf13/cobra"
@@ -61,15 +60,9 @@ records within minutes, at least once.`,
 				return fmt.Errorf("--object %q: use an object name of the source's schema (letters, digits, '_')", req.Object)
 			}
 			if req.Filter != "" && req.Source == "" {
-				return errors.New("--filter needs --source: a filter belongs to the stream from a subscription")
+				return errFilterNeedsSource
 			}
-			c, err := f.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			return action(cmd.ErrOrStderr(), "Creating publication "+req.Name, func() error {
-				return c.call(cmd.Context(), http.MethodPost, c.path("platforms", "datacloud", "publications"), req, nil)
-			})
+			return f.create(cmd, "publication "+req.Name, "datacloud", "publications", req, nil)
 		},
 	}
 	f = addAppFlags(cmd)

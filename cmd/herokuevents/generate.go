@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"net/http"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -45,15 +44,9 @@ MAPPING runs without input; its result is the event's data. Stream the generator
 				return errors.New("--mapping must not be empty")
 			}
 			if req.Filter != "" && req.Target == "" {
-				return errors.New("--filter needs --target: a filter belongs to the stream to a publication")
+				return errFilterNeedsTarget
 			}
-			c, err := f.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			return action(cmd.ErrOrStderr(), "Creating event generator "+req.Name, func() error {
-				return c.call(cmd.Context(), http.MethodPost, c.path("platforms", "generate", "subscriptions"), req, nil)
-			})
+			return f.create(cmd, "event generator "+req.Name, "generate", "subscriptions", req, nil)
 		},
 	}
 	f = addAppFlags(cmd)

@@ -114,17 +114,10 @@ func newPublicationsWebhookCreateCmd() *cobra.Command {
 				return err
 			}
 			if req.Filter != "" && req.Source == "" {
-				return errors.New("--filter needs --source: a filter belongs to the stream from a subscription")
-			}
-			c, err := f.connect(cmd.Context())
-			if err != nil {
-				return err
+				return errFilterNeedsSource
 			}
 			var p publication
-			err = action(cmd.ErrOrStderr(), "Creating publication "+req.Name, func() error {
-				return c.call(cmd.Context(), http.MethodPost, c.path("platforms", "webhook", "publications"), req, &p)
-			})
-			if err != nil {
+			if err := f.create(cmd, "publication "+req.Name, "webhook", "publications", req, &p); err != nil {
 				return err
 			}
 			if s := p.Extra.SigningSecret; s != "" {

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"net/http"
 	"regexp"
 
 	"github.com/spf13/cobra"
@@ -53,15 +51,9 @@ the --replay preset and says so in subscriptions:info.`,
 				return fmt.Errorf("--replay %q: use latest or earliest", req.Replay)
 			}
 			if req.Filter != "" && req.Target == "" {
-				return errors.New("--filter needs --target: a filter belongs to the stream to a publication")
+				return errFilterNeedsTarget
 			}
-			c, err := f.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			return action(cmd.ErrOrStderr(), "Creating subscription "+req.Name, func() error {
-				return c.call(cmd.Context(), http.MethodPost, c.path("platforms", "salesforce", "subscriptions"), req, nil)
-			})
+			return f.create(cmd, "subscription "+req.Name, "salesforce", "subscriptions", req, nil)
 		},
 	}
 	f = addAppFlags(cmd)
@@ -105,15 +97,9 @@ unions ({"Status__c": {"string": "up"}}); CreatedDate defaults to the event time
 				return fmt.Errorf("--topic %q: use a platform event topic such as /event/Name__e", req.Event)
 			}
 			if req.Filter != "" && req.Source == "" {
-				return errors.New("--filter needs --source: a filter belongs to the stream from a subscription")
+				return errFilterNeedsSource
 			}
-			c, err := f.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			return action(cmd.ErrOrStderr(), "Creating publication "+req.Name, func() error {
-				return c.call(cmd.Context(), http.MethodPost, c.path("platforms", "salesforce", "publications"), req, nil)
-			})
+			return f.create(cmd, "publication "+req.Name, "salesforce", "publications", req, nil)
 		},
 	}
 	f = addAppFlags(cmd)

@@ -262,18 +262,10 @@ func newSubscriptionsWebhookCreateCmd() *cobra.Command {
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
-			c, err := f.connect(cmd.Context())
-			if err != nil {
+			if err := f.create(cmd, "subscription "+name, "webhook", "subscriptions", map[string]string{"name": name}, nil); err != nil {
 				return err
 			}
 			errw := cmd.ErrOrStderr()
-			err = action(errw, "Creating subscription "+name, func() error {
-				return c.call(cmd.Context(), http.MethodPost, c.path("platforms", "webhook", "subscriptions"),
-					map[string]string{"name": name}, nil)
-			})
-			if err != nil {
-				return err
-			}
 			fmt.Fprintf(errw, "Publish events to it with POST $HEROKUEVENTS_PUBLISH_URL/%s (JSON body), then link it with streams:create %s TARGET.\n",
 				name, name)
 			return nil
