@@ -23,11 +23,6 @@ const (
 // SalesforceTimeout bounds one OAuth request to Salesforce.
 const SalesforceTimeout = 30 * time.Second
 
-// Authorizations returns the authorization service of an embedded process,
-// shared by the api routes and the roles that need Salesforce sessions
-// (sfsubscribe, the salesforce publisher).
-func Authorizations(e *Env) *authorization.Service { return e.Authorizations }
-
 // newAuthorizations builds the service: it reaches Salesforce through the
 // egress-guarded client (a loopback stand-in needs --allow-egress) and reads
 // the default connected app from SALESFORCE_CLIENT_ID and
