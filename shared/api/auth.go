@@ -2,9 +2,7 @@ package api
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/hex"
 	"errors"
 	"net/http"
 	"strings"
@@ -14,16 +12,10 @@ import (
 
 // HashKey returns the hex SHA-256 of a credential, the form in which API and
 // publish keys are stored (config.Tenant.APIKeyHash, PublishKeyHash).
-func HashKey(key string) string {
-	sum := sha256.Sum256([]byte(key))
-	return hex.EncodeToString(sum[:])
-}
+func HashKey(key string) string { return config.HashKey(key) }
 
 // equalHash compares a presented key with a stored hex hash in constant time.
-func equalHash(key, storedHash string) bool {
-	got := HashKey(key)
-	return subtle.ConstantTimeCompare([]byte(got), []byte(storedHash)) == 1
-}
+func equalHash(key, storedHash string) bool { return config.KeyMatches(key, storedHash) }
 
 // credential extracts the secret of "Authorization: Bearer K" or the password
 // of Basic auth.

@@ -10,9 +10,6 @@ package ingest
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -155,13 +152,7 @@ func (h *Handler) authenticate(ctx context.Context, r *http.Request) (string, bo
 	if err != nil || rec.Value.ID != user {
 		return "", false
 	}
-	return user, KeyMatches(pass, rec.Value.PublishKeyHash)
-}
-
-// KeyMatches reports, in constant time, whether key hashes to the hex SHA-256 hash.
-func KeyMatches(key, hash string) bool {
-	sum := sha256.Sum256([]byte(key))
-	return subtle.ConstantTimeCompare([]byte(hex.EncodeToString(sum[:])), []byte(hash)) == 1
+	return user, config.KeyMatches(pass, rec.Value.PublishKeyHash)
 }
 
 // route is where a published name leads.
