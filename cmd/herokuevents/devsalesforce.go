@@ -8,7 +8,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"strings"
@@ -42,11 +41,10 @@ SALESFORCE_PUBSUB_ENDPOINT and SALESFORCE_CA_CERT. Logs go to stderr.
 Emit events with dev:salesforce:emit.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			level := slog.LevelInfo
-			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
-				return fmt.Errorf("--log-level %q: use debug, info, warn or error", logLevel)
+			logger, err := jsonLogger(cmd, logLevel)
+			if err != nil {
+				return err
 			}
-			logger := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 			opts := salesforcetest.Options{GRPCAddr: grpcAddr, HTTPAddr: httpAddr, Dir: dir, TopicsFile: topicsFile,
 				Keepalive: keepalive, Logger: logger}
 			if jwtKey != "" {

@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -37,6 +38,16 @@ func newRoot() *cobra.Command {
 		root.AddCommand(c)
 	}
 	return root
+}
+
+// jsonLogger returns the JSON logger of a long-running command, writing to
+// its stderr at the --log-level given (debug, info, warn or error).
+func jsonLogger(cmd *cobra.Command, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: l})), nil
 }
 
 func main() {

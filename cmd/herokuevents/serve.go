@@ -34,11 +34,10 @@ Outbound HTTP refuses private, loopback and link-local addresses unless
 --allow-egress (or HEROKUEVENTS_ALLOW_EGRESS, comma-separated) allows them.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			level := slog.LevelInfo
-			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
-				return fmt.Errorf("--log-level %q: use debug, info, warn or error", logLevel)
+			logger, err := jsonLogger(cmd, logLevel)
+			if err != nil {
+				return err
 			}
-			logger := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 			slog.SetDefault(logger)
 			if env := os.Getenv("HEROKUEVENTS_ALLOW_EGRESS"); env != "" {
 				allow = append(allow, strings.Split(env, ",")...)
