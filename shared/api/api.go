@@ -29,12 +29,6 @@ import (
 	"github.com/herokuevents/herokuevents/shared/secret"
 )
 
-// MaxBody is the largest request body accepted (the SQS message limit).
-const MaxBody = 1 << 20
-
-// MaxDepth is the deepest JSON nesting accepted in a request body.
-const MaxDepth = 32
-
 // Operator holds the credentials of the platform operator, who calls the
 // provisioning routes with HTTP Basic auth "ID:password". Verify, when set,
 // decides alone; otherwise the password's hex SHA-256 must equal PasswordHash.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"github.com/herokuevents/herokuevents/shared/httpjson"
 	"net/http"
 	"strings"
 
@@ -67,8 +68,7 @@ func (s *Server) tenant(h tenantHandler) http.Handler {
 		}
 		status, v, err := h(WithTenant(ctx, t.ID), t, r, body)
 		if err != nil {
-			var e *Error
-			if !errors.As(err, &e) {
+			if httpjson.Internal(err) {
 				s.log.ErrorContext(ctx, "api request failed", "tenant", t.ID, "method", r.Method, "path", r.URL.Path, "err", err)
 			}
 			WriteError(w, err)

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/herokuevents/herokuevents/shared/httpjson"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -165,8 +166,7 @@ func (s *Server) deprovision(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) logFailure(r *http.Request, err error) {
-	var e *Error
-	if errors.As(err, &e) {
+	if e := httpjson.AsError(err); !httpjson.Internal(err) {
 		s.log.InfoContext(r.Context(), "request rejected", "method", r.Method, "path", r.URL.Path, "status", e.Status, "reason", e.Message)
 		return
 	}

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/herokuevents/herokuevents/shared/httpjson"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -140,8 +141,7 @@ func (s *Server) operator(h handler) http.Handler {
 		}
 		status, v, err := h(ctx, r, body)
 		if err != nil {
-			var e *api.Error
-			if !errors.As(err, &e) {
+			if httpjson.Internal(err) {
 				s.log.ErrorContext(ctx, "partner request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 			}
 			api.WriteError(w, err)
