@@ -15,8 +15,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/herokuevents/herokuevents"
+	"github.com/herokuevents/herokuevents/infra/samtemplate"
 	"github.com/herokuevents/herokuevents/shared/queue"
-	"github.com/herokuevents/herokuevents/shared/stack"
 )
 
 // The test reads template.yaml on its own, into typed structs: yaml.v3
@@ -319,10 +319,10 @@ func TestTemplateEmbeddedSettings(t *testing.T) {
 					MaxReceives:       q.Properties.RedrivePolicy.MaxReceiveCount,
 					Concurrency:       ev.Properties.ScalingConfig.MaximumConcurrency,
 				}
-				got, err := stack.Settings(herokuevents.Template, id)
+				got, err := samtemplate.Settings(herokuevents.Template, id)
 				require.NoError(t, err)
 				assert.Equal(t, want, got)
-				assert.Equal(t, want, stack.MustSettings(herokuevents.Template, id))
+				assert.Equal(t, want, samtemplate.MustSettings(herokuevents.Template, id))
 			})
 		}
 	}
@@ -330,7 +330,7 @@ func TestTemplateEmbeddedSettings(t *testing.T) {
 }
 
 func TestTemplateEnvironment(t *testing.T) {
-	parsed, err := stack.Parse(herokuevents.Template)
+	parsed, err := samtemplate.Parse(herokuevents.Template)
 	require.NoError(t, err)
 	required := map[string][]string{
 		"ApiFunction":     {"CONFIG_TABLE", "KMS_KEY_ID", "OPERATOR_ID", "OPERATOR_PASSWORD", "PUBLIC_URL", "ALLOW_EGRESS", "LOG_LEVEL"},
@@ -355,7 +355,7 @@ func TestTemplateEnvironment(t *testing.T) {
 // main requires (lambdaio.MustEnv, the awsenv helpers) is declared
 // for that function in template.yaml.
 func TestTemplateDeclaresWhatMainsRead(t *testing.T) {
-	parsed, err := stack.Parse(herokuevents.Template)
+	parsed, err := samtemplate.Parse(herokuevents.Template)
 	require.NoError(t, err)
 	named := regexp.MustCompile(`(?:MustEnv|\.Queue)\("([A-Z0-9_]+)"\)`)
 	implied := map[string][]string{
@@ -413,7 +413,7 @@ func TestSAMBuild(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "sam build:\n%s", out)
 	assert.Contains(t, string(out), "Build Succeeded")
-	tpl, err := stack.Parse(herokuevents.Template)
+	tpl, err := samtemplate.Parse(herokuevents.Template)
 	require.NoError(t, err)
 	for _, fn := range tpl.Functions() {
 		t.Run(fn, func(t *testing.T) {

@@ -22,16 +22,16 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/herokuevents/herokuevents/infra/embedded"
 	"github.com/herokuevents/herokuevents/shared/config"
-	"github.com/herokuevents/herokuevents/shared/local"
-	"github.com/herokuevents/herokuevents/shared/salesforce/salesforcetest"
+	"github.com/herokuevents/herokuevents/shared/salesforce/standin"
 )
 
 // authEnv is the embedded mode and a stand-in org, with the stand-in's
 // connected app as the operator's default.
 type authEnv struct {
-	org    *salesforcetest.Org
-	srv    *local.Server
+	org    *standin.Org
+	srv    *embedded.Server
 	apiURL string
 	key    *rsa.PrivateKey
 }
@@ -40,14 +40,14 @@ func startAuthEnv(t *testing.T) *authEnv {
 	t.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	require.NoError(t, err)
-	org, err := salesforcetest.Start(salesforcetest.Options{
+	org, err := standin.Start(standin.Options{
 		JWTKeys: []*rsa.PublicKey{&key.PublicKey}, Logger: slog.New(slog.DiscardHandler),
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = org.Close() })
-	t.Setenv(local.EnvSalesforceClientID, org.ClientID())
-	t.Setenv(local.EnvSalesforceClientSecret, org.ClientSecret())
-	srv, err := local.Start(t.Context(), local.Options{
+	t.Setenv(embedded.EnvSalesforceClientID, org.ClientID())
+	t.Setenv(embedded.EnvSalesforceClientSecret, org.ClientSecret())
+	srv, err := embedded.Start(t.Context(), embedded.Options{
 		Addr: "127.0.0.1:0", DataDir: t.TempDir(), App: testApp,
 		AllowEgress: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
 		Logger:      slog.New(slog.DiscardHandler),

@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/herokuevents/herokuevents/shared/local"
+	"github.com/herokuevents/herokuevents/infra/embedded"
 )
 
 const deadLettersJSON = `[
@@ -144,7 +144,7 @@ func TestDeadLettersEndToEnd(t *testing.T) {
 		return append([]int(nil), received[id]...)
 	}
 
-	srv, err := local.Start(t.Context(), local.Options{
+	srv, err := embedded.Start(t.Context(), embedded.Options{
 		Addr: "127.0.0.1:0", DataDir: t.TempDir(), App: testApp,
 		AllowEgress: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
 		Logger:      slog.New(slog.DiscardHandler),

@@ -15,7 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/herokuevents/herokuevents/shared/salesforce/salesforcetest"
+	"github.com/herokuevents/herokuevents/shared/salesforce/standin"
 )
 
 func init() { register(newDevSalesforceCmd, newDevSalesforceEmitCmd) }
@@ -45,7 +45,7 @@ Emit events with dev:salesforce:emit.`,
 			if err != nil {
 				return err
 			}
-			opts := salesforcetest.Options{GRPCAddr: grpcAddr, HTTPAddr: httpAddr, Dir: dir, TopicsFile: topicsFile,
+			opts := standin.Options{GRPCAddr: grpcAddr, HTTPAddr: httpAddr, Dir: dir, TopicsFile: topicsFile,
 				Keepalive: keepalive, Logger: logger}
 			if jwtKey != "" {
 				pub, err := readRSAPublicKey(jwtKey)
@@ -54,7 +54,7 @@ Emit events with dev:salesforce:emit.`,
 				}
 				opts.JWTKeys = append(opts.JWTKeys, pub)
 			}
-			org, err := salesforcetest.Start(opts)
+			org, err := standin.Start(opts)
 			if err != nil {
 				return fmt.Errorf("start salesforce stand-in: %w", err)
 			}
@@ -175,7 +175,7 @@ bitmaps computed from the fields given. Prints the replay id (base64).
 				}
 				return fmt.Errorf("emit event: HTTP %d", resp.StatusCode)
 			}
-			var res salesforcetest.EmitResponse
+			var res standin.EmitResponse
 			if err := json.Unmarshal(rb, &res); err != nil {
 				return fmt.Errorf("emit event: %w", err)
 			}

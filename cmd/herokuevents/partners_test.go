@@ -16,8 +16,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/herokuevents/herokuevents/infra/embedded"
 	"github.com/herokuevents/herokuevents/shared/deliver"
-	"github.com/herokuevents/herokuevents/shared/local"
 )
 
 const (
@@ -273,7 +273,7 @@ func TestPartnersAgainstEmbeddedMode(t *testing.T) {
 	t.Cleanup(partnerSrv.Close)
 	bodies := func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), got...) }
 
-	srv, err := local.Start(t.Context(), local.Options{
+	srv, err := embedded.Start(t.Context(), embedded.Options{
 		Addr: "127.0.0.1:0", DataDir: t.TempDir(), App: "example",
 		AllowEgress: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
 		Backoff:     deliver.Backoff{Base: 10 * time.Millisecond, Cap: 20 * time.Millisecond},

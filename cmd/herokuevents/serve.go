@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/herokuevents/herokuevents/shared/local"
+	"github.com/herokuevents/herokuevents/infra/embedded"
 	"github.com/herokuevents/herokuevents/shared/sink"
 )
 
@@ -53,7 +53,7 @@ Outbound HTTP refuses private, loopback and link-local addresses unless
 				}
 				prefixes = append(prefixes, p...)
 			}
-			srv, err := local.Start(cmd.Context(), local.Options{
+			srv, err := embedded.Start(cmd.Context(), embedded.Options{
 				Addr: addr, DataDir: dataDir, App: app, AllowEgress: prefixes, Logger: logger,
 			})
 			if err != nil {

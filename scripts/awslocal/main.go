@@ -3,7 +3,7 @@
 // moto, every function binary under its own aws-lambda-rie on 127.0.0.1,
 // the HTTP API on --addr, the SQS pollers running and the scheduled
 // functions (generate, sfsubscribe) ticked every minute as EventBridge
-// Scheduler would. It is infra/aws/stacktest for a person:
+// Scheduler would. It is infra/aws/awslocal for a person:
 //
 //	go run ./scripts/awslocal [--addr 127.0.0.1:5455] [--app my-app] [--allow-egress CIDR]... [--param Name=Value]...
 //
@@ -41,10 +41,10 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/herokuevents/herokuevents"
+	"github.com/herokuevents/herokuevents/infra/aws/awslocal"
 	"github.com/herokuevents/herokuevents/infra/aws/awstest"
-	"github.com/herokuevents/herokuevents/infra/aws/stacktest"
+	"github.com/herokuevents/herokuevents/infra/samtemplate"
 	"github.com/herokuevents/herokuevents/shared/sink"
-	"github.com/herokuevents/herokuevents/shared/stack"
 )
 
 func main() {
@@ -131,7 +131,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, onStart f
 	if _, err := awstest.Executable(); err != nil {
 		return fmt.Errorf("moto_server is missing: %w", err)
 	}
-	if _, err := stacktest.RIEPath(); err != nil {
+	if _, err := awslocal.RIEPath(); err != nil {
 		return fmt.Errorf("aws-lambda-rie is missing: %w", err)
 	}
 	ln, err := net.Listen("tcp", o.addr)
@@ -141,7 +141,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, onStart f
 	defer ln.Close()
 	base := "http://" + ln.Addr().String()
 
-	tpl, err := stack.Parse(herokuevents.Template)
+	tpl, err := samtemplate.Parse(herokuevents.Template)
 	if err != nil {
 		return err
 	}
@@ -160,10 +160,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, onStart f
 	defer os.RemoveAll(dir)
 	roles := make([]string, 0, len(tpl.Functions()))
 	for _, id := range tpl.Functions() {
-		roles = append(roles, stacktest.Role(id))
+		roles = append(roles, awslocal.Role(id))
 	}
 	log.Info("building functions", "roles", roles, "arch", runtime.GOARCH)
-	bins, err := stacktest.Build(ctx, stacktest.BuildOptions{Dir: dir, Arch: runtime.GOARCH, Roles: roles})
+	bins, err := awslocal.Build(ctx, awslocal.BuildOptions{Dir: dir, Arch: runtime.GOARCH, Roles: roles})
 	if err != nil {
 		return err
 	}
@@ -179,7 +179,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, onStart f
 		}
 	}()
 	log.Info("deploying the stack", "moto", moto.URL)
-	st, err := stacktest.Deploy(ctx, stacktest.Options{Endpoint: moto.URL, Binaries: bins, Params: params, Name: "local"})
+	st, err := awslocal.Deploy(ctx, awslocal.Options{Endpoint: moto.URL, Binaries: bins, Params: params, Name: "local"})
 	if err != nil {
 		return fmt.Errorf("deploy the stack: %w", err)
 	}
@@ -244,7 +244,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, onStart f
 // provision installs the add-on for app as Heroku does (POST
 // /heroku/resources with the operator's credentials) and returns the
 // tenant's config vars.
-func provision(ctx context.Context, st *stacktest.Stack, base, app string) (map[string]string, error) {
+func provision(ctx context.Context, st *awslocal.Stack, base, app string) (map[string]string, error) {
 	body, err := json.Marshal(map[string]string{
 		"uuid": uuid.NewString(), "plan": "test", "region": "amazon-web-services::" + awstest.Region, "app": app,
 	})
@@ -296,8 +296,8 @@ const followInterval = 200 * time.Millisecond
 
 // followFunction copies function id's output to w line by line, each
 // prefixed by the function's role, until ctx ends (then copies what is left).
-func followFunction(ctx context.Context, st *stacktest.Stack, id string, w io.Writer) {
-	prefix := stacktest.Role(id) + " | "
+func followFunction(ctx context.Context, st *awslocal.Stack, id string, w io.Writer) {
+	prefix := awslocal.Role(id) + " | "
 	off := 0
 	flush := func(all bool) {
 		text, end := st.LogsFrom(id, off)

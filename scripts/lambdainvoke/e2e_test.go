@@ -15,12 +15,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/herokuevents/herokuevents/infra/aws/stacktest"
+	"github.com/herokuevents/herokuevents/infra/aws/awslocal"
 	"github.com/herokuevents/herokuevents/shared/api"
 	"github.com/herokuevents/herokuevents/shared/config"
 )
 
-func TestMain(m *testing.M) { stacktest.Main(m) }
+func TestMain(m *testing.M) { awslocal.Main(m) }
 
 // sample is the Lambda input of an events/*.json file, the parts the
 // assertions need.
@@ -32,17 +32,17 @@ type sample struct {
 // TestSamplesUnderEmulator invokes every function binary (built as
 // deployed: static linux, lambda.norpc) on every events/<function>-*.json
 // through this command, under aws-lambda-rie, wired to a stack of
-// template.yaml in moto (stacktest: queues, table and key created from the
+// template.yaml in moto (awslocal: queues, table and key created from the
 // template, each function's environment resolved from it). The sample
 // tenant exists with the samples' keys, so a publish is accepted (202 with
 // an id), bad credentials get 401, the API answers 200, batches are handled
 // without failures, poison records land in the function's dead-letter queue
 // and scheduled ticks succeed.
 func TestSamplesUnderEmulator(t *testing.T) {
-	rie, err := stacktest.RIEPath()
+	rie, err := awslocal.RIEPath()
 	require.NoError(t, err)
-	bins := stacktest.Binaries(t)
-	st := stacktest.New(t, stacktest.Options{Functions: []string{}}) // resources only: this command runs the functions
+	bins := awslocal.Binaries(t)
+	st := awslocal.New(t, awslocal.Options{Functions: []string{}}) // resources only: this command runs the functions
 	root, err := filepath.Abs("../..")
 	require.NoError(t, err)
 	files, err := filepath.Glob(filepath.Join(root, "events", "*.json"))
@@ -131,13 +131,13 @@ func TestSamplesUnderEmulator(t *testing.T) {
 		})
 	}
 	for _, id := range st.Template.Functions() {
-		assert.True(t, covered[id], "no events/%s-*.json sample", stacktest.Role(id))
+		assert.True(t, covered[id], "no events/%s-*.json sample", awslocal.Role(id))
 	}
 }
 
 // deadLetterQueue is the logical id of the dead-letter queue of the queue
 // feeding function id ("" when it has none).
-func deadLetterQueue(st *stacktest.Stack, id string) string {
+func deadLetterQueue(st *awslocal.Stack, id string) string {
 	fn, err := st.Template.Function(id)
 	if err != nil || fn.Queue == "" {
 		return ""
@@ -155,7 +155,7 @@ func deadLetterQueue(st *stacktest.Stack, id string) string {
 // seedSampleTenant stores the tenant the HTTP samples authenticate as (its
 // keys are in their Authorization headers) and an inbound webhook
 // subscription for each publish sample's name.
-func seedSampleTenant(t *testing.T, st *stacktest.Stack, files []string) {
+func seedSampleTenant(t *testing.T, st *awslocal.Stack, files []string) {
 	t.Helper()
 	store := st.Store("ConfigTable")
 	var tenant config.Tenant

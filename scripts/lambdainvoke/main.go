@@ -39,7 +39,7 @@ import (
 	"time"
 
 	"github.com/herokuevents/herokuevents"
-	"github.com/herokuevents/herokuevents/shared/stack"
+	"github.com/herokuevents/herokuevents/infra/samtemplate"
 )
 
 func main() {
@@ -65,7 +65,7 @@ func run(ctx context.Context, rie, bootstrap, function, eventFile string, stdout
 		fmt.Fprintf(stderr, "lambdainvoke: "+format+"\n", args...)
 		return code
 	}
-	tpl, err := stack.Parse(herokuevents.Template)
+	tpl, err := samtemplate.Parse(herokuevents.Template)
 	if err != nil {
 		return fail(2, "read template: %v", err)
 	}
@@ -161,7 +161,7 @@ func run(ctx context.Context, rie, bootstrap, function, eventFile string, stdout
 
 // environment is the caller's environment plus the template's variables of
 // fn that the caller does not set, plus the Lambda function settings.
-func environment(fn stack.Function) ([]string, map[string]string) {
+func environment(fn samtemplate.Function) ([]string, map[string]string) {
 	env := os.Environ()
 	set := map[string]bool{}
 	for _, kv := range env {

@@ -7,7 +7,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
-	"github.com/herokuevents/herokuevents/shared/stack"
+	"github.com/herokuevents/herokuevents/infra/samtemplate"
 )
 
 func TestFailure(t *testing.T) {
@@ -42,7 +42,7 @@ func TestSummary(t *testing.T) {
 func TestEnvironmentCallerOverrides(t *testing.T) {
 	t.Setenv("LOG_LEVEL", "DEBUG")
 	t.Setenv("CONFIG_TABLE", "local-table")
-	fn := stack.Function{
+	fn := samtemplate.Function{
 		ID: "FilterFunction", Timeout: 60 * time.Second, MemoryMB: 256,
 		Env:        map[string]string{"LOG_LEVEL": "INFO", "ALLOW_EGRESS": ""},
 		Unresolved: map[string]string{"CONFIG_TABLE": "Ref ConfigTable", "INGEST_DLQ_URL": "Ref IngestDLQ"},

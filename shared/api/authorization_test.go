@@ -18,21 +18,21 @@ import (
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/logtest"
 	"github.com/herokuevents/herokuevents/shared/salesforce"
-	"github.com/herokuevents/herokuevents/shared/salesforce/salesforcetest"
+	"github.com/herokuevents/herokuevents/shared/salesforce/standin"
 )
 
 // authHarness is an api server on a real listener (so that the stand-in
 // org can redirect a browser to its callback) with authorizations enabled.
 type authHarness struct {
 	*harness
-	org  *salesforcetest.Org
+	org  *standin.Org
 	svc  *authorization.Service
 	base string
 }
 
 func newAuthHarness(t *testing.T) *authHarness {
 	t.Helper()
-	org, err := salesforcetest.Start(salesforcetest.Options{Logger: slog.New(slog.DiscardHandler)})
+	org, err := standin.Start(standin.Options{Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = org.Close() })
 	var handler http.Handler

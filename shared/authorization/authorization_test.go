@@ -19,12 +19,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/herokuevents/herokuevents/infra/embedded/filesealer"
 	"github.com/herokuevents/herokuevents/infra/embedded/sqlitestore"
 	"github.com/herokuevents/herokuevents/shared/authorization"
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/logtest"
 	"github.com/herokuevents/herokuevents/shared/salesforce"
-	"github.com/herokuevents/herokuevents/shared/salesforce/salesforcetest"
+	"github.com/herokuevents/herokuevents/shared/salesforce/standin"
 	"github.com/herokuevents/herokuevents/shared/secret"
 )
 
@@ -34,7 +35,7 @@ const (
 )
 
 type fixture struct {
-	org    *salesforcetest.Org
+	org    *standin.Org
 	svc    *authorization.Service
 	store  config.Store
 	sealer secret.Sealer
@@ -47,7 +48,7 @@ func setup(t *testing.T) *fixture {
 	t.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	require.NoError(t, err)
-	org, err := salesforcetest.Start(salesforcetest.Options{
+	org, err := standin.Start(standin.Options{
 		JWTKeys: []*rsa.PublicKey{&key.PublicKey}, Logger: slog.New(slog.DiscardHandler),
 	})
 	require.NoError(t, err)
@@ -55,9 +56,9 @@ func setup(t *testing.T) *fixture {
 	store, err := sqlitestore.Open(filepath.Join(t.TempDir(), "config.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = store.Close() })
-	sealKey := make([]byte, secret.KeySize)
+	sealKey := make([]byte, filesealer.KeySize)
 	_, _ = rand.Read(sealKey)
-	sealer, err := secret.NewLocal(sealKey)
+	sealer, err := filesealer.New(sealKey)
 	require.NoError(t, err)
 	logger, logs := logtest.JSON(nil)
 	svc := &authorization.Service{
@@ -161,13 +162,13 @@ func TestWebFlow(t *testing.T) {
 			salesforce.WithSession(src), salesforce.WithLogger(slog.New(slog.DiscardHandler)))
 		require.NoError(t, err)
 		defer c.Close()
-		_, err = c.GetTopic(t.Context(), salesforcetest.SystemStatusTopic)
+		_, err = c.GetTopic(t.Context(), standin.SystemStatusTopic)
 		require.NoError(t, err)
 
 		f.org.ExpireAccessTokens()
-		_, err = c.GetTopic(t.Context(), salesforcetest.SystemStatusTopic)
+		_, err = c.GetTopic(t.Context(), standin.SystemStatusTopic)
 		require.ErrorIs(t, err, salesforce.ErrUnauthenticated, "the client invalidates the rejected token")
-		_, err = c.GetTopic(t.Context(), salesforcetest.SystemStatusTopic)
+		_, err = c.GetTopic(t.Context(), standin.SystemStatusTopic)
 		require.NoError(t, err, "the retry runs with a refreshed token")
 		after, err := src.Session(t.Context())
 		require.NoError(t, err)

@@ -13,14 +13,14 @@ import (
 	"github.com/herokuevents/herokuevents/shared/datacloud"
 	"github.com/herokuevents/herokuevents/shared/queue"
 	"github.com/herokuevents/herokuevents/shared/salesforce"
-	"github.com/herokuevents/herokuevents/shared/salesforce/salesforcetest"
+	"github.com/herokuevents/herokuevents/shared/salesforce/standin"
 	"github.com/herokuevents/herokuevents/shared/sink"
 )
 
 // TestAgainstStandIn runs the exchange and the Ingestion API against the
 // stand-in org, whose exchange answers a scheme-less loopback instance_url.
 func TestAgainstStandIn(t *testing.T) {
-	org, err := salesforcetest.Start(salesforcetest.Options{})
+	org, err := standin.Start(standin.Options{})
 	require.NoError(t, err)
 	t.Cleanup(func() { org.Close() })
 	org.RegisterIngestionObject("web", "PageView", "Url", "Visits")
@@ -47,7 +47,7 @@ func TestAgainstStandIn(t *testing.T) {
 	require.NoError(t, send(`{"Url":"/docs","Visits":1}`), "both tokens renewed")
 	assert.Len(t, org.Ingested("web", "PageView"), 2)
 
-	org.FailIngest(salesforcetest.Fault{Status: http.StatusTooManyRequests, RetryAfter: "2"}, salesforcetest.Fault{Status: http.StatusInternalServerError})
+	org.FailIngest(standin.Fault{Status: http.StatusTooManyRequests, RetryAfter: "2"}, standin.Fault{Status: http.StatusInternalServerError})
 	for _, want := range []int{http.StatusTooManyRequests, http.StatusInternalServerError} {
 		err := send(`{"Url":"/x","Visits":1}`)
 		var se *sink.Error

@@ -17,13 +17,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/herokuevents/herokuevents/infra/embedded/filesealer"
 	"github.com/herokuevents/herokuevents/infra/embedded/sqlitestore"
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/deliver"
 	"github.com/herokuevents/herokuevents/shared/event"
 	"github.com/herokuevents/herokuevents/shared/logtest"
 	"github.com/herokuevents/herokuevents/shared/queue"
-	"github.com/herokuevents/herokuevents/shared/secret"
 	"github.com/herokuevents/herokuevents/shared/sink"
 )
 
@@ -33,7 +33,7 @@ const tenant = "t-1"
 // recording requeue sender; its client may reach loopback.
 type env struct {
 	store   config.Store
-	sealer  *secret.Local
+	sealer  *filesealer.Sealer
 	handler *deliver.Handler
 	logs    *logtest.Buffer
 
@@ -48,7 +48,7 @@ func newEnv(t *testing.T, timeout time.Duration) *env {
 	store, err := sqlitestore.Open(filepath.Join(dir, "config.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = store.Close() })
-	sealer, err := secret.OpenLocal(filepath.Join(dir, "secret.key"))
+	sealer, err := filesealer.Open(filepath.Join(dir, "secret.key"))
 	require.NoError(t, err)
 	allow, err := sink.ParseAllow("127.0.0.0/8,::1")
 	require.NoError(t, err)

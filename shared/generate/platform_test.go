@@ -15,10 +15,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/herokuevents/herokuevents/infra/embedded/filesealer"
 	"github.com/herokuevents/herokuevents/shared/api"
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/generate"
-	"github.com/herokuevents/herokuevents/shared/secret"
 )
 
 // apiServer serves the api with the generate platform for one tenant.
@@ -32,7 +32,7 @@ type apiServer struct {
 func newAPI(t *testing.T, now time.Time) *apiServer {
 	t.Helper()
 	store := newStore(t)
-	sealer, err := secret.OpenLocal(filepath.Join(t.TempDir(), "seal.key"))
+	sealer, err := filesealer.Open(filepath.Join(t.TempDir(), "seal.key"))
 	require.NoError(t, err)
 	srv := api.New(api.Options{
 		Store: store, Sealer: sealer, BaseURL: "http://events.example.com", Logger: slog.New(slog.DiscardHandler),

@@ -14,8 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/herokuevents/herokuevents"
+	"github.com/herokuevents/herokuevents/infra/samtemplate"
 	"github.com/herokuevents/herokuevents/shared/event"
-	"github.com/herokuevents/herokuevents/shared/stack"
 )
 
 // inputs maps a function (the events/<function>-<case>.json prefix) to a
@@ -46,7 +46,7 @@ func TestSampleEvents(t *testing.T) {
 	files, err := filepath.Glob("../../events/*.json")
 	require.NoError(t, err)
 	require.NotEmpty(t, files)
-	tpl, err := stack.Parse(herokuevents.Template)
+	tpl, err := samtemplate.Parse(herokuevents.Template)
 	require.NoError(t, err)
 	sampled := map[string]bool{}
 	for _, file := range files {

@@ -16,12 +16,12 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/herokuevents/herokuevents/infra/embedded/filesealer"
 	"github.com/herokuevents/herokuevents/infra/embedded/sqlitestore"
 	"github.com/herokuevents/herokuevents/shared/api"
 	"github.com/herokuevents/herokuevents/shared/deliver"
 	"github.com/herokuevents/herokuevents/shared/partner"
 	"github.com/herokuevents/herokuevents/shared/queue"
-	"github.com/herokuevents/herokuevents/shared/secret"
 	"github.com/herokuevents/herokuevents/shared/sink"
 )
 
@@ -145,7 +145,7 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	store, err := sqlitestore.Open(filepath.Join(t.TempDir(), "config.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { store.Close() })
-	sealer, err := secret.OpenLocal(filepath.Join(t.TempDir(), "seal.key"))
+	sealer, err := filesealer.Open(filepath.Join(t.TempDir(), "seal.key"))
 	require.NoError(t, err)
 	h := &harness{queue: &memQueue{}, dlq: &memQueue{},
 		settings: queue.Settings{BatchSize: 10, VisibilityTimeout: time.Minute, MaxReceives: 5, Concurrency: 2}}

@@ -12,5 +12,5 @@
 // invalidated the token of an Invalidator session source, so retrying the
 // call (or resubscribing with ReplayCustom) refreshes it; ErrReplayCorrupted
 // needs a deliberate fallback preset; ErrUnavailable is worth a backoff.
-// The salesforcetest package is a local stand-in org for tests and dev.
+// The standin package is a local stand-in org, served by `herokuevents dev:salesforce` and used by tests.
 package salesforce

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/herokuevents/herokuevents/shared/salesforce"
-	"github.com/herokuevents/herokuevents/shared/salesforce/salesforcetest"
+	"github.com/herokuevents/herokuevents/shared/salesforce/standin"
 )
 
 // authorize follows the authorize URL like a browser and returns the query
@@ -30,7 +30,7 @@ func authorize(t *testing.T, authURL string) url.Values {
 }
 
 func TestWebServerFlowWithPKCE(t *testing.T) {
-	org := startOrg(t, salesforcetest.Options{})
+	org := startOrg(t, standin.Options{})
 	o := org.OAuth("https://app.example.com/oauth/callback")
 
 	verifier := salesforce.NewVerifier()
@@ -70,7 +70,7 @@ func TestWebServerFlowWithPKCE(t *testing.T) {
 	})
 	t.Run("token works on the Pub/Sub API", func(t *testing.T) {
 		c := dial(t, org, salesforce.StaticSession(tok.Session()))
-		_, err := c.GetTopic(t.Context(), salesforcetest.SystemStatusTopic)
+		_, err := c.GetTopic(t.Context(), standin.SystemStatusTopic)
 		require.NoError(t, err)
 	})
 	t.Run("refresh after expiry, then revoke", func(t *testing.T) {
@@ -102,7 +102,7 @@ func TestJWTBearer(t *testing.T) {
 	require.NoError(t, err)
 	other, err := rsa.GenerateKey(rand.Reader, 2048)
 	require.NoError(t, err)
-	org := startOrg(t, salesforcetest.Options{JWTKeys: []*rsa.PublicKey{&key.PublicKey}})
+	org := startOrg(t, standin.Options{JWTKeys: []*rsa.PublicKey{&key.PublicKey}})
 	o := org.OAuth("")
 
 	tok, err := o.JWTBearer(t.Context(), org.Username(), key)
@@ -129,18 +129,18 @@ func TestJWTBearer(t *testing.T) {
 	t.Run("token source re-mints after expiry", func(t *testing.T) {
 		ts := o.JWTTokenSource(org.Username(), key)
 		c := dial(t, org, ts)
-		_, err := c.GetTopic(t.Context(), salesforcetest.SystemStatusTopic)
+		_, err := c.GetTopic(t.Context(), standin.SystemStatusTopic)
 		require.NoError(t, err)
 		org.ExpireAccessTokens()
-		_, err = c.GetTopic(t.Context(), salesforcetest.SystemStatusTopic)
+		_, err = c.GetTopic(t.Context(), standin.SystemStatusTopic)
 		require.ErrorIs(t, err, salesforce.ErrUnauthenticated)
-		_, err = c.GetTopic(t.Context(), salesforcetest.SystemStatusTopic)
+		_, err = c.GetTopic(t.Context(), standin.SystemStatusTopic)
 		require.NoError(t, err)
 	})
 }
 
 func TestClientCredentials(t *testing.T) {
-	org := startOrg(t, salesforcetest.Options{})
+	org := startOrg(t, standin.Options{})
 	tok, err := org.OAuth("").ClientCredentials(t.Context())
 	require.NoError(t, err)
 	assert.NotEmpty(t, tok.AccessToken)

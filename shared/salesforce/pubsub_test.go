@@ -17,19 +17,20 @@ import (
 	"github.com/herokuevents/herokuevents/shared/salesforce"
 	"github.com/herokuevents/herokuevents/shared/salesforce/pubsubpb"
 	"github.com/herokuevents/herokuevents/shared/salesforce/salesforcetest"
+	"github.com/herokuevents/herokuevents/shared/salesforce/standin"
 )
 
-func startOrg(t *testing.T, opts salesforcetest.Options) *salesforcetest.Org {
+func startOrg(t *testing.T, opts standin.Options) *standin.Org {
 	t.Helper()
 	opts.Logger = slog.New(slog.DiscardHandler)
-	org, err := salesforcetest.Start(opts)
+	org, err := standin.Start(opts)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = org.Close() })
 	return org
 }
 
 // dial connects over real TLS, trusting the stand-in's certificate file.
-func dial(t *testing.T, org *salesforcetest.Org, src salesforce.SessionSource) *salesforce.Client {
+func dial(t *testing.T, org *standin.Org, src salesforce.SessionSource) *salesforce.Client {
 	t.Helper()
 	c, err := salesforce.Dial(t.Context(), org.PubSubEndpoint(), salesforce.WithCAFile(org.CACertFile()), salesforce.WithSession(src))
 	require.NoError(t, err)
@@ -37,11 +38,11 @@ func dial(t *testing.T, org *salesforcetest.Org, src salesforce.SessionSource) *
 	return c
 }
 
-func tokenSource(org *salesforcetest.Org) *salesforce.TokenSource {
+func tokenSource(org *standin.Org) *salesforce.TokenSource {
 	return org.OAuth("").RefreshTokenSource(org.IssueToken(), nil)
 }
 
-func emit(t *testing.T, org *salesforcetest.Org, topic, data string) *salesforcetest.EmitResult {
+func emit(t *testing.T, org *standin.Org, topic, data string) *standin.EmitResult {
 	t.Helper()
 	res, err := org.Emit(topic, []byte(data))
 	require.NoError(t, err)
@@ -72,9 +73,9 @@ func contextValue(t *testing.T, e salesforce.Event) string {
 }
 
 func TestGetTopicAndSchema(t *testing.T) {
-	org := startOrg(t, salesforcetest.Options{})
+	org := startOrg(t, standin.Options{})
 	c := dial(t, org, tokenSource(org))
-	topic, err := c.GetTopic(t.Context(), salesforcetest.SystemStatusTopic)
+	topic, err := c.GetTopic(t.Context(), standin.SystemStatusTopic)
 	require.NoError(t, err)
 	assert.True(t, topic.CanPublish)
 	assert.True(t, topic.CanSubscribe)
@@ -83,7 +84,7 @@ func TestGetTopicAndSchema(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"CreatedDate", "CreatedById", "Context__c"}, s.Fields())
 
-	cdc, err := c.GetTopic(t.Context(), salesforcetest.AccountChangeTopic)
+	cdc, err := c.GetTopic(t.Context(), standin.AccountChangeTopic)
 	require.NoError(t, err)
 	assert.False(t, cdc.CanPublish)
 
@@ -96,23 +97,23 @@ func TestGetTopicAndSchema(t *testing.T) {
 }
 
 func TestUnauthenticated(t *testing.T) {
-	org := startOrg(t, salesforcetest.Options{})
+	org := startOrg(t, standin.Options{})
 	for name, s := range map[string]salesforce.Session{
 		"unknown token": {AccessToken: "00Dbogus!AQ", InstanceURL: org.InstanceURL(), OrgID: org.OrgID()},
 		"wrong tenant":  {AccessToken: org.IssueToken().AccessToken, InstanceURL: org.InstanceURL(), OrgID: "00D000000000000AAA"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			c := dial(t, org, salesforce.StaticSession(s))
-			_, err := c.GetTopic(t.Context(), salesforcetest.SystemStatusTopic)
+			_, err := c.GetTopic(t.Context(), standin.SystemStatusTopic)
 			require.ErrorIs(t, err, salesforce.ErrUnauthenticated)
 		})
 	}
 }
 
 func TestSubscribeReplayPresets(t *testing.T) {
-	org := startOrg(t, salesforcetest.Options{})
+	org := startOrg(t, standin.Options{})
 	c := dial(t, org, tokenSource(org))
-	topic := salesforcetest.SystemStatusTopic
+	topic := standin.SystemStatusTopic
 	first := emit(t, org, topic, `{"Context__c":"one"}`)
 	emit(t, org, topic, `{"Context__c":{"string":"two"}}`)
 
@@ -170,9 +171,9 @@ func TestSubscribeReplayPresets(t *testing.T) {
 }
 
 func TestSubscribeFlowControlAndKeepalive(t *testing.T) {
-	org := startOrg(t, salesforcetest.Options{Keepalive: 50 * time.Millisecond})
+	org := startOrg(t, standin.Options{Keepalive: 50 * time.Millisecond})
 	c := dial(t, org, tokenSource(org))
-	topic := salesforcetest.SystemStatusTopic
+	topic := standin.SystemStatusTopic
 	for range 7 {
 		emit(t, org, topic, `{"Context__c":"x"}`)
 	}
@@ -196,7 +197,7 @@ func TestSubscribeFlowControlAndKeepalive(t *testing.T) {
 	assert.Positive(t, keepalive.Pending)
 
 	t.Run("keepalive on an empty topic has a usable replay id", func(t *testing.T) {
-		require.NoError(t, org.AddTopic(salesforcetest.TopicSpec{Name: "/event/Empty__e", Schema: json.RawMessage(peSchema)}))
+		require.NoError(t, org.AddTopic(standin.TopicSpec{Name: "/event/Empty__e", Schema: json.RawMessage(peSchema)}))
 		sub, err := c.Subscribe(t.Context(), salesforce.SubscribeRequest{Topic: "/event/Empty__e"})
 		require.NoError(t, err)
 		b, err := sub.Recv()
@@ -214,9 +215,9 @@ func TestSubscribeFlowControlAndKeepalive(t *testing.T) {
 // rawStream drives the stand-in with hand-made FetchRequests, checking its
 // flow-control validation independent of the client.
 func TestStandInFlowControlRules(t *testing.T) {
-	org := startOrg(t, salesforcetest.Options{Keepalive: 30 * time.Millisecond, IdleTimeout: 100 * time.Millisecond})
+	org := startOrg(t, standin.Options{Keepalive: 30 * time.Millisecond, IdleTimeout: 100 * time.Millisecond})
 	c := dial(t, org, tokenSource(org))
-	topic := salesforcetest.SystemStatusTopic
+	topic := standin.SystemStatusTopic
 	for range 120 {
 		emit(t, org, topic, `{}`)
 	}
@@ -249,9 +250,9 @@ func TestStandInFlowControlRules(t *testing.T) {
 }
 
 func TestPublishSubscribeRoundTrip(t *testing.T) {
-	org := startOrg(t, salesforcetest.Options{})
+	org := startOrg(t, standin.Options{})
 	c := dial(t, org, tokenSource(org))
-	topic := salesforcetest.SystemStatusTopic
+	topic := standin.SystemStatusTopic
 	res, err := c.Publish(t.Context(), topic,
 		salesforce.Message{ID: "corr-1", Data: json.RawMessage(`{"CreatedDate":1736877277000,"CreatedById":"005am000004KT8PAAW","Context__c":{"string":"Quotes Generated: 3"}}`)},
 		salesforce.Message{Data: json.RawMessage(`{"CreatedDate":1,"CreatedById":"005","Context__c":"plain"}`)},
@@ -295,15 +296,15 @@ func TestPublishSubscribeRoundTrip(t *testing.T) {
 		require.Error(t, out[1].Err)
 	})
 	t.Run("CDC topics are not publishable", func(t *testing.T) {
-		_, err := c.Publish(t.Context(), salesforcetest.AccountChangeTopic, salesforce.Message{Data: json.RawMessage(`{}`)})
+		_, err := c.Publish(t.Context(), standin.AccountChangeTopic, salesforce.Message{Data: json.RawMessage(`{}`)})
 		require.ErrorIs(t, err, salesforce.ErrPermission)
 	})
 }
 
 func TestChangeEventFromStandIn(t *testing.T) {
-	org := startOrg(t, salesforcetest.Options{})
+	org := startOrg(t, standin.Options{})
 	c := dial(t, org, tokenSource(org))
-	topic := salesforcetest.AccountChangeTopic
+	topic := standin.AccountChangeTopic
 	emit(t, org, topic, `{"ChangeEventHeader":{"changeType":"UPDATE","recordIds":["001xx000003DGb2AAG"]},
 		"Name":"Acme","Industry":{"string":"Energy"},"Phone":null,"BillingAddress":{"City":"Paris","Street":null}}`)
 	sub, err := c.Subscribe(t.Context(), salesforce.SubscribeRequest{Topic: topic, Replay: salesforce.ReplayEarliest})
@@ -351,10 +352,10 @@ func TestChangeEventFromStandIn(t *testing.T) {
 }
 
 func TestExpiredTokenEndsStreamAndRefreshes(t *testing.T) {
-	org := startOrg(t, salesforcetest.Options{Keepalive: 50 * time.Millisecond})
+	org := startOrg(t, standin.Options{Keepalive: 50 * time.Millisecond})
 	ts := tokenSource(org)
 	c := dial(t, org, ts)
-	topic := salesforcetest.SystemStatusTopic
+	topic := standin.SystemStatusTopic
 	sub, err := c.Subscribe(t.Context(), salesforce.SubscribeRequest{Topic: topic})
 	require.NoError(t, err)
 	defer sub.Close()
@@ -390,10 +391,10 @@ func TestExpiredTokenEndsStreamAndRefreshes(t *testing.T) {
 }
 
 func TestContextCancelEndsRecv(t *testing.T) {
-	org := startOrg(t, salesforcetest.Options{})
+	org := startOrg(t, standin.Options{})
 	c := dial(t, org, tokenSource(org))
 	ctx, cancel := context.WithCancel(t.Context())
-	sub, err := c.Subscribe(ctx, salesforce.SubscribeRequest{Topic: salesforcetest.SystemStatusTopic})
+	sub, err := c.Subscribe(ctx, salesforce.SubscribeRequest{Topic: standin.SystemStatusTopic})
 	require.NoError(t, err)
 	time.AfterFunc(50*time.Millisecond, cancel)
 	_, err = sub.Recv()

@@ -15,7 +15,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/event"
 	"github.com/herokuevents/herokuevents/shared/queue"
 	"github.com/herokuevents/herokuevents/shared/salesforce"
-	"github.com/herokuevents/herokuevents/shared/salesforce/salesforcetest"
+	"github.com/herokuevents/herokuevents/shared/salesforce/standin"
 	"github.com/herokuevents/herokuevents/shared/sfsub"
 )
 
@@ -40,35 +40,35 @@ func TestPublisher(t *testing.T) {
 		retry     bool
 		want      string // Avro JSON received by the org
 	}{
-		{name: "union-wrapped", pub: pub(salesforcetest.SystemStatusTopic, "example-org"),
+		{name: "union-wrapped", pub: pub(standin.SystemStatusTopic, "example-org"),
 			data: `{"CreatedDate":1736877277001,"CreatedById":"005am000004KT8PAAW","Context__c":{"string":"Quotes Generated: 3"}}`,
 			want: `{"CreatedDate":1736877277001,"CreatedById":"005am000004KT8PAAW","Context__c":{"string":"Quotes Generated: 3"}}`},
-		{name: "plain, CreatedDate from the event time", pub: pub(salesforcetest.SystemStatusTopic, "example-org"),
+		{name: "plain, CreatedDate from the event time", pub: pub(standin.SystemStatusTopic, "example-org"),
 			data: `{"CreatedById":"005am000004KT8PAAW","Context__c":"up"}`,
 			want: `{"CreatedDate":1736877277000,"CreatedById":"005am000004KT8PAAW","Context__c":{"string":"up"}}`},
-		{name: "payload not fitting the schema", pub: pub(salesforcetest.SystemStatusTopic, "example-org"),
+		{name: "payload not fitting the schema", pub: pub(standin.SystemStatusTopic, "example-org"),
 			data: `{"CreatedById":"005am000004KT8PAAW","Nope__c":"x"}`, permanent: true},
 		{name: "unknown topic", pub: pub("/event/Missing__e", "example-org"),
 			data: `{"CreatedById":"005am000004KT8PAAW"}`, permanent: true},
-		{name: "change events are not publishable", pub: pub(salesforcetest.AccountChangeTopic, "example-org"),
+		{name: "change events are not publishable", pub: pub(standin.AccountChangeTopic, "example-org"),
 			data: `{}`, permanent: true},
-		{name: "authorization not connected", pub: pub(salesforcetest.SystemStatusTopic, "other-org"),
+		{name: "authorization not connected", pub: pub(standin.SystemStatusTopic, "other-org"),
 			data: `{"CreatedById":"005am000004KT8PAAW"}`, permanent: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := len(e.org.Published(salesforcetest.SystemStatusTopic))
+			before := len(e.org.Published(standin.SystemStatusTopic))
 			ev := event.Event{ID: "0b8a8f3e-4a55-4c39-a3a1-6a5a0d5c1b11", Source: "/tenants/t/publications/status",
 				Type: event.TypePublish, Time: at, Data: json.RawMessage(tt.data)}
 			err := p.Publish(t.Context(), tenant, tt.pub, ev)
 			if tt.permanent {
 				require.Error(t, err)
 				assert.True(t, queue.IsPermanent(err), "permanent: %v", err)
-				assert.Len(t, e.org.Published(salesforcetest.SystemStatusTopic), before)
+				assert.Len(t, e.org.Published(standin.SystemStatusTopic), before)
 				return
 			}
 			require.NoError(t, err)
-			got := e.org.Published(salesforcetest.SystemStatusTopic)
+			got := e.org.Published(standin.SystemStatusTopic)
 			require.Len(t, got, before+1)
 			assert.JSONEq(t, tt.want, string(got[before].Data))
 			assert.Equal(t, ev.ID, got[before].EventID, "the CloudEvent id is the event id")
@@ -79,14 +79,14 @@ func TestPublisher(t *testing.T) {
 	t.Run("expired token is refreshed", func(t *testing.T) {
 		e.org.ExpireAccessTokens()
 		ev := event.Event{ID: "e2", Source: "s", Type: "t", Time: at, Data: json.RawMessage(`{"CreatedById":"005am000004KT8PAAW","Context__c":{"string":"again"}}`)}
-		require.NoError(t, p.Publish(t.Context(), tenant, pub(salesforcetest.SystemStatusTopic, "example-org"), ev))
-		got := e.org.Published(salesforcetest.SystemStatusTopic)
+		require.NoError(t, p.Publish(t.Context(), tenant, pub(standin.SystemStatusTopic, "example-org"), ev))
+		got := e.org.Published(standin.SystemStatusTopic)
 		assert.Contains(t, string(got[len(got)-1].Data), `"again"`)
 	})
 	t.Run("revoked authorization is permanent", func(t *testing.T) {
 		require.True(t, e.org.RevokeRefreshToken(e.tok.RefreshToken))
 		ev := event.Event{ID: "e3", Source: "s", Type: "t", Time: at, Data: json.RawMessage(`{"CreatedById":"005am000004KT8PAAW"}`)}
-		err := p.Publish(t.Context(), tenant, pub(salesforcetest.SystemStatusTopic, "example-org"), ev)
+		err := p.Publish(t.Context(), tenant, pub(standin.SystemStatusTopic, "example-org"), ev)
 		require.Error(t, err)
 		assert.True(t, queue.IsPermanent(err))
 		assert.ErrorIs(t, err, sfsub.ErrNotConnected)
@@ -95,12 +95,12 @@ func TestPublisher(t *testing.T) {
 
 func TestPublishedEventReachesASubscriber(t *testing.T) {
 	e := setup(t)
-	sub := e.subscribe(t, "status", salesforcetest.SystemStatusTopic, sfsub.ReplayEarliest, nil)
+	sub := e.subscribe(t, "status", standin.SystemStatusTopic, sfsub.ReplayEarliest, nil)
 	p := &sfsub.Publisher{Client: e.client, Sessions: func(context.Context, string, string) (salesforce.SessionSource, error) { return e.src, nil }}
 	ev := event.Event{ID: "c0ffee00-0000-4000-8000-000000000001", Source: "s", Type: "t", Time: time.Now(),
 		Data: json.RawMessage(`{"CreatedById":"005am000004KT8PAAW","Context__c":{"string":"published by herokuevents"}}`)}
 	require.NoError(t, p.Publish(t.Context(), tenant, config.Publication{Name: "out", Platform: config.PlatformSalesforce,
-		Params: config.Params{Event: salesforcetest.SystemStatusTopic, OrgName: "example-org"}}, ev))
+		Params: config.Params{Event: standin.SystemStatusTopic, OrgName: "example-org"}}, ev))
 	runFor(t, e.runner(t), func() bool { return len(e.sink.all()) == 1 })
 	got := e.sink.all()[0].Event
 	assert.Equal(t, sub.ID, e.sink.all()[0].Subscription)
@@ -182,11 +182,11 @@ func TestPlatforms(t *testing.T) {
 
 func TestToEventTimeAndIDs(t *testing.T) {
 	e := setup(t)
-	res := e.emit(t, salesforcetest.AccountChangeTopic,
+	res := e.emit(t, standin.AccountChangeTopic,
 		`{"ChangeEventHeader":{"changeType":"UPDATE","recordIds":["001xx000003DGb2AAG"]},"Industry":"Energy","BillingAddress":{"City":"Paris"},"Phone":null}`)
-	schema, err := e.org.Schema(salesforcetest.AccountChangeTopic)
+	schema, err := e.org.Schema(standin.AccountChangeTopic)
 	require.NoError(t, err)
-	sub := config.Subscription{ID: "s1", Name: "acct", Params: config.Params{Event: salesforcetest.AccountChangeTopic}}
+	sub := config.Subscription{ID: "s1", Name: "acct", Params: config.Params{Event: standin.AccountChangeTopic}}
 	ev := sfsub.ToEvent(tenant, sub, salesforce.Event{ID: res[0].EventID, ReplayID: res[0].ReplayID, Data: res[0].Data, Schema: schema}, time.Unix(0, 0))
 	var data struct {
 		Header struct {
@@ -199,7 +199,7 @@ func TestToEventTimeAndIDs(t *testing.T) {
 	assert.Equal(t, "Phone,Industry,BillingAddress.City", ev.Extensions[sfsub.ExtChangedFields])
 	assert.Equal(t, "Phone", ev.Extensions[sfsub.ExtNulledFields])
 	assert.NotContains(t, ev.Extensions, sfsub.ExtDiffFields)
-	assert.Equal(t, sfsub.EventID("s1", salesforcetest.AccountChangeTopic, res[0].ReplayID), ev.ID)
-	assert.NotEqual(t, sfsub.EventID("s2", salesforcetest.AccountChangeTopic, res[0].ReplayID), ev.ID)
-	assert.NotEqual(t, sfsub.EventID("s1", salesforcetest.AccountChangeTopic, []byte{0, 0, 0, 0, 0, 0, 0, 1}), ev.ID)
+	assert.Equal(t, sfsub.EventID("s1", standin.AccountChangeTopic, res[0].ReplayID), ev.ID)
+	assert.NotEqual(t, sfsub.EventID("s2", standin.AccountChangeTopic, res[0].ReplayID), ev.ID)
+	assert.NotEqual(t, sfsub.EventID("s1", standin.AccountChangeTopic, []byte{0, 0, 0, 0, 0, 0, 0, 1}), ev.ID)
 }

@@ -23,7 +23,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/metric"
 	"github.com/herokuevents/herokuevents/shared/queue"
 	"github.com/herokuevents/herokuevents/shared/salesforce"
-	"github.com/herokuevents/herokuevents/shared/salesforce/salesforcetest"
+	"github.com/herokuevents/herokuevents/shared/salesforce/standin"
 	"github.com/herokuevents/herokuevents/shared/sfsub"
 )
 
@@ -104,7 +104,7 @@ func (c *counter) get(name string) int {
 }
 
 type env struct {
-	org     *salesforcetest.Org
+	org     *standin.Org
 	store   config.Store
 	sink    *sink
 	client  *salesforce.Client
@@ -115,7 +115,7 @@ type env struct {
 
 func setup(t *testing.T) *env {
 	t.Helper()
-	org, err := salesforcetest.Start(salesforcetest.Options{Keepalive: 100 * time.Millisecond})
+	org, err := standin.Start(standin.Options{Keepalive: 100 * time.Millisecond})
 	require.NoError(t, err)
 	t.Cleanup(func() { org.Close() })
 	store, err := sqlitestore.Open(filepath.Join(t.TempDir(), "config.db"))
@@ -167,9 +167,9 @@ func (e *env) state(t *testing.T, id string) config.SourceState {
 	return *r.Value.State
 }
 
-func (e *env) emit(t *testing.T, topic string, bodies ...string) []*salesforcetest.EmitResult {
+func (e *env) emit(t *testing.T, topic string, bodies ...string) []*standin.EmitResult {
 	t.Helper()
-	var out []*salesforcetest.EmitResult
+	var out []*standin.EmitResult
 	for _, b := range bodies {
 		r, err := e.org.Emit(topic, []byte(b))
 		require.NoError(t, err)
@@ -205,7 +205,7 @@ func replayIDs(rs []event.Routed) []string {
 	return out
 }
 
-func hexIDs(res []*salesforcetest.EmitResult) []string {
+func hexIDs(res []*standin.EmitResult) []string {
 	var out []string
 	for _, r := range res {
 		out = append(out, fmt.Sprintf("%x", r.ReplayID))
@@ -215,8 +215,8 @@ func hexIDs(res []*salesforcetest.EmitResult) []string {
 
 func TestRunEnqueuesEventsAndCheckpoints(t *testing.T) {
 	e := setup(t)
-	emitted := e.emit(t, salesforcetest.AccountChangeTopic, accounts(0, 5)...)
-	sub := e.subscribe(t, "accountChange", salesforcetest.AccountChangeTopic, sfsub.ReplayEarliest, nil)
+	emitted := e.emit(t, standin.AccountChangeTopic, accounts(0, 5)...)
+	sub := e.subscribe(t, "accountChange", standin.AccountChangeTopic, sfsub.ReplayEarliest, nil)
 	r := e.runner(t)
 	runFor(t, r, func() bool { return len(e.sink.all()) == 5 })
 
@@ -229,7 +229,7 @@ func TestRunEnqueuesEventsAndCheckpoints(t *testing.T) {
 		require.NoError(t, ev.Validate())
 		assert.Equal(t, sfsub.EventID(sub.ID, sub.Params.Event, emitted[i].ReplayID), ev.ID)
 		assert.Equal(t, event.TypeCDC, ev.Type)
-		assert.Equal(t, salesforcetest.AccountChangeTopic, ev.Subject)
+		assert.Equal(t, standin.AccountChangeTopic, ev.Subject)
 		assert.Equal(t, "/tenants/"+tenant+"/subscriptions/accountChange", ev.Source)
 		assert.JSONEq(t, string(emitted[i].Data), string(ev.Data), "data is the Avro JSON, untouched")
 		assert.Contains(t, string(ev.Data), fmt.Sprintf(`"Name":{"string":"Acme %d"}`, i))
@@ -252,8 +252,8 @@ func TestRunEnqueuesEventsAndCheckpoints(t *testing.T) {
 
 func TestLatestStartsWithNewEventsAndKeepaliveAdvancesCheckpoint(t *testing.T) {
 	e := setup(t)
-	old := e.emit(t, salesforcetest.SystemStatusTopic, `{"Context__c":"before"}`)
-	sub := e.subscribe(t, "status", salesforcetest.SystemStatusTopic, sfsub.ReplayLatest, nil)
+	old := e.emit(t, standin.SystemStatusTopic, `{"Context__c":"before"}`)
+	sub := e.subscribe(t, "status", standin.SystemStatusTopic, sfsub.ReplayLatest, nil)
 	r := e.runner(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
@@ -264,7 +264,7 @@ func TestLatestStartsWithNewEventsAndKeepaliveAdvancesCheckpoint(t *testing.T) {
 		st := e.state(t, sub.ID)
 		return st.Status == sfsub.StatusActive && string(st.Checkpoint) == string(old[0].ReplayID)
 	}, 10*time.Second, 20*time.Millisecond)
-	fresh := e.emit(t, salesforcetest.SystemStatusTopic, `{"Context__c":"after"}`)
+	fresh := e.emit(t, standin.SystemStatusTopic, `{"Context__c":"after"}`)
 	require.Eventually(t, func() bool { return len(e.sink.all()) == 1 }, 10*time.Second, 20*time.Millisecond)
 	cancel()
 	require.NoError(t, <-done)
@@ -278,8 +278,8 @@ func TestLatestStartsWithNewEventsAndKeepaliveAdvancesCheckpoint(t *testing.T) {
 
 func TestResumeAfterCrashRedeliversOnlyTheUncheckpointedBatch(t *testing.T) {
 	e := setup(t)
-	first := e.emit(t, salesforcetest.AccountChangeTopic, accounts(0, 7)...)
-	sub := e.subscribe(t, "accountChange", salesforcetest.AccountChangeTopic, sfsub.ReplayEarliest, nil)
+	first := e.emit(t, standin.AccountChangeTopic, accounts(0, 7)...)
+	sub := e.subscribe(t, "accountChange", standin.AccountChangeTopic, sfsub.ReplayEarliest, nil)
 
 	// The process "dies" right after enqueueing the second batch (3 per
 	// batch): the events are queued, the checkpoint is not.
@@ -297,7 +297,7 @@ func TestResumeAfterCrashRedeliversOnlyTheUncheckpointedBatch(t *testing.T) {
 	assert.Equal(t, first[2].ReplayID, e.state(t, sub.ID).Checkpoint, "checkpoint after the first batch only")
 
 	// More events while stopped, then a restart (a new process: new owner).
-	second := e.emit(t, salesforcetest.AccountChangeTopic, accounts(7, 10)...)
+	second := e.emit(t, standin.AccountChangeTopic, accounts(7, 10)...)
 	e.sink.fail = nil
 	runFor(t, e.runner(t), func() bool { return len(e.sink.all()) == 6+7 })
 
@@ -322,8 +322,8 @@ func TestResumeAfterCrashRedeliversOnlyTheUncheckpointedBatch(t *testing.T) {
 
 func TestTokenExpiryRefreshesAndContinues(t *testing.T) {
 	e := setup(t)
-	sub := e.subscribe(t, "accountChange", salesforcetest.AccountChangeTopic, sfsub.ReplayEarliest, nil)
-	before := e.emit(t, salesforcetest.AccountChangeTopic, accounts(0, 2)...)
+	sub := e.subscribe(t, "accountChange", standin.AccountChangeTopic, sfsub.ReplayEarliest, nil)
+	before := e.emit(t, standin.AccountChangeTopic, accounts(0, 2)...)
 	r := e.runner(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
@@ -332,7 +332,7 @@ func TestTokenExpiryRefreshesAndContinues(t *testing.T) {
 	require.Eventually(t, func() bool { return len(e.sink.all()) == 2 }, 10*time.Second, 20*time.Millisecond)
 	oldToken := e.tok.AccessToken
 	e.org.ExpireAccessTokens()
-	after := e.emit(t, salesforcetest.AccountChangeTopic, accounts(2, 5)...)
+	after := e.emit(t, standin.AccountChangeTopic, accounts(2, 5)...)
 	require.Eventually(t, func() bool { return len(e.sink.all()) == 5 }, 10*time.Second, 20*time.Millisecond)
 	cancel()
 	require.NoError(t, <-done)
@@ -347,7 +347,7 @@ func TestTokenExpiryRefreshesAndContinues(t *testing.T) {
 
 func TestRevokedAuthorizationFailsWithoutCrashLooping(t *testing.T) {
 	e := setup(t)
-	sub := e.subscribe(t, "accountChange", salesforcetest.AccountChangeTopic, sfsub.ReplayEarliest, nil)
+	sub := e.subscribe(t, "accountChange", standin.AccountChangeTopic, sfsub.ReplayEarliest, nil)
 	r := e.runner(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
@@ -390,15 +390,15 @@ func TestCorruptedReplayIDFallsBack(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := setup(t)
-			old := e.emit(t, salesforcetest.SystemStatusTopic, `{"Context__c":"old"}`)
-			sub := e.subscribe(t, "status", salesforcetest.SystemStatusTopic, tt.replay, replay(1<<40))
+			old := e.emit(t, standin.SystemStatusTopic, `{"Context__c":"old"}`)
+			sub := e.subscribe(t, "status", standin.SystemStatusTopic, tt.replay, replay(1<<40))
 			r := e.runner(t)
 			ctx, cancel := context.WithCancel(t.Context())
 			defer cancel()
 			done := make(chan error, 1)
 			go func() { done <- r.Run(ctx) }()
 			require.Eventually(t, func() bool { return e.state(t, sub.ID).Status == sfsub.StatusActive }, 10*time.Second, 20*time.Millisecond)
-			fresh := e.emit(t, salesforcetest.SystemStatusTopic, `{"Context__c":"new"}`)
+			fresh := e.emit(t, standin.SystemStatusTopic, `{"Context__c":"new"}`)
 			want := hexIDs(fresh)
 			if tt.wantOld {
 				want = append(hexIDs(old), want...)
@@ -418,8 +418,8 @@ func TestCorruptedReplayIDFallsBack(t *testing.T) {
 
 func TestTickLeasesOneConsumerPerSubscription(t *testing.T) {
 	e := setup(t)
-	emitted := e.emit(t, salesforcetest.AccountChangeTopic, accounts(0, 4)...)
-	sub := e.subscribe(t, "accountChange", salesforcetest.AccountChangeTopic, sfsub.ReplayEarliest, nil)
+	emitted := e.emit(t, standin.AccountChangeTopic, accounts(0, 4)...)
+	sub := e.subscribe(t, "accountChange", standin.AccountChangeTopic, sfsub.ReplayEarliest, nil)
 	a, b := e.runner(t, func(o *sfsub.Options) { o.Owner = "a" }), e.runner(t, func(o *sfsub.Options) { o.Owner = "b" })
 	deadline := time.Now().Add(1500 * time.Millisecond)
 	var wg sync.WaitGroup
@@ -431,7 +431,7 @@ func TestTickLeasesOneConsumerPerSubscription(t *testing.T) {
 	assert.False(t, time.Now().After(deadline.Add(time.Second)), "stops at the deadline")
 
 	// Released at the deadline: the next tick resumes from the checkpoint.
-	more := e.emit(t, salesforcetest.AccountChangeTopic, accounts(4, 6)...)
+	more := e.emit(t, standin.AccountChangeTopic, accounts(4, 6)...)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- b.Tick(ctx, time.Now().Add(10*time.Second)) }()
@@ -444,8 +444,8 @@ func TestTickLeasesOneConsumerPerSubscription(t *testing.T) {
 
 func TestTickSkipsLeasedAndOtherSubscriptions(t *testing.T) {
 	e := setup(t)
-	e.emit(t, salesforcetest.AccountChangeTopic, accounts(0, 2)...)
-	sub := e.subscribe(t, "accountChange", salesforcetest.AccountChangeTopic, sfsub.ReplayEarliest, nil)
+	e.emit(t, standin.AccountChangeTopic, accounts(0, 2)...)
+	sub := e.subscribe(t, "accountChange", standin.AccountChangeTopic, sfsub.ReplayEarliest, nil)
 	// Leased by a live consumer elsewhere (the index lags).
 	it, err := e.store.Get(t.Context(), tenant, config.KindSubscription, sub.ID)
 	require.NoError(t, err)
@@ -472,7 +472,7 @@ func TestTickSkipsLeasedAndOtherSubscriptions(t *testing.T) {
 func TestMissingAuthorizationFails(t *testing.T) {
 	e := setup(t)
 	sub := config.Subscription{ID: uuid.NewString(), Name: "orphan", Platform: config.PlatformSalesforce,
-		Params: config.Params{Event: salesforcetest.SystemStatusTopic, OrgName: "gone-org"}, Replay: sfsub.ReplayLatest}
+		Params: config.Params{Event: standin.SystemStatusTopic, OrgName: "gone-org"}, Replay: sfsub.ReplayLatest}
 	_, err := config.Insert(t.Context(), e.store, config.Item{Tenant: tenant, Kind: config.KindSubscription, ID: sub.ID,
 		Name: sub.Name, Index: api.IndexTime(time.Now().Add(-time.Second))}, sub)
 	require.NoError(t, err)
@@ -487,7 +487,7 @@ func TestMissingAuthorizationFails(t *testing.T) {
 
 func TestTickFuncStopsBeforeTheInvocationDeadline(t *testing.T) {
 	e := setup(t)
-	e.subscribe(t, "status", salesforcetest.SystemStatusTopic, sfsub.ReplayLatest, nil)
+	e.subscribe(t, "status", standin.SystemStatusTopic, sfsub.ReplayLatest, nil)
 	r := e.runner(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 700*time.Millisecond)
 	defer cancel()

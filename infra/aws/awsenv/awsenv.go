@@ -25,8 +25,10 @@ import (
 
 	"github.com/herokuevents/herokuevents"
 	"github.com/herokuevents/herokuevents/infra/aws/dynamostore"
+	"github.com/herokuevents/herokuevents/infra/aws/emf"
 	"github.com/herokuevents/herokuevents/infra/aws/kmssealer"
 	"github.com/herokuevents/herokuevents/infra/aws/sqsqueue"
+	"github.com/herokuevents/herokuevents/infra/samtemplate"
 	"github.com/herokuevents/herokuevents/shared/api"
 	"github.com/herokuevents/herokuevents/shared/authorization"
 	"github.com/herokuevents/herokuevents/shared/config"
@@ -40,7 +42,6 @@ import (
 	"github.com/herokuevents/herokuevents/shared/secret"
 	"github.com/herokuevents/herokuevents/shared/sfsub"
 	"github.com/herokuevents/herokuevents/shared/sink"
-	"github.com/herokuevents/herokuevents/shared/stack"
 )
 
 // Env is a function's environment. Fields a function does not use stay
@@ -67,7 +68,7 @@ func MustLoad(ctx context.Context, role string) *Env {
 		logger.Error("load AWS config", "err", err)
 		os.Exit(1)
 	}
-	return &Env{AWS: cfg, Logger: logger, Metrics: metric.NewEMF(os.Stdout, role), Role: role}
+	return &Env{AWS: cfg, Logger: logger, Metrics: emf.New(os.Stdout, role), Role: role}
 }
 
 // Store returns the DynamoDB config store of CONFIG_TABLE.
@@ -186,7 +187,7 @@ func (e *Env) Egress() *sink.Egress {
 // Settings returns the SQS→Lambda numbers of a consumer function of the
 // template this binary was built with.
 func (e *Env) Settings(function string) queue.Settings {
-	s, err := stack.Settings(herokuevents.Template, function)
+	s, err := samtemplate.Settings(herokuevents.Template, function)
 	if err != nil {
 		e.fatal("template.yaml", err)
 	}

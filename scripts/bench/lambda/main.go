@@ -9,7 +9,7 @@
 // and the duration of a warm invocation on a 10-record batch (median of
 // -warm; HTTP functions: one request; scheduled ones: one tick). Every
 // function runs against moto with the queues, table and key of
-// template.yaml (infra/aws/stacktest), on real data: a tenant provisioned
+// template.yaml (infra/aws/awslocal), on real data: a tenant provisioned
 // through the api function, events published through ingest and carried
 // by the real queue messages to filter and deliver (an httptest webhook).
 //
@@ -41,9 +41,9 @@ import (
 	"time"
 
 	"github.com/herokuevents/herokuevents"
+	"github.com/herokuevents/herokuevents/infra/aws/awslocal"
 	"github.com/herokuevents/herokuevents/infra/aws/awstest"
-	"github.com/herokuevents/herokuevents/infra/aws/stacktest"
-	"github.com/herokuevents/herokuevents/shared/stack"
+	"github.com/herokuevents/herokuevents/infra/samtemplate"
 )
 
 // AWS list prices, us-east-1.
@@ -86,14 +86,14 @@ type result struct {
 }
 
 func run(ctx context.Context, cold, warm int, rate float64, ttl time.Duration, reads float64) error {
-	tpl, err := stack.Parse(herokuevents.Template)
+	tpl, err := samtemplate.Parse(herokuevents.Template)
 	if err != nil {
 		return err
 	}
 	ids := tpl.Functions()
 	var roles []string
 	for _, id := range ids {
-		roles = append(roles, stacktest.Role(id))
+		roles = append(roles, awslocal.Role(id))
 	}
 	tmp, err := os.MkdirTemp("", "bench-lambda-")
 	if err != nil {
@@ -104,7 +104,7 @@ func run(ctx context.Context, cold, warm int, rate float64, ttl time.Duration, r
 	fmt.Fprintf(os.Stderr, "building %d functions (stripped) for arm64 and amd64...\n", len(roles))
 	bins := map[string]map[string]string{}
 	for _, arch := range []string{"arm64", "amd64"} {
-		if bins[arch], err = stacktest.Build(ctx, stacktest.BuildOptions{Dir: filepath.Join(tmp, arch), Arch: arch, Strip: true, Roles: roles}); err != nil {
+		if bins[arch], err = awslocal.Build(ctx, awslocal.BuildOptions{Dir: filepath.Join(tmp, arch), Arch: arch, Strip: true, Roles: roles}); err != nil {
 			return err
 		}
 	}
@@ -118,7 +118,7 @@ func run(ctx context.Context, cold, warm int, rate float64, ttl time.Duration, r
 		return err
 	}
 	defer moto.Close()
-	st, err := stacktest.Deploy(ctx, stacktest.Options{
+	st, err := awslocal.Deploy(ctx, awslocal.Options{
 		Endpoint: moto.URL, Binaries: host, NoPollers: true, RIELogLevel: "info",
 		// a 1s generator then emits ~10 events per tick
 		FunctionEnv: map[string]map[string]string{"GenerateFunction": {"TICK_WINDOW": tickWindow.String()}},
@@ -136,7 +136,7 @@ func run(ctx context.Context, cold, warm int, rate float64, ttl time.Duration, r
 		}
 		r := &result{id: id, size: map[string]int64{}, memoryMB: fn.MemoryMB}
 		for arch, b := range bins {
-			fi, err := os.Stat(b[stacktest.Role(id)])
+			fi, err := os.Stat(b[awslocal.Role(id)])
 			if err != nil {
 				return err
 			}
@@ -147,7 +147,7 @@ func run(ctx context.Context, cold, warm int, rate float64, ttl time.Duration, r
 
 	fmt.Fprintf(os.Stderr, "cold starts (%d per function)...\n", cold)
 	for _, id := range ids {
-		payload, err := sample(stacktest.Role(id))
+		payload, err := sample(awslocal.Role(id))
 		if err != nil {
 			return err
 		}
@@ -157,7 +157,7 @@ func run(ctx context.Context, cold, warm int, rate float64, ttl time.Duration, r
 			list = append(list, k+"="+v)
 		}
 		for range cold {
-			em, err := stacktest.StartEmulator(ctx, stacktest.EmulatorOptions{Bootstrap: host[stacktest.Role(id)], Env: list, LogLevel: "info"})
+			em, err := awslocal.StartEmulator(ctx, awslocal.EmulatorOptions{Bootstrap: host[awslocal.Role(id)], Env: list, LogLevel: "info"})
 			if err != nil {
 				return err
 			}
@@ -285,7 +285,7 @@ func printCost(out io.Writer, rs map[string]*result, rate float64, ttl time.Dura
 
 // world is the data the warm measurements run on.
 type world struct {
-	st         *stacktest.Stack
+	st         *awslocal.Stack
 	ctx        context.Context
 	hook       *httptest.Server
 	apiURL     string

@@ -30,7 +30,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/herokuevents/herokuevents/shared/local"
+	"github.com/herokuevents/herokuevents/infra/embedded"
 )
 
 func main() {
@@ -223,7 +223,7 @@ func runEmbedded(ctx context.Context, client *http.Client, s *sink, target strin
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	srv, err := local.Start(ctx, local.Options{
+	srv, err := embedded.Start(ctx, embedded.Options{
 		Addr: "127.0.0.1:0", DataDir: dir, App: "bench-app",
 		AllowEgress: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
 		Logger:      slog.New(slog.NewJSONHandler(io.Discard, nil)),

@@ -1,3 +1,5 @@
+// Package salesforcetest holds test helpers around the stand-in org
+// (standin) that need a testing.TB.
 package salesforcetest
 
 import (
@@ -9,11 +11,12 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/herokuevents/herokuevents/shared/salesforce/pubsubpb"
+	"github.com/herokuevents/herokuevents/shared/salesforce/standin"
 )
 
 // NewRawSubscriber opens a Subscribe stream on o with a fresh valid token,
 // for tests that send hand-made FetchRequests. The stream ends with tb.
-func NewRawSubscriber(tb testing.TB, o *Org) grpc.BidiStreamingClient[pubsubpb.FetchRequest, pubsubpb.FetchResponse] {
+func NewRawSubscriber(tb testing.TB, o *standin.Org) grpc.BidiStreamingClient[pubsubpb.FetchRequest, pubsubpb.FetchResponse] {
 	tb.Helper()
 	conn, err := grpc.NewClient(o.PubSubEndpoint(), grpc.WithTransportCredentials(credentials.NewClientTLSFromCert(o.CertPool(), "")))
 	if err != nil {

@@ -1,0 +1,16 @@
+//go:build unix
+
+package awslocal
+
+import (
+	"os/exec"
+	"syscall"
+)
+
+// ownGroup puts the emulator in its own process group so that stopping it
+// also stops the function it runs.
+func ownGroup(cmd *exec.Cmd) { cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} }
+
+func terminate(cmd *exec.Cmd) { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
+
+func kill(cmd *exec.Cmd) { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }

@@ -1,0 +1,84 @@
+package emf
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/herokuevents/herokuevents/shared/metric"
+)
+
+func TestEMFShape(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 6_000_000, time.UTC)
+	tests := []struct {
+		name string
+		rec  func(e *Recorder)
+		want string
+	}{
+		{
+			name: "count with role only",
+			rec:  func(e *Recorder) { e.Count(t.Context(), metric.Ingested, 3) },
+			want: `{"_aws":{"Timestamp":1767323045006,"CloudWatchMetrics":[{"Namespace":"herokuevents","Dimensions":[["Role"]],"Metrics":[{"Name":"Ingested","Unit":"Count"}]}]},"Role":"ingest","Ingested":3}`,
+		},
+		{
+			name: "count with extra dimension",
+			rec:  func(e *Recorder) { e.Count(t.Context(), metric.Delivered, 1, "Platform", "webhook") },
+			want: `{"_aws":{"Timestamp":1767323045006,"CloudWatchMetrics":[{"Namespace":"herokuevents","Dimensions":[["Role","Platform"]],"Metrics":[{"Name":"Delivered","Unit":"Count"}]}]},"Role":"ingest","Platform":"webhook","Delivered":1}`,
+		},
+		{
+			name: "duration in milliseconds",
+			rec: func(e *Recorder) {
+				e.Duration(t.Context(), metric.DeliveryLatency, 1500*time.Microsecond, "Platform", "salesforce")
+			},
+			want: `{"_aws":{"Timestamp":1767323045006,"CloudWatchMetrics":[{"Namespace":"herokuevents","Dimensions":[["Role","Platform"]],"Metrics":[{"Name":"DeliveryLatency","Unit":"Milliseconds"}]}]},"Role":"ingest","Platform":"salesforce","DeliveryLatency":1.5}`,
+		},
+		{
+			name: "unpaired and reserved dimensions are ignored",
+			rec: func(e *Recorder) {
+				e.Count(t.Context(), metric.Failed, 2, "Role", "evil", "_aws", "x", "Failed", "y", "Reason", "timeout", "Dangling")
+			},
+			want: `{"_aws":{"Timestamp":1767323045006,"CloudWatchMetrics":[{"Namespace":"herokuevents","Dimensions":[["Role","Reason"]],"Metrics":[{"Name":"Failed","Unit":"Count"}]}]},"Role":"ingest","Reason":"timeout","Failed":2}`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			e := New(&buf, "ingest")
+			e.now = func() time.Time { return at }
+			tt.rec(e)
+			out := buf.String()
+			require.True(t, strings.HasSuffix(out, "\n"), "one JSON object per line")
+			assert.Equal(t, 1, strings.Count(out, "\n"))
+			assert.JSONEq(t, tt.want, out)
+		})
+	}
+}
+
+func TestEMFConcurrentLinesStayWhole(t *testing.T) {
+	var buf bytes.Buffer
+	e := New(&buf, "deliver")
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			for range 10 {
+				e.Count(t.Context(), metric.DeadLettered, 1, "Reason", "permanent")
+			}
+		})
+	}
+	wg.Wait()
+	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+	require.Len(t, lines, 200)
+	for _, l := range lines {
+		var doc map[string]any
+		require.NoError(t, json.Unmarshal([]byte(l), &doc), l)
+		assert.InDelta(t, 1.0, doc[metric.DeadLettered], 0)
+		assert.Equal(t, "deliver", doc["Role"])
+	}
+}

@@ -1,0 +1,414 @@
+// Package embedded wires every role of herokuevents into one durable process:
+// the embedded mode behind `herokuevents serve`. Configuration lives in an
+// SQLite store, queues in SQLite with the same SQS→Lambda contract (batch
+// size, visibility timeout, partial batch failures, max receives → DLQ,
+// concurrency) and the very numbers of template.yaml.
+package embedded
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/herokuevents/herokuevents"
+	"github.com/herokuevents/herokuevents/infra/embedded/filesealer"
+	"github.com/herokuevents/herokuevents/infra/embedded/sqlitequeue"
+	"github.com/herokuevents/herokuevents/infra/embedded/sqlitestore"
+	"github.com/herokuevents/herokuevents/infra/samtemplate"
+	"github.com/herokuevents/herokuevents/shared/api"
+	"github.com/herokuevents/herokuevents/shared/authorization"
+	"github.com/herokuevents/herokuevents/shared/config"
+	"github.com/herokuevents/herokuevents/shared/deliver"
+	"github.com/herokuevents/herokuevents/shared/filter"
+	"github.com/herokuevents/herokuevents/shared/ingest"
+	"github.com/herokuevents/herokuevents/shared/queue"
+	"github.com/herokuevents/herokuevents/shared/secret"
+	"github.com/herokuevents/herokuevents/shared/sink"
+)
+
+// Queue names; each has a dead-letter queue named NAME-dlq.
+const (
+	IngestQueue   = "ingest"
+	DeliveryQueue = "delivery"
+)
+
+// Options configure the embedded mode.
+type Options struct {
+	// Addr is the listen address, 127.0.0.1:5454 by default; port 0 picks one.
+	Addr string
+	// DataDir holds the store, the queues, the sealing key and the operator's
+	// credentials. One process owns it.
+	DataDir string
+	// App is the app whose tenant is made ready at start ("" for none).
+	App string
+	// AllowEgress lists the networks outbound HTTP may reach although they are
+	// private, loopback or link-local.
+	AllowEgress []netip.Prefix
+	// Backoff overrides the delivery retry schedule (tests use a short one).
+	Backoff deliver.Backoff
+	// DeliveryTimeout bounds one outbound webhook request (10s when zero).
+	DeliveryTimeout time.Duration
+	Logger          *slog.Logger
+}
+
+// Env is what the embedded mode hands to each role it wires: the shared
+// resources of the process. Extensions (see Register) read it and add their
+// routes, platforms, publishers and background loops.
+type Env struct {
+	Options
+	Store  config.Store
+	Sealer secret.Sealer
+	Queues *sqlitequeue.DB
+	Egress *sink.Egress
+	// BaseURL is the public base URL, e.g. http://127.0.0.1:5454.
+	BaseURL string
+	// Operator is the platform operator's credentials (the manifest id/password).
+	Operator api.Operator
+	// Mux serves every route; /publish/ and the api's routes are mounted by
+	// the core, extensions add their own paths.
+	Mux *http.ServeMux
+	// SubscriptionPlatforms and PublicationPlatforms extend the api role.
+	SubscriptionPlatforms map[string]api.SubscriptionPlatform
+	PublicationPlatforms  map[string]api.PublicationPlatform
+	// Publishers extend the deliver role, by publication platform.
+	Publishers map[string]deliver.Publisher
+	// Authorizations are the tenants' Salesforce connections.
+	Authorizations *authorization.Service
+
+	run []func(ctx context.Context) error
+}
+
+// Go runs f in the background from start until the server closes; f must
+// return when ctx is done.
+func (e *Env) Go(f func(ctx context.Context) error) { e.run = append(e.run, f) }
+
+// Settings returns the SQS→Lambda numbers of a consumer function of template.yaml.
+func (e *Env) Settings(function string) (queue.Settings, error) {
+	return samtemplate.Settings(herokuevents.Template, function)
+}
+
+var extensions []func(ctx context.Context, e *Env) error
+
+// Register adds a role to the embedded mode. Each file of this package that
+// wires a role registers it from init; extensions run in registration order
+// before the api role is built.
+func Register(f func(ctx context.Context, e *Env) error) { extensions = append(extensions, f) }
+
+// Server is a running embedded herokuevents.
+type Server struct {
+	o         Options
+	lock      *os.File
+	store     *sqlitestore.Store
+	cached    config.Store
+	queues    *sqlitequeue.DB
+	http      *http.Server
+	ln        net.Listener
+	baseURL   string
+	vars      configVars
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	errc      chan error
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Start opens the data dir, makes the app's tenant ready, and runs every
+// role until Close or ctx is done.
+func Start(ctx context.Context, o Options) (_ *Server, err error) {
+	if o.Addr == "" {
+		o.Addr = "127.0.0.1:5454"
+	}
+	if o.DataDir == "" {
+		return nil, errors.New("start: a data dir is required")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.DeliveryTimeout <= 0 {
+		o.DeliveryTimeout = 10 * time.Second
+	}
+	s := &Server{o: o, errc: make(chan error, 4)}
+	defer func() {
+		if err != nil {
+			s.closeResources()
+		}
+	}()
+	if s.lock, err = lockDir(o.DataDir); err != nil {
+		return nil, err
+	}
+	if s.store, err = sqlitestore.Open(filepath.Join(o.DataDir, "config.db")); err != nil {
+		return nil, fmt.Errorf("open config store: %w", err)
+	}
+	if s.queues, err = sqlitequeue.Open(filepath.Join(o.DataDir, "queues.db")); err != nil {
+		return nil, fmt.Errorf("open queues: %w", err)
+	}
+	sealer, err := filesealer.Open(filepath.Join(o.DataDir, "seal.key"))
+	if err != nil {
+		return nil, fmt.Errorf("open sealing key: %w", err)
+	}
+	op, err := loadOperator(o.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("load operator credentials: %w", err)
+	}
+	filterSettings, err := samtemplate.Settings(herokuevents.Template, "FilterFunction")
+	if err != nil {
+		return nil, err
+	}
+	deliverSettings, err := samtemplate.Settings(herokuevents.Template, "DeliverFunction")
+	if err != nil {
+		return nil, err
+	}
+	// This process owns the data dir: whatever was in flight belonged to a
+	// dead process and is visible again at once.
+	n, err := s.queues.ReleaseInFlight(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("release in-flight messages: %w", err)
+	}
+	if n > 0 {
+		o.Logger.InfoContext(ctx, "released messages in flight at the last stop", "count", n)
+	}
+
+	if s.ln, err = net.Listen("tcp", o.Addr); err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", o.Addr, err)
+	}
+	s.baseURL = "http://" + s.ln.Addr().String()
+
+	// Every role of this process writes through the one cache, so it stays
+	// coherent; the ttl only bounds what a bug elsewhere could leave stale.
+	s.cached = config.Cached(s.store, 5*time.Second)
+	env := &Env{
+		Options:               o,
+		Store:                 s.cached,
+		Sealer:                sealer,
+		Queues:                s.queues,
+		Egress:                sink.NewEgress(o.AllowEgress),
+		BaseURL:               s.baseURL,
+		Operator:              api.Operator{ID: op.ID, PasswordHash: api.HashKey(op.Password)},
+		Mux:                   http.NewServeMux(),
+		SubscriptionPlatforms: map[string]api.SubscriptionPlatform{},
+		PublicationPlatforms:  map[string]api.PublicationPlatform{},
+		Publishers:            map[string]deliver.Publisher{},
+	}
+	env.Authorizations = newAuthorizations(env)
+	for _, ext := range extensions {
+		if err := ext(ctx, env); err != nil {
+			return nil, err
+		}
+	}
+
+	ingestQ, ingestDLQ := s.queues.Queue(IngestQueue), s.queues.Queue(IngestQueue+"-dlq")
+	deliveryQ, deliveryDLQ := s.queues.Queue(DeliveryQueue), s.queues.Queue(DeliveryQueue+"-dlq")
+	apiSrv := api.New(api.Options{
+		Store:                 s.cached,
+		Sealer:                sealer,
+		URLCheck:              env.Egress.CheckURL,
+		BaseURL:               s.baseURL,
+		Operator:              env.Operator,
+		Logger:                o.Logger,
+		SubscriptionPlatforms: env.SubscriptionPlatforms,
+		PublicationPlatforms:  env.PublicationPlatforms,
+		Authorizations:        env.Authorizations,
+		DeadLetters: sqlitequeue.NewDeadLetters(
+			sqlitequeue.Pair{DLQ: ingestDLQ, Source: ingestQ},
+			sqlitequeue.Pair{DLQ: deliveryDLQ, Source: deliveryQ},
+		),
+	})
+	ing := ingest.New(ingest.Options{Store: s.cached, Ingest: ingestQ, Delivery: deliveryQ, Logger: o.Logger})
+	flt := filter.New(filter.Options{Store: s.cached, Delivery: deliveryQ, Logger: o.Logger})
+	dlv := &deliver.Handler{
+		Store:      s.cached,
+		Sealer:     sealer,
+		Client:     env.Egress.Client(o.DeliveryTimeout),
+		Requeue:    deliveryQ,
+		Backoff:    o.Backoff,
+		Publishers: env.Publishers,
+		Logger:     o.Logger,
+	}
+	env.Mux.Handle("/publish/", ing)
+	env.Mux.Handle("/", apiSrv.Handler())
+	s.http = &http.Server{Handler: env.Mux, ReadHeaderTimeout: 10 * time.Second}
+
+	if o.App != "" {
+		if s.vars, err = s.ensureApp(ctx, apiSrv, op, o.App); err != nil {
+			return nil, err
+		}
+	}
+
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel = cancel
+	s.goRun(func() error { return ingestQ.Consume(runCtx, flt, filterSettings, ingestDLQ) })
+	s.goRun(func() error { return deliveryQ.Consume(runCtx, dlv, deliverSettings, deliveryDLQ) })
+	for _, f := range env.run {
+		s.goRun(func() error { return f(runCtx) })
+	}
+	s.goRun(func() error {
+		if err := s.http.Serve(s.ln); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	go func() {
+		select {
+		case <-ctx.Done():
+			_ = s.Close()
+		case <-runCtx.Done():
+		}
+	}()
+	o.Logger.InfoContext(ctx, "herokuevents serving", "addr", s.ln.Addr().String(), "data_dir", o.DataDir)
+	return s, nil
+}
+
+func (s *Server) goRun(f func() error) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := f(); err != nil && !errors.Is(err, context.Canceled) {
+			s.o.Logger.Error("role stopped", "err", err)
+			select {
+			case s.errc <- err:
+			default:
+			}
+		}
+	}()
+}
+
+// ensureApp makes sure the app's tenant exists and returns its config vars,
+// kept in the data dir as Heroku keeps an app's config vars.
+func (s *Server) ensureApp(ctx context.Context, a *api.Server, op operator, app string) (configVars, error) {
+	if !appName.MatchString(app) {
+		return nil, fmt.Errorf("app name %q: use 2 to 30 lowercase letters, digits and dashes, starting with a letter", app)
+	}
+	path := appVarsPath(s.o.DataDir, app)
+	var vars configVars
+	err := readPrivateJSON(path, &vars)
+	switch {
+	case err == nil:
+		if _, err := s.cached.Get(ctx, "", config.KindTenant, tenantOf(vars)); err == nil {
+			break
+		}
+		vars = nil
+	case !errors.Is(err, os.ErrNotExist):
+		return nil, err
+	}
+	if vars == nil {
+		res, err := a.Provision(ctx, api.ProvisionRequest{App: app, Plan: "herokuevents:test"})
+		if err != nil {
+			return nil, fmt.Errorf("provision app %s: %w", app, err)
+		}
+		vars = configVars(res.Config)
+		if err := writePrivateJSON(path, vars); err != nil {
+			return nil, fmt.Errorf("save config vars of %s: %w", app, err)
+		}
+	}
+	out := configVars{}
+	for k, v := range vars {
+		out[k] = rebase(v, s.baseURL)
+	}
+	out["HEROKUEVENTS_PLATFORM_URL"] = withUser(s.baseURL, op.ID, op.Password)
+	return out, nil
+}
+
+// tenantOf reads the tenant id from the API URL's path.
+func tenantOf(vars configVars) string {
+	u, err := url.Parse(vars["HEROKUEVENTS_API_URL"])
+	if err != nil {
+		return ""
+	}
+	_, t, _ := strings.Cut(u.Path, "/tenants/")
+	return strings.Trim(t, "/")
+}
+
+// rebase points a saved URL at the current listen address (it may differ
+// from the last run's).
+func rebase(raw, base string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	b, err := url.Parse(base)
+	if err != nil {
+		return raw
+	}
+	u.Scheme, u.Host = b.Scheme, b.Host
+	return u.String()
+}
+
+func withUser(base, user, pass string) string {
+	u, _ := url.Parse(base)
+	u.User = url.UserPassword(user, pass)
+	return u.String()
+}
+
+// ConfigVars returns the app's config vars in a stable order as NAME=value lines.
+func (s *Server) ConfigVars() []string {
+	var out []string
+	for _, k := range []string{"HEROKUEVENTS_API_URL", "HEROKUEVENTS_PUBLISH_URL", "HEROKUEVENTS_PLATFORM_URL"} {
+		if v, ok := s.vars[k]; ok {
+			out = append(out, k+"="+v)
+		}
+	}
+	return out
+}
+
+// Var returns one config var of the app.
+func (s *Server) Var(name string) string { return s.vars[name] }
+
+// URL returns the base URL the server listens on.
+func (s *Server) URL() string { return s.baseURL }
+
+// Store returns the configuration store (tests inspect it).
+func (s *Server) Store() config.Store { return s.cached }
+
+// Queue returns a queue by name, e.g. "delivery-dlq" (tests inspect it).
+func (s *Server) Queue(name string) *sqlitequeue.Queue { return s.queues.Queue(name) }
+
+// Err reports a role that stopped on an error.
+func (s *Server) Err() <-chan error { return s.errc }
+
+// Close stops accepting requests, lets in-flight batches finish and
+// releases the data dir. It is safe to call more than once.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		if s.cancel == nil {
+			s.closeResources()
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		s.closeErr = s.http.Shutdown(ctx)
+		s.cancel()
+		s.wg.Wait()
+		s.closeResources()
+	})
+	return s.closeErr
+}
+
+func (s *Server) closeResources() {
+	if s.ln != nil && s.cancel == nil {
+		s.ln.Close()
+	}
+	if s.queues != nil {
+		s.queues.Close()
+		s.queues = nil
+	}
+	if s.store != nil {
+		s.store.Close()
+		s.store = nil
+	}
+	if s.lock != nil {
+		s.lock.Close()
+		s.lock = nil
+	}
+}
+
+var _ queue.Sender = (*sqlitequeue.Queue)(nil)
