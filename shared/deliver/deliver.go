@@ -14,10 +14,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
+	"github.com/herokuevents/herokuevents/shared/backoff"
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/event"
 	"github.com/herokuevents/herokuevents/shared/metric"
@@ -277,55 +277,30 @@ func classify(err error) (sink.Class, int, time.Duration) {
 // retry schedules the next attempt or, when the retry policy is exhausted,
 // dead-letters the delivery with the last failure as the reason.
 func (h *Handler) retry(ctx context.Context, log *slog.Logger, d event.Delivery, pub config.Publication, perr error, after time.Duration) error {
-	now := h.now()
-	attempts := d.Attempt + 1
-	first := d.FirstTry
-	if first.IsZero() {
-		first = now
+	limits := backoff.Limits{MaxAttempts: pub.Retry.MaxAttempts, Horizon: pub.Retry.Horizon}
+	if limits.MaxAttempts <= 0 {
+		limits.MaxAttempts = DefaultMaxAttempts
 	}
-	maxAttempts, horizon := pub.Retry.MaxAttempts, pub.Retry.Horizon
-	if maxAttempts <= 0 {
-		maxAttempts = DefaultMaxAttempts
+	if limits.Horizon <= 0 {
+		limits.Horizon = DefaultHorizon
 	}
-	if horizon <= 0 {
-		horizon = DefaultHorizon
-	}
-	deadline := first.Add(horizon)
-	var exhausted string
-	switch {
-	case attempts >= maxAttempts:
-		exhausted = fmt.Sprintf("gave up after %d attempts", attempts)
-	case !now.Before(deadline):
-		exhausted = fmt.Sprintf("gave up after %d attempts: retry horizon %s passed", attempts, horizon)
-	}
-	if exhausted != "" {
-		err := fmt.Errorf("%s to publication %s: %w", exhausted, pub.Name, perr)
+	next := h.Backoff.Next(limits, backoff.Failure{Attempt: d.Attempt, FirstTry: d.FirstTry, RetryAfter: after}, h.now())
+	if next.GiveUp {
+		err := fmt.Errorf("%s to publication %s: %w", next.Reason, pub.Name, perr)
 		log.WarnContext(ctx, "delivery", "decision", decisionDeadLetter, "reason", err.Error())
 		return queue.Permanent(err)
 	}
-
-	delay := max(h.Backoff.Delay(attempts), after)
-	delay = min(delay, MaxDelay, deadline.Sub(now))
-	next := d
-	next.Attempt = attempts
-	next.FirstTry = first
-	body, err := json.Marshal(next)
+	retried := d
+	retried.Attempt, retried.FirstTry = next.Attempts, next.FirstTry
+	body, err := json.Marshal(retried)
 	if err != nil {
 		return fmt.Errorf("encode delivery: %w", err)
 	}
-	msg := queue.Message{
-		Body: body,
-		Attributes: map[string]string{
-			queue.AttrTenant:  d.Tenant,
-			queue.AttrAttempt: strconv.Itoa(attempts),
-		},
-		Delay: delay,
-	}
-	if err := h.Requeue.Send(ctx, msg); err != nil {
+	if err := h.Requeue.Send(ctx, next.Message(d.Tenant, body)); err != nil {
 		log.ErrorContext(ctx, "delivery", "decision", decisionRedeliver, "error", err.Error(), "cause", perr.Error())
 		return fmt.Errorf("requeue delivery of event %s: %w", d.Event.ID, err)
 	}
-	log.InfoContext(ctx, "delivery", "decision", decisionRetry, "delay", delay, "reason", perr.Error())
+	log.InfoContext(ctx, "delivery", "decision", decisionRetry, "delay", next.Delay, "reason", perr.Error())
 	h.metrics().Count(ctx, metric.Failed, 1, "Platform", pub.Platform)
 	return nil
 }
