@@ -42,7 +42,7 @@ import (
 
 	"github.com/herokuevents/herokuevents"
 	"github.com/herokuevents/herokuevents/infra/aws/awslocal"
-	"github.com/herokuevents/herokuevents/infra/aws/awstest"
+	"github.com/herokuevents/herokuevents/infra/aws/motoserver"
 	"github.com/herokuevents/herokuevents/infra/samtemplate"
 	"github.com/herokuevents/herokuevents/shared/sink"
 )
@@ -128,7 +128,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, onStart f
 	log := slog.New(slog.NewJSONHandler(errOut, nil)).With("component", "awslocal")
 
 	// Tools and the address first: fail before the minute of work.
-	if _, err := awstest.Executable(); err != nil {
+	if _, err := motoserver.Executable(); err != nil {
 		return fmt.Errorf("moto_server is missing: %w", err)
 	}
 	if _, err := awslocal.RIEPath(); err != nil {
@@ -169,7 +169,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, onStart f
 	}
 
 	log.Info("starting moto")
-	moto, err := awstest.Start()
+	moto, err := motoserver.Start()
 	if err != nil {
 		return err
 	}
@@ -246,7 +246,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, onStart f
 // tenant's config vars.
 func provision(ctx context.Context, st *awslocal.Stack, base, app string) (map[string]string, error) {
 	body, err := json.Marshal(map[string]string{
-		"uuid": uuid.NewString(), "plan": "test", "region": "amazon-web-services::" + awstest.Region, "app": app,
+		"uuid": uuid.NewString(), "plan": "test", "region": "amazon-web-services::" + motoserver.Region, "app": app,
 	})
 	if err != nil {
 		return nil, err
@@ -327,7 +327,7 @@ func followFunction(ctx context.Context, st *awslocal.Stack, id string, w io.Wri
 
 // followMoto copies moto's new output to w, prefixed; its successful
 // request lines only when requests is set.
-func followMoto(ctx context.Context, moto *awstest.Server, requests bool, w io.Writer) {
+func followMoto(ctx context.Context, moto *motoserver.Server, requests bool, w io.Writer) {
 	var seen string // the output copied so far, as moto's bounded tail held it
 	t := time.NewTicker(followInterval)
 	defer t.Stop()

@@ -16,11 +16,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/herokuevents/herokuevents/infra/aws/awslocal"
+	"github.com/herokuevents/herokuevents/infra/aws/awslocal/awslocaltest"
 	"github.com/herokuevents/herokuevents/shared/api"
 	"github.com/herokuevents/herokuevents/shared/config"
 )
 
-func TestMain(m *testing.M) { awslocal.Main(m) }
+func TestMain(m *testing.M) { awslocaltest.Main(m) }
 
 // sample is the Lambda input of an events/*.json file, the parts the
 // assertions need.
@@ -41,8 +42,8 @@ type sample struct {
 func TestSamplesUnderEmulator(t *testing.T) {
 	rie, err := awslocal.RIEPath()
 	require.NoError(t, err)
-	bins := awslocal.Binaries(t)
-	st := awslocal.New(t, awslocal.Options{Functions: []string{}}) // resources only: this command runs the functions
+	bins := awslocaltest.Binaries(t)
+	st := awslocaltest.New(t, awslocal.Options{Functions: []string{}}) // resources only: this command runs the functions
 	root, err := filepath.Abs("../..")
 	require.NoError(t, err)
 	files, err := filepath.Glob(filepath.Join(root, "events", "*.json"))
@@ -137,7 +138,7 @@ func TestSamplesUnderEmulator(t *testing.T) {
 
 // deadLetterQueue is the logical id of the dead-letter queue of the queue
 // feeding function id ("" when it has none).
-func deadLetterQueue(st *awslocal.Stack, id string) string {
+func deadLetterQueue(st *awslocaltest.Stack, id string) string {
 	fn, err := st.Template.Function(id)
 	if err != nil || fn.Queue == "" {
 		return ""
@@ -155,7 +156,7 @@ func deadLetterQueue(st *awslocal.Stack, id string) string {
 // seedSampleTenant stores the tenant the HTTP samples authenticate as (its
 // keys are in their Authorization headers) and an inbound webhook
 // subscription for each publish sample's name.
-func seedSampleTenant(t *testing.T, st *awslocal.Stack, files []string) {
+func seedSampleTenant(t *testing.T, st *awslocaltest.Stack, files []string) {
 	t.Helper()
 	store := st.Store("ConfigTable")
 	var tenant config.Tenant

@@ -8,10 +8,10 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/herokuevents/herokuevents/infra/aws/awstest"
+	"github.com/herokuevents/herokuevents/infra/aws/motoserver"
 )
 
-var moduleRoot = awstest.ModuleRoot
+var moduleRoot = motoserver.ModuleRoot
 
 // Role returns the functions/ folder of a function's logical id:
 // ApiFunction → api.

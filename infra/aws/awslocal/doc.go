@@ -20,26 +20,11 @@
 //     function as EventBridge Scheduler would; Stack.Drain waits until every
 //     source queue is empty and no batch is running.
 //
-// A test package calls Main from TestMain (one moto and one build per test
-// binary) and New per test (a fresh stack, torn down with the test; on
-// failure every function's output and the pollers' trace are logged):
+// `make aws-local` (scripts/awslocal) runs a stack for a person and
+// scripts/invoke provisions one (resources only) for one invocation; tests
+// use the awslocaltest sub-package, which shares one moto server and one
+// build per test binary and tears each stack down with its test. This
+// package links no testing code.
 //
-//	func TestMain(m *testing.M) { awslocal.Main(m) }
-//
-//	func TestSomething(t *testing.T) {
-//		st := awslocal.New(t, awslocal.Options{})  // Params, FunctionEnv (e.g. RUN_FOR) as needed
-//		hook := awslocal.NewHook(t)                  // a webhook / partner API on loopback
-//		tn := st.Provision(t, "my-app")               // POST /heroku/resources as the operator
-//		tn.MustCall(t, 201, "POST", "/platforms/webhook/publications", map[string]any{"name": "out", "url": hook.URL}, nil)
-//		id := tn.Publish(t, "out", `{"a":1}`)        // through the ingest function
-//		hook.Wait(t, id, 1, 30*time.Second)
-//		require.NoError(t, st.Drain(t.Context()))
-//		dead, _ := st.Peek(t.Context(), "DeliveryDLQ")
-//		metrics := st.Metrics("DeliverFunction")     // EMF lines the function printed
-//		...
-//	}
-//
-// Tools (moto_server, aws-lambda-rie) come pinned from scripts/setup-tools;
-// a missing tool fails the test, never skips it. Deploy, Build and
-// StartEmulator are the same machinery without testing (scripts/bench/lambda).
+// Tools (moto_server, aws-lambda-rie) come pinned from scripts/setup-tools.
 package awslocal

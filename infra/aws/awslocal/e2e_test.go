@@ -11,12 +11,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/herokuevents/herokuevents/infra/aws/awslocal"
+	"github.com/herokuevents/herokuevents/infra/aws/awslocal/awslocaltest"
 	"github.com/herokuevents/herokuevents/shared/metric"
 	"github.com/herokuevents/herokuevents/shared/queue"
 	"github.com/herokuevents/herokuevents/shared/sink"
 )
 
-func TestMain(m *testing.M) { awslocal.Main(m) }
+func TestMain(m *testing.M) { awslocaltest.Main(m) }
 
 const dropFilter = `root = if this.Context__c.string == "drop" { deleted() } else { this }`
 
@@ -25,8 +26,8 @@ const dropFilter = `root = if this.Context__c.string == "drop" { deleted() } els
 // live in moto, created from template.yaml.
 func TestWalkingSkeleton(t *testing.T) {
 	t.Parallel()
-	st := awslocal.New(t, awslocal.Options{})
-	hook := awslocal.NewHook(t)
+	st := awslocaltest.New(t, awslocal.Options{})
+	hook := awslocaltest.NewHook(t)
 
 	tn := st.Provision(t, "my-app")
 	require.NotEmpty(t, tn.ID)
@@ -126,7 +127,7 @@ func TestWalkingSkeleton(t *testing.T) {
 // the ingest function and the management routes the api function.
 func TestHTTPAPIRoutes(t *testing.T) {
 	t.Parallel()
-	st := awslocal.New(t, awslocal.Options{Functions: []string{"ApiFunction", "IngestFunction"}})
+	st := awslocaltest.New(t, awslocal.Options{Functions: []string{"ApiFunction", "IngestFunction"}})
 	cases := []struct {
 		name, method, path string
 		auth               func(*http.Request)

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/herokuevents/herokuevents/infra/aws/awslocal"
+	"github.com/herokuevents/herokuevents/infra/aws/awslocal/awslocaltest"
 )
 
 // TestLocalStack checks what a long-running local stack uses: the HTTP API
@@ -19,7 +20,7 @@ import (
 // schedules ticking on their own at contiguous times.
 func TestLocalStack(t *testing.T) {
 	t.Parallel()
-	st := awslocal.New(t, awslocal.Options{Functions: []string{"ApiFunction", "GenerateFunction", "SfsubscribeFunction"}})
+	st := awslocaltest.New(t, awslocal.Options{Functions: []string{"ApiFunction", "GenerateFunction", "SfsubscribeFunction"}})
 
 	t.Run("handler on another listener", func(t *testing.T) {
 		srv := httptest.NewServer(st.Handler())

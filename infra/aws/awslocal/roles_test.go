@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/herokuevents/herokuevents/infra/aws/awslocal"
+	"github.com/herokuevents/herokuevents/infra/aws/awslocal/awslocaltest"
 	"github.com/herokuevents/herokuevents/shared/event"
 	"github.com/herokuevents/herokuevents/shared/metric"
 )
@@ -20,8 +21,8 @@ import (
 // webhook with its own slot time.
 func TestGenerateEnqueuesDueEvents(t *testing.T) {
 	t.Parallel()
-	st := awslocal.New(t, awslocal.Options{FunctionEnv: map[string]map[string]string{"GenerateFunction": {"TICK_WINDOW": "3s"}}})
-	hook := awslocal.NewHook(t)
+	st := awslocaltest.New(t, awslocal.Options{FunctionEnv: map[string]map[string]string{"GenerateFunction": {"TICK_WINDOW": "3s"}}})
+	hook := awslocaltest.NewHook(t)
 	tn := st.Provision(t, "gen-app")
 	tn.MustCall(t, http.StatusCreated, "POST", "/platforms/webhook/publications", map[string]any{"name": "statusHook", "url": hook.URL}, nil)
 	tn.MustCall(t, http.StatusCreated, "POST", "/platforms/generate/subscriptions", map[string]any{
@@ -55,8 +56,8 @@ func TestGenerateEnqueuesDueEvents(t *testing.T) {
 // and the deploy notifications, byte for byte, with the partner's password.
 func TestPartnerNotified(t *testing.T) {
 	t.Parallel()
-	st := awslocal.New(t, awslocal.Options{})
-	partnerAPI := awslocal.NewHook(t)
+	st := awslocaltest.New(t, awslocal.Options{})
+	partnerAPI := awslocaltest.NewHook(t)
 	manifest := map[string]any{"id": "myaddon", "api": map[string]any{
 		"password": "pw-myaddon", "production": map[string]string{"base_url": "https://myaddon.example.com/heroku/resources"},
 		"test": map[string]string{"base_url": partnerAPI.URL + "/heroku/resources"}, "requires": []string{"deploy_notify", "attach_notify"}}}

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/herokuevents/herokuevents/infra/aws/awslocal"
+	"github.com/herokuevents/herokuevents/infra/aws/awslocal/awslocaltest"
 	"github.com/herokuevents/herokuevents/shared/salesforce/standin"
 	"github.com/herokuevents/herokuevents/shared/sfsub"
 )
@@ -23,11 +24,11 @@ import (
 // sfsubscribe tick carry the CREATE changes to the webhook with their
 // stable ids, through filter and deliver.
 // salesforceStack starts a stand-in org and a stack pointed at it.
-func salesforceStack(t *testing.T) (*standin.Org, *awslocal.Stack) {
+func salesforceStack(t *testing.T) (*standin.Org, *awslocaltest.Stack) {
 	org, err := standin.Start(standin.Options{Keepalive: 100 * time.Millisecond})
 	require.NoError(t, err)
 	t.Cleanup(func() { org.Close() })
-	st := awslocal.New(t, awslocal.Options{
+	st := awslocaltest.New(t, awslocal.Options{
 		Params: map[string]string{"SalesforcePubsubEndpoint": org.PubSubEndpoint(), "SalesforceCaCert": org.CACertFile(),
 			"SalesforceClientId": org.ClientID(), "SalesforceClientSecret": org.ClientSecret()},
 		FunctionEnv: map[string]map[string]string{"SfsubscribeFunction": {"RUN_FOR": "2s"}},
@@ -37,7 +38,7 @@ func salesforceStack(t *testing.T) (*standin.Org, *awslocal.Stack) {
 
 // connect makes the authorization example-org through the api function's
 // browser flow: an HTTP client plays the browser.
-func connect(t *testing.T, tn *awslocal.Tenant, org *standin.Org) {
+func connect(t *testing.T, tn *awslocaltest.Tenant, org *standin.Org) {
 	t.Helper()
 	var auth struct {
 		Extra struct {
@@ -79,7 +80,7 @@ func mustField(t *testing.T, data json.RawMessage, name string) json.RawMessage 
 func TestSalesforceSubscribeToWebhook(t *testing.T) {
 	t.Parallel()
 	org, st := salesforceStack(t)
-	hook := awslocal.NewHook(t)
+	hook := awslocaltest.NewHook(t)
 	tn := st.Provision(t, "sf-app")
 
 	connect(t, tn, org)
@@ -118,7 +119,7 @@ func TestSalesforceSubscribeToWebhook(t *testing.T) {
 func TestSalesforceResumeAcrossTicks(t *testing.T) {
 	t.Parallel()
 	org, st := salesforceStack(t)
-	hook := awslocal.NewHook(t)
+	hook := awslocaltest.NewHook(t)
 	tn := st.Provision(t, "sf-resume-app")
 	connect(t, tn, org)
 	tn.MustCall(t, http.StatusCreated, "POST", "/platforms/webhook/publications", map[string]any{"name": "status", "url": hook.URL}, nil)

@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"maps"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"slices"
@@ -28,14 +27,14 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/herokuevents/herokuevents"
-	"github.com/herokuevents/herokuevents/infra/aws/awstest"
 	"github.com/herokuevents/herokuevents/infra/aws/dynamostore"
+	"github.com/herokuevents/herokuevents/infra/aws/motoserver"
 	"github.com/herokuevents/herokuevents/infra/samtemplate"
 )
 
 const (
-	region  = awstest.Region
-	account = awstest.AccountID
+	region  = motoserver.Region
+	account = motoserver.AccountID
 	// apiID is the id of the HTTP API (what !Ref HttpApi gives).
 	apiID = "stacktest0"
 	// Loopback is the AllowEgress default of a test stack: webhooks and
@@ -145,7 +144,7 @@ func Deploy(ctx context.Context, o Options) (_ *Stack, err error) {
 		Name: o.Name, Template: tpl, endpoint: o.Endpoint,
 		AWS: aws.Config{
 			Region:       region,
-			Credentials:  credentials.NewStaticCredentialsProvider(awstest.AccessKey, awstest.SecretKey, ""),
+			Credentials:  credentials.NewStaticCredentialsProvider(motoserver.AccessKey, motoserver.SecretKey, ""),
 			BaseEndpoint: aws.String(o.Endpoint),
 		},
 		env: map[string]map[string]string{},
@@ -278,8 +277,8 @@ func (s *Stack) processEnv(fn samtemplate.Function, vars map[string]string) map[
 		"TZ":                              ":UTC",
 		"AWS_REGION":                      region,
 		"AWS_DEFAULT_REGION":              region,
-		"AWS_ACCESS_KEY_ID":               awstest.AccessKey,
-		"AWS_SECRET_ACCESS_KEY":           awstest.SecretKey,
+		"AWS_ACCESS_KEY_ID":               motoserver.AccessKey,
+		"AWS_SECRET_ACCESS_KEY":           motoserver.SecretKey,
 		"AWS_ENDPOINT_URL":                s.endpoint,
 		"AWS_CONFIG_FILE":                 os.DevNull,
 		"AWS_SHARED_CREDENTIALS_FILE":     os.DevNull,
@@ -743,6 +742,3 @@ func (s *Stack) createTable(ctx context.Context, id string) error {
 	}
 	return nil
 }
-
-// httpClient is used by tests' helpers.
-var httpClient = &http.Client{Timeout: 60 * time.Second}

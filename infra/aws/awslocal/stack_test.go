@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/herokuevents/herokuevents/infra/aws/awslocal"
+	"github.com/herokuevents/herokuevents/infra/aws/awslocal/awslocaltest"
 	"github.com/herokuevents/herokuevents/infra/aws/dynamostore"
 	"github.com/herokuevents/herokuevents/infra/samtemplate"
 )
@@ -24,7 +25,7 @@ import (
 // to the stack's physical resources.
 func TestResourcesFromTemplate(t *testing.T) {
 	t.Parallel()
-	st := awslocal.New(t, awslocal.Options{Functions: []string{}})
+	st := awslocaltest.New(t, awslocal.Options{Functions: []string{}})
 	client := sqs.NewFromConfig(st.AWS)
 	queues := 0
 	for id, r := range st.Template.Resources {

@@ -1,4 +1,4 @@
-package awslocal
+package awslocaltest
 
 import (
 	"bytes"
@@ -13,7 +13,17 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/herokuevents/herokuevents/infra/aws/awslocal"
 )
+
+// Stack is a stack deployed for a test, with the clients a test needs.
+type Stack struct {
+	*awslocal.Stack
+}
+
+// httpClient sends the helpers' requests.
+var httpClient = &http.Client{Timeout: 60 * time.Second}
 
 // Tenant is an add-on provisioned through the stack's HTTP API, with the
 // config vars Heroku would give the app.
@@ -22,12 +32,6 @@ type Tenant struct {
 	// Config holds the config vars (HEROKUEVENTS_API_URL, ...).
 	Config map[string]string
 	stack  *Stack
-}
-
-// Operator returns the operator's credentials (OperatorId and
-// OperatorPassword parameters), as Heroku holds them.
-func (s *Stack) Operator() (user, password string) {
-	return s.Params["OperatorId"], s.Params["OperatorPassword"]
 }
 
 // Do sends an HTTP request to the stack's HTTP API (path is absolute, body
@@ -253,7 +257,3 @@ func (h *Hook) WaitAny(t testing.TB, n int, limit time.Duration) []Request {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
-
-// AsOperator authenticates a request as the operator (Basic auth with the
-// OperatorId and OperatorPassword parameters), for Do.
-func (s *Stack) AsOperator(r *http.Request) { r.SetBasicAuth(s.Operator()) }
