@@ -18,8 +18,8 @@ import (
 
 	"github.com/herokuevents/herokuevents/infra/embedded/filesealer"
 	"github.com/herokuevents/herokuevents/infra/embedded/sqlitestore"
-	"github.com/herokuevents/herokuevents/shared/api"
-	"github.com/herokuevents/herokuevents/shared/deliver"
+	"github.com/herokuevents/herokuevents/shared/backoff"
+	"github.com/herokuevents/herokuevents/shared/operator"
 	"github.com/herokuevents/herokuevents/shared/partner"
 	"github.com/herokuevents/herokuevents/shared/queue"
 	"github.com/herokuevents/herokuevents/shared/sink"
@@ -138,6 +138,8 @@ type harnessOptions struct {
 	urlCheck func(ctx context.Context, raw string) error
 	client   *http.Client
 	seedIDs  bool
+	// jitter replaces the notifier's random jitter (exact delays).
+	jitter func(time.Duration) time.Duration
 }
 
 func newHarness(t *testing.T, o harnessOptions) *harness {
@@ -151,13 +153,14 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 		settings: queue.Settings{BatchSize: 10, VisibilityTimeout: time.Minute, MaxReceives: 5, Concurrency: 2}}
 	opts := partner.Options{
 		Store: store, Sealer: sealer, Queue: h.queue, URLCheck: o.urlCheck,
-		Operator: api.Operator{ID: opID, PasswordHash: api.HashKey(opPass)},
+		Operator: operator.New(opID, opPass),
 	}
 	if o.seedIDs {
 		opts.NewID = func() string { return seedID }
 		opts.NewResourceName = func() (string, error) { return "writing-nobly-1234", nil }
 	}
-	h.srv = partner.New(opts)
+	h.srv, err = partner.New(opts)
+	require.NoError(t, err)
 	mux := http.NewServeMux()
 	h.srv.Mount(mux)
 	h.api = httptest.NewServer(mux)
@@ -166,10 +169,11 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	if client == nil {
 		client = sink.NewEgress([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}).Client(5 * time.Second)
 	}
-	h.notifier = &partner.Notifier{
+	h.notifier, err = partner.NewNotifier(partner.NotifierOptions{
 		Store: store, Sealer: sealer, Client: client, Requeue: h.queue,
-		Backoff: deliver.Backoff{Base: 10 * time.Millisecond, Cap: 40 * time.Millisecond},
-	}
+		Backoff: backoff.Policy{Base: 10 * time.Millisecond, Cap: 40 * time.Millisecond, Jitter: o.jitter},
+	})
+	require.NoError(t, err)
 	return h
 }
 

@@ -6,17 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/herokuevents/herokuevents/shared/api"
+	"github.com/herokuevents/herokuevents/shared/backoff"
 	"github.com/herokuevents/herokuevents/shared/config"
-	"github.com/herokuevents/herokuevents/shared/deliver"
 	"github.com/herokuevents/herokuevents/shared/metric"
 	"github.com/herokuevents/herokuevents/shared/queue"
 	"github.com/herokuevents/herokuevents/shared/secret"
@@ -29,16 +26,8 @@ const DefaultConcurrency = 10
 // UserAgent is sent with every notification.
 const UserAgent = "herokuevents-partnernotify"
 
-// Notifier is the partnernotify role's queue.BatchHandler: it consumes the
-// partner queue (JSON Notification bodies) and POSTs each payload to
-// {base_url}/{resource_id}/events with Basic auth "partner id : api
-// password". 200 acknowledges. 410 marks the add-on resource gone and
-// stops. A destination the egress guard refuses is dead-lettered at once.
-// Anything else is retried by re-sending the notification with a backoff
-// delay until the partner's attempts are used up, then dead-lettered with
-// the last status and body excerpt. Set the fields, then use it from any
-// number of goroutines.
-type Notifier struct {
+// NotifierOptions configure a Notifier.
+type NotifierOptions struct {
 	// Store holds partners and add-ons. Required.
 	Store config.Store
 	// Sealer opens partner passwords. Required.
@@ -50,8 +39,9 @@ type Notifier struct {
 	Requeue queue.Sender
 	// Backoff, when its Base is set, replaces every partner's schedule
 	// (tests use a short one). Otherwise a partner's retries are spaced so
-	// that the backoff ceilings of its attempts add up to its horizon.
-	Backoff deliver.Backoff
+	// that the backoff ceilings of its attempts add up to its horizon
+	// (backoff.Spread).
+	Backoff backoff.Policy
 	// Concurrency bounds the notifications of one batch sent at once
 	// (DefaultConcurrency when ≤ 0).
 	Concurrency int
@@ -60,12 +50,44 @@ type Notifier struct {
 	Metrics metric.Recorder
 	// Logger gets one line per decision; slog.Default when nil.
 	Logger *slog.Logger
+}
 
-	once   sync.Once
-	client *http.Client
+// Notifier is the partnernotify role's queue.BatchHandler: it consumes the
+// partner queue (JSON Notification bodies) and POSTs each payload to
+// {base_url}/{resource_id}/events with Basic auth "partner id : api
+// password". 200 acknowledges. 410 marks the add-on resource gone and
+// stops. A destination the egress guard refuses is dead-lettered at once.
+// Anything else is retried by re-sending the notification with a backoff
+// delay until the partner's attempts are used up, then dead-lettered with
+// the last status and body excerpt. Safe for use from any number of
+// goroutines.
+type Notifier struct {
+	o   NotifierOptions
+	reg *Registry
 }
 
 var _ queue.BatchHandler = (*Notifier)(nil)
+
+// NewNotifier returns a Notifier, or an error when Store, Sealer or
+// Requeue is missing.
+func NewNotifier(o NotifierOptions) (*Notifier, error) {
+	if o.Store == nil || o.Sealer == nil || o.Requeue == nil {
+		return nil, errors.New("partner: NotifierOptions.Store, Sealer and Requeue are required")
+	}
+	if o.Client == nil {
+		o.Client = sink.NewEgress(nil).Client(0)
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = DefaultConcurrency
+	}
+	if o.Metrics == nil {
+		o.Metrics = metric.Discard
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return &Notifier{o: o, reg: &Registry{Store: o.Store, Sealer: o.Sealer}}, nil
+}
 
 // Decisions logged per notification.
 const (
@@ -81,21 +103,11 @@ const (
 // returns the failures: queue.Permanent ones to dead-letter, others to be
 // redelivered (store, sealer or requeue failures).
 func (n *Notifier) HandleBatch(ctx context.Context, msgs []queue.Message) queue.BatchResult {
-	n.once.Do(func() {
-		n.client = n.Client
-		if n.client == nil {
-			n.client = sink.NewEgress(nil).Client(0)
-		}
-	})
-	limit := n.Concurrency
-	if limit <= 0 {
-		limit = DefaultConcurrency
-	}
 	var (
 		res queue.BatchResult
 		mu  sync.Mutex
 		wg  sync.WaitGroup
-		sem = make(chan struct{}, limit)
+		sem = make(chan struct{}, n.o.Concurrency)
 	)
 	for _, m := range msgs {
 		sem <- struct{}{}
@@ -112,42 +124,28 @@ func (n *Notifier) HandleBatch(ctx context.Context, msgs []queue.Message) queue.
 	return res
 }
 
-func (n *Notifier) logger() *slog.Logger {
-	if n.Logger != nil {
-		return n.Logger
-	}
-	return slog.Default()
-}
-
-func (n *Notifier) metrics() metric.Recorder {
-	if n.Metrics == nil {
-		return metric.Discard
-	}
-	return n.Metrics
-}
-
 func (n *Notifier) handle(ctx context.Context, m queue.Message) (err error) {
 	defer func() {
 		if err != nil {
-			n.metrics().Count(ctx, metric.Failed, 1, "Platform", "partner")
+			n.o.Metrics.Count(ctx, metric.Failed, 1, "Platform", "partner")
 			if queue.IsPermanent(err) {
-				n.metrics().Count(ctx, metric.DeadLettered, 1, "Platform", "partner")
+				n.o.Metrics.Count(ctx, metric.DeadLettered, 1, "Platform", "partner")
 			}
 		}
 	}()
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("notify message %s: panic: %v", m.ID, p)
-			n.logger().ErrorContext(ctx, "partner notification panicked", "message_id", m.ID, "decision", decisionRedeliver, "error", err)
+			n.o.Logger.ErrorContext(ctx, "partner notification panicked", "message_id", m.ID, "decision", decisionRedeliver, "error", err)
 		}
 	}()
 	var note Notification
 	if err := json.Unmarshal(m.Body, &note); err != nil {
 		err = queue.Permanent(fmt.Errorf("decode notification: %w", err))
-		n.logger().WarnContext(ctx, "partner notification", "message_id", m.ID, "decision", decisionDeadLetter, "reason", err.Error())
+		n.o.Logger.WarnContext(ctx, "partner notification", "message_id", m.ID, "decision", decisionDeadLetter, "reason", err.Error())
 		return err
 	}
-	log := n.logger().With(
+	log := n.o.Logger.With(
 		slog.String("notification", note.ID),
 		slog.String("partner", note.Partner),
 		slog.String("addon", note.Addon),
@@ -163,11 +161,10 @@ func (n *Notifier) handle(ctx context.Context, m queue.Message) (err error) {
 	if note.Partner == "" || note.ResourceID == "" || note.Payload == "" {
 		return fail(errors.New("notification without partner, resource id or payload"))
 	}
-	reg := &Registry{Store: n.Store, Sealer: n.Sealer}
+	reg := n.reg
 	p, err := reg.Partner(ctx, note.Partner)
-	var ae *api.Error
 	switch {
-	case errors.As(err, &ae):
+	case errors.Is(err, config.ErrNotFound):
 		return fail(fmt.Errorf("partner %s is not registered (destroyed?)", note.Partner))
 	case err != nil:
 		log.ErrorContext(ctx, "partner notification", "decision", decisionRedeliver, "error", err.Error())
@@ -204,13 +201,13 @@ func (n *Notifier) handle(ctx context.Context, m queue.Message) (err error) {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", UserAgent)
-	res := sink.Do(n.client, req)
+	res := sink.Do(n.o.Client, req)
 	log = log.With(slog.Int("status", res.Status), slog.Duration("duration", res.Latency))
 
 	switch {
 	case res.Status == http.StatusOK:
 		log.InfoContext(ctx, "partner notification", "decision", decisionDelivered)
-		n.metrics().Count(ctx, metric.Delivered, 1, "Platform", "partner")
+		n.o.Metrics.Count(ctx, metric.Delivered, 1, "Platform", "partner")
 		return nil
 	case res.Status == http.StatusGone:
 		reason := fmt.Sprintf("partner answered 410 Gone at %s", time.Now().UTC().Format(time.RFC3339))
@@ -232,51 +229,35 @@ func (n *Notifier) handle(ctx context.Context, m queue.Message) (err error) {
 // retry schedules the next attempt or, when the partner's attempts are
 // used up, dead-letters the notification with the last result.
 func (n *Notifier) retry(ctx context.Context, log *slog.Logger, note Notification, p Partner, res sink.Result) error {
-	attempts := note.Attempt + 1
-	if max := p.Retry.attempts(); attempts >= max {
-		err := fmt.Errorf("gave up after %d attempts to notify partner %s of %s for resource %s: last answer %s",
-			attempts, p.ID, note.Event, note.ResourceID, res.Reason())
+	next := n.backoff(p).Next(backoff.Limits{MaxAttempts: p.Retry.attempts()},
+		backoff.Failure{Attempt: note.Attempt, FirstTry: note.FirstTry, RetryAfter: res.RetryAfter}, time.Now().UTC())
+	if next.GiveUp {
+		err := fmt.Errorf("%s to notify partner %s of %s for resource %s: last answer %s",
+			next.Reason, p.ID, note.Event, note.ResourceID, res.Reason())
 		log.WarnContext(ctx, "partner notification", "decision", decisionDeadLetter, "reason", err.Error())
 		return queue.Permanent(err)
 	}
-	delay := min(max(n.backoff(p).Delay(attempts), res.RetryAfter), deliver.MaxDelay)
-	next := note
-	next.Attempt = attempts
-	if next.FirstTry.IsZero() {
-		next.FirstTry = time.Now().UTC()
-	}
-	body, err := json.Marshal(next)
+	retried := note
+	retried.Attempt, retried.FirstTry = next.Attempts, next.FirstTry
+	body, err := json.Marshal(retried)
 	if err != nil {
 		return fmt.Errorf("encode notification: %w", err)
 	}
-	msg := queue.Message{
-		Body:       body,
-		Attributes: map[string]string{queue.AttrTenant: p.ID, queue.AttrAttempt: strconv.Itoa(attempts)},
-		Delay:      delay,
-	}
-	if err := n.Requeue.Send(ctx, msg); err != nil {
+	if err := n.o.Requeue.Send(ctx, next.Message(p.ID, body)); err != nil {
 		log.ErrorContext(ctx, "partner notification", "decision", decisionRedeliver, "error", err.Error(), "cause", res.Reason())
 		return fmt.Errorf("requeue notification %s: %w", note.ID, err)
 	}
-	log.InfoContext(ctx, "partner notification", "decision", decisionRetry, "delay", delay, "reason", res.Reason())
-	n.metrics().Count(ctx, metric.Failed, 1, "Platform", "partner")
+	log.InfoContext(ctx, "partner notification", "decision", decisionRetry, "delay", next.Delay, "reason", res.Reason())
+	n.o.Metrics.Count(ctx, metric.Failed, 1, "Platform", "partner")
 	return nil
 }
 
-// backoff is the schedule of p's retries: ceilings Base·2^(k-1) for the
-// attempts-1 retries add up to the horizon; equal jitter keeps each delay
-// in [ceiling/2, ceiling].
-func (n *Notifier) backoff(p Partner) deliver.Backoff {
-	if n.Backoff.Base > 0 {
-		return n.Backoff
+// backoff is the schedule of p's retries: Options.Backoff when its Base is
+// set, otherwise ceilings that add up to the partner's horizon with equal
+// jitter (backoff.Spread).
+func (n *Notifier) backoff(p Partner) backoff.Policy {
+	if n.o.Backoff.Base > 0 {
+		return n.o.Backoff
 	}
-	retries := max(p.Retry.attempts()-1, 1)
-	base := p.Retry.horizon() / time.Duration((1<<retries)-1)
-	return deliver.Backoff{
-		Base: max(base, time.Second),
-		Cap:  deliver.MaxDelay,
-		Jitter: func(d time.Duration) time.Duration {
-			return d/2 + rand.N(d/2+1)
-		},
-	}
+	return backoff.Spread(p.Retry.attempts(), p.Retry.horizon())
 }

@@ -173,8 +173,7 @@ func TestRetryAndDeadLetter(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ps := newPartnerServer(t, false, tt.status)
-			h := newHarness(t, harnessOptions{})
-			h.notifier.Backoff.Jitter = func(d time.Duration) time.Duration { return d }
+			h := newHarness(t, harnessOptions{jitter: func(d time.Duration) time.Duration { return d }})
 			h.createPartner(t, manifest("flaky", "pw", "https://flaky.example.com", ps.base(), "deploy_notify"), `"test":true`+tt.extra)
 			h.attach(t, "my-app", `{"partner":"flaky","resource_id":"r1"}`)
 			require.Equal(t, 1, h.platform(t, `{"heroku_id":"my-app@heroku.com","event":"deploy","detail":{"head":"1"}}`))

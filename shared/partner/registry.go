@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"net/http"
 	"regexp"
 	"slices"
 	"strings"
@@ -16,14 +15,15 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/herokuevents/herokuevents/shared/api"
 	"github.com/herokuevents/herokuevents/shared/config"
+	"github.com/herokuevents/herokuevents/shared/name"
 	"github.com/herokuevents/herokuevents/shared/secret"
 )
 
 // Registry keeps partners, their add-on resources and attachments in a
-// config store. Its errors for bad input or state are *api.Error (with the
-// HTTP status to answer); other errors are internal. Safe for concurrent use.
+// config store. Its errors for bad input or state are *config.Problem
+// (config.ErrInvalid, ErrNotFound, ErrConflict) with a message for the
+// user; other errors are internal. Safe for concurrent use.
 type Registry struct {
 	Store  config.Store
 	Sealer secret.Sealer
@@ -58,7 +58,6 @@ type CreateOptions struct {
 }
 
 var (
-	appName  = regexp.MustCompile(`^[a-z][a-z0-9-]{1,29}$`)
 	attName  = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,62}$`)
 	herokuID = regexp.MustCompile(`^[^\s@]{1,100}@[A-Za-z0-9.-]{1,100}$`)
 )
@@ -66,14 +65,12 @@ var (
 // maxResourceID bounds a partner's resource id.
 const maxResourceID = 255
 
-func invalid(format string, args ...any) error { return api.Invalid(format, args...) }
+func invalid(format string, args ...any) error { return config.Invalid(format, args...) }
 
-func notFound(format string, args ...any) error {
-	return &api.Error{Status: http.StatusNotFound, ID: "not_found", Message: fmt.Sprintf(format, args...)}
-}
+func notFound(format string, args ...any) error { return config.NotFound(format, args...) }
 
 func conflict(cause error, format string, args ...any) error {
-	return &api.Error{Status: http.StatusConflict, ID: "conflict", Message: fmt.Sprintf(format, args...), Err: cause}
+	return config.Conflict(cause, format, args...)
 }
 
 // CreatePartner registers the partner of a validated manifest, its
@@ -332,8 +329,8 @@ func (r *Registry) Attach(ctx context.Context, req AttachRequest) (Attachment, A
 
 func validAttach(req *AttachRequest) error {
 	req.App = strings.TrimSpace(req.App)
-	if !appName.MatchString(req.App) {
-		return invalid("App name %q: use 2 to 30 lowercase letters, digits and dashes, starting with a letter.", req.App)
+	if err := name.CheckApp(req.App); err != nil {
+		return err
 	}
 	if req.ResourceID == "" {
 		return invalid("resource_id is required: the id the partner returned at provisioning.")
@@ -519,9 +516,8 @@ func (r *Registry) targets(ctx context.Context, herokuID, typ string) ([]target,
 		p, ok := partners[a.Partner]
 		if !ok {
 			v, err := r.Partner(ctx, a.Partner)
-			var ae *api.Error
 			switch {
-			case errors.As(err, &ae):
+			case errors.Is(err, config.ErrNotFound):
 				p = nil
 			case err != nil:
 				return nil, err

@@ -3,13 +3,9 @@ package partner
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/herokuevents/herokuevents/shared/httpjson"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -17,8 +13,9 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/herokuevents/herokuevents/shared/api"
 	"github.com/herokuevents/herokuevents/shared/config"
+	"github.com/herokuevents/herokuevents/shared/httpjson"
+	"github.com/herokuevents/herokuevents/shared/operator"
 	"github.com/herokuevents/herokuevents/shared/queue"
 	"github.com/herokuevents/herokuevents/shared/secret"
 )
@@ -31,8 +28,9 @@ type Options struct {
 	Sealer secret.Sealer
 	// Queue is the partner queue notifications are sent to. Required.
 	Queue queue.Sender
-	// Operator authenticates every route (Basic auth).
-	Operator api.Operator
+	// Operator authenticates every route (Basic auth). Required: without an
+	// ID and PasswordHash, or Verify, every request would be refused.
+	Operator operator.Credentials
 	// URLCheck validates the base URL a new partner is notified at against
 	// the egress policy; its message is shown. Nil checks nothing more.
 	URLCheck func(ctx context.Context, raw string) error
@@ -60,16 +58,20 @@ type Options struct {
 type Server struct {
 	reg   *Registry
 	queue queue.Sender
-	op    api.Operator
+	op    operator.Credentials
 	check func(ctx context.Context, raw string) error
 	log   *slog.Logger
 	mux   *http.ServeMux
 }
 
-// New returns a Server; it panics when Store, Sealer or Queue is nil.
-func New(o Options) *Server {
+// New returns a Server, or an error when Store, Sealer, Queue or the
+// Operator's credentials are missing.
+func New(o Options) (*Server, error) {
 	if o.Store == nil || o.Sealer == nil || o.Queue == nil {
-		panic("partner: Options.Store, Sealer and Queue are required")
+		return nil, errors.New("partner: Options.Store, Sealer and Queue are required")
+	}
+	if o.Operator.Verify == nil && (o.Operator.ID == "" || o.Operator.PasswordHash == "") {
+		return nil, errors.New("partner: Options.Operator needs an ID and PasswordHash, or Verify")
 	}
 	s := &Server{
 		reg:   &Registry{Store: o.Store, Sealer: o.Sealer, Now: o.Now, NewID: o.NewID, NewResourceName: o.NewResourceName},
@@ -91,7 +93,7 @@ func New(o Options) *Server {
 	m.Handle("GET /v1/apps/{app}/addon-attachments", s.operator(s.listAttachments))
 	m.Handle("POST /v1/apps/{app}/addon-attachments", s.operator(s.attach))
 	m.Handle("DELETE /v1/apps/{app}/addon-attachments/{name}", s.operator(s.detach))
-	return s
+	return s, nil
 }
 
 // Registry returns the server's registry.
@@ -101,7 +103,7 @@ func (s *Server) Registry() *Registry { return s.reg }
 func (s *Server) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, pattern := s.mux.Handler(r); pattern == "" {
-			api.WriteError(w, &api.Error{Status: http.StatusNotFound, ID: "not_found", Message: "No such route."})
+			httpjson.WriteError(w, httpjson.NotFoundRoute)
 			return
 		}
 		s.mux.ServeHTTP(w, r)
@@ -124,17 +126,17 @@ func (s *Server) operator(h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		id, pass, ok := r.BasicAuth()
-		if !ok || !s.operatorOK(id, pass) {
+		if !ok || !s.op.Check(id, pass) {
 			s.log.InfoContext(ctx, "operator request refused", "path", r.URL.Path)
 			w.Header().Set("WWW-Authenticate", `Basic realm="herokuevents"`)
-			api.WriteError(w, &api.Error{Status: http.StatusUnauthorized, ID: "unauthorized", Message: "Invalid credentials provided."})
+			httpjson.WriteError(w, httpjson.Unauthorized)
 			return
 		}
 		var body []byte
 		if r.Method == http.MethodPost {
-			b, err := api.ReadBody(w, r)
+			b, err := httpjson.ReadBody(w, r)
 			if err != nil {
-				api.WriteError(w, err)
+				httpjson.WriteError(w, err)
 				return
 			}
 			body = b
@@ -144,25 +146,11 @@ func (s *Server) operator(h handler) http.Handler {
 			if httpjson.Internal(err) {
 				s.log.ErrorContext(ctx, "partner request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 			}
-			api.WriteError(w, err)
+			httpjson.WriteError(w, err)
 			return
 		}
-		api.WriteJSON(w, status, v)
+		httpjson.WriteJSON(w, status, v)
 	})
-}
-
-func (s *Server) operatorOK(id, pass string) bool {
-	o := s.op
-	if o.Verify != nil {
-		return o.Verify(id, pass)
-	}
-	if o.ID == "" || o.PasswordHash == "" {
-		return false
-	}
-	sum := sha256.Sum256([]byte(pass))
-	idOK := subtle.ConstantTimeCompare([]byte(id), []byte(o.ID)) == 1
-	passOK := subtle.ConstantTimeCompare([]byte(hex.EncodeToString(sum[:])), []byte(strings.ToLower(o.PasswordHash))) == 1
-	return idOK && passOK
 }
 
 // PartnerView is a partner as the API shows it; the password never appears.
@@ -204,7 +192,7 @@ type CreatePartnerRequest struct {
 
 func (s *Server) createPartner(ctx context.Context, _ *http.Request, body []byte) (int, any, error) {
 	var req CreatePartnerRequest
-	if err := api.DecodeJSON(body, &req); err != nil {
+	if err := httpjson.Decode(body, &req); err != nil {
 		return 0, nil, err
 	}
 	if len(bytes.TrimSpace(req.Manifest)) == 0 {
@@ -316,7 +304,7 @@ func (s *Server) listAttachments(ctx context.Context, r *http.Request, _ []byte)
 
 func (s *Server) attach(ctx context.Context, r *http.Request, body []byte) (int, any, error) {
 	var req AttachRequest
-	if err := api.DecodeJSON(body, &req); err != nil {
+	if err := httpjson.Decode(body, &req); err != nil {
 		return 0, nil, err
 	}
 	if req.App != "" && req.App != r.PathValue("app") {
@@ -399,7 +387,7 @@ type PlatformEvent struct {
 
 func (s *Server) platformEvent(ctx context.Context, _ *http.Request, body []byte) (int, any, error) {
 	var ev PlatformEvent
-	if err := api.DecodeJSON(body, &ev); err != nil {
+	if err := httpjson.Decode(body, &ev); err != nil {
 		return 0, nil, err
 	}
 	n, err := s.Emit(ctx, ev)
