@@ -17,7 +17,6 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -25,27 +24,34 @@ import (
 
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/event"
+	"github.com/herokuevents/herokuevents/shared/httpjson"
 	"github.com/herokuevents/herokuevents/shared/metric"
 	"github.com/herokuevents/herokuevents/shared/queue"
 )
 
-// MaxBody is the largest accepted request body.
-const MaxBody = 1 << 20
+// MaxBody is the largest accepted request body (httpjson.MaxBody, the
+// limit of every HTTP role).
+const MaxBody = httpjson.MaxBody
 
-// MaxDepth bounds the nesting of a posted JSON document.
-const MaxDepth = 64
+// MaxDepth bounds the nesting of a posted JSON document (httpjson.MaxDepth).
+const MaxDepth = httpjson.MaxDepth
 
 // Options configure the ingest role.
 type Options struct {
+	// Store holds tenants, publications and subscriptions. Required.
 	Store config.Store
 	// Ingest receives event.Routed messages (events for subscriptions).
+	// Required.
 	Ingest queue.Sender
 	// Delivery receives event.Delivery messages (events for publications).
+	// Required.
 	Delivery queue.Sender
-	Logger   *slog.Logger
+	// Logger gets one line per request; slog.Default when nil.
+	Logger *slog.Logger
 	// Metrics records Ingested; metric.Discard when nil.
 	Metrics metric.Recorder
-	Now     func() time.Time
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
 }
 
 // Handler serves POST /publish/{name}.
@@ -54,8 +60,12 @@ type Handler struct {
 	mux *http.ServeMux
 }
 
-// New returns the ingest role's HTTP handler.
-func New(o Options) *Handler {
+// New returns the ingest role's HTTP handler, or an error when Store,
+// Ingest or Delivery is missing.
+func New(o Options) (*Handler, error) {
+	if o.Store == nil || o.Ingest == nil || o.Delivery == nil {
+		return nil, errors.New("ingest: Options.Store, Ingest and Delivery are required")
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -71,7 +81,7 @@ func New(o Options) *Handler {
 		w.Header().Set("Allow", http.MethodPost)
 		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "Only POST publishes an event.")
 	})
-	return h
+	return h, nil
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
@@ -91,30 +101,20 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "unauthorized", "Invalid credentials: use the user and password of HEROKUEVENTS_PUBLISH_URL.")
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	body, err := httpjson.ReadBody(w, r)
 	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			writeError(w, http.StatusRequestEntityTooLarge, "payload_too_large", fmt.Sprintf("The event is larger than %d bytes.", MaxBody))
-			return
-		}
-		writeError(w, http.StatusBadRequest, "bad_request", "Cannot read the request body.")
+		httpjson.WriteError(w, err)
 		return
 	}
 	route, err := h.resolve(ctx, tenant, name)
 	if err != nil {
-		if errors.Is(err, config.ErrNotFound) {
-			h.o.Logger.InfoContext(ctx, "publish refused", "tenant", tenant, "name", name, "reason", "unknown name")
-			writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("Couldn't find a publication or webhook subscription named %s.", name))
+		if httpjson.Internal(err) {
+			h.o.Logger.ErrorContext(ctx, "resolve publish target", "tenant", tenant, "name", name, "err", err)
+			writeError(w, http.StatusServiceUnavailable, "unavailable", "The event was not accepted; try again.")
 			return
 		}
-		var inv invalidError
-		if errors.As(err, &inv) {
-			writeError(w, http.StatusUnprocessableEntity, "invalid_params", inv.msg)
-			return
-		}
-		h.o.Logger.ErrorContext(ctx, "resolve publish target", "tenant", tenant, "name", name, "err", err)
-		writeError(w, http.StatusServiceUnavailable, "unavailable", "The event was not accepted; try again.")
+		h.o.Logger.InfoContext(ctx, "publish refused", "tenant", tenant, "name", name, "reason", err.Error())
+		httpjson.WriteError(w, err)
 		return
 	}
 	ev, err := h.decode(r, body, tenant, route)
@@ -138,7 +138,7 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 	}
 	h.o.Metrics.Count(ctx, metric.Ingested, 1)
 	h.o.Logger.InfoContext(ctx, "event accepted", "tenant", tenant, route.kind, name, "event_id", ev.ID)
-	writeJSON(w, http.StatusAccepted, Accepted{ID: ev.ID})
+	httpjson.WriteJSON(w, http.StatusAccepted, Accepted{ID: ev.ID})
 }
 
 // authenticate checks Basic auth: the user names the tenant, the password
@@ -160,8 +160,6 @@ type route struct {
 	tenant, kind, name, id string
 }
 
-type invalidError struct{ msg string }
-
 // badEvent is a message for the client about its request body.
 type badEvent string
 
@@ -169,8 +167,9 @@ func (b badEvent) Error() string { return string(b) }
 
 func badEventf(format string, a ...any) error { return badEvent(fmt.Sprintf(format, a...)) }
 
-func (e invalidError) Error() string { return e.msg }
-
+// resolve finds where name leads: a config.ErrNotFound problem when no
+// publication or subscription has that name, a config.ErrInvalid one when
+// it is a subscription that takes no published events.
 func (h *Handler) resolve(ctx context.Context, tenant, name string) (route, error) {
 	pub, err := h.o.Store.Get(ctx, tenant, config.KindPublication, name)
 	if err == nil && pub.Name == name {
@@ -180,14 +179,14 @@ func (h *Handler) resolve(ctx context.Context, tenant, name string) (route, erro
 		return route{}, err
 	}
 	sub, err := config.Load[config.Subscription](ctx, h.o.Store, tenant, config.KindSubscription, name)
+	if errors.Is(err, config.ErrNotFound) || (err == nil && sub.Value.Name != name) {
+		return route{}, config.NotFound("Couldn't find a publication or webhook subscription named %s.", name)
+	}
 	if err != nil {
 		return route{}, err
 	}
-	if sub.Value.Name != name {
-		return route{}, config.ErrNotFound
-	}
 	if sub.Value.Platform != config.PlatformWebhook {
-		return route{}, invalidError{fmt.Sprintf("Subscription %s is a %s subscription; only webhook subscriptions and publications accept published events.", name, sub.Value.Platform)}
+		return route{}, config.Invalid("Subscription %s is a %s subscription; only webhook subscriptions and publications accept published events.", name, sub.Value.Platform)
 	}
 	return route{tenant: tenant, kind: "subscription", name: name, id: sub.Value.ID}, nil
 }
@@ -261,55 +260,29 @@ func decodeCloudEvent(r *http.Request, body []byte) (event.Event, error) {
 	return ev, ev.Validate()
 }
 
-// checkObject accepts a JSON object nested at most MaxDepth deep.
+// checkObject accepts a JSON object nested at most MaxDepth deep (the
+// limits of httpjson.CheckObject, with messages about the event).
 func checkObject(b []byte) error {
 	trimmed := bytes.TrimSpace(b)
-	if len(trimmed) == 0 {
+	switch {
+	case len(trimmed) == 0:
 		return badEvent("The body is empty: post a JSON object.")
-	}
-	if !json.Valid(trimmed) {
+	case !json.Valid(trimmed):
 		return badEvent("The body is not valid JSON.")
-	}
-	if trimmed[0] != '{' {
+	case trimmed[0] != '{':
 		return badEvent("The body must be a JSON object.")
-	}
-	depth, deepest, inString, escaped := 0, 0, false, false
-	for _, c := range trimmed {
-		switch {
-		case escaped:
-			escaped = false
-		case inString && c == '\\':
-			escaped = true
-		case c == '"':
-			inString = !inString
-		case inString:
-		case c == '{' || c == '[':
-			depth++
-			deepest = max(deepest, depth)
-		case c == '}' || c == ']':
-			depth--
-		}
-	}
-	if deepest > MaxDepth {
+	case httpjson.Depth(trimmed) > MaxDepth:
 		return badEventf("The JSON is nested deeper than %d levels.", MaxDepth)
 	}
 	return nil
 }
 
-// Error is the JSON error body of every failed request.
+// Error is the JSON error body of every failed request (httpjson.WriteError).
 type Error struct {
 	ID      string `json:"id"`
 	Message string `json:"message"`
 }
 
 func writeError(w http.ResponseWriter, status int, id, msg string) {
-	writeJSON(w, status, Error{ID: id, Message: msg})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, _ := json.Marshal(v)
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
-	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
+	httpjson.WriteError(w, &httpjson.Error{Status: status, ID: id, Message: msg})
 }

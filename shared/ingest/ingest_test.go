@@ -67,7 +67,9 @@ func setup(t *testing.T) (*ingest.Handler, *recorder, *recorder) {
 		config.Publication{ID: "pub-1", Name: "systemStatus", Platform: config.PlatformWebhook})
 	require.NoError(t, err)
 	in, del := &recorder{}, &recorder{}
-	return ingest.New(ingest.Options{Store: st, Ingest: in, Delivery: del}), in, del
+	h, err := ingest.New(ingest.Options{Store: st, Ingest: in, Delivery: del})
+	require.NoError(t, err)
+	return h, in, del
 }
 
 func post(h http.Handler, name, user, pass, ctype, body string, hdr map[string]string) *httptest.ResponseRecorder {
