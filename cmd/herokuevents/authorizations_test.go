@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/herokuevents/herokuevents/infra/embedded"
+	sfauth "github.com/herokuevents/herokuevents/shared/authorization"
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/salesforce/standin"
 )
@@ -45,8 +46,8 @@ func startAuthEnv(t *testing.T) *authEnv {
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = org.Close() })
-	t.Setenv(embedded.EnvSalesforceClientID, org.ClientID())
-	t.Setenv(embedded.EnvSalesforceClientSecret, org.ClientSecret())
+	t.Setenv(sfauth.EnvClientID, org.ClientID())
+	t.Setenv(sfauth.EnvClientSecret, org.ClientSecret())
 	srv, err := embedded.Start(t.Context(), embedded.Options{
 		Addr: "127.0.0.1:0", DataDir: t.TempDir(), App: testApp,
 		AllowEgress: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/herokuevents/herokuevents/shared/platform"
+	"github.com/herokuevents/herokuevents/shared/platform/catalog"
 	"github.com/spf13/cobra"
 )
 
@@ -22,17 +24,24 @@ var commands []func() *cobra.Command
 // register adds top-level command constructors.
 func register(fns ...func() *cobra.Command) { commands = append(commands, fns...) }
 
-// newRoot builds the command tree. Every command is also reachable with the
-// `events:` prefix of the Heroku CLI plugin (events:subscriptions, …).
-func newRoot() *cobra.Command {
+// newRoot builds the command tree with every platform of the catalog.
+func newRoot() *cobra.Command { return newRootWith(catalog.All()) }
+
+// newRootWith builds the command tree, with the create commands of
+// platforms. Every command is also reachable with the `events:` prefix of
+// the Heroku CLI plugin (events:subscriptions, …).
+func newRootWith(platforms []platform.Platform) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "herokuevents",
 		Short:         "Real-time eventing for apps: subscriptions, publications and streams",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	cmds := make([]*cobra.Command, 0, len(commands))
 	for _, fn := range commands {
-		c := fn()
+		cmds = append(cmds, fn())
+	}
+	for _, c := range append(cmds, platformCommands(platforms)...) {
 		name := strings.Fields(c.Use)[0]
 		c.Aliases = append(c.Aliases, "events:"+name)
 		root.AddCommand(c)

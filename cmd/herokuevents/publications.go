@@ -2,16 +2,13 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
-	"fmt"
 	"net/http"
-	"net/url"
 
 	"github.com/spf13/cobra"
 )
 
 func init() {
-	register(newPublicationsCmd, newPublicationsInfoCmd, newPublicationsDestroyCmd, newPublicationsWebhookCreateCmd)
+	register(newPublicationsCmd, newPublicationsInfoCmd, newPublicationsDestroyCmd)
 }
 
 // publication is a publication as the management API returns it.
@@ -86,63 +83,4 @@ func newPublicationsInfoCmd() *cobra.Command {
 
 func newPublicationsDestroyCmd() *cobra.Command {
 	return newDestroyCmd("publications:destroy PUB_NAME_OR_ID", "Unlink and destroy a publication", "publication", "publications")
-}
-
-// webhookPublicationRequest is the body of POST platforms/webhook/publications;
-// absent flags are omitted.
-type webhookPublicationRequest struct {
-	Name   string `json:"name"`
-	URL    string `json:"url"`
-	Token  string `json:"token,omitempty"`
-	Source string `json:"source,omitempty"`
-	Filter string `json:"filter,omitempty"`
-}
-
-func newPublicationsWebhookCreateCmd() *cobra.Command {
-	var f *appFlags
-	var req webhookPublicationRequest
-	cmd := &cobra.Command{
-		Use:   "publications:webhook:create NAME",
-		Short: "Create a webhook publication: events are POSTed to URL as signed CloudEvents",
-		Example: `  herokuevents publications:webhook:create systemStatus -u https://my-app.herokuapp.com/webhooks -a my-app
-  herokuevents publications:webhook:create accountCreated -u https://example.com/hook -t s3cret \
-    -s accountChange -f 'root = if ChangeEventHeader.changeType == "CREATE" { this } else { deleted() }' -a my-app`,
-		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			req.Name = args[0]
-			if err := validWebhookURL(req.URL); err != nil {
-				return err
-			}
-			if req.Filter != "" && req.Source == "" {
-				return errFilterNeedsSource
-			}
-			var p publication
-			if err := f.create(cmd, "publication "+req.Name, "webhook", "publications", req, &p); err != nil {
-				return err
-			}
-			if s := p.Extra.SigningSecret; s != "" {
-				out := cmd.OutOrStdout()
-				fmt.Fprintf(out, "Signing secret (shown once): %s\n", s)
-				fmt.Fprintln(out, "Receivers verify the Standard Webhooks signature (headers webhook-id, webhook-timestamp, webhook-signature) with it; keep it secret.")
-			}
-			return nil
-		},
-	}
-	f = addAppFlags(cmd)
-	cmd.Flags().StringVarP(&req.URL, "url", "u", "", "URL the events are POSTed to (required)")
-	cmd.Flags().StringVarP(&req.Token, "token", "t", "", "access token sent in the Authorization header")
-	cmd.Flags().StringVarP(&req.Source, "source", "s", "", "subscription (name or id) to stream from")
-	cmd.Flags().StringVarP(&req.Filter, "filter", "f", "", "Bloblang filter of the stream from --source (deleted() drops)")
-	_ = cmd.MarkFlagRequired("url")
-	return cmd
-}
-
-// validWebhookURL checks that raw is an absolute http(s) URL; the API
-// applies the address rules.
-func validWebhookURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return errors.New("--url must be an absolute http or https URL")
-	}
-	return nil
 }

@@ -10,7 +10,7 @@ import (
 )
 
 func init() {
-	register(newSubscriptionsCmd, newSubscriptionsInfoCmd, newSubscriptionsDestroyCmd, newSubscriptionsWebhookCreateCmd)
+	register(newSubscriptionsCmd, newSubscriptionsInfoCmd, newSubscriptionsDestroyCmd)
 }
 
 // link is the other end of a stream as embedded in a subscription
@@ -249,28 +249,5 @@ func newDestroyCmd(use, short, kind, collection string) *cobra.Command {
 	}
 	f = addAppFlags(cmd)
 	confirm = addConfirmFlag(cmd)
-	return cmd
-}
-
-func newSubscriptionsWebhookCreateCmd() *cobra.Command {
-	var f *appFlags
-	cmd := &cobra.Command{
-		Use:   "subscriptions:webhook:create NAME",
-		Short: "Create an inbound webhook subscription: apps POST events to the publish URL under NAME",
-		Example: `  herokuevents subscriptions:webhook:create orderPlaced -a my-app
-  curl -X POST "$HEROKUEVENTS_PUBLISH_URL/orderPlaced" -H 'Content-Type: application/json' -d '{"id": 42}'`,
-		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			name := args[0]
-			if err := f.create(cmd, "subscription "+name, "webhook", "subscriptions", map[string]string{"name": name}, nil); err != nil {
-				return err
-			}
-			errw := cmd.ErrOrStderr()
-			fmt.Fprintf(errw, "Publish events to it with POST $HEROKUEVENTS_PUBLISH_URL/%s (JSON body), then link it with streams:create %s TARGET.\n",
-				name, name)
-			return nil
-		},
-	}
-	f = addAppFlags(cmd)
 	return cmd
 }

@@ -4,26 +4,17 @@ package main
 
 import (
 	"context"
-	"time"
 
+	"github.com/herokuevents/herokuevents/infra/aws/awsapp"
 	"github.com/herokuevents/herokuevents/infra/aws/awsenv"
-	"github.com/herokuevents/herokuevents/shared/deliver"
 	"github.com/herokuevents/herokuevents/shared/lambdaio"
+	"github.com/herokuevents/herokuevents/shared/platform/catalog"
 )
 
 func main() {
 	ctx := context.Background()
 	env := awsenv.MustLoad(ctx, "deliver")
-	store, sealer, egress := env.DataStore(), env.Sealer(), env.Egress()
-	client := egress.Client(env.Timeout("DELIVERY_TIMEOUT", 10*time.Second))
-	h := &deliver.Handler{
-		Store:      store,
-		Sealer:     sealer,
-		Client:     client,
-		Publishers: env.Publishers(ctx, store, sealer, egress, client),
-		Requeue:    env.Queue("DELIVERY_QUEUE_URL"),
-		Logger:     env.Logger,
-		Metrics:    env.Metrics,
-	}
+	app := awsapp.Must(awsapp.New(env, catalog.All(), "", true))
+	h := awsapp.Must(app.Deliver(ctx))
 	lambdaio.StartSQS(h, env.Settings("DeliverFunction"), env.Queue("DELIVERY_DLQ_URL"), lambdaio.WithMetrics(env.Metrics))
 }

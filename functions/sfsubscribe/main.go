@@ -7,9 +7,11 @@ package main
 
 import (
 	"context"
+	"os"
 	"time"
 
 	"github.com/herokuevents/herokuevents/infra/aws/awsenv"
+	"github.com/herokuevents/herokuevents/shared/authorization"
 	"github.com/herokuevents/herokuevents/shared/lambdaio"
 	"github.com/herokuevents/herokuevents/shared/sfsub"
 )
@@ -18,12 +20,15 @@ func main() {
 	ctx := context.Background()
 	env := awsenv.MustLoad(ctx, "sfsubscribe")
 	store := env.Store()
-	client, sessions := env.Salesforce(ctx, store, env.Sealer(), env.Egress()) // SALESFORCE_PUBSUB_ENDPOINT, SALESFORCE_CA_CERT
+	auth := authorization.FromEnv(os.Getenv, store, env.Sealer(), env.Egress(), "")
+	auth.Logger = env.Logger
+	client, err := sfsub.DialEnv(ctx, os.Getenv, env.Logger) // SALESFORCE_PUBSUB_ENDPOINT, SALESFORCE_CA_CERT
+	env.Check("SALESFORCE_PUBSUB_ENDPOINT", err)
 	r := sfsub.New(sfsub.Options{
 		Store:    store,
 		Ingest:   env.Queue("INGEST_QUEUE_URL"),
 		Client:   client,
-		Sessions: sessions,
+		Sessions: sfsub.AuthorizationSessions(auth),
 		Metrics:  env.Metrics,
 		Logger:   env.Logger,
 	})

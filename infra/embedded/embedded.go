@@ -31,8 +31,9 @@ import (
 	"github.com/herokuevents/herokuevents/shared/deliver"
 	"github.com/herokuevents/herokuevents/shared/filter"
 	"github.com/herokuevents/herokuevents/shared/ingest"
+	"github.com/herokuevents/herokuevents/shared/platform"
+	"github.com/herokuevents/herokuevents/shared/platform/catalog"
 	"github.com/herokuevents/herokuevents/shared/queue"
-	"github.com/herokuevents/herokuevents/shared/secret"
 	"github.com/herokuevents/herokuevents/shared/sink"
 )
 
@@ -58,51 +59,14 @@ type Options struct {
 	Backoff deliver.Backoff
 	// DeliveryTimeout bounds one outbound webhook request (10s when zero).
 	DeliveryTimeout time.Duration
-	Logger          *slog.Logger
+	// Platforms are the source and target kinds offered; catalog.All() when
+	// nil.
+	Platforms []platform.Platform
+	// Getenv reads settings such as SALESFORCE_PUBSUB_ENDPOINT; os.Getenv
+	// when nil.
+	Getenv func(string) string
+	Logger *slog.Logger
 }
-
-// Env is what the embedded mode hands to each role it wires: the shared
-// resources of the process. Extensions (see Register) read it and add their
-// routes, platforms, publishers and background loops.
-type Env struct {
-	Options
-	Store  config.Store
-	Sealer secret.Sealer
-	Queues *sqlitequeue.DB
-	Egress *sink.Egress
-	// BaseURL is the public base URL, e.g. http://127.0.0.1:5454.
-	BaseURL string
-	// Operator is the platform operator's credentials (the manifest id/password).
-	Operator api.Operator
-	// Mux serves every route; /publish/ and the api's routes are mounted by
-	// the core, extensions add their own paths.
-	Mux *http.ServeMux
-	// SubscriptionPlatforms and PublicationPlatforms extend the api role.
-	SubscriptionPlatforms map[string]api.SubscriptionPlatform
-	PublicationPlatforms  map[string]api.PublicationPlatform
-	// Publishers extend the deliver role, by publication platform.
-	Publishers map[string]deliver.Publisher
-	// Authorizations are the tenants' Salesforce connections.
-	Authorizations *authorization.Service
-
-	run []func(ctx context.Context) error
-}
-
-// Go runs f in the background from start until the server closes; f must
-// return when ctx is done.
-func (e *Env) Go(f func(ctx context.Context) error) { e.run = append(e.run, f) }
-
-// Settings returns the SQS→Lambda numbers of a consumer function of template.yaml.
-func (e *Env) Settings(function string) (queue.Settings, error) {
-	return samtemplate.Settings(herokuevents.Template, function)
-}
-
-var extensions []func(ctx context.Context, e *Env) error
-
-// Register adds a role to the embedded mode. Each file of this package that
-// wires a role registers it from init; extensions run in registration order
-// before the api role is built.
-func Register(f func(ctx context.Context, e *Env) error) { extensions = append(extensions, f) }
 
 // Server is a running embedded herokuevents.
 type Server struct {
@@ -186,57 +150,80 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	// Every role of this process writes through the one cache, so it stays
 	// coherent; the ttl only bounds what a bug elsewhere could leave stale.
 	s.cached = config.Cached(s.store, 5*time.Second)
-	env := &Env{
-		Options:               o,
-		Store:                 s.cached,
-		Sealer:                sealer,
-		Queues:                s.queues,
-		Egress:                sink.NewEgress(o.AllowEgress),
-		BaseURL:               s.baseURL,
-		Operator:              api.Operator{ID: op.ID, PasswordHash: api.HashKey(op.Password)},
-		Mux:                   http.NewServeMux(),
-		SubscriptionPlatforms: map[string]api.SubscriptionPlatform{},
-		PublicationPlatforms:  map[string]api.PublicationPlatform{},
-		Publishers:            map[string]deliver.Publisher{},
-	}
-	env.Authorizations = newAuthorizations(env)
-	for _, ext := range extensions {
-		if err := ext(ctx, env); err != nil {
-			return nil, err
-		}
-	}
-
+	egress := sink.NewEgress(o.AllowEgress)
+	operator := api.Operator{ID: op.ID, PasswordHash: api.HashKey(op.Password)}
 	ingestQ, ingestDLQ := s.queues.Queue(IngestQueue), s.queues.Queue(IngestQueue+"-dlq")
 	deliveryQ, deliveryDLQ := s.queues.Queue(DeliveryQueue), s.queues.Queue(DeliveryQueue+"-dlq")
-	apiSrv := api.New(api.Options{
-		Store:                 s.cached,
-		Sealer:                sealer,
-		URLCheck:              env.Egress.CheckURL,
-		BaseURL:               s.baseURL,
-		Operator:              env.Operator,
-		Logger:                o.Logger,
-		SubscriptionPlatforms: env.SubscriptionPlatforms,
-		PublicationPlatforms:  env.PublicationPlatforms,
-		Authorizations:        env.Authorizations,
+	partnerQ, partnerDLQ := s.queues.Queue(PartnerQueue), s.queues.Queue(PartnerDLQ)
+	partnerSettings, err := samtemplate.Settings(herokuevents.Template, "PartnernotifyFunction")
+	if err != nil {
+		return nil, err
+	}
+	if o.Platforms == nil {
+		o.Platforms = catalog.All()
+	}
+	if o.Getenv == nil {
+		o.Getenv = os.Getenv
+	}
+	auth := authorization.FromEnv(o.Getenv, s.cached, sealer, egress, s.baseURL)
+	auth.Logger = o.Logger.With("role", "authorization")
+	platforms, err := platform.NewRegistry(platform.Deps{
+		Store:          s.cached,
+		Sealer:         sealer,
+		Egress:         egress,
+		Client:         egress.Client(o.DeliveryTimeout),
+		Ingest:         ingestQ,
+		Authorizations: auth,
+		Getenv:         o.Getenv,
+		Logger:         o.Logger,
+	}, o.Platforms...)
+	if err != nil {
+		return nil, err
+	}
+	publishers, err := platforms.Publishers(ctx)
+	if err != nil {
+		return nil, err
+	}
+
+	apiSrv, err := api.New(api.Options{
+		Store:          s.cached,
+		Platforms:      platforms,
+		BaseURL:        s.baseURL,
+		Operator:       operator,
+		Logger:         o.Logger,
+		Authorizations: auth,
 		DeadLetters: sqlitequeue.NewDeadLetters(
 			sqlitequeue.Pair{DLQ: ingestDLQ, Source: ingestQ},
 			sqlitequeue.Pair{DLQ: deliveryDLQ, Source: deliveryQ},
 		),
 	})
-	ing := ingest.New(ingest.Options{Store: s.cached, Ingest: ingestQ, Delivery: deliveryQ, Logger: o.Logger})
+	if err != nil {
+		return nil, err
+	}
+	ing, err := ingest.New(ingest.Options{Store: s.cached, Ingest: ingestQ, Delivery: deliveryQ, Logger: o.Logger})
+	if err != nil {
+		return nil, err
+	}
 	flt := filter.New(filter.Options{Store: s.cached, Delivery: deliveryQ, Logger: o.Logger})
-	dlv := &deliver.Handler{
+	dlv, err := deliver.New(deliver.Options{
 		Store:      s.cached,
-		Sealer:     sealer,
-		Client:     env.Egress.Client(o.DeliveryTimeout),
 		Requeue:    deliveryQ,
 		Backoff:    o.Backoff,
-		Publishers: env.Publishers,
+		Publishers: publishers,
 		Logger:     o.Logger,
+	})
+	if err != nil {
+		return nil, err
 	}
-	env.Mux.Handle("/publish/", ing)
-	env.Mux.Handle("/", apiSrv.Handler())
-	s.http = &http.Server{Handler: env.Mux, ReadHeaderTimeout: 10 * time.Second}
+	mux := http.NewServeMux()
+	partnerAPI, notifier, err := newPartner(s.cached, sealer, egress, operator, partnerQ, o)
+	if err != nil {
+		return nil, err
+	}
+	partnerAPI.Mount(mux)
+	mux.Handle("/publish/", ing)
+	mux.Handle("/", apiSrv.Handler())
+	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 
 	if o.App != "" {
 		if s.vars, err = s.ensureApp(ctx, apiSrv, op, o.App); err != nil {
@@ -248,7 +235,8 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	s.cancel = cancel
 	s.goRun(func() error { return ingestQ.Consume(runCtx, flt, filterSettings, ingestDLQ) })
 	s.goRun(func() error { return deliveryQ.Consume(runCtx, dlv, deliverSettings, deliveryDLQ) })
-	for _, f := range env.run {
+	s.goRun(func() error { return partnerQ.Consume(runCtx, notifier, partnerSettings, partnerDLQ) })
+	for _, f := range platforms.Runners() {
 		s.goRun(func() error { return f(runCtx) })
 	}
 	s.goRun(func() error {

@@ -1,9 +1,12 @@
 package embedded
 
 import (
-	"context"
-
+	"github.com/herokuevents/herokuevents/shared/api"
+	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/partner"
+	"github.com/herokuevents/herokuevents/shared/queue"
+	"github.com/herokuevents/herokuevents/shared/secret"
+	"github.com/herokuevents/herokuevents/shared/sink"
 )
 
 // Queue names of the legacy add-on partner notifications.
@@ -12,34 +15,32 @@ const (
 	PartnerDLQ   = PartnerQueue + "-dlq"
 )
 
-func init() { Register(wirePartner) }
-
-// wirePartner adds the operator's partner API (/v1/partners, /v1/apps,
+// newPartner builds the operator's partner API (/v1/partners, /v1/apps,
 // /v1/platform/events) and the partnernotify role consuming the partner
-// queue with PartnernotifyFunction's numbers from template.yaml. The
-// delivery Backoff of the options, when set, spaces its retries too.
-func wirePartner(_ context.Context, e *Env) error {
-	settings, err := e.Settings("PartnernotifyFunction")
-	if err != nil {
-		return err
-	}
-	q, dlq := e.Queues.Queue(PartnerQueue), e.Queues.Queue(PartnerDLQ)
-	partner.New(partner.Options{
-		Store:    e.Store,
-		Sealer:   e.Sealer,
+// queue. The delivery Backoff of the options, when set, spaces its retries
+// too.
+func newPartner(store config.Store, sealer secret.Sealer, egress *sink.Egress, op api.Operator, q queue.Sender, o Options) (*partner.Server, *partner.Notifier, error) {
+	srv, err := partner.New(partner.Options{
+		Store:    store,
+		Sealer:   sealer,
 		Queue:    q,
-		Operator: e.Operator,
-		URLCheck: e.Egress.CheckURL,
-		Logger:   e.Logger,
-	}).Mount(e.Mux)
-	h := &partner.Notifier{
-		Store:   e.Store,
-		Sealer:  e.Sealer,
-		Client:  e.Egress.Client(e.DeliveryTimeout),
-		Requeue: q,
-		Backoff: e.Backoff,
-		Logger:  e.Logger,
+		Operator: op,
+		URLCheck: egress.CheckURL,
+		Logger:   o.Logger,
+	})
+	if err != nil {
+		return nil, nil, err
 	}
-	e.Go(func(ctx context.Context) error { return q.Consume(ctx, h, settings, dlq) })
-	return nil
+	n, err := partner.NewNotifier(partner.NotifierOptions{
+		Store:   store,
+		Sealer:  sealer,
+		Client:  egress.Client(o.DeliveryTimeout),
+		Requeue: q,
+		Backoff: o.Backoff,
+		Logger:  o.Logger,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return srv, n, nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/herokuevents/herokuevents/infra/embedded"
 	"github.com/herokuevents/herokuevents/infra/embedded/filesealer"
 	"github.com/herokuevents/herokuevents/infra/embedded/sqlitestore"
+	"github.com/herokuevents/herokuevents/shared/authorization"
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/deliver"
 	"github.com/herokuevents/herokuevents/shared/salesforce"
@@ -39,8 +40,8 @@ func newSFWorld(t *testing.T) *sfWorld {
 	t.Cleanup(func() { org.Close() })
 	t.Setenv(sfsub.EnvPubSubEndpoint, org.PubSubEndpoint())
 	t.Setenv(sfsub.EnvCACert, org.CACertFile())
-	t.Setenv(embedded.EnvSalesforceClientID, org.ClientID())
-	t.Setenv(embedded.EnvSalesforceClientSecret, org.ClientSecret())
+	t.Setenv(authorization.EnvClientID, org.ClientID())
+	t.Setenv(authorization.EnvClientSecret, org.ClientSecret())
 	return &sfWorld{org: org, dir: t.TempDir()}
 }
 

@@ -14,9 +14,7 @@
 package api
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/base64"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -25,30 +23,22 @@ import (
 
 	"github.com/herokuevents/herokuevents/shared/authorization"
 	"github.com/herokuevents/herokuevents/shared/config"
+	"github.com/herokuevents/herokuevents/shared/operator"
+	"github.com/herokuevents/herokuevents/shared/platform"
 	"github.com/herokuevents/herokuevents/shared/queue"
-	"github.com/herokuevents/herokuevents/shared/secret"
 )
 
 // Operator holds the credentials of the platform operator, who calls the
-// provisioning routes with HTTP Basic auth "ID:password". Verify, when set,
-// decides alone; otherwise the password's hex SHA-256 must equal PasswordHash.
-// With neither set, every operator request is refused.
-type Operator struct {
-	ID           string
-	PasswordHash string
-	Verify       func(id, password string) bool
-}
+// provisioning routes with HTTP Basic auth "ID:password" (operator.Credentials).
+type Operator = operator.Credentials
 
 // Options configure a Server.
 type Options struct {
 	// Store persists the configuration. Required.
 	Store config.Store
-	// Sealer seals webhook tokens and signing secrets. Required.
-	Sealer secret.Sealer
-	// URLCheck validates a publication URL beyond its scheme (egress policy:
-	// private, loopback and metadata addresses). Its error message is shown
-	// to the user. Nil means only the scheme and host are checked.
-	URLCheck func(ctx context.Context, raw string) error
+	// Platforms validates new subscriptions and publications
+	// (POST /v1/tenants/{T}/platforms/{platform}/...). Required.
+	Platforms *platform.Registry
 	// BaseURL is the public base URL of the service, e.g. http://127.0.0.1:5454.
 	BaseURL string
 	// Operator authenticates the provisioning routes.
@@ -57,14 +47,6 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
-	// NewSigningSecret makes the signing secret of a new webhook publication;
-	// by default "whsec_" + base64 of 32 random bytes.
-	NewSigningSecret func() (string, error)
-	// SubscriptionPlatforms and PublicationPlatforms add or replace the
-	// platforms that POST /v1/tenants/{T}/platforms/{platform}/... accept.
-	// The built-in ones are "webhook" for both.
-	SubscriptionPlatforms map[string]SubscriptionPlatform
-	PublicationPlatforms  map[string]PublicationPlatform
 	// Authorizations, when set, serves the Salesforce authorization routes
 	// and the OAuth callback (CallbackPath, no tenant auth).
 	Authorizations *authorization.Service
@@ -76,41 +58,33 @@ type Options struct {
 // Server serves the management and provisioning APIs.
 type Server struct {
 	store     config.Store
-	sealer    secret.Sealer
-	urlCheck  func(ctx context.Context, raw string) error
+	platforms *platform.Registry
 	base      *url.URL
 	operator  Operator
 	log       *slog.Logger
 	now       func() time.Time
-	newSecret func() (string, error)
-	subPlat   map[string]SubscriptionPlatform
-	pubPlat   map[string]PublicationPlatform
 	auth      *authorization.Service
 	dead      queue.DeadLetters
 	mux       *http.ServeMux
 }
 
-// New returns a Server. It panics when Store or Sealer is nil or BaseURL is
-// not an absolute http(s) URL, which are wiring mistakes.
-func New(o Options) *Server {
-	if o.Store == nil || o.Sealer == nil {
-		panic("api: Options.Store and Options.Sealer are required")
+// New returns a Server, or an error when Store or Platforms is missing or
+// BaseURL is not an absolute http(s) URL.
+func New(o Options) (*Server, error) {
+	if o.Store == nil || o.Platforms == nil {
+		return nil, errors.New("new api: Options.Store and Options.Platforms are required")
 	}
 	base, err := url.Parse(o.BaseURL)
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
-		panic(fmt.Sprintf("api: Options.BaseURL %q is not an absolute http(s) URL", o.BaseURL))
+		return nil, fmt.Errorf("new api: Options.BaseURL %q is not an absolute http(s) URL", o.BaseURL)
 	}
 	s := &Server{
 		store:     o.Store,
-		sealer:    o.Sealer,
-		urlCheck:  o.URLCheck,
+		platforms: o.Platforms,
 		base:      base,
 		operator:  o.Operator,
 		log:       o.Logger,
 		now:       o.Now,
-		newSecret: o.NewSigningSecret,
-		subPlat:   map[string]SubscriptionPlatform{},
-		pubPlat:   map[string]PublicationPlatform{},
 		auth:      o.Authorizations,
 		dead:      o.DeadLetters,
 	}
@@ -120,27 +94,8 @@ func New(o Options) *Server {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	if s.newSecret == nil {
-		s.newSecret = defaultSigningSecret
-	}
-	s.subPlat[config.PlatformWebhook] = webhookSubscription
-	s.pubPlat[config.PlatformWebhook] = s.webhookPublication
-	for k, f := range o.SubscriptionPlatforms {
-		s.subPlat[k] = f
-	}
-	for k, f := range o.PublicationPlatforms {
-		s.pubPlat[k] = f
-	}
 	s.routes()
-	return s
-}
-
-func defaultSigningSecret() (string, error) {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("read random: %w", err)
-	}
-	return "whsec_" + base64.StdEncoding.EncodeToString(b), nil
+	return s, nil
 }
 
 func (s *Server) routes() {

@@ -2,11 +2,11 @@ package api
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
-	"github.com/herokuevents/herokuevents/shared/httpjson"
 	"net/http"
 	"strings"
+
+	"github.com/herokuevents/herokuevents/shared/httpjson"
 
 	"github.com/herokuevents/herokuevents/shared/config"
 )
@@ -123,15 +123,4 @@ func (s *Server) operatorOnly(h http.HandlerFunc) http.Handler {
 	})
 }
 
-func (s *Server) operatorOK(id, pass string) bool {
-	o := s.operator
-	if o.Verify != nil {
-		return o.Verify(id, pass)
-	}
-	if o.ID == "" || o.PasswordHash == "" {
-		return false
-	}
-	idOK := subtle.ConstantTimeCompare([]byte(id), []byte(o.ID)) == 1
-	passOK := equalHash(pass, strings.ToLower(o.PasswordHash))
-	return idOK && passOK
-}
+func (s *Server) operatorOK(id, pass string) bool { return s.operator.Check(id, pass) }

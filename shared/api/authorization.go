@@ -15,7 +15,7 @@ import (
 
 // CallbackPath is the path of the OAuth callback of the Salesforce web
 // flow; the redirect URI is BaseURL + CallbackPath.
-const CallbackPath = "/oauth/salesforce/callback"
+const CallbackPath = authorization.CallbackPath
 
 // authorizationRoutes mounts the authorization routes (reference §4): list,
 // get and delete by alias or id, create on the salesforce platform, and the

@@ -342,9 +342,8 @@ func (s *Server) getTenant(_ context.Context, t config.Tenant, _ *http.Request, 
 
 func (s *Server) createSubscription(ctx context.Context, t config.Tenant, r *http.Request, body []byte) (int, any, error) {
 	platform := r.PathValue("platform")
-	build, ok := s.subPlat[platform]
-	if !ok {
-		return 0, nil, Invalid("platform %s is not supported yet for subscriptions.", platform)
+	if err := s.platforms.CheckSubscription(platform); err != nil {
+		return 0, nil, err
 	}
 	var common SubscriptionFields
 	if err := decode(body, &common, false); err != nil {
@@ -369,7 +368,7 @@ func (s *Server) createSubscription(ctx context.Context, t config.Tenant, r *htt
 		}
 		pub = r.Value
 	}
-	sub, err := build(ctx, body)
+	sub, err := s.platforms.Subscription(ctx, t.ID, platform, body)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -438,9 +437,8 @@ func (s *Server) deleteSubscription(ctx context.Context, t config.Tenant, r *htt
 
 func (s *Server) createPublication(ctx context.Context, t config.Tenant, r *http.Request, body []byte) (int, any, error) {
 	platform := r.PathValue("platform")
-	build, ok := s.pubPlat[platform]
-	if !ok {
-		return 0, nil, Invalid("platform %s is not supported yet for publications.", platform)
+	if err := s.platforms.CheckPublication(platform); err != nil {
+		return 0, nil, err
 	}
 	var common PublicationFields
 	if err := decode(body, &common, false); err != nil {
@@ -465,7 +463,7 @@ func (s *Server) createPublication(ctx context.Context, t config.Tenant, r *http
 		}
 		sub = r.Value
 	}
-	pub, extra, err := build(ctx, body)
+	pub, extra, err := s.platforms.Publication(ctx, t.ID, platform, body)
 	if err != nil {
 		return 0, nil, err
 	}

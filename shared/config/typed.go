@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Record is a decoded item: the resource value plus its stored identity.
@@ -135,3 +136,10 @@ func StreamsFrom(ctx context.Context, s Store, tenant, subscriptionID string) ([
 	}
 	return out, nil
 }
+
+// indexLayout is fixed-width UTC with nanoseconds: index order is time order.
+const indexLayout = "2006-01-02T15:04:05.000000000Z"
+
+// IndexTime formats t as an Item Index (fixed-width UTC, so that string
+// order is time order). Schedulers compare against IndexTime(now).
+func IndexTime(t time.Time) string { return t.UTC().Format(indexLayout) }

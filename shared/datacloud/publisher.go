@@ -14,8 +14,8 @@ import (
 
 	"github.com/herokuevents/herokuevents/shared/authorization"
 	"github.com/herokuevents/herokuevents/shared/config"
-	"github.com/herokuevents/herokuevents/shared/deliver"
 	"github.com/herokuevents/herokuevents/shared/event"
+	"github.com/herokuevents/herokuevents/shared/platform"
 	"github.com/herokuevents/herokuevents/shared/queue"
 	"github.com/herokuevents/herokuevents/shared/salesforce"
 	"github.com/herokuevents/herokuevents/shared/sink"
@@ -35,11 +35,12 @@ func IngestPath(connector, object string) string {
 	return "/api/v1/ingest/sources/" + url.PathEscape(connector) + "/" + url.PathEscape(object)
 }
 
-var namePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,79}$`)
+// NamePattern is the shape of an Ingestion API connector or object name.
+var NamePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,79}$`)
 
 // ValidName reports whether s can be an Ingestion API connector (source)
 // or object name: a letter, then letters, digits and underscores.
-func ValidName(s string) bool { return namePattern.MatchString(s) }
+func ValidName(s string) bool { return NamePattern.MatchString(s) }
 
 // Sessions resolves a tenant's authorization alias to its core session
 // source (authorization.Service.Sessions).
@@ -56,7 +57,7 @@ func AuthorizationSessions(svc *authorization.Service) Sessions {
 	}
 }
 
-// Publisher is the deliver.Publisher of Data Cloud publications: it sends
+// Publisher is the platform.Publisher of Data Cloud publications: it sends
 // each event's data as one record, {"data":[record]}, to the publication's
 // Ingestion API connector and object, with Avro JSON unions unwrapped.
 // The Data Cloud token of each authorization is cached until RefreshMargin
@@ -86,7 +87,7 @@ type Publisher struct {
 	tokens map[string]*Token
 }
 
-var _ deliver.Publisher = (*Publisher)(nil)
+var _ platform.Publisher = (*Publisher)(nil)
 
 func (p *Publisher) now() time.Time {
 	if p.Now != nil {
@@ -102,7 +103,7 @@ func (p *Publisher) log() *slog.Logger {
 	return slog.Default()
 }
 
-// Publish implements deliver.Publisher.
+// Publish implements platform.Publisher.
 func (p *Publisher) Publish(ctx context.Context, tenant string, pub config.Publication, ev event.Event) error {
 	connector, object, alias := pub.Params.Connector, pub.Params.Object, pub.Params.OrgName
 	if !ValidName(connector) || !ValidName(object) {

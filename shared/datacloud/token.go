@@ -4,7 +4,7 @@
 // record to the Streaming Ingestion API
 // (POST https://{tenant}/api/v1/ingest/sources/{connector}/{object}). It is
 // the "datacloud" publication platform: the api builder and the
-// deliver.Publisher.
+// platform.Publisher.
 package datacloud
 
 import (

@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"sync"
 	"time"
 
@@ -21,51 +20,32 @@ import (
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/event"
 	"github.com/herokuevents/herokuevents/shared/metric"
+	"github.com/herokuevents/herokuevents/shared/platform"
 	"github.com/herokuevents/herokuevents/shared/queue"
-	"github.com/herokuevents/herokuevents/shared/secret"
 	"github.com/herokuevents/herokuevents/shared/sink"
 )
 
-// Publisher sends one event to one publication of a platform, once.
-//
-// Publishers never retry; the Handler does. The error tells it what to do:
-// nil = delivered; an error wrapping *sink.Error = that result's class
-// (sink.Retry with its RetryAfter, sink.Gone disables the publication,
-// sink.Permanent dead-letters); an error marked with queue.Permanent is
-// dead-lettered; any other error is retried with backoff. Implementations
-// must be safe for concurrent use.
-type Publisher interface {
-	Publish(ctx context.Context, tenant string, pub config.Publication, ev event.Event) error
-}
+// Publisher sends one event to one publication of a platform, once
+// (platform.Publisher).
+type Publisher = platform.Publisher
 
 // PublisherFunc adapts a function to Publisher.
-type PublisherFunc func(ctx context.Context, tenant string, pub config.Publication, ev event.Event) error
-
-// Publish calls f.
-func (f PublisherFunc) Publish(ctx context.Context, tenant string, pub config.Publication, ev event.Event) error {
-	return f(ctx, tenant, pub, ev)
-}
+type PublisherFunc = platform.PublisherFunc
 
 // DefaultConcurrency is how many deliveries of a batch run at once.
 const DefaultConcurrency = 10
 
-// Handler is the deliver role's queue.BatchHandler. Set the fields, then
-// use it from any number of goroutines; do not change fields afterwards.
-type Handler struct {
+// Options configure a Handler.
+type Options struct {
 	// Store holds the publications. Required.
 	Store config.Store
-	// Sealer opens webhook tokens and signing secrets.
-	Sealer secret.Sealer
-	// Client sends webhooks; it must be guarded (sink.Egress.Client).
-	// Nil means a guarded client with no allow list.
-	Client *http.Client
 	// Requeue is the delivery queue, used to schedule retries. Required.
 	Requeue queue.Sender
 	// Backoff spaces retries.
 	Backoff Backoff
-	// Publishers maps a publication platform to its publisher. A webhook
-	// publisher (Webhook with Sealer and Client) is used for
-	// config.PlatformWebhook unless this map has one.
+	// Publishers maps a publication platform to its publisher
+	// (platform.Registry.Publishers). Required: a publication of a platform
+	// without one is dead-lettered.
 	Publishers map[string]Publisher
 	// Concurrency bounds the deliveries of one batch that run at once
 	// (DefaultConcurrency when ≤ 0).
@@ -77,9 +57,32 @@ type Handler struct {
 	Logger *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+}
 
-	once    sync.Once
-	webhook Publisher
+// Handler is the deliver role's queue.BatchHandler. It is safe for use
+// from any number of goroutines.
+type Handler struct {
+	Options
+}
+
+// New returns a Handler, or an error when a required option is missing.
+func New(o Options) (*Handler, error) {
+	if o.Store == nil || o.Requeue == nil || o.Publishers == nil {
+		return nil, errors.New("new deliver handler: Options.Store, Requeue and Publishers are required")
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = DefaultConcurrency
+	}
+	if o.Metrics == nil {
+		o.Metrics = metric.Discard
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Handler{Options: o}, nil
 }
 
 var _ queue.BatchHandler = (*Handler)(nil)
@@ -98,11 +101,7 @@ const (
 // redelivered (store or requeue failures). A message's failure never
 // affects the others.
 func (h *Handler) HandleBatch(ctx context.Context, msgs []queue.Message) queue.BatchResult {
-	h.once.Do(h.init)
 	n := h.Concurrency
-	if n <= 0 {
-		n = DefaultConcurrency
-	}
 	var (
 		res queue.BatchResult
 		mu  sync.Mutex
@@ -124,43 +123,14 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []queue.Message) queue.B
 	return res
 }
 
-func (h *Handler) init() {
-	client := h.Client
-	if client == nil {
-		client = sink.NewEgress(nil).Client(0)
-	}
-	h.webhook = &Webhook{Sealer: h.Sealer, Client: client, Now: h.Now}
-}
+func (h *Handler) now() time.Time { return h.Now() }
 
-func (h *Handler) now() time.Time {
-	if h.Now != nil {
-		return h.Now()
-	}
-	return time.Now()
-}
+func (h *Handler) metrics() metric.Recorder { return h.Metrics }
 
-func (h *Handler) metrics() metric.Recorder {
-	if h.Metrics == nil {
-		return metric.Discard
-	}
-	return h.Metrics
-}
-
-func (h *Handler) logger() *slog.Logger {
-	if h.Logger != nil {
-		return h.Logger
-	}
-	return slog.Default()
-}
+func (h *Handler) logger() *slog.Logger { return h.Logger }
 
 func (h *Handler) publisher(platform string) Publisher {
-	if p, ok := h.Publishers[platform]; ok && p != nil {
-		return p
-	}
-	if platform == config.PlatformWebhook {
-		return h.webhook
-	}
-	return nil
+	return h.Publishers[platform]
 }
 
 // handle delivers one message; panics in a publisher are contained.

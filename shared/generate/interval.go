@@ -170,3 +170,10 @@ func (iv Interval) lastBefore(s, cut time.Time) (last, next time.Time) {
 	}
 	return last, next
 }
+
+// Message is an interval error's text without the ErrInterval prefix, for
+// the user.
+func Message(err error) string {
+	msg, _ := strings.CutPrefix(err.Error(), ErrInterval.Error()+": ")
+	return msg
+}

@@ -89,7 +89,7 @@ func TestParseIntervalRejected(t *testing.T) {
 		t.Run(tt.in, func(t *testing.T) {
 			_, err := ParseInterval(tt.in)
 			require.ErrorIs(t, err, ErrInterval)
-			assert.Equal(t, tt.msg, message(err))
+			assert.Equal(t, tt.msg, Message(err))
 		})
 	}
 }

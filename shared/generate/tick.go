@@ -7,7 +7,7 @@
 //
 // # Scheduling
 //
-// A generator's stored item carries Index = api.IndexTime(next run), so a
+// A generator's stored item carries Index = config.IndexTime(next run), so a
 // tick finds the due ones with config.Store.IndexedBefore (an index on
 // next-run time, no table scan). A tick at time `at` claims every slot
 // before at+Window: each due generator is advanced past those slots with a
@@ -55,7 +55,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/herokuevents/herokuevents/shared/api"
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/event"
 	"github.com/herokuevents/herokuevents/shared/mapping"
@@ -84,7 +83,7 @@ var idSpace = uuid.MustParse("0d9f3a52-6c1e-4b7a-9e2f-5a8c7d1b3e60")
 // EventID is the id of the event of generator gen at slot: stable, so a
 // retried tick re-emits the same ids.
 func EventID(gen string, slot time.Time) string {
-	return uuid.NewSHA1(idSpace, []byte(gen+"@"+api.IndexTime(slot))).String()
+	return uuid.NewSHA1(idSpace, []byte(gen+"@"+config.IndexTime(slot))).String()
 }
 
 // Options configure a Ticker.
@@ -165,7 +164,7 @@ func (t *Ticker) Run(ctx context.Context, at time.Time) (Stats, error) {
 	var st Stats
 	at = at.UTC()
 	horizon := at.Add(t.o.Window)
-	upTo := api.IndexTime(horizon.Add(-time.Nanosecond)) // slots < horizon
+	upTo := config.IndexTime(horizon.Add(-time.Nanosecond)) // slots < horizon
 	for limit := t.o.Limit; ; {
 		items, err := t.o.Store.IndexedBefore(ctx, config.KindSubscription, upTo, limit)
 		if err != nil {
@@ -255,7 +254,7 @@ func (t *Ticker) claim(ctx context.Context, it config.Item, sub config.Subscript
 	}
 	iv, err := ParseInterval(sub.Params.Interval)
 	if err != nil {
-		return t.stop(ctx, log, rec, message(err), st)
+		return t.stop(ctx, log, rec, Message(err), st)
 	}
 	m, err := t.cache.Get(sub.Params.Mapping)
 	if err != nil {
@@ -278,7 +277,7 @@ func (t *Ticker) claim(ctx context.Context, it config.Item, sub config.Subscript
 		msg, id, err := t.message(it.Tenant, sub, m, slot, now)
 		if err != nil {
 			failed++
-			state.Status, state.LastError = StatusFailing, fmt.Sprintf("%s: %s", api.IndexTime(slot), err.Error())
+			state.Status, state.LastError = StatusFailing, fmt.Sprintf("%s: %s", config.IndexTime(slot), err.Error())
 			log.WarnContext(ctx, "mapping failed", "slot", slot, "event_id", EventID(sub.ID, slot), "err", err)
 			continue
 		}
@@ -291,7 +290,7 @@ func (t *Ticker) claim(ctx context.Context, it config.Item, sub config.Subscript
 	rec.Value.State = &state
 	rec.Item.Index = ""
 	if !next.IsZero() {
-		rec.Item.Index = api.IndexTime(next)
+		rec.Item.Index = config.IndexTime(next)
 	}
 	saved, err := config.Save(ctx, t.o.Store, rec)
 	switch {

@@ -10,8 +10,8 @@ import (
 
 	"github.com/herokuevents/herokuevents/shared/authorization"
 	"github.com/herokuevents/herokuevents/shared/config"
-	"github.com/herokuevents/herokuevents/shared/deliver"
 	"github.com/herokuevents/herokuevents/shared/event"
+	"github.com/herokuevents/herokuevents/shared/platform"
 	"github.com/herokuevents/herokuevents/shared/queue"
 	"github.com/herokuevents/herokuevents/shared/salesforce"
 )
@@ -21,7 +21,7 @@ import (
 // dead-lettered with the reason. Other session errors are retried.
 var ErrNotConnected = errors.New("salesforce authorization not connected")
 
-// Publisher is the deliver.Publisher of Salesforce publications: it
+// Publisher is the platform.Publisher of Salesforce publications: it
 // publishes each event's data on the publication's platform event topic with
 // the Pub/Sub API, encoded against the topic's current schema (GetTopic →
 // schema id → GetSchema, cached by the client). Data may be union-wrapped
@@ -45,9 +45,9 @@ type Publisher struct {
 	Logger *slog.Logger
 }
 
-var _ deliver.Publisher = (*Publisher)(nil)
+var _ platform.Publisher = (*Publisher)(nil)
 
-// Publish implements deliver.Publisher.
+// Publish implements platform.Publisher.
 func (p *Publisher) Publish(ctx context.Context, tenant string, pub config.Publication, ev event.Event) error {
 	log := p.Logger
 	if log == nil {

@@ -59,7 +59,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/herokuevents/herokuevents/shared/api"
 	"github.com/herokuevents/herokuevents/shared/authorization"
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/event"
@@ -226,7 +225,7 @@ func (c *claim) sub() record {
 
 func (r *Runner) claimDue(ctx context.Context) ([]*claim, error) {
 	now := r.o.Now()
-	items, err := r.o.Store.IndexedBefore(ctx, config.KindSubscription, api.IndexTime(now), 0)
+	items, err := r.o.Store.IndexedBefore(ctx, config.KindSubscription, config.IndexTime(now), 0)
 	if err != nil {
 		return nil, fmt.Errorf("list due subscriptions: %w", err)
 	}
@@ -282,7 +281,7 @@ func (r *Runner) claim(ctx context.Context, it config.Item, now time.Time) (*cla
 		rec.Lease = &Lease{}
 	}
 	rec.Lease.Owner, rec.Lease.Until = r.o.Owner, now.Add(r.o.Lease)
-	it.Index = api.IndexTime(rec.Lease.Until)
+	it.Index = config.IndexTime(rec.Lease.Until)
 	saved, err := config.Save(ctx, r.o.Store, config.Record[record]{Value: rec, Item: it, Version: it.Version})
 	if errors.Is(err, config.ErrConflict) || errors.Is(err, config.ErrNotFound) {
 		return nil, nil // another consumer was faster, or it was deleted
@@ -358,7 +357,7 @@ func (r *Runner) consume(ctx context.Context, c *claim) {
 			}
 			err := r.update(ctx, c, func(rec *record, it *config.Item) {
 				rec.Lease.Until = r.o.Now().Add(r.o.Lease)
-				it.Index = api.IndexTime(rec.Lease.Until)
+				it.Index = config.IndexTime(rec.Lease.Until)
 			})
 			if errors.Is(err, errLeaseLost) {
 				log.WarnContext(ctx, "salesforce subscription lease lost", "err", err)
@@ -419,7 +418,7 @@ func (r *Runner) release(ctx context.Context, log *slog.Logger, c *claim) {
 	}
 	err := r.update(wctx, c, func(rec *record, it *config.Item) {
 		rec.Lease.Owner, rec.Lease.Until = "", time.Time{}
-		it.Index = api.IndexTime(next)
+		it.Index = config.IndexTime(next)
 	})
 	switch {
 	case errors.Is(err, errLeaseLost):

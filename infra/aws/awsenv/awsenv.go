@@ -12,7 +12,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -29,18 +28,11 @@ import (
 	"github.com/herokuevents/herokuevents/infra/aws/kmssealer"
 	"github.com/herokuevents/herokuevents/infra/aws/sqsqueue"
 	"github.com/herokuevents/herokuevents/infra/samtemplate"
-	"github.com/herokuevents/herokuevents/shared/api"
-	"github.com/herokuevents/herokuevents/shared/authorization"
 	"github.com/herokuevents/herokuevents/shared/config"
-	"github.com/herokuevents/herokuevents/shared/datacloud"
-	"github.com/herokuevents/herokuevents/shared/deliver"
-	"github.com/herokuevents/herokuevents/shared/generate"
 	"github.com/herokuevents/herokuevents/shared/lambdaio"
 	"github.com/herokuevents/herokuevents/shared/metric"
 	"github.com/herokuevents/herokuevents/shared/queue"
-	"github.com/herokuevents/herokuevents/shared/salesforce"
 	"github.com/herokuevents/herokuevents/shared/secret"
-	"github.com/herokuevents/herokuevents/shared/sfsub"
 	"github.com/herokuevents/herokuevents/shared/sink"
 )
 
@@ -82,64 +74,6 @@ func (e *Env) Store() *dynamostore.Store {
 // event; changes made through the API are seen within that time.
 func (e *Env) DataStore() config.Store {
 	return config.Cached(e.Store(), e.Timeout("CONFIG_CACHE_TTL", 2*time.Second))
-}
-
-// Authorizations returns the service of the tenants' Salesforce
-// connections: OAuth callbacks at publicURL, the operator's connected app
-// from SALESFORCE_CLIENT_ID / SALESFORCE_CLIENT_SECRET (may be empty).
-func (e *Env) Authorizations(store config.Store, sealer secret.Sealer, egress *sink.Egress, publicURL string) *authorization.Service {
-	return &authorization.Service{
-		Store:        store,
-		Sealer:       sealer,
-		HTTPClient:   egress.Client(30 * time.Second),
-		Logger:       e.Logger,
-		ClientID:     os.Getenv("SALESFORCE_CLIENT_ID"),
-		ClientSecret: os.Getenv("SALESFORCE_CLIENT_SECRET"),
-		Scopes:       strings.Fields(os.Getenv("SALESFORCE_SCOPES")),
-		CallbackURL:  strings.TrimSuffix(publicURL, "/") + api.CallbackPath,
-	}
-}
-
-// Platforms returns the subscription and publication platforms the api
-// function offers besides webhook: generate and salesforce subscriptions,
-// salesforce and datacloud publications.
-func (e *Env) Platforms(store config.Store) (map[string]api.SubscriptionPlatform, map[string]api.PublicationPlatform) {
-	sf := sfsub.Platforms{Authorized: sfsub.StoreAuthorizationCheck(store)}
-	return map[string]api.SubscriptionPlatform{
-			config.PlatformGenerate:   generate.Platform(nil),
-			config.PlatformSalesforce: sf.Subscription,
-		}, map[string]api.PublicationPlatform{
-			config.PlatformSalesforce: sf.Publication,
-			config.PlatformDataCloud:  datacloud.Platform{Authorized: sfsub.StoreAuthorizationCheck(store)}.Publication,
-		}
-}
-
-// Publishers returns the deliver function's publishers besides webhook:
-// salesforce (Pub/Sub, dialled as Salesforce does) and datacloud (Ingestion
-// API through client, which must be egress-guarded). Both resolve the
-// tenants' authorizations with one shared service, or the function exits.
-func (e *Env) Publishers(ctx context.Context, store config.Store, sealer secret.Sealer, egress *sink.Egress, client *http.Client) map[string]deliver.Publisher {
-	sf, err := sfsub.DialEnv(ctx, os.Getenv, e.Logger)
-	if err != nil {
-		e.fatal("SALESFORCE_PUBSUB_ENDPOINT", err)
-	}
-	auth := e.Authorizations(store, sealer, egress, "")
-	return map[string]deliver.Publisher{
-		config.PlatformSalesforce: &sfsub.Publisher{Client: sf, Sessions: sfsub.AuthorizationSessions(auth), Logger: e.Logger},
-		config.PlatformDataCloud:  &datacloud.Publisher{Client: client, Sessions: datacloud.AuthorizationSessions(auth), Logger: e.Logger},
-	}
-}
-
-// Salesforce dials the Pub/Sub API at SALESFORCE_PUBSUB_ENDPOINT (with the
-// extra CA of SALESFORCE_CA_CERT) and returns it with the tenants'
-// authorization sessions, or exits: a function that cannot reach its
-// settings should fail its init.
-func (e *Env) Salesforce(ctx context.Context, store config.Store, sealer secret.Sealer, egress *sink.Egress) (*salesforce.Client, sfsub.Sessions) {
-	client, err := sfsub.DialEnv(ctx, os.Getenv, e.Logger)
-	if err != nil {
-		e.fatal("SALESFORCE_PUBSUB_ENDPOINT", err)
-	}
-	return client, sfsub.AuthorizationSessions(e.Authorizations(store, sealer, egress, ""))
 }
 
 // Sealer returns the KMS envelope sealer of KMS_KEY_ID.
@@ -205,6 +139,13 @@ func (e *Env) Timeout(name string, def time.Duration) time.Duration {
 		e.fatal(name, err)
 	}
 	return d
+}
+
+// Check exits the function's init when err is set, naming the setting.
+func (e *Env) Check(setting string, err error) {
+	if err != nil {
+		e.fatal(setting, err)
+	}
 }
 
 func (e *Env) fatal(setting string, err error) {

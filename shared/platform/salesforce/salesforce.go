@@ -1,4 +1,9 @@
-package sfsub
+// Package salesforce is the "salesforce" platform: subscriptions to
+// platform events and change data capture channels of an authorized org
+// over the Pub/Sub API, and publications as platform events. Its runner is
+// the sfsubscribe role (shared/sfsub) as a long-running loop; on AWS
+// functions/sfsubscribe ticks each minute instead.
+package salesforce
 
 import (
 	"context"
@@ -7,175 +12,168 @@ import (
 	"regexp"
 	"time"
 
-	"github.com/herokuevents/herokuevents/shared/api"
+	"github.com/herokuevents/herokuevents/shared/authorization"
 	"github.com/herokuevents/herokuevents/shared/config"
+	"github.com/herokuevents/herokuevents/shared/httpjson"
+	"github.com/herokuevents/herokuevents/shared/platform"
+	"github.com/herokuevents/herokuevents/shared/sfsub"
 )
 
-// Replay presets of a Salesforce subscription (config.Subscription.Replay):
-// where it starts when it has no checkpoint, and where it resumes when its
-// checkpoint is corrupted or expired (see Runner).
-const (
-	ReplayLatest   = "latest"
-	ReplayEarliest = "earliest"
-)
+// Scan is how often the runner looks for Salesforce subscriptions without
+// a consumer (new, released, or due after a backoff).
+const Scan = time.Second
 
-// Status values of config.SourceState set by this package.
-const (
-	StatusPending = "pending" // created, not consumed yet
-	StatusActive  = "active"  // consuming
-	StatusFailing = "failing" // the last attempt failed; see LastError
-)
+// topicShape is the shape of a Salesforce channel; the API checks the kind.
+var topicShape = regexp.MustCompile(`^/(event|data)/[A-Za-z][A-Za-z0-9_]*$`)
 
-var (
-	platformEventTopic = regexp.MustCompile(`^/event/[A-Za-z][A-Za-z0-9_]*(__e|__chn)$`)
-	publishTopic       = regexp.MustCompile(`^/event/[A-Za-z][A-Za-z0-9_]*__e$`)
-	changeEventTopic   = regexp.MustCompile(`^/data/([A-Za-z][A-Za-z0-9_]*ChangeEvent|ChangeEvents|[A-Za-z][A-Za-z0-9_]*__chn)$`)
-	aliasPattern       = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
-)
+// Platform returns the salesforce platform. The Pub/Sub API endpoint is
+// SALESFORCE_PUBSUB_ENDPOINT (default api.pubsub.salesforce.com:7443) with
+// the extra CA certificate SALESFORCE_CA_CERT, so exporting what
+// `herokuevents dev:salesforce` prints points the process at the stand-in.
+func Platform() platform.Platform {
+	return platform.Platform{
+		Name: config.PlatformSalesforce,
+		Subscription: &platform.Source{
+			Validate: validateSubscription,
+			Polled:   true,
+			Command: platform.Command{
+				Short: "Subscribe to a Salesforce platform event or change data capture channel of an authorized org",
+				Long: `Subscribe to a Salesforce platform event (/event/Name__e) or change data capture channel
+(/data/AccountChangeEvent, /data/ChangeEvents) of the org authorized as ALIAS, over the Pub/Sub API.
 
-// ValidSubscribeTopic reports whether topic names a platform event
-// (/event/X__e, /event/X__chn) or change event channel (/data/XChangeEvent,
-// /data/X__ChangeEvent, /data/ChangeEvents, /data/X__chn).
-func ValidSubscribeTopic(topic string) bool {
-	return platformEventTopic.MatchString(topic) || changeEventTopic.MatchString(topic)
-}
-
-// ValidPublishTopic reports whether topic names a custom platform event
-// (/event/X__e): change events cannot be published.
-func ValidPublishTopic(topic string) bool {
-	return publishTopic.MatchString(topic)
-}
-
-// IsChangeTopic reports whether topic is a change data capture channel.
-func IsChangeTopic(topic string) bool { return changeEventTopic.MatchString(topic) }
-
-// ErrNoAuthorization is returned by an AuthorizationCheck when the tenant
-// has no authorization with that alias.
-var ErrNoAuthorization = errors.New("no such authorization")
-
-// AuthorizationCheck reports whether a tenant has an authorization with
-// alias: nil when it exists, an error wrapping ErrNoAuthorization when not,
-// any other error when the check itself failed.
-type AuthorizationCheck func(ctx context.Context, tenant, alias string) error
-
-// StoreAuthorizationCheck checks that an item of kind authorization named
-// alias exists for the tenant in store.
-func StoreAuthorizationCheck(store config.Store) AuthorizationCheck {
-	return func(ctx context.Context, tenant, alias string) error {
-		_, err := store.Get(ctx, tenant, config.KindAuthorization, alias)
-		if errors.Is(err, config.ErrNotFound) {
-			return fmt.Errorf("authorization %s: %w", alias, ErrNoAuthorization)
-		}
-		return err
+Events start with the next one published (--replay latest, the default) or with the oldest one Salesforce
+retains, up to 72 hours (--replay earliest). After that the subscription resumes where it stopped. When
+Salesforce no longer accepts the stored position (older than 72 hours, or the org moved), it resumes from
+the --replay preset and says so in subscriptions:info.`,
+				Example: `  herokuevents subscriptions:salesforce:create accountChange -t /data/AccountChangeEvent -A my-org -a my-app
+  herokuevents subscriptions:salesforce:create orderCreated -t /event/Order_Created__e -A my-org --replay earliest \
+    --target ordersHook --filter 'root = if this.Amount__c.double > 100 { this } else { deleted() }' -a my-app`,
+				Flags: []platform.Flag{
+					{Name: "topic", Shorthand: "t", Field: "event", Usage: "Salesforce channel, e.g. /event/Name__e or /data/AccountChangeEvent (required)", Required: true,
+						Check: platform.Pattern(topicShape, "--topic %q: use a Salesforce channel such as /event/Name__e or /data/AccountChangeEvent")},
+					{Name: "org-alias", Shorthand: "A", Field: "org_name", Usage: "alias of the authorization of the org (required)", Required: true},
+					{Name: "replay", Usage: "where to start: latest (default) or earliest (the retained 72 h)", Check: platform.OneOf("replay", sfsub.ReplayLatest, sfsub.ReplayEarliest)},
+				},
+				Link: platform.LinkFlags{Filter: "f"},
+			},
+		},
+		Publication: &platform.Target{
+			Validate:  validatePublication,
+			Publisher: newPublisher,
+			Command: platform.Command{
+				Short: "Publish events as a Salesforce platform event of an authorized org",
+				Long: `Publish events as the Salesforce platform event TOPIC (/event/Name__e) of the org authorized as ALIAS,
+over the Pub/Sub API. Event data is the platform event's fields, plain JSON or Avro JSON with wrapped
+unions ({"Status__c": {"string": "up"}}); CreatedDate defaults to the event time.`,
+				Example: `  herokuevents publications:salesforce:create systemStatus -t /event/System_Status__e -A my-org -a my-app
+  curl -X POST "$HEROKUEVENTS_PUBLISH_URL/systemStatus" -H 'Content-Type: application/json' \
+    -d '{"CreatedById": "005xx000001X8Uz", "Context__c": {"string": "up"}}'`,
+				Flags: []platform.Flag{
+					{Name: "topic", Shorthand: "t", Field: "event", Usage: "platform event topic, e.g. /event/Name__e (required)", Required: true,
+						Check: platform.Pattern(topicShape, "--topic %q: use a platform event topic such as /event/Name__e")},
+					{Name: "org-alias", Shorthand: "A", Field: "org_name", Usage: "alias of the authorization of the org (required)", Required: true},
+				},
+				Link: platform.LinkFlags{End: "s", Filter: "f"},
+			},
+		},
+		Run: run,
 	}
 }
 
-// WithTenant returns ctx carrying a tenant id, as the api role sets it for
-// platform builders (api.WithTenant).
-func WithTenant(ctx context.Context, tenant string) context.Context {
-	return api.WithTenant(ctx, tenant)
-}
-
-// TenantFrom returns the tenant of an api request (api.TenantFrom).
-func TenantFrom(ctx context.Context) (string, bool) { return api.TenantFrom(ctx) }
-
-// Platforms builds the api role's "salesforce" platforms.
-type Platforms struct {
-	// Authorized checks that org_name names an authorization of the tenant.
-	// It runs when the request context carries the tenant (the api role
-	// sets it); nil skips the check. Either way the subscriber reports a missing
-	// authorization in the subscription's state.
-	Authorized AuthorizationCheck
-	// Now is the clock; time.Now when nil.
-	Now func() time.Time
-}
-
-func (p Platforms) checkAuthorization(ctx context.Context, alias string) error {
-	if !aliasPattern.MatchString(alias) {
-		return api.Invalid("org_name %q is not a valid authorization alias (letters, digits, '.', '_', '-').", alias)
-	}
-	tenant, ok := TenantFrom(ctx)
-	if p.Authorized == nil || !ok {
-		return nil
-	}
-	err := p.Authorized(ctx, tenant, alias)
-	switch {
-	case errors.Is(err, ErrNoAuthorization):
-		return api.Invalid("org_name %s: no such authorization; create it first with authorizations:salesforce:create %s.", alias, alias)
-	case err != nil:
-		return fmt.Errorf("check authorization %s: %w", alias, err)
-	}
-	return nil
-}
-
-// Subscription is the api.SubscriptionPlatform of Salesforce:
-// {name, event, org_name, replay?, target?, filter?}. The new subscription is
-// due at once for the subscriber (State.NextRun = now).
-func (p Platforms) Subscription(ctx context.Context, body []byte) (config.Subscription, error) {
+// validateSubscription: {name, event, org_name, replay?, target?, filter?}.
+// The new subscription is due at once for the subscriber (State.NextRun =
+// now).
+func validateSubscription(ctx context.Context, d platform.Deps, tenant string, body []byte) (config.Subscription, error) {
 	var req struct {
-		api.SubscriptionFields
+		platform.SubscriptionFields
 		Event   string `json:"event"`
 		OrgName string `json:"org_name"`
 		Replay  string `json:"replay"`
 	}
-	if err := api.DecodeJSON(body, &req); err != nil {
+	if err := httpjson.Decode(body, &req); err != nil {
 		return config.Subscription{}, err
 	}
 	if req.Event == "" {
-		return config.Subscription{}, api.Invalid("event is required: a topic such as /event/Order_Created__e or /data/AccountChangeEvent.")
+		return config.Subscription{}, config.Invalid("event is required: a topic such as /event/Order_Created__e or /data/AccountChangeEvent.")
 	}
-	if !ValidSubscribeTopic(req.Event) {
-		return config.Subscription{}, api.Invalid("event %q is not a Salesforce topic: use /event/Name__e, /data/ObjectChangeEvent or /data/ChangeEvents.", req.Event)
+	if !sfsub.ValidSubscribeTopic(req.Event) {
+		return config.Subscription{}, config.Invalid("event %q is not a Salesforce topic: use /event/Name__e, /data/ObjectChangeEvent or /data/ChangeEvents.", req.Event)
 	}
 	if req.OrgName == "" {
-		return config.Subscription{}, api.Invalid("org_name is required: the alias of an authorization.")
+		return config.Subscription{}, config.Invalid("org_name is required: the alias of an authorization.")
 	}
 	switch req.Replay {
 	case "":
-		req.Replay = ReplayLatest
-	case ReplayLatest, ReplayEarliest:
+		req.Replay = sfsub.ReplayLatest
+	case sfsub.ReplayLatest, sfsub.ReplayEarliest:
 	default:
-		return config.Subscription{}, api.Invalid("replay must be %q or %q.", ReplayLatest, ReplayEarliest)
+		return config.Subscription{}, config.Invalid("replay must be %q or %q.", sfsub.ReplayLatest, sfsub.ReplayEarliest)
 	}
-	if err := p.checkAuthorization(ctx, req.OrgName); err != nil {
+	if err := authorization.CheckOrg(ctx, d.Store, tenant, req.OrgName); err != nil {
 		return config.Subscription{}, err
 	}
 	return config.Subscription{
 		Params: config.Params{Event: req.Event, OrgName: req.OrgName},
 		Replay: req.Replay,
-		State:  &config.SourceState{Status: StatusPending, NextRun: p.now()},
+		State:  &config.SourceState{Status: sfsub.StatusPending, NextRun: d.Clock()().UTC()},
 	}, nil
 }
 
-// Publication is the api.PublicationPlatform of Salesforce:
-// {name, event, org_name, source?, filter?}; event must be a platform event.
-func (p Platforms) Publication(ctx context.Context, body []byte) (config.Publication, map[string]any, error) {
+// validatePublication: {name, event, org_name, source?, filter?}; event
+// must be a platform event.
+func validatePublication(ctx context.Context, d platform.Deps, tenant string, body []byte) (config.Publication, map[string]any, error) {
 	var req struct {
-		api.PublicationFields
+		platform.PublicationFields
 		Event   string `json:"event"`
 		OrgName string `json:"org_name"`
 	}
-	if err := api.DecodeJSON(body, &req); err != nil {
+	if err := httpjson.Decode(body, &req); err != nil {
 		return config.Publication{}, nil, err
 	}
 	if req.Event == "" {
-		return config.Publication{}, nil, api.Invalid("event is required: a platform event topic such as /event/Order_Created__e.")
+		return config.Publication{}, nil, config.Invalid("event is required: a platform event topic such as /event/Order_Created__e.")
 	}
-	if !ValidPublishTopic(req.Event) {
-		return config.Publication{}, nil, api.Invalid("event %q is not a platform event topic: use /event/Name__e (change events cannot be published).", req.Event)
+	if !sfsub.ValidPublishTopic(req.Event) {
+		return config.Publication{}, nil, config.Invalid("event %q is not a platform event topic: use /event/Name__e (change events cannot be published).", req.Event)
 	}
-	if req.OrgName == "" {
-		return config.Publication{}, nil, api.Invalid("org_name is required: the alias of an authorization.")
-	}
-	if err := p.checkAuthorization(ctx, req.OrgName); err != nil {
+	if err := authorization.CheckOrg(ctx, d.Store, tenant, req.OrgName); err != nil {
 		return config.Publication{}, nil, err
 	}
 	return config.Publication{Params: config.Params{Event: req.Event, OrgName: req.OrgName}}, nil, nil
 }
 
-func (p Platforms) now() time.Time {
-	if p.Now != nil {
-		return p.Now().UTC()
+// newPublisher dials the Pub/Sub API (lazily, as gRPC does) for the
+// deliver role.
+func newPublisher(ctx context.Context, d platform.Deps) (platform.Publisher, error) {
+	if d.Authorizations == nil {
+		return nil, errors.New("salesforce publisher: Deps.Authorizations is required")
 	}
-	return time.Now().UTC()
+	log := d.Log().With("role", "deliver")
+	client, err := sfsub.DialEnv(ctx, d.Env, log)
+	if err != nil {
+		return nil, fmt.Errorf("dial the Pub/Sub API: %w", err)
+	}
+	return &sfsub.Publisher{Client: client, Sessions: sfsub.AuthorizationSessions(d.Authorizations), Logger: log}, nil
+}
+
+// run is the sfsubscribe role as a long-running loop.
+func run(ctx context.Context, d platform.Deps) error {
+	if d.Authorizations == nil || d.Ingest == nil {
+		return errors.New("salesforce runner: Deps.Authorizations and Ingest are required")
+	}
+	log := d.Log().With("role", "sfsubscribe")
+	client, err := sfsub.DialEnv(ctx, d.Env, log)
+	if err != nil {
+		return fmt.Errorf("dial the Pub/Sub API: %w", err)
+	}
+	defer client.Close()
+	r := sfsub.New(sfsub.Options{
+		Store:        d.Store,
+		Ingest:       d.Ingest,
+		Client:       client,
+		Sessions:     sfsub.AuthorizationSessions(d.Authorizations),
+		ScanInterval: Scan,
+		Logger:       log,
+	})
+	return r.Run(ctx)
 }

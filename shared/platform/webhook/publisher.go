@@ -1,4 +1,4 @@
-package deliver
+package webhook
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/event"
+	"github.com/herokuevents/herokuevents/shared/platform"
 	"github.com/herokuevents/herokuevents/shared/queue"
 	"github.com/herokuevents/herokuevents/shared/secret"
 	"github.com/herokuevents/herokuevents/shared/sink"
@@ -25,7 +26,7 @@ const ContentType = "application/cloudevents+json"
 // UserAgent identifies herokuevents to webhook receivers.
 const UserAgent = "herokuevents-webhook/1"
 
-// Webhook publishes to webhook publications: one CloudEvents 1.0
+// Publisher publishes to webhook publications: one CloudEvents 1.0
 // structured-mode JSON POST to Params.URL, with the publication's token as
 // "Authorization: Bearer" and Standard Webhooks plus
 // Heroku-Webhook-Hmac-SHA256 signatures made with its signing secret.
@@ -35,7 +36,7 @@ const UserAgent = "herokuevents-webhook/1"
 // permanent), queue.Permanent for publications that cannot be sent (bad URL,
 // unreadable sealed secret, invalid event), and a plain error when the
 // Sealer failed transiently. It never retries. Safe for concurrent use.
-type Webhook struct {
+type Publisher struct {
 	// Sealer opens Publication.TokenSealed and SecretSealed.
 	Sealer secret.Sealer
 	// Client must be guarded (sink.Egress.Client). Required.
@@ -44,10 +45,10 @@ type Webhook struct {
 	Now func() time.Time
 }
 
-var _ Publisher = (*Webhook)(nil)
+var _ platform.Publisher = (*Publisher)(nil)
 
 // Publish posts ev to the publication's URL.
-func (w *Webhook) Publish(ctx context.Context, tenant string, pub config.Publication, ev event.Event) error {
+func (w *Publisher) Publish(ctx context.Context, tenant string, pub config.Publication, ev event.Event) error {
 	if w.Client == nil {
 		return queue.Permanent(errors.New("webhook publisher has no http client"))
 	}
@@ -88,7 +89,7 @@ func (w *Webhook) Publish(ctx context.Context, tenant string, pub config.Publica
 	return sink.Do(w.Client, req).Err()
 }
 
-func (w *Webhook) open(ctx context.Context, sealed []byte, what string) ([]byte, error) {
+func (w *Publisher) open(ctx context.Context, sealed []byte, what string) ([]byte, error) {
 	if w.Sealer == nil {
 		return nil, queue.Permanent(fmt.Errorf("open %s: no sealer configured", what))
 	}

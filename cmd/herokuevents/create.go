@@ -1,0 +1,150 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/herokuevents/herokuevents/shared/platform"
+)
+
+// platformCommands renders the create commands the platforms describe:
+// subscriptions:<platform>:create and publications:<platform>:create (or
+// the platform's own Use, e.g. generate).
+func platformCommands(platforms []platform.Platform) []*cobra.Command {
+	var out []*cobra.Command
+	for _, p := range platforms {
+		if p.Subscription != nil {
+			out = append(out, newCreateCmd(p.Name, "subscription", p.Subscription.Command))
+		}
+		if p.Publication != nil {
+			out = append(out, newCreateCmd(p.Name, "publication", p.Publication.Command))
+		}
+	}
+	return out
+}
+
+// newCreateCmd builds one create command of kind "subscription" or
+// "publication" from its description.
+func newCreateCmd(name, kind string, d platform.Command) *cobra.Command {
+	use := d.Use
+	if use == "" {
+		use = kind + "s:" + name + ":create NAME"
+	}
+	what := d.What
+	if what == "" {
+		what = kind
+	}
+	values := make([]string, len(d.Flags))
+	var end, filter string
+	var f *appFlags
+	cmd := &cobra.Command{
+		Use:     use,
+		Short:   d.Short,
+		Long:    d.Long,
+		Example: d.Example,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			body, err := createBody(args[0], kind, d, values, end, filter)
+			if err != nil {
+				return err
+			}
+			var res struct {
+				Extra map[string]any `json:"extra"`
+			}
+			if err := f.create(cmd, what+" "+args[0], name, kind+"s", body, &res); err != nil {
+				return err
+			}
+			for _, s := range d.Shown {
+				if v, ok := res.Extra[s.Field].(string); ok && v != "" {
+					fmt.Fprint(cmd.OutOrStdout(), strings.ReplaceAll(s.Lines, "{value}", v))
+				}
+			}
+			if d.Next != "" {
+				fmt.Fprint(cmd.ErrOrStderr(), strings.ReplaceAll(d.Next, "{name}", args[0]))
+			}
+			return nil
+		},
+	}
+	f = addAppFlags(cmd)
+	fl := cmd.Flags()
+	aliased := map[string]bool{}
+	for _, fd := range d.Flags {
+		if fd.AliasOf != "" {
+			aliased[fd.AliasOf] = true
+		}
+	}
+	for i, fd := range d.Flags {
+		fl.StringVarP(&values[i], fd.Name, fd.Shorthand, "", fd.Usage)
+		if fd.Required && !aliased[fd.Name] {
+			_ = cmd.MarkFlagRequired(fd.Name)
+		}
+	}
+	if !d.Link.Off {
+		endFlag, endUsage := "target", "publication (name or id) to stream the events to"
+		filterUsage := "Bloblang filter of the stream to --target (deleted() drops)"
+		if kind == "publication" {
+			endFlag, endUsage = "source", "subscription (name or id) to stream from"
+			filterUsage = "Bloblang filter of the stream from --source (deleted() drops)"
+		}
+		fl.StringVarP(&end, endFlag, d.Link.End, "", endUsage)
+		fl.StringVarP(&filter, "filter", d.Link.Filter, "", filterUsage)
+	}
+	return cmd
+}
+
+// createBody checks the flag values and builds the request body: name,
+// each set flag under its field, and the link.
+func createBody(name, kind string, d platform.Command, values []string, end, filter string) (map[string]string, error) {
+	body := map[string]string{"name": name}
+	byName := map[string]int{}
+	for i, fd := range d.Flags {
+		byName[fd.Name] = i
+	}
+	for i, fd := range d.Flags {
+		v := values[i]
+		if fd.AliasOf != "" {
+			if v == "" {
+				continue
+			}
+			if other := values[byName[fd.AliasOf]]; other != "" && other != v {
+				return nil, fmt.Errorf("--%s %q and --%s %q differ: give one", fd.AliasOf, other, fd.Name, v)
+			}
+		}
+		if fd.NotEmpty && strings.TrimSpace(v) == "" {
+			return nil, fmt.Errorf("--%s must not be empty", fd.Name)
+		}
+		if v == "" {
+			continue
+		}
+		if fd.Check != nil {
+			if err := fd.Check(v); err != nil {
+				return nil, err
+			}
+		}
+		body[fd.BodyField()] = v
+	}
+	for _, fd := range d.Flags {
+		if fd.Required && fd.AliasOf == "" && body[fd.BodyField()] == "" {
+			return nil, fmt.Errorf("required flag %q not set: %s", fd.Name, strings.TrimSuffix(fd.Usage, " (required)"))
+		}
+	}
+	if filter != "" && end == "" {
+		if kind == "publication" {
+			return nil, errFilterNeedsSource
+		}
+		return nil, errFilterNeedsTarget
+	}
+	if end != "" {
+		if kind == "publication" {
+			body["source"] = end
+		} else {
+			body["target"] = end
+		}
+	}
+	if filter != "" {
+		body["filter"] = filter
+	}
+	return body, nil
+}

@@ -1,0 +1,301 @@
+// Package platform defines the unit of a source or target kind of
+// herokuevents (webhook, generate, salesforce, datacloud …): its name, how a
+// subscription and a publication of it are validated, its publisher, its
+// background runner, and how the CLI creates one. Each platform is one
+// package under shared/platform/<name>; shared/platform/catalog lists them
+// all, and both modes (infra/embedded, infra/aws/awsenv) hand that list to
+// NewRegistry once.
+//
+// A Platform is a description: nothing is dialled or allocated until a
+// Registry asks for a part. A Registry is safe for concurrent use.
+package platform
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"slices"
+	"time"
+
+	"github.com/herokuevents/herokuevents/shared/authorization"
+	"github.com/herokuevents/herokuevents/shared/config"
+	"github.com/herokuevents/herokuevents/shared/event"
+	"github.com/herokuevents/herokuevents/shared/queue"
+	"github.com/herokuevents/herokuevents/shared/secret"
+	"github.com/herokuevents/herokuevents/shared/sink"
+)
+
+// Platform is one kind of source and/or target.
+type Platform struct {
+	// Name is the `platform` field of its resources and the path segment of
+	// POST /v1/tenants/{T}/platforms/{name}/…: lowercase letters and digits.
+	Name string
+	// Subscription makes the platform a source; nil when it is not one.
+	Subscription *Source
+	// Publication makes the platform a target; nil when it is not one.
+	Publication *Target
+	// Run, when set, is the platform's background runner in a long-running
+	// process (the embedded mode): it returns when ctx is done. On AWS the
+	// same work runs as a scheduled function.
+	Run func(ctx context.Context, d Deps) error
+}
+
+// Source is the subscription side of a platform.
+type Source struct {
+	// Validate builds the platform part of a new subscription of tenant
+	// from the create request body. It decodes the body (httpjson.Decode
+	// into a struct embedding SubscriptionFields), checks its own
+	// parameters and returns the subscription with Params (and Replay,
+	// State) set; the api has already checked name, target and filter, and
+	// sets ID, Name, Platform and Created. Bad input is a config.ErrInvalid
+	// problem (config.Invalid); any other error is an internal failure.
+	// Nothing may be stored.
+	//
+	// When the returned State has a NextRun, the stored item's Index is
+	// config.IndexTime(NextRun), so that a scheduler finds it once due.
+	Validate func(ctx context.Context, d Deps, tenant string, body []byte) (config.Subscription, error)
+	// Polled reports that herokuevents polls the platform and keeps a
+	// runtime state (shown by subscriptions:info).
+	Polled bool
+	// Command is the CLI's create command.
+	Command Command
+}
+
+// Target is the publication side of a platform.
+type Target struct {
+	// Validate builds the platform part of a new publication, like
+	// Source.Validate (the body struct embeds PublicationFields). extra is
+	// returned once in the create response under "extra" (e.g. a signing
+	// secret) and never stored in clear.
+	Validate func(ctx context.Context, d Deps, tenant string, body []byte) (p config.Publication, extra map[string]any, err error)
+	// Publisher builds the deliver role's publisher of the platform.
+	// Required.
+	Publisher func(ctx context.Context, d Deps) (Publisher, error)
+	// Command is the CLI's create command.
+	Command Command
+}
+
+// Publisher sends one event to one publication of a platform, once.
+//
+// Publishers never retry; the deliver role does. The error tells it what to
+// do: nil = delivered; an error wrapping *sink.Error = that result's class
+// (sink.Retry with its RetryAfter, sink.Gone disables the publication,
+// sink.Permanent dead-letters); an error marked with queue.Permanent is
+// dead-lettered; any other error is retried with backoff. Implementations
+// must be safe for concurrent use.
+type Publisher interface {
+	Publish(ctx context.Context, tenant string, pub config.Publication, ev event.Event) error
+}
+
+// PublisherFunc adapts a function to Publisher.
+type PublisherFunc func(ctx context.Context, tenant string, pub config.Publication, ev event.Event) error
+
+// Publish calls f.
+func (f PublisherFunc) Publish(ctx context.Context, tenant string, pub config.Publication, ev event.Event) error {
+	return f(ctx, tenant, pub, ev)
+}
+
+// Deps are what a platform's parts may use: the adapters of the mode, built
+// once by its wiring. A part uses only the fields it documents.
+type Deps struct {
+	// Store holds the configuration. Required.
+	Store config.Store
+	// Sealer seals and opens stored secrets. Required.
+	Sealer secret.Sealer
+	// Egress guards outbound HTTP (URL checks at create, dial-time checks).
+	// Required.
+	Egress *sink.Egress
+	// Client is the deliver role's outbound HTTP client: guarded by Egress,
+	// with the delivery timeout. Required by publishers.
+	Client *http.Client
+	// Ingest is the ingest queue, where runners put the events they produce.
+	Ingest queue.Sender
+	// Authorizations are the tenants' Salesforce connections.
+	Authorizations *authorization.Service
+	// Getenv reads the process settings (os.Getenv in production).
+	Getenv func(string) string
+	// Logger; slog.Default() when nil.
+	Logger *slog.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// NewSecret makes a new signing secret; nil uses the platform's default.
+	NewSecret func() (string, error)
+}
+
+// Clock returns d.Now or time.Now.
+func (d Deps) Clock() func() time.Time {
+	if d.Now != nil {
+		return d.Now
+	}
+	return time.Now
+}
+
+// Log returns d.Logger or slog.Default().
+func (d Deps) Log() *slog.Logger {
+	if d.Logger != nil {
+		return d.Logger
+	}
+	return slog.Default()
+}
+
+// Env reads a setting with d.Getenv ("" when Getenv is nil).
+func (d Deps) Env(name string) string {
+	if d.Getenv == nil {
+		return ""
+	}
+	return d.Getenv(name)
+}
+
+// SubscriptionFields are the fields every subscription create body may
+// carry. A platform's request struct embeds it so that httpjson.Decode
+// accepts them.
+type SubscriptionFields struct {
+	Name string `json:"name"`
+	// Target is the name or id of a publication to link at once.
+	Target *string `json:"target"`
+	// Filter is the Bloblang filter of that link; only with Target.
+	Filter *string `json:"filter"`
+}
+
+// PublicationFields are the fields every publication create body may carry.
+// A platform's request struct embeds it so that httpjson.Decode accepts them.
+type PublicationFields struct {
+	Name string `json:"name"`
+	// Source is the name or id of a subscription to link at once.
+	Source *string `json:"source"`
+	// Filter is the Bloblang filter of that link; only with Source.
+	Filter *string `json:"filter"`
+}
+
+// ErrUnsupported: no platform of that name offers that side.
+var ErrUnsupported = errors.New("platform not supported")
+
+var validName = regexp.MustCompile(`^[a-z][a-z0-9]{1,29}$`)
+
+// Registry is the platforms of one process with their dependencies. The
+// api role validates through it, the deliver role takes its publishers and
+// the embedded mode runs its runners.
+type Registry struct {
+	deps      Deps
+	platforms []Platform
+	byName    map[string]Platform
+}
+
+// NewRegistry checks the platforms (a valid, unique name each; a target
+// has a publisher and a validator; a source has a validator) and the
+// dependencies every platform needs.
+func NewRegistry(d Deps, platforms ...Platform) (*Registry, error) {
+	if d.Store == nil || d.Sealer == nil || d.Egress == nil {
+		return nil, errors.New("new platform registry: Deps.Store, Sealer and Egress are required")
+	}
+	r := &Registry{deps: d, byName: make(map[string]Platform, len(platforms))}
+	for _, p := range platforms {
+		if !validName.MatchString(p.Name) {
+			return nil, fmt.Errorf("new platform registry: platform name %q: use 2 to 30 lowercase letters and digits", p.Name)
+		}
+		if _, dup := r.byName[p.Name]; dup {
+			return nil, fmt.Errorf("new platform registry: platform %s is listed twice", p.Name)
+		}
+		if p.Subscription == nil && p.Publication == nil {
+			return nil, fmt.Errorf("new platform registry: platform %s is neither a source nor a target", p.Name)
+		}
+		if p.Subscription != nil && p.Subscription.Validate == nil {
+			return nil, fmt.Errorf("new platform registry: platform %s: Subscription.Validate is required", p.Name)
+		}
+		if p.Publication != nil && (p.Publication.Validate == nil || p.Publication.Publisher == nil) {
+			return nil, fmt.Errorf("new platform registry: platform %s: Publication.Validate and Publisher are required", p.Name)
+		}
+		r.byName[p.Name] = p
+		r.platforms = append(r.platforms, p)
+	}
+	return r, nil
+}
+
+// Deps returns the registry's dependencies.
+func (r *Registry) Deps() Deps { return r.deps }
+
+// Platforms returns the platforms in registration order.
+func (r *Registry) Platforms() []Platform { return slices.Clone(r.platforms) }
+
+// Subscription validates a new subscription of platform name for tenant.
+// An unknown platform, or one that is not a source, is a config.ErrInvalid
+// problem wrapping ErrUnsupported.
+func (r *Registry) Subscription(ctx context.Context, tenant, name string, body []byte) (config.Subscription, error) {
+	p, ok := r.byName[name]
+	if !ok || p.Subscription == nil {
+		return config.Subscription{}, unsupported(name, "subscriptions")
+	}
+	return p.Subscription.Validate(ctx, r.deps, tenant, body)
+}
+
+// Publication validates a new publication of platform name for tenant,
+// like Subscription.
+func (r *Registry) Publication(ctx context.Context, tenant, name string, body []byte) (config.Publication, map[string]any, error) {
+	p, ok := r.byName[name]
+	if !ok || p.Publication == nil {
+		return config.Publication{}, nil, unsupported(name, "publications")
+	}
+	return p.Publication.Validate(ctx, r.deps, tenant, body)
+}
+
+// Polled reports whether subscriptions of platform name keep a runtime state.
+func (r *Registry) Polled(name string) bool {
+	p, ok := r.byName[name]
+	return ok && p.Subscription != nil && p.Subscription.Polled
+}
+
+func unsupported(name, kind string) error {
+	return &config.Problem{Kind: config.ErrInvalid, Cause: ErrUnsupported,
+		Message: fmt.Sprintf("platform %s is not supported yet for %s.", name, kind)}
+}
+
+// Publishers builds the publisher of every target platform, by name.
+func (r *Registry) Publishers(ctx context.Context) (map[string]Publisher, error) {
+	out := map[string]Publisher{}
+	for _, p := range r.platforms {
+		if p.Publication == nil {
+			continue
+		}
+		pub, err := p.Publication.Publisher(ctx, r.deps)
+		if err != nil {
+			return nil, fmt.Errorf("build %s publisher: %w", p.Name, err)
+		}
+		out[p.Name] = pub
+	}
+	return out, nil
+}
+
+// Runners returns the background runners of the platforms that have one,
+// bound to the registry's dependencies.
+func (r *Registry) Runners() []func(ctx context.Context) error {
+	var out []func(ctx context.Context) error
+	for _, p := range r.platforms {
+		if p.Run == nil {
+			continue
+		}
+		run := p.Run
+		out = append(out, func(ctx context.Context) error { return run(ctx, r.deps) })
+	}
+	return out
+}
+
+// CheckSubscription returns the error Subscription gives for a platform
+// that is not a source, or nil when it is one.
+func (r *Registry) CheckSubscription(name string) error {
+	if p, ok := r.byName[name]; ok && p.Subscription != nil {
+		return nil
+	}
+	return unsupported(name, "subscriptions")
+}
+
+// CheckPublication returns the error Publication gives for a platform that
+// is not a target, or nil when it is one.
+func (r *Registry) CheckPublication(name string) error {
+	if p, ok := r.byName[name]; ok && p.Publication != nil {
+		return nil
+	}
+	return unsupported(name, "publications")
+}

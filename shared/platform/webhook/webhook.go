@@ -1,0 +1,148 @@
+// Package webhook is the "webhook" platform: as a source, an inbound
+// webhook that apps POST events to through the publish URL; as a target,
+// signed CloudEvents POSTed to a URL.
+package webhook
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/herokuevents/herokuevents/shared/config"
+	"github.com/herokuevents/herokuevents/shared/httpjson"
+	"github.com/herokuevents/herokuevents/shared/platform"
+	"github.com/herokuevents/herokuevents/shared/sink"
+)
+
+// maxURL bounds the length of a webhook URL.
+const maxURL = 2048
+
+// maxToken bounds the length of a webhook token.
+const maxToken = 4096
+
+// Platform returns the webhook platform.
+func Platform() platform.Platform {
+	return platform.Platform{
+		Name: config.PlatformWebhook,
+		Subscription: &platform.Source{
+			Validate: validateSubscription,
+			Command: platform.Command{
+				Short: "Create an inbound webhook subscription: apps POST events to the publish URL under NAME",
+				Example: `  herokuevents subscriptions:webhook:create orderPlaced -a my-app
+  curl -X POST "$HEROKUEVENTS_PUBLISH_URL/orderPlaced" -H 'Content-Type: application/json' -d '{"id": 42}'`,
+				What: "subscription",
+				Link: platform.LinkFlags{Off: true},
+				Next: "Publish events to it with POST $HEROKUEVENTS_PUBLISH_URL/{name} (JSON body), then link it with streams:create {name} TARGET.\n",
+			},
+		},
+		Publication: &platform.Target{
+			Validate:  validatePublication,
+			Publisher: newPublisher,
+			Command: platform.Command{
+				Short: "Create a webhook publication: events are POSTed to URL as signed CloudEvents",
+				Example: `  herokuevents publications:webhook:create systemStatus -u https://my-app.herokuapp.com/webhooks -a my-app
+  herokuevents publications:webhook:create accountCreated -u https://example.com/hook -t s3cret \
+    -s accountChange -f 'root = if ChangeEventHeader.changeType == "CREATE" { this } else { deleted() }' -a my-app`,
+				Flags: []platform.Flag{
+					{Name: "url", Shorthand: "u", Usage: "URL the events are POSTed to (required)", Required: true, Check: platform.AbsoluteURL("url")},
+					{Name: "token", Shorthand: "t", Usage: "access token sent in the Authorization header"},
+				},
+				Link: platform.LinkFlags{End: "s", Filter: "f"},
+				Shown: []platform.Shown{{Field: "signing_secret", Lines: "Signing secret (shown once): {value}\n" +
+					"Receivers verify the Standard Webhooks signature (headers webhook-id, webhook-timestamp, webhook-signature) with it; keep it secret.\n"}},
+			},
+		},
+	}
+}
+
+// validateSubscription: an inbound webhook has no parameters.
+func validateSubscription(_ context.Context, _ platform.Deps, _ string, body []byte) (config.Subscription, error) {
+	var req struct {
+		platform.SubscriptionFields
+	}
+	if err := httpjson.Decode(body, &req); err != nil {
+		return config.Subscription{}, err
+	}
+	return config.Subscription{}, nil
+}
+
+// validatePublication: an http(s) URL the egress policy allows, an
+// optional token sealed for the Authorization header, and a new signing
+// secret, sealed and shown once.
+func validatePublication(ctx context.Context, d platform.Deps, _ string, body []byte) (config.Publication, map[string]any, error) {
+	var req struct {
+		platform.PublicationFields
+		URL   string  `json:"url"`
+		Token *string `json:"token"`
+	}
+	if err := httpjson.Decode(body, &req); err != nil {
+		return config.Publication{}, nil, err
+	}
+	if err := checkURL(ctx, d.Egress, req.URL); err != nil {
+		return config.Publication{}, nil, err
+	}
+	pub := config.Publication{Params: config.Params{URL: req.URL}}
+	if req.Token != nil && *req.Token != "" {
+		if len(*req.Token) > maxToken || strings.ContainsAny(*req.Token, "\r\n") {
+			return config.Publication{}, nil, config.Invalid("token must be one line of at most %d bytes.", maxToken)
+		}
+		sealed, err := d.Sealer.Seal(ctx, []byte(*req.Token))
+		if err != nil {
+			return config.Publication{}, nil, fmt.Errorf("seal token: %w", err)
+		}
+		pub.TokenSealed = sealed
+	}
+	newSecret := d.NewSecret
+	if newSecret == nil {
+		newSecret = sink.NewSigningSecret
+	}
+	signing, err := newSecret()
+	if err != nil {
+		return config.Publication{}, nil, fmt.Errorf("make signing secret: %w", err)
+	}
+	sealed, err := d.Sealer.Seal(ctx, []byte(signing))
+	if err != nil {
+		return config.Publication{}, nil, fmt.Errorf("seal signing secret: %w", err)
+	}
+	pub.SecretSealed = sealed
+	return pub, map[string]any{"signing_secret": signing}, nil
+}
+
+// checkURL validates a webhook URL: absolute http(s) with a host and no
+// credentials, then the egress policy.
+func checkURL(ctx context.Context, egress *sink.Egress, raw string) error {
+	if raw == "" {
+		return config.Invalid("url is required.")
+	}
+	if len(raw) > maxURL {
+		return config.Invalid("url is longer than %d bytes.", maxURL)
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return config.Invalid("url %q is not a valid URL.", raw)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return config.Invalid("url %q must use http or https.", raw)
+	}
+	if u.Host == "" || u.Hostname() == "" {
+		return config.Invalid("url %q has no host.", raw)
+	}
+	if u.User != nil {
+		return config.Invalid("url must not contain credentials; use token instead.")
+	}
+	if egress != nil {
+		if err := egress.CheckURL(ctx, raw); err != nil {
+			return config.Invalid("url %q is not allowed: %s", raw, err.Error())
+		}
+	}
+	return nil
+}
+
+// newPublisher is the webhook publisher with the deliver role's client.
+func newPublisher(_ context.Context, d platform.Deps) (platform.Publisher, error) {
+	if d.Client == nil {
+		return nil, fmt.Errorf("webhook publisher: Deps.Client is required")
+	}
+	return &Publisher{Sealer: d.Sealer, Client: d.Client, Now: d.Now}, nil
+}

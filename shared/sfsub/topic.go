@@ -1,0 +1,68 @@
+package sfsub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+
+	"github.com/herokuevents/herokuevents/shared/config"
+)
+
+// Replay presets of a Salesforce subscription (config.Subscription.Replay):
+// where it starts when it has no checkpoint, and where it resumes when its
+// checkpoint is corrupted or expired (see Runner).
+const (
+	ReplayLatest   = "latest"
+	ReplayEarliest = "earliest"
+)
+
+// Status values of config.SourceState set by this package.
+const (
+	StatusPending = "pending" // created, not consumed yet
+	StatusActive  = "active"  // consuming
+	StatusFailing = "failing" // the last attempt failed; see LastError
+)
+
+var (
+	platformEventTopic = regexp.MustCompile(`^/event/[A-Za-z][A-Za-z0-9_]*(__e|__chn)$`)
+	publishTopic       = regexp.MustCompile(`^/event/[A-Za-z][A-Za-z0-9_]*__e$`)
+	changeEventTopic   = regexp.MustCompile(`^/data/([A-Za-z][A-Za-z0-9_]*ChangeEvent|ChangeEvents|[A-Za-z][A-Za-z0-9_]*__chn)$`)
+)
+
+// ValidSubscribeTopic reports whether topic names a platform event
+// (/event/X__e, /event/X__chn) or change event channel (/data/XChangeEvent,
+// /data/X__ChangeEvent, /data/ChangeEvents, /data/X__chn).
+func ValidSubscribeTopic(topic string) bool {
+	return platformEventTopic.MatchString(topic) || changeEventTopic.MatchString(topic)
+}
+
+// ValidPublishTopic reports whether topic names a custom platform event
+// (/event/X__e): change events cannot be published.
+func ValidPublishTopic(topic string) bool {
+	return publishTopic.MatchString(topic)
+}
+
+// IsChangeTopic reports whether topic is a change data capture channel.
+func IsChangeTopic(topic string) bool { return changeEventTopic.MatchString(topic) }
+
+// ErrNoAuthorization is returned by an AuthorizationCheck when the tenant
+// has no authorization with that alias.
+var ErrNoAuthorization = errors.New("no such authorization")
+
+// AuthorizationCheck reports whether a tenant has an authorization with
+// alias: nil when it exists, an error wrapping ErrNoAuthorization when not,
+// any other error when the check itself failed.
+type AuthorizationCheck func(ctx context.Context, tenant, alias string) error
+
+// StoreAuthorizationCheck checks that an item of kind authorization named
+// alias exists for the tenant in store.
+func StoreAuthorizationCheck(store config.Store) AuthorizationCheck {
+	return func(ctx context.Context, tenant, alias string) error {
+		_, err := store.Get(ctx, tenant, config.KindAuthorization, alias)
+		if errors.Is(err, config.ErrNotFound) {
+			return fmt.Errorf("authorization %s: %w", alias, ErrNoAuthorization)
+		}
+		return err
+	}
+}
