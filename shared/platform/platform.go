@@ -108,6 +108,9 @@ type Deps struct {
 	// Egress guards outbound HTTP (URL checks at create, dial-time checks).
 	// Required.
 	Egress *sink.Egress
+	// CheckURL checks a URL given at create beyond its shape (the egress
+	// policy); Egress.CheckURL when nil. Its error message is shown.
+	CheckURL func(ctx context.Context, raw string) error
 	// Client is the deliver role's outbound HTTP client: guarded by Egress,
 	// with the delivery timeout. Required by publishers.
 	Client *http.Client
@@ -131,6 +134,14 @@ func (d Deps) Clock() func() time.Time {
 		return d.Now
 	}
 	return time.Now
+}
+
+// URLCheck returns d.CheckURL, or Egress.CheckURL.
+func (d Deps) URLCheck() func(ctx context.Context, raw string) error {
+	if d.CheckURL != nil {
+		return d.CheckURL
+	}
+	return d.Egress.CheckURL
 }
 
 // Log returns d.Logger or slog.Default().

@@ -79,7 +79,7 @@ func validatePublication(ctx context.Context, d platform.Deps, _ string, body []
 	if err := httpjson.Decode(body, &req); err != nil {
 		return config.Publication{}, nil, err
 	}
-	if err := checkURL(ctx, d.Egress, req.URL); err != nil {
+	if err := checkURL(ctx, d.URLCheck(), req.URL); err != nil {
 		return config.Publication{}, nil, err
 	}
 	pub := config.Publication{Params: config.Params{URL: req.URL}}
@@ -111,7 +111,7 @@ func validatePublication(ctx context.Context, d platform.Deps, _ string, body []
 
 // checkURL validates a webhook URL: absolute http(s) with a host and no
 // credentials, then the egress policy.
-func checkURL(ctx context.Context, egress *sink.Egress, raw string) error {
+func checkURL(ctx context.Context, allowed func(context.Context, string) error, raw string) error {
 	if raw == "" {
 		return config.Invalid("url is required.")
 	}
@@ -131,10 +131,8 @@ func checkURL(ctx context.Context, egress *sink.Egress, raw string) error {
 	if u.User != nil {
 		return config.Invalid("url must not contain credentials; use token instead.")
 	}
-	if egress != nil {
-		if err := egress.CheckURL(ctx, raw); err != nil {
-			return config.Invalid("url %q is not allowed: %s", raw, err.Error())
-		}
+	if err := allowed(ctx, raw); err != nil {
+		return config.Invalid("url %q is not allowed: %s", raw, err.Error())
 	}
 	return nil
 }
