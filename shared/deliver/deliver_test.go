@@ -18,11 +18,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/herokuevents/herokuevents/infra/embedded/filesealer"
-	"github.com/herokuevents/herokuevents/infra/embedded/sqlitestore"
 	"github.com/herokuevents/herokuevents/shared/config"
+	"github.com/herokuevents/herokuevents/shared/config/memstore"
 	"github.com/herokuevents/herokuevents/shared/deliver"
 	"github.com/herokuevents/herokuevents/shared/event"
 	"github.com/herokuevents/herokuevents/shared/logtest"
+	"github.com/herokuevents/herokuevents/shared/platform/webhook"
 	"github.com/herokuevents/herokuevents/shared/queue"
 	"github.com/herokuevents/herokuevents/shared/sink"
 )
@@ -45,8 +46,7 @@ type env struct {
 func newEnv(t *testing.T, timeout time.Duration) *env {
 	t.Helper()
 	dir := t.TempDir()
-	store, err := sqlitestore.Open(filepath.Join(dir, "config.db"))
-	require.NoError(t, err)
+	store := memstore.New()
 	t.Cleanup(func() { _ = store.Close() })
 	sealer, err := filesealer.Open(filepath.Join(dir, "secret.key"))
 	require.NoError(t, err)
@@ -54,10 +54,11 @@ func newEnv(t *testing.T, timeout time.Duration) *env {
 	require.NoError(t, err)
 	logger, logs := logtest.JSON(nil)
 	e := &env{store: store, sealer: sealer, logs: logs}
-	e.handler = &deliver.Handler{
-		Store:  store,
-		Sealer: sealer,
-		Client: sink.NewEgress(allow).Client(timeout),
+	h, err := deliver.New(deliver.Options{
+		Store: store,
+		Publishers: map[string]deliver.Publisher{
+			config.PlatformWebhook: &webhook.Publisher{Sealer: sealer, Client: sink.NewEgress(allow).Client(timeout)},
+		},
 		Requeue: queue.SenderFunc(func(_ context.Context, msgs ...queue.Message) error {
 			e.mu.Lock()
 			defer e.mu.Unlock()
@@ -70,7 +71,9 @@ func newEnv(t *testing.T, timeout time.Duration) *env {
 		// Deterministic jitter: always the ceiling.
 		Backoff: deliver.Backoff{Base: 2 * time.Second, Cap: time.Minute, Jitter: func(d time.Duration) time.Duration { return d }},
 		Logger:  logger,
-	}
+	})
+	require.NoError(t, err)
+	e.handler = h
 	return e
 }
 
@@ -467,7 +470,7 @@ func TestDelayNeverPassesHorizon(t *testing.T) {
 
 func TestPrivateAddressRefusedWithoutAllowList(t *testing.T) {
 	e := newEnv(t, 0)
-	e.handler.Client = nil // the default: guarded, no allow list
+	e.handler.Publishers = map[string]deliver.Publisher{config.PlatformWebhook: &webhook.Publisher{Sealer: e.sealer, Client: sink.NewEgress(nil).Client(0)}} // guarded, no allow list
 	srv, got := endpoint(t, status(200))
 	pub, _ := e.publication(t, "hook", srv.URL, config.RetryPolicy{})
 	f := failures(e.handler.HandleBatch(t.Context(), []queue.Message{delivery(t, "m1", event.Delivery{Tenant: tenant, Publication: pub.ID, Event: sampleEvent()})}))
@@ -642,7 +645,7 @@ func TestCloudEvent(t *testing.T) {
 	ev := sampleEvent()
 	ev.Extensions = map[string]string{"tenant": "t-1", "Bad-Name": "x"}
 	ev.DataContentType = "application/avro"
-	b, err := deliver.CloudEvent(ev)
+	b, err := webhook.CloudEvent(ev)
 	require.NoError(t, err)
 	var m map[string]json.RawMessage
 	require.NoError(t, json.Unmarshal(b, &m))
@@ -654,24 +657,24 @@ func TestCloudEvent(t *testing.T) {
 
 	scalar := sampleEvent()
 	scalar.Data = json.RawMessage(` 42`)
-	b, err = deliver.CloudEvent(scalar)
+	b, err = webhook.CloudEvent(scalar)
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(b, &m))
 	assert.JSONEq(t, `42`, string(m["data"]))
 
 	broken := sampleEvent()
 	broken.Data = json.RawMessage(`{"a":`)
-	_, err = deliver.CloudEvent(broken)
+	_, err = webhook.CloudEvent(broken)
 	assert.ErrorContains(t, err, "not valid JSON")
 
 	noID := sampleEvent()
 	noID.ID = ""
-	_, err = deliver.CloudEvent(noID)
+	_, err = webhook.CloudEvent(noID)
 	assert.ErrorIs(t, err, event.ErrInvalid)
 
 	noTime := sampleEvent()
 	noTime.Time = time.Time{}
-	b, err = deliver.CloudEvent(noTime)
+	b, err = webhook.CloudEvent(noTime)
 	require.NoError(t, err)
 	m = nil
 	require.NoError(t, json.Unmarshal(b, &m))
