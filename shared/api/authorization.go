@@ -67,18 +67,15 @@ func viewAuthorization(a config.Authorization) authorizationView {
 	return v
 }
 
-// authorizationError maps the service's errors to API errors.
+// authorizationError gives the service's errors that are not domain
+// errors their status: Salesforce unreachable is a 502 bad_gateway, a bad
+// OAuth state a 400. The others are config problems (not found, exists =
+// conflict, invalid or not connected = invalid) that WriteError maps.
 func authorizationError(err error) error {
 	msg := authorization.Message(err)
 	switch {
 	case msg == "":
 		return err
-	case errors.Is(err, authorization.ErrNotFound):
-		return notFound(msg)
-	case errors.Is(err, authorization.ErrExists):
-		return conflict(msg, err)
-	case errors.Is(err, authorization.ErrInvalid), errors.Is(err, authorization.ErrNotConnected):
-		return &Error{Status: http.StatusUnprocessableEntity, ID: "invalid_params", Message: msg, Err: err}
 	case errors.Is(err, authorization.ErrUnreachable):
 		return &Error{Status: http.StatusBadGateway, ID: "bad_gateway", Message: msg, Err: err}
 	case errors.Is(err, authorization.ErrState):

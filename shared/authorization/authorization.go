@@ -15,21 +15,28 @@ package authorization
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 
-	"github.com/google/uuid"
+	"github.com/herokuevents/herokuevents/shared/config"
+	"github.com/herokuevents/herokuevents/shared/name"
 )
 
 // Errors, matched with errors.Is; every error the Service returns for bad
-// input or state is an *Error that wraps one of them.
+// input or state is an *Error (a *config.Problem) whose Kind is one of
+// them. ErrNotFound, ErrExists, ErrInvalid and ErrNotConnected are also,
+// for errors.Is, config.ErrNotFound, config.ErrConflict and
+// config.ErrInvalid: domain errors the HTTP edge maps to statuses like any
+// other. ErrUnreachable and ErrState are this package's own.
 var (
-	// ErrNotFound: no authorization with that alias or id in the tenant.
-	ErrNotFound = errors.New("authorization not found")
-	// ErrExists: the alias is taken by an authorization that is not failing.
-	ErrExists = errors.New("authorization already exists")
-	// ErrInvalid: bad input, or Salesforce refused the given credentials.
-	ErrInvalid = errors.New("invalid authorization request")
+	// ErrNotFound: no authorization with that alias or id in the tenant
+	// (a config.ErrNotFound).
+	ErrNotFound = sentinel("authorization not found", config.ErrNotFound)
+	// ErrExists: the alias is taken by an authorization that is not failing
+	// (a config.ErrConflict).
+	ErrExists = sentinel("authorization already exists", config.ErrConflict)
+	// ErrInvalid: bad input, or Salesforce refused the given credentials
+	// (a config.ErrInvalid).
+	ErrInvalid = sentinel("invalid authorization request", config.ErrInvalid)
 	// ErrUnreachable: Salesforce could not be reached (transport error or
 	// an unexpected answer); worth retrying later.
 	ErrUnreachable = errors.New("salesforce unreachable")
@@ -38,29 +45,30 @@ var (
 	// ErrNotConnected: the authorization is pending, failing or gone, so no
 	// session can be had; the Message says what the user should do. Callers
 	// such as the sfsubscribe role show it as a failing state and do not
-	// retry before the user reconnects.
-	ErrNotConnected = errors.New("authorization is not connected")
+	// retry before the user reconnects. It is a config.ErrInvalid: a
+	// request that needs a connected authorization cannot be served.
+	ErrNotConnected = sentinel("authorization is not connected", config.ErrInvalid)
 )
 
-// Error is an error of the Service with a message meant for the user.
-type Error struct {
-	Kind    error  // one of the sentinels above
-	Message string // shown to the user; never contains secrets
-	Err     error  // the cause, if any
+// kindError is a sentinel of this package that is also the config kind
+// it unwraps to.
+type kindError struct {
+	msg  string
+	base error
 }
 
-func (e *Error) Error() string { return e.Message }
+func (k *kindError) Error() string { return k.msg }
+func (k *kindError) Unwrap() error { return k.base }
 
-// Unwrap returns the kind and the cause for errors.Is and errors.As.
-func (e *Error) Unwrap() []error {
-	if e.Err == nil {
-		return []error{e.Kind}
-	}
-	return []error{e.Kind, e.Err}
-}
+func sentinel(msg string, base error) error { return &kindError{msg: msg, base: base} }
+
+// Error is an error of the Service with a message meant for the user: a
+// config.Problem whose Kind is one of the sentinels above and whose Cause,
+// if any, is kept for errors.Is and logs.
+type Error = config.Problem
 
 func newError(kind, cause error, format string, args ...any) *Error {
-	return &Error{Kind: kind, Message: fmt.Sprintf(format, args...), Err: cause}
+	return &Error{Kind: kind, Message: fmt.Sprintf(format, args...), Cause: cause}
 }
 
 // Message returns the user-facing message of an *Error in err's chain, or
@@ -73,19 +81,11 @@ func Message(err error) string {
 	return ""
 }
 
-// aliasPattern is the rule for aliases: like resource names, plus dots.
-var aliasPattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.-]{0,63}$`)
-
-// ValidateAlias reports whether alias is acceptable.
+// ValidateAlias reports whether alias is acceptable (name.CheckAlias: one
+// rule for aliases).
 func ValidateAlias(alias string) error {
-	if alias == "" {
-		return newError(ErrInvalid, nil, "alias is required.")
-	}
-	if !aliasPattern.MatchString(alias) {
-		return newError(ErrInvalid, nil, "alias %q is invalid: use 1 to 64 letters, digits, '_', '.' or '-', starting with a letter.", alias)
-	}
-	if uuid.Validate(alias) == nil {
-		return newError(ErrInvalid, nil, "alias %q must not look like an id.", alias)
+	if err := name.CheckAlias("alias", alias); err != nil {
+		return newError(ErrInvalid, nil, "%s", err.Error())
 	}
 	return nil
 }
