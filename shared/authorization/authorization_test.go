@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -20,9 +19,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/herokuevents/herokuevents/infra/embedded/filesealer"
-	"github.com/herokuevents/herokuevents/infra/embedded/sqlitestore"
 	"github.com/herokuevents/herokuevents/shared/authorization"
 	"github.com/herokuevents/herokuevents/shared/config"
+	"github.com/herokuevents/herokuevents/shared/config/memstore"
 	"github.com/herokuevents/herokuevents/shared/logtest"
 	"github.com/herokuevents/herokuevents/shared/salesforce"
 	"github.com/herokuevents/herokuevents/shared/salesforce/standin"
@@ -53,8 +52,7 @@ func setup(t *testing.T) *fixture {
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = org.Close() })
-	store, err := sqlitestore.Open(filepath.Join(t.TempDir(), "config.db"))
-	require.NoError(t, err)
+	store := memstore.New()
 	t.Cleanup(func() { _ = store.Close() })
 	sealKey := make([]byte, filesealer.KeySize)
 	_, _ = rand.Read(sealKey)

@@ -3,15 +3,14 @@ package config_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/herokuevents/herokuevents/infra/embedded/sqlitestore"
 	"github.com/herokuevents/herokuevents/shared/config"
+	"github.com/herokuevents/herokuevents/shared/config/memstore"
 )
 
 type counter struct {
@@ -50,8 +49,7 @@ func (s *interfering) Update(ctx context.Context, it config.Item) (config.Item, 
 
 func newCounter(t *testing.T) (config.Store, config.Record[counter]) {
 	t.Helper()
-	s, err := sqlitestore.Open(filepath.Join(t.TempDir(), "config.db"))
-	require.NoError(t, err)
+	s := memstore.New()
 	t.Cleanup(func() { _ = s.Close() })
 	r, err := config.Insert(t.Context(), s, config.Item{Tenant: "t1", Kind: "counter", ID: "c1", Name: "hits"}, counter{})
 	require.NoError(t, err)

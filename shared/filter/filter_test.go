@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -12,8 +11,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/herokuevents/herokuevents/infra/embedded/sqlitestore"
 	"github.com/herokuevents/herokuevents/shared/config"
+	"github.com/herokuevents/herokuevents/shared/config/memstore"
 	"github.com/herokuevents/herokuevents/shared/event"
 	"github.com/herokuevents/herokuevents/shared/filter"
 	"github.com/herokuevents/herokuevents/shared/metric"
@@ -55,8 +54,7 @@ const tenant = "t-1"
 // filter, and a transforming one.
 func setup(t *testing.T) (*filter.Handler, *recorder) {
 	t.Helper()
-	st, err := sqlitestore.Open(filepath.Join(t.TempDir(), "c.db"))
-	require.NoError(t, err)
+	st := memstore.New()
 	t.Cleanup(func() { st.Close() })
 	ctx := t.Context()
 	for _, s := range []config.Stream{

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -13,9 +12,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/herokuevents/herokuevents/infra/embedded/sqlitestore"
 	"github.com/herokuevents/herokuevents/shared/api"
 	"github.com/herokuevents/herokuevents/shared/config"
+	"github.com/herokuevents/herokuevents/shared/config/memstore"
 	"github.com/herokuevents/herokuevents/shared/event"
 	"github.com/herokuevents/herokuevents/shared/generate"
 	"github.com/herokuevents/herokuevents/shared/generate/generatetest"
@@ -26,8 +25,7 @@ var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 func newStore(t *testing.T) config.Store {
 	t.Helper()
-	s, err := sqlitestore.Open(filepath.Join(t.TempDir(), "config.db"))
-	require.NoError(t, err)
+	s := memstore.New()
 	t.Cleanup(func() { _ = s.Close() })
 	return s
 }

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -16,8 +15,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/herokuevents/herokuevents/infra/embedded/sqlitestore"
 	"github.com/herokuevents/herokuevents/shared/config"
+	"github.com/herokuevents/herokuevents/shared/config/memstore"
 	"github.com/herokuevents/herokuevents/shared/event"
 	"github.com/herokuevents/herokuevents/shared/ingest"
 	"github.com/herokuevents/herokuevents/shared/queue"
@@ -49,12 +48,11 @@ const tenant, key = "t-1", "publish-key"
 
 func setup(t *testing.T) (*ingest.Handler, *recorder, *recorder) {
 	t.Helper()
-	st, err := sqlitestore.Open(filepath.Join(t.TempDir(), "c.db"))
-	require.NoError(t, err)
+	st := memstore.New()
 	t.Cleanup(func() { st.Close() })
 	ctx := t.Context()
 	sum := sha256.Sum256([]byte(key))
-	_, err = config.Insert(ctx, st, config.Item{Kind: config.KindTenant, ID: tenant, Name: "my-app"},
+	_, err := config.Insert(ctx, st, config.Item{Kind: config.KindTenant, ID: tenant, Name: "my-app"},
 		config.Tenant{ID: tenant, App: "my-app", PublishKeyHash: hex.EncodeToString(sum[:])})
 	require.NoError(t, err)
 	_, err = config.Insert(ctx, st, config.Item{Tenant: tenant, Kind: config.KindSubscription, ID: "sub-1", Name: "inbound"},

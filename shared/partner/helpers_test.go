@@ -17,8 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/herokuevents/herokuevents/infra/embedded/filesealer"
-	"github.com/herokuevents/herokuevents/infra/embedded/sqlitestore"
 	"github.com/herokuevents/herokuevents/shared/backoff"
+	"github.com/herokuevents/herokuevents/shared/config/memstore"
 	"github.com/herokuevents/herokuevents/shared/operator"
 	"github.com/herokuevents/herokuevents/shared/partner"
 	"github.com/herokuevents/herokuevents/shared/queue"
@@ -144,8 +144,7 @@ type harnessOptions struct {
 
 func newHarness(t *testing.T, o harnessOptions) *harness {
 	t.Helper()
-	store, err := sqlitestore.Open(filepath.Join(t.TempDir(), "config.db"))
-	require.NoError(t, err)
+	store := memstore.New()
 	t.Cleanup(func() { store.Close() })
 	sealer, err := filesealer.Open(filepath.Join(t.TempDir(), "seal.key"))
 	require.NoError(t, err)
