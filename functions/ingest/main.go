@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"os"
 
 	"github.com/herokuevents/herokuevents/infra/aws/awsenv"
 	"github.com/herokuevents/herokuevents/shared/ingest"
@@ -12,11 +13,16 @@ import (
 
 func main() {
 	env := awsenv.MustLoad(context.Background(), "ingest")
-	lambdaio.StartHTTP(ingest.New(ingest.Options{
+	h, err := ingest.New(ingest.Options{
 		Store:    env.DataStore(),
 		Ingest:   env.Queue("INGEST_QUEUE_URL"),
 		Delivery: env.Queue("DELIVERY_QUEUE_URL"),
 		Logger:   env.Logger,
 		Metrics:  env.Metrics,
-	}))
+	})
+	if err != nil {
+		env.Logger.Error("init failed", "err", err)
+		os.Exit(1)
+	}
+	lambdaio.StartHTTP(h)
 }

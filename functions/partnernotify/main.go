@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"os"
 	"time"
 
 	"github.com/herokuevents/herokuevents/infra/aws/awsenv"
@@ -14,13 +15,17 @@ import (
 
 func main() {
 	env := awsenv.MustLoad(context.Background(), "partnernotify")
-	h := &partner.Notifier{
+	h, err := partner.NewNotifier(partner.NotifierOptions{
 		Store:   env.Store(),
 		Sealer:  env.Sealer(),
 		Client:  env.Egress().Client(env.Timeout("NOTIFY_TIMEOUT", 10*time.Second)),
 		Requeue: env.Queue("PARTNER_QUEUE_URL"),
 		Metrics: env.Metrics,
 		Logger:  env.Logger,
+	})
+	if err != nil {
+		env.Logger.Error("init failed", "err", err)
+		os.Exit(1)
 	}
 	lambdaio.StartSQS(h, env.Settings("PartnernotifyFunction"), env.Queue("PARTNER_DLQ_URL"), lambdaio.WithMetrics(env.Metrics))
 }

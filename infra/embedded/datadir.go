@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -63,8 +62,6 @@ func loadOperator(dir string) (operator, error) {
 	op = operator{ID: "herokuevents", Password: randomHex(32)}
 	return op, writePrivateJSON(path, op)
 }
-
-var appName = regexp.MustCompile(`^[a-z][a-z0-9-]{1,29}$`)
 
 // configVars are what Heroku keeps for an app: its add-on's config vars.
 type configVars map[string]string

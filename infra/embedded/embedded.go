@@ -31,6 +31,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/deliver"
 	"github.com/herokuevents/herokuevents/shared/filter"
 	"github.com/herokuevents/herokuevents/shared/ingest"
+	"github.com/herokuevents/herokuevents/shared/name"
 	"github.com/herokuevents/herokuevents/shared/platform"
 	"github.com/herokuevents/herokuevents/shared/platform/catalog"
 	"github.com/herokuevents/herokuevents/shared/queue"
@@ -273,8 +274,8 @@ func (s *Server) goRun(f func() error) {
 // ensureApp makes sure the app's tenant exists and returns its config vars,
 // kept in the data dir as Heroku keeps an app's config vars.
 func (s *Server) ensureApp(ctx context.Context, a *api.Server, op operator, app string) (configVars, error) {
-	if !appName.MatchString(app) {
-		return nil, fmt.Errorf("app name %q: use 2 to 30 lowercase letters, digits and dashes, starting with a letter", app)
+	if !name.IsApp(app) {
+		return nil, fmt.Errorf("app name %q: %s", app, name.AppRule)
 	}
 	path := appVarsPath(s.o.DataDir, app)
 	var vars configVars
