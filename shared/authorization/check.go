@@ -4,13 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 
 	"github.com/herokuevents/herokuevents/shared/config"
+	"github.com/herokuevents/herokuevents/shared/name"
 )
-
-// orgAlias is the shape of an org_name that names an authorization.
-var orgAlias = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
 // CheckOrg checks the org_name of a new subscription or publication: a
 // valid alias naming an authorization of tenant in store. Bad or unknown
@@ -20,7 +17,7 @@ func CheckOrg(ctx context.Context, store config.Store, tenant, alias string) err
 	if alias == "" {
 		return config.Invalid("org_name is required: the alias of an authorization.")
 	}
-	if !orgAlias.MatchString(alias) {
+	if !name.IsAlias(alias) {
 		return config.Invalid("org_name %q is not a valid authorization alias (letters, digits, '.', '_', '-').", alias)
 	}
 	_, err := store.Get(ctx, tenant, config.KindAuthorization, alias)
