@@ -58,6 +58,13 @@ func newPartnerAPI(t *testing.T, script map[string]func(body string) int) *partn
 	return p
 }
 
+// password is the Basic auth password user last presented.
+func (p *partnerAPI) password(user string) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.auth[user]
+}
+
 func (p *partnerAPI) bodies(user string) []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -144,7 +151,7 @@ func TestPartnerNotificationsEndToEnd(t *testing.T) {
 	require.Eventually(t, func() bool { return len(pa.bodies("myaddon")) == 3 }, 10*time.Second, 10*time.Millisecond,
 		"attach, deploy (500), deploy again: %v", pa.bodies("myaddon"))
 	assert.ElementsMatch(t, []string{wantAttach, deploy, deploy}, pa.bodies("myaddon"), "byte for byte")
-	assert.Equal(t, "pw-myaddon", pa.auth["myaddon"])
+	assert.Equal(t, "pw-myaddon", pa.password("myaddon"))
 
 	dlq := srv.Queue(embedded.PartnerDLQ)
 	var dead []queue.Message
