@@ -3,17 +3,29 @@
 // `sam local invoke` does inside its container. Run it through
 // scripts/invoke, which builds the binary first.
 //
-//	lambdainvoke [-rie .bin/aws-lambda-rie] [-bootstrap dist/<arch>/<role>/bootstrap] FUNCTION EVENT.json
+//	lambdainvoke [-rie .bin/aws-lambda-rie] [-bootstrap dist/<arch>/<role>/bootstrap] [-seed FILE] FUNCTION EVENT.json
 //
 // FUNCTION is a role (filter) or a template logical id (FilterFunction).
 // The emulator listens on 127.0.0.1 only, on free ports (invocation and
 // runtime API). The function gets the environment template.yaml declares
 // for it (Globals merged with the function; a Ref to a parameter becomes its
-// default), overridden by the caller's environment; variables whose value
-// only a deployment knows (Ref to a table, a queue...) are listed and must
-// come from the caller's environment. It prints the response on stdout, the
-// emulator and function logs on stderr, and exits 1 when the invocation
-// fails (function error, timeout, crash), 2 on bad usage.
+// default), overridden by the caller's environment.
+//
+// Variables whose value only a deployment knows (Ref to a table, a
+// queue...) come from the caller's environment when it sets them all
+// (e.g. AWS_ENDPOINT_URL and the resources of a deployed or local stack).
+// Otherwise the call gets its own local AWS: a moto server (or the one at
+// $INVOKE_MOTO_URL) holding template.yaml's queues, table and KMS key,
+// created as `make aws-local` does, the function's environment resolved
+// from them, and the tenants of the seed file (default
+// fixtures/seed.json next to the event: the tenant, subscription and
+// publication the samples reference; publications without a url deliver to
+// a receiver that runs for the call). After the call it prints what the
+// queues hold and what the receiver got; moto stops with the call.
+//
+// It prints the response on stdout, the emulator and function logs on
+// stderr, and exits 1 when the invocation fails (function error, timeout,
+// crash), 2 on bad usage.
 package main
 
 import (
@@ -45,8 +57,9 @@ import (
 func main() {
 	rie := flag.String("rie", ".bin/aws-lambda-rie", "path of the aws-lambda-rie binary (scripts/setup-tools installs it)")
 	bootstrap := flag.String("bootstrap", "", "function binary (default dist/<host arch>/<role>/bootstrap)")
+	flag.StringVar(&seedOverride, "seed", "", "tenants to store in the local AWS (default fixtures/seed.json next to the event)")
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: lambdainvoke [-rie PATH] [-bootstrap PATH] FUNCTION EVENT.json")
+		fmt.Fprintln(os.Stderr, "usage: lambdainvoke [-rie PATH] [-bootstrap PATH] [-seed FILE] FUNCTION EVENT.json")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -59,6 +72,9 @@ func main() {
 	stop()
 	os.Exit(code)
 }
+
+// seedOverride is the -seed flag.
+var seedOverride string
 
 func run(ctx context.Context, rie, bootstrap, function, eventFile string, stdout, stderr io.Writer) int {
 	fail := func(code int, format string, args ...any) int {
@@ -103,10 +119,23 @@ func run(ctx context.Context, rie, bootstrap, function, eventFile string, stdout
 
 	env, missing := environment(fn)
 	if len(missing) > 0 {
-		fmt.Fprintf(stderr, "lambdainvoke: not set, only a deployment knows them (export them to override):\n")
-		for _, name := range slices.Sorted(maps.Keys(missing)) {
-			fmt.Fprintf(stderr, "  %s (%s)\n", name, missing[name])
+		fmt.Fprintf(stderr, "lambdainvoke: not set, only a deployment knows them: %s\n", strings.Join(slices.Sorted(maps.Keys(missing)), ", "))
+		seed := seedOverride
+		if seed == "" {
+			seed = seedPath(eventFile)
 		}
+		local, err := startLocal(ctx, seed)
+		if err != nil {
+			return fail(1, "local AWS: %v (export every variable above to use your own)", err)
+		}
+		defer func() { // after the logs (deferred below)
+			local.report(context.WithoutCancel(ctx), stderr)
+			if err := local.close(); err != nil {
+				fmt.Fprintf(stderr, "lambdainvoke: stop the local AWS: %v\n", err)
+			}
+		}()
+		local.describe(stderr)
+		env = local.environment(fn)
 	}
 	invokeAddr, err := freeAddr()
 	if err != nil {
