@@ -23,7 +23,7 @@ import (
 const MaxBody = 1 << 20
 
 // MaxDepth is the deepest JSON nesting accepted in a request body.
-const MaxDepth = 64
+const MaxDepth = 32
 
 // Error is an HTTP error: a status and the JSON body {"id", "message"}.
 // Err, when set, is the underlying cause (e.g. config.ErrConflict) for
