@@ -45,8 +45,8 @@ var (
 // TestBudget holds every function to its dependency budget: the heavy
 // dependencies it may link (from go list -deps for linux/arm64, -tags
 // lambda.norpc) and the size of its stripped bootstrap, built like
-// scripts/build-functions. A failure names the import chain that pulls the
-// dependency in.
+// scripts/build-functions. A failure names the import chains that pull the
+// dependency in (one per package the function imports that leads to it).
 func TestBudget(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds every function")
@@ -84,7 +84,7 @@ func TestBudget(t *testing.T) {
 					if !ok {
 						t.Fatalf("a rule names %q, which heavy does not define", name)
 					}
-					if chain := shortestChain(fns[role], prefix); chain != "" {
+					if chain := routes(fns[role], prefix); chain != "" {
 						t.Errorf("%s links %s (%s): %s\n\t%s", role, name, prefix, rule.why, chain)
 					}
 				}
@@ -112,24 +112,19 @@ func TestBudget(t *testing.T) {
 	})
 }
 
-// shortestChain returns the shortest import chain from f to a package at or
-// under prefix, written with this module's paths shortened, or "" when f
-// links none.
-func shortestChain(f *function, prefix string) string {
-	var best []string
-	for _, p := range f.Linked(prefix) {
-		if c := f.Chain(p); c != nil && (best == nil || len(c) < len(best)) {
-			best = c
+// routes returns the import chains from f to packages at or under prefix
+// (one per package f imports that leads there), written with this module's
+// paths shortened, one per line, or "" when f links none.
+func routes(f *function, prefix string) string {
+	var lines []string
+	for _, r := range f.Routes(prefix) {
+		short := make([]string, len(r))
+		for i, p := range r {
+			short[i] = strings.TrimPrefix(p, module+"/")
 		}
+		lines = append(lines, strings.Join(short, " → "))
 	}
-	if best == nil {
-		return ""
-	}
-	short := make([]string, len(best))
-	for i, p := range best {
-		short[i] = strings.TrimPrefix(p, module+"/")
-	}
-	return strings.Join(short, " → ")
+	return strings.Join(lines, "\n\t")
 }
 
 func TestChain(t *testing.T) {
@@ -150,8 +145,11 @@ func TestChain(t *testing.T) {
 	if got, want := f.Linked("x.org/d"), []string{"x.org/d", "x.org/d/e"}; !slices.Equal(got, want) {
 		t.Errorf("Linked = %v, want %v", got, want)
 	}
-	if got, want := shortestChain(f, "x.org/d"), "m/a → m/b → x.org/d"; got != want {
-		t.Errorf("shortestChain = %q, want %q", got, want)
+	if got, want := routes(f, "x.org/d"), "m/a → m/b → x.org/d\n\tm/a → m/c → x.org/d/e"; got != want {
+		t.Errorf("routes = %q, want %q", got, want)
+	}
+	if got := routes(f, "x.org/none"); got != "" {
+		t.Errorf("routes to an unlinked package = %q, want none", got)
 	}
 	if got := len(f.NonStandard()); got != 5 {
 		t.Errorf("NonStandard = %d packages, want 5", got)

@@ -281,30 +281,57 @@ func (f *function) Linked(prefix string) []string {
 // Chain returns one shortest import chain from the function to target,
 // both included, or nil when the function does not link target.
 func (f *function) Chain(target string) []string {
-	if f.deps[target] == nil {
+	return f.chain(f.Path, target)
+}
+
+// chain returns one shortest import chain from the linked package from to
+// target, both included, or nil when from does not lead to target.
+func (f *function) chain(from, target string) []string {
+	if f.deps[from] == nil || f.deps[target] == nil {
 		return nil
 	}
-	from := map[string]string{f.Path: ""}
-	queue := []string{f.Path}
+	prev := map[string]string{from: ""}
+	queue := []string{from}
 	for len(queue) > 0 {
 		cur := queue[0]
 		queue = queue[1:]
 		if cur == target {
 			var chain []string
-			for p := cur; p != ""; p = from[p] {
+			for p := cur; p != ""; p = prev[p] {
 				chain = append(chain, p)
 			}
 			slices.Reverse(chain)
 			return chain
 		}
 		for _, next := range f.deps[cur].Imports {
-			if _, seen := from[next]; !seen && f.deps[next] != nil {
-				from[next] = cur
+			if _, seen := prev[next]; !seen && f.deps[next] != nil {
+				prev[next] = cur
 				queue = append(queue, next)
 			}
 		}
 	}
 	return nil
+}
+
+// Routes returns, for each package the function imports directly that
+// leads to a package at or under prefix, one shortest chain from the
+// function to such a package; shortest first.
+func (f *function) Routes(prefix string) [][]string {
+	targets := f.Linked(prefix)
+	var routes [][]string
+	for _, first := range f.deps[f.Path].Imports {
+		var best []string
+		for _, t := range targets {
+			if c := f.chain(first, t); c != nil && (best == nil || len(c) < len(best)) {
+				best = c
+			}
+		}
+		if best != nil {
+			routes = append(routes, append([]string{f.Path}, best...))
+		}
+	}
+	slices.SortStableFunc(routes, func(a, b []string) int { return len(a) - len(b) })
+	return routes
 }
 
 // under reports whether path is prefix or a package under it.
