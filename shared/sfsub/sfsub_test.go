@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,9 +15,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/herokuevents/herokuevents/infra/embedded/sqlitestore"
 	"github.com/herokuevents/herokuevents/shared/api"
 	"github.com/herokuevents/herokuevents/shared/config"
+	"github.com/herokuevents/herokuevents/shared/config/memstore"
 	"github.com/herokuevents/herokuevents/shared/event"
 	"github.com/herokuevents/herokuevents/shared/metric"
 	"github.com/herokuevents/herokuevents/shared/queue"
@@ -118,8 +117,7 @@ func setup(t *testing.T) *env {
 	org, err := standin.Start(standin.Options{Keepalive: 100 * time.Millisecond})
 	require.NoError(t, err)
 	t.Cleanup(func() { org.Close() })
-	store, err := sqlitestore.Open(filepath.Join(t.TempDir(), "config.db"))
-	require.NoError(t, err)
+	store := memstore.New()
 	t.Cleanup(func() { store.Close() })
 	client, err := sfsub.Dial(t.Context(), org.PubSubEndpoint(), org.CACertFile(), nil)
 	require.NoError(t, err)
