@@ -17,6 +17,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/authorization"
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/logtest"
+	"github.com/herokuevents/herokuevents/shared/platform"
 	"github.com/herokuevents/herokuevents/shared/salesforce"
 	"github.com/herokuevents/herokuevents/shared/salesforce/standin"
 )
@@ -44,11 +45,11 @@ func newAuthHarness(t *testing.T) *authHarness {
 		Store: h.store, Sealer: fakeSealer{}, Logger: logger,
 		ClientID: org.ClientID(), ClientSecret: org.ClientSecret(), CallbackURL: ts.URL + api.CallbackPath,
 	}
-	h.srv = api.New(api.Options{
-		Store: h.store, Sealer: fakeSealer{}, BaseURL: ts.URL, Logger: logger,
+	h.srv = newServer(t, api.Options{
+		Store: h.store, BaseURL: ts.URL, Logger: logger,
 		Operator:       api.Operator{ID: operatorID, PasswordHash: api.HashKey(operatorPass)},
 		Authorizations: svc,
-	})
+	}, platform.Deps{Authorizations: svc})
 	h.h = h.srv.Handler()
 	handler = h.h
 	h.a = h.provision("my-app")

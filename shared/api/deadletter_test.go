@@ -16,6 +16,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/api"
 	"github.com/herokuevents/herokuevents/shared/event"
 	"github.com/herokuevents/herokuevents/shared/logtest"
+	"github.com/herokuevents/herokuevents/shared/platform"
 	"github.com/herokuevents/herokuevents/shared/queue"
 )
 
@@ -37,13 +38,13 @@ func newDeadHarness(t *testing.T) *deadHarness {
 	)
 	logger, logs := logtest.JSON(nil)
 	h := &harness{t: t, store: newMemStore(), logs: logs}
-	h.srv = api.New(api.Options{
-		Store: h.store, Sealer: fakeSealer{}, BaseURL: "http://127.0.0.1:5454",
+	h.srv = newServer(t, api.Options{
+		Store: h.store, BaseURL: "http://127.0.0.1:5454",
 		Operator:    api.Operator{ID: operatorID, PasswordHash: api.HashKey(operatorPass)},
 		Now:         func() time.Time { return fixedNow },
 		Logger:      logger,
 		DeadLetters: dl,
-	})
+	}, platform.Deps{})
 	h.h = h.srv.Handler()
 	h.a = h.provision("my-app")
 	h.b = h.provision("other-app")

@@ -16,8 +16,15 @@ const MaxDepth = httpjson.MaxDepth
 // Error is an API error: an HTTP status and the JSON body {"id", "message"}.
 type Error = httpjson.Error
 
-// Invalid returns a config.ErrInvalid problem (422 invalid_params).
-func Invalid(format string, args ...any) error { return config.Invalid(format, args...) }
+// Invalid returns a 422 invalid_params *Error whose cause is a
+// config.ErrInvalid problem, so that both errors.As(*Error) and
+// errors.Is(config.ErrInvalid) hold.
+func Invalid(format string, args ...any) error { return edge(config.Invalid(format, args...)) }
+
+// edge returns a domain problem as the *Error the HTTP edge answers with,
+// the problem kept as its cause: the Server's Go API (Invalid, Provision,
+// Deprovision) documents *Error.
+func edge(problem error) error { return httpjson.AsError(problem) }
 
 func badRequest(format string, args ...any) error { return httpjson.BadRequest(format, args...) }
 

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -19,7 +20,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/herokuevents/herokuevents/shared/api"
+	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/logtest"
+	"github.com/herokuevents/herokuevents/shared/platform"
+	"github.com/herokuevents/herokuevents/shared/platform/webhook"
+	"github.com/herokuevents/herokuevents/shared/sink"
 )
 
 // fakeSealer is reversible and recognisable: "sealed:" + hex-free reversal.
@@ -68,16 +73,19 @@ type harness struct {
 }
 
 // newHarness builds a server on a fresh store with two tenants, "my-app" (a)
-// and "other-app" (b). URLCheck refuses the host blocked.example.
+// and "other-app" (b). Its URL check refuses the host blocked.example.
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	logger, logs := logtest.JSON(slog.LevelDebug)
 	h := &harness{t: t, store: newMemStore(), logs: logs}
-	h.srv = api.New(api.Options{
-		Store:   h.store,
-		Sealer:  fakeSealer{},
-		BaseURL: "http://127.0.0.1:5454",
-		URLCheck: func(_ context.Context, raw string) error {
+	h.srv = newServer(t, api.Options{
+		Store:    h.store,
+		BaseURL:  "http://127.0.0.1:5454",
+		Operator: api.Operator{ID: operatorID, PasswordHash: api.HashKey(operatorPass)},
+		Logger:   logger,
+		Now:      func() time.Time { return fixedNow },
+	}, platform.Deps{
+		CheckURL: func(_ context.Context, raw string) error {
 			u, err := url.Parse(raw)
 			if err != nil {
 				return err
@@ -87,10 +95,7 @@ func newHarness(t *testing.T) *harness {
 			}
 			return nil
 		},
-		Operator: api.Operator{ID: operatorID, PasswordHash: api.HashKey(operatorPass)},
-		Logger:   logger,
-		Now:      func() time.Time { return fixedNow },
-		NewSigningSecret: func() (string, error) {
+		NewSecret: func() (string, error) {
 			return fmt.Sprintf("whsec_dGVzdC1zZWNyZXQt%04d", h.secrets.Add(1)), nil
 		},
 	})
@@ -98,6 +103,50 @@ func newHarness(t *testing.T) *harness {
 	h.a = h.provision("my-app")
 	h.b = h.provision("other-app")
 	return h
+}
+
+// registry returns the platforms of a test server: the webhook platform
+// plus extra (which replace a platform of the same name), with d completed
+// by the test defaults: Store from store, the fakeSealer, an egress guard
+// with no allow list, and a URL check of the shape rules only.
+func registry(t *testing.T, store config.Store, d platform.Deps, extra ...platform.Platform) *platform.Registry {
+	t.Helper()
+	if d.Store == nil {
+		d.Store = store
+	}
+	if d.Sealer == nil {
+		d.Sealer = fakeSealer{}
+	}
+	if d.Egress == nil {
+		d.Egress = sink.NewEgress(nil)
+	}
+	if d.CheckURL == nil {
+		d.CheckURL = func(context.Context, string) error { return nil }
+	}
+	platforms := []platform.Platform{webhook.Platform()}
+	for _, p := range extra {
+		i := slices.IndexFunc(platforms, func(q platform.Platform) bool { return q.Name == p.Name })
+		if i >= 0 {
+			platforms[i] = p
+		} else {
+			platforms = append(platforms, p)
+		}
+	}
+	r, err := platform.NewRegistry(d, platforms...)
+	require.NoError(t, err)
+	return r
+}
+
+// newServer builds a server from o, with Platforms from registry (o.Store,
+// d and extra) when o has none.
+func newServer(t *testing.T, o api.Options, d platform.Deps, extra ...platform.Platform) *api.Server {
+	t.Helper()
+	if o.Platforms == nil {
+		o.Platforms = registry(t, o.Store, d, extra...)
+	}
+	srv, err := api.New(o)
+	require.NoError(t, err)
+	return srv
 }
 
 // provision creates a tenant through Provision and returns its credentials

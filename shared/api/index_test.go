@@ -11,6 +11,7 @@ import (
 
 	"github.com/herokuevents/herokuevents/shared/api"
 	"github.com/herokuevents/herokuevents/shared/config"
+	"github.com/herokuevents/herokuevents/shared/platform"
 )
 
 func TestIndexTime(t *testing.T) {
@@ -28,18 +29,16 @@ func TestIndexTime(t *testing.T) {
 func TestPlatformNextRunIndexes(t *testing.T) {
 	next := time.Date(2026, 3, 4, 5, 6, 7, 8, time.UTC)
 	store := newMemStore()
-	srv := api.New(api.Options{
-		Store: store, Sealer: fakeSealer{}, BaseURL: "https://events.example.com",
-		SubscriptionPlatforms: map[string]api.SubscriptionPlatform{
-			"generate": func(_ context.Context, body []byte) (config.Subscription, error) {
+	srv := newServer(t, api.Options{Store: store, BaseURL: "https://events.example.com"}, platform.Deps{},
+		platform.Platform{Name: "generate", Subscription: &platform.Source{
+			Validate: func(_ context.Context, _ platform.Deps, _ string, body []byte) (config.Subscription, error) {
 				var req struct{ api.SubscriptionFields }
 				if err := api.DecodeJSON(body, &req); err != nil {
 					return config.Subscription{}, err
 				}
 				return config.Subscription{State: &config.SourceState{Status: "active", NextRun: next}}, nil
 			},
-		},
-	})
+		}})
 	resp, err := srv.Provision(t.Context(), api.ProvisionRequest{App: "idx-app"})
 	require.NoError(t, err)
 	h := &harness{t: t, store: store, srv: srv, h: srv.Handler()}

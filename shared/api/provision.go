@@ -84,7 +84,7 @@ func (s *Server) Provision(ctx context.Context, req ProvisionRequest) (Provision
 	it := config.Item{Kind: config.KindTenant, ID: t.ID, Name: app}
 	if _, err := config.Insert(ctx, s.store, it, t); err != nil {
 		if errors.Is(err, config.ErrConflict) {
-			return ProvisionResponse{}, conflict(fmt.Sprintf("App %s already has herokuevents.", app), err)
+			return ProvisionResponse{}, edge(conflict(fmt.Sprintf("App %s already has herokuevents.", app), err))
 		}
 		return ProvisionResponse{}, fmt.Errorf("create tenant: %w", err)
 	}
@@ -105,7 +105,7 @@ func (s *Server) Provision(ctx context.Context, req ProvisionRequest) (Provision
 func (s *Server) Deprovision(ctx context.Context, id string) error {
 	rec, err := config.Load[config.Tenant](ctx, s.store, "", config.KindTenant, id)
 	if errors.Is(err, config.ErrNotFound) || (err == nil && rec.Item.ID != id) {
-		return notFound("Couldn't find that add-on resource.")
+		return edge(notFound("Couldn't find that add-on resource."))
 	}
 	if err != nil {
 		return fmt.Errorf("load tenant: %w", err)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/herokuevents/herokuevents/shared/api"
 	"github.com/herokuevents/herokuevents/shared/config"
+	"github.com/herokuevents/herokuevents/shared/platform"
 )
 
 func keyOf(t *testing.T, raw string) string {
@@ -187,7 +188,7 @@ func TestOperatorVerify(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := api.New(api.Options{Store: newMemStore(), Sealer: fakeSealer{}, BaseURL: "http://localhost:1", Operator: tc.op})
+			srv := newServer(t, api.Options{Store: newMemStore(), BaseURL: "http://localhost:1", Operator: tc.op}, platform.Deps{})
 			h := &harness{t: t, h: srv.Handler()}
 			r := h.do(http.MethodPost, "/heroku/resources", `{"app":"a-app"}`, basic(tc.user, tc.pass))
 			assert.Equal(t, tc.status, r.Status, "%s", r.Body)
@@ -196,7 +197,7 @@ func TestOperatorVerify(t *testing.T) {
 }
 
 func TestDefaultSigningSecret(t *testing.T) {
-	srv := api.New(api.Options{Store: newMemStore(), Sealer: fakeSealer{}, BaseURL: "http://localhost:1"})
+	srv := newServer(t, api.Options{Store: newMemStore(), BaseURL: "http://localhost:1"}, platform.Deps{})
 	resp, err := srv.Provision(t.Context(), api.ProvisionRequest{App: "a-app"})
 	require.NoError(t, err)
 	h := &harness{t: t, h: srv.Handler()}
@@ -217,10 +218,16 @@ func TestDefaultSigningSecret(t *testing.T) {
 	require.NoError(t, err)
 }
 
-func TestNewPanicsOnBadWiring(t *testing.T) {
-	assert.Panics(t, func() { api.New(api.Options{Sealer: fakeSealer{}, BaseURL: "http://x"}) })
-	assert.Panics(t, func() { api.New(api.Options{Store: newMemStore(), BaseURL: "http://x"}) })
-	assert.Panics(t, func() { api.New(api.Options{Store: newMemStore(), Sealer: fakeSealer{}, BaseURL: "x:5454"}) })
+// TestNewErrorsOnBadWiring: a missing store, missing platforms (which hold
+// the sealer) or a relative base URL are wiring mistakes New reports.
+func TestNewErrorsOnBadWiring(t *testing.T) {
+	platforms := registry(t, newMemStore(), platform.Deps{})
+	_, err := api.New(api.Options{Platforms: platforms, BaseURL: "http://x"})
+	assert.Error(t, err)
+	_, err = api.New(api.Options{Store: newMemStore(), BaseURL: "http://x"})
+	assert.Error(t, err)
+	_, err = api.New(api.Options{Store: newMemStore(), Platforms: platforms, BaseURL: "x:5454"})
+	assert.Error(t, err)
 }
 
 func TestErrorType(t *testing.T) {

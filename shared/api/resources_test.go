@@ -14,6 +14,7 @@ import (
 
 	"github.com/herokuevents/herokuevents/shared/api"
 	"github.com/herokuevents/herokuevents/shared/config"
+	"github.com/herokuevents/herokuevents/shared/platform"
 )
 
 const created = `"2026-01-02T03:04:05Z"`
@@ -447,10 +448,9 @@ func TestConcurrentDeleteAndLink(t *testing.T) {
 
 func TestPlatformExtension(t *testing.T) {
 	store := newMemStore()
-	srv := api.New(api.Options{
-		Store: store, Sealer: fakeSealer{}, BaseURL: "https://events.example.com/base/",
-		SubscriptionPlatforms: map[string]api.SubscriptionPlatform{
-			"generate": func(_ context.Context, body []byte) (config.Subscription, error) {
+	srv := newServer(t, api.Options{Store: store, BaseURL: "https://events.example.com/base/"}, platform.Deps{},
+		platform.Platform{Name: "generate", Subscription: &platform.Source{
+			Validate: func(_ context.Context, _ platform.Deps, _ string, body []byte) (config.Subscription, error) {
 				var req struct {
 					api.SubscriptionFields
 					Interval string `json:"interval"`
@@ -464,8 +464,7 @@ func TestPlatformExtension(t *testing.T) {
 				}
 				return config.Subscription{Params: config.Params{Interval: req.Interval, Mapping: req.Mapping}}, nil
 			},
-		},
-	})
+		}})
 	resp, err := srv.Provision(t.Context(), api.ProvisionRequest{App: "gen-app"})
 	require.NoError(t, err)
 	assert.Equal(t, "https://herokuevents:"+keyOf(t, resp.Config[api.VarAPIURL])+"@events.example.com/base/v1/tenants/"+resp.ID, resp.Config[api.VarAPIURL])

@@ -11,6 +11,7 @@ import (
 	"github.com/herokuevents/herokuevents/infra/embedded/sqlitestore"
 	"github.com/herokuevents/herokuevents/shared/api"
 	"github.com/herokuevents/herokuevents/shared/config"
+	"github.com/herokuevents/herokuevents/shared/platform"
 )
 
 // TestOnSQLite runs the main flow against the embedded mode's real store.
@@ -18,8 +19,8 @@ func TestOnSQLite(t *testing.T) {
 	store, err := sqlitestore.Open(filepath.Join(t.TempDir(), "config.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, store.Close()) })
-	srv := api.New(api.Options{Store: store, Sealer: fakeSealer{}, BaseURL: "http://127.0.0.1:5454",
-		Operator: api.Operator{ID: operatorID, PasswordHash: api.HashKey(operatorPass)}})
+	srv := newServer(t, api.Options{Store: store, BaseURL: "http://127.0.0.1:5454",
+		Operator: api.Operator{ID: operatorID, PasswordHash: api.HashKey(operatorPass)}}, platform.Deps{})
 	h := &harness{t: t, srv: srv, h: srv.Handler()}
 	op := basic(operatorID, operatorPass)
 

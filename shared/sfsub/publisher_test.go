@@ -9,7 +9,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/herokuevents/herokuevents/shared/api"
 	"github.com/herokuevents/herokuevents/shared/authorization"
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/event"
@@ -107,77 +106,6 @@ func TestPublishedEventReachesASubscriber(t *testing.T) {
 	assert.Contains(t, string(got.Data), `"Context__c":{"string":"published by herokuevents"}`)
 	assert.Equal(t, ev.ID, got.Extensions[sfsub.ExtEventUUID])
 	assert.Equal(t, ev.Time.UnixMilli(), got.Time.UnixMilli(), "time from CreatedDate")
-}
-
-func TestPlatforms(t *testing.T) {
-	auth := func(_ context.Context, tn, alias string) error {
-		if tn == tenant && alias == "example-org" {
-			return nil
-		}
-		return sfsub.ErrNoAuthorization
-	}
-	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	p := sfsub.Platforms{Authorized: auth, Now: func() time.Time { return now }}
-	ctx := sfsub.WithTenant(t.Context(), tenant)
-	subs := []struct {
-		body, err, replay string
-	}{
-		{body: `{"name":"a","event":"/data/AccountChangeEvent","org_name":"example-org"}`, replay: "latest"},
-		{body: `{"name":"a","event":"/event/Order_Created__e","org_name":"example-org","replay":"earliest"}`, replay: "earliest"},
-		{body: `{"name":"a","event":"/data/ChangeEvents","org_name":"example-org"}`, replay: "latest"},
-		{body: `{"name":"a","event":"/data/Invoice__ChangeEvent","org_name":"example-org","target":"x","filter":"root = this"}`, replay: "latest"},
-		{body: `{"name":"a","org_name":"example-org"}`, err: "event is required"},
-		{body: `{"name":"a","event":"/topic/Foo","org_name":"example-org"}`, err: "is not a Salesforce topic"},
-		{body: `{"name":"a","event":"/event/Foo","org_name":"example-org"}`, err: "is not a Salesforce topic"},
-		{body: `{"name":"a","event":"/event/Foo__e"}`, err: "org_name is required"},
-		{body: `{"name":"a","event":"/event/Foo__e","org_name":"other-org"}`, err: "no such authorization"},
-		{body: `{"name":"a","event":"/event/Foo__e","org_name":"bad alias!"}`, err: "not a valid authorization alias"},
-		{body: `{"name":"a","event":"/event/Foo__e","org_name":"example-org","replay":"-2"}`, err: "replay must be"},
-		{body: `{"name":"a","event":"/event/Foo__e","org_name":"example-org","interval":"1m"}`, err: "interval"},
-	}
-	for _, tt := range subs {
-		t.Run("subscription "+tt.body, func(t *testing.T) {
-			sub, err := p.Subscription(ctx, []byte(tt.body))
-			if tt.err != "" {
-				require.Error(t, err)
-				var ae *api.Error
-				require.ErrorAs(t, err, &ae)
-				assert.Contains(t, ae.Message, tt.err)
-				return
-			}
-			require.NoError(t, err)
-			assert.Equal(t, "example-org", sub.Params.OrgName)
-			assert.Equal(t, tt.replay, sub.Replay)
-			require.NotNil(t, sub.State)
-			assert.Equal(t, sfsub.StatusPending, sub.State.Status)
-			assert.Equal(t, now, sub.State.NextRun, "due at once for the subscriber")
-		})
-	}
-	pubs := []struct{ body, err string }{
-		{body: `{"name":"a","event":"/event/System_Status__e","org_name":"example-org"}`},
-		{body: `{"name":"a","event":"/event/System_Status__e","org_name":"example-org","source":"s","filter":"root = this"}`},
-		{body: `{"name":"a","event":"/data/AccountChangeEvent","org_name":"example-org"}`, err: "change events cannot be published"},
-		{body: `{"name":"a","event":"/event/X__chn","org_name":"example-org"}`, err: "not a platform event topic"},
-		{body: `{"name":"a","event":"/event/System_Status__e","org_name":"nope"}`, err: "no such authorization"},
-		{body: `{"name":"a","event":"/event/System_Status__e"}`, err: "org_name is required"},
-	}
-	for _, tt := range pubs {
-		t.Run("publication "+tt.body, func(t *testing.T) {
-			pub, _, err := p.Publication(ctx, []byte(tt.body))
-			if tt.err != "" {
-				var ae *api.Error
-				require.ErrorAs(t, err, &ae)
-				assert.Contains(t, ae.Message, tt.err)
-				return
-			}
-			require.NoError(t, err)
-			assert.Equal(t, "/event/System_Status__e", pub.Params.Event)
-		})
-	}
-	t.Run("without the tenant the authorization is checked by the subscriber", func(t *testing.T) {
-		_, err := p.Subscription(t.Context(), []byte(`{"name":"a","event":"/event/Foo__e","org_name":"other-org"}`))
-		require.NoError(t, err)
-	})
 }
 
 func TestToEventTimeAndIDs(t *testing.T) {

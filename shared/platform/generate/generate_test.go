@@ -1,6 +1,7 @@
 package generate_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -18,7 +19,11 @@ import (
 	"github.com/herokuevents/herokuevents/infra/embedded/filesealer"
 	"github.com/herokuevents/herokuevents/shared/api"
 	"github.com/herokuevents/herokuevents/shared/config"
-	"github.com/herokuevents/herokuevents/shared/generate"
+	"github.com/herokuevents/herokuevents/shared/config/memstore"
+	"github.com/herokuevents/herokuevents/shared/platform"
+	"github.com/herokuevents/herokuevents/shared/platform/generate"
+	"github.com/herokuevents/herokuevents/shared/platform/webhook"
+	"github.com/herokuevents/herokuevents/shared/sink"
 )
 
 // apiServer serves the api with the generate platform for one tenant.
@@ -31,15 +36,20 @@ type apiServer struct {
 
 func newAPI(t *testing.T, now time.Time) *apiServer {
 	t.Helper()
-	store := newStore(t)
+	store := memstore.New()
+	t.Cleanup(func() { _ = store.Close() })
 	sealer, err := filesealer.Open(filepath.Join(t.TempDir(), "seal.key"))
 	require.NoError(t, err)
-	srv := api.New(api.Options{
-		Store: store, Sealer: sealer, BaseURL: "http://events.example.com", Logger: slog.New(slog.DiscardHandler),
-		SubscriptionPlatforms: map[string]api.SubscriptionPlatform{
-			config.PlatformGenerate: generate.Platform(func() time.Time { return now }),
-		},
+	platforms, err := platform.NewRegistry(platform.Deps{
+		Store: store, Sealer: sealer, Egress: sink.NewEgress(nil),
+		CheckURL: func(context.Context, string) error { return nil },
+		Now:      func() time.Time { return now },
+	}, webhook.Platform(), generate.Platform())
+	require.NoError(t, err)
+	srv, err := api.New(api.Options{
+		Store: store, Platforms: platforms, BaseURL: "http://events.example.com", Logger: slog.New(slog.DiscardHandler),
 	})
+	require.NoError(t, err)
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	res, err := srv.Provision(t.Context(), api.ProvisionRequest{App: "gen-app"})
