@@ -8,15 +8,22 @@ APP      ?= my-app
 
 .PHONY: run test tools build functions lint fmt bench aws-local
 
+# builds bin/herokuevents (what `make build` builds; a no-op when up to date),
+# then serves: the ready line and the config vars come once it listens
 run:
-	@$(GO) run ./cmd/herokuevents serve --addr $(ADDR) --data-dir $(DATA_DIR) --app $(APP) $(ARGS)
+	@echo "Building herokuevents into bin/herokuevents… (a few minutes the first time)" >&2
+	@$(GO) build -trimpath -o bin/herokuevents ./cmd/herokuevents
+	@exec bin/herokuevents serve --addr $(ADDR) --data-dir $(DATA_DIR) --app $(APP) $(ARGS)
 
 # the AWS mode on this machine (moto + every function under aws-lambda-rie), no AWS account
-aws-local:
-	@$(GO) run ./scripts/awslocal --app $(APP) $(ARGS)
+aws-local: tools
+	@echo "Building aws-local into bin/awslocal… (a few minutes the first time)" >&2
+	@$(GO) build -trimpath -o bin/awslocal ./scripts/awslocal
+	@exec bin/awslocal --app $(APP) $(ARGS)
 
+# the pinned moto, cfn-lint, aws-sam-cli and aws-lambda-rie (silent when installed)
 tools:
-	scripts/setup-tools
+	@scripts/setup-tools
 
 test: tools lint
 	$(GO) test -race -shuffle=on -timeout 14m ./...

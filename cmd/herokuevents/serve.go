@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -25,10 +27,14 @@ func newServeCmd() *cobra.Command {
 		Short: "Run herokuevents in one process (the embedded mode): API, publish URL, filter and delivery",
 		Long: `Run every role of herokuevents in one durable process, with no cloud account.
 
-At start it makes sure the tenant of --app exists and prints its config vars as
-NAME=value lines on stdout (logs go to stderr), so you can:
+At start it makes sure the tenant of --app exists. Once it listens, on a
+terminal it prints a ready line and the export lines of the app's config vars
+to paste in another terminal; piped, it prints only the config vars as
+NAME=value lines, so you can:
 
   eval "$(herokuevents serve … | head -3 | sed 's/^/export /')"
+
+Logs are JSON on stderr.
 
 Outbound HTTP refuses private, loopback and link-local addresses unless
 --allow-egress (or HEROKUEVENTS_ALLOW_EGRESS, comma-separated) allows them.`,
@@ -59,9 +65,15 @@ Outbound HTTP refuses private, loopback and link-local addresses unless
 			if err != nil {
 				return err
 			}
-			for _, line := range srv.ConfigVars() {
-				fmt.Fprintln(cmd.OutOrStdout(), line)
+			out := cmd.OutOrStdout()
+			if f, ok := out.(*os.File); ok && isTerminal(f) {
+				fmt.Fprint(out, readyText(srv.URL(), app, srv.ConfigVars(), executableDir(), os.Getenv("PATH")))
+			} else {
+				for _, line := range srv.ConfigVars() {
+					fmt.Fprintln(out, line)
+				}
 			}
+			logger.Info("ready", "url", srv.URL(), "app", app)
 			select {
 			case <-cmd.Context().Done():
 			case err = <-srv.Err():
@@ -79,4 +91,46 @@ Outbound HTTP refuses private, loopback and link-local addresses unless
 	f.StringSliceVar(&allow, "allow-egress", nil, "CIDR that outbound HTTP may reach although private or loopback (repeatable)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
+}
+
+// readyText is what serve prints on a terminal once it listens: one ready
+// line, then the export lines of the config vars (NAME=value) to paste in
+// another terminal, with the directory of this binary put on PATH when it
+// is not there (bin/ after make run).
+func readyText(url, app string, vars []string, binDir, path string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "herokuevents is ready at %s for app %s. In another terminal, paste:\n\n", url, app)
+	if binDir != "" && !slices.Contains(filepath.SplitList(path), binDir) {
+		fmt.Fprintf(&b, "  export PATH=%s:\"$PATH\"\n", shellQuote(binDir))
+	}
+	for _, kv := range vars {
+		k, v, _ := strings.Cut(kv, "=")
+		fmt.Fprintf(&b, "  export %s=%s\n", k, shellQuote(v))
+	}
+	b.WriteString("\nStop with Ctrl-C; the data stays in the data directory.\n")
+	return b.String()
+}
+
+// executableDir is the directory of the running binary, "" when unknown or
+// a go run build.
+func executableDir() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	dir := filepath.Dir(exe)
+	if strings.Contains(dir, "go-build") {
+		return ""
+	}
+	return dir
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("@%+=:,./_-", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
