@@ -12,11 +12,12 @@ import (
 
 func main() {
 	env := awsenv.MustLoad(context.Background(), "filter")
-	h := filter.New(filter.Options{
+	h, err := filter.New(filter.Options{
 		Store:    env.DataStore(),
 		Delivery: env.Queue("DELIVERY_QUEUE_URL"),
 		Logger:   env.Logger,
 		Metrics:  env.Metrics,
 	})
+	env.Check("filter", err)
 	lambdaio.StartSQS(h, env.Settings("FilterFunction"), env.Queue("INGEST_DLQ_URL"), lambdaio.WithMetrics(env.Metrics))
 }

@@ -14,12 +14,13 @@ import (
 
 func main() {
 	env := awsenv.MustLoad(context.Background(), "generate")
-	t := generate.NewTicker(generate.Options{
+	t, err := generate.New(generate.Options{
 		Store:   env.Store(),
 		Ingest:  env.Queue("INGEST_QUEUE_URL"),
 		Window:  env.Timeout("TICK_WINDOW", time.Minute), // the schedule's rate
 		Logger:  env.Logger,
 		Metrics: env.Metrics,
 	})
+	env.Check("generate", err)
 	lambdaio.StartSchedule(t.Tick)
 }

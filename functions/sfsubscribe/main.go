@@ -24,7 +24,7 @@ func main() {
 	auth.Logger = env.Logger
 	client, err := sfsub.DialEnv(ctx, os.Getenv, env.Logger) // SALESFORCE_PUBSUB_ENDPOINT, SALESFORCE_CA_CERT
 	env.Check("SALESFORCE_PUBSUB_ENDPOINT", err)
-	r := sfsub.New(sfsub.Options{
+	r, err := sfsub.New(sfsub.Options{
 		Store:    store,
 		Ingest:   env.Queue("INGEST_QUEUE_URL"),
 		Client:   client,
@@ -32,5 +32,6 @@ func main() {
 		Metrics:  env.Metrics,
 		Logger:   env.Logger,
 	})
+	env.Check("sfsubscribe", err)
 	lambdaio.StartSchedule(r.TickFunc(env.Timeout("RUN_FOR", 55*time.Second), 15*time.Second))
 }

@@ -205,7 +205,10 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	flt := filter.New(filter.Options{Store: s.cached, Delivery: deliveryQ, Logger: o.Logger})
+	flt, err := filter.New(filter.Options{Store: s.cached, Delivery: deliveryQ, Logger: o.Logger})
+	if err != nil {
+		return nil, err
+	}
 	dlv, err := deliver.New(deliver.Options{
 		Store:      s.cached,
 		Requeue:    deliveryQ,

@@ -39,7 +39,10 @@ type Handler struct {
 }
 
 // New returns the filter role's handler.
-func New(o Options) *Handler {
+func New(o Options) (*Handler, error) {
+	if o.Store == nil || o.Delivery == nil {
+		return nil, errors.New("new filter handler: Options.Store and Options.Delivery are required")
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -49,7 +52,7 @@ func New(o Options) *Handler {
 	if o.Metrics == nil {
 		o.Metrics = metric.Discard
 	}
-	return &Handler{o: o}
+	return &Handler{o: o}, nil
 }
 
 // Store returns the configuration store the handler reads.

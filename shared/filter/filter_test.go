@@ -67,7 +67,9 @@ func setup(t *testing.T) (*filter.Handler, *recorder) {
 		require.NoError(t, err)
 	}
 	rec := &recorder{}
-	return filter.New(filter.Options{Store: st, Delivery: rec}), rec
+	h, err := filter.New(filter.Options{Store: st, Delivery: rec})
+	require.NoError(t, err)
+	return h, rec
 }
 
 func routed(t *testing.T, id, sub, data string) queue.Message {
@@ -161,7 +163,8 @@ func (c *counter) Duration(context.Context, string, time.Duration, ...string) {}
 func TestMetrics(t *testing.T) {
 	h, _ := setup(t)
 	c := &counter{n: map[string]int{}}
-	h = filter.New(filter.Options{Store: h.Store(), Delivery: &recorder{}, Metrics: c})
+	h, err := filter.New(filter.Options{Store: h.Store(), Delivery: &recorder{}, Metrics: c})
+	require.NoError(t, err)
 	h.HandleBatch(t.Context(), []queue.Message{
 		routed(t, "m1", "sub-1", `{"Context__c":{"string":"drop"},"a":1,"b":1}`),
 		{ID: "poison", Body: []byte(`nope`)},

@@ -113,10 +113,10 @@ type Ticker struct {
 	cache mapping.Cache
 }
 
-// NewTicker returns a Ticker. It panics without Store or Ingest (wiring).
-func NewTicker(o Options) *Ticker {
+// New returns a Ticker, or an error without Store or Ingest.
+func New(o Options) (*Ticker, error) {
 	if o.Store == nil || o.Ingest == nil {
-		panic("generate: Options.Store and Options.Ingest are required")
+		return nil, errors.New("new generate ticker: Options.Store and Options.Ingest are required")
 	}
 	if o.Window <= 0 {
 		o.Window = time.Minute
@@ -137,7 +137,7 @@ func NewTicker(o Options) *Ticker {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Ticker{o: o}
+	return &Ticker{o: o}, nil
 }
 
 // Stats summarise one tick.

@@ -40,11 +40,13 @@ type fixture struct {
 
 func newFixture(t *testing.T, window time.Duration, now time.Time) *fixture {
 	f := &fixture{store: newStore(t), rec: &generatetest.Recorder{}, logs: &bytes.Buffer{}, tenant: uuid.NewString()}
-	f.ticker = generate.NewTicker(generate.Options{
+	var err error
+	f.ticker, err = generate.New(generate.Options{
 		Store: f.store, Ingest: f.rec, Window: window,
 		Logger: slog.New(slog.NewJSONHandler(f.logs, nil)),
 		Now:    func() time.Time { return now },
 	})
+	require.NoError(t, err)
 	return f
 }
 
@@ -205,8 +207,9 @@ func TestTickSkipsOtherPlatformsAndStopsBrokenGenerators(t *testing.T) {
 func TestTickPages(t *testing.T) {
 	store := newStore(t)
 	rec := &generatetest.Recorder{}
-	tk := generate.NewTicker(generate.Options{Store: store, Ingest: rec, Window: time.Second, Limit: 3,
+	tk, err := generate.New(generate.Options{Store: store, Ingest: rec, Window: time.Second, Limit: 3,
 		Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return t0 }})
+	require.NoError(t, err)
 	tenant := uuid.NewString()
 	for i := range 10 {
 		generatetest.Insert(t, store, tenant, "g"+string(rune('a'+i)), "1m", `root = {}`, t0.Add(time.Duration(i)*time.Millisecond))
@@ -227,8 +230,9 @@ func TestConcurrentTicksSQLite(t *testing.T) {
 func TestTickLooksPastOtherSchedulers(t *testing.T) {
 	store := newStore(t)
 	rec := &generatetest.Recorder{}
-	tk := generate.NewTicker(generate.Options{Store: store, Ingest: rec, Window: time.Second, Limit: 3,
+	tk, err := generate.New(generate.Options{Store: store, Ingest: rec, Window: time.Second, Limit: 3,
 		Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return t0 }})
+	require.NoError(t, err)
 	tenant := uuid.NewString()
 	for i := range 5 {
 		other := config.Subscription{ID: uuid.NewString(), Name: "sf" + string(rune('a'+i)), Platform: config.PlatformSalesforce}

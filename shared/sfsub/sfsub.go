@@ -115,11 +115,10 @@ type Runner struct {
 	running map[string]bool // tenant/subscription id being consumed here
 }
 
-// New returns a Runner; it panics when a required option is missing (a
-// wiring mistake).
-func New(o Options) *Runner {
+// New returns a Runner, or an error when a required option is missing.
+func New(o Options) (*Runner, error) {
 	if o.Store == nil || o.Ingest == nil || o.Client == nil || o.Sessions == nil {
-		panic("sfsub: Options.Store, Ingest, Client and Sessions are required")
+		return nil, errors.New("new sfsub runner: Options.Store, Ingest, Client and Sessions are required")
 	}
 	if o.Owner == "" {
 		o.Owner = "sfsub-" + uuid.NewString()
@@ -145,7 +144,7 @@ func New(o Options) *Runner {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Runner{o: o, running: map[string]bool{}}
+	return &Runner{o: o, running: map[string]bool{}}, nil
 }
 
 // Lease is a consumer's claim on a subscription, stored in the subscription

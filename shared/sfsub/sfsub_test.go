@@ -143,7 +143,9 @@ func (e *env) runner(t *testing.T, mut ...func(*sfsub.Options)) *sfsub.Runner {
 	for _, m := range mut {
 		m(&o)
 	}
-	return sfsub.New(o)
+	r, err := sfsub.New(o)
+	require.NoError(t, err)
+	return r
 }
 
 func (e *env) subscribe(t *testing.T, name, topic, replay string, checkpoint []byte) config.Subscription {

@@ -136,10 +136,12 @@ func ConcurrentTicks(t *testing.T, store config.Store) {
 	var tickers [2]*generate.Ticker
 	for i := range tickers {
 		recs[i] = &Recorder{}
-		tickers[i] = generate.NewTicker(generate.Options{
+		tk, err := generate.New(generate.Options{
 			Store: shared, Ingest: recs[i], Window: time.Second, Logger: slog.New(slog.DiscardHandler),
 			Now: func() time.Time { return t0 },
 		})
+		require.NoError(t, err)
+		tickers[i] = tk
 	}
 	conflicts := 0
 	for r := range rounds {

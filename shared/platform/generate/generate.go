@@ -100,11 +100,14 @@ func run(ctx context.Context, d platform.Deps) error {
 	if d.Ingest == nil {
 		return errors.New("generate runner: Deps.Ingest is required")
 	}
-	t := gen.NewTicker(gen.Options{
+	t, err := gen.New(gen.Options{
 		Store:  d.Store,
 		Ingest: d.Ingest,
 		Window: Window,
 		Logger: d.Log().With("role", "generate"),
 	})
+	if err != nil {
+		return err
+	}
 	return t.Loop(ctx, Tick)
 }

@@ -167,7 +167,7 @@ func run(ctx context.Context, d platform.Deps) error {
 		return fmt.Errorf("dial the Pub/Sub API: %w", err)
 	}
 	defer client.Close()
-	r := sfsub.New(sfsub.Options{
+	r, err := sfsub.New(sfsub.Options{
 		Store:        d.Store,
 		Ingest:       d.Ingest,
 		Client:       client,
@@ -175,5 +175,8 @@ func run(ctx context.Context, d platform.Deps) error {
 		ScanInterval: Scan,
 		Logger:       log,
 	})
+	if err != nil {
+		return err
+	}
 	return r.Run(ctx)
 }
