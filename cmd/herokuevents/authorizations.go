@@ -180,7 +180,9 @@ func newAuthorizationsSalesforceCreateCmd() *cobra.Command {
 
 Without credentials it runs the browser login (OAuth web-server flow with PKCE):
 it prints the Salesforce login URL, opens it in a browser and waits until the
-login finished. Headless flows connect at once:
+login finished. The org's login URL is --login-url, else $SALESFORCE_LOGIN_URL
+(which dev:salesforce prints), else https://login.salesforce.com. Headless
+flows connect at once:
   --client-id ID --username USER --jwt-key-file KEY.pem   JWT bearer
   --client-id ID --client-secret SECRET                   client credentials (needs a My Domain --login-url)`,
 		Example: `  herokuevents authorizations:salesforce:create my-org -a my-app
@@ -225,8 +227,9 @@ login finished. Headless flows connect at once:
 	}
 	f = addAppFlags(cmd)
 	fl := cmd.Flags()
-	fl.StringVar(&req.LoginURL, "login-url", "", "Salesforce login URL: https://login.salesforce.com (default), https://test.salesforce.com or a My Domain")
-	fl.StringVar(&browser, "browser", "", "browser to open the login page with, e.g. firefox (default: the system's)")
+	fl.StringVar(&req.LoginURL, "login-url", os.Getenv("SALESFORCE_LOGIN_URL"),
+		"Salesforce login URL: https://login.salesforce.com, https://test.salesforce.com or a My Domain (default $SALESFORCE_LOGIN_URL, else login.salesforce.com)")
+	fl.StringVar(&browser, "browser", os.Getenv("BROWSER"), "browser to open the login page with, e.g. firefox (default $BROWSER, else the system's)")
 	fl.StringVar(&req.ClientID, "client-id", "", "consumer key of your connected app (headless flows, or your own app for the browser login)")
 	fl.StringVar(&req.ClientSecret, "client-secret", "", "consumer secret: client credentials flow")
 	fl.StringVar(&req.Username, "username", "", "Salesforce username: JWT bearer flow")

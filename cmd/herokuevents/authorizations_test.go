@@ -310,3 +310,28 @@ func tenantOfURL(t *testing.T, raw string) string {
 	require.NoError(t, err)
 	return c.tenant
 }
+
+// After exporting what dev:salesforce prints, authorizations:salesforce:create
+// logs in to SALESFORCE_LOGIN_URL without --login-url (browser and headless
+// flows), and opens $BROWSER.
+func TestAuthorizationsLoginURLFromEnvironment(t *testing.T) {
+	e := startAuthEnv(t)
+	t.Setenv("SALESFORCE_LOGIN_URL", e.org.LoginURL())
+	t.Setenv("BROWSER", "my-browser")
+	opened := stubBrowser(t, follow(t))
+
+	r := run(t, nil, "authorizations:salesforce:create", "web-org", "-a", testApp, "--api-url", e.apiURL)
+	require.NoError(t, r.err, r.stderr)
+	assert.Contains(t, r.stderr, "Opening browser to "+e.org.LoginURL()+"/services/oauth2/authorize?")
+	assert.Equal(t, []string{"my-browser"}, *opened)
+
+	r = run(t, nil, "authorizations:salesforce:create", "cc-org", "--client-id", e.org.ClientID(), "--client-secret", e.org.ClientSecret(),
+		"-a", testApp, "--api-url", e.apiURL)
+	require.NoError(t, r.err, r.stderr)
+	for _, alias := range []string{"web-org", "cc-org"} {
+		r = run(t, nil, "authorizations:info", alias, "-a", testApp, "--api-url", e.apiURL)
+		require.NoError(t, r.err)
+		assert.Contains(t, r.stdout, "Login Url: "+e.org.LoginURL()+"\n")
+		assert.Contains(t, r.stdout, "Status:    connected\n")
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/json"
@@ -10,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -35,10 +37,19 @@ topics /event/System_Status__e and /data/AccountChangeEvent (more with
 --topics-file), and on plain HTTP the OAuth endpoints (auto-approving
 authorize), REST platform event publishing and a control API.
 
-On stdout it prints NAME=value lines for the app and herokuevents:
-SALESFORCE_LOGIN_URL, SALESFORCE_CLIENT_ID, SALESFORCE_CLIENT_SECRET,
-SALESFORCE_PUBSUB_ENDPOINT and SALESFORCE_CA_CERT. Logs go to stderr.
-Emit events with dev:salesforce:emit.`,
+It prints the variables that point herokuevents and the CLI at it, as export
+lines to paste on a terminal (NAME=value lines when piped):
+  SALESFORCE_LOGIN_URL         OAuth, REST and control API; the default
+                               --login-url of authorizations:salesforce:create
+                               and --http-addr of dev:salesforce:emit
+  SALESFORCE_CLIENT_ID         the connected app (the operator's default for
+  SALESFORCE_CLIENT_SECRET     browser logins; client credentials flow)
+  SALESFORCE_USERNAME          the org's one user (JWT bearer flow; the browser
+  SALESFORCE_PASSWORD          login approves at once)
+  SALESFORCE_JWT_KEY_FILE      a private key the org accepts for the JWT bearer flow
+  SALESFORCE_PUBSUB_ENDPOINT   the Pub/Sub API, and its CA certificate
+  SALESFORCE_CA_CERT
+Logs go to stderr. Emit events with dev:salesforce:emit.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			logger, err := jsonLogger(cmd, logLevel)
@@ -59,12 +70,33 @@ Emit events with dev:salesforce:emit.`,
 				return fmt.Errorf("start salesforce stand-in: %w", err)
 			}
 			defer org.Close()
+			keyFile, err := writeJWTKey(org)
+			if err != nil {
+				return err
+			}
+			vars := [][2]string{
+				{"SALESFORCE_LOGIN_URL", org.LoginURL()},
+				{"SALESFORCE_CLIENT_ID", org.ClientID()},
+				{"SALESFORCE_CLIENT_SECRET", org.ClientSecret()},
+				{"SALESFORCE_USERNAME", org.Username()},
+				{"SALESFORCE_PASSWORD", org.Password()},
+				{"SALESFORCE_JWT_KEY_FILE", keyFile},
+				{"SALESFORCE_PUBSUB_ENDPOINT", org.PubSubEndpoint()},
+				{"SALESFORCE_CA_CERT", org.CACertFile()},
+			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "SALESFORCE_LOGIN_URL=%s\n", org.LoginURL())
-			fmt.Fprintf(out, "SALESFORCE_CLIENT_ID=%s\n", org.ClientID())
-			fmt.Fprintf(out, "SALESFORCE_CLIENT_SECRET=%s\n", org.ClientSecret())
-			fmt.Fprintf(out, "SALESFORCE_PUBSUB_ENDPOINT=%s\n", org.PubSubEndpoint())
-			fmt.Fprintf(out, "SALESFORCE_CA_CERT=%s\n", org.CACertFile())
+			if f, ok := out.(*os.File); ok && isTerminal(f) {
+				fmt.Fprintf(out, "The Salesforce stand-in org is ready at %s (user %s, password %s). "+
+					"In the terminals of herokuevents serve and of the CLI, paste:\n\n", org.LoginURL(), org.Username(), org.Password())
+				for _, kv := range vars {
+					fmt.Fprintf(out, "  export %s=%s\n", kv[0], shellQuote(kv[1]))
+				}
+				fmt.Fprintln(out, "\nStop with Ctrl-C; nothing is kept.")
+			} else {
+				for _, kv := range vars {
+					fmt.Fprintf(out, "%s=%s\n", kv[0], kv[1])
+				}
+			}
 			<-cmd.Context().Done()
 			logger.Info("salesforce stand-in stopping")
 			return nil
@@ -79,6 +111,23 @@ Emit events with dev:salesforce:emit.`,
 	f.DurationVar(&keepalive, "keepalive", 60*time.Second, "keepalive interval of idle subscriptions")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
+}
+
+// writeJWTKey makes an RSA key the org accepts for JWT bearer assertions
+// and writes its private half, PEM, next to the org's certificate (--dir,
+// or the temporary directory removed at exit).
+func writeJWTKey(org *standin.Org) (string, error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return "", fmt.Errorf("make a JWT key: %w", err)
+	}
+	path := filepath.Join(filepath.Dir(org.CACertFile()), "jwt-key.pem")
+	block := &pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}
+	if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
+		return "", fmt.Errorf("write the JWT key: %w", err)
+	}
+	org.RegisterJWTKey(&key.PublicKey)
+	return path, nil
 }
 
 func readRSAPublicKey(path string) (*rsa.PublicKey, error) {
@@ -183,6 +232,10 @@ bitmaps computed from the fields given. Prints the replay id (base64).
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&httpAddr, "http-addr", "127.0.0.1:7080", "HTTP address (or URL) of the dev:salesforce stand-in")
+	def := "127.0.0.1:7080"
+	if env := os.Getenv("SALESFORCE_LOGIN_URL"); env != "" {
+		def = env
+	}
+	cmd.Flags().StringVar(&httpAddr, "http-addr", def, "HTTP address (or URL) of the dev:salesforce stand-in (default $SALESFORCE_LOGIN_URL when set)")
 	return cmd
 }

@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +17,7 @@ import (
 
 	"github.com/herokuevents/herokuevents/shared/logtest"
 	"github.com/herokuevents/herokuevents/shared/salesforce"
+	"github.com/herokuevents/herokuevents/shared/salesforce/standin"
 )
 
 // printedVars returns the KEY=value lines of out.
@@ -86,4 +90,49 @@ func TestDevSalesforceServeAndEmit(t *testing.T) {
 	var data map[string]any
 	require.NoError(t, json.Unmarshal(b.Events[0].Data, &data))
 	assert.Equal(t, map[string]any{"string": "up"}, data["Context__c"])
+}
+
+// The stand-in's login is printed: its user and password, and a JWT key
+// file the org accepts; emit finds the stand-in from SALESFORCE_LOGIN_URL.
+func TestDevSalesforcePrintsItsLogin(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	stdout, stderr := &logtest.Buffer{}, &logtest.Buffer{}
+	root := newRoot()
+	root.SetArgs([]string{"dev:salesforce", "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"})
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+	var vars map[string]string
+	require.Eventually(t, func() bool {
+		vars = printedVars(stdout.String())
+		return vars["SALESFORCE_CA_CERT"] != ""
+	}, 5*time.Second, 10*time.Millisecond)
+	assert.Equal(t, standin.DefaultUsername, vars["SALESFORCE_USERNAME"])
+	assert.Equal(t, standin.DefaultPassword, vars["SALESFORCE_PASSWORD"])
+
+	pemBytes, err := os.ReadFile(vars["SALESFORCE_JWT_KEY_FILE"])
+	require.NoError(t, err)
+	block, _ := pem.Decode(pemBytes)
+	require.NotNil(t, block)
+	key, err := x509.ParsePKCS1PrivateKey(block.Bytes)
+	require.NoError(t, err)
+	o := &salesforce.OAuth{LoginURL: vars["SALESFORCE_LOGIN_URL"], ClientID: vars["SALESFORCE_CLIENT_ID"]}
+	tok, err := o.JWTBearer(t.Context(), vars["SALESFORCE_USERNAME"], key)
+	require.NoError(t, err, "the org accepts the printed key for the JWT bearer flow")
+	assert.NotEmpty(t, tok.AccessToken)
+
+	t.Setenv("SALESFORCE_LOGIN_URL", vars["SALESFORCE_LOGIN_URL"])
+	var out bytes.Buffer
+	r := newRoot()
+	r.SetArgs([]string{"dev:salesforce:emit", "/data/AccountChangeEvent", `{"ChangeEventHeader":{"changeType":"CREATE"},"Name":"Acme"}`})
+	r.SetOut(&out)
+	r.SetErr(&out)
+	require.NoError(t, r.ExecuteContext(t.Context()), "emit without --http-addr: %s", out.String())
+	_, err = base64.StdEncoding.DecodeString(strings.TrimSpace(out.String()))
+	assert.NoError(t, err, "a replay id: %s", out.String())
 }
