@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/herokuevents/herokuevents/shared/platform/catalog"
 	"github.com/spf13/cobra"
 )
 
@@ -54,9 +55,15 @@ type subscription struct {
 	LastError string       `json:"last_error"`
 }
 
-// polled reports whether herokuevents polls the platform (and so keeps a state).
-func polled(platform string) bool {
-	return platform == "salesforce" || platform == "generate"
+// polled reports whether herokuevents polls the platform (and so keeps a
+// state), as the platform says of itself.
+func polled(name string) bool {
+	for _, p := range catalog.All() {
+		if p.Name == name {
+			return p.Subscription != nil && p.Subscription.Polled
+		}
+	}
+	return false
 }
 
 // resourceFields are the info fields shared by subscriptions and

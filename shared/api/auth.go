@@ -66,7 +66,7 @@ func (s *Server) tenant(h tenantHandler) http.Handler {
 				return
 			}
 		}
-		status, v, err := h(WithTenant(ctx, t.ID), t, r, body)
+		status, v, err := h(ctx, t, r, body)
 		if err != nil {
 			if httpjson.Internal(err) {
 				s.log.ErrorContext(ctx, "api request failed", "tenant", t.ID, "method", r.Method, "path", r.URL.Path, "err", err)
@@ -76,22 +76,6 @@ func (s *Server) tenant(h tenantHandler) http.Handler {
 		}
 		WriteJSON(w, status, v)
 	})
-}
-
-type tenantKey struct{}
-
-// WithTenant returns ctx carrying the id of the authenticated tenant of a
-// request. The api role sets it before running a route, so platform
-// builders (SubscriptionPlatform, PublicationPlatform) can check tenant
-// resources such as an authorization.
-func WithTenant(ctx context.Context, tenant string) context.Context {
-	return context.WithValue(ctx, tenantKey{}, tenant)
-}
-
-// TenantFrom returns the tenant set by WithTenant.
-func TenantFrom(ctx context.Context) (string, bool) {
-	t, ok := ctx.Value(tenantKey{}).(string)
-	return t, ok && t != ""
 }
 
 // loadTenant reads the tenant whose id is exactly id (the store also matches

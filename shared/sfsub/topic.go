@@ -1,12 +1,7 @@
 package sfsub
 
 import (
-	"context"
-	"errors"
-	"fmt"
 	"regexp"
-
-	"github.com/herokuevents/herokuevents/shared/config"
 )
 
 // Replay presets of a Salesforce subscription (config.Subscription.Replay):
@@ -45,24 +40,3 @@ func ValidPublishTopic(topic string) bool {
 
 // IsChangeTopic reports whether topic is a change data capture channel.
 func IsChangeTopic(topic string) bool { return changeEventTopic.MatchString(topic) }
-
-// ErrNoAuthorization is returned by an AuthorizationCheck when the tenant
-// has no authorization with that alias.
-var ErrNoAuthorization = errors.New("no such authorization")
-
-// AuthorizationCheck reports whether a tenant has an authorization with
-// alias: nil when it exists, an error wrapping ErrNoAuthorization when not,
-// any other error when the check itself failed.
-type AuthorizationCheck func(ctx context.Context, tenant, alias string) error
-
-// StoreAuthorizationCheck checks that an item of kind authorization named
-// alias exists for the tenant in store.
-func StoreAuthorizationCheck(store config.Store) AuthorizationCheck {
-	return func(ctx context.Context, tenant, alias string) error {
-		_, err := store.Get(ctx, tenant, config.KindAuthorization, alias)
-		if errors.Is(err, config.ErrNotFound) {
-			return fmt.Errorf("authorization %s: %w", alias, ErrNoAuthorization)
-		}
-		return err
-	}
-}
