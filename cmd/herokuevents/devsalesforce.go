@@ -56,6 +56,11 @@ Logs go to stderr. Emit events with dev:salesforce:emit.`,
 			if err != nil {
 				return err
 			}
+			if dir != "" {
+				if err := os.MkdirAll(dir, 0o700); err != nil {
+					return fmt.Errorf("--dir: %w", err)
+				}
+			}
 			opts := standin.Options{GRPCAddr: grpcAddr, HTTPAddr: httpAddr, Dir: dir, TopicsFile: topicsFile,
 				Keepalive: keepalive, Logger: logger}
 			if jwtKey != "" {
