@@ -14,7 +14,7 @@ import (
 func main() {
 	ctx := context.Background()
 	env := awsenv.MustLoad(ctx, "deliver")
-	app := awsapp.Must(awsapp.New(env, catalog.All(), "", true))
+	app := awsapp.Must(awsapp.New(env, awsapp.Options{Platforms: catalog.All(), DataPlane: true}))
 	h := awsapp.Must(app.Deliver(ctx))
 	lambdaio.StartSQS(h, env.Settings("DeliverFunction"), env.Queue("DELIVERY_DLQ_URL"), lambdaio.WithMetrics(env.Metrics))
 }

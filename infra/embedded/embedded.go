@@ -31,6 +31,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/deliver"
 	"github.com/herokuevents/herokuevents/shared/filter"
 	"github.com/herokuevents/herokuevents/shared/ingest"
+	"github.com/herokuevents/herokuevents/shared/mapping"
 	"github.com/herokuevents/herokuevents/shared/name"
 	"github.com/herokuevents/herokuevents/shared/platform"
 	"github.com/herokuevents/herokuevents/shared/platform/catalog"
@@ -168,6 +169,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	}
 	auth := authorization.FromEnv(o.Getenv, s.cached, sealer, egress, s.baseURL)
 	auth.Logger = o.Logger.With("role", "authorization")
+	mappings := &mapping.Cache{}
 	platforms, err := platform.NewRegistry(platform.Deps{
 		Store:          s.cached,
 		Sealer:         sealer,
@@ -175,6 +177,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		Client:         egress.Client(o.DeliveryTimeout),
 		Ingest:         ingestQ,
 		Authorizations: auth,
+		Compile:        func(src string) (platform.Program, error) { return mappings.Get(src) },
 		Getenv:         o.Getenv,
 		Logger:         o.Logger,
 	}, o.Platforms...)

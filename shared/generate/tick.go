@@ -57,7 +57,6 @@ import (
 
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/event"
-	"github.com/herokuevents/herokuevents/shared/mapping"
 	"github.com/herokuevents/herokuevents/shared/metric"
 	"github.com/herokuevents/herokuevents/shared/queue"
 )
@@ -104,19 +103,30 @@ type Options struct {
 	Metrics metric.Recorder
 	// Now is the clock for queue delays; time.Now when nil.
 	Now func() time.Time
+	// Compile compiles a generator's mapping (shared/mapping, cached):
+	// the ticker itself does not link Bloblang. Required.
+	Compile Compiler
+}
+
+// Compiler compiles a Bloblang mapping in the pure environment of
+// shared/mapping (a *mapping.Cache's Get, adapted).
+type Compiler func(src string) (Program, error)
+
+// Program is a compiled mapping (*mapping.Mapping).
+type Program interface {
+	Apply(data []byte) (out []byte, deleted bool, err error)
 }
 
 // Ticker emits the events of due generators. Safe for concurrent use, also
 // by several processes on the same store.
 type Ticker struct {
-	o     Options
-	cache mapping.Cache
+	o Options
 }
 
-// New returns a Ticker, or an error without Store or Ingest.
+// New returns a Ticker, or an error without Store, Ingest or Compile.
 func New(o Options) (*Ticker, error) {
-	if o.Store == nil || o.Ingest == nil {
-		return nil, errors.New("new generate ticker: Options.Store and Options.Ingest are required")
+	if o.Store == nil || o.Ingest == nil || o.Compile == nil {
+		return nil, errors.New("new generate ticker: Options.Store, Ingest and Compile are required")
 	}
 	if o.Window <= 0 {
 		o.Window = time.Minute
@@ -256,7 +266,7 @@ func (t *Ticker) claim(ctx context.Context, it config.Item, sub config.Subscript
 	if err != nil {
 		return t.stop(ctx, log, rec, Message(err), st)
 	}
-	m, err := t.cache.Get(sub.Params.Mapping)
+	m, err := t.o.Compile(sub.Params.Mapping)
 	if err != nil {
 		return t.stop(ctx, log, rec, err.Error(), st)
 	}
@@ -352,7 +362,7 @@ func plan(iv Interval, s, cut, horizon time.Time) (slots []time.Time, next time.
 
 // message runs the mapping for slot and builds the ingest message; id is
 // "" when the mapping deleted the event.
-func (t *Ticker) message(tenant string, sub config.Subscription, m *mapping.Mapping, slot, now time.Time) (queue.Message, string, error) {
+func (t *Ticker) message(tenant string, sub config.Subscription, m Program, slot, now time.Time) (queue.Message, string, error) {
 	data, deleted, err := m.Apply(nil)
 	if err != nil {
 		return queue.Message{}, "", err

@@ -41,7 +41,7 @@ type fixture struct {
 func newFixture(t *testing.T, window time.Duration, now time.Time) *fixture {
 	f := &fixture{store: newStore(t), rec: &generatetest.Recorder{}, logs: &bytes.Buffer{}, tenant: uuid.NewString()}
 	var err error
-	f.ticker, err = generate.New(generate.Options{
+	f.ticker, err = generate.New(generate.Options{Compile: compile,
 		Store: f.store, Ingest: f.rec, Window: window,
 		Logger: slog.New(slog.NewJSONHandler(f.logs, nil)),
 		Now:    func() time.Time { return now },
@@ -207,7 +207,7 @@ func TestTickSkipsOtherPlatformsAndStopsBrokenGenerators(t *testing.T) {
 func TestTickPages(t *testing.T) {
 	store := newStore(t)
 	rec := &generatetest.Recorder{}
-	tk, err := generate.New(generate.Options{Store: store, Ingest: rec, Window: time.Second, Limit: 3,
+	tk, err := generate.New(generate.Options{Compile: compile, Store: store, Ingest: rec, Window: time.Second, Limit: 3,
 		Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return t0 }})
 	require.NoError(t, err)
 	tenant := uuid.NewString()
@@ -230,7 +230,7 @@ func TestConcurrentTicksSQLite(t *testing.T) {
 func TestTickLooksPastOtherSchedulers(t *testing.T) {
 	store := newStore(t)
 	rec := &generatetest.Recorder{}
-	tk, err := generate.New(generate.Options{Store: store, Ingest: rec, Window: time.Second, Limit: 3,
+	tk, err := generate.New(generate.Options{Compile: compile, Store: store, Ingest: rec, Window: time.Second, Limit: 3,
 		Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return t0 }})
 	require.NoError(t, err)
 	tenant := uuid.NewString()

@@ -98,6 +98,11 @@ func (f PublisherFunc) Publish(ctx context.Context, tenant string, pub config.Pu
 	return f(ctx, tenant, pub, ev)
 }
 
+// Program is a compiled Bloblang mapping (*mapping.Mapping).
+type Program interface {
+	Apply(data []byte) (out []byte, deleted bool, err error)
+}
+
 // Deps are what a platform's parts may use: the adapters of the mode, built
 // once by its wiring. A part uses only the fields it documents.
 type Deps struct {
@@ -118,6 +123,10 @@ type Deps struct {
 	Ingest queue.Sender
 	// Authorizations are the tenants' Salesforce connections.
 	Authorizations *authorization.Service
+	// Compile compiles tenants' Bloblang mappings in the pure environment
+	// of shared/mapping (cached); nil in a process that runs none, so that
+	// it links no Bloblang (platforms that need it refuse then).
+	Compile func(src string) (Program, error)
 	// Getenv reads the process settings (os.Getenv in production).
 	Getenv func(string) string
 	// Logger; slog.Default() when nil.

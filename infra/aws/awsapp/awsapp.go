@@ -1,26 +1,22 @@
-// Package awsapp builds the roles of herokuevents that use the platforms
-// (api, deliver, sfsubscribe) from an AWS function's environment: the
-// adapters come from awsenv, the platform list from the caller
-// (catalog.All() in production), and the roles are the very ones the
-// embedded mode builds. Functions that use no platform (ingest, filter,
-// generate, partnernotify) do not import it, so they link no Salesforce
-// client.
+// Package awsapp builds the platform registry of an AWS function from its
+// environment (the adapters come from awsenv, the platform list from the
+// caller: catalog.All() in production) and the deliver role on it;
+// infra/aws/awsapi builds the api role on it. The roles are the very ones
+// the embedded mode builds. Functions that use no platform (ingest,
+// filter, generate, partnernotify) do not import it, so they link no
+// Salesforce client.
 package awsapp
 
 import (
 	"context"
 	"log/slog"
-	"net/http"
 	"os"
 	"time"
 
 	"github.com/herokuevents/herokuevents/infra/aws/awsenv"
-	"github.com/herokuevents/herokuevents/shared/api"
 	"github.com/herokuevents/herokuevents/shared/authorization"
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/deliver"
-	"github.com/herokuevents/herokuevents/shared/lambdaio"
-	"github.com/herokuevents/herokuevents/shared/partner"
 	"github.com/herokuevents/herokuevents/shared/platform"
 )
 
@@ -31,17 +27,32 @@ type App struct {
 	Authorizations *authorization.Service
 }
 
-// New builds the platform registry of a function: the data-plane store
-// (cached) for deliver, the plain store otherwise; the ingest queue when
-// INGEST_QUEUE_URL is set; OAuth callbacks under publicURL ("" when the
-// function serves none).
-func New(e *awsenv.Env, list []platform.Platform, publicURL string, dataPlane bool) (*App, error) {
+// Options choose what a function builds.
+type Options struct {
+	// Platforms are the platforms offered (catalog.All()).
+	Platforms []platform.Platform
+	// PublicURL is where OAuth callbacks arrive; "" in a function that
+	// serves none.
+	PublicURL string
+	// DataPlane reads the configuration through a short-lived cache
+	// (CONFIG_CACHE_TTL), as the data-plane functions do.
+	DataPlane bool
+	// Compile compiles tenants' Bloblang mappings (shared/mapping); nil in
+	// a function that runs none, so that it links no Bloblang.
+	Compile func(src string) (platform.Program, error)
+}
+
+// New builds the platform registry of a function from its environment:
+// the store (cached for the data plane), the KMS sealer, the egress guard,
+// the delivery client (DELIVERY_TIMEOUT), the ingest queue when
+// INGEST_QUEUE_URL is set, and the tenants' Salesforce authorizations.
+func New(e *awsenv.Env, o Options) (*App, error) {
 	var store config.Store = e.Store()
-	if dataPlane {
+	if o.DataPlane {
 		store = e.DataStore()
 	}
 	sealer, egress := e.Sealer(), e.Egress()
-	auth := authorization.FromEnv(os.Getenv, store, sealer, egress, publicURL)
+	auth := authorization.FromEnv(os.Getenv, store, sealer, egress, o.PublicURL)
 	auth.Logger = e.Logger
 	d := platform.Deps{
 		Store:          store,
@@ -49,44 +60,18 @@ func New(e *awsenv.Env, list []platform.Platform, publicURL string, dataPlane bo
 		Egress:         egress,
 		Client:         egress.Client(e.Timeout("DELIVERY_TIMEOUT", 10*time.Second)),
 		Authorizations: auth,
+		Compile:        o.Compile,
 		Getenv:         os.Getenv,
 		Logger:         e.Logger,
 	}
 	if os.Getenv("INGEST_QUEUE_URL") != "" {
 		d.Ingest = e.Queue("INGEST_QUEUE_URL")
 	}
-	reg, err := platform.NewRegistry(d, list...)
+	reg, err := platform.NewRegistry(d, o.Platforms...)
 	if err != nil {
 		return nil, err
 	}
 	return &App{Env: e, Platforms: reg, Authorizations: auth}, nil
-}
-
-// API is the api function's handler: the management and provisioning API
-// (PUBLIC_URL, OPERATOR_ID, OPERATOR_PASSWORD) and the operator's partner
-// API (PARTNER_QUEUE_URL).
-func (a *App) API() (http.Handler, error) {
-	e := a.Env
-	op := api.Operator{ID: lambdaio.MustEnv("OPERATOR_ID"), PasswordHash: api.HashKey(lambdaio.MustEnv("OPERATOR_PASSWORD"))}
-	d := a.Platforms.Deps()
-	srv, err := api.New(api.Options{
-		Store: d.Store, Platforms: a.Platforms, BaseURL: lambdaio.MustEnv("PUBLIC_URL"), Operator: op, Logger: e.Logger,
-		Authorizations: a.Authorizations, DeadLetters: e.DeadLetters(),
-	})
-	if err != nil {
-		return nil, err
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/", srv.Handler())
-	partners, err := partner.New(partner.Options{
-		Store: d.Store, Sealer: d.Sealer, Queue: e.Queue("PARTNER_QUEUE_URL"),
-		Operator: op, URLCheck: d.Egress.CheckURL, Logger: e.Logger,
-	})
-	if err != nil {
-		return nil, err
-	}
-	partners.Mount(mux)
-	return mux, nil
 }
 
 // Deliver is the deliver function's batch handler, re-queueing retries on

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/herokuevents/herokuevents/infra/aws/awsapi"
 	"github.com/herokuevents/herokuevents/infra/aws/awsapp"
 	"github.com/herokuevents/herokuevents/infra/aws/awsenv"
 	"github.com/herokuevents/herokuevents/infra/aws/awslocal"
@@ -42,9 +43,9 @@ func TestFakePlatformIsOneUnit(t *testing.T) {
 	platforms := append(catalog.All(), fake)
 
 	env := awsenv.MustLoad(t.Context(), "api")
-	app, err := awsapp.New(env, platforms, st.Env("ApiFunction")["PUBLIC_URL"], false)
+	app, err := awsapp.New(env, awsapp.Options{Platforms: platforms, PublicURL: st.Env("ApiFunction")["PUBLIC_URL"]})
 	require.NoError(t, err)
-	h, err := app.API()
+	h, err := awsapi.Handler(app)
 	require.NoError(t, err)
 
 	// Provision a tenant as Heroku would, then create a fake publication.
@@ -76,7 +77,7 @@ func TestFakePlatformIsOneUnit(t *testing.T) {
 		t.Setenv(k, v)
 	}
 	denv := awsenv.MustLoad(t.Context(), "deliver")
-	dapp, err := awsapp.New(denv, platforms, "", true)
+	dapp, err := awsapp.New(denv, awsapp.Options{Platforms: platforms, DataPlane: true})
 	require.NoError(t, err)
 	dh, err := dapp.Deliver(t.Context())
 	require.NoError(t, err)
@@ -91,9 +92,9 @@ func TestFakePlatformIsOneUnit(t *testing.T) {
 	assert.Equal(t, "b1", got[0].Bucket)
 
 	// Without it in the list, the api function does not offer it.
-	plain, err := awsapp.New(env, catalog.All(), st.Env("ApiFunction")["PUBLIC_URL"], false)
+	plain, err := awsapp.New(env, awsapp.Options{Platforms: catalog.All(), PublicURL: st.Env("ApiFunction")["PUBLIC_URL"]})
 	require.NoError(t, err)
-	ph, err := plain.API()
+	ph, err := awsapi.Handler(plain)
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusUnprocessableEntity,
 		do(t, ph, http.MethodPost, apiURL.Path+"/platforms/fake/publications", bearer, map[string]any{"name": "other", "bucket": "b2"}, nil))

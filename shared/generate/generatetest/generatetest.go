@@ -22,6 +22,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/event"
 	"github.com/herokuevents/herokuevents/shared/generate"
+	"github.com/herokuevents/herokuevents/shared/mapping"
 	"github.com/herokuevents/herokuevents/shared/queue"
 )
 
@@ -136,7 +137,7 @@ func ConcurrentTicks(t *testing.T, store config.Store) {
 	var tickers [2]*generate.Ticker
 	for i := range tickers {
 		recs[i] = &Recorder{}
-		tk, err := generate.New(generate.Options{
+		tk, err := generate.New(generate.Options{Compile: compile,
 			Store: shared, Ingest: recs[i], Window: time.Second, Logger: slog.New(slog.DiscardHandler),
 			Now: func() time.Time { return t0 },
 		})
@@ -174,3 +175,8 @@ func ConcurrentTicks(t *testing.T, store config.Store) {
 	assert.Positive(t, conflicts, "the tickers raced for claims")
 	t.Logf("%d events, %d lost claims in %d rounds", len(seen), conflicts, rounds)
 }
+
+// compile compiles mappings with shared/mapping, as the wiring does.
+func compile(src string) (generate.Program, error) { return mappings.Get(src) }
+
+var mappings = &mapping.Cache{}

@@ -12,7 +12,6 @@ import (
 	"github.com/herokuevents/herokuevents/shared/config"
 	gen "github.com/herokuevents/herokuevents/shared/generate"
 	"github.com/herokuevents/herokuevents/shared/httpjson"
-	"github.com/herokuevents/herokuevents/shared/mapping"
 	"github.com/herokuevents/herokuevents/shared/platform"
 )
 
@@ -81,7 +80,10 @@ func validate(_ context.Context, d platform.Deps, _ string, body []byte) (config
 	if err != nil {
 		return config.Subscription{}, config.Invalid("%s.", gen.Message(err))
 	}
-	m, err := mapping.Compile(*req.Mapping)
+	if d.Compile == nil {
+		return config.Subscription{}, errors.New("generate platform: Deps.Compile is required to check mappings")
+	}
+	m, err := d.Compile(*req.Mapping)
 	if err != nil {
 		return config.Subscription{}, config.Invalid("mapping: %s", err.Error())
 	}
@@ -97,14 +99,15 @@ func validate(_ context.Context, d platform.Deps, _ string, body []byte) (config
 // run ticks the generators every Tick until ctx is done, as EventBridge
 // Scheduler drives functions/generate on AWS.
 func run(ctx context.Context, d platform.Deps) error {
-	if d.Ingest == nil {
-		return errors.New("generate runner: Deps.Ingest is required")
+	if d.Ingest == nil || d.Compile == nil {
+		return errors.New("generate runner: Deps.Ingest and Compile are required")
 	}
 	t, err := gen.New(gen.Options{
-		Store:  d.Store,
-		Ingest: d.Ingest,
-		Window: Window,
-		Logger: d.Log().With("role", "generate"),
+		Store:   d.Store,
+		Ingest:  d.Ingest,
+		Window:  Window,
+		Compile: func(src string) (gen.Program, error) { return d.Compile(src) },
+		Logger:  d.Log().With("role", "generate"),
 	})
 	if err != nil {
 		return err

@@ -20,6 +20,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/api"
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/config/memstore"
+	"github.com/herokuevents/herokuevents/shared/mapping"
 	"github.com/herokuevents/herokuevents/shared/platform"
 	"github.com/herokuevents/herokuevents/shared/platform/generate"
 	"github.com/herokuevents/herokuevents/shared/platform/webhook"
@@ -44,6 +45,7 @@ func newAPI(t *testing.T, now time.Time) *apiServer {
 		Store: store, Sealer: sealer, Egress: sink.NewEgress(nil),
 		CheckURL: func(context.Context, string) error { return nil },
 		Now:      func() time.Time { return now },
+		Compile:  func(src string) (platform.Program, error) { return mappings.Get(src) },
 	}, webhook.Platform(), generate.Platform())
 	require.NoError(t, err)
 	srv, err := api.New(api.Options{
@@ -147,3 +149,5 @@ func TestPlatformRejects(t *testing.T) {
 		})
 	}
 }
+
+var mappings = &mapping.Cache{}

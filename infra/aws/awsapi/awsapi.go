@@ -1,0 +1,41 @@
+// Package awsapi builds the api function's handler on an awsapp.App: the
+// management and provisioning API and the operator's partner API. Only
+// functions/api imports it, so the deliver function links no api code.
+package awsapi
+
+import (
+	"net/http"
+
+	"github.com/herokuevents/herokuevents/infra/aws/awsapp"
+	"github.com/herokuevents/herokuevents/shared/api"
+	"github.com/herokuevents/herokuevents/shared/lambdaio"
+	"github.com/herokuevents/herokuevents/shared/operator"
+	"github.com/herokuevents/herokuevents/shared/partner"
+)
+
+// Handler is the api function's handler: the management and provisioning
+// API (PUBLIC_URL, OPERATOR_ID, OPERATOR_PASSWORD) and the operator's
+// partner API (PARTNER_QUEUE_URL).
+func Handler(a *awsapp.App) (http.Handler, error) {
+	e := a.Env
+	op := operator.New(lambdaio.MustEnv("OPERATOR_ID"), lambdaio.MustEnv("OPERATOR_PASSWORD"))
+	d := a.Platforms.Deps()
+	srv, err := api.New(api.Options{
+		Store: d.Store, Platforms: a.Platforms, BaseURL: lambdaio.MustEnv("PUBLIC_URL"), Operator: op, Logger: e.Logger,
+		Authorizations: a.Authorizations, DeadLetters: e.DeadLetters(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	partners, err := partner.New(partner.Options{
+		Store: d.Store, Sealer: d.Sealer, Queue: e.Queue("PARTNER_QUEUE_URL"),
+		Operator: op, URLCheck: d.Egress.CheckURL, Logger: e.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", srv.Handler())
+	partners.Mount(mux)
+	return mux, nil
+}
