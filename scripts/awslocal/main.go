@@ -8,13 +8,15 @@
 //	go run ./scripts/awslocal [--addr 127.0.0.1:5455] [--app my-app] [--allow-egress CIDR]... [--param Name=Value]...
 //
 // Like `herokuevents serve`, it provisions the tenant of --app and prints
-// its config vars as NAME=value lines on stdout (HEROKUEVENTS_API_URL,
-// HEROKUEVENTS_PUBLISH_URL, HEROKUEVENTS_PLATFORM_URL); logs go to stderr,
+// its config vars (HEROKUEVENTS_API_URL, HEROKUEVENTS_PUBLISH_URL,
+// HEROKUEVENTS_PLATFORM_URL) on stdout: on a terminal a ready line and
+// export lines to paste, elsewhere NAME=value lines; logs go to stderr,
 // each function's lines prefixed by its role. It runs until SIGINT or
 // SIGTERM, then stops the emulators and moto and exits 0. Nothing is kept:
 // every run is a fresh stack.
 //
-// moto_server and aws-lambda-rie come pinned from scripts/setup-tools.
+// moto_server and aws-lambda-rie come pinned from scripts/setup-tools
+// (`make aws-local` runs it first).
 package main
 
 import (
@@ -220,8 +222,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, onStart f
 	if err != nil {
 		return err
 	}
-	for _, k := range []string{"HEROKUEVENTS_API_URL", "HEROKUEVENTS_PUBLISH_URL", "HEROKUEVENTS_PLATFORM_URL"} {
-		fmt.Fprintf(stdout, "%s=%s\n", k, vars[k])
+	names := []string{"HEROKUEVENTS_API_URL", "HEROKUEVENTS_PUBLISH_URL", "HEROKUEVENTS_PLATFORM_URL"}
+	if isTerminal(stdout) {
+		fmt.Fprintf(stdout, "herokuevents (AWS mode, local) is ready at %s for app %s. In another terminal, paste:\n\n", base, o.app)
+		for _, k := range names {
+			fmt.Fprintf(stdout, "  export %s=%s\n", k, vars[k])
+		}
+		fmt.Fprintln(stdout, "\nStop with Ctrl-C; nothing is kept.")
+	} else {
+		for _, k := range names {
+			fmt.Fprintf(stdout, "%s=%s\n", k, vars[k])
+		}
 	}
 	log.Info("ready; stop with Ctrl-C", "url", base, "app", o.app)
 	if onStart != nil {
@@ -397,6 +408,22 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// isTerminal reports whether w is an interactive terminal (a character
+// device other than /dev/null): there the config vars are printed as export
+// lines to paste, elsewhere as NAME=value lines.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	if err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		return false
+	}
+	null, err := os.Stat(os.DevNull)
+	return err != nil || !os.SameFile(fi, null)
 }
 
 // lastLine returns the last complete line of s with its newline, "" when none.
