@@ -10,6 +10,7 @@ package awsenv
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -17,7 +18,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -55,12 +56,40 @@ func MustLoad(ctx context.Context, role string) *Env {
 	}
 	logger := lambdaio.NewLogger(os.Stderr, level).With("role", role)
 	slog.SetDefault(logger)
-	cfg, err := awsconfig.LoadDefaultConfig(ctx)
+	cfg, err := Config(os.Getenv)
 	if err != nil {
 		logger.Error("load AWS config", "err", err)
 		os.Exit(1)
 	}
 	return &Env{AWS: cfg, Logger: logger, Metrics: emf.New(os.Stdout, role), Role: role}
+}
+
+// Config is the AWS SDK configuration of a Lambda function, read from the
+// variables Lambda sets: AWS_REGION and the execution role's
+// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, plus
+// AWS_ENDPOINT_URL as every AWS tool reads it (tests point it at a local
+// AWS API). It links none of the SDK's shared-config, SSO or STS
+// machinery that a function never uses.
+func Config(getenv func(string) string) (aws.Config, error) {
+	region := getenv("AWS_REGION")
+	if region == "" {
+		region = getenv("AWS_DEFAULT_REGION")
+	}
+	id, secret := getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY")
+	switch {
+	case region == "":
+		return aws.Config{}, errors.New("AWS_REGION is not set")
+	case id == "" || secret == "":
+		return aws.Config{}, errors.New("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set")
+	}
+	cfg := aws.Config{
+		Region:      region,
+		Credentials: aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(id, secret, getenv("AWS_SESSION_TOKEN"))),
+	}
+	if ep := getenv("AWS_ENDPOINT_URL"); ep != "" {
+		cfg.BaseEndpoint = aws.String(ep)
+	}
+	return cfg, nil
 }
 
 // Store returns the DynamoDB config store of CONFIG_TABLE.
