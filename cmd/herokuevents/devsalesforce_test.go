@@ -17,6 +17,7 @@ import (
 
 	"github.com/herokuevents/herokuevents/shared/logtest"
 	"github.com/herokuevents/herokuevents/shared/salesforce"
+	"github.com/herokuevents/herokuevents/shared/salesforce/pubsub"
 	"github.com/herokuevents/herokuevents/shared/salesforce/standin"
 )
 
@@ -76,11 +77,11 @@ func TestDevSalesforceServeAndEmit(t *testing.T) {
 
 	// An app configured from the printed variables subscribes and sees the event.
 	o := &salesforce.OAuth{LoginURL: vars["SALESFORCE_LOGIN_URL"], ClientID: vars["SALESFORCE_CLIENT_ID"], ClientSecret: vars["SALESFORCE_CLIENT_SECRET"]}
-	c, err := salesforce.Dial(t.Context(), vars["SALESFORCE_PUBSUB_ENDPOINT"], salesforce.WithCAFile(vars["SALESFORCE_CA_CERT"]),
-		salesforce.WithSession(o.ClientCredentialsTokenSource()))
+	c, err := pubsub.Dial(t.Context(), vars["SALESFORCE_PUBSUB_ENDPOINT"], pubsub.WithCAFile(vars["SALESFORCE_CA_CERT"]),
+		pubsub.WithSession(o.ClientCredentialsTokenSource()))
 	require.NoError(t, err)
 	defer c.Close()
-	sub, err := c.Subscribe(t.Context(), salesforce.SubscribeRequest{Topic: "/event/System_Status__e", Replay: salesforce.ReplayEarliest})
+	sub, err := c.Subscribe(t.Context(), pubsub.SubscribeRequest{Topic: "/event/System_Status__e", Replay: pubsub.ReplayEarliest})
 	require.NoError(t, err)
 	defer sub.Close()
 	b, err := sub.Recv()

@@ -20,6 +20,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/deliver"
 	"github.com/herokuevents/herokuevents/shared/salesforce"
+	"github.com/herokuevents/herokuevents/shared/salesforce/pubsub"
 	"github.com/herokuevents/herokuevents/shared/salesforce/standin"
 	"github.com/herokuevents/herokuevents/shared/sfsub"
 )
@@ -182,11 +183,11 @@ func TestSalesforceEventsThroughFilterToWebhook(t *testing.T) {
 			map[string]any{"name": "statusOut", "event": standin.SystemStatusTopic, "org_name": "example-org"}, nil))
 		id := publish(t, srv, "statusOut", `{"CreatedById":"005am000004KT8PAAW","Context__c":{"string":"Quotes Generated: 3"}}`)
 
-		client, err := salesforce.Dial(t.Context(), w.org.PubSubEndpoint(), salesforce.WithCAFile(w.org.CACertFile()),
-			salesforce.WithSession(salesforce.StaticSession(w.org.IssueToken().Session())))
+		client, err := pubsub.Dial(t.Context(), w.org.PubSubEndpoint(), pubsub.WithCAFile(w.org.CACertFile()),
+			pubsub.WithSession(salesforce.StaticSession(w.org.IssueToken().Session())))
 		require.NoError(t, err)
 		defer client.Close()
-		sub, err := client.Subscribe(t.Context(), salesforce.SubscribeRequest{Topic: standin.SystemStatusTopic, Replay: salesforce.ReplayEarliest})
+		sub, err := client.Subscribe(t.Context(), pubsub.SubscribeRequest{Topic: standin.SystemStatusTopic, Replay: pubsub.ReplayEarliest})
 		require.NoError(t, err)
 		defer sub.Close()
 		deadline := time.Now().Add(10 * time.Second)

@@ -24,6 +24,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/config/memstore"
 	"github.com/herokuevents/herokuevents/shared/logtest"
 	"github.com/herokuevents/herokuevents/shared/salesforce"
+	"github.com/herokuevents/herokuevents/shared/salesforce/pubsub"
 	"github.com/herokuevents/herokuevents/shared/salesforce/standin"
 	"github.com/herokuevents/herokuevents/shared/secret"
 )
@@ -156,8 +157,8 @@ func TestWebFlow(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, f.org.OrgID(), sess.OrgID)
 		assert.Equal(t, f.org.InstanceURL(), sess.InstanceURL)
-		c, err := salesforce.Dial(t.Context(), f.org.PubSubEndpoint(), salesforce.WithRootCAs(f.org.CertPool()),
-			salesforce.WithSession(src), salesforce.WithLogger(slog.New(slog.DiscardHandler)))
+		c, err := pubsub.Dial(t.Context(), f.org.PubSubEndpoint(), pubsub.WithRootCAs(f.org.CertPool()),
+			pubsub.WithSession(src), pubsub.WithLogger(slog.New(slog.DiscardHandler)))
 		require.NoError(t, err)
 		defer c.Close()
 		_, err = c.GetTopic(t.Context(), standin.SystemStatusTopic)
@@ -165,7 +166,7 @@ func TestWebFlow(t *testing.T) {
 
 		f.org.ExpireAccessTokens()
 		_, err = c.GetTopic(t.Context(), standin.SystemStatusTopic)
-		require.ErrorIs(t, err, salesforce.ErrUnauthenticated, "the client invalidates the rejected token")
+		require.ErrorIs(t, err, pubsub.ErrUnauthenticated, "the client invalidates the rejected token")
 		_, err = c.GetTopic(t.Context(), standin.SystemStatusTopic)
 		require.NoError(t, err, "the retry runs with a refreshed token")
 		after, err := src.Session(t.Context())

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/herokuevents/herokuevents/shared/salesforce"
+	"github.com/herokuevents/herokuevents/shared/salesforce/pubsub"
 	"github.com/herokuevents/herokuevents/shared/salesforce/standin"
 )
 
@@ -133,7 +134,7 @@ func TestJWTBearer(t *testing.T) {
 		require.NoError(t, err)
 		org.ExpireAccessTokens()
 		_, err = c.GetTopic(t.Context(), standin.SystemStatusTopic)
-		require.ErrorIs(t, err, salesforce.ErrUnauthenticated)
+		require.ErrorIs(t, err, pubsub.ErrUnauthenticated)
 		_, err = c.GetTopic(t.Context(), standin.SystemStatusTopic)
 		require.NoError(t, err)
 	})

@@ -8,13 +8,14 @@ import (
 	"sync"
 
 	"github.com/herokuevents/herokuevents/shared/salesforce"
+	"github.com/herokuevents/herokuevents/shared/salesforce/pubsub"
 )
 
 // Environment variables naming where Salesforce lives. `herokuevents
 // dev:salesforce` prints both for its stand-in.
 const (
 	// EnvPubSubEndpoint is the Pub/Sub API host:port
-	// (salesforce.DefaultEndpoint when unset).
+	// (pubsub.DefaultEndpoint when unset).
 	EnvPubSubEndpoint = "SALESFORCE_PUBSUB_ENDPOINT"
 	// EnvCACert is a PEM file of extra trusted certificates (the stand-in's).
 	EnvCACert = "SALESFORCE_CA_CERT"
@@ -22,27 +23,27 @@ const (
 
 // DialEnv dials the Pub/Sub API at getenv(EnvPubSubEndpoint), trusting the
 // system roots plus getenv(EnvCACert) when set. getenv is os.Getenv in mains.
-func DialEnv(ctx context.Context, getenv func(string) string, log *slog.Logger) (*salesforce.Client, error) {
+func DialEnv(ctx context.Context, getenv func(string) string, log *slog.Logger) (*pubsub.Client, error) {
 	return Dial(ctx, getenv(EnvPubSubEndpoint), getenv(EnvCACert), log)
 }
 
-// Dial dials the Pub/Sub API at endpoint (salesforce.DefaultEndpoint when
+// Dial dials the Pub/Sub API at endpoint (pubsub.DefaultEndpoint when
 // empty), trusting the system roots plus caFile when set. The client takes
 // each call's session from its context (see WithSessionSource): one
 // connection and one schema cache serve every tenant. Runner and Publisher
 // need a client made this way.
-func Dial(ctx context.Context, endpoint, caFile string, log *slog.Logger) (*salesforce.Client, error) {
+func Dial(ctx context.Context, endpoint, caFile string, log *slog.Logger) (*pubsub.Client, error) {
 	if endpoint == "" {
-		endpoint = salesforce.DefaultEndpoint
+		endpoint = pubsub.DefaultEndpoint
 	}
-	opts := []salesforce.DialOption{salesforce.WithSession(contextSessions)}
+	opts := []pubsub.DialOption{pubsub.WithSession(contextSessions)}
 	if log != nil {
-		opts = append(opts, salesforce.WithLogger(log))
+		opts = append(opts, pubsub.WithLogger(log))
 	}
 	if caFile != "" {
-		opts = append(opts, salesforce.WithCAFile(caFile))
+		opts = append(opts, pubsub.WithCAFile(caFile))
 	}
-	c, err := salesforce.Dial(ctx, endpoint, opts...)
+	c, err := pubsub.Dial(ctx, endpoint, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("dial salesforce pub/sub: %w", err)
 	}
@@ -64,7 +65,7 @@ var errNoSession = errors.New("no salesforce session source in the context")
 // context. It remembers which source issued each access token so that the
 // client's Invalidate reaches the right one. (The client's schema cache
 // fetches with the client's own session source, so per-tenant clients made
-// with salesforce.Client.WithSessionSource cannot fetch schemas; one client
+// with pubsub.Client.WithSessionSource cannot fetch schemas; one client
 // with this source can.)
 type ctxSessions struct {
 	mu      sync.Mutex

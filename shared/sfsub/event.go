@@ -11,7 +11,7 @@ import (
 
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/event"
-	"github.com/herokuevents/herokuevents/shared/salesforce"
+	"github.com/herokuevents/herokuevents/shared/salesforce/pubsub"
 )
 
 // CloudEvent extension attributes set on Salesforce events. The data is the
@@ -46,7 +46,7 @@ func EventID(subID, topic string, replayID []byte) string {
 // /tenants/T/subscriptions/NAME, subject = the topic, type
 // com.salesforce.platformevent or com.salesforce.cdc, time from CreatedDate or
 // ChangeEventHeader.commitTimestamp (else now), data = the Avro JSON.
-func ToEvent(tenant string, sub config.Subscription, ev salesforce.Event, now time.Time) event.Event {
+func ToEvent(tenant string, sub config.Subscription, ev pubsub.Event, now time.Time) event.Event {
 	topic := sub.Params.Event
 	out := event.Event{
 		ID:              EventID(sub.ID, topic, ev.ReplayID),

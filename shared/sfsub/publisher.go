@@ -14,6 +14,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/platform"
 	"github.com/herokuevents/herokuevents/shared/queue"
 	"github.com/herokuevents/herokuevents/shared/salesforce"
+	"github.com/herokuevents/herokuevents/shared/salesforce/pubsub"
 )
 
 // ErrNotConnected marks a publication whose authorization cannot mint a
@@ -38,7 +39,7 @@ var ErrNotConnected = errors.New("salesforce authorization not connected")
 // concurrent use; it never retries beyond the one token refresh.
 type Publisher struct {
 	// Client is the Pub/Sub client, made by Dial or DialEnv. Required.
-	Client *salesforce.Client
+	Client *pubsub.Client
 	// Sessions resolves the publication's authorization. Required.
 	Sessions Sessions
 	// Logger; slog.Default() when nil.
@@ -65,15 +66,15 @@ func (p *Publisher) Publish(ctx context.Context, tenant string, pub config.Publi
 	if err != nil {
 		return queue.Permanent(fmt.Errorf("publication %s: event %s: %w", pub.Name, ev.ID, err))
 	}
-	msg := salesforce.Message{Data: data}
+	msg := pubsub.Message{Data: data}
 	if len(ev.ID) <= 36 {
 		msg.ID = ev.ID
 	}
 	pctx := WithSessionSource(ctx, src)
-	var results []salesforce.PublishResult
+	var results []pubsub.PublishResult
 	for attempt := 0; attempt < 2; attempt++ {
 		results, err = p.Client.Publish(pctx, topic, msg)
-		if !errors.Is(err, salesforce.ErrUnauthenticated) {
+		if !errors.Is(err, pubsub.ErrUnauthenticated) {
 			break
 		}
 		log.InfoContext(ctx, "salesforce session expired; refreshing", "tenant", tenant, "publication", pub.Name, "event_id", ev.ID)
@@ -85,7 +86,7 @@ func (p *Publisher) Publish(ctx context.Context, tenant string, pub config.Publi
 		return fmt.Errorf("publish to %s: %d results for 1 event", topic, len(results))
 	}
 	if rerr := results[0].Err; rerr != nil {
-		var pe *salesforce.PublishError
+		var pe *pubsub.PublishError
 		if errors.As(rerr, &pe) && strings.Contains(strings.ToLower(pe.Msg), "unavailable") {
 			return fmt.Errorf("publish to %s: %w", topic, rerr)
 		}
@@ -101,9 +102,9 @@ func classifyPublish(pub config.Publication, err error) error {
 	switch {
 	case errors.Is(err, salesforce.ErrInvalidGrant), errors.Is(err, authorization.ErrNotConnected), errors.Is(err, authorization.ErrNotFound):
 		return queue.Permanent(fmt.Errorf("publication %s: authorization %s: %w: %w", pub.Name, pub.Params.OrgName, ErrNotConnected, err))
-	case errors.Is(err, salesforce.ErrTopicNotFound), errors.Is(err, salesforce.ErrPermission):
+	case errors.Is(err, pubsub.ErrTopicNotFound), errors.Is(err, pubsub.ErrPermission):
 		return queue.Permanent(fmt.Errorf("publication %s: %w", pub.Name, err))
-	case errors.Is(err, salesforce.ErrInvalidPayload):
+	case errors.Is(err, pubsub.ErrInvalidPayload):
 		return queue.Permanent(fmt.Errorf("publication %s: %w", pub.Name, err))
 	}
 	return fmt.Errorf("publication %s: %w", pub.Name, err)
@@ -114,7 +115,7 @@ func classifyPublish(pub config.Publication, err error) error {
 func withCreatedDate(ev event.Event) ([]byte, error) {
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(ev.Data, &obj); err != nil || obj == nil {
-		return nil, fmt.Errorf("%w: event data must be a JSON object", salesforce.ErrInvalidPayload)
+		return nil, fmt.Errorf("%w: event data must be a JSON object", pubsub.ErrInvalidPayload)
 	}
 	if _, ok := obj["CreatedDate"]; ok || ev.Time.IsZero() {
 		return ev.Data, nil

@@ -14,6 +14,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/event"
 	"github.com/herokuevents/herokuevents/shared/queue"
 	"github.com/herokuevents/herokuevents/shared/salesforce"
+	"github.com/herokuevents/herokuevents/shared/salesforce/pubsub"
 	"github.com/herokuevents/herokuevents/shared/salesforce/standin"
 	"github.com/herokuevents/herokuevents/shared/sfsub"
 )
@@ -115,7 +116,7 @@ func TestToEventTimeAndIDs(t *testing.T) {
 	schema, err := e.org.Schema(standin.AccountChangeTopic)
 	require.NoError(t, err)
 	sub := config.Subscription{ID: "s1", Name: "acct", Params: config.Params{Event: standin.AccountChangeTopic}}
-	ev := sfsub.ToEvent(tenant, sub, salesforce.Event{ID: res[0].EventID, ReplayID: res[0].ReplayID, Data: res[0].Data, Schema: schema}, time.Unix(0, 0))
+	ev := sfsub.ToEvent(tenant, sub, pubsub.Event{ID: res[0].EventID, ReplayID: res[0].ReplayID, Data: res[0].Data, Schema: schema}, time.Unix(0, 0))
 	var data struct {
 		Header struct {
 			CommitTimestamp int64 `json:"commitTimestamp"`

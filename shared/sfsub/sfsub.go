@@ -65,6 +65,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/metric"
 	"github.com/herokuevents/herokuevents/shared/queue"
 	"github.com/herokuevents/herokuevents/shared/salesforce"
+	"github.com/herokuevents/herokuevents/shared/salesforce/pubsub"
 )
 
 // ReplayFallback is the metric counted when a corrupted or expired replay
@@ -84,7 +85,7 @@ type Options struct {
 	Ingest queue.Sender
 	// Client is the Pub/Sub client, made by Dial or DialEnv (it takes each
 	// subscription's session from the context). Required.
-	Client *salesforce.Client
+	Client *pubsub.Client
 	// Sessions resolves authorizations. Required.
 	Sessions Sessions
 	// Owner names this consumer in leases; a random id when empty.
@@ -450,7 +451,7 @@ func (s *stream) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("authorization %s: %w", sub.Params.OrgName, err)
 	}
-	req := salesforce.SubscribeRequest{Topic: sub.Params.Event, BatchSize: s.r.o.BatchSize}
+	req := pubsub.SubscribeRequest{Topic: sub.Params.Event, BatchSize: s.r.o.BatchSize}
 	var cp []byte
 	if sub.State != nil {
 		cp = sub.State.Checkpoint
@@ -458,11 +459,11 @@ func (s *stream) run(ctx context.Context) error {
 	preset := "latest"
 	switch {
 	case len(cp) > 0 && !s.fallback:
-		req.Replay, req.ReplayID, preset = salesforce.ReplayCustom, cp, "custom"
+		req.Replay, req.ReplayID, preset = pubsub.ReplayCustom, cp, "custom"
 	case sub.Replay == ReplayEarliest:
-		req.Replay, preset = salesforce.ReplayEarliest, "earliest"
+		req.Replay, preset = pubsub.ReplayEarliest, "earliest"
 	default:
-		req.Replay = salesforce.ReplayLatest
+		req.Replay = pubsub.ReplayLatest
 	}
 	subscription, err := s.r.o.Client.Subscribe(WithSessionSource(ctx, src), req)
 	if err != nil {
@@ -483,7 +484,7 @@ func (s *stream) run(ctx context.Context) error {
 }
 
 // batch enqueues a batch's events and then advances the checkpoint.
-func (s *stream) batch(ctx context.Context, sub config.Subscription, b *salesforce.Batch) error {
+func (s *stream) batch(ctx context.Context, sub config.Subscription, b *pubsub.Batch) error {
 	now := s.r.o.Now()
 	if len(b.Events) > 0 {
 		msgs := make([]queue.Message, 0, len(b.Events))
@@ -544,11 +545,11 @@ func (s *stream) handle(ctx context.Context, err error) time.Duration {
 			return min(s.r.o.MinBackoff*time.Duration(s.eofs), s.r.o.MaxBackoff)
 		}
 		return 0
-	case errors.Is(err, salesforce.ErrUnauthenticated) && !s.unauthRetried:
+	case errors.Is(err, pubsub.ErrUnauthenticated) && !s.unauthRetried:
 		s.unauthRetried = true
 		s.log.InfoContext(ctx, "salesforce session expired; refreshing and resuming from the checkpoint")
 		return 0
-	case errors.Is(err, salesforce.ErrReplayCorrupted) && !s.fallback && sub.State != nil && len(sub.State.Checkpoint) > 0:
+	case errors.Is(err, pubsub.ErrReplayCorrupted) && !s.fallback && sub.State != nil && len(sub.State.Checkpoint) > 0:
 		s.fallback = true
 		preset := "LATEST"
 		if sub.Replay == ReplayEarliest {
@@ -584,7 +585,7 @@ func (s *stream) handle(ctx context.Context, err error) time.Duration {
 		if msg == "" {
 			msg = err.Error()
 		}
-	case errors.Is(err, salesforce.ErrInvalidGrant) || errors.Is(err, salesforce.ErrUnauthenticated):
+	case errors.Is(err, salesforce.ErrInvalidGrant) || errors.Is(err, pubsub.ErrUnauthenticated):
 		msg = fmt.Sprintf("authorization %s was refused by Salesforce; reconnect it (authorizations:salesforce:create %s): %v",
 			sub.Params.OrgName, sub.Params.OrgName, err)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/metric"
 	"github.com/herokuevents/herokuevents/shared/queue"
 	"github.com/herokuevents/herokuevents/shared/salesforce"
+	"github.com/herokuevents/herokuevents/shared/salesforce/pubsub"
 	"github.com/herokuevents/herokuevents/shared/salesforce/standin"
 	"github.com/herokuevents/herokuevents/shared/sfsub"
 )
@@ -106,7 +107,7 @@ type env struct {
 	org     *standin.Org
 	store   config.Store
 	sink    *sink
-	client  *salesforce.Client
+	client  *pubsub.Client
 	tok     *salesforce.Token
 	src     *counting
 	metrics *counter

@@ -36,6 +36,7 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	"github.com/herokuevents/herokuevents/shared/salesforce"
+	"github.com/herokuevents/herokuevents/shared/salesforce/pubsub"
 	"github.com/herokuevents/herokuevents/shared/salesforce/pubsubpb"
 )
 
@@ -111,7 +112,7 @@ type Org struct {
 
 	mu         sync.Mutex
 	topics     map[string]*topic
-	schemas    map[string]*salesforce.Schema
+	schemas    map[string]*pubsub.Schema
 	access     map[string]*accessToken
 	refresh    map[string]*refreshToken
 	codes      map[string]*authCode
@@ -130,8 +131,8 @@ type Org struct {
 
 type topic struct {
 	name         string
-	schema       *salesforce.Schema // current
-	schemaIDs    map[string]bool    // every version
+	schema       *pubsub.Schema  // current
+	schemaIDs    map[string]bool // every version
 	canPublish   bool
 	canSubscribe bool
 	base         uint64 // replay id before the first event
@@ -168,7 +169,7 @@ var errTokenExpired = errors.New("access token expired")
 func Start(opts Options) (*Org, error) {
 	o := &Org{
 		opts: opts, log: opts.Logger,
-		topics: map[string]*topic{}, schemas: map[string]*salesforce.Schema{},
+		topics: map[string]*topic{}, schemas: map[string]*pubsub.Schema{},
 		access: map[string]*accessToken{}, refresh: map[string]*refreshToken{}, codes: map[string]*authCode{},
 		streams: map[*openStream]struct{}{}, jwtKeys: append([]*rsa.PublicKey(nil), opts.JWTKeys...),
 		keepalive: opts.Keepalive, idle: opts.IdleTimeout,
@@ -468,7 +469,7 @@ func (o *Org) AddTopic(spec TopicSpec) error {
 	}
 	sum := sha256.Sum256(compact.Bytes())
 	id := base64.RawURLEncoding.EncodeToString(sum[:16])
-	schema, err := salesforce.ParseSchema(id, compact.String())
+	schema, err := pubsub.ParseSchema(id, compact.String())
 	if err != nil {
 		return fmt.Errorf("add topic %s: %w", spec.Name, err)
 	}
@@ -497,7 +498,7 @@ func (o *Org) AddTopic(spec TopicSpec) error {
 }
 
 // Schema returns the current schema of a topic.
-func (o *Org) Schema(topicName string) (*salesforce.Schema, error) {
+func (o *Org) Schema(topicName string) (*pubsub.Schema, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	t, ok := o.topics[topicName]
@@ -582,7 +583,7 @@ func (o *Org) Emit(topicName string, data []byte) (*EmitResult, error) {
 	return &EmitResult{Topic: topicName, EventID: ev.Id, ReplayID: id, Data: decoded}, nil
 }
 
-func (o *Org) peDefaults(schema *salesforce.Schema) map[string]any {
+func (o *Org) peDefaults(schema *pubsub.Schema) map[string]any {
 	out := map[string]any{}
 	for _, f := range schema.Fields() {
 		switch f {
@@ -607,12 +608,12 @@ func entityName(topicName string) string {
 
 var keyPrefixes = map[string]string{"Account": "001", "Contact": "003", "Opportunity": "006", "Lead": "00Q", "Case": "500"}
 
-func (o *Org) changeEvent(topicName string, schema *salesforce.Schema, data []byte) ([]byte, error) {
+func (o *Org) changeEvent(topicName string, schema *pubsub.Schema, data []byte) ([]byte, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var in map[string]any
 	if err := dec.Decode(&in); err != nil {
-		return nil, fmt.Errorf("%w: %w", salesforce.ErrInvalidPayload, err)
+		return nil, fmt.Errorf("%w: %w", pubsub.ErrInvalidPayload, err)
 	}
 	if in == nil {
 		in = map[string]any{}
@@ -641,11 +642,11 @@ func (o *Org) changeEvent(topicName string, schema *salesforce.Schema, data []by
 	}
 	changedBM, err := schema.ChangeBitmaps(sortedNames(schema, changed))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", salesforce.ErrInvalidPayload, err)
+		return nil, fmt.Errorf("%w: %w", pubsub.ErrInvalidPayload, err)
 	}
 	nulledBM, err := schema.ChangeBitmaps(sortedNames(schema, nulled))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", salesforce.ErrInvalidPayload, err)
+		return nil, fmt.Errorf("%w: %w", pubsub.ErrInvalidPayload, err)
 	}
 	header, _ := in["ChangeEventHeader"].(map[string]any)
 	if header == nil {
@@ -721,7 +722,7 @@ func contains(list []string, s string) bool {
 }
 
 // sortedNames orders field names by schema position for stable bitmaps.
-func sortedNames(schema *salesforce.Schema, names []string) []string {
+func sortedNames(schema *pubsub.Schema, names []string) []string {
 	var out []string
 	for _, f := range schema.Fields() {
 		for _, n := range names {

@@ -1,4 +1,4 @@
-package salesforce_test
+package pubsub_test
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/herokuevents/herokuevents/shared/salesforce"
+	"github.com/herokuevents/herokuevents/shared/salesforce/pubsub"
 	"github.com/herokuevents/herokuevents/shared/salesforce/pubsubpb"
 	"github.com/herokuevents/herokuevents/shared/salesforce/salesforcetest"
 	"github.com/herokuevents/herokuevents/shared/salesforce/standin"
@@ -30,9 +31,9 @@ func startOrg(t *testing.T, opts standin.Options) *standin.Org {
 }
 
 // dial connects over real TLS, trusting the stand-in's certificate file.
-func dial(t *testing.T, org *standin.Org, src salesforce.SessionSource) *salesforce.Client {
+func dial(t *testing.T, org *standin.Org, src salesforce.SessionSource) *pubsub.Client {
 	t.Helper()
-	c, err := salesforce.Dial(t.Context(), org.PubSubEndpoint(), salesforce.WithCAFile(org.CACertFile()), salesforce.WithSession(src))
+	c, err := pubsub.Dial(t.Context(), org.PubSubEndpoint(), pubsub.WithCAFile(org.CACertFile()), pubsub.WithSession(src))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = c.Close() })
 	return c
@@ -50,9 +51,9 @@ func emit(t *testing.T, org *standin.Org, topic, data string) *standin.EmitResul
 }
 
 // recvEvents receives until n events arrived, skipping keepalives.
-func recvEvents(t *testing.T, sub *salesforce.Subscription, n int) []salesforce.Event {
+func recvEvents(t *testing.T, sub *pubsub.Subscription, n int) []pubsub.Event {
 	t.Helper()
-	var out []salesforce.Event
+	var out []pubsub.Event
 	for len(out) < n {
 		b, err := sub.Recv()
 		require.NoError(t, err)
@@ -61,7 +62,7 @@ func recvEvents(t *testing.T, sub *salesforce.Subscription, n int) []salesforce.
 	return out
 }
 
-func contextValue(t *testing.T, e salesforce.Event) string {
+func contextValue(t *testing.T, e pubsub.Event) string {
 	t.Helper()
 	var v struct {
 		Context struct {
@@ -89,8 +90,8 @@ func TestGetTopicAndSchema(t *testing.T) {
 	assert.False(t, cdc.CanPublish)
 
 	_, err = c.GetTopic(t.Context(), "/event/Nope__e")
-	require.ErrorIs(t, err, salesforce.ErrTopicNotFound)
-	var apiErr *salesforce.APIError
+	require.ErrorIs(t, err, pubsub.ErrTopicNotFound)
+	var apiErr *pubsub.APIError
 	require.ErrorAs(t, err, &apiErr)
 	assert.Equal(t, "sfdc.platform.eventbus.grpc.topic.not.found", apiErr.ErrorCode)
 	assert.NotEmpty(t, apiErr.RPCID)
@@ -105,7 +106,7 @@ func TestUnauthenticated(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			c := dial(t, org, salesforce.StaticSession(s))
 			_, err := c.GetTopic(t.Context(), standin.SystemStatusTopic)
-			require.ErrorIs(t, err, salesforce.ErrUnauthenticated)
+			require.ErrorIs(t, err, pubsub.ErrUnauthenticated)
 		})
 	}
 }
@@ -118,7 +119,7 @@ func TestSubscribeReplayPresets(t *testing.T) {
 	emit(t, org, topic, `{"Context__c":{"string":"two"}}`)
 
 	t.Run("earliest", func(t *testing.T) {
-		sub, err := c.Subscribe(t.Context(), salesforce.SubscribeRequest{Topic: topic, Replay: salesforce.ReplayEarliest})
+		sub, err := c.Subscribe(t.Context(), pubsub.SubscribeRequest{Topic: topic, Replay: pubsub.ReplayEarliest})
 		require.NoError(t, err)
 		defer sub.Close()
 		evs := recvEvents(t, sub, 2)
@@ -129,7 +130,7 @@ func TestSubscribeReplayPresets(t *testing.T) {
 		assert.Equal(t, first.EventID, evs[0].ID)
 	})
 	t.Run("custom resumes after the stored id", func(t *testing.T) {
-		sub, err := c.Subscribe(t.Context(), salesforce.SubscribeRequest{Topic: topic, Replay: salesforce.ReplayCustom, ReplayID: first.ReplayID})
+		sub, err := c.Subscribe(t.Context(), pubsub.SubscribeRequest{Topic: topic, Replay: pubsub.ReplayCustom, ReplayID: first.ReplayID})
 		require.NoError(t, err)
 		defer sub.Close()
 		evs := recvEvents(t, sub, 1)
@@ -138,7 +139,7 @@ func TestSubscribeReplayPresets(t *testing.T) {
 	t.Run("latest gets only new events", func(t *testing.T) {
 		org.SetKeepalive(50 * time.Millisecond)
 		defer org.SetKeepalive(time.Minute)
-		sub, err := c.Subscribe(t.Context(), salesforce.SubscribeRequest{Topic: topic})
+		sub, err := c.Subscribe(t.Context(), pubsub.SubscribeRequest{Topic: topic})
 		require.NoError(t, err)
 		defer sub.Close()
 		b, err := sub.Recv() // a keepalive proves the stream is open before emitting
@@ -154,19 +155,19 @@ func TestSubscribeReplayPresets(t *testing.T) {
 		"missing id":   nil,
 	} {
 		t.Run("custom "+name, func(t *testing.T) {
-			sub, err := c.Subscribe(t.Context(), salesforce.SubscribeRequest{Topic: topic, Replay: salesforce.ReplayCustom, ReplayID: id})
+			sub, err := c.Subscribe(t.Context(), pubsub.SubscribeRequest{Topic: topic, Replay: pubsub.ReplayCustom, ReplayID: id})
 			require.NoError(t, err)
 			defer sub.Close()
 			_, err = sub.Recv()
-			require.ErrorIs(t, err, salesforce.ErrReplayCorrupted)
+			require.ErrorIs(t, err, pubsub.ErrReplayCorrupted)
 		})
 	}
 	t.Run("unknown topic", func(t *testing.T) {
-		sub, err := c.Subscribe(t.Context(), salesforce.SubscribeRequest{Topic: "/event/Nope__e"})
+		sub, err := c.Subscribe(t.Context(), pubsub.SubscribeRequest{Topic: "/event/Nope__e"})
 		require.NoError(t, err)
 		defer sub.Close()
 		_, err = sub.Recv()
-		require.ErrorIs(t, err, salesforce.ErrTopicNotFound)
+		require.ErrorIs(t, err, pubsub.ErrTopicNotFound)
 	})
 }
 
@@ -177,11 +178,11 @@ func TestSubscribeFlowControlAndKeepalive(t *testing.T) {
 	for range 7 {
 		emit(t, org, topic, `{"Context__c":"x"}`)
 	}
-	sub, err := c.Subscribe(t.Context(), salesforce.SubscribeRequest{Topic: topic, Replay: salesforce.ReplayEarliest, BatchSize: 3})
+	sub, err := c.Subscribe(t.Context(), pubsub.SubscribeRequest{Topic: topic, Replay: pubsub.ReplayEarliest, BatchSize: 3})
 	require.NoError(t, err)
 	defer sub.Close()
-	var got []salesforce.Event
-	var keepalive *salesforce.Batch
+	var got []pubsub.Event
+	var keepalive *pubsub.Batch
 	for keepalive == nil {
 		b, err := sub.Recv()
 		require.NoError(t, err)
@@ -198,14 +199,14 @@ func TestSubscribeFlowControlAndKeepalive(t *testing.T) {
 
 	t.Run("keepalive on an empty topic has a usable replay id", func(t *testing.T) {
 		require.NoError(t, org.AddTopic(standin.TopicSpec{Name: "/event/Empty__e", Schema: json.RawMessage(peSchema)}))
-		sub, err := c.Subscribe(t.Context(), salesforce.SubscribeRequest{Topic: "/event/Empty__e"})
+		sub, err := c.Subscribe(t.Context(), pubsub.SubscribeRequest{Topic: "/event/Empty__e"})
 		require.NoError(t, err)
 		b, err := sub.Recv()
 		require.NoError(t, err)
 		sub.Close()
 		require.Len(t, b.LatestReplayID, 8)
 		emit(t, org, "/event/Empty__e", `{"Amount__c":1}`)
-		sub, err = c.Subscribe(t.Context(), salesforce.SubscribeRequest{Topic: "/event/Empty__e", Replay: salesforce.ReplayCustom, ReplayID: b.LatestReplayID})
+		sub, err = c.Subscribe(t.Context(), pubsub.SubscribeRequest{Topic: "/event/Empty__e", Replay: pubsub.ReplayCustom, ReplayID: b.LatestReplayID})
 		require.NoError(t, err)
 		defer sub.Close()
 		assert.Len(t, recvEvents(t, sub, 1), 1)
@@ -222,7 +223,7 @@ func TestStandInFlowControlRules(t *testing.T) {
 		emit(t, org, topic, `{}`)
 	}
 	t.Run("pending is capped at 100", func(t *testing.T) {
-		sub, err := c.Subscribe(t.Context(), salesforce.SubscribeRequest{Topic: topic, Replay: salesforce.ReplayEarliest, BatchSize: 100})
+		sub, err := c.Subscribe(t.Context(), pubsub.SubscribeRequest{Topic: topic, Replay: pubsub.ReplayEarliest, BatchSize: 100})
 		require.NoError(t, err)
 		defer sub.Close()
 		b, err := sub.Recv()
@@ -254,9 +255,9 @@ func TestPublishSubscribeRoundTrip(t *testing.T) {
 	c := dial(t, org, tokenSource(org))
 	topic := standin.SystemStatusTopic
 	res, err := c.Publish(t.Context(), topic,
-		salesforce.Message{ID: "corr-1", Data: json.RawMessage(`{"CreatedDate":1736877277000,"CreatedById":"005am000004KT8PAAW","Context__c":{"string":"Quotes Generated: 3"}}`)},
-		salesforce.Message{Data: json.RawMessage(`{"CreatedDate":1,"CreatedById":"005","Context__c":"plain"}`)},
-		salesforce.Message{ID: "bad", Data: json.RawMessage(`{"CreatedDate":1,"CreatedById":"005","Unknown__c":"x"}`)},
+		pubsub.Message{ID: "corr-1", Data: json.RawMessage(`{"CreatedDate":1736877277000,"CreatedById":"005am000004KT8PAAW","Context__c":{"string":"Quotes Generated: 3"}}`)},
+		pubsub.Message{Data: json.RawMessage(`{"CreatedDate":1,"CreatedById":"005","Context__c":"plain"}`)},
+		pubsub.Message{ID: "bad", Data: json.RawMessage(`{"CreatedDate":1,"CreatedById":"005","Unknown__c":"x"}`)},
 	)
 	require.NoError(t, err)
 	require.Len(t, res, 3)
@@ -265,13 +266,13 @@ func TestPublishSubscribeRoundTrip(t *testing.T) {
 	assert.Len(t, res[0].ReplayID, 8)
 	require.NoError(t, res[1].Err)
 	assert.Len(t, res[1].CorrelationKey, 36, "a generated UUID")
-	require.ErrorIs(t, res[2].Err, salesforce.ErrInvalidPayload)
+	require.ErrorIs(t, res[2].Err, pubsub.ErrInvalidPayload)
 
 	pub := org.Published(topic)
 	require.Len(t, pub, 2)
 	assert.JSONEq(t, `{"CreatedDate":1736877277000,"CreatedById":"005am000004KT8PAAW","Context__c":{"string":"Quotes Generated: 3"}}`, string(pub[0].Data))
 
-	sub, err := c.Subscribe(t.Context(), salesforce.SubscribeRequest{Topic: topic, Replay: salesforce.ReplayEarliest})
+	sub, err := c.Subscribe(t.Context(), pubsub.SubscribeRequest{Topic: topic, Replay: pubsub.ReplayEarliest})
 	require.NoError(t, err)
 	defer sub.Close()
 	evs := recvEvents(t, sub, 2)
@@ -289,15 +290,15 @@ func TestPublishSubscribeRoundTrip(t *testing.T) {
 		})
 		require.NoError(t, err)
 		require.Len(t, out, 2)
-		var pe *salesforce.PublishError
+		var pe *pubsub.PublishError
 		require.ErrorAs(t, out[0].Err, &pe)
 		assert.Equal(t, "PUBLISH", pe.Code)
 		assert.Equal(t, "junk", out[0].CorrelationKey)
 		require.Error(t, out[1].Err)
 	})
 	t.Run("CDC topics are not publishable", func(t *testing.T) {
-		_, err := c.Publish(t.Context(), standin.AccountChangeTopic, salesforce.Message{Data: json.RawMessage(`{}`)})
-		require.ErrorIs(t, err, salesforce.ErrPermission)
+		_, err := c.Publish(t.Context(), standin.AccountChangeTopic, pubsub.Message{Data: json.RawMessage(`{}`)})
+		require.ErrorIs(t, err, pubsub.ErrPermission)
 	})
 }
 
@@ -307,7 +308,7 @@ func TestChangeEventFromStandIn(t *testing.T) {
 	topic := standin.AccountChangeTopic
 	emit(t, org, topic, `{"ChangeEventHeader":{"changeType":"UPDATE","recordIds":["001xx000003DGb2AAG"]},
 		"Name":"Acme","Industry":{"string":"Energy"},"Phone":null,"BillingAddress":{"City":"Paris","Street":null}}`)
-	sub, err := c.Subscribe(t.Context(), salesforce.SubscribeRequest{Topic: topic, Replay: salesforce.ReplayEarliest})
+	sub, err := c.Subscribe(t.Context(), pubsub.SubscribeRequest{Topic: topic, Replay: pubsub.ReplayEarliest})
 	require.NoError(t, err)
 	defer sub.Close()
 	ev := recvEvents(t, sub, 1)[0]
@@ -356,7 +357,7 @@ func TestExpiredTokenEndsStreamAndRefreshes(t *testing.T) {
 	ts := tokenSource(org)
 	c := dial(t, org, ts)
 	topic := standin.SystemStatusTopic
-	sub, err := c.Subscribe(t.Context(), salesforce.SubscribeRequest{Topic: topic})
+	sub, err := c.Subscribe(t.Context(), pubsub.SubscribeRequest{Topic: topic})
 	require.NoError(t, err)
 	defer sub.Close()
 	_, err = sub.Recv()
@@ -371,7 +372,7 @@ func TestExpiredTokenEndsStreamAndRefreshes(t *testing.T) {
 			break
 		}
 	}
-	require.ErrorIs(t, err, salesforce.ErrUnauthenticated)
+	require.ErrorIs(t, err, pubsub.ErrUnauthenticated)
 
 	// The client invalidated the token; the next call refreshes.
 	_, err = c.GetTopic(t.Context(), topic)
@@ -384,7 +385,7 @@ func TestExpiredTokenEndsStreamAndRefreshes(t *testing.T) {
 	t.Run("revoked refresh token", func(t *testing.T) {
 		require.True(t, org.RevokeRefreshToken(after.RefreshToken))
 		_, err := c.GetTopic(t.Context(), topic)
-		require.ErrorIs(t, err, salesforce.ErrUnauthenticated)
+		require.ErrorIs(t, err, pubsub.ErrUnauthenticated)
 		_, err = c.GetTopic(t.Context(), topic)
 		require.ErrorIs(t, err, salesforce.ErrInvalidGrant)
 	})
@@ -394,7 +395,7 @@ func TestContextCancelEndsRecv(t *testing.T) {
 	org := startOrg(t, standin.Options{})
 	c := dial(t, org, tokenSource(org))
 	ctx, cancel := context.WithCancel(t.Context())
-	sub, err := c.Subscribe(ctx, salesforce.SubscribeRequest{Topic: standin.SystemStatusTopic})
+	sub, err := c.Subscribe(ctx, pubsub.SubscribeRequest{Topic: standin.SystemStatusTopic})
 	require.NoError(t, err)
 	time.AfterFunc(50*time.Millisecond, cancel)
 	_, err = sub.Recv()

@@ -1,4 +1,4 @@
-package salesforce
+package pubsub
 
 import (
 	"context"
@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/herokuevents/herokuevents/shared/salesforce"
 	"github.com/herokuevents/herokuevents/shared/salesforce/pubsubpb"
 )
 
@@ -30,8 +31,8 @@ const DefaultEndpoint = "api.pubsub.salesforce.com:7443"
 // of these when it applies, so callers use errors.Is.
 var (
 	// ErrUnauthenticated: the access token was rejected (expired, revoked).
-	// The client has already invalidated it on a SessionSource that is an
-	// Invalidator; refresh and retry (resubscribe with ReplayCustom).
+	// The client has already invalidated it on a salesforce.SessionSource that is an
+	// salesforce.Invalidator; refresh and retry (resubscribe with ReplayCustom).
 	ErrUnauthenticated = errors.New("salesforce pub/sub: unauthenticated")
 	// ErrReplayCorrupted: the replay id is malformed, expired (over 72 h) or
 	// missing with ReplayCustom. Resubscribe with a deliberate fallback
@@ -118,7 +119,7 @@ type dialConfig struct {
 	roots    *x509.CertPool
 	caFile   string
 	insecure bool
-	session  SessionSource
+	session  salesforce.SessionSource
 	log      *slog.Logger
 }
 
@@ -133,7 +134,9 @@ func WithRootCAs(pool *x509.CertPool) DialOption { return func(c *dialConfig) { 
 func WithInsecure() DialOption { return func(c *dialConfig) { c.insecure = true } }
 
 // WithSession sets the source of the per-RPC credentials.
-func WithSession(src SessionSource) DialOption { return func(c *dialConfig) { c.session = src } }
+func WithSession(src salesforce.SessionSource) DialOption {
+	return func(c *dialConfig) { c.session = src }
+}
 
 // WithLogger sets the logger (default slog.Default()).
 func WithLogger(l *slog.Logger) DialOption { return func(c *dialConfig) { c.log = l } }
@@ -145,7 +148,7 @@ func WithLogger(l *slog.Logger) DialOption { return func(c *dialConfig) { c.log 
 type Client struct {
 	conn    *grpc.ClientConn
 	api     pubsubpb.PubSubClient
-	session SessionSource
+	session salesforce.SessionSource
 	schemas *SchemaCache
 	log     *slog.Logger
 	owner   bool
@@ -195,7 +198,7 @@ func Dial(_ context.Context, endpoint string, opts ...DialOption) (*Client, erro
 
 // WithSessionSource returns a client sharing c's connection and schema cache
 // but authenticating with src (another org). Closing it is a no-op.
-func (c *Client) WithSessionSource(src SessionSource) *Client {
+func (c *Client) WithSessionSource(src salesforce.SessionSource) *Client {
 	n := *c
 	n.session = src
 	n.owner = false
@@ -226,7 +229,7 @@ func (c *Client) authCtx(ctx context.Context) (context.Context, string, error) {
 func (c *Client) fail(err error, trailer metadata.MD, token string) error {
 	e := apiError(err, trailer)
 	if errors.Is(e, ErrUnauthenticated) {
-		if inv, ok := c.session.(Invalidator); ok {
+		if inv, ok := c.session.(salesforce.Invalidator); ok {
 			inv.Invalidate(token)
 		}
 	}

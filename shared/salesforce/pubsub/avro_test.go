@@ -1,4 +1,4 @@
-package salesforce_test
+package pubsub_test
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/herokuevents/herokuevents/shared/salesforce"
+	"github.com/herokuevents/herokuevents/shared/salesforce/pubsub"
 )
 
 const peSchema = `{"name":"Sample__e","namespace":"com.sforce.eventbus","type":"record","fields":[
@@ -39,7 +39,7 @@ const cdcSchema = `{"name":"ContactChangeEvent","namespace":"com.sforce.eventbus
  {"name":"Description","type":["null","string"],"default":null}]}`
 
 func TestEncodeMatchesReferenceBinary(t *testing.T) {
-	s, err := salesforce.ParseSchema("id1", peSchema)
+	s, err := pubsub.ParseSchema("id1", peSchema)
 	require.NoError(t, err)
 	want := "80a0abfef962" + "1e" + hex.EncodeToString([]byte("005xx000001X8Uz")) + "020278" + "00"
 	for name, in := range map[string]string{
@@ -58,7 +58,7 @@ func TestEncodeMatchesReferenceBinary(t *testing.T) {
 }
 
 func TestEncodeRejectsBadPayloads(t *testing.T) {
-	s, err := salesforce.ParseSchema("id1", peSchema)
+	s, err := pubsub.ParseSchema("id1", peSchema)
 	require.NoError(t, err)
 	for name, in := range map[string]string{
 		"unknown field":    `{"CreatedDate":1,"CreatedById":"005","Nope__c":"x"}`,
@@ -70,19 +70,19 @@ func TestEncodeRejectsBadPayloads(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := s.Encode([]byte(in))
-			require.ErrorIs(t, err, salesforce.ErrInvalidPayload)
+			require.ErrorIs(t, err, pubsub.ErrInvalidPayload)
 		})
 	}
 	t.Run("trailing bytes", func(t *testing.T) {
 		b, err := s.Encode([]byte(`{"CreatedDate":1,"CreatedById":"005"}`))
 		require.NoError(t, err)
 		_, err = s.Decode(append(b, 0))
-		require.ErrorIs(t, err, salesforce.ErrInvalidPayload)
+		require.ErrorIs(t, err, pubsub.ErrInvalidPayload)
 	})
 }
 
 func TestEncodeWithFallback(t *testing.T) {
-	s, err := salesforce.ParseSchema("id1", peSchema)
+	s, err := pubsub.ParseSchema("id1", peSchema)
 	require.NoError(t, err)
 	b, err := s.EncodeWith([]byte(`{"Amount__c":2.5,"CreatedById":"005given"}`), map[string]any{"CreatedDate": int64(42), "CreatedById": "005fallback"})
 	require.NoError(t, err)
@@ -92,7 +92,7 @@ func TestEncodeWithFallback(t *testing.T) {
 }
 
 func TestCompoundFieldsRoundTrip(t *testing.T) {
-	s, err := salesforce.ParseSchema("cdc", cdcSchema)
+	s, err := pubsub.ParseSchema("cdc", cdcSchema)
 	require.NoError(t, err)
 	assert.True(t, s.IsChangeEvent())
 	in := `{"ChangeEventHeader":{"entityName":"Contact","changeType":"UPDATE","changedFields":[],"nulledFields":[],"diffFields":[]},
@@ -110,7 +110,7 @@ func TestCompoundFieldsRoundTrip(t *testing.T) {
 }
 
 func TestFieldNames(t *testing.T) {
-	s, err := salesforce.ParseSchema("cdc", cdcSchema)
+	s, err := pubsub.ParseSchema("cdc", cdcSchema)
 	require.NoError(t, err)
 	tests := []struct {
 		name    string
@@ -141,18 +141,18 @@ func TestFieldNames(t *testing.T) {
 }
 
 func TestChangeBitmapsAndChangeFields(t *testing.T) {
-	s, err := salesforce.ParseSchema("cdc", cdcSchema)
+	s, err := pubsub.ParseSchema("cdc", cdcSchema)
 	require.NoError(t, err)
 	bm, err := s.ChangeBitmaps([]string{"Phone", "Description", "Name.LastName", "MailingAddress.Street"})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"0x24", "1-0x04", "4-0x01"}, bm)
-	assert.Equal(t, "0x650004E0", salesforce.Bitmap([]int{5, 6, 7, 10, 24, 26, 29, 30}))
+	assert.Equal(t, "0x650004E0", pubsub.Bitmap([]int{5, 6, 7, 10, 24, 26, 29, 30}))
 
 	data := `{"ChangeEventHeader":{"entityName":"Contact","changeType":"UPDATE",
 		"changedFields":["0x24","1-0x04"],"nulledFields":["0x08"],"diffFields":[]}}`
 	cf, err := s.ChangeFields([]byte(data))
 	require.NoError(t, err)
-	assert.Equal(t, salesforce.ChangeFields{Changed: []string{"Phone", "Description", "Name.LastName"}, Nulled: []string{"Email"}, Diff: []string{}}, cf)
+	assert.Equal(t, pubsub.ChangeFields{Changed: []string{"Phone", "Description", "Name.LastName"}, Nulled: []string{"Email"}, Diff: []string{}}, cf)
 
 	_, err = s.ChangeBitmaps([]string{"Nope"})
 	require.Error(t, err)
@@ -162,7 +162,7 @@ func TestChangeBitmapsAndChangeFields(t *testing.T) {
 
 func TestSchemaCache(t *testing.T) {
 	var calls atomic.Int32
-	c := salesforce.NewSchemaCache(func(_ context.Context, id string) (string, error) {
+	c := pubsub.NewSchemaCache(func(_ context.Context, id string) (string, error) {
 		calls.Add(1)
 		if id == "missing" {
 			return "", errors.New("no such schema")
