@@ -12,9 +12,10 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/spf13/cobra"
+
 	"github.com/herokuevents/herokuevents/shared/platform"
 	"github.com/herokuevents/herokuevents/shared/platform/catalog"
-	"github.com/spf13/cobra"
 )
 
 // commands holds the constructors of the top-level commands; every command
