@@ -1,5 +1,6 @@
 // Package awslocal runs herokuevents' AWS mode on one machine, without an
-// AWS account, for tests and benchmarks: a "stack" of template.yaml.
+// AWS account, for `make aws-local`, scripts/invoke, tests and benchmarks:
+// a "stack" of template.yaml.
 //
 //   - Resources: every AWS::SQS::Queue (VisibilityTimeout, retention,
 //     RedrivePolicy → the dead-letter queue's ARN and maxReceiveCount), the
@@ -7,8 +8,8 @@
 //     created in moto from their template definitions, names prefixed with
 //     the stack name. Nothing is copied by hand: Ref/GetAtt/Sub/If/Join and
 //     Conditions are evaluated against the created resources.
-//   - Functions: each functions/<role> binary (built once per test binary as
-//     deployed: static linux, -tags lambda.norpc) runs under its own
+//   - Functions: each functions/<role> binary (built as deployed: static
+//     linux, -tags lambda.norpc; see Build) runs under its own
 //     aws-lambda-rie on loopback with the environment the template gives it,
 //     plus AWS_ENDPOINT_URL = moto and test credentials (Stack.Env).
 //   - HTTP API: Stack.URL serves the template's API Gateway routes, turning
