@@ -5,16 +5,27 @@ package main
 import (
 	"context"
 
+	"github.com/herokuevents/herokuevents"
 	"github.com/herokuevents/herokuevents/infra/aws/awsapp"
 	"github.com/herokuevents/herokuevents/infra/aws/awsenv"
+	"github.com/herokuevents/herokuevents/infra/samtemplate"
+	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/lambdaio"
+	"github.com/herokuevents/herokuevents/shared/platform"
 	"github.com/herokuevents/herokuevents/shared/platform/catalog"
+	"github.com/herokuevents/herokuevents/shared/sfsub"
 )
 
 func main() {
 	ctx := context.Background()
 	env := awsenv.MustLoad(ctx, "deliver")
-	app := awsapp.Must(awsapp.New(env, awsapp.Options{Platforms: catalog.All(), DataPlane: true}))
+	app := awsapp.Must(awsapp.New(env, awsapp.Options{
+		Platforms: catalog.All(),
+		DataPlane: true,
+		Engines:   map[string]platform.Engine{config.PlatformSalesforce: sfsub.Engine{}}, // Pub/Sub API publisher
+	}))
 	h := awsapp.Must(app.Deliver(ctx))
-	lambdaio.StartSQS(h, env.Settings("DeliverFunction"), env.Queue("DELIVERY_DLQ_URL"), lambdaio.WithMetrics(env.Metrics))
+	settings, err := samtemplate.Settings(herokuevents.Template, "DeliverFunction") // the batch numbers SAM deploys
+	env.Check("template.yaml", err)
+	lambdaio.StartSQS(h, settings, env.Queue("DELIVERY_DLQ_URL"), lambdaio.WithMetrics(env.Metrics))
 }

@@ -5,7 +5,9 @@ package main
 import (
 	"context"
 
+	"github.com/herokuevents/herokuevents"
 	"github.com/herokuevents/herokuevents/infra/aws/awsenv"
+	"github.com/herokuevents/herokuevents/infra/samtemplate"
 	"github.com/herokuevents/herokuevents/shared/filter"
 	"github.com/herokuevents/herokuevents/shared/lambdaio"
 )
@@ -19,5 +21,7 @@ func main() {
 		Metrics:  env.Metrics,
 	})
 	env.Check("filter", err)
-	lambdaio.StartSQS(h, env.Settings("FilterFunction"), env.Queue("INGEST_DLQ_URL"), lambdaio.WithMetrics(env.Metrics))
+	settings, err := samtemplate.Settings(herokuevents.Template, "FilterFunction") // the batch numbers SAM deploys
+	env.Check("template.yaml", err)
+	lambdaio.StartSQS(h, settings, env.Queue("INGEST_DLQ_URL"), lambdaio.WithMetrics(env.Metrics))
 }

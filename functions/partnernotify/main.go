@@ -8,7 +8,9 @@ import (
 	"os"
 	"time"
 
+	"github.com/herokuevents/herokuevents"
 	"github.com/herokuevents/herokuevents/infra/aws/awsenv"
+	"github.com/herokuevents/herokuevents/infra/samtemplate"
 	"github.com/herokuevents/herokuevents/shared/lambdaio"
 	"github.com/herokuevents/herokuevents/shared/partner"
 )
@@ -27,5 +29,7 @@ func main() {
 		env.Logger.Error("init failed", "err", err)
 		os.Exit(1)
 	}
-	lambdaio.StartSQS(h, env.Settings("PartnernotifyFunction"), env.Queue("PARTNER_DLQ_URL"), lambdaio.WithMetrics(env.Metrics))
+	settings, err := samtemplate.Settings(herokuevents.Template, "PartnernotifyFunction") // the batch numbers SAM deploys
+	env.Check("template.yaml", err)
+	lambdaio.StartSQS(h, settings, env.Queue("PARTNER_DLQ_URL"), lambdaio.WithMetrics(env.Metrics))
 }

@@ -36,6 +36,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/platform"
 	"github.com/herokuevents/herokuevents/shared/platform/catalog"
 	"github.com/herokuevents/herokuevents/shared/queue"
+	"github.com/herokuevents/herokuevents/shared/sfsub"
 	"github.com/herokuevents/herokuevents/shared/sink"
 )
 
@@ -44,6 +45,11 @@ const (
 	IngestQueue   = "ingest"
 	DeliveryQueue = "delivery"
 )
+
+// SalesforceScan is how often the embedded subscriber looks for Salesforce
+// subscriptions without a consumer (new, released, or due after a
+// backoff); the Lambda function ticks each minute instead.
+const SalesforceScan = time.Second
 
 // Options configure the embedded mode.
 type Options struct {
@@ -178,6 +184,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		Ingest:         ingestQ,
 		Authorizations: auth,
 		Compile:        func(src string) (platform.Program, error) { return mappings.Get(src) },
+		Engines:        map[string]platform.Engine{config.PlatformSalesforce: sfsub.Engine{Scan: SalesforceScan}},
 		Getenv:         o.Getenv,
 		Logger:         o.Logger,
 	}, o.Platforms...)

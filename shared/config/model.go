@@ -145,3 +145,18 @@ type Authorization struct {
 	StateExpires   time.Time `json:"state_expires,omitzero"`
 	Created        time.Time `json:"created_at"`
 }
+
+// Replay presets of a Salesforce subscription (Subscription.Replay): where
+// it starts when it has no checkpoint, and where it resumes when its
+// checkpoint is corrupted or expired.
+const (
+	ReplayLatest   = "latest"
+	ReplayEarliest = "earliest"
+)
+
+// Status values of SourceState, set by the runners of polled platforms.
+const (
+	StatusPending = "pending" // created, not consumed yet
+	StatusActive  = "active"  // consuming or emitting
+	StatusFailing = "failing" // the last attempt failed; see LastError
+)

@@ -98,6 +98,42 @@ func (f PublisherFunc) Publish(ctx context.Context, tenant string, pub config.Pu
 	return f(ctx, tenant, pub, ev)
 }
 
+// Engine is the part of a platform that needs a heavy client library (the
+// Salesforce Pub/Sub API over gRPC and Avro): its publisher and runner.
+// The wiring of a process that delivers to or runs the platform puts it in
+// Deps.Engines; a process that only validates (the api function) leaves
+// it out and links none of it. Implementations are safe for concurrent use.
+type Engine interface {
+	Publisher(ctx context.Context, d Deps) (Publisher, error)
+	Run(ctx context.Context, d Deps) error
+}
+
+// ErrNoEngine: the platform's engine is not wired into this process.
+var ErrNoEngine = errors.New("platform engine not wired in this process")
+
+// EnginePublisher is a Target.Publisher that takes the publisher of the
+// platform name's engine.
+func EnginePublisher(name string) func(ctx context.Context, d Deps) (Publisher, error) {
+	return func(ctx context.Context, d Deps) (Publisher, error) {
+		e, ok := d.Engines[name]
+		if !ok || e == nil {
+			return nil, fmt.Errorf("%s publisher: %w", name, ErrNoEngine)
+		}
+		return e.Publisher(ctx, d)
+	}
+}
+
+// EngineRun is a Platform.Run that runs the platform name's engine.
+func EngineRun(name string) func(ctx context.Context, d Deps) error {
+	return func(ctx context.Context, d Deps) error {
+		e, ok := d.Engines[name]
+		if !ok || e == nil {
+			return fmt.Errorf("%s runner: %w", name, ErrNoEngine)
+		}
+		return e.Run(ctx, d)
+	}
+}
+
 // Program is a compiled Bloblang mapping (*mapping.Mapping).
 type Program interface {
 	Apply(data []byte) (out []byte, deleted bool, err error)
@@ -127,6 +163,9 @@ type Deps struct {
 	// of shared/mapping (cached); nil in a process that runs none, so that
 	// it links no Bloblang (platforms that need it refuse then).
 	Compile func(src string) (Program, error)
+	// Engines are the heavy parts of platforms, by platform name (see
+	// Engine): set by the processes that deliver to or run them.
+	Engines map[string]Engine
 	// Getenv reads the process settings (os.Getenv in production).
 	Getenv func(string) string
 	// Logger; slog.Default() when nil.

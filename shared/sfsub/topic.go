@@ -1,42 +1,28 @@
 package sfsub
 
 import (
-	"regexp"
+	"github.com/herokuevents/herokuevents/shared/config"
+	"github.com/herokuevents/herokuevents/shared/salesforce"
 )
 
 // Replay presets of a Salesforce subscription (config.Subscription.Replay):
 // where it starts when it has no checkpoint, and where it resumes when its
 // checkpoint is corrupted or expired (see Runner).
 const (
-	ReplayLatest   = "latest"
-	ReplayEarliest = "earliest"
+	ReplayLatest   = config.ReplayLatest
+	ReplayEarliest = config.ReplayEarliest
 )
 
 // Status values of config.SourceState set by this package.
 const (
-	StatusPending = "pending" // created, not consumed yet
-	StatusActive  = "active"  // consuming
-	StatusFailing = "failing" // the last attempt failed; see LastError
+	StatusPending = config.StatusPending // created, not consumed yet
+	StatusActive  = config.StatusActive  // consuming
+	StatusFailing = config.StatusFailing // the last attempt failed; see LastError
 )
 
+// Topic checks of the salesforce package, for the runner.
 var (
-	platformEventTopic = regexp.MustCompile(`^/event/[A-Za-z][A-Za-z0-9_]*(__e|__chn)$`)
-	publishTopic       = regexp.MustCompile(`^/event/[A-Za-z][A-Za-z0-9_]*__e$`)
-	changeEventTopic   = regexp.MustCompile(`^/data/([A-Za-z][A-Za-z0-9_]*ChangeEvent|ChangeEvents|[A-Za-z][A-Za-z0-9_]*__chn)$`)
+	ValidSubscribeTopic = salesforce.ValidSubscribeTopic
+	ValidPublishTopic   = salesforce.ValidPublishTopic
+	IsChangeTopic       = salesforce.IsChangeTopic
 )
-
-// ValidSubscribeTopic reports whether topic names a platform event
-// (/event/X__e, /event/X__chn) or change event channel (/data/XChangeEvent,
-// /data/X__ChangeEvent, /data/ChangeEvents, /data/X__chn).
-func ValidSubscribeTopic(topic string) bool {
-	return platformEventTopic.MatchString(topic) || changeEventTopic.MatchString(topic)
-}
-
-// ValidPublishTopic reports whether topic names a custom platform event
-// (/event/X__e): change events cannot be published.
-func ValidPublishTopic(topic string) bool {
-	return publishTopic.MatchString(topic)
-}
-
-// IsChangeTopic reports whether topic is a change data capture channel.
-func IsChangeTopic(topic string) bool { return changeEventTopic.MatchString(topic) }

@@ -40,6 +40,9 @@ type Options struct {
 	// Compile compiles tenants' Bloblang mappings (shared/mapping); nil in
 	// a function that runs none, so that it links no Bloblang.
 	Compile func(src string) (platform.Program, error)
+	// Engines are the heavy parts of platforms this function delivers to
+	// or runs (sfsub.Engine for salesforce in the deliver function).
+	Engines map[string]platform.Engine
 }
 
 // New builds the platform registry of a function from its environment:
@@ -61,6 +64,7 @@ func New(e *awsenv.Env, o Options) (*App, error) {
 		Client:         egress.Client(e.Timeout("DELIVERY_TIMEOUT", 10*time.Second)),
 		Authorizations: auth,
 		Compile:        o.Compile,
+		Engines:        o.Engines,
 		Getenv:         os.Getenv,
 		Logger:         e.Logger,
 	}

@@ -18,10 +18,13 @@ import (
 	"github.com/herokuevents/herokuevents/infra/aws/awsenv"
 	"github.com/herokuevents/herokuevents/infra/aws/awslocal"
 	"github.com/herokuevents/herokuevents/infra/aws/awslocal/awslocaltest"
+	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/event"
+	"github.com/herokuevents/herokuevents/shared/platform"
 	"github.com/herokuevents/herokuevents/shared/platform/catalog"
 	"github.com/herokuevents/herokuevents/shared/platform/platformtest"
 	"github.com/herokuevents/herokuevents/shared/queue"
+	"github.com/herokuevents/herokuevents/shared/sfsub"
 )
 
 func TestMain(m *testing.M) { awslocaltest.Main(m) }
@@ -77,7 +80,8 @@ func TestFakePlatformIsOneUnit(t *testing.T) {
 		t.Setenv(k, v)
 	}
 	denv := awsenv.MustLoad(t.Context(), "deliver")
-	dapp, err := awsapp.New(denv, awsapp.Options{Platforms: platforms, DataPlane: true})
+	dapp, err := awsapp.New(denv, awsapp.Options{Platforms: platforms, DataPlane: true,
+		Engines: map[string]platform.Engine{config.PlatformSalesforce: sfsub.Engine{}}})
 	require.NoError(t, err)
 	dh, err := dapp.Deliver(t.Context())
 	require.NoError(t, err)

@@ -23,12 +23,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/herokuevents/herokuevents"
 	"github.com/herokuevents/herokuevents/infra/aws/dynamostore"
 	"github.com/herokuevents/herokuevents/infra/aws/emf"
 	"github.com/herokuevents/herokuevents/infra/aws/kmssealer"
 	"github.com/herokuevents/herokuevents/infra/aws/sqsqueue"
-	"github.com/herokuevents/herokuevents/infra/samtemplate"
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/lambdaio"
 	"github.com/herokuevents/herokuevents/shared/metric"
@@ -145,16 +143,6 @@ func (e *Env) Egress() *sink.Egress {
 		e.fatal("ALLOW_EGRESS", err)
 	}
 	return sink.NewEgress(eg)
-}
-
-// Settings returns the SQS→Lambda numbers of a consumer function of the
-// template this binary was built with.
-func (e *Env) Settings(function string) queue.Settings {
-	s, err := samtemplate.Settings(herokuevents.Template, function)
-	if err != nil {
-		e.fatal("template.yaml", err)
-	}
-	return s
 }
 
 // Timeout is a duration setting with a default.

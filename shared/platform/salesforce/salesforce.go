@@ -1,27 +1,22 @@
 // Package salesforce is the "salesforce" platform: subscriptions to
 // platform events and change data capture channels of an authorized org
-// over the Pub/Sub API, and publications as platform events. Its runner is
-// the sfsubscribe role (shared/sfsub) as a long-running loop; on AWS
-// functions/sfsubscribe ticks each minute instead.
+// over the Pub/Sub API, and publications as platform events. Its publisher
+// and runner are its engine, sfsub.Engine (gRPC and Avro), which the
+// processes that deliver or subscribe wire in (platform.Deps.Engines): the
+// api links none of it. On AWS functions/sfsubscribe ticks each minute
+// instead of the runner.
 package salesforce
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"regexp"
-	"time"
 
 	"github.com/herokuevents/herokuevents/shared/authorization"
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/httpjson"
 	"github.com/herokuevents/herokuevents/shared/platform"
-	"github.com/herokuevents/herokuevents/shared/sfsub"
+	"github.com/herokuevents/herokuevents/shared/salesforce"
 )
-
-// Scan is how often the runner looks for Salesforce subscriptions without
-// a consumer (new, released, or due after a backoff).
-const Scan = time.Second
 
 // topicShape is the shape of a Salesforce channel; the API checks the kind.
 var topicShape = regexp.MustCompile(`^/(event|data)/[A-Za-z][A-Za-z0-9_]*$`)
@@ -52,14 +47,14 @@ the --replay preset and says so in subscriptions:info.`,
 					{Name: "topic", Shorthand: "t", Field: "event", Usage: "Salesforce channel, e.g. /event/Name__e or /data/AccountChangeEvent (required)", Required: true,
 						Check: platform.Pattern(topicShape, "--topic %q: use a Salesforce channel such as /event/Name__e or /data/AccountChangeEvent")},
 					{Name: "org-alias", Shorthand: "A", Field: "org_name", Usage: "alias of the authorization of the org (required)", Required: true},
-					{Name: "replay", Usage: "where to start: latest (default) or earliest (the retained 72 h)", Check: platform.OneOf("replay", sfsub.ReplayLatest, sfsub.ReplayEarliest)},
+					{Name: "replay", Usage: "where to start: latest (default) or earliest (the retained 72 h)", Check: platform.OneOf("replay", config.ReplayLatest, config.ReplayEarliest)},
 				},
 				Link: platform.LinkFlags{Filter: "f"},
 			},
 		},
 		Publication: &platform.Target{
 			Validate:  validatePublication,
-			Publisher: newPublisher,
+			Publisher: platform.EnginePublisher(config.PlatformSalesforce),
 			Command: platform.Command{
 				Short: "Publish events as a Salesforce platform event of an authorized org",
 				Long: `Publish events as the Salesforce platform event TOPIC (/event/Name__e) of the org authorized as ALIAS,
@@ -76,7 +71,7 @@ unions ({"Status__c": {"string": "up"}}); CreatedDate defaults to the event time
 				Link: platform.LinkFlags{End: "s", Filter: "f"},
 			},
 		},
-		Run: run,
+		Run: platform.EngineRun(config.PlatformSalesforce),
 	}
 }
 
@@ -96,7 +91,7 @@ func validateSubscription(ctx context.Context, d platform.Deps, tenant string, b
 	if req.Event == "" {
 		return config.Subscription{}, config.Invalid("event is required: a topic such as /event/Order_Created__e or /data/AccountChangeEvent.")
 	}
-	if !sfsub.ValidSubscribeTopic(req.Event) {
+	if !salesforce.ValidSubscribeTopic(req.Event) {
 		return config.Subscription{}, config.Invalid("event %q is not a Salesforce topic: use /event/Name__e, /data/ObjectChangeEvent or /data/ChangeEvents.", req.Event)
 	}
 	if req.OrgName == "" {
@@ -104,10 +99,10 @@ func validateSubscription(ctx context.Context, d platform.Deps, tenant string, b
 	}
 	switch req.Replay {
 	case "":
-		req.Replay = sfsub.ReplayLatest
-	case sfsub.ReplayLatest, sfsub.ReplayEarliest:
+		req.Replay = config.ReplayLatest
+	case config.ReplayLatest, config.ReplayEarliest:
 	default:
-		return config.Subscription{}, config.Invalid("replay must be %q or %q.", sfsub.ReplayLatest, sfsub.ReplayEarliest)
+		return config.Subscription{}, config.Invalid("replay must be %q or %q.", config.ReplayLatest, config.ReplayEarliest)
 	}
 	if err := authorization.CheckOrg(ctx, d.Store, tenant, req.OrgName); err != nil {
 		return config.Subscription{}, err
@@ -115,7 +110,7 @@ func validateSubscription(ctx context.Context, d platform.Deps, tenant string, b
 	return config.Subscription{
 		Params: config.Params{Event: req.Event, OrgName: req.OrgName},
 		Replay: req.Replay,
-		State:  &config.SourceState{Status: sfsub.StatusPending, NextRun: d.Clock()().UTC()},
+		State:  &config.SourceState{Status: config.StatusPending, NextRun: d.Clock()().UTC()},
 	}, nil
 }
 
@@ -133,50 +128,11 @@ func validatePublication(ctx context.Context, d platform.Deps, tenant string, bo
 	if req.Event == "" {
 		return config.Publication{}, nil, config.Invalid("event is required: a platform event topic such as /event/Order_Created__e.")
 	}
-	if !sfsub.ValidPublishTopic(req.Event) {
+	if !salesforce.ValidPublishTopic(req.Event) {
 		return config.Publication{}, nil, config.Invalid("event %q is not a platform event topic: use /event/Name__e (change events cannot be published).", req.Event)
 	}
 	if err := authorization.CheckOrg(ctx, d.Store, tenant, req.OrgName); err != nil {
 		return config.Publication{}, nil, err
 	}
 	return config.Publication{Params: config.Params{Event: req.Event, OrgName: req.OrgName}}, nil, nil
-}
-
-// newPublisher dials the Pub/Sub API (lazily, as gRPC does) for the
-// deliver role.
-func newPublisher(ctx context.Context, d platform.Deps) (platform.Publisher, error) {
-	if d.Authorizations == nil {
-		return nil, errors.New("salesforce publisher: Deps.Authorizations is required")
-	}
-	log := d.Log().With("role", "deliver")
-	client, err := sfsub.DialEnv(ctx, d.Env, log)
-	if err != nil {
-		return nil, fmt.Errorf("dial the Pub/Sub API: %w", err)
-	}
-	return &sfsub.Publisher{Client: client, Sessions: sfsub.AuthorizationSessions(d.Authorizations), Logger: log}, nil
-}
-
-// run is the sfsubscribe role as a long-running loop.
-func run(ctx context.Context, d platform.Deps) error {
-	if d.Authorizations == nil || d.Ingest == nil {
-		return errors.New("salesforce runner: Deps.Authorizations and Ingest are required")
-	}
-	log := d.Log().With("role", "sfsubscribe")
-	client, err := sfsub.DialEnv(ctx, d.Env, log)
-	if err != nil {
-		return fmt.Errorf("dial the Pub/Sub API: %w", err)
-	}
-	defer client.Close()
-	r, err := sfsub.New(sfsub.Options{
-		Store:        d.Store,
-		Ingest:       d.Ingest,
-		Client:       client,
-		Sessions:     sfsub.AuthorizationSessions(d.Authorizations),
-		ScanInterval: Scan,
-		Logger:       log,
-	})
-	if err != nil {
-		return err
-	}
-	return r.Run(ctx)
 }
