@@ -18,7 +18,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/herokuevents/herokuevents/shared/api"
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/event"
 	"github.com/herokuevents/herokuevents/shared/generate"
@@ -73,7 +72,7 @@ func Insert(t testing.TB, s config.Store, tenant, name, interval, mapping string
 		Created: next.Add(-time.Second),
 		State:   &config.SourceState{Status: generate.StatusActive, NextRun: next},
 	}
-	it := config.Item{Tenant: tenant, Kind: config.KindSubscription, ID: sub.ID, Name: name, Index: api.IndexTime(next)}
+	it := config.Item{Tenant: tenant, Kind: config.KindSubscription, ID: sub.ID, Name: name, Index: config.IndexTime(next)}
 	_, err := config.Insert(context.Background(), s, it, sub)
 	require.NoError(t, err)
 	return sub
