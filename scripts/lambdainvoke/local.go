@@ -18,12 +18,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/herokuevents/herokuevents/infra/aws/awslocal"
-	"github.com/herokuevents/herokuevents/infra/aws/dynamostore"
-	"github.com/herokuevents/herokuevents/infra/aws/kmssealer"
 	"github.com/herokuevents/herokuevents/infra/aws/motoserver"
 	"github.com/herokuevents/herokuevents/infra/samtemplate"
 	"github.com/herokuevents/herokuevents/shared/config"
@@ -128,7 +124,7 @@ func (l *localAWS) seed(ctx context.Context, s seed) error {
 	if api["CONFIG_TABLE"] == "" || api["KMS_KEY_ID"] == "" {
 		return errors.New("template.yaml gives ApiFunction no CONFIG_TABLE or KMS_KEY_ID")
 	}
-	store := dynamostore.New(dynamodb.NewFromConfig(l.stack.AWS), api["CONFIG_TABLE"])
+	store := l.stack.Store("ConfigTable")
 	now := time.Now().UTC()
 	for _, tn := range s.Tenants {
 		tenant := config.Tenant{ID: tn.ID, App: tn.App, Created: now}
@@ -169,7 +165,7 @@ func (l *localAWS) seed(ctx context.Context, s seed) error {
 	if len(s.Partners) == 0 {
 		return nil
 	}
-	reg := partner.Registry{Store: store, Sealer: kmssealer.New(kms.NewFromConfig(l.stack.AWS), api["KMS_KEY_ID"])}
+	reg := partner.Registry{Store: store, Sealer: l.stack.Sealer("SealKey")}
 	for _, p := range s.Partners {
 		rcv, err := l.startReceiver()
 		if err != nil {

@@ -28,6 +28,7 @@ import (
 
 	"github.com/herokuevents/herokuevents"
 	"github.com/herokuevents/herokuevents/infra/aws/dynamostore"
+	"github.com/herokuevents/herokuevents/infra/aws/kmssealer"
 	"github.com/herokuevents/herokuevents/infra/aws/motoserver"
 	"github.com/herokuevents/herokuevents/infra/samtemplate"
 )
@@ -317,6 +318,12 @@ func (s *Stack) Attr(logical, attr string) string {
 // Store returns the DynamoDB config store on the stack's table.
 func (s *Stack) Store(table string) *dynamostore.Store {
 	return dynamostore.New(dynamodb.NewFromConfig(s.AWS), s.Ref(table))
+}
+
+// Sealer returns the KMS sealer of the stack's key (a logical id, e.g.
+// SealKey).
+func (s *Stack) Sealer(key string) *kmssealer.Sealer {
+	return kmssealer.New(kms.NewFromConfig(s.AWS), s.Ref(key))
 }
 
 // Emulator returns the emulator running function id, nil if none.
