@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +12,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/herokuevents/herokuevents/infra/aws/awsapi"
+	"github.com/herokuevents/herokuevents/infra/aws/awsapp"
+	"github.com/herokuevents/herokuevents/infra/aws/awsenv"
+	"github.com/herokuevents/herokuevents/infra/aws/awslocal"
+	"github.com/herokuevents/herokuevents/infra/aws/motoserver"
 	"github.com/herokuevents/herokuevents/infra/embedded"
 	"github.com/herokuevents/herokuevents/shared/platform/catalog"
 	"github.com/herokuevents/herokuevents/shared/platform/platformtest"
@@ -79,4 +86,68 @@ func TestFakePlatformCommands(t *testing.T) {
 	plain := run(t, nil, "publications:fake:create", "x", "-b", "b1")
 	require.Error(t, plain.err)
 	assert.Contains(t, plain.err.Error(), "unknown command")
+}
+
+// TestFakePlatformCommandsAWS: the same CLI against the AWS mode's api
+// function handler (awsapp + awsapi on the template's table, queues and key
+// in a local AWS API) offers the listed fake platform.
+func TestFakePlatformCommandsAWS(t *testing.T) {
+	moto, err := motoserver.Start()
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = moto.Close() })
+	st, err := awslocal.Deploy(t.Context(), awslocal.Options{Endpoint: moto.URL, Binaries: map[string]string{}, Functions: []string{}, NoPollers: true})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	hs := httptest.NewUnstartedServer(nil)
+	env := st.Env("ApiFunction")
+	env["PUBLIC_URL"] = "http://" + hs.Listener.Addr().String()
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	fake, _ := platformtest.Platform()
+	platforms := append(catalog.All(), fake)
+	app, err := awsapp.New(awsenv.MustLoad(t.Context(), "api"), awsapp.Options{Platforms: platforms, PublicURL: env["PUBLIC_URL"]})
+	require.NoError(t, err)
+	h, err := awsapi.Handler(app)
+	require.NoError(t, err)
+	hs.Config.Handler = h
+	hs.Start()
+	t.Cleanup(hs.Close)
+
+	// Provision as Heroku would, with the operator's credentials.
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, hs.URL+"/heroku/resources",
+		strings.NewReader(`{"uuid":"5d3b0c5e-0000-4000-8000-000000000001","plan":"herokuevents:test","options":{"app":"`+testApp+`"}}`))
+	require.NoError(t, err)
+	req.SetBasicAuth(env["OPERATOR_ID"], env["OPERATOR_PASSWORD"])
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	var prov struct {
+		Config map[string]string `json:"config"`
+	}
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&prov))
+	res.Body.Close()
+	require.Equal(t, http.StatusCreated, res.StatusCode)
+	apiURL := prov.Config["HEROKUEVENTS_API_URL"]
+	require.NotEmpty(t, apiURL)
+
+	exec := func(args ...string) result {
+		root := newRootWith(platforms)
+		var out, errb bytes.Buffer
+		root.SetOut(&out)
+		root.SetErr(&errb)
+		root.SetIn(strings.NewReader(""))
+		root.SetArgs(args)
+		err := root.ExecuteContext(t.Context())
+		return result{stdout: out.String(), stderr: errb.String(), err: err}
+	}
+	r := exec("publications:fake:create", "bucketed", "-b", "b1", "-a", testApp, "--api-url", apiURL)
+	require.NoError(t, r.err, r.stderr)
+	assert.Equal(t, "Receipt: fake-b1\n", r.stdout)
+	info := exec("publications:info", "bucketed", "-a", testApp, "--api-url", apiURL)
+	require.NoError(t, info.err)
+	assert.Contains(t, info.stdout, "fake")
+	r = exec("publications:fake:create", "other", "-a", testApp, "--api-url", apiURL)
+	require.Error(t, r.err)
+	assert.Contains(t, r.err.Error(), `"bucket" not set`)
 }
