@@ -18,6 +18,7 @@ import (
 	"github.com/herokuevents/herokuevents/infra/aws/awslocal"
 	"github.com/herokuevents/herokuevents/infra/aws/motoserver"
 	"github.com/herokuevents/herokuevents/infra/embedded"
+	"github.com/herokuevents/herokuevents/shared/platform"
 	"github.com/herokuevents/herokuevents/shared/platform/catalog"
 	"github.com/herokuevents/herokuevents/shared/platform/platformtest"
 )
@@ -35,16 +36,7 @@ func TestFakePlatformCommands(t *testing.T) {
 	t.Cleanup(func() { require.NoError(t, srv.Close()) })
 	apiURL := srv.Var("HEROKUEVENTS_API_URL")
 
-	exec := func(args ...string) result {
-		root := newRootWith(platforms)
-		var out, errb bytes.Buffer
-		root.SetOut(&out)
-		root.SetErr(&errb)
-		root.SetIn(strings.NewReader(""))
-		root.SetArgs(args)
-		err := root.ExecuteContext(t.Context())
-		return result{stdout: out.String(), stderr: errb.String(), err: err}
-	}
+	exec := func(args ...string) result { return runWith(t, platforms, args...) }
 
 	help := exec("--help")
 	require.NoError(t, help.err)
@@ -131,16 +123,7 @@ func TestFakePlatformCommandsAWS(t *testing.T) {
 	apiURL := prov.Config["HEROKUEVENTS_API_URL"]
 	require.NotEmpty(t, apiURL)
 
-	exec := func(args ...string) result {
-		root := newRootWith(platforms)
-		var out, errb bytes.Buffer
-		root.SetOut(&out)
-		root.SetErr(&errb)
-		root.SetIn(strings.NewReader(""))
-		root.SetArgs(args)
-		err := root.ExecuteContext(t.Context())
-		return result{stdout: out.String(), stderr: errb.String(), err: err}
-	}
+	exec := func(args ...string) result { return runWith(t, platforms, args...) }
 	r := exec("publications:fake:create", "bucketed", "-b", "b1", "-a", testApp, "--api-url", apiURL)
 	require.NoError(t, r.err, r.stderr)
 	assert.Equal(t, "Receipt: fake-b1\n", r.stdout)
@@ -150,4 +133,17 @@ func TestFakePlatformCommandsAWS(t *testing.T) {
 	r = exec("publications:fake:create", "other", "-a", testApp, "--api-url", apiURL)
 	require.Error(t, r.err)
 	assert.Contains(t, r.err.Error(), `"bucket" not set`)
+}
+
+// runWith executes the CLI built with platforms in-process.
+func runWith(t *testing.T, platforms []platform.Platform, args ...string) result {
+	t.Helper()
+	root := newRootWith(platforms)
+	var out, errb bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&errb)
+	root.SetIn(strings.NewReader(""))
+	root.SetArgs(args)
+	err := root.ExecuteContext(t.Context())
+	return result{stdout: out.String(), stderr: errb.String(), err: err}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/herokuevents/herokuevents/shared/salesforce"
 	"github.com/herokuevents/herokuevents/shared/salesforce/pubsub"
+	"github.com/herokuevents/herokuevents/shared/salesforce/salesforcetest"
 	"github.com/herokuevents/herokuevents/shared/salesforce/standin"
 )
 
@@ -31,7 +32,7 @@ func authorize(t *testing.T, authURL string) url.Values {
 }
 
 func TestWebServerFlowWithPKCE(t *testing.T) {
-	org := startOrg(t, standin.Options{})
+	org := salesforcetest.StartOrg(t, standin.Options{})
 	o := org.OAuth("https://app.example.com/oauth/callback")
 
 	verifier := salesforce.NewVerifier()
@@ -70,7 +71,7 @@ func TestWebServerFlowWithPKCE(t *testing.T) {
 		assert.Equal(t, http.StatusBadRequest, oe.Status)
 	})
 	t.Run("token works on the Pub/Sub API", func(t *testing.T) {
-		c := dial(t, org, salesforce.StaticSession(tok.Session()))
+		c := salesforcetest.Dial(t, org, salesforce.StaticSession(tok.Session()))
 		_, err := c.GetTopic(t.Context(), standin.SystemStatusTopic)
 		require.NoError(t, err)
 	})
@@ -103,7 +104,7 @@ func TestJWTBearer(t *testing.T) {
 	require.NoError(t, err)
 	other, err := rsa.GenerateKey(rand.Reader, 2048)
 	require.NoError(t, err)
-	org := startOrg(t, standin.Options{JWTKeys: []*rsa.PublicKey{&key.PublicKey}})
+	org := salesforcetest.StartOrg(t, standin.Options{JWTKeys: []*rsa.PublicKey{&key.PublicKey}})
 	o := org.OAuth("")
 
 	tok, err := o.JWTBearer(t.Context(), org.Username(), key)
@@ -129,7 +130,7 @@ func TestJWTBearer(t *testing.T) {
 
 	t.Run("token source re-mints after expiry", func(t *testing.T) {
 		ts := o.JWTTokenSource(org.Username(), key)
-		c := dial(t, org, ts)
+		c := salesforcetest.Dial(t, org, ts)
 		_, err := c.GetTopic(t.Context(), standin.SystemStatusTopic)
 		require.NoError(t, err)
 		org.ExpireAccessTokens()
@@ -141,7 +142,7 @@ func TestJWTBearer(t *testing.T) {
 }
 
 func TestClientCredentials(t *testing.T) {
-	org := startOrg(t, standin.Options{})
+	org := salesforcetest.StartOrg(t, standin.Options{})
 	tok, err := org.OAuth("").ClientCredentials(t.Context())
 	require.NoError(t, err)
 	assert.NotEmpty(t, tok.AccessToken)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -22,21 +21,11 @@ import (
 )
 
 func startOrg(t *testing.T, opts standin.Options) *standin.Org {
-	t.Helper()
-	opts.Logger = slog.New(slog.DiscardHandler)
-	org, err := standin.Start(opts)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = org.Close() })
-	return org
+	return salesforcetest.StartOrg(t, opts)
 }
 
-// dial connects over real TLS, trusting the stand-in's certificate file.
 func dial(t *testing.T, org *standin.Org, src salesforce.SessionSource) *pubsub.Client {
-	t.Helper()
-	c, err := pubsub.Dial(t.Context(), org.PubSubEndpoint(), pubsub.WithCAFile(org.CACertFile()), pubsub.WithSession(src))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = c.Close() })
-	return c
+	return salesforcetest.Dial(t, org, src)
 }
 
 func tokenSource(org *standin.Org) *salesforce.TokenSource {

@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,17 +13,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/herokuevents/herokuevents/shared/salesforce/salesforcetest"
 	"github.com/herokuevents/herokuevents/shared/salesforce/standin"
 )
 
-func start(t *testing.T, opts standin.Options) *standin.Org {
-	t.Helper()
-	opts.Logger = slog.New(slog.DiscardHandler)
-	org, err := standin.Start(opts)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = org.Close() })
-	return org
-}
+func start(t *testing.T, opts standin.Options) *standin.Org { return salesforcetest.StartOrg(t, opts) }
 
 func post(t *testing.T, url, token, body string) (int, []byte) {
 	t.Helper()
