@@ -6,11 +6,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/herokuevents/herokuevents/shared/httpjson"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
+
+	"github.com/herokuevents/herokuevents/shared/httpjson"
+	"github.com/herokuevents/herokuevents/shared/name"
 
 	"github.com/google/uuid"
 
@@ -46,8 +47,6 @@ type ProvisionResponse struct {
 	Message string            `json:"message"`
 }
 
-var appPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`)
-
 // Provision creates a tenant for an app with new random API and publish keys.
 // Errors are *Error: 422 invalid_params for a missing or malformed app name,
 // 409 conflict (wrapping config.ErrConflict) when the app already has one;
@@ -66,7 +65,7 @@ func (s *Server) Provision(ctx context.Context, req ProvisionRequest) (Provision
 	if app == "" {
 		return ProvisionResponse{}, Invalid("app is required: the name of the app the add-on is installed on.")
 	}
-	if !appPattern.MatchString(app) {
+	if !name.IsApp(app) {
 		return ProvisionResponse{}, Invalid("app %q is not a valid app name.", app)
 	}
 	apiKey, err := randomKey()
