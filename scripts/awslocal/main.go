@@ -46,6 +46,7 @@ import (
 	"github.com/herokuevents/herokuevents/infra/aws/awslocal"
 	"github.com/herokuevents/herokuevents/infra/aws/motoserver"
 	"github.com/herokuevents/herokuevents/infra/samtemplate"
+	"github.com/herokuevents/herokuevents/shared/logjson"
 	"github.com/herokuevents/herokuevents/shared/sink"
 )
 
@@ -127,7 +128,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, onStart f
 		return err
 	}
 	errOut := &lockedWriter{w: stderr}
-	log := slog.New(slog.NewJSONHandler(errOut, nil)).With("component", "awslocal")
+	log := logjson.New(errOut, slog.LevelInfo).With("component", "awslocal")
 
 	// Tools and the address first: fail before the minute of work.
 	if _, err := motoserver.Executable(); err != nil {

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/herokuevents/herokuevents/shared/logjson"
 )
 
 // NewLogger returns a JSON slog logger writing to w (os.Stdout on Lambda)
@@ -15,7 +17,7 @@ import (
 // invocation (the ctx given to a handler) gets a top-level "request_id"
 // attribute, so roles just log with logger.InfoContext(ctx, ...).
 func NewLogger(w io.Writer, level slog.Leveler) *slog.Logger {
-	return slog.New(requestIDHandler{inner: slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})})
+	return slog.New(requestIDHandler{inner: logjson.Handler(w, level)})
 }
 
 // ParseLevel parses a LOG_LEVEL setting: DEBUG, INFO, WARN or ERROR (any

@@ -6,6 +6,8 @@ import (
 	"bytes"
 	"log/slog"
 	"sync"
+
+	"github.com/herokuevents/herokuevents/shared/logjson"
 )
 
 // Buffer is a bytes.Buffer that is safe for concurrent use: writers may run
@@ -33,5 +35,5 @@ func (b *Buffer) String() string {
 // above (nil: Info), as the mains configure slog, and the Buffer.
 func JSON(level slog.Leveler) (*slog.Logger, *Buffer) {
 	b := &Buffer{}
-	return slog.New(slog.NewJSONHandler(b, &slog.HandlerOptions{Level: level})), b
+	return logjson.New(b, level), b
 }
