@@ -1,0 +1,184 @@
+// Package sqliterecent is the embedded driver of recent.Store: one SQLite
+// file of the data dir (recent.db, mode 0600: it holds event payloads).
+//
+// It is a file of its own, not a table of the config store, because what it
+// holds is best effort: it is written with synchronous=NORMAL (a power loss
+// may lose the last events kept, never the configuration) and its writes
+// never wait behind, or hold up, the config store's write lock.
+//
+// One row per kept event; the AUTOINCREMENT seq orders them. Keeping an
+// event id again replaces its row with a new seq. After each Keep, the
+// rows of a subscription beyond Limits.PerSubscription and every row older
+// than Limits.MaxAge are deleted in the same transaction.
+package sqliterecent
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // driver "sqlite"
+
+	"github.com/herokuevents/herokuevents/shared/event"
+	"github.com/herokuevents/herokuevents/shared/recent"
+)
+
+const schema = `
+CREATE TABLE IF NOT EXISTS recent_event (
+	seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+	tenant       TEXT    NOT NULL,
+	subscription TEXT    NOT NULL,
+	event_id     TEXT    NOT NULL,
+	kept_at      INTEGER NOT NULL,
+	size         INTEGER NOT NULL,
+	oversize     INTEGER NOT NULL,
+	event        BLOB    NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS recent_event_id ON recent_event (tenant, subscription, event_id);
+CREATE INDEX IF NOT EXISTS recent_event_seq ON recent_event (tenant, subscription, seq);
+CREATE INDEX IF NOT EXISTS recent_event_kept ON recent_event (kept_at);
+`
+
+// Store is a recent.Store on a SQLite file. Safe for concurrent use.
+type Store struct {
+	db     *sql.DB
+	limits recent.Limits
+	now    func() time.Time
+}
+
+var _ recent.Store = (*Store)(nil)
+
+// Open opens (creating if needed, with mode 0600) the file at path with
+// limits l (defaults for zero fields). Its directory must exist.
+func Open(path string, l recent.Limits) (*Store, error) {
+	if path == "" || path == ":memory:" || strings.ContainsRune(path, '?') {
+		return nil, fmt.Errorf("open recent events %q: need a file path without '?'", path)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open recent events: %w", err)
+	}
+	f.Close()
+	if err := os.Chmod(path, 0o600); err != nil {
+		return nil, fmt.Errorf("open recent events: %w", err)
+	}
+	q := url.Values{}
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open recent events %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(4)
+	if _, err := db.Exec(schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("create recent events schema in %s: %w", path, err)
+	}
+	return &Store{db: db, limits: l.WithDefaults(), now: time.Now}, nil
+}
+
+// stored is the JSON of the event column.
+type stored struct {
+	Event event.Event `json:"event"`
+}
+
+// Keep implements recent.Store.
+func (s *Store) Keep(ctx context.Context, entries ...recent.Entry) (err error) {
+	if len(entries) == 0 {
+		return ctx.Err()
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("keep recent events: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	touched := map[[2]string]bool{}
+	for _, e := range entries {
+		e = e.Fit(s.limits.MaxEventBytes)
+		if e.Kept.IsZero() {
+			e.Kept = s.now()
+		}
+		body, err := json.Marshal(stored{Event: e.Event})
+		if err != nil {
+			return fmt.Errorf("encode event %s: %w", e.Event.ID, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO recent_event
+			(tenant, subscription, event_id, kept_at, size, oversize, event) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			e.Tenant, e.Subscription, e.Event.ID, e.Kept.UnixMicro(), e.Size, e.Oversize, body); err != nil {
+			return fmt.Errorf("keep event %s: %w", e.Event.ID, err)
+		}
+		touched[[2]string{e.Tenant, e.Subscription}] = true
+	}
+	for k := range touched {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM recent_event WHERE tenant = ?1 AND subscription = ?2 AND seq <
+			(SELECT seq FROM recent_event WHERE tenant = ?1 AND subscription = ?2 ORDER BY seq DESC LIMIT 1 OFFSET ?3)`,
+			k[0], k[1], s.limits.PerSubscription-1); err != nil {
+			return fmt.Errorf("evict recent events: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM recent_event WHERE kept_at < ?`, s.cutoff()); err != nil {
+		return fmt.Errorf("expire recent events: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("keep recent events: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) cutoff() int64 { return s.now().Add(-s.limits.MaxAge).UnixMicro() }
+
+// Latest implements recent.Store.
+func (s *Store) Latest(ctx context.Context, tenant, subscription string, n int) ([]recent.Entry, error) {
+	if n <= 0 || n > s.limits.PerSubscription {
+		n = s.limits.PerSubscription
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT kept_at, size, oversize, event FROM (
+		SELECT seq, kept_at, size, oversize, event FROM recent_event
+		WHERE tenant = ? AND subscription = ? AND kept_at >= ? ORDER BY seq DESC LIMIT ?) ORDER BY seq`,
+		tenant, subscription, s.cutoff(), n)
+	if err != nil {
+		return nil, fmt.Errorf("list recent events: %w", err)
+	}
+	defer rows.Close()
+	var out []recent.Entry
+	for rows.Next() {
+		var (
+			kept, size int64
+			oversize   bool
+			body       []byte
+		)
+		if err := rows.Scan(&kept, &size, &oversize, &body); err != nil {
+			return nil, fmt.Errorf("list recent events: %w", err)
+		}
+		var st stored
+		if err := json.Unmarshal(body, &st); err != nil {
+			return nil, fmt.Errorf("decode recent event: %w", err)
+		}
+		out = append(out, recent.Entry{Tenant: tenant, Subscription: subscription, Event: st.Event,
+			Kept: time.UnixMicro(kept).UTC(), Size: int(size), Oversize: oversize})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list recent events: %w", err)
+	}
+	return out, nil
+}
+
+// Close implements recent.Store.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil && !errors.Is(err, sql.ErrConnDone) {
+		return fmt.Errorf("close recent events: %w", err)
+	}
+	return nil
+}
