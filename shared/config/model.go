@@ -41,6 +41,12 @@ type Params struct {
 	// Data Cloud.
 	Connector string `json:"connector,omitempty"`
 	Object    string `json:"object,omitempty"`
+	// Webhook delivery: the CloudEvents mode ("structured" or "binary";
+	// structured when empty) and the Content-Type of structured requests
+	// (application/cloudevents+json when empty). Their delivery is the
+	// CloudEvents fidelity work's; publications:update sets them.
+	Mode        string `json:"mode,omitempty"`
+	ContentType string `json:"content_type,omitempty"`
 }
 
 // Subscription is a source of events.
@@ -86,6 +92,34 @@ type Publication struct {
 	// Disabled is set when the endpoint answered 410 Gone.
 	Disabled       bool   `json:"disabled,omitempty"`
 	DisabledReason string `json:"disabled_reason,omitempty"`
+	// Paused holds deliveries without attempting them (publications:pause):
+	// they wait in the delivery queue, nothing is dead-lettered.
+	Paused   bool      `json:"paused,omitempty"`
+	PausedAt time.Time `json:"paused_at,omitzero"`
+	// Timeout bounds one delivery attempt; the deliver process's default
+	// when zero.
+	Timeout time.Duration `json:"timeout,omitempty"`
+	// Rate caps deliveries to the publication, in events per second; no cap
+	// when zero.
+	Rate float64 `json:"rate,omitempty"`
+	// PreviousSecretSealed is the signing secret replaced by a rotation; it
+	// keeps signing beside the new one until PreviousSecretUntil.
+	PreviousSecretSealed []byte    `json:"previous_secret_sealed,omitempty"`
+	PreviousSecretUntil  time.Time `json:"previous_secret_until,omitzero"`
+}
+
+// KindFormerPublication records a deleted publication's id and name
+// (FormerPublication), so that deliveries and dead letters addressed to it
+// follow a publication recreated with the same name.
+const KindFormerPublication = "former_publication"
+
+// FormerPublication is a deleted publication, stored as
+// Item{Tenant: T, Kind: KindFormerPublication, ID: ID} (no name: a name
+// may be deleted several times).
+type FormerPublication struct {
+	ID      string    `json:"id"`
+	Name    string    `json:"name"`
+	Deleted time.Time `json:"deleted_at"`
 }
 
 // Stream links a subscription to a publication with an optional Bloblang filter.

@@ -23,6 +23,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/authorization"
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/event"
+	"github.com/herokuevents/herokuevents/shared/httpjson"
 	"github.com/herokuevents/herokuevents/shared/queue"
 	"github.com/herokuevents/herokuevents/shared/secret"
 	"github.com/herokuevents/herokuevents/shared/sink"
@@ -76,6 +77,19 @@ type Target struct {
 	Publisher func(ctx context.Context, d Deps) (Publisher, error)
 	// Command is the CLI's create command.
 	Command Command
+	// Update, when set, validates a change of a publication of tenant
+	// (PATCH /v1/tenants/{T}/publications/{ref}): it decodes the body
+	// (httpjson.Decode into a struct embedding UpdateFields, every field a
+	// pointer so that absent means unchanged), checks the platform's
+	// parameters as Validate does at create and returns current with them
+	// changed. extra is returned once in the answer. Nothing may be stored.
+	// Without it, only the UpdateFields can change.
+	Update func(ctx context.Context, d Deps, tenant string, current config.Publication, body []byte) (p config.Publication, extra map[string]any, err error)
+	// RotateSecret, when set, gives the publication a new signing secret,
+	// returned once in extra; the current one keeps signing beside it for
+	// overlap (PreviousSecretSealed, PreviousSecretUntil). Nothing may be
+	// stored.
+	RotateSecret func(ctx context.Context, d Deps, tenant string, current config.Publication, overlap time.Duration) (p config.Publication, extra map[string]any, err error)
 }
 
 // Publisher sends one event to one publication of a platform, once.
@@ -229,6 +243,26 @@ type PublicationFields struct {
 	Filter *string `json:"filter"`
 }
 
+// UpdateFields are the fields every publication update body may carry
+// besides the platform's parameters; the api applies them. A platform's
+// update request struct embeds it so that httpjson.Decode accepts them.
+type UpdateFields struct {
+	// Timeout bounds one delivery attempt: a duration from 1s to
+	// MaxTimeout, or "" (or "0") for the process's default.
+	Timeout *string `json:"timeout"`
+	// MaxAttempts bounds the attempts of one delivery (0: the default).
+	MaxAttempts *int `json:"max_attempts"`
+	// MaxAge is how long after the first attempt retries go on, a duration
+	// ("" or "0": the default).
+	MaxAge *string `json:"max_age"`
+	// Rate caps deliveries in events per second (0: no cap).
+	Rate *float64 `json:"rate"`
+}
+
+// MaxTimeout is the longest delivery timeout a publication may set
+// (sink.MaxTimeout, within the deliver function's own timeout).
+const MaxTimeout = sink.MaxTimeout
+
 // ErrUnsupported: no platform of that name offers that side.
 var ErrUnsupported = errors.New("platform not supported")
 
@@ -298,6 +332,37 @@ func (r *Registry) Publication(ctx context.Context, tenant, name string, body []
 		return config.Publication{}, nil, unsupported(name, "publications")
 	}
 	return p.Publication.Validate(ctx, r.deps, tenant, body)
+}
+
+// UpdatePublication validates a change of the publication current with the
+// update body, through its platform's Update. A platform without one takes
+// the UpdateFields only; any other field is a config.ErrInvalid problem.
+func (r *Registry) UpdatePublication(ctx context.Context, tenant string, current config.Publication, body []byte) (config.Publication, map[string]any, error) {
+	p, ok := r.byName[current.Platform]
+	if !ok || p.Publication == nil {
+		return config.Publication{}, nil, unsupported(current.Platform, "publications")
+	}
+	if p.Publication.Update != nil {
+		return p.Publication.Update(ctx, r.deps, tenant, current, body)
+	}
+	var req struct {
+		UpdateFields
+	}
+	if err := httpjson.Decode(body, &req); err != nil {
+		return config.Publication{}, nil, fmt.Errorf("%s publications have no parameters to update: %w", current.Platform, err)
+	}
+	return current, nil, nil
+}
+
+// RotateSecret gives the publication current a new signing secret through
+// its platform's RotateSecret; a config.ErrInvalid problem when the
+// platform signs nothing.
+func (r *Registry) RotateSecret(ctx context.Context, tenant string, current config.Publication, overlap time.Duration) (config.Publication, map[string]any, error) {
+	p, ok := r.byName[current.Platform]
+	if !ok || p.Publication == nil || p.Publication.RotateSecret == nil {
+		return config.Publication{}, nil, config.Invalid("Publication %s is a %s publication: it has no signing secret to rotate.", current.Name, current.Platform)
+	}
+	return p.Publication.RotateSecret(ctx, r.deps, tenant, current, overlap)
 }
 
 // Polled reports whether subscriptions of platform name keep a runtime state.

@@ -35,6 +35,10 @@ const (
 	ConnectTimeout = 5 * time.Second
 	// DefaultTimeout bounds a whole request when Client is given no timeout.
 	DefaultTimeout = 10 * time.Second
+	// MaxTimeout is the longest a request may be given by a copy of a
+	// Client with a longer Timeout (a publication's own timeout): the
+	// transport waits that long for response headers at most.
+	MaxTimeout = time.Minute
 )
 
 // blocked lists the address ranges refused unless an allow-list prefix
@@ -283,7 +287,7 @@ func (e *Egress) Client(timeout time.Duration) *http.Client {
 		DialContext:           e.Dialer().DialContext,
 		ForceAttemptHTTP2:     true,
 		TLSHandshakeTimeout:   ConnectTimeout,
-		ResponseHeaderTimeout: timeout,
+		ResponseHeaderTimeout: max(timeout, MaxTimeout), // Client.Timeout bounds the request
 		ExpectContinueTimeout: time.Second,
 		// Deliveries run up to Concurrency×BatchSize at once, often to one
 		// host: keep their connections instead of dialling anew each time.

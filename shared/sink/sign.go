@@ -74,15 +74,35 @@ func standardSignature(key []byte, id, ts string, body []byte) []byte {
 // with the key decoded from secret, and Heroku-Webhook-Hmac-SHA256 =
 // base64(HMAC-SHA256(secret, body)). It fails only on a malformed secret.
 func Sign(h http.Header, secret, id string, at time.Time, body []byte) error {
+	return SignRotating(h, secret, "", id, at, body)
+}
+
+// SignRotating is Sign during a secret rotation: with previous not empty,
+// webhook-signature holds two space-separated signatures, "v1,<with
+// secret> v1,<with previous>" (Standard Webhooks), so that receivers
+// verifying with either secret accept; Heroku-Webhook-Hmac-SHA256, which
+// holds one value, is made with previous, so that receivers checking only
+// it keep working until the rotation ends. With previous empty it is Sign.
+func SignRotating(h http.Header, secret, previous, id string, at time.Time, body []byte) error {
 	key, err := secretKey(secret)
 	if err != nil {
 		return fmt.Errorf("sign webhook: %w", err)
 	}
 	ts := strconv.FormatInt(at.Unix(), 10)
+	sig := "v1," + base64.StdEncoding.EncodeToString(standardSignature(key, id, ts, body))
+	legacy := secret
+	if previous != "" {
+		old, err := secretKey(previous)
+		if err != nil {
+			return fmt.Errorf("sign webhook with the previous secret: %w", err)
+		}
+		sig += " v1," + base64.StdEncoding.EncodeToString(standardSignature(old, id, ts, body))
+		legacy = previous
+	}
 	h.Set(HeaderID, id)
 	h.Set(HeaderTimestamp, ts)
-	h.Set(HeaderSignature, "v1,"+base64.StdEncoding.EncodeToString(standardSignature(key, id, ts, body)))
-	h.Set(HeaderHeroku, base64.StdEncoding.EncodeToString(mac([]byte(secret), body)))
+	h.Set(HeaderSignature, sig)
+	h.Set(HeaderHeroku, base64.StdEncoding.EncodeToString(mac([]byte(legacy), body)))
 	return nil
 }
 
@@ -90,7 +110,9 @@ func Sign(h http.Header, secret, id string, at time.Time, body []byte) error {
 // webhook-signature header must hold a "v1,…" signature (several may be
 // given, space-separated, during secret rotation) matching the body, the id
 // and a webhook-timestamp within Tolerance of now; when the
-// Heroku-Webhook-Hmac-SHA256 header is present it must match too.
+// Heroku-Webhook-Hmac-SHA256 header is present and only one signature is
+// given it must match too (during a rotation it is made with the previous
+// secret: see SignRotating).
 // body must be the raw request body. Errors wrap ErrSignature.
 func Verify(secret string, h http.Header, body []byte) error {
 	return VerifyAt(secret, h, body, time.Now())
@@ -114,8 +136,9 @@ func VerifyAt(secret string, h http.Header, body []byte, now time.Time) error {
 		return fmt.Errorf("%w: timestamp %s is too far from now", ErrSignature, ts)
 	}
 	want := standardSignature(key, id, ts, body)
-	ok := false
+	ok, n := false, 0
 	for s := range strings.FieldsSeq(sigs) {
+		n++
 		v, enc, found := strings.Cut(s, ",")
 		if !found || v != "v1" {
 			continue
@@ -123,13 +146,12 @@ func VerifyAt(secret string, h http.Header, body []byte, now time.Time) error {
 		got, err := base64.StdEncoding.DecodeString(enc)
 		if err == nil && hmac.Equal(got, want) {
 			ok = true
-			break
 		}
 	}
 	if !ok {
 		return fmt.Errorf("%w: no v1 signature matches", ErrSignature)
 	}
-	if hh := h.Get(HeaderHeroku); hh != "" {
+	if hh := h.Get(HeaderHeroku); hh != "" && n == 1 {
 		got, err := base64.StdEncoding.DecodeString(hh)
 		if err != nil || !hmac.Equal(got, mac([]byte(secret), body)) {
 			return fmt.Errorf("%w: %s does not match", ErrSignature, HeaderHeroku)

@@ -21,6 +21,7 @@ func Platform() platform.Platform {
 		Publication: &platform.Target{
 			Validate:  validatePublication,
 			Publisher: newPublisher,
+			Update:    validateUpdate,
 			Command: platform.Command{
 				Short: "Send events as records to a Data Cloud Ingestion API object of an authorized org",
 				Long: `Send each event as one record to the object OBJECT of the Data Cloud Ingestion API source (connector)

@@ -55,6 +55,7 @@ the --replay preset and says so in subscriptions:info.`,
 		Publication: &platform.Target{
 			Validate:  validatePublication,
 			Publisher: platform.EnginePublisher(config.PlatformSalesforce),
+			Update:    validateUpdate,
 			Command: platform.Command{
 				Short: "Publish events as a Salesforce platform event of an authorized org",
 				Long: `Publish events as the Salesforce platform event TOPIC (/event/Name__e) of the org authorized as ALIAS,

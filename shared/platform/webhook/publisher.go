@@ -82,11 +82,30 @@ func (w *Publisher) Publish(ctx context.Context, tenant string, pub config.Publi
 		if w.Now != nil {
 			now = w.Now
 		}
-		if err := sink.Sign(req.Header, string(sec), ev.ID, now(), body); err != nil {
+		at := now()
+		var previous []byte
+		if len(pub.PreviousSecretSealed) > 0 && at.Before(pub.PreviousSecretUntil) {
+			// A rotation's overlap: sign with both secrets.
+			if previous, err = w.open(ctx, pub.PreviousSecretSealed, "previous signing secret"); err != nil {
+				return err
+			}
+		}
+		if err := sink.SignRotating(req.Header, string(sec), string(previous), ev.ID, at, body); err != nil {
 			return queue.Permanent(err)
 		}
 	}
-	return sink.Do(w.Client, req).Err()
+	return sink.Do(w.client(pub), req).Err()
+}
+
+// client is the deliver role's client, with the publication's own timeout
+// when it has one.
+func (w *Publisher) client(pub config.Publication) *http.Client {
+	if pub.Timeout <= 0 || pub.Timeout == w.Client.Timeout {
+		return w.Client
+	}
+	c := *w.Client
+	c.Timeout = pub.Timeout
+	return &c
 }
 
 func (w *Publisher) open(ctx context.Context, sealed []byte, what string) ([]byte, error) {

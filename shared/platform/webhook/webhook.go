@@ -37,8 +37,10 @@ func Platform() platform.Platform {
 			},
 		},
 		Publication: &platform.Target{
-			Validate:  validatePublication,
-			Publisher: newPublisher,
+			Validate:     validatePublication,
+			Publisher:    newPublisher,
+			Update:       validateUpdate,
+			RotateSecret: rotateSecret,
 			Command: platform.Command{
 				Short: "Create a webhook publication: events are POSTed to URL as signed CloudEvents",
 				Example: `  herokuevents publications:webhook:create systemStatus -u https://my-app.herokuapp.com/webhooks -a my-app
