@@ -1,0 +1,378 @@
+// Package sqlitejournal is the embedded driver of journal.Journal: one
+// SQLite file (journal.db in the data dir, mode 0600) in WAL mode with
+// synchronous=NORMAL. The delivery log is an aid, not the source of truth:
+// a power loss may lose its last committed entries (never the events, which
+// live in the queues), and that buys it cheap commits.
+//
+// One table holds every entry: the columns a query selects on (tenant,
+// event id, publication, stage, outcome, time) and the rest as JSON
+// (journal.MarshalDetail), plus the event kept by first attempts. Retention
+// is enforced by Prune, which the Journal runs every PruneEvery and at
+// Open and Close: entries older than Retention.Age go, and each publication
+// keeps its newest Retention.PerPublication attempts. Reads never return
+// entries older than Retention.Age, pruned or not.
+package sqlitejournal
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // driver "sqlite"
+
+	"github.com/herokuevents/herokuevents/shared/journal"
+)
+
+const schema = `
+CREATE TABLE IF NOT EXISTS entry (
+	seq         INTEGER PRIMARY KEY,
+	tenant      TEXT    NOT NULL,
+	event_id    TEXT    NOT NULL,
+	publication TEXT    NOT NULL DEFAULT '',
+	stage       TEXT    NOT NULL,
+	outcome     TEXT    NOT NULL DEFAULT '',
+	at          INTEGER NOT NULL,
+	detail      BLOB    NOT NULL,
+	event       BLOB
+);
+CREATE INDEX IF NOT EXISTS entry_event ON entry (tenant, event_id);
+CREATE INDEX IF NOT EXISTS entry_attempt ON entry (tenant, publication, at) WHERE stage = 'attempt';
+CREATE INDEX IF NOT EXISTS entry_at ON entry (at);
+`
+
+// DefaultPruneEvery is how often a Journal prunes on its own.
+const DefaultPruneEvery = time.Minute
+
+// Options configure a Journal.
+type Options struct {
+	// Retention bounds what is kept (journal defaults for zero fields).
+	Retention journal.Retention
+	// PruneEvery is how often retention is enforced in the background
+	// (DefaultPruneEvery when 0; never when < 0: call Prune).
+	PruneEvery time.Duration
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// Logger gets a line per failed background prune; slog.Default when nil.
+	Logger *slog.Logger
+}
+
+// Journal is a journal.Journal on a SQLite file. Safe for concurrent use.
+type Journal struct {
+	db *sql.DB
+	o  Options
+	// write serializes this process's writers (Append, Prune) in Go,
+	// honouring their contexts, rather than in SQLite's busy handler.
+	write chan struct{}
+
+	mu      sync.Mutex
+	touched map[[2]string]bool // tenant, publication with attempts since the last prune
+
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
+}
+
+var _ journal.Journal = (*Journal)(nil)
+
+// Open opens (creating if needed, mode 0600) the journal file at path,
+// prunes it, and starts pruning every PruneEvery.
+func Open(path string, o Options) (*Journal, error) {
+	if path == "" || path == ":memory:" || strings.ContainsRune(path, '?') {
+		return nil, fmt.Errorf("open journal %q: need a file path without '?'", path)
+	}
+	o.Retention = o.Retention.WithDefaults()
+	if o.PruneEvery == 0 {
+		o.PruneEvery = DefaultPruneEvery
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open journal %s: %w", path, err)
+	}
+	f.Close()
+	q := url.Values{}
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open journal %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(4)
+	db.SetMaxIdleConns(4)
+	if _, err := db.Exec(schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("create journal schema in %s: %w", path, err)
+	}
+	for _, side := range []string{"-wal", "-shm"} {
+		if err := os.Chmod(path+side, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+			db.Close()
+			return nil, fmt.Errorf("open journal %s: %w", path, err)
+		}
+	}
+	j := &Journal{db: db, o: o, write: make(chan struct{}, 1), touched: map[[2]string]bool{}, stop: make(chan struct{}), done: make(chan struct{})}
+	if err := j.pruneAll(context.Background()); err != nil {
+		db.Close()
+		return nil, err
+	}
+	go j.run()
+	return j, nil
+}
+
+func (j *Journal) run() {
+	defer close(j.done)
+	if j.o.PruneEvery < 0 {
+		<-j.stop
+		return
+	}
+	t := time.NewTicker(j.o.PruneEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-j.stop:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			if err := j.Prune(ctx); err != nil {
+				j.o.Logger.Error("prune journal", "err", err)
+			}
+			cancel()
+		}
+	}
+}
+
+// Close prunes, stops the background pruning and closes the file.
+func (j *Journal) Close() error {
+	var err error
+	j.once.Do(func() {
+		close(j.stop)
+		<-j.done
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		err = errors.Join(j.Prune(ctx), j.db.Close())
+	})
+	return err
+}
+
+func (j *Journal) lock(ctx context.Context) error {
+	select {
+	case j.write <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (j *Journal) unlock() { <-j.write }
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+// Append implements journal.Writer: the batch in one transaction, or
+// nothing when an entry is invalid.
+func (j *Journal) Append(ctx context.Context, entries ...journal.Entry) error {
+	type row struct {
+		e             journal.Entry
+		detail, event []byte
+	}
+	rows := make([]row, 0, len(entries))
+	for _, e := range entries {
+		e = journal.Clip(e)
+		if err := e.Check(); err != nil {
+			return fmt.Errorf("append to journal: %w", err)
+		}
+		detail, err := journal.MarshalDetail(e)
+		if err != nil {
+			return fmt.Errorf("append to journal: %w", err)
+		}
+		ev, err := journal.MarshalEvent(e)
+		if err != nil {
+			return fmt.Errorf("append to journal: %w", err)
+		}
+		rows = append(rows, row{e, detail, ev})
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	if err := j.lock(ctx); err != nil {
+		return fmt.Errorf("append to journal: %w", err)
+	}
+	defer j.unlock()
+	tx, err := j.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("append to journal: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
+	st, err := tx.PrepareContext(ctx, `INSERT INTO entry (tenant, event_id, publication, stage, outcome, at, detail, event) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return fmt.Errorf("append to journal: %w", err)
+	}
+	defer st.Close()
+	touched := map[[2]string]bool{}
+	for _, r := range rows {
+		e := r.e
+		if _, err := st.ExecContext(ctx, e.Tenant, e.EventID, e.Publication, string(e.Stage), string(e.Outcome), micros(e.Time), r.detail, r.event); err != nil {
+			return fmt.Errorf("append to journal: %w", err)
+		}
+		if e.Stage == journal.Attempt {
+			touched[[2]string{e.Tenant, e.Publication}] = true
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("append to journal: %w", err)
+	}
+	j.mu.Lock()
+	for k := range touched {
+		j.touched[k] = true
+	}
+	j.mu.Unlock()
+	return nil
+}
+
+// cutoff is the oldest time still retained.
+func (j *Journal) cutoff() int64 { return micros(j.o.Now().Add(-j.o.Retention.Age)) }
+
+// Attempts implements journal.Reader.
+func (j *Journal) Attempts(ctx context.Context, tenant, publication string, q journal.Query) ([]journal.Entry, error) {
+	since := j.cutoff()
+	if !q.Since.IsZero() {
+		since = max(since, micros(q.Since))
+	}
+	query := `SELECT event_id, detail FROM entry WHERE tenant = ? AND publication = ? AND stage = 'attempt' AND at >= ?`
+	args := []any{tenant, publication, since}
+	if len(q.Outcomes) > 0 {
+		query += ` AND outcome IN (?` + strings.Repeat(`, ?`, len(q.Outcomes)-1) + `)`
+		for _, o := range q.Outcomes {
+			args = append(args, string(o))
+		}
+	}
+	query += ` ORDER BY at DESC, seq DESC LIMIT ?`
+	args = append(args, max(q.Limit, 0))
+	rows, err := j.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read attempts of publication %s: %w", publication, err)
+	}
+	defer rows.Close()
+	var out []journal.Entry
+	for rows.Next() {
+		var id string
+		var detail []byte
+		if err := rows.Scan(&id, &detail); err != nil {
+			return nil, fmt.Errorf("read attempts of publication %s: %w", publication, err)
+		}
+		e, err := journal.UnmarshalDetail(tenant, id, detail)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read attempts of publication %s: %w", publication, err)
+	}
+	return out, nil
+}
+
+// Event implements journal.Reader.
+func (j *Journal) Event(ctx context.Context, tenant, eventID string) ([]journal.Entry, error) {
+	rows, err := j.db.QueryContext(ctx,
+		`SELECT detail, event FROM entry WHERE tenant = ? AND event_id = ? AND at >= ? ORDER BY at, seq`,
+		tenant, eventID, j.cutoff())
+	if err != nil {
+		return nil, fmt.Errorf("read journal of event %s: %w", eventID, err)
+	}
+	defer rows.Close()
+	var out []journal.Entry
+	for rows.Next() {
+		var detail, ev []byte
+		if err := rows.Scan(&detail, &ev); err != nil {
+			return nil, fmt.Errorf("read journal of event %s: %w", eventID, err)
+		}
+		e, err := journal.UnmarshalDetail(tenant, eventID, detail)
+		if err != nil {
+			return nil, err
+		}
+		if e.Event, err = journal.UnmarshalEvent(ev); err != nil {
+			return nil, fmt.Errorf("read journal of event %s: %w", eventID, err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read journal of event %s: %w", eventID, err)
+	}
+	return out, nil
+}
+
+// Prune implements journal.Journal: it deletes the entries older than
+// Retention.Age and, for each publication with attempts appended since
+// the last prune, its attempts beyond the newest Retention.PerPublication.
+func (j *Journal) Prune(ctx context.Context) error {
+	j.mu.Lock()
+	touched := j.touched
+	j.touched = map[[2]string]bool{}
+	j.mu.Unlock()
+	err := j.prune(ctx, touched)
+	if err != nil {
+		j.mu.Lock()
+		for k := range touched {
+			j.touched[k] = true
+		}
+		j.mu.Unlock()
+	}
+	return err
+}
+
+// pruneAll prunes every publication over its limit (at Open: the touched
+// set of an earlier process is lost).
+func (j *Journal) pruneAll(ctx context.Context) error {
+	rows, err := j.db.QueryContext(ctx,
+		`SELECT tenant, publication FROM entry WHERE stage = 'attempt' GROUP BY tenant, publication HAVING COUNT(*) > ?`,
+		j.o.Retention.PerPublication)
+	if err != nil {
+		return fmt.Errorf("prune journal: %w", err)
+	}
+	over := map[[2]string]bool{}
+	for rows.Next() {
+		var k [2]string
+		if err := rows.Scan(&k[0], &k[1]); err != nil {
+			rows.Close()
+			return fmt.Errorf("prune journal: %w", err)
+		}
+		over[k] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("prune journal: %w", err)
+	}
+	return j.prune(ctx, over)
+}
+
+func (j *Journal) prune(ctx context.Context, pubs map[[2]string]bool) error {
+	if err := j.lock(ctx); err != nil {
+		return fmt.Errorf("prune journal: %w", err)
+	}
+	defer j.unlock()
+	if _, err := j.db.ExecContext(ctx, `DELETE FROM entry WHERE at < ?`, j.cutoff()); err != nil {
+		return fmt.Errorf("prune journal: %w", err)
+	}
+	for k := range pubs {
+		_, err := j.db.ExecContext(ctx, `DELETE FROM entry WHERE seq IN (
+			SELECT seq FROM entry WHERE tenant = ? AND publication = ? AND stage = 'attempt'
+			ORDER BY at DESC, seq DESC LIMIT -1 OFFSET ?)`, k[0], k[1], j.o.Retention.PerPublication)
+		if err != nil {
+			return fmt.Errorf("prune journal of publication %s: %w", k[1], err)
+		}
+	}
+	return nil
+}
