@@ -643,7 +643,7 @@ func TestCanceledContextRedelivers(t *testing.T) {
 
 func TestCloudEvent(t *testing.T) {
 	ev := sampleEvent()
-	ev.Extensions = map[string]string{"tenant": "t-1", "Bad-Name": "x"}
+	ev.Extensions = map[string]any{"tenant": "t-1", "Bad-Name": "x"}
 	ev.DataContentType = "application/avro"
 	b, err := webhook.CloudEvent(ev)
 	require.NoError(t, err)

@@ -22,15 +22,22 @@ const (
 // Event is a CloudEvents 1.0 event. Data is the payload exactly as received
 // (for Salesforce events: the Avro-JSON form with union wrapping).
 // ID is assigned once at ingestion and is stable across retries.
+//
+// DataSchema is the dataschema attribute (an absolute URI) when the sender
+// gave one. Extensions are the extension attributes by name (CheckExtension
+// states the rules): a string, a bool or an integer (after a JSON round trip
+// an integer is a float64 with no fraction); they travel with the event and
+// are delivered as they came.
 type Event struct {
-	ID              string            `json:"id"`
-	Source          string            `json:"source"`
-	Type            string            `json:"type"`
-	Subject         string            `json:"subject,omitempty"`
-	Time            time.Time         `json:"time"`
-	DataContentType string            `json:"datacontenttype,omitempty"`
-	Data            json.RawMessage   `json:"data,omitempty"`
-	Extensions      map[string]string `json:"extensions,omitempty"`
+	ID              string          `json:"id"`
+	Source          string          `json:"source"`
+	Type            string          `json:"type"`
+	Subject         string          `json:"subject,omitempty"`
+	Time            time.Time       `json:"time"`
+	DataContentType string          `json:"datacontenttype,omitempty"`
+	DataSchema      string          `json:"dataschema,omitempty"`
+	Data            json.RawMessage `json:"data,omitempty"`
+	Extensions      map[string]any  `json:"extensions,omitempty"`
 }
 
 // ErrInvalid is wrapped by every validation error of this package.
@@ -83,4 +90,11 @@ type Delivery struct {
 	Event       Event     `json:"event"`
 	Attempt     int       `json:"attempt"`
 	FirstTry    time.Time `json:"first_try,omitzero"`
+	// Held counts the times the delivery was held back because its
+	// publication is paused (no attempt made), since HeldSince.
+	Held      int       `json:"held,omitempty"`
+	HeldSince time.Time `json:"held_since,omitzero"`
+	// RateSlot is the time the publication's rate limit gave the delivery
+	// when it had to wait longer than a moment: it was re-queued until then.
+	RateSlot time.Time `json:"rate_slot,omitzero"`
 }

@@ -182,7 +182,7 @@ func TestFilterSeesCDCFieldNames(t *testing.T) {
 	msg := func(id, fields string) queue.Message {
 		b, err := json.Marshal(event.Routed{Tenant: tenant, Subscription: "sub-cdc", Event: event.Event{
 			ID: id, Source: "/s", Type: event.TypeCDC, Subject: "/data/AccountChangeEvent",
-			Data: json.RawMessage(`{"Name":{"string":"Acme"}}`), Extensions: map[string]string{"changedfields": fields},
+			Data: json.RawMessage(`{"Name":{"string":"Acme"}}`), Extensions: map[string]any{"changedfields": fields},
 		}})
 		require.NoError(t, err)
 		return queue.Message{ID: id, Body: b}
@@ -193,4 +193,29 @@ func TestFilterSeesCDCFieldNames(t *testing.T) {
 	require.Len(t, got, 1)
 	assert.Equal(t, "keep", got[0].Event.ID)
 	assert.Equal(t, `{"Name":{"string":"Acme"}}`, string(got[0].Event.Data), "the data is delivered as it was")
+}
+
+// TestFilterSeesAndKeepsSenderAttributes: a sender's extension attributes
+// (string, boolean, number) and dataschema are visible to the filter at
+// this._herokuevents and travel to the delivery unchanged, even when the
+// filter rewrites the data; only the CDC field lists become arrays.
+func TestFilterSeesAndKeepsSenderAttributes(t *testing.T) {
+	h, rec := setup(t)
+	_, err := config.Insert(t.Context(), h.Store(), config.Item{Tenant: tenant, Kind: config.KindStream, ID: "s-ext", Name: config.StreamName("sub-ext", "pub-ext")},
+		config.Stream{ID: "s-ext", Subscription: "sub-ext", Publication: "pub-ext", Filter: `root = if this._herokuevents.region == "eu" && this._herokuevents.sampled && this._herokuevents.priority > 2 {
+  {"seen": [this._herokuevents.dataschema, this._herokuevents.customfields]}
+} else { deleted() }`})
+	require.NoError(t, err)
+	ext := map[string]any{"region": "eu", "sampled": true, "priority": int32(3), "customfields": "a,b"}
+	b, err := json.Marshal(event.Routed{Tenant: tenant, Subscription: "sub-ext", Event: event.Event{
+		ID: "ev-ext", Source: "/s", Type: "t", DataSchema: "https://example.com/s.json", Data: json.RawMessage(`{"x":1}`), Extensions: ext,
+	}})
+	require.NoError(t, err)
+	res := h.HandleBatch(t.Context(), []queue.Message{{ID: "m", Body: b}})
+	require.Empty(t, res.Failures)
+	got := deliveries(t, rec)
+	require.Len(t, got, 1)
+	assert.JSONEq(t, `{"seen":["https://example.com/s.json","a,b"]}`, string(got[0].Event.Data))
+	assert.Equal(t, "https://example.com/s.json", got[0].Event.DataSchema)
+	assert.Equal(t, map[string]any{"region": "eu", "sampled": true, "priority": float64(3), "customfields": "a,b"}, got[0].Event.Extensions)
 }

@@ -56,7 +56,7 @@ func ToEvent(tenant string, sub config.Subscription, ev pubsub.Event, now time.T
 		Time:            now.UTC(),
 		DataContentType: "application/json",
 		Data:            ev.Data,
-		Extensions:      map[string]string{ExtReplayID: hex.EncodeToString(ev.ReplayID)},
+		Extensions:      map[string]any{ExtReplayID: hex.EncodeToString(ev.ReplayID)},
 	}
 	if ev.ID != "" {
 		out.Extensions[ExtEventUUID] = ev.ID

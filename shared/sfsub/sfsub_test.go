@@ -201,7 +201,7 @@ func runFor(t *testing.T, r *sfsub.Runner, cond func() bool) {
 func replayIDs(rs []event.Routed) []string {
 	var out []string
 	for _, r := range rs {
-		out = append(out, r.Event.Extensions[sfsub.ExtReplayID])
+		out = append(out, r.Event.Extensions[sfsub.ExtReplayID].(string))
 	}
 	return out
 }
