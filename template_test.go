@@ -238,6 +238,8 @@ func TestTemplateHTTPRoutes(t *testing.T) {
 		"ANY /heroku/{proxy+}": "ApiFunction",
 		"GET /oauth/{proxy+}":  "ApiFunction",
 		"POST /publish/{name}": "IngestFunction",
+		// the CloudEvents webhook handshake, answered by ingest
+		"OPTIONS /publish/{name}": "IngestFunction",
 	}, routes)
 	for _, fn := range routes {
 		assert.True(t, permitted[fn], "API Gateway may invoke %s", fn)

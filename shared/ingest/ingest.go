@@ -77,14 +77,47 @@ func New(o Options) (*Handler, error) {
 	}
 	h := &Handler{o: o, mux: http.NewServeMux()}
 	h.mux.HandleFunc("POST /publish/{name}", h.publish)
+	h.mux.HandleFunc("OPTIONS /publish/{name}", h.handshake)
 	h.mux.HandleFunc("/publish/{name}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Allow", http.MethodPost)
+		allow(w.Header())
 		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "Only POST publishes an event.")
 	})
 	return h, nil
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+// allow sets the Allow header of the publish URL: POST, OPTIONS (two field
+// lines, which HTTP reads as one list).
+func allow(h http.Header) {
+	h.Set("Allow", http.MethodPost)
+	h.Add("Allow", http.MethodOptions)
+}
+
+// Headers of the CloudEvents webhook abuse-protection handshake ("HTTP 1.1
+// Web Hooks for Event Delivery", section 4).
+const (
+	HeaderRequestOrigin = "WebHook-Request-Origin"
+	HeaderAllowedOrigin = "WebHook-Allowed-Origin"
+	HeaderAllowedRate   = "WebHook-Allowed-Rate"
+)
+
+// handshake answers the abuse-protection validation request of a sender
+// that checks its delivery target first (OPTIONS with
+// WebHook-Request-Origin): the publish URL accepts events from every
+// origin (Basic auth decides who may publish), at no rate limit, so the
+// answer grants the requested origin with WebHook-Allowed-Rate "*". It
+// needs no credentials and reveals nothing about the name, which is not
+// looked up. An OPTIONS without the header gets the Allow header only.
+func (h *Handler) handshake(w http.ResponseWriter, r *http.Request) {
+	allow(w.Header())
+	if origin := r.Header.Get(HeaderRequestOrigin); origin != "" {
+		w.Header().Set(HeaderAllowedOrigin, origin)
+		w.Header().Set(HeaderAllowedRate, "*")
+		h.o.Logger.InfoContext(r.Context(), "webhook handshake granted", "name", r.PathValue("name"), "origin", origin)
+	}
+	w.WriteHeader(http.StatusOK)
+}
 
 // Accepted is the 202 response body.
 type Accepted struct {
@@ -216,8 +249,8 @@ func (rt route) message(ev event.Event, now time.Time) (queue.Message, error) {
 // a new event.
 func (h *Handler) decode(r *http.Request, body []byte, tenant string, rt route) (event.Event, error) {
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if mt == "application/cloudevents+json" || r.Header.Get("Ce-Specversion") != "" {
-		return decodeCloudEvent(r, body)
+	if structured := mt == "application/cloudevents+json"; structured || r.Header.Get("Ce-Specversion") != "" {
+		return decodeCloudEvent(r, body, structured)
 	}
 	if err := checkObject(body); err != nil {
 		return event.Event{}, err
@@ -227,8 +260,21 @@ func (h *Handler) decode(r *http.Request, body []byte, tenant string, rt route) 
 	return ev, nil
 }
 
-func decodeCloudEvent(r *http.Request, body []byte) (event.Event, error) {
+// decodeCloudEvent decodes a structured or binary CloudEvent with the
+// SDK's HTTP binding. In binary mode the ce-* header values are first
+// percent-decoded as the binding requires (decodeHeaders), which the SDK
+// (v2.16) does not do. Every attribute is kept: dataschema, the
+// datacontenttype as given (a JSON type) and the extension attributes,
+// checked by event.CheckAttributes.
+func decodeCloudEvent(r *http.Request, body []byte, structured bool) (event.Event, error) {
 	req := r.Clone(r.Context())
+	if !structured {
+		h, err := decodeHeaders(r.Header)
+		if err != nil {
+			return event.Event{}, badEventf("Invalid CloudEvent: %v", err)
+		}
+		req.Header = h
+	}
 	req.Body = io.NopCloser(bytes.NewReader(body))
 	req.ContentLength = int64(len(body))
 	ce, err := cehttp.NewEventFromHTTPRequest(req)
@@ -251,13 +297,69 @@ func decodeCloudEvent(r *http.Request, body []byte) (event.Event, error) {
 		Type:            ce.Type(),
 		Subject:         ce.Subject(),
 		Time:            ce.Time().UTC(),
-		DataContentType: "application/json",
+		DataContentType: ce.DataContentType(),
+		DataSchema:      ce.DataSchema(),
 		Data:            json.RawMessage(data),
+	}
+	if ev.DataContentType == "" {
+		ev.DataContentType = "application/json"
+	}
+	if ext := ce.Extensions(); len(ext) > 0 {
+		ev.Extensions = make(map[string]any, len(ext))
+		for k, v := range ext {
+			ev.Extensions[k] = v
+		}
+		if structured {
+			exactNumbers(body, ev.Extensions)
+		}
 	}
 	if ev.Time.IsZero() {
 		ev.Time = time.Now().UTC()
 	}
-	return ev, ev.Validate()
+	if err := ev.CheckAttributes(); err != nil {
+		return event.Event{}, badEventf("Invalid CloudEvent: %s", strings.TrimPrefix(err.Error(), event.ErrInvalid.Error()+": "))
+	}
+	return ev, nil
+}
+
+// exactNumbers replaces the numeric extension values of a structured
+// event by the numbers as written, which CheckAttributes then checks: the
+// SDK truncates 1.5 to the Integer 1, and CloudEvents has no fractional
+// type.
+func exactNumbers(body []byte, ext map[string]any) {
+	var members map[string]json.RawMessage
+	if json.Unmarshal(body, &members) != nil {
+		return
+	}
+	for k := range ext {
+		if n := members[k]; len(n) > 0 && (n[0] == '-' || ('0' <= n[0] && n[0] <= '9')) {
+			ext[k] = json.Number(n)
+		}
+	}
+}
+
+// decodeHeaders returns a copy of h whose ce-* values are decoded as the
+// CloudEvents HTTP binding requires (event.DecodeHeader: quoted strings,
+// then one round of percent-decoding, UTF-8 checked). Other headers, such
+// as Content-Type (the datacontenttype), are copied as they are.
+func decodeHeaders(h http.Header) (http.Header, error) {
+	out := make(http.Header, len(h))
+	for k, vs := range h {
+		if len(k) <= len("ce-") || !strings.EqualFold(k[:len("ce-")], "ce-") {
+			out[k] = vs
+			continue
+		}
+		dec := make([]string, len(vs))
+		for i, v := range vs {
+			d, err := event.DecodeHeader(v)
+			if err != nil {
+				return nil, fmt.Errorf("header %s: %s", strings.ToLower(k), strings.TrimPrefix(err.Error(), event.ErrInvalid.Error()+": "))
+			}
+			dec[i] = d
+		}
+		out[k] = dec
+	}
+	return out, nil
 }
 
 // checkObject accepts a JSON object nested at most MaxDepth deep (the
