@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 
@@ -66,7 +67,7 @@ func TestClip(t *testing.T) {
 	e := journal.Clip(journal.Entry{Response: strings.Repeat("é", 1000), Error: strings.Repeat("x", 3000), Event: big,
 		Time: time.Date(2026, 1, 1, 0, 0, 0, 0, time.FixedZone("X", 3600))})
 	assert.LessOrEqual(t, len(e.Response), journal.ResponseSize)
-	assert.True(t, strings.HasSuffix(e.Response, "é") || strings.HasSuffix(e.Response, "\uFFFD"))
+	assert.True(t, utf8.ValidString(e.Response))
 	assert.Len(t, e.Error, journal.TextSize)
 	assert.Nil(t, e.Event)
 	assert.Equal(t, time.UTC, e.Time.Location())

@@ -33,7 +33,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/herokuevents/herokuevents/shared/event"
 )
@@ -231,7 +230,7 @@ func cut(s string, n int) string {
 	if len(s) > n {
 		s = s[:n]
 	}
-	return strings.ToValidUTF8(s, string(utf8.RuneError))
+	return strings.ToValidUTF8(s, "") // a rune cut at the end goes
 }
 
 // Writer appends entries. Drivers write a batch in as few requests as they

@@ -125,14 +125,16 @@ func Do(client *http.Client, req *http.Request) Result {
 	if err != nil {
 		r := classifyError(err)
 		r.Latency = time.Since(start)
+		observe(req.Context(), r, nil)
 		return r
 	}
 	defer resp.Body.Close()
-	buf, _ := io.ReadAll(io.LimitReader(resp.Body, ExcerptSize))
+	buf, _ := io.ReadAll(io.LimitReader(resp.Body, max(ExcerptSize, BodySize)))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, drainLimit))
 	r := Classify(resp.StatusCode, resp.Header, time.Now())
-	r.Excerpt = excerpt(buf)
+	r.Excerpt = excerpt(buf[:min(len(buf), ExcerptSize)])
 	r.Latency = time.Since(start)
+	observe(req.Context(), r, buf)
 	return r
 }
 

@@ -167,7 +167,7 @@ func testAttempts(t *testing.T, j journal.Journal) {
 func testOutcomes(t *testing.T, j journal.Journal) {
 	ctx := t.Context()
 	var all []journal.Entry
-	for i := range 4 * PerPublication / 2 {
+	for i := range PerPublication { // drivers may prune beyond it at any time
 		o := journal.Delivered
 		if i%3 == 0 {
 			o = journal.Dead
@@ -176,14 +176,14 @@ func testOutcomes(t *testing.T, j journal.Journal) {
 			Stage: journal.Attempt, Publication: "p1", Attempt: 1, Outcome: o})
 	}
 	require.NoError(t, j.Append(ctx, all...))
-	got, err := j.Attempts(ctx, "t1", "p1", journal.Query{Limit: 2, Outcomes: journal.FailedOutcomes})
+	got, err := j.Attempts(ctx, "t1", "p1", journal.Query{Limit: 1, Outcomes: journal.FailedOutcomes})
 	require.NoError(t, err)
-	require.Len(t, got, 2)
-	assert.Equal(t, "e09", got[0].EventID)
-	assert.Equal(t, "e06", got[1].EventID)
+	require.Len(t, got, 1)
+	assert.Equal(t, "e03", got[0].EventID)
 	got, err = j.Attempts(ctx, "t1", "p1", journal.Query{Limit: 100, Outcomes: []journal.Outcome{journal.Dead, journal.Disabled}})
 	require.NoError(t, err)
-	assert.Len(t, got, 4)
+	require.Len(t, got, 2)
+	assert.Equal(t, "e00", got[1].EventID)
 	got, err = j.Attempts(ctx, "t1", "p1", journal.Query{Limit: 100, Outcomes: []journal.Outcome{journal.Disabled}})
 	require.NoError(t, err)
 	assert.Empty(t, got)
