@@ -26,6 +26,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/operator"
 	"github.com/herokuevents/herokuevents/shared/platform"
 	"github.com/herokuevents/herokuevents/shared/queue"
+	"github.com/herokuevents/herokuevents/shared/recent"
 )
 
 // Operator holds the credentials of the platform operator, who calls the
@@ -53,6 +54,9 @@ type Options struct {
 	// DeadLetters, when set, serves the tenant's dead letters: list and
 	// redrive (/v1/tenants/{T}/dead-letters).
 	DeadLetters queue.DeadLetters
+	// Recent, when set, serves the filter dry-run over the events kept for
+	// it (POST /v1/tenants/{T}/streams/test).
+	Recent recent.Reader
 }
 
 // Server serves the management and provisioning APIs.
@@ -65,6 +69,7 @@ type Server struct {
 	now       func() time.Time
 	auth      *authorization.Service
 	dead      queue.DeadLetters
+	recent    recent.Reader
 	mux       *http.ServeMux
 }
 
@@ -87,6 +92,7 @@ func New(o Options) (*Server, error) {
 		now:       o.Now,
 		auth:      o.Authorizations,
 		dead:      o.DeadLetters,
+		recent:    o.Recent,
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -127,6 +133,9 @@ func (s *Server) routes() {
 	}
 	if s.dead != nil {
 		s.deadLetterRoutes(m, t)
+	}
+	if s.recent != nil {
+		m.Handle("POST "+t+"/streams/test", s.tenant(s.testStream))
 	}
 	s.mux = m
 }

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/herokuevents/herokuevents/shared/config"
@@ -111,44 +110,10 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []queue.Message) queue.B
 }
 
 // Meta is what a filter sees of the event besides its data, at
-// this._herokuevents: id, source, type, subject, time, dataschema and the
-// extension attributes (those a sender gave too: strings, booleans and
-// numbers; a filter cannot change them, they are delivered as they came);
-// the comma-separated field lists of CDC events (changedfields,
-// nulledfields and difffields, decoded from Salesforce's bitmaps) become
-// arrays of field names. For example:
+// this._herokuevents (event.Meta, which the api's dry-run shows too).
 //
 //	root = if this._herokuevents.changedfields.contains("Industry") { this } else { deleted() }
-func Meta(ev event.Event) map[string]any {
-	m := map[string]any{"id": ev.ID, "source": ev.Source, "type": ev.Type}
-	if ev.Subject != "" {
-		m["subject"] = ev.Subject
-	}
-	if ev.DataSchema != "" {
-		m["dataschema"] = ev.DataSchema
-	}
-	if !ev.Time.IsZero() {
-		m["time"] = ev.Time.UTC().Format(time.RFC3339Nano)
-	}
-	for k, v := range ev.Extensions {
-		if s, ok := v.(string); ok && fieldLists[k] {
-			list := []any{}
-			for _, f := range strings.Split(s, ",") {
-				if f != "" {
-					list = append(list, f)
-				}
-			}
-			m[k] = list
-			continue
-		}
-		m[k] = v
-	}
-	return m
-}
-
-// fieldLists are the CDC extensions that Meta shows as arrays
-// (sfsub.ExtChangedFields, ExtNulledFields, ExtDiffFields).
-var fieldLists = map[string]bool{"changedfields": true, "nulledfields": true, "difffields": true}
+func Meta(ev event.Event) map[string]any { return event.Meta(ev) }
 
 // route applies each stream's filter and returns the deliveries that pass.
 func (h *Handler) route(ctx context.Context, r event.Routed, streams []config.Stream) ([]queue.Message, error) {
