@@ -18,6 +18,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/mapping"
 	"github.com/herokuevents/herokuevents/shared/metric"
 	"github.com/herokuevents/herokuevents/shared/queue"
+	"github.com/herokuevents/herokuevents/shared/recent"
 )
 
 // Options configure the filter role.
@@ -29,6 +30,9 @@ type Options struct {
 	// Metrics records FilteredOut and DeadLettered; metric.Discard when nil.
 	Metrics metric.Recorder
 	Now     func() time.Time
+	// Recent keeps every routed event for the filter dry-run (streams:test):
+	// best effort, it never blocks. Nothing is kept when nil.
+	Recent recent.Keeper
 }
 
 // Handler is the filter role's queue.BatchHandler. Safe for concurrent use.
@@ -76,6 +80,9 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []queue.Message) queue.B
 			h.o.Metrics.Count(ctx, metric.DeadLettered, 1)
 			res.Fail(m.ID, queue.Permanent(fmt.Errorf("decode routed event: %w", err)))
 			continue
+		}
+		if h.o.Recent != nil {
+			h.o.Recent.Keep(r.Tenant, r.Subscription, r.Event)
 		}
 		key := r.Tenant + "/" + r.Subscription
 		ss, ok := streams[key]
