@@ -15,6 +15,7 @@ import (
 
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/event"
+	"github.com/herokuevents/herokuevents/shared/journal"
 	"github.com/herokuevents/herokuevents/shared/mapping"
 	"github.com/herokuevents/herokuevents/shared/metric"
 	"github.com/herokuevents/herokuevents/shared/queue"
@@ -30,6 +31,10 @@ type Options struct {
 	// Metrics records FilteredOut and DeadLettered; metric.Discard when nil.
 	Metrics metric.Recorder
 	Now     func() time.Time
+	// Journal, when set, records each stream's decision (routed, or
+	// filtered out and why) and the acceptance of generated and Salesforce
+	// events (the delivery log); give it a journal.Async.
+	Journal journal.Writer
 	// Recent keeps every routed event for the filter dry-run (streams:test):
 	// best effort, it never blocks. Nothing is kept when nil.
 	Recent recent.Keeper
@@ -125,29 +130,34 @@ func Meta(ev event.Event) map[string]any { return event.Meta(ev) }
 // route applies each stream's filter and returns the deliveries that pass.
 func (h *Handler) route(ctx context.Context, r event.Routed, streams []config.Stream) ([]queue.Message, error) {
 	log := h.o.Logger.With("tenant", r.Tenant, "subscription", r.Subscription, "event_id", r.Event.ID)
+	jr := h.record(ctx, r)
+	var errs []error
+	defer func() { jr.done(len(streams), errors.Join(errs...)) }()
 	if len(streams) == 0 {
 		log.InfoContext(ctx, "no streams: event dropped")
 		return nil, nil
 	}
 	var out []queue.Message
-	var errs []error
 	for _, s := range streams {
 		ev := r.Event
 		if s.Filter != "" {
 			m, err := h.cache.Get(s.Filter)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("stream to publication %s: %w", s.Publication, err))
+				jr.filteredOut(s, filterError(err))
 				continue
 			}
 			data, deleted, err := m.ApplyMeta(ev.Data, Meta(ev))
 			if err != nil {
 				log.WarnContext(ctx, "filter failed", "publication", s.Publication, "err", err)
 				errs = append(errs, fmt.Errorf("stream to publication %s: filter: %w", s.Publication, err))
+				jr.filteredOut(s, filterError(err))
 				continue
 			}
 			if deleted {
 				log.InfoContext(ctx, "filtered out", "publication", s.Publication)
 				h.o.Metrics.Count(ctx, metric.FilteredOut, 1)
+				jr.filteredOut(s, reasonDropped)
 				continue
 			}
 			ev.Data = data
@@ -158,6 +168,7 @@ func (h *Handler) route(ctx context.Context, r event.Routed, streams []config.St
 			continue
 		}
 		log.InfoContext(ctx, "routed", "publication", s.Publication)
+		jr.routed(s)
 		out = append(out, queue.Message{Body: body, Attributes: map[string]string{queue.AttrTenant: r.Tenant, queue.AttrAttempt: "0"}})
 	}
 	return out, errors.Join(errs...)

@@ -25,6 +25,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/event"
 	"github.com/herokuevents/herokuevents/shared/httpjson"
+	"github.com/herokuevents/herokuevents/shared/journal"
 	"github.com/herokuevents/herokuevents/shared/metric"
 	"github.com/herokuevents/herokuevents/shared/queue"
 )
@@ -52,6 +53,9 @@ type Options struct {
 	Metrics metric.Recorder
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Journal, when set, records each accepted event (the delivery log);
+	// give it a journal.Async so that the request only enqueues.
+	Journal journal.Writer
 }
 
 // Handler serves POST /publish/{name}.
@@ -170,6 +174,7 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.o.Metrics.Count(ctx, metric.Ingested, 1)
+	h.record(ctx, route, ev, h.o.Now())
 	h.o.Logger.InfoContext(ctx, "event accepted", "tenant", tenant, route.kind, name, "event_id", ev.ID)
 	httpjson.WriteJSON(w, http.StatusAccepted, Accepted{ID: ev.ID})
 }
