@@ -23,6 +23,7 @@ import (
 	"github.com/herokuevents/herokuevents"
 	"github.com/herokuevents/herokuevents/infra/embedded/filesealer"
 	"github.com/herokuevents/herokuevents/infra/embedded/sqlitequeue"
+	"github.com/herokuevents/herokuevents/infra/embedded/sqliterecent"
 	"github.com/herokuevents/herokuevents/infra/embedded/sqlitestore"
 	"github.com/herokuevents/herokuevents/infra/samtemplate"
 	"github.com/herokuevents/herokuevents/shared/api"
@@ -36,6 +37,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/platform"
 	"github.com/herokuevents/herokuevents/shared/platform/catalog"
 	"github.com/herokuevents/herokuevents/shared/queue"
+	"github.com/herokuevents/herokuevents/shared/recent"
 	"github.com/herokuevents/herokuevents/shared/sfsub"
 	"github.com/herokuevents/herokuevents/shared/sink"
 )
@@ -74,6 +76,9 @@ type Options struct {
 	// when nil.
 	Getenv func(string) string
 	Logger *slog.Logger
+	// Recent bounds the events kept for streams:test (recent.db in the data
+	// dir); the recent package's defaults for zero fields.
+	Recent recent.Limits
 }
 
 // Server is a running embedded herokuevents.
@@ -83,6 +88,8 @@ type Server struct {
 	store     *sqlitestore.Store
 	cached    config.Store
 	queues    *sqlitequeue.DB
+	recent    *sqliterecent.Store
+	keeper    *recent.Writer
 	http      *http.Server
 	ln        net.Listener
 	baseURL   string
@@ -124,6 +131,10 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	if s.queues, err = sqlitequeue.Open(filepath.Join(o.DataDir, "queues.db")); err != nil {
 		return nil, fmt.Errorf("open queues: %w", err)
 	}
+	if s.recent, err = sqliterecent.Open(filepath.Join(o.DataDir, "recent.db"), o.Recent); err != nil {
+		return nil, fmt.Errorf("open recent events: %w", err)
+	}
+	s.keeper = recent.NewWriter(s.recent, recent.WriterOptions{Logger: o.Logger.With("role", "filter")})
 	sealer, err := filesealer.Open(filepath.Join(o.DataDir, "seal.key"))
 	if err != nil {
 		return nil, fmt.Errorf("open sealing key: %w", err)
@@ -207,6 +218,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 			sqlitequeue.Pair{DLQ: ingestDLQ, Source: ingestQ},
 			sqlitequeue.Pair{DLQ: deliveryDLQ, Source: deliveryQ},
 		),
+		Recent: s.recent,
 	})
 	if err != nil {
 		return nil, err
@@ -215,7 +227,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	flt, err := filter.New(filter.Options{Store: s.cached, Delivery: deliveryQ, Logger: o.Logger})
+	flt, err := filter.New(filter.Options{Store: s.cached, Delivery: deliveryQ, Logger: o.Logger, Recent: s.keeper})
 	if err != nil {
 		return nil, err
 	}
@@ -390,6 +402,7 @@ func (s *Server) Close() error {
 		s.closeErr = s.http.Shutdown(ctx)
 		s.cancel()
 		s.wg.Wait()
+		_ = s.keeper.Close(ctx) // the events the filter kept last
 		s.closeResources()
 	})
 	return s.closeErr
@@ -402,6 +415,15 @@ func (s *Server) closeResources() {
 	if s.queues != nil {
 		s.queues.Close()
 		s.queues = nil
+	}
+	if s.keeper != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = s.keeper.Close(ctx)
+		cancel()
+	}
+	if s.recent != nil {
+		s.recent.Close()
+		s.recent = nil
 	}
 	if s.store != nil {
 		s.store.Close()
