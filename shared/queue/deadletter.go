@@ -63,6 +63,11 @@ type DeadLetters interface {
 	// ErrNotFound. A move is send-then-delete where it cannot be atomic: a
 	// failure in between duplicates a message, never loses one.
 	Redrive(ctx context.Context, tenant string, ids ...string) (int, error)
+	// Purge deletes the tenant's dead letters named by ids (every one of
+	// the tenant's when ids is empty) for good and returns how many it
+	// deleted. When an id is not a dead letter of the tenant, it deletes
+	// nothing and returns a *MissingError, as Redrive does.
+	Purge(ctx context.Context, tenant string, ids ...string) (int, error)
 }
 
 // ErrNotFound is matched by the error of Redrive for ids that are not dead

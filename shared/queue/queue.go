@@ -19,6 +19,10 @@ const (
 	AttrAttempt = "attempt"
 	// AttrReason carries why a message was dead-lettered.
 	AttrReason = "reason"
+	// AttrHeld marks a message held back without an attempt (a delivery
+	// to a paused publication: the publication's id), so that the
+	// embedded mode can wake it when the publication resumes.
+	AttrHeld = "held"
 )
 
 // MaxBody is the largest message body (the SQS limit).

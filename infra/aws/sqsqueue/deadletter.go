@@ -207,7 +207,7 @@ func (d *DeadLetters) remove(ctx context.Context, dlq string, hs []held) error {
 		}
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("delete redriven messages from %s (they may be redriven twice): %w", dlq, errors.Join(errs...))
+		return fmt.Errorf("delete dead letters from %s: %w", dlq, errors.Join(errs...))
 	}
 	return nil
 }
@@ -297,9 +297,66 @@ func (d *DeadLetters) Redrive(ctx context.Context, tenant string, ids ...string)
 		}
 		if err := d.remove(ctx, p.DLQ, chosen[i]); err != nil {
 			releaseChosen(i + 1)
-			return moved + len(msgs), fmt.Errorf("redrive dead letters of %s: %w", tenant, err)
+			return moved + len(msgs), fmt.Errorf("redrive dead letters of %s (sent, they may be redriven twice): %w", tenant, err)
 		}
 		moved += len(msgs)
 	}
 	return moved, nil
+}
+
+// Purge deletes the tenant's dead letters named by ids (every one found
+// when ids is empty) and returns how many it deleted. Another tenant's
+// messages are made visible again. An id not found deletes nothing and
+// returns a *queue.MissingError.
+func (d *DeadLetters) Purge(ctx context.Context, tenant string, ids ...string) (int, error) {
+	want := map[string]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
+	match := tenantIs(tenant)
+	if len(ids) > 0 {
+		match = func(m queue.Message) bool { return tenantIs(tenant)(m) && want[m.ID] }
+	}
+	chosen := make([][]held, len(d.pairs))
+	found := map[string]bool{}
+	releaseChosen := func(from int) {
+		for i := from; i < len(d.pairs); i++ {
+			d.release(ctx, d.pairs[i].DLQ, chosen[i])
+		}
+	}
+	for i, p := range d.pairs {
+		limit := math.MaxInt
+		if len(ids) > 0 {
+			limit = len(want) - len(found)
+			if limit == 0 {
+				break
+			}
+		}
+		matched, others, err := d.scan(ctx, p.DLQ, match, limit)
+		if err != nil {
+			releaseChosen(0)
+			return 0, fmt.Errorf("purge dead letters of %s: %w", tenant, err)
+		}
+		d.release(ctx, p.DLQ, others)
+		chosen[i] = matched
+		for _, h := range matched {
+			found[h.msg.ID] = true
+		}
+	}
+	if err := queue.Missing(ids, found); err != nil {
+		releaseChosen(0)
+		return 0, err
+	}
+	deleted := 0
+	for i, p := range d.pairs {
+		if len(chosen[i]) == 0 {
+			continue
+		}
+		if err := d.remove(ctx, p.DLQ, chosen[i]); err != nil {
+			releaseChosen(i + 1)
+			return deleted, fmt.Errorf("purge dead letters of %s: %w", tenant, err)
+		}
+		deleted += len(chosen[i])
+	}
+	return deleted, nil
 }

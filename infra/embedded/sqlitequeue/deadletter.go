@@ -80,6 +80,46 @@ func (d *DeadLetters) List(ctx context.Context, tenant string, limit int) ([]que
 	return out, nil
 }
 
+// picked is a dead letter chosen by a Redrive or Purge, with the queue it
+// goes back to.
+type picked struct {
+	msg queue.Message
+	to  *Queue
+}
+
+// pick reads, within a transaction, the tenant's dead letters named by ids
+// (all of them when ids is empty); a *queue.MissingError when an id is not
+// one of them.
+func (d *DeadLetters) pick(ctx context.Context, c *wconn, tenant string, ids []string) ([]picked, error) {
+	want := map[string]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
+	var out []picked
+	found := map[string]bool{}
+	for _, p := range d.pairs {
+		rows, err := c.QueryContext(ctx, tenantDeadLetters, p.DLQ.name, tenant)
+		if err != nil {
+			return nil, err
+		}
+		msgs, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range msgs {
+			if len(ids) > 0 && !want[m.ID] {
+				continue
+			}
+			found[m.ID] = true
+			out = append(out, picked{msg: m, to: p.Source})
+		}
+	}
+	if err := queue.Missing(ids, found); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // Redrive moves the tenant's dead letters named by ids (all of them when
 // ids is empty) back to their source queues in one transaction, as fresh
 // messages (queue.Revive) with the same id. An id that is not one of the
@@ -89,39 +129,13 @@ func (d *DeadLetters) Redrive(ctx context.Context, tenant string, ids ...string)
 	if tenant == "" {
 		return 0, queue.Missing(ids, nil)
 	}
-	want := map[string]bool{}
-	for _, id := range ids {
-		want[id] = true
-	}
 	moved := 0
 	woken := map[*Queue]bool{}
 	err := d.db.exec(ctx, func(ctx context.Context, c *wconn) error {
 		moved = 0
 		clear(woken)
-		type move struct {
-			msg queue.Message
-			to  *Queue
-		}
-		var moves []move
-		found := map[string]bool{}
-		for _, p := range d.pairs {
-			rows, err := c.QueryContext(ctx, tenantDeadLetters, p.DLQ.name, tenant)
-			if err != nil {
-				return err
-			}
-			msgs, err := scan(rows)
-			if err != nil {
-				return err
-			}
-			for _, m := range msgs {
-				if len(ids) > 0 && !want[m.ID] {
-					continue
-				}
-				found[m.ID] = true
-				moves = append(moves, move{msg: m, to: p.Source})
-			}
-		}
-		if err := queue.Missing(ids, found); err != nil {
+		moves, err := d.pick(ctx, c, tenant, ids)
+		if err != nil {
 			return err
 		}
 		now := nowMicro()
@@ -153,4 +167,35 @@ func (d *DeadLetters) Redrive(ctx context.Context, tenant string, ids ...string)
 		q.notify()
 	}
 	return moved, nil
+}
+
+// Purge deletes the tenant's dead letters named by ids (all of them when
+// ids is empty) in one transaction. An id that is not one of the tenant's
+// dead letters makes it delete nothing and return a *queue.MissingError.
+func (d *DeadLetters) Purge(ctx context.Context, tenant string, ids ...string) (int, error) {
+	if tenant == "" {
+		return 0, queue.Missing(ids, nil)
+	}
+	deleted := 0
+	err := d.db.exec(ctx, func(ctx context.Context, c *wconn) error {
+		deleted = 0
+		gone, err := d.pick(ctx, c, tenant, ids)
+		if err != nil {
+			return err
+		}
+		for _, g := range gone {
+			if _, err := c.ExecContext(ctx, `DELETE FROM message WHERE id = ?`, g.msg.ID); err != nil {
+				return err
+			}
+			deleted++
+		}
+		return nil
+	})
+	if err != nil {
+		if missing := (*queue.MissingError)(nil); errors.As(err, &missing) {
+			return 0, err
+		}
+		return 0, fmt.Errorf("purge dead letters of %s: %w", tenant, err)
+	}
+	return deleted, nil
 }

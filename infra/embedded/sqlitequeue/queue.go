@@ -213,6 +213,33 @@ func (q *Queue) ReleaseInFlight(ctx context.Context) (int, error) {
 	return int(n), nil
 }
 
+// WakeHeld makes the tenant's delayed messages whose queue.AttrHeld
+// attribute is key visible at once (the deliveries held for a paused
+// publication, when it resumes) and returns how many. Messages in flight
+// are left alone.
+func (q *Queue) WakeHeld(ctx context.Context, tenant, key string) (int, error) {
+	var n int64
+	err := q.db.exec(ctx, func(ctx context.Context, c *wconn) error {
+		now := nowMicro()
+		r, err := c.ExecContext(ctx, `UPDATE message SET visible_at = ?1
+			WHERE queue = ?2 AND receives = 0 AND visible_at > ?1 AND attrs IS NOT NULL
+			AND json_extract(attrs, '$.`+queue.AttrTenant+`') = ?3 AND json_extract(attrs, '$.`+queue.AttrHeld+`') = ?4`,
+			now, q.name, tenant, key)
+		if err != nil {
+			return err
+		}
+		n, err = r.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("wake held messages of %s: %w", q.name, err)
+	}
+	if n > 0 {
+		q.notify()
+	}
+	return int(n), nil
+}
+
 // List returns up to limit messages of the queue, oldest first, without
 // receiving them (ID, Body, Attributes incl. queue.AttrReason for dead
 // letters, Receives so far, SentAt). Meant for dead-letter queues.

@@ -1,7 +1,8 @@
 // Package deadlettertest is the conformance suite of queue.DeadLetters
-// implementations: tenant isolation of listing and redriving, the summary of
-// each dead letter, redrive back to the source queue as a fresh message, and
-// "nothing moves" when an id is not the tenant's.
+// implementations: tenant isolation of listing, redriving and purging, the
+// summary of each dead letter, redrive back to the source queue as a fresh
+// message, purge for good, and "nothing moves" when an id is not the
+// tenant's.
 package deadlettertest
 
 import (
@@ -52,6 +53,9 @@ func Run(t *testing.T, h Harness) {
 		{"RedriveByID", redriveByID},
 		{"RedriveRefusesOtherTenantsIDs", redriveRefuses},
 		{"RedriveAllOfTenant", redriveAll},
+		{"PurgeByID", purgeByID},
+		{"PurgeRefusesOtherTenantsIDs", purgeRefuses},
+		{"PurgeAllOfTenant", purgeAll},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -291,4 +295,53 @@ func redriveAll(t *testing.T, e Env) {
 	}
 	slices.Sort(bodies)
 	assert.Equal(t, []string{"tenant-b|410 gone", "|decode delivery"}, bodies)
+}
+
+func purgeByID(t *testing.T, e Env) {
+	fixture(t, e)
+	a := byEvent(list(t, e, "tenant-a"))
+	n, err := e.DeadLetters.Purge(t.Context(), "tenant-a", a["ev-a1"].ID, a["ev-a3"].ID)
+	require.NoError(t, err)
+	assert.Equal(t, 2, n)
+	assert.Equal(t, []string{"ev-a2"}, events(list(t, e, "tenant-a")))
+	assert.Equal(t, []string{"ev-b1"}, events(list(t, e, "tenant-b")))
+	receiveNone(t, e.Sources[Delivery], "a purge sends nothing back")
+	receiveNone(t, e.Sources[Ingest], "a purge sends nothing back")
+
+	_, err = e.DeadLetters.Purge(t.Context(), "tenant-a", a["ev-a1"].ID)
+	require.ErrorIs(t, err, queue.ErrNotFound, "already purged")
+	_, err = e.DeadLetters.Redrive(t.Context(), "tenant-a", a["ev-a3"].ID)
+	require.ErrorIs(t, err, queue.ErrNotFound, "a purged dead letter cannot be redriven")
+}
+
+func purgeRefuses(t *testing.T, e Env) {
+	fixture(t, e)
+	a := byEvent(list(t, e, "tenant-a"))
+	b := list(t, e, "tenant-b")
+	require.Len(t, b, 1)
+	for _, ids := range [][]string{{b[0].ID}, {"no-such-id"}, {a["ev-a2"].ID, b[0].ID}} {
+		n, err := e.DeadLetters.Purge(t.Context(), "tenant-a", ids...)
+		require.ErrorIs(t, err, queue.ErrNotFound, "%v", ids)
+		assert.Zero(t, n)
+	}
+	_, err := e.DeadLetters.Purge(t.Context(), "", b[0].ID)
+	require.ErrorIs(t, err, queue.ErrNotFound, "no tenant")
+	assert.Equal(t, []string{"ev-a1", "ev-a2", "ev-a3"}, events(list(t, e, "tenant-a")), "nothing deleted")
+	assert.Equal(t, []string{"ev-b1"}, events(list(t, e, "tenant-b")))
+}
+
+func purgeAll(t *testing.T, e Env) {
+	fixture(t, e)
+	n, err := e.DeadLetters.Purge(t.Context(), "tenant-a")
+	require.NoError(t, err)
+	assert.Equal(t, 3, n)
+	assert.Empty(t, list(t, e, "tenant-a"))
+	assert.Equal(t, []string{"ev-b1"}, events(list(t, e, "tenant-b")), "the other tenant's stay")
+	receiveNone(t, e.Sources[Delivery], "a purge sends nothing back")
+
+	n, err = e.DeadLetters.Purge(t.Context(), "tenant-a")
+	require.NoError(t, err)
+	assert.Zero(t, n, "nothing left")
+	left := receive(t, e.DLQs[Delivery], 2)
+	assert.Len(t, left, 2, "the other tenant's and the tenantless message are still there")
 }
