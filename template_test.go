@@ -335,9 +335,9 @@ func TestTemplateEnvironment(t *testing.T) {
 	parsed, err := samtemplate.Parse(herokuevents.Template)
 	require.NoError(t, err)
 	required := map[string][]string{
-		"ApiFunction":     {"CONFIG_TABLE", "KMS_KEY_ID", "OPERATOR_ID", "OPERATOR_PASSWORD", "PUBLIC_URL", "ALLOW_EGRESS", "LOG_LEVEL"},
+		"ApiFunction":     {"CONFIG_TABLE", "KMS_KEY_ID", "OPERATOR_ID", "OPERATOR_PASSWORD", "PUBLIC_URL", "ALLOW_EGRESS", "LOG_LEVEL", "RECENT_EVENTS_TABLE"},
 		"IngestFunction":  {"CONFIG_TABLE", "INGEST_QUEUE_URL", "DELIVERY_QUEUE_URL", "LOG_LEVEL"},
-		"FilterFunction":  {"CONFIG_TABLE", "DELIVERY_QUEUE_URL", "INGEST_DLQ_URL", "LOG_LEVEL"},
+		"FilterFunction":  {"CONFIG_TABLE", "DELIVERY_QUEUE_URL", "INGEST_DLQ_URL", "LOG_LEVEL", "RECENT_EVENTS_TABLE"},
 		"DeliverFunction": {"CONFIG_TABLE", "KMS_KEY_ID", "DELIVERY_QUEUE_URL", "DELIVERY_DLQ_URL", "ALLOW_EGRESS", "LOG_LEVEL"},
 	}
 	for id, names := range required {
@@ -361,7 +361,7 @@ func TestTemplateDeclaresWhatMainsRead(t *testing.T) {
 	require.NoError(t, err)
 	named := regexp.MustCompile(`(?:MustEnv|\.Queue)\("([A-Z0-9_]+)"\)`)
 	implied := map[string][]string{
-		".Store()": {"CONFIG_TABLE"}, ".DataStore()": {"CONFIG_TABLE"}, ".Sealer()": {"KMS_KEY_ID"}, ".Egress()": {"ALLOW_EGRESS"},
+		".Store()": {"CONFIG_TABLE"}, ".DataStore()": {"CONFIG_TABLE"}, ".Recent()": {"RECENT_EVENTS_TABLE"}, ".Sealer()": {"KMS_KEY_ID"}, ".Egress()": {"ALLOW_EGRESS"},
 		".DeadLetters()": {"INGEST_DLQ_URL", "DELIVERY_DLQ_URL", "INGEST_QUEUE_URL", "DELIVERY_QUEUE_URL"},
 		".Salesforce(":   {"SALESFORCE_PUBSUB_ENDPOINT", "SALESFORCE_CA_CERT"},
 	}

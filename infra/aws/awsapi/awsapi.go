@@ -22,7 +22,7 @@ func Handler(a *awsapp.App) (http.Handler, error) {
 	d := a.Platforms.Deps()
 	srv, err := api.New(api.Options{
 		Store: d.Store, Platforms: a.Platforms, BaseURL: lambdaio.MustEnv("PUBLIC_URL"), Operator: op, Logger: e.Logger,
-		Authorizations: a.Authorizations, DeadLetters: e.DeadLetters(),
+		Authorizations: a.Authorizations, DeadLetters: e.DeadLetters(), Recent: e.Recent(),
 	})
 	if err != nil {
 		return nil, err

@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/herokuevents/herokuevents/infra/aws/dynamorecent"
 	"github.com/herokuevents/herokuevents/infra/aws/dynamostore"
 	"github.com/herokuevents/herokuevents/infra/aws/emf"
 	"github.com/herokuevents/herokuevents/infra/aws/kmssealer"
@@ -31,6 +32,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/lambdaio"
 	"github.com/herokuevents/herokuevents/shared/metric"
 	"github.com/herokuevents/herokuevents/shared/queue"
+	"github.com/herokuevents/herokuevents/shared/recent"
 	"github.com/herokuevents/herokuevents/shared/secret"
 	"github.com/herokuevents/herokuevents/shared/sink"
 )
@@ -101,6 +103,13 @@ func (e *Env) Store() *dynamostore.Store {
 // event; changes made through the API are seen within that time.
 func (e *Env) DataStore() config.Store {
 	return config.Cached(e.Store(), e.Timeout("CONFIG_CACHE_TTL", 2*time.Second))
+}
+
+// Recent returns the store of the latest events of each subscription
+// (RECENT_EVENTS_TABLE), which the filter function keeps and the api's
+// streams:test reads.
+func (e *Env) Recent() *dynamorecent.Store {
+	return dynamorecent.New(dynamodb.NewFromConfig(e.AWS), lambdaio.MustEnv("RECENT_EVENTS_TABLE"), recent.Limits{})
 }
 
 // Sealer returns the KMS envelope sealer of KMS_KEY_ID.
