@@ -141,12 +141,10 @@ func (h *Handler) handle(ctx context.Context, m queue.Message) (err error) {
 			h.logger().ErrorContext(ctx, "delivery panicked", "message_id", m.ID, "decision", decisionRedeliver, "error", err)
 		}
 	}()
+	var mf failure // what the metrics of a failure name, as it is learnt
 	defer func() {
 		if err != nil {
-			h.metrics().Count(ctx, metric.Failed, 1)
-			if queue.IsPermanent(err) {
-				h.metrics().Count(ctx, metric.DeadLettered, 1)
-			}
+			h.countFailed(ctx, err, mf)
 		}
 	}()
 	var d event.Delivery
@@ -155,6 +153,7 @@ func (h *Handler) handle(ctx context.Context, m queue.Message) (err error) {
 		h.logger().WarnContext(ctx, "delivery", "message_id", m.ID, "decision", decisionDeadLetter, "reason", err.Error())
 		return err
 	}
+	mf.tenant, mf.publication = d.Tenant, d.Publication
 	log := h.logger().With(
 		slog.String("event_id", d.Event.ID),
 		slog.String("tenant", d.Tenant),
@@ -181,6 +180,7 @@ func (h *Handler) handle(ctx context.Context, m queue.Message) (err error) {
 		return fmt.Errorf("load publication %s: %w", d.Publication, err)
 	}
 	pub := rec.Value
+	mf.platform = pub.Platform
 	log = log.With(slog.String("publication_name", pub.Name), slog.String("platform", pub.Platform))
 	if pub.Disabled {
 		reason := pub.DisabledReason
@@ -199,11 +199,11 @@ func (h *Handler) handle(ctx context.Context, m queue.Message) (err error) {
 	took := h.now().Sub(start)
 	if perr == nil {
 		attrs := []any{"decision", decisionDelivered, "duration", took}
-		h.metrics().Count(ctx, metric.Delivered, 1, "Platform", pub.Platform)
+		h.metrics().Count(ctx, metric.Delivered, 1, metric.DimPlatform, pub.Platform, metric.LabelTenant, d.Tenant, metric.LabelPublication, d.Publication)
 		if !d.Event.Time.IsZero() {
 			latency := h.now().Sub(d.Event.Time)
 			attrs = append(attrs, "latency", latency)
-			h.metrics().Duration(ctx, metric.DeliveryLatency, latency, "Platform", pub.Platform)
+			h.metrics().Duration(ctx, metric.DeliveryLatency, latency, metric.DimPlatform, pub.Platform, metric.LabelTenant, d.Tenant, metric.LabelPublication, d.Publication)
 		}
 		log.InfoContext(ctx, "delivery", attrs...)
 		return nil
@@ -271,7 +271,8 @@ func (h *Handler) retry(ctx context.Context, log *slog.Logger, d event.Delivery,
 		return fmt.Errorf("requeue delivery of event %s: %w", d.Event.ID, err)
 	}
 	log.InfoContext(ctx, "delivery", "decision", decisionRetry, "delay", next.Delay, "reason", perr.Error())
-	h.metrics().Count(ctx, metric.Failed, 1, "Platform", pub.Platform)
+	h.metrics().Count(ctx, metric.Failed, 1, metric.DimPlatform, pub.Platform, metric.LabelTenant, d.Tenant, metric.LabelPublication, d.Publication)
+	h.metrics().Count(ctx, metric.Retried, 1, metric.DimPlatform, pub.Platform, metric.LabelTenant, d.Tenant, metric.LabelPublication, d.Publication)
 	return nil
 }
 

@@ -82,7 +82,7 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []queue.Message) queue.B
 				err = errors.New("tenant or subscription missing")
 			}
 			h.o.Logger.WarnContext(ctx, "poison message", "message_id", m.ID, "err", err)
-			h.o.Metrics.Count(ctx, metric.DeadLettered, 1)
+			h.o.Metrics.Count(ctx, metric.DeadLettered, 1, metric.DimReason, metric.ReasonPermanent)
 			res.Fail(m.ID, queue.Permanent(fmt.Errorf("decode routed event: %w", err)))
 			continue
 		}
@@ -104,7 +104,8 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []queue.Message) queue.B
 		deliveries, err := h.route(ctx, r, ss)
 		out = append(out, deliveries...)
 		if err != nil {
-			h.o.Metrics.Count(ctx, metric.DeadLettered, 1)
+			h.o.Metrics.Count(ctx, metric.DeadLettered, 1, metric.DimReason, metric.ReasonPermanent,
+				metric.LabelTenant, r.Tenant, metric.LabelSubscription, r.Subscription)
 			res.Fail(m.ID, queue.Permanent(err))
 			continue
 		}
@@ -156,7 +157,7 @@ func (h *Handler) route(ctx context.Context, r event.Routed, streams []config.St
 			}
 			if deleted {
 				log.InfoContext(ctx, "filtered out", "publication", s.Publication)
-				h.o.Metrics.Count(ctx, metric.FilteredOut, 1)
+				h.o.Metrics.Count(ctx, metric.FilteredOut, 1, metric.LabelTenant, r.Tenant, metric.LabelPublication, s.Publication)
 				jr.filteredOut(s, reasonDropped)
 				continue
 			}

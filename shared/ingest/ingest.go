@@ -173,7 +173,7 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "The event was not accepted; try again.")
 		return
 	}
-	h.o.Metrics.Count(ctx, metric.Ingested, 1)
+	h.countAccepted(ctx, route)
 	h.record(ctx, route, ev, h.o.Now())
 	h.o.Logger.InfoContext(ctx, "event accepted", "tenant", tenant, route.kind, name, "event_id", ev.ID)
 	httpjson.WriteJSON(w, http.StatusAccepted, Accepted{ID: ev.ID})

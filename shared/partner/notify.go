@@ -129,7 +129,7 @@ func (n *Notifier) handle(ctx context.Context, m queue.Message) (err error) {
 		if err != nil {
 			n.o.Metrics.Count(ctx, metric.Failed, 1, "Platform", "partner")
 			if queue.IsPermanent(err) {
-				n.o.Metrics.Count(ctx, metric.DeadLettered, 1, "Platform", "partner")
+				n.o.Metrics.Count(ctx, metric.DeadLettered, 1, metric.DimReason, metric.ReasonPermanent)
 			}
 		}
 	}()

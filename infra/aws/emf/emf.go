@@ -17,8 +17,11 @@ var _ metric.Recorder = (*Recorder)(nil)
 
 // Recorder is a metric.Recorder that writes one CloudWatch Embedded Metric Format JSON
 // object per line to W for every observation, in namespace "herokuevents",
-// with dimension Role plus the dimensions given to the call. Counts use unit
-// Count, durations Milliseconds. Write errors are ignored.
+// with dimension Role plus the dimensions given to the call. Labels
+// (metric.IsLabel: Tenant, Publication, Subscription) are written as
+// properties of the line, not dimensions: CloudWatch would make a metric of
+// every tenant. Counts use unit Count, durations Milliseconds. Write errors
+// are ignored.
 type Recorder struct {
 	w    io.Writer
 	role string
@@ -66,8 +69,10 @@ func (e *Recorder) write(name, unit string, value any, dims []string) {
 		if _, taken := doc[k]; taken || k == "_aws" || k == name || k == "" {
 			continue
 		}
-		keys = append(keys, k)
 		doc[k] = v
+		if !metric.IsLabel(k) {
+			keys = append(keys, k)
+		}
 	}
 	doc[name] = value
 	doc["_aws"] = emfMeta{

@@ -82,3 +82,44 @@ func TestEMFConcurrentLinesStayWhole(t *testing.T) {
 		assert.Equal(t, "deliver", doc["Role"])
 	}
 }
+
+// TestEMFLabelsAreProperties: tenant, publication and subscription travel
+// on the line but are not dimensions.
+func TestEMFLabelsAreProperties(t *testing.T) {
+	var buf bytes.Buffer
+	e := New(&buf, "deliver")
+	e.now = func() time.Time { return time.UnixMilli(1) }
+	e.Count(t.Context(), metric.Delivered, 1, metric.DimPlatform, "webhook",
+		metric.LabelTenant, "t-1", metric.LabelPublication, "p-1", metric.LabelSubscription, "s-1")
+	assert.JSONEq(t, `{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"herokuevents","Dimensions":[["Role","Platform"]],"Metrics":[{"Name":"Delivered","Unit":"Count"}]}]},
+		"Role":"deliver","Platform":"webhook","Tenant":"t-1","Publication":"p-1","Subscription":"s-1","Delivered":1}`, buf.String())
+}
+
+// TestEMFOneDimensionSetPerName: recorded as the roles record them (the
+// dimensions of metric.Dimensions, with or without labels), each metric
+// name has one dimension set: Role and its own.
+func TestEMFOneDimensionSetPerName(t *testing.T) {
+	for name, dims := range metric.Dimensions {
+		t.Run(name, func(t *testing.T) {
+			var buf bytes.Buffer
+			e := New(&buf, "role")
+			var pairs []string
+			for _, d := range dims {
+				pairs = append(pairs, d, "v")
+			}
+			e.Count(t.Context(), name, 1, pairs...)
+			e.Count(t.Context(), name, 1, append(pairs, metric.LabelTenant, "t", metric.LabelPublication, "p")...)
+			e.Duration(t.Context(), name, time.Second, append(pairs, metric.LabelSubscription, "s")...)
+			want := append([]string{"Role"}, dims...)
+			for _, line := range strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n") {
+				var doc struct {
+					AWS struct {
+						CloudWatchMetrics []struct{ Dimensions [][]string }
+					} `json:"_aws"`
+				}
+				require.NoError(t, json.Unmarshal([]byte(line), &doc))
+				assert.Equal(t, [][]string{want}, doc.AWS.CloudWatchMetrics[0].Dimensions, line)
+			}
+		})
+	}
+}
