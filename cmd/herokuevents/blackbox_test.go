@@ -20,6 +20,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/herokuevents/herokuevents/shared/platform/webhook/webhooktest"
 )
 
 // binary builds the herokuevents command once per test run.
@@ -153,7 +155,7 @@ type webhook struct {
 
 func newWebhook(t *testing.T) *webhook {
 	w := &webhook{status: http.StatusNoContent, received: map[string]map[string]any{}}
-	w.Server = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+	w.Server = httptest.NewServer(webhooktest.Consent(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		w.mu.Lock()
 		defer w.mu.Unlock()
@@ -169,7 +171,7 @@ func newWebhook(t *testing.T) *webhook {
 			}
 		}
 		rw.WriteHeader(w.status)
-	}))
+	})))
 	t.Cleanup(w.Close)
 	return w
 }

@@ -37,6 +37,7 @@ func newCreateCmd(name, kind string, d platform.Command) *cobra.Command {
 		what = kind
 	}
 	values := make([]string, len(d.Flags))
+	bools := make([]bool, len(d.Flags))
 	var end, filter string
 	var f *appFlags
 	cmd := &cobra.Command{
@@ -46,7 +47,7 @@ func newCreateCmd(name, kind string, d platform.Command) *cobra.Command {
 		Example: d.Example,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			body, err := createBody(args[0], kind, d, values, end, filter)
+			body, err := createBody(args[0], kind, d, values, bools, end, filter)
 			if err != nil {
 				return err
 			}
@@ -76,6 +77,10 @@ func newCreateCmd(name, kind string, d platform.Command) *cobra.Command {
 		}
 	}
 	for i, fd := range d.Flags {
+		if fd.Bool {
+			fl.BoolVarP(&bools[i], fd.Name, fd.Shorthand, false, fd.Usage)
+			continue
+		}
 		fl.StringVarP(&values[i], fd.Name, fd.Shorthand, "", fd.Usage)
 		if fd.Required && !aliased[fd.Name] {
 			_ = cmd.MarkFlagRequired(fd.Name)
@@ -95,14 +100,20 @@ func newCreateCmd(name, kind string, d platform.Command) *cobra.Command {
 }
 
 // createBody checks the flag values and builds the request body: name,
-// each set flag under its field, and the link.
-func createBody(name, kind string, d platform.Command, values []string, end, filter string) (map[string]string, error) {
-	body := map[string]string{"name": name}
+// each set flag under its field (true for a given Bool flag), and the link.
+func createBody(name, kind string, d platform.Command, values []string, bools []bool, end, filter string) (map[string]any, error) {
+	body := map[string]any{"name": name}
 	byName := map[string]int{}
 	for i, fd := range d.Flags {
 		byName[fd.Name] = i
 	}
 	for i, fd := range d.Flags {
+		if fd.Bool {
+			if bools[i] {
+				body[fd.BodyField()] = true
+			}
+			continue
+		}
 		v := values[i]
 		if fd.AliasOf != "" {
 			if v == "" {
@@ -126,7 +137,7 @@ func createBody(name, kind string, d platform.Command, values []string, end, fil
 		body[fd.BodyField()] = v
 	}
 	for _, fd := range d.Flags {
-		if fd.Required && fd.AliasOf == "" && body[fd.BodyField()] == "" {
+		if fd.Required && fd.AliasOf == "" && body[fd.BodyField()] == nil {
 			return nil, fmt.Errorf("required flag %q not set: %s", fd.Name, strings.TrimSuffix(fd.Usage, " (required)"))
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/herokuevents/herokuevents/infra/embedded"
+	"github.com/herokuevents/herokuevents/shared/platform/webhook/webhooktest"
 )
 
 const deadLettersJSON = `[
@@ -120,7 +121,7 @@ func TestDeadLettersEndToEnd(t *testing.T) {
 	var fixed atomic.Bool
 	var mu sync.Mutex
 	received := map[string][]int{} // event id → statuses answered
-	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	hook := httptest.NewServer(webhooktest.Consent(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		var ce struct{ ID string }
 		_ = json.Unmarshal(b, &ce)
@@ -136,7 +137,7 @@ func TestDeadLettersEndToEnd(t *testing.T) {
 			return
 		}
 		w.WriteHeader(status)
-	}))
+	})))
 	t.Cleanup(hook.Close)
 	statuses := func(id string) []int {
 		mu.Lock()

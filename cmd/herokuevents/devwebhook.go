@@ -24,7 +24,9 @@ func newDevWebhookCmd() *cobra.Command {
 		Short: "Run a local webhook receiver that prints every event it is sent",
 		Long: `Run a webhook receiver on this machine until interrupted: every request to
 any path is answered 200 and printed on stdout (method, path, the CloudEvent
-and webhook headers, the body as indented JSON).
+and webhook headers, the body as indented JSON). It consents to the
+CloudEvents webhook handshake that publications:webhook:create sends first
+(OPTIONS with WebHook-Request-Origin).
 
 Point a webhook publication at it (the embedded mode needs
 --allow-egress 127.0.0.0/8 to deliver to loopback):
@@ -43,8 +45,15 @@ Point a webhook publication at it (the embedded mode needs
 			srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 				mu.Lock()
+				defer mu.Unlock()
+				if origin := r.Header.Get("WebHook-Request-Origin"); r.Method == http.MethodOptions && origin != "" {
+					w.Header().Set("Allow", "POST, OPTIONS")
+					w.Header().Set("WebHook-Allowed-Origin", origin)
+					w.Header().Set("WebHook-Allowed-Rate", "*")
+					fmt.Fprintf(out, "\n%s OPTIONS %s: CloudEvents webhook handshake from %s, granted\n", time.Now().Format("15:04:05"), r.URL.RequestURI(), origin)
+					return
+				}
 				printRequest(out, r, body)
-				mu.Unlock()
 			})}
 			done := make(chan error, 1)
 			go func() { done <- srv.Serve(ln) }()

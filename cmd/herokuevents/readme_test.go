@@ -18,6 +18,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/herokuevents/herokuevents/shared/platform/webhook/webhooktest"
 )
 
 // walkthroughMarker is the first line of the README's Salesforce
@@ -51,12 +53,12 @@ func TestREADMESalesforceWalkthrough(t *testing.T) {
 
 	var mu sync.Mutex
 	var received [][]byte
-	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	hook := httptest.NewServer(webhooktest.Consent(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		mu.Lock()
 		received = append(received, b)
 		mu.Unlock()
-	}))
+	})))
 	t.Cleanup(hook.Close)
 
 	browser := filepath.Join(dir, "browser")

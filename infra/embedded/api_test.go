@@ -52,7 +52,7 @@ func TestAPIOnSQLite(t *testing.T) {
 
 	status, body = asTenant(t, apiURL, http.MethodPost, "/platforms/webhook/subscriptions", `{"name":"orders"}`)
 	require.Equal(t, http.StatusCreated, status, body)
-	status, body = asTenant(t, apiURL, http.MethodPost, "/platforms/webhook/publications", `{"name":"hook","url":"https://e.example/","source":"orders","filter":"root = this"}`)
+	status, body = asTenant(t, apiURL, http.MethodPost, "/platforms/webhook/publications", `{"skip_handshake":true,"name":"hook","url":"https://e.example/","source":"orders","filter":"root = this"}`)
 	require.Equal(t, http.StatusCreated, status, body)
 	status, _ = asTenant(t, apiURL, http.MethodPost, "/platforms/webhook/subscriptions", `{"name":"orders"}`)
 	assert.Equal(t, http.StatusConflict, status)

@@ -20,6 +20,7 @@ import (
 	"github.com/herokuevents/herokuevents/infra/embedded"
 	"github.com/herokuevents/herokuevents/shared/deliver"
 	"github.com/herokuevents/herokuevents/shared/event"
+	"github.com/herokuevents/herokuevents/shared/platform/webhook/webhooktest"
 	"github.com/herokuevents/herokuevents/shared/queue"
 	"github.com/herokuevents/herokuevents/shared/sink"
 )
@@ -98,7 +99,7 @@ type hook struct {
 
 func newHook(t *testing.T, respond func(attempt int, w http.ResponseWriter)) *hook {
 	h := &hook{attempts: map[string]int{}, bodies: map[string][]byte{}, headers: map[string]http.Header{}}
-	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h.Server = httptest.NewServer(webhooktest.Consent(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		var ce struct{ ID string }
 		_ = json.Unmarshal(b, &ce)
@@ -109,7 +110,7 @@ func newHook(t *testing.T, respond func(attempt int, w http.ResponseWriter)) *ho
 		h.headers[ce.ID] = r.Header.Clone()
 		h.mu.Unlock()
 		respond(n, w)
-	}))
+	})))
 	t.Cleanup(h.Close)
 	return h
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/herokuevents/herokuevents/shared/logtest"
+	"github.com/herokuevents/herokuevents/shared/platform/webhook/webhooktest"
 )
 
 // TestAWSLocal runs the command in-process: the printed config vars work
@@ -79,10 +80,10 @@ func TestAWSLocal(t *testing.T) {
 	}
 
 	received := make(chan []byte, 10)
-	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	hook := httptest.NewServer(webhooktest.Consent(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		received <- b
-	}))
+	})))
 	defer hook.Close()
 	call("/platforms/webhook/subscriptions", `{"name":"inbound"}`)
 	call("/platforms/webhook/publications", `{"name":"hook","url":"`+hook.URL+`"}`)

@@ -89,7 +89,7 @@ func TestDeadLettersList(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.Status)
 	assert.Equal(t, "[]\n", string(r.Body), "none yet: an empty array")
 
-	pub := h.mustCreate(h.a, "/platforms/webhook/publications", `{"name":"hook","url":"https://example.com/"}`)
+	pub := h.mustCreate(h.a, "/platforms/webhook/publications", `{"skip_handshake":true,"name":"hook","url":"https://example.com/"}`)
 	sub := h.mustCreate(h.a, "/platforms/webhook/subscriptions", `{"name":"orders"}`)
 	h.deadDelivery(h.a, pub["id"].(string), "ev-1", "deliver to publication hook: 400 Bad Request")
 	h.deadDelivery(h.a, "0b7c8d5e-0000-4000-8000-000000000000", "ev-2", "publication deleted")

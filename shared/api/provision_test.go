@@ -204,7 +204,7 @@ func TestDefaultSigningSecret(t *testing.T) {
 	c := tenantCreds{ID: resp.ID, APIKey: keyOf(t, resp.Config[api.VarAPIURL])}
 	seen := map[string]bool{}
 	for _, name := range []string{"hookOne", "hookTwo"} {
-		got := h.mustCreate(c, "/platforms/webhook/publications", `{"name":"`+name+`","url":"https://e.example/"}`)
+		got := h.mustCreate(c, "/platforms/webhook/publications", `{"skip_handshake":true,"name":"`+name+`","url":"https://e.example/"}`)
 		secret := got["extra"].(map[string]any)["signing_secret"].(string)
 		raw, ok := strings.CutPrefix(secret, "whsec_")
 		require.True(t, ok, secret)

@@ -35,7 +35,7 @@ func TestAuth(t *testing.T) {
 		{http.MethodGet, "", ""},
 		{http.MethodGet, "/subscriptions", ""},
 		{http.MethodPost, "/platforms/webhook/subscriptions", `{"name":"orders"}`},
-		{http.MethodPost, "/platforms/webhook/publications", `{"name":"hook","url":"https://example.com/"}`},
+		{http.MethodPost, "/platforms/webhook/publications", `{"skip_handshake":true,"name":"hook","url":"https://example.com/"}`},
 		{http.MethodPost, "/streams", `{"source":"a","target":"b"}`},
 		{http.MethodDelete, "/subscriptions/x", ""},
 		{http.MethodDelete, "/streams/a/b", ""},
@@ -84,7 +84,7 @@ func TestLifecycle(t *testing.T) {
 	assert.JSONEq(t, subJSON(""), string(subJSONb))
 
 	// Publication with token, source and filter.
-	body := fmt.Sprintf(`{"name":"orderHook","url":"https://hooks.example.com/orders","token":"tok-123","source":"orderEvents","filter":%q}`, filter)
+	body := fmt.Sprintf(`{"skip_handshake":true,"name":"orderHook","url":"https://hooks.example.com/orders","token":"tok-123","source":"orderEvents","filter":%q}`, filter)
 	r := h.as(h.a, http.MethodPost, "/platforms/webhook/publications", body)
 	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
 	pubID := r.object(t)["id"].(string)
@@ -110,7 +110,7 @@ func TestLifecycle(t *testing.T) {
 	}
 
 	// Publication without token or source.
-	audit := h.mustCreate(h.a, "/platforms/webhook/publications", `{"name":"auditHook","url":"http://audit.example.com:8080/in"}`)
+	audit := h.mustCreate(h.a, "/platforms/webhook/publications", `{"skip_handshake":true,"name":"auditHook","url":"http://audit.example.com:8080/in"}`)
 	auditID := audit["id"].(string)
 	assert.Equal(t, map[string]any{"signing_secret": "whsec_dGVzdC1zZWNyZXQt0002"}, audit["extra"])
 	assert.Equal(t, []any{}, audit["sources"])
@@ -275,10 +275,10 @@ func TestSubscriptionState(t *testing.T) {
 // setupGraph gives tenant a a linked sub/pub pair and tenant b its own.
 func setupGraph(h *harness) (bSubID, bPubID string) {
 	h.mustCreate(h.a, "/platforms/webhook/subscriptions", `{"name":"orderEvents"}`)
-	h.mustCreate(h.a, "/platforms/webhook/publications", `{"name":"orderHook","url":"https://hooks.example.com/o","source":"orderEvents"}`)
-	h.mustCreate(h.a, "/platforms/webhook/publications", `{"name":"spareHook","url":"https://hooks.example.com/s"}`)
+	h.mustCreate(h.a, "/platforms/webhook/publications", `{"skip_handshake":true,"name":"orderHook","url":"https://hooks.example.com/o","source":"orderEvents"}`)
+	h.mustCreate(h.a, "/platforms/webhook/publications", `{"skip_handshake":true,"name":"spareHook","url":"https://hooks.example.com/s"}`)
 	bSubID = h.mustCreate(h.b, "/platforms/webhook/subscriptions", `{"name":"bSub"}`)["id"].(string)
-	bPubID = h.mustCreate(h.b, "/platforms/webhook/publications", `{"name":"bPub","url":"https://b.example.com/","source":"bSub"}`)["id"].(string)
+	bPubID = h.mustCreate(h.b, "/platforms/webhook/publications", `{"skip_handshake":true,"name":"bPub","url":"https://b.example.com/","source":"bSub"}`)["id"].(string)
 	return bSubID, bPubID
 }
 
@@ -307,34 +307,34 @@ func TestBadInput(t *testing.T) {
 		{"null body", http.MethodPost, streams, `null`, 400, "bad_request", "must be a JSON object"},
 		{"empty body", http.MethodPost, streams, ``, 400, "bad_request", "must be a JSON object"},
 		{"too deep", http.MethodPost, subs, `{"name":"a","x":` + deep + `}`, 400, "bad_request", "nested deeper than 32"},
-		{"body over 1 MiB", http.MethodPost, pubs, `{"name":"big","url":"https://x.example/` + strings.Repeat("a", api.MaxBody) + `"}`, 413, "payload_too_large", "larger than 1048576 bytes"},
+		{"body over 1 MiB", http.MethodPost, pubs, `{"skip_handshake":true,"name":"big","url":"https://x.example/` + strings.Repeat("a", api.MaxBody) + `"}`, 413, "payload_too_large", "larger than 1048576 bytes"},
 		{"unknown field", http.MethodPost, subs, `{"name":"a","nmae":"b"}`, 422, "invalid_params", `Unknown field "nmae".`},
 		{"unknown field on stream", http.MethodPost, streams, `{"source":"orderEvents","target":"spareHook","filtre":"x"}`, 422, "invalid_params", `Unknown field "filtre".`},
 		{"wrong type", http.MethodPost, subs, `{"name":42}`, 422, "invalid_params", `Field "name" must be a string.`},
 		{"missing name", http.MethodPost, subs, `{}`, 422, "invalid_params", "name is required."},
 		{"name with digit first", http.MethodPost, subs, `{"name":"1orders"}`, 422, "invalid_params", `subscription name "1orders" is invalid: use 1 to 64 letters, digits, '_' or '-', starting with a letter.`},
-		{"name with space", http.MethodPost, pubs, `{"name":"my hook","url":"https://e.example/"}`, 422, "invalid_params", `publication name "my hook" is invalid`},
+		{"name with space", http.MethodPost, pubs, `{"skip_handshake":true,"name":"my hook","url":"https://e.example/"}`, 422, "invalid_params", `publication name "my hook" is invalid`},
 		{"name too long", http.MethodPost, subs, `{"name":"` + strings.Repeat("a", 65) + `"}`, 422, "invalid_params", "is invalid"},
 		{"name like an id", http.MethodPost, subs, `{"name":"d1b1c2e3-1111-4222-8333-444455556666"}`, 422, "invalid_params", "must not look like an id"},
 		{"duplicate subscription", http.MethodPost, subs, `{"name":"orderEvents"}`, 409, "conflict", "Subscription orderEvents already exists."},
-		{"duplicate publication", http.MethodPost, pubs, `{"name":"orderHook","url":"https://e.example/"}`, 409, "conflict", "Publication orderHook already exists."},
-		{"duplicate publication with source", http.MethodPost, pubs, `{"name":"spareHook","url":"https://e.example/","source":"orderEvents"}`, 409, "conflict", "Publication spareHook already exists."},
+		{"duplicate publication", http.MethodPost, pubs, `{"skip_handshake":true,"name":"orderHook","url":"https://e.example/"}`, 409, "conflict", "Publication orderHook already exists."},
+		{"duplicate publication with source", http.MethodPost, pubs, `{"skip_handshake":true,"name":"spareHook","url":"https://e.example/","source":"orderEvents"}`, 409, "conflict", "Publication spareHook already exists."},
 		{"duplicate stream", http.MethodPost, streams, `{"source":"orderEvents","target":"orderHook"}`, 409, "conflict", "Subscription orderEvents already streams to publication orderHook."},
 		{"invalid Bloblang", http.MethodPost, streams, `{"source":"orderEvents","target":"spareHook","filter":"root = "}`, 422, "invalid_params", "filter: invalid Bloblang: line 1 char 8: expected query"},
-		{"invalid Bloblang on publication", http.MethodPost, pubs, `{"name":"newHook","url":"https://e.example/","source":"orderEvents","filter":"root = {this}"}`, 422, "invalid_params", "line 1 char 13"},
+		{"invalid Bloblang on publication", http.MethodPost, pubs, `{"skip_handshake":true,"name":"newHook","url":"https://e.example/","source":"orderEvents","filter":"root = {this}"}`, 422, "invalid_params", "line 1 char 13"},
 		{"Bloblang env()", http.MethodPost, streams, `{"source":"orderEvents","target":"spareHook","filter":"root = env(\"HOME\")"}`, 422, "invalid_params", "unrecognised function 'env'"},
 		{"Bloblang file()", http.MethodPost, subs, `{"name":"newSub","target":"spareHook","filter":"root = file(\"/etc/passwd\")"}`, 422, "invalid_params", "unrecognised function 'file'"},
-		{"filter without source", http.MethodPost, pubs, `{"name":"newHook","url":"https://e.example/","filter":"root = this"}`, 422, "invalid_params", "filter can only be set together with source."},
+		{"filter without source", http.MethodPost, pubs, `{"skip_handshake":true,"name":"newHook","url":"https://e.example/","filter":"root = this"}`, 422, "invalid_params", "filter can only be set together with source."},
 		{"filter without target", http.MethodPost, subs, `{"name":"newSub","filter":"root = this"}`, 422, "invalid_params", "filter can only be set together with target."},
 		{"missing url", http.MethodPost, pubs, `{"name":"newHook"}`, 422, "invalid_params", "url is required."},
-		{"ftp url", http.MethodPost, pubs, `{"name":"newHook","url":"ftp://files.example.com/x"}`, 422, "invalid_params", `url "ftp://files.example.com/x" must use http or https.`},
-		{"javascript url", http.MethodPost, pubs, `{"name":"newHook","url":"javascript:alert(1)"}`, 422, "invalid_params", "must use http or https"},
-		{"relative url", http.MethodPost, pubs, `{"name":"newHook","url":"/hooks"}`, 422, "invalid_params", "must use http or https"},
-		{"url without host", http.MethodPost, pubs, `{"name":"newHook","url":"https:///hooks"}`, 422, "invalid_params", "has no host"},
-		{"url with credentials", http.MethodPost, pubs, `{"name":"newHook","url":"https://u:p@e.example/"}`, 422, "invalid_params", "must not contain credentials"},
-		{"url refused by egress", http.MethodPost, pubs, `{"name":"newHook","url":"https://blocked.example/x"}`, 422, "invalid_params", `url "https://blocked.example/x" is not allowed: address 10.0.0.1 is private`},
-		{"token with newline", http.MethodPost, pubs, `{"name":"newHook","url":"https://e.example/","token":"a\nb"}`, 422, "invalid_params", "token must be one line"},
-		{"unknown source on publication", http.MethodPost, pubs, `{"name":"newHook","url":"https://e.example/","source":"nope"}`, 404, "not_found", "Couldn't find that subscription: nope."},
+		{"ftp url", http.MethodPost, pubs, `{"skip_handshake":true,"name":"newHook","url":"ftp://files.example.com/x"}`, 422, "invalid_params", `url "ftp://files.example.com/x" must use http or https.`},
+		{"javascript url", http.MethodPost, pubs, `{"skip_handshake":true,"name":"newHook","url":"javascript:alert(1)"}`, 422, "invalid_params", "must use http or https"},
+		{"relative url", http.MethodPost, pubs, `{"skip_handshake":true,"name":"newHook","url":"/hooks"}`, 422, "invalid_params", "must use http or https"},
+		{"url without host", http.MethodPost, pubs, `{"skip_handshake":true,"name":"newHook","url":"https:///hooks"}`, 422, "invalid_params", "has no host"},
+		{"url with credentials", http.MethodPost, pubs, `{"skip_handshake":true,"name":"newHook","url":"https://u:p@e.example/"}`, 422, "invalid_params", "must not contain credentials"},
+		{"url refused by egress", http.MethodPost, pubs, `{"skip_handshake":true,"name":"newHook","url":"https://blocked.example/x"}`, 422, "invalid_params", `url "https://blocked.example/x" is not allowed: address 10.0.0.1 is private`},
+		{"token with newline", http.MethodPost, pubs, `{"skip_handshake":true,"name":"newHook","url":"https://e.example/","token":"a\nb"}`, 422, "invalid_params", "token must be one line"},
+		{"unknown source on publication", http.MethodPost, pubs, `{"skip_handshake":true,"name":"newHook","url":"https://e.example/","source":"nope"}`, 404, "not_found", "Couldn't find that subscription: nope."},
 		{"unknown target on subscription", http.MethodPost, subs, `{"name":"newSub","target":"nope"}`, 404, "not_found", "Couldn't find that publication: nope."},
 		{"stream without source", http.MethodPost, streams, `{"target":"spareHook"}`, 422, "invalid_params", "source is required"},
 		{"stream without target", http.MethodPost, streams, `{"source":"orderEvents"}`, 422, "invalid_params", "target is required"},
@@ -354,7 +354,7 @@ func TestBadInput(t *testing.T) {
 		{"get other tenant's publication by id", http.MethodGet, "/publications/" + bPubID, "", 404, "not_found", "Couldn't find that publication"},
 		{"link other tenant's subscription", http.MethodPost, streams, fmt.Sprintf(`{"source":%q,"target":"spareHook"}`, bSubID), 404, "not_found", "Couldn't find that subscription"},
 		{"link other tenant's publication", http.MethodPost, streams, fmt.Sprintf(`{"source":"orderEvents","target":%q}`, bPubID), 404, "not_found", "Couldn't find that publication"},
-		{"publication sourcing other tenant", http.MethodPost, pubs, `{"name":"newHook","url":"https://e.example/","source":"bSub"}`, 404, "not_found", "Couldn't find that subscription: bSub."},
+		{"publication sourcing other tenant", http.MethodPost, pubs, `{"skip_handshake":true,"name":"newHook","url":"https://e.example/","source":"bSub"}`, 404, "not_found", "Couldn't find that subscription: bSub."},
 		{"destroy other tenant's stream", http.MethodDelete, "/streams/bSub/bPub", "", 404, "not_found", "Couldn't find that subscription: bSub."},
 		{"salesforce subscriptions not yet", http.MethodPost, "/platforms/salesforce/subscriptions", `{"name":"sf"}`, 422, "invalid_params", "platform salesforce is not supported yet for subscriptions."},
 		{"generate subscriptions not yet", http.MethodPost, "/platforms/generate/subscriptions", `{"name":"gen","interval":"1m","mapping":"root = {}"}`, 422, "invalid_params", "platform generate is not supported yet"},
@@ -405,7 +405,7 @@ func TestStoreFailure(t *testing.T) {
 
 func TestConcurrentCreates(t *testing.T) {
 	h := newHarness(t)
-	h.mustCreate(h.a, "/platforms/webhook/publications", `{"name":"hook","url":"https://e.example/"}`)
+	h.mustCreate(h.a, "/platforms/webhook/publications", `{"skip_handshake":true,"name":"hook","url":"https://e.example/"}`)
 	const n = 8
 	run := func(rel, body string) map[int]int {
 		var mu sync.Mutex
@@ -435,7 +435,7 @@ func TestConcurrentDeleteAndLink(t *testing.T) {
 	for i := range 10 {
 		name := fmt.Sprintf("sub%d", i)
 		h.mustCreate(h.a, "/platforms/webhook/subscriptions", fmt.Sprintf(`{"name":%q}`, name))
-		h.mustCreate(h.a, "/platforms/webhook/publications", fmt.Sprintf(`{"name":"pub%d","url":"https://e.example/"}`, i))
+		h.mustCreate(h.a, "/platforms/webhook/publications", fmt.Sprintf(`{"skip_handshake":true,"name":"pub%d","url":"https://e.example/"}`, i))
 		var wg sync.WaitGroup
 		wg.Go(func() { h.as(h.a, http.MethodPost, "/streams", fmt.Sprintf(`{"source":%q,"target":"pub%d"}`, name, i)) })
 		wg.Go(func() { h.as(h.a, http.MethodDelete, "/subscriptions/"+name, "") })

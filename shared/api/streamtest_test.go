@@ -49,8 +49,8 @@ func newStreamTestHarness(t *testing.T) *streamTestHarness {
 	h.a = h.provision("my-app")
 	h.b = h.provision("other-app")
 	sub := h.mustCreate(h.a, "/platforms/webhook/subscriptions", `{"name":"orders"}`)
-	h.mustCreate(h.a, "/platforms/webhook/publications", `{"name":"audit","url":"https://example.com/audit"}`)
-	h.mustCreate(h.a, "/platforms/webhook/publications", `{"name":"plain","url":"https://example.com/plain"}`)
+	h.mustCreate(h.a, "/platforms/webhook/publications", `{"skip_handshake":true,"name":"audit","url":"https://example.com/audit"}`)
+	h.mustCreate(h.a, "/platforms/webhook/publications", `{"skip_handshake":true,"name":"plain","url":"https://example.com/plain"}`)
 	h.mustCreate(h.a, "/streams", fmt.Sprintf(`{"source":"orders","target":"audit","filter":%q}`, evenFilter))
 	h.mustCreate(h.a, "/streams", `{"source":"orders","target":"plain"}`)
 	s := &streamTestHarness{harness: h, recent: mem, subID: sub["id"].(string)}
@@ -229,7 +229,7 @@ func TestStreamTestErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newStreamTestHarness(t)
-			s.mustCreate(s.a, "/platforms/webhook/publications", `{"name":"lonely","url":"https://example.com/lonely"}`)
+			s.mustCreate(s.a, "/platforms/webhook/publications", `{"skip_handshake":true,"name":"lonely","url":"https://example.com/lonely"}`)
 			before := s.store.snapshot()
 			var r response
 			switch tt.as {

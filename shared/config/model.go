@@ -47,6 +47,14 @@ type Params struct {
 	// CloudEvents fidelity work's; publications:update sets them.
 	Mode        string `json:"mode,omitempty"`
 	ContentType string `json:"content_type,omitempty"`
+	// Origin is the WebHook-Request-Origin a webhook target granted in the
+	// CloudEvents webhook handshake (at create, or at an update of its
+	// url), sent with every delivery; empty when the handshake was
+	// skipped. AllowedRate is the WebHook-Allowed-Rate it answered, in
+	// requests per minute (0: no limit given); the deliver role may honour
+	// it.
+	Origin      string `json:"origin,omitempty"`
+	AllowedRate int    `json:"allowed_rate,omitempty"`
 }
 
 // Subscription is a source of events.

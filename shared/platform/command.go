@@ -56,6 +56,9 @@ type Flag struct {
 	Shorthand string
 	Usage     string
 	Field     string
+	// Bool flags take no value: given, the body field is true; absent, it
+	// is omitted.
+	Bool bool
 	// Required flags must be set (cobra's "required flag" error) unless
 	// an alias of it is.
 	Required bool

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"time"
@@ -188,6 +189,31 @@ type Deps struct {
 	Now func() time.Time
 	// NewSecret makes a new signing secret; nil uses the platform's default.
 	NewSecret func() (string, error)
+	// Origin names this service to webhook receivers: the
+	// WebHook-Request-Origin of the CloudEvents webhook handshake, a DNS
+	// name (the host of the service's public URL). DefaultOrigin when empty.
+	Origin string
+}
+
+// DefaultOrigin is the WebHook-Request-Origin when Deps.Origin is empty.
+const DefaultOrigin = "herokuevents"
+
+// RequestOrigin returns d.Origin or DefaultOrigin.
+func (d Deps) RequestOrigin() string {
+	if d.Origin != "" {
+		return d.Origin
+	}
+	return DefaultOrigin
+}
+
+// OriginOf returns the host name of a public base URL, the Deps.Origin of
+// the processes it serves ("" when it has none).
+func OriginOf(baseURL string) string {
+	u, err := url.Parse(baseURL)
+	if err != nil {
+		return ""
+	}
+	return u.Hostname()
 }
 
 // Clock returns d.Now or time.Now.

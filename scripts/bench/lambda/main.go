@@ -367,7 +367,7 @@ func (w *world) setup() error {
 
 	steps := []struct{ path, body string }{
 		{"/platforms/webhook/subscriptions", `{"name":"inbound"}`},
-		{"/platforms/webhook/publications", `{"name":"hook","url":"` + w.hook.URL + `"}`},
+		{"/platforms/webhook/publications", `{"name":"hook","url":"` + w.hook.URL + `","skip_handshake":true}`},
 		{"/streams", `{"source":"inbound","target":"hook","filter":"root = if this.kind == \"drop\" { deleted() } else { this }"}`},
 		{"/platforms/generate/subscriptions", `{"name":"beat","interval":"1s","target":"hook","mapping":"root = {\"status\": \"up\"}"}`},
 	}

@@ -240,7 +240,7 @@ func runEmbedded(ctx context.Context, client *http.Client, s *sink, target strin
 		body any
 	}{
 		{"/platforms/webhook/subscriptions", map[string]any{"name": "inbound"}},
-		{"/platforms/webhook/publications", map[string]any{"name": "systemStatus", "url": s.URL + "/hook"}},
+		{"/platforms/webhook/publications", map[string]any{"name": "systemStatus", "url": s.URL + "/hook", "skip_handshake": true}},
 		{"/streams", map[string]any{"source": "inbound", "target": "systemStatus", "filter": `root = if this.Context__c.string == "drop" { deleted() } else { this }`}},
 	} {
 		b, _ := json.Marshal(c.body)

@@ -97,7 +97,7 @@ func TestPlatformCreates(t *testing.T) {
 	require.Len(t, due, 1)
 
 	// A generator is a subscription: listed, shown, a stream source, destroyed.
-	status, _ = a.do(t, http.MethodPost, "/platforms/webhook/publications", `{"name":"hook","url":"https://example.com/h","source":"herokuEventsSystemStatus"}`)
+	status, _ = a.do(t, http.MethodPost, "/platforms/webhook/publications", `{"skip_handshake":true,"name":"hook","url":"https://example.com/h","source":"herokuEventsSystemStatus"}`)
 	require.Equal(t, http.StatusCreated, status)
 	status, got = a.do(t, http.MethodGet, "/subscriptions/herokuEventsSystemStatus", "")
 	require.Equal(t, http.StatusOK, status)

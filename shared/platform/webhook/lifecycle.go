@@ -12,24 +12,19 @@ import (
 	"github.com/herokuevents/herokuevents/shared/sink"
 )
 
-// Delivery modes and structured-mode media types a webhook publication may
-// be given (params mode and content_type; "" is the default: structured,
-// application/cloudevents+json).
-var (
-	updateModes        = []string{"structured", "binary"}
-	updateContentTypes = []string{ContentType, "application/json"}
-)
-
 // validateUpdate changes a webhook publication: url (checked as at
-// create), token (sealed; "" removes it), mode and content_type. The
+// create, and asked for consent by the CloudEvents webhook handshake
+// unless skip_handshake), token (sealed; "" removes it), mode and
+// content_type (CheckMode, on the values the publication ends with). The
 // signing secret changes only through rotateSecret.
 func validateUpdate(ctx context.Context, d platform.Deps, _ string, current config.Publication, body []byte) (config.Publication, map[string]any, error) {
 	var req struct {
 		platform.UpdateFields
-		URL         *string `json:"url"`
-		Token       *string `json:"token"`
-		Mode        *string `json:"mode"`
-		ContentType *string `json:"content_type"`
+		URL           *string `json:"url"`
+		Token         *string `json:"token"`
+		Mode          *string `json:"mode"`
+		ContentType   *string `json:"content_type"`
+		SkipHandshake bool    `json:"skip_handshake"`
 	}
 	if err := httpjson.Decode(body, &req); err != nil {
 		return config.Publication{}, nil, err
@@ -49,27 +44,31 @@ func validateUpdate(ctx context.Context, d platform.Deps, _ string, current conf
 		pub.TokenSealed = sealed
 	}
 	if req.Mode != nil {
-		if *req.Mode != "" && !oneOf(*req.Mode, updateModes) {
-			return config.Publication{}, nil, config.Invalid("mode %q: use %s.", *req.Mode, strings.Join(updateModes, " or "))
-		}
 		pub.Params.Mode = *req.Mode
 	}
 	if req.ContentType != nil {
-		if *req.ContentType != "" && !oneOf(*req.ContentType, updateContentTypes) {
-			return config.Publication{}, nil, config.Invalid("content_type %q: use %s.", *req.ContentType, strings.Join(updateContentTypes, " or "))
-		}
 		pub.Params.ContentType = *req.ContentType
 	}
-	return pub, nil, nil
-}
-
-func oneOf(v string, list []string) bool {
-	for _, s := range list {
-		if v == s {
-			return true
+	var err error
+	if pub.Params.Mode, pub.Params.ContentType, err = CheckMode(pub.Params.Mode, pub.Params.ContentType); err != nil {
+		return config.Publication{}, nil, err
+	}
+	if req.URL != nil && *req.URL != current.Params.URL {
+		// The consent was the old URL's: ask the new one, or forget it.
+		pub.Params.Origin, pub.Params.AllowedRate = "", 0
+		if !req.SkipHandshake {
+			token, err := handshakeToken(ctx, d, req.Token, current)
+			if err != nil {
+				return config.Publication{}, nil, err
+			}
+			grant, err := Handshake(ctx, d, *req.URL, token)
+			if err != nil {
+				return config.Publication{}, nil, err
+			}
+			pub.Params.Origin, pub.Params.AllowedRate = grant.Origin, grant.Rate
 		}
 	}
-	return false
+	return pub, nil, nil
 }
 
 // sealToken checks a webhook token as create does and seals it; "" is no

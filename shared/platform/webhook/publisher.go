@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"mime"
 	"net/http"
 	"time"
@@ -26,8 +27,10 @@ const ContentType = "application/cloudevents+json"
 // UserAgent identifies herokuevents to webhook receivers.
 const UserAgent = "herokuevents-webhook/1"
 
-// Publisher publishes to webhook publications: one CloudEvents 1.0
-// structured-mode JSON POST to Params.URL, with the publication's token as
+// Publisher publishes to webhook publications: one CloudEvents 1.0 POST to
+// Params.URL in the publication's mode (Encode: structured JSON by
+// default, or binary), with WebHook-Request-Origin when the publication
+// passed the handshake, the publication's token as
 // "Authorization: Bearer" and Standard Webhooks plus
 // Heroku-Webhook-Hmac-SHA256 signatures made with its signing secret.
 //
@@ -56,7 +59,7 @@ func (w *Publisher) Publish(ctx context.Context, tenant string, pub config.Publi
 	if err != nil {
 		return queue.Permanent(fmt.Errorf("publication %s: %w", pub.Name, err))
 	}
-	body, err := CloudEvent(ev)
+	hdr, body, err := Encode(ev, pub.Params)
 	if err != nil {
 		return queue.Permanent(err)
 	}
@@ -64,8 +67,11 @@ func (w *Publisher) Publish(ctx context.Context, tenant string, pub config.Publi
 	if err != nil {
 		return queue.Permanent(fmt.Errorf("build webhook request: %w", err))
 	}
-	req.Header.Set("Content-Type", ContentType)
+	maps.Copy(req.Header, hdr)
 	req.Header.Set("User-Agent", UserAgent)
+	if pub.Params.Origin != "" { // the spec wants the handshake's origin on every delivery
+		req.Header.Set(HeaderRequestOrigin, pub.Params.Origin)
+	}
 	if len(pub.TokenSealed) > 0 {
 		token, err := w.open(ctx, pub.TokenSealed, "token")
 		if err != nil {
@@ -126,10 +132,26 @@ func (w *Publisher) open(ctx context.Context, sealed []byte, what string) ([]byt
 // "time" is ev.Time, or the current time when it is zero (DESIGN §5 wants
 // a time on every webhook). "data" is ev.Data byte for byte (it must be valid JSON); datacontenttype is
 // ev.DataContentType when it is application/json or text/json (with any
-// parameters), else application/json.
+// parameters), else application/json. dataschema is ev.DataSchema.
 // Extension names are lower-cased; those CloudEvents does not allow (ASCII
-// letters and digits only, not a spec attribute) are left out.
+// letters and digits only, not a spec attribute) are left out, and so are
+// values of no CloudEvents type.
 func CloudEvent(ev event.Event) ([]byte, error) {
+	ce, err := newCloudEvent(ev, jsonType(ev.DataContentType))
+	if err != nil {
+		return nil, err
+	}
+	// MarshalJSON directly: json.Marshal would re-compact the data bytes.
+	b, err := ce.MarshalJSON()
+	if err != nil {
+		return nil, fmt.Errorf("encode cloudevent %s: %w", ev.ID, err)
+	}
+	return b, nil
+}
+
+// newCloudEvent is ev as an SDK event whose data has the media type
+// dataType (a JSON type).
+func newCloudEvent(ev event.Event, dataType string) (*cloudevent.Event, error) {
 	if err := ev.Validate(); err != nil {
 		return nil, fmt.Errorf("encode cloudevent: %w", err)
 	}
@@ -145,6 +167,11 @@ func CloudEvent(ev event.Event) ([]byte, error) {
 		at = time.Now().UTC()
 	}
 	ce.SetTime(at)
+	if ev.DataSchema != "" {
+		if err := ce.Context.SetDataSchema(ev.DataSchema); err != nil {
+			return nil, fmt.Errorf("encode cloudevent %s: dataschema: %w", ev.ID, err)
+		}
+	}
 	for k, v := range ev.Extensions {
 		_ = ce.Context.SetExtension(k, v) // invalid or reserved names are refused: left out
 	}
@@ -152,7 +179,7 @@ func CloudEvent(ev event.Event) ([]byte, error) {
 		if !json.Valid(ev.Data) {
 			return nil, fmt.Errorf("encode cloudevent %s: data is not valid JSON", ev.ID)
 		}
-		if err := ce.SetData(jsonType(ev.DataContentType), []byte(ev.Data)); err != nil {
+		if err := ce.SetData(dataType, []byte(ev.Data)); err != nil {
 			return nil, fmt.Errorf("encode cloudevent %s: %w", ev.ID, err)
 		}
 		// SetData treats bytes as binary (data_base64); these bytes are the
@@ -162,12 +189,7 @@ func CloudEvent(ev event.Event) ([]byte, error) {
 	if err := ce.Validate(); err != nil {
 		return nil, fmt.Errorf("encode cloudevent %s: %w", ev.ID, err)
 	}
-	// MarshalJSON directly: json.Marshal would re-compact the data bytes.
-	b, err := ce.MarshalJSON()
-	if err != nil {
-		return nil, fmt.Errorf("encode cloudevent %s: %w", ev.ID, err)
-	}
-	return b, nil
+	return &ce, nil
 }
 
 func jsonType(ct string) string {

@@ -43,12 +43,22 @@ func Platform() platform.Platform {
 			RotateSecret: rotateSecret,
 			Command: platform.Command{
 				Short: "Create a webhook publication: events are POSTed to URL as signed CloudEvents",
+				Long: "Create a webhook publication: events are POSTed to URL as signed CloudEvents, structured (the whole event as JSON, " +
+					"Content-Type application/cloudevents+json, or application/json with --content-type) or binary (--mode binary: the data as the body, " +
+					"the attributes in ce-* headers).\n\nFirst the URL is asked for consent with the CloudEvents webhook handshake (OPTIONS with " +
+					"WebHook-Request-Origin); a receiver that does not answer it with WebHook-Allowed-Origin refuses the publication, unless --skip-handshake.",
 				Example: `  herokuevents publications:webhook:create systemStatus -u https://my-app.herokuapp.com/webhooks -a my-app
   herokuevents publications:webhook:create accountCreated -u https://example.com/hook -t s3cret \
-    -s accountChange -f 'root = if ChangeEventHeader.changeType == "CREATE" { this } else { deleted() }' -a my-app`,
+    -s accountChange -f 'root = if ChangeEventHeader.changeType == "CREATE" { this } else { deleted() }' -a my-app
+  herokuevents publications:webhook:create legacyHook -u https://example.com/legacy --content-type application/json --skip-handshake -a my-app`,
 				Flags: []platform.Flag{
 					{Name: "url", Shorthand: "u", Usage: "URL the events are POSTed to (required)", Required: true, Check: platform.AbsoluteURL("url")},
 					{Name: "token", Shorthand: "t", Usage: "access token sent in the Authorization header"},
+					{Name: "mode", Usage: "CloudEvents content mode: structured (default; the event as JSON) or binary (the data as the body, attributes in ce-* headers)",
+						Check: platform.OneOf("mode", ModeStructured, ModeBinary)},
+					{Name: "content-type", Usage: "Content-Type of structured deliveries: " + LegacyContentType + " for receivers that want it (default " + ContentType + ")",
+						Check: platform.OneOf("content-type", ContentType, LegacyContentType)},
+					{Name: "skip-handshake", Bool: true, Usage: "create without the CloudEvents webhook handshake, for a receiver that does not answer it"},
 				},
 				Link: platform.LinkFlags{End: "s", Filter: "f"},
 				Shown: []platform.Shown{{Field: "signing_secret", Lines: "Signing secret (shown once): {value}\n" +
@@ -70,13 +80,18 @@ func validateSubscription(_ context.Context, _ platform.Deps, _ string, body []b
 }
 
 // validatePublication: an http(s) URL the egress policy allows, an
-// optional token sealed for the Authorization header, and a new signing
-// secret, sealed and shown once.
+// optional token sealed for the Authorization header, the delivery mode
+// and content type (CheckMode), the target's consent by the CloudEvents
+// webhook handshake (Handshake; skipped with skip_handshake), and a new
+// signing secret, sealed and shown once.
 func validatePublication(ctx context.Context, d platform.Deps, _ string, body []byte) (config.Publication, map[string]any, error) {
 	var req struct {
 		platform.PublicationFields
-		URL   string  `json:"url"`
-		Token *string `json:"token"`
+		URL           string  `json:"url"`
+		Token         *string `json:"token"`
+		Mode          string  `json:"mode"`
+		ContentType   string  `json:"content_type"`
+		SkipHandshake bool    `json:"skip_handshake"`
 	}
 	if err := httpjson.Decode(body, &req); err != nil {
 		return config.Publication{}, nil, err
@@ -84,7 +99,11 @@ func validatePublication(ctx context.Context, d platform.Deps, _ string, body []
 	if err := checkURL(ctx, d.URLCheck(), req.URL); err != nil {
 		return config.Publication{}, nil, err
 	}
-	pub := config.Publication{Params: config.Params{URL: req.URL}}
+	mode, contentType, err := CheckMode(req.Mode, req.ContentType)
+	if err != nil {
+		return config.Publication{}, nil, err
+	}
+	pub := config.Publication{Params: config.Params{URL: req.URL, Mode: mode, ContentType: contentType}}
 	if req.Token != nil && *req.Token != "" {
 		if len(*req.Token) > maxToken || strings.ContainsAny(*req.Token, "\r\n") {
 			return config.Publication{}, nil, config.Invalid("token must be one line of at most %d bytes.", maxToken)
@@ -94,6 +113,17 @@ func validatePublication(ctx context.Context, d platform.Deps, _ string, body []
 			return config.Publication{}, nil, fmt.Errorf("seal token: %w", err)
 		}
 		pub.TokenSealed = sealed
+	}
+	if !req.SkipHandshake {
+		token := ""
+		if req.Token != nil {
+			token = *req.Token
+		}
+		grant, err := Handshake(ctx, d, req.URL, token)
+		if err != nil {
+			return config.Publication{}, nil, err
+		}
+		pub.Params.Origin, pub.Params.AllowedRate = grant.Origin, grant.Rate
 	}
 	newSecret := d.NewSecret
 	if newSecret == nil {

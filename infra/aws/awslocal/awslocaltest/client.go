@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/herokuevents/herokuevents/infra/aws/awslocal"
+	"github.com/herokuevents/herokuevents/shared/platform/webhook/webhooktest"
 )
 
 // Stack is a stack deployed for a test, with the clients a test needs.
@@ -179,7 +180,7 @@ type Request struct {
 // NewHook starts a Hook, closed when t ends.
 func NewHook(t testing.TB) *Hook {
 	h := &Hook{requests: map[string][]Request{}}
-	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h.Server = httptest.NewServer(webhooktest.Consent(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		var ce struct {
 			ID string `json:"id"`
@@ -197,7 +198,7 @@ func NewHook(t testing.TB) *Hook {
 		if respond != nil {
 			respond(n, w)
 		}
-	}))
+	})))
 	t.Cleanup(h.Close)
 	return h
 }
