@@ -198,6 +198,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		Engines:        map[string]platform.Engine{config.PlatformSalesforce: sfsub.Engine{Scan: SalesforceScan}},
 		Getenv:         o.Getenv,
 		Logger:         o.Logger,
+		Origin:         platform.OriginOf(s.baseURL),
 	}, o.Platforms...)
 	if err != nil {
 		return nil, err

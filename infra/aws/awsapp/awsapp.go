@@ -67,6 +67,7 @@ func New(e *awsenv.Env, o Options) (*App, error) {
 		Engines:        o.Engines,
 		Getenv:         os.Getenv,
 		Logger:         e.Logger,
+		Origin:         platform.OriginOf(o.PublicURL),
 	}
 	if os.Getenv("INGEST_QUEUE_URL") != "" {
 		d.Ingest = e.Queue("INGEST_QUEUE_URL")
