@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"net/http"
+	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -23,6 +24,11 @@ type publication struct {
 	Extra          struct {
 		SigningSecret string `json:"signing_secret"`
 	} `json:"extra"`
+	// Lifecycle (lifecycle.go).
+	Paused              bool          `json:"paused"`
+	PausedAt            time.Time     `json:"paused_at"`
+	Delivery            *deliveryConf `json:"delivery"`
+	PreviousSecretUntil time.Time     `json:"previous_secret_expires_at"`
 }
 
 // fields returns the info block of p.
@@ -36,7 +42,7 @@ func (p publication) fields() []field {
 		}
 		fields = append(fields, field{Key: "Disabled", Values: values(reason)})
 	}
-	return fields
+	return append(fields, p.lifecycleFields()...)
 }
 
 func newPublicationsCmd() *cobra.Command {

@@ -220,6 +220,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 			sqlitequeue.Pair{DLQ: deliveryDLQ, Source: deliveryQ},
 		),
 		Recent: s.recent,
+		Wake:   deliveryQ.WakeHeld, // a resumed publication's held deliveries go at once
 	})
 	if err != nil {
 		return nil, err

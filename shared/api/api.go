@@ -14,6 +14,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -51,9 +52,13 @@ type Options struct {
 	// Authorizations, when set, serves the Salesforce authorization routes
 	// and the OAuth callback (CallbackPath, no tenant auth).
 	Authorizations *authorization.Service
-	// DeadLetters, when set, serves the tenant's dead letters: list and
-	// redrive (/v1/tenants/{T}/dead-letters).
+	// DeadLetters, when set, serves the tenant's dead letters: list,
+	// redrive and purge (/v1/tenants/{T}/dead-letters).
 	DeadLetters queue.DeadLetters
+	// Wake, when set, makes the deliveries held for a paused publication
+	// deliverable at once when it is resumed, and returns how many (the
+	// embedded mode); without it each comes back when its hold ends.
+	Wake func(ctx context.Context, tenant, publication string) (int, error)
 	// Recent, when set, serves the filter dry-run over the events kept for
 	// it (POST /v1/tenants/{T}/streams/test).
 	Recent recent.Reader
@@ -69,6 +74,7 @@ type Server struct {
 	now       func() time.Time
 	auth      *authorization.Service
 	dead      queue.DeadLetters
+	wake      func(ctx context.Context, tenant, publication string) (int, error)
 	recent    recent.Reader
 	mux       *http.ServeMux
 }
@@ -92,6 +98,7 @@ func New(o Options) (*Server, error) {
 		now:       o.Now,
 		auth:      o.Authorizations,
 		dead:      o.DeadLetters,
+		wake:      o.Wake,
 		recent:    o.Recent,
 	}
 	if s.log == nil {
@@ -134,6 +141,7 @@ func (s *Server) routes() {
 	if s.dead != nil {
 		s.deadLetterRoutes(m, t)
 	}
+	s.lifecycleRoutes(m, t)
 	if s.recent != nil {
 		m.Handle("POST "+t+"/streams/test", s.tenant(s.testStream))
 	}

@@ -60,7 +60,7 @@ func (s *Server) tenant(h tenantHandler) http.Handler {
 			return
 		}
 		var body []byte
-		if r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch {
+		if r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch || r.Method == http.MethodDelete {
 			if body, err = ReadBody(w, r); err != nil {
 				WriteError(w, err)
 				return

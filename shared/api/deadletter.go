@@ -97,6 +97,13 @@ func (s *Server) targetNames(ctx context.Context, tenant string, list []queue.De
 		for _, r := range all {
 			names[r.Value.ID] = r.Value.Name
 		}
+		former, err := config.LoadAll[config.FormerPublication](ctx, s.store, tenant, config.KindFormerPublication)
+		if err != nil {
+			return nil, fmt.Errorf("list former publications: %w", err)
+		}
+		for _, r := range former {
+			names[r.Value.ID] = r.Value.Name // deleted: a redrive goes to the one of that name, if any
+		}
 	}
 	if subs {
 		all, err := config.LoadAll[config.Subscription](ctx, s.store, tenant, config.KindSubscription)

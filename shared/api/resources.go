@@ -92,6 +92,12 @@ type publicationView struct {
 	DisabledReason string         `json:"disabled_reason,omitempty"`
 	Sources        []linkedView   `json:"sources"`
 	Extra          map[string]any `json:"extra,omitempty"`
+	// Lifecycle (lifecycle.go): paused since, delivery settings that are
+	// not the default, and the end of a secret rotation's overlap.
+	Paused              bool          `json:"paused,omitempty"`
+	PausedAt            time.Time     `json:"paused_at,omitzero"`
+	Delivery            *deliveryView `json:"delivery,omitempty"`
+	PreviousSecretUntil time.Time     `json:"previous_secret_expires_at,omitzero"`
 }
 
 type streamView struct {
@@ -171,6 +177,8 @@ func (g graph) publication(pub config.Publication) publicationView {
 	v := publicationView{
 		ID: pub.ID, Name: pub.Name, Platform: pub.Platform, Params: pub.Params, CreatedAt: pub.Created,
 		Disabled: pub.Disabled, DisabledReason: pub.DisabledReason, Sources: []linkedView{},
+		Paused: pub.Paused, PausedAt: pub.PausedAt, Delivery: deliveryOf(pub),
+		PreviousSecretUntil: previousSecretUntil(pub, time.Now()),
 	}
 	for _, st := range g.streams {
 		sub, ok := g.subByID[st.Subscription]
@@ -352,6 +360,9 @@ func (s *Server) createSubscription(ctx context.Context, t config.Tenant, r *htt
 	if err := validateName("subscription", common.Name); err != nil {
 		return 0, nil, err
 	}
+	if err := s.nameFree(ctx, t.ID, config.KindSubscription, common.Name); err != nil {
+		return 0, nil, err
+	}
 	target := ref(common.Target)
 	filter, err := normalizeFilter(common.Filter)
 	if err != nil {
@@ -378,6 +389,10 @@ func (s *Server) createSubscription(ctx context.Context, t config.Tenant, r *htt
 		it.Index = IndexTime(sub.State.NextRun)
 	}
 	if err := insert(ctx, s, subscriptions, it, sub, platform); err != nil {
+		return 0, nil, err
+	}
+	if err := s.nameFree(ctx, t.ID, config.KindSubscription, sub.Name); err != nil {
+		s.undo(ctx, t.ID, config.KindSubscription, sub.ID, sub.Name) // a publication took it meanwhile
 		return 0, nil, err
 	}
 	g := graph{subByID: map[string]config.Subscription{sub.ID: sub}, pubByID: map[string]config.Publication{}}
@@ -447,6 +462,9 @@ func (s *Server) createPublication(ctx context.Context, t config.Tenant, r *http
 	if err := validateName("publication", common.Name); err != nil {
 		return 0, nil, err
 	}
+	if err := s.nameFree(ctx, t.ID, config.KindPublication, common.Name); err != nil {
+		return 0, nil, err
+	}
 	source := ref(common.Source)
 	filter, err := normalizeFilter(common.Filter)
 	if err != nil {
@@ -470,6 +488,10 @@ func (s *Server) createPublication(ctx context.Context, t config.Tenant, r *http
 	pub.ID, pub.Name, pub.Platform, pub.Created = uuid.NewString(), common.Name, platform, s.timestamp()
 	it := config.Item{Tenant: t.ID, Kind: config.KindPublication, ID: pub.ID, Name: pub.Name}
 	if err := insert(ctx, s, publications, it, pub, platform); err != nil {
+		return 0, nil, err
+	}
+	if err := s.nameFree(ctx, t.ID, config.KindPublication, pub.Name); err != nil {
+		s.undo(ctx, t.ID, config.KindPublication, pub.ID, pub.Name) // a subscription took it meanwhile
 		return 0, nil, err
 	}
 	g := graph{subByID: map[string]config.Subscription{}, pubByID: map[string]config.Publication{pub.ID: pub}}
@@ -512,7 +534,11 @@ func (s *Server) getPublication(ctx context.Context, t config.Tenant, r *http.Re
 }
 
 func (s *Server) deletePublication(ctx context.Context, t config.Tenant, r *http.Request, _ []byte) (int, any, error) {
-	return remove(ctx, s, publications, t.ID, r.PathValue("ref"), graph.publication)
+	status, v, err := remove(ctx, s, publications, t.ID, r.PathValue("ref"), graph.publication)
+	if pub, ok := v.(publicationView); ok && err == nil {
+		s.remember(ctx, t.ID, pub)
+	}
+	return status, v, err
 }
 
 // ---- streams ----

@@ -43,6 +43,9 @@ type Options struct {
 	Requeue queue.Sender
 	// Backoff spaces retries.
 	Backoff Backoff
+	// Hold spaces the checks of deliveries held for a paused publication
+	// (DefaultHold when zero).
+	Hold Backoff
 	// Publishers maps a publication platform to its publisher
 	// (platform.Registry.Publishers). Required: a publication of a platform
 	// without one is dead-lettered.
@@ -63,6 +66,7 @@ type Options struct {
 // from any number of goroutines.
 type Handler struct {
 	Options
+	rates rates // the slots of rate-capped publications
 }
 
 // New returns a Handler, or an error when a required option is missing.
@@ -171,10 +175,10 @@ func (h *Handler) handle(ctx context.Context, m queue.Message) (err error) {
 		return fail(fmt.Errorf("delivery of an invalid event: %w", d.Event.Validate()))
 	}
 
-	rec, err := config.Load[config.Publication](ctx, h.Store, d.Tenant, config.KindPublication, d.Publication)
+	rec, err := h.publication(ctx, &d)
 	switch {
 	case errors.Is(err, config.ErrNotFound):
-		return fail(fmt.Errorf("publication %s of tenant %s not found (deleted?)", d.Publication, d.Tenant))
+		return fail(err)
 	case err != nil:
 		log.ErrorContext(ctx, "delivery", "decision", decisionRedeliver, "error", err.Error())
 		return fmt.Errorf("load publication %s: %w", d.Publication, err)
@@ -193,9 +197,12 @@ func (h *Handler) handle(ctx context.Context, m queue.Message) (err error) {
 	if p == nil {
 		return fail(fmt.Errorf("no publisher for platform %q of publication %s", pub.Platform, pub.Name))
 	}
+	if done, err := h.gate(ctx, log, &d, pub); done {
+		return err
+	}
 
 	start := h.now()
-	perr := p.Publish(ctx, d.Tenant, pub, d.Event)
+	perr := h.publish(ctx, p, d, pub)
 	took := h.now().Sub(start)
 	if perr == nil {
 		attrs := []any{"decision", decisionDelivered, "duration", took}
