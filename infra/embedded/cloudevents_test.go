@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -216,4 +217,40 @@ func TestCloudEventsFidelity(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestWebhookHandshakeEndToEnd: a target that refuses the handshake is
+// refused at create with the reason (422, nothing stored); the publish URL
+// answers the handshake of senders that validate it.
+func TestWebhookHandshakeEndToEnd(t *testing.T) {
+	srv := start(t, 5*time.Second)
+	refusing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusMethodNotAllowed)
+	}))
+	t.Cleanup(refusing.Close)
+	var e struct{ ID, Message string }
+	status := call(t, srv, "POST", "/platforms/webhook/publications", map[string]any{"name": "hook", "url": refusing.URL + "/hook"}, &e)
+	assert.Equal(t, http.StatusUnprocessableEntity, status)
+	assert.Equal(t, "invalid_params", e.ID)
+	assert.Contains(t, e.Message, "refused the CloudEvents handshake")
+	assert.Contains(t, e.Message, "HTTP 405 Method Not Allowed")
+	assert.Contains(t, e.Message, "--skip-handshake")
+	var pubs []any
+	require.Equal(t, http.StatusOK, call(t, srv, "GET", "/publications", nil, &pubs))
+	assert.Empty(t, pubs, "nothing created")
+	require.Equal(t, http.StatusCreated, call(t, srv, "POST", "/platforms/webhook/publications",
+		map[string]any{"name": "hook", "url": refusing.URL + "/hook", "skip_handshake": true}, nil), "unless skipped")
+
+	u, err := url.Parse(srv.Var("HEROKUEVENTS_PUBLISH_URL"))
+	require.NoError(t, err)
+	u.User = nil
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodOptions, u.String()+"/hook", nil)
+	require.NoError(t, err)
+	req.Header.Set("WebHook-Request-Origin", "eventgrid.example.net")
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	res.Body.Close()
+	assert.Equal(t, http.StatusOK, res.StatusCode)
+	assert.Equal(t, "eventgrid.example.net", res.Header.Get("WebHook-Allowed-Origin"))
+	assert.Equal(t, "*", res.Header.Get("WebHook-Allowed-Rate"))
 }
