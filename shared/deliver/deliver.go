@@ -19,6 +19,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/backoff"
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/event"
+	"github.com/herokuevents/herokuevents/shared/journal"
 	"github.com/herokuevents/herokuevents/shared/metric"
 	"github.com/herokuevents/herokuevents/shared/platform"
 	"github.com/herokuevents/herokuevents/shared/queue"
@@ -60,6 +61,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Journal, when set, records every attempt and its outcome, and the
+	// dead letters set aside before an attempt (the delivery log); give it
+	// a journal.Async so that delivery only enqueues.
+	Journal journal.Writer
 }
 
 // Handler is the deliver role's queue.BatchHandler. It is safe for use
@@ -158,6 +163,8 @@ func (h *Handler) handle(ctx context.Context, m queue.Message) (err error) {
 		return err
 	}
 	mf.tenant, mf.publication = d.Tenant, d.Publication
+	at := &attempt{d: &d}
+	defer func() { h.record(ctx, at, err) }()
 	log := h.logger().With(
 		slog.String("event_id", d.Event.ID),
 		slog.String("tenant", d.Tenant),
@@ -185,6 +192,7 @@ func (h *Handler) handle(ctx context.Context, m queue.Message) (err error) {
 	}
 	pub := rec.Value
 	mf.platform = pub.Platform
+	at.pub = pub
 	log = log.With(slog.String("publication_name", pub.Name), slog.String("platform", pub.Platform))
 	if pub.Disabled {
 		reason := pub.DisabledReason
@@ -202,8 +210,9 @@ func (h *Handler) handle(ctx context.Context, m queue.Message) (err error) {
 	}
 
 	start := h.now()
-	perr := h.publish(ctx, p, d, pub)
+	perr := h.publish(at.observe(ctx), p, d, pub)
 	took := h.now().Sub(start)
+	at.published(start, took, perr)
 	if perr == nil {
 		attrs := []any{"decision", decisionDelivered, "duration", took}
 		h.metrics().Count(ctx, metric.Delivered, 1, metric.DimPlatform, pub.Platform, metric.LabelTenant, d.Tenant, metric.LabelPublication, d.Publication)
@@ -225,7 +234,7 @@ func (h *Handler) handle(ctx context.Context, m queue.Message) (err error) {
 	}
 	switch class {
 	case sink.Retry:
-		return h.retry(ctx, log, d, pub, perr, after)
+		return h.retry(ctx, log, d, pub, perr, after, at)
 	case sink.Gone:
 		reason := fmt.Sprintf("endpoint answered 410 Gone at %s", h.now().UTC().Format(time.RFC3339))
 		if err := h.disable(ctx, d.Tenant, rec.Item.ID, reason); err != nil {
@@ -253,7 +262,7 @@ func classify(err error) (sink.Class, int, time.Duration) {
 
 // retry schedules the next attempt or, when the retry policy is exhausted,
 // dead-letters the delivery with the last failure as the reason.
-func (h *Handler) retry(ctx context.Context, log *slog.Logger, d event.Delivery, pub config.Publication, perr error, after time.Duration) error {
+func (h *Handler) retry(ctx context.Context, log *slog.Logger, d event.Delivery, pub config.Publication, perr error, after time.Duration, at *attempt) error {
 	limits := backoff.Limits{MaxAttempts: pub.Retry.MaxAttempts, Horizon: pub.Retry.Horizon}
 	if limits.MaxAttempts <= 0 {
 		limits.MaxAttempts = DefaultMaxAttempts
@@ -277,6 +286,7 @@ func (h *Handler) retry(ctx context.Context, log *slog.Logger, d event.Delivery,
 		log.ErrorContext(ctx, "delivery", "decision", decisionRedeliver, "error", err.Error(), "cause", perr.Error())
 		return fmt.Errorf("requeue delivery of event %s: %w", d.Event.ID, err)
 	}
+	at.next = h.now().Add(next.Delay)
 	log.InfoContext(ctx, "delivery", "decision", decisionRetry, "delay", next.Delay, "reason", perr.Error())
 	h.metrics().Count(ctx, metric.Failed, 1, metric.DimPlatform, pub.Platform, metric.LabelTenant, d.Tenant, metric.LabelPublication, d.Publication)
 	h.metrics().Count(ctx, metric.Retried, 1, metric.DimPlatform, pub.Platform, metric.LabelTenant, d.Tenant, metric.LabelPublication, d.Publication)
