@@ -24,6 +24,7 @@ import (
 
 	"github.com/herokuevents/herokuevents/shared/authorization"
 	"github.com/herokuevents/herokuevents/shared/config"
+	"github.com/herokuevents/herokuevents/shared/journal"
 	"github.com/herokuevents/herokuevents/shared/operator"
 	"github.com/herokuevents/herokuevents/shared/platform"
 	"github.com/herokuevents/herokuevents/shared/queue"
@@ -62,6 +63,13 @@ type Options struct {
 	// Recent, when set, serves the filter dry-run over the events kept for
 	// it (POST /v1/tenants/{T}/streams/test).
 	Recent recent.Reader
+	// Journal, when set, serves the delivery log: a publication's
+	// deliveries, an event's trace, and the health of publications and
+	// subscriptions.
+	Journal journal.Reader
+	// Delivery, with Journal, serves the retry of one event's delivery
+	// (POST …/events/{id}/publications/{ref}/retry): the delivery queue.
+	Delivery queue.Sender
 }
 
 // Server serves the management and provisioning APIs.
@@ -76,6 +84,8 @@ type Server struct {
 	dead      queue.DeadLetters
 	wake      func(ctx context.Context, tenant, publication string) (int, error)
 	recent    recent.Reader
+	journal   journal.Reader
+	delivery  queue.Sender
 	mux       *http.ServeMux
 }
 
@@ -100,6 +110,8 @@ func New(o Options) (*Server, error) {
 		dead:      o.DeadLetters,
 		wake:      o.Wake,
 		recent:    o.Recent,
+		journal:   o.Journal,
+		delivery:  o.Delivery,
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -144,6 +156,9 @@ func (s *Server) routes() {
 	s.lifecycleRoutes(m, t)
 	if s.recent != nil {
 		m.Handle("POST "+t+"/streams/test", s.tenant(s.testStream))
+	}
+	if s.journal != nil {
+		s.journalRoutes(m, t)
 	}
 	s.mux = m
 }

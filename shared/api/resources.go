@@ -438,7 +438,11 @@ func (s *Server) getSubscription(ctx context.Context, t config.Tenant, r *http.R
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, g.subscription(rec.Value), nil
+	v, err := s.subscriptionHealth(ctx, t.ID, g, rec.Value)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, v, nil
 }
 
 // deleteAttempts bounds re-reads after a version conflict on delete.
@@ -518,7 +522,11 @@ func (s *Server) listPublications(ctx context.Context, t config.Tenant, _ *http.
 	for _, pub := range g.pubs {
 		out = append(out, g.publication(pub))
 	}
-	return http.StatusOK, out, nil
+	withHealth, err := s.allWithHealth(ctx, t.ID, g, out)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, withHealth, nil
 }
 
 func (s *Server) getPublication(ctx context.Context, t config.Tenant, r *http.Request, _ []byte) (int, any, error) {
@@ -530,7 +538,11 @@ func (s *Server) getPublication(ctx context.Context, t config.Tenant, r *http.Re
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, g.publication(rec.Value), nil
+	v, err := s.withHealth(ctx, t.ID, g.publication(rec.Value), rec.Value)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, v, nil
 }
 
 func (s *Server) deletePublication(ctx context.Context, t config.Tenant, r *http.Request, _ []byte) (int, any, error) {
