@@ -22,6 +22,8 @@ import (
 
 	"github.com/herokuevents/herokuevents"
 	"github.com/herokuevents/herokuevents/infra/embedded/filesealer"
+	"github.com/herokuevents/herokuevents/infra/embedded/openmetrics"
+	"github.com/herokuevents/herokuevents/infra/embedded/sqlitejournal"
 	"github.com/herokuevents/herokuevents/infra/embedded/sqlitequeue"
 	"github.com/herokuevents/herokuevents/infra/embedded/sqliterecent"
 	"github.com/herokuevents/herokuevents/infra/embedded/sqlitestore"
@@ -32,6 +34,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/deliver"
 	"github.com/herokuevents/herokuevents/shared/filter"
 	"github.com/herokuevents/herokuevents/shared/ingest"
+	"github.com/herokuevents/herokuevents/shared/journal"
 	"github.com/herokuevents/herokuevents/shared/mapping"
 	"github.com/herokuevents/herokuevents/shared/name"
 	"github.com/herokuevents/herokuevents/shared/platform"
@@ -79,6 +82,13 @@ type Options struct {
 	// Recent bounds the events kept for streams:test (recent.db in the data
 	// dir); the recent package's defaults for zero fields.
 	Recent recent.Limits
+	// Journal bounds the delivery log (journal.db in the data dir: what
+	// deliveries, trace and the health fields read); the journal
+	// package's defaults for zero fields.
+	Journal journal.Retention
+	// NoJournal runs without a delivery log (the throughput benchmark
+	// measures its cost).
+	NoJournal bool
 }
 
 // Server is a running embedded herokuevents.
@@ -88,8 +98,11 @@ type Server struct {
 	store     *sqlitestore.Store
 	cached    config.Store
 	queues    *sqlitequeue.DB
+	metrics   *openmetrics.Registry
 	recent    *sqliterecent.Store
 	keeper    *recent.Writer
+	journal   *sqlitejournal.Journal
+	jw        *journal.Async
 	http      *http.Server
 	ln        net.Listener
 	baseURL   string
@@ -135,6 +148,9 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		return nil, fmt.Errorf("open recent events: %w", err)
 	}
 	s.keeper = recent.NewWriter(s.recent, recent.WriterOptions{Logger: o.Logger.With("role", "filter")})
+	if err := s.openJournal(o); err != nil {
+		return nil, err
+	}
 	sealer, err := filesealer.Open(filepath.Join(o.DataDir, "seal.key"))
 	if err != nil {
 		return nil, fmt.Errorf("open sealing key: %w", err)
@@ -169,6 +185,8 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	// Every role of this process writes through the one cache, so it stays
 	// coherent; the ttl only bounds what a bug elsewhere could leave stale.
 	s.cached = config.Cached(s.store, 5*time.Second)
+	s.metrics = openmetrics.New(o.Logger)
+	s.metrics.Gauge("herokuevents_queue_depth", "Messages in a queue, in any state (visible, in flight, delayed).", "queue", s.queueDepths)
 	egress := sink.NewEgress(o.AllowEgress)
 	operator := api.Operator{ID: op.ID, PasswordHash: api.HashKey(op.Password)}
 	ingestQ, ingestDLQ := s.queues.Queue(IngestQueue), s.queues.Queue(IngestQueue+"-dlq")
@@ -198,6 +216,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		Engines:        map[string]platform.Engine{config.PlatformSalesforce: sfsub.Engine{Scan: SalesforceScan}},
 		Getenv:         o.Getenv,
 		Logger:         o.Logger,
+		Metrics:        s.metrics.Role("runner"), // generate, salesforce
 		Origin:         platform.OriginOf(s.baseURL),
 	}, o.Platforms...)
 	if err != nil {
@@ -219,17 +238,19 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 			sqlitequeue.Pair{DLQ: ingestDLQ, Source: ingestQ},
 			sqlitequeue.Pair{DLQ: deliveryDLQ, Source: deliveryQ},
 		),
-		Recent: s.recent,
-		Wake:   deliveryQ.WakeHeld, // a resumed publication's held deliveries go at once
+		Recent:   s.recent,
+		Wake:     deliveryQ.WakeHeld, // a resumed publication's held deliveries go at once
+		Journal:  s.journalReader(),
+		Delivery: deliveryQ, // deliveries:retry
 	})
 	if err != nil {
 		return nil, err
 	}
-	ing, err := ingest.New(ingest.Options{Store: s.cached, Ingest: ingestQ, Delivery: deliveryQ, Logger: o.Logger})
+	ing, err := ingest.New(ingest.Options{Store: s.cached, Ingest: ingestQ, Delivery: deliveryQ, Logger: o.Logger, Metrics: s.metrics.Role("ingest"), Journal: s.journalWriter()})
 	if err != nil {
 		return nil, err
 	}
-	flt, err := filter.New(filter.Options{Store: s.cached, Delivery: deliveryQ, Logger: o.Logger, Recent: s.keeper})
+	flt, err := filter.New(filter.Options{Store: s.cached, Delivery: deliveryQ, Logger: o.Logger, Recent: s.keeper, Metrics: s.metrics.Role("filter"), Journal: s.journalWriter()})
 	if err != nil {
 		return nil, err
 	}
@@ -239,17 +260,20 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		Backoff:    o.Backoff,
 		Publishers: publishers,
 		Logger:     o.Logger,
+		Metrics:    s.metrics.Role("deliver"),
+		Journal:    s.journalWriter(),
 	})
 	if err != nil {
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	partnerAPI, notifier, err := newPartner(s.cached, sealer, egress, operator, partnerQ, o)
+	partnerAPI, notifier, err := newPartner(s.cached, sealer, egress, operator, partnerQ, s.metrics.Role("partnernotify"), o)
 	if err != nil {
 		return nil, err
 	}
 	partnerAPI.Mount(mux)
 	mux.Handle("/publish/", ing)
+	mux.Handle("GET /metrics", s.metrics.Handler(operator.Check)) // the operator's OpenMetrics
 	mux.Handle("/", apiSrv.Handler())
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 
@@ -388,6 +412,23 @@ func (s *Server) Store() config.Store { return s.cached }
 // Queue returns a queue by name, e.g. "delivery-dlq" (tests inspect it).
 func (s *Server) Queue(name string) *sqlitequeue.Queue { return s.queues.Queue(name) }
 
+// queueDepths counts the messages of every queue and dead-letter queue:
+// the backlog gauge of GET /metrics.
+func (s *Server) queueDepths(ctx context.Context) (map[string]float64, error) {
+	out := map[string]float64{}
+	for _, name := range []string{IngestQueue, IngestQueue + "-dlq", DeliveryQueue, DeliveryQueue + "-dlq", PartnerQueue, PartnerDLQ} {
+		n, err := s.queues.Queue(name).Len(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out[name] = float64(n)
+	}
+	return out, nil
+}
+
+// Metrics returns the recorder of every role (tests read it).
+func (s *Server) Metrics() *openmetrics.Registry { return s.metrics }
+
 // Err reports a role that stopped on an error.
 func (s *Server) Err() <-chan error { return s.errc }
 
@@ -423,6 +464,7 @@ func (s *Server) closeResources() {
 		_ = s.keeper.Close(ctx)
 		cancel()
 	}
+	s.closeJournal()
 	if s.recent != nil {
 		s.recent.Close()
 		s.recent = nil
