@@ -419,3 +419,66 @@ func TestDeadLettersNameDeletedPublications(t *testing.T) {
 	require.Len(t, list, 1)
 	assert.Equal(t, "hook", list[0]["target"])
 }
+
+// FuzzLifecycleBodies: whatever the body of a publication update, a secret
+// rotation, a stream update or a dead-letter purge, the api answers below
+// 500 with {"id","message"}, and a refused request changes nothing.
+func FuzzLifecycleBodies(f *testing.F) {
+	for _, seed := range []struct {
+		route uint8
+		body  string
+	}{
+		{0, `{"url":"https://example.org/x","skip_handshake":true}`},
+		{0, `{"timeout":"30s","max_attempts":5,"max_age":"2h","rate":2.5}`},
+		{0, `{"token":"","mode":"binary","content_type":"application/json"}`},
+		{0, `{"rate":1e400}`}, {0, `{"timeout":"-1s"}`}, {0, `{"max_attempts":9999999999999}`},
+		{1, `{"overlap":"1h"}`}, {1, `{"overlap":"0"}`}, {1, ``},
+		{2, `{"filter":"root = this"}`}, {2, `{"filter":null}`}, {2, `{"filter":"root = ("}`},
+		{3, `{"ids":["1","2"]}`}, {3, `{"ids":[]}`},
+		{0, `[]`}, {1, `null`}, {2, `{"filter":{}}`}, {3, `{"ids":"x"}`},
+	} {
+		f.Add(seed.route, seed.body)
+	}
+	routes := []struct{ method, path string }{
+		{http.MethodPatch, "/publications/hook"},
+		{http.MethodPost, "/publications/hook/rotate-secret"},
+		{http.MethodPatch, "/streams/orders/hook"},
+		{http.MethodDelete, "/dead-letters"},
+	}
+	var h *harness
+	f.Fuzz(func(t *testing.T, route uint8, body string) {
+		rt := routes[int(route)%len(routes)]
+		if rt.path == "/dead-letters" {
+			// Its queues' file lives as long as one run.
+			d := newDeadHarness(t)
+			d.deadDelivery(d.a, "pub-1", "ev-1", "400")
+			d.deadDelivery(d.b, "pub-9", "ev-9", "410")
+			h = nil
+			check(t, d.harness, rt.method, rt.path, body)
+			return
+		}
+		if h == nil {
+			h = newHarness(t) // once per fuzzing process: provisioning is slow
+			h.mustCreate(h.a, "/platforms/webhook/subscriptions", `{"name":"orders"}`)
+			h.mustCreate(h.a, "/platforms/webhook/publications", `{"name":"hook","url":"https://example.com/","skip_handshake":true}`)
+			h.mustCreate(h.a, "/streams", `{"source":"orders","target":"hook"}`)
+		}
+		h.t = t
+		check(t, h, rt.method, rt.path, body)
+	})
+}
+
+// check sends a request and requires an answer below 500, and for a
+// refusal {"id","message"} and an unchanged store.
+func check(t *testing.T, h *harness, method, path, body string) {
+	t.Helper()
+	before := h.store.snapshot()
+	r := h.as(h.a, method, path, body)
+	require.Less(t, r.Status, 500, "%s %s %s → %s", method, path, body, r.Body)
+	if r.Status != http.StatusOK {
+		id, msg := r.errBody(t)
+		require.NotEmpty(t, id)
+		require.NotEmpty(t, msg)
+		require.Equal(t, before, h.store.snapshot(), "a refused request changes nothing")
+	}
+}

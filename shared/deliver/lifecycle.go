@@ -90,12 +90,13 @@ func (h *Handler) gate(ctx context.Context, log *slog.Logger, d *event.Delivery,
 	}
 	slot := d.RateSlot
 	d.RateSlot = time.Time{}
-	if pub.Rate <= 0 {
+	rate := rateOf(pub)
+	if rate <= 0 {
 		return false, nil
 	}
 	now := h.now()
 	if slot.IsZero() {
-		slot = h.rates.reserve(rateKey(d.Tenant, pub.ID), pub.Rate, now)
+		slot = h.rates.reserve(rateKey(d.Tenant, pub.ID), rate, now)
 	}
 	wait := slot.Sub(now)
 	if wait > RateWait {
@@ -164,6 +165,18 @@ func (h *Handler) publish(ctx context.Context, p Publisher, d event.Delivery, pu
 }
 
 func rateKey(tenant, pub string) string { return tenant + "/" + pub }
+
+// rateOf is the cap of a publication's deliveries in events per second,
+// 0 for none: its own rate, or the rate its webhook allowed at the
+// CloudEvents handshake (WebHook-Allowed-Rate, per minute), whichever is
+// lower.
+func rateOf(pub config.Publication) float64 {
+	rate := pub.Rate
+	if allowed := float64(pub.Params.AllowedRate) / 60; allowed > 0 && (rate <= 0 || allowed < rate) {
+		rate = allowed
+	}
+	return rate
+}
 
 // rates spaces the deliveries of each rate-capped publication in this
 // process (GCRA with a burst of one: a slot every 1/rate seconds). On AWS

@@ -270,3 +270,51 @@ func TestRotationOverlapSignsWithBoth(t *testing.T) {
 	assert.ErrorIs(t, verify(oldSecret, after), standardwebhooks.ErrNoMatchingSignature, "the overlap is over")
 	assert.NotContains(t, e.logs.String(), oldSecret)
 }
+
+// TestRateHonoursTheAllowedRate: the WebHook-Allowed-Rate a webhook granted
+// at the handshake caps deliveries like the publication's own rate, the
+// lower of the two winning.
+func TestRateHonoursTheAllowedRate(t *testing.T) {
+	tests := []struct {
+		name    string
+		rate    float64
+		allowed int // per minute
+		gaps    time.Duration
+	}{
+		{"allowed only", 0, 120, 500 * time.Millisecond},
+		{"allowed lower", 10, 60, time.Second},
+		{"own rate lower", 1, 600, time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				store := memstore.New()
+				defer store.Close()
+				pub := config.Publication{ID: "pub-1", Name: "hook", Platform: "fake", Rate: tt.rate,
+					Params: config.Params{AllowedRate: tt.allowed}}
+				_, err := config.Insert(t.Context(), store, config.Item{Tenant: tenant, Kind: config.KindPublication, ID: pub.ID, Name: pub.Name}, pub)
+				require.NoError(t, err)
+				start := time.Now()
+				var mu sync.Mutex
+				var at []time.Duration
+				h, err := deliver.New(deliver.Options{
+					Store: store,
+					Publishers: map[string]deliver.Publisher{"fake": deliver.PublisherFunc(func(context.Context, string, config.Publication, event.Event) error {
+						mu.Lock()
+						defer mu.Unlock()
+						at = append(at, time.Since(start))
+						return nil
+					})},
+					Requeue:     queue.SenderFunc(func(context.Context, ...queue.Message) error { return nil }),
+					Concurrency: 1,
+				})
+				require.NoError(t, err)
+				for i := range 2 {
+					ev := sampleEvent()
+					require.Empty(t, h.HandleBatch(t.Context(), []queue.Message{delivery(t, "m"+string(rune('0'+i)), event.Delivery{Tenant: tenant, Publication: pub.ID, Event: ev})}).Failures)
+				}
+				assert.Equal(t, []time.Duration{0, tt.gaps}, at)
+			})
+		})
+	}
+}
