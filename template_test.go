@@ -363,6 +363,7 @@ func TestTemplateDeclaresWhatMainsRead(t *testing.T) {
 	implied := map[string][]string{
 		".Store()": {"CONFIG_TABLE"}, ".DataStore()": {"CONFIG_TABLE"}, ".Recent()": {"RECENT_EVENTS_TABLE"}, ".Sealer()": {"KMS_KEY_ID"}, ".Egress()": {"ALLOW_EGRESS"},
 		".DeadLetters()": {"INGEST_DLQ_URL", "DELIVERY_DLQ_URL", "INGEST_QUEUE_URL", "DELIVERY_QUEUE_URL"},
+		".Journal":       {"JOURNAL_TABLE"},
 		".Salesforce(":   {"SALESFORCE_PUBSUB_ENDPOINT", "SALESFORCE_CA_CERT"},
 	}
 	for _, id := range parsed.Functions() {

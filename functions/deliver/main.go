@@ -10,6 +10,7 @@ import (
 	"github.com/herokuevents/herokuevents/infra/aws/awsenv"
 	"github.com/herokuevents/herokuevents/infra/samtemplate"
 	"github.com/herokuevents/herokuevents/shared/config"
+	"github.com/herokuevents/herokuevents/shared/journal"
 	"github.com/herokuevents/herokuevents/shared/lambdaio"
 	"github.com/herokuevents/herokuevents/shared/platform"
 	"github.com/herokuevents/herokuevents/shared/platform/catalog"
@@ -19,13 +20,15 @@ import (
 func main() {
 	ctx := context.Background()
 	env := awsenv.MustLoad(ctx, "deliver")
+	log := env.JournalWriter() // the delivery log, written before each batch returns
 	app := awsapp.Must(awsapp.New(env, awsapp.Options{
 		Platforms: catalog.All(),
 		DataPlane: true,
 		Engines:   map[string]platform.Engine{config.PlatformSalesforce: sfsub.Engine{}}, // Pub/Sub API publisher
+		Journal:   log,
 	}))
 	h := awsapp.Must(app.Deliver(ctx))
 	settings, err := samtemplate.Settings(herokuevents.Template, "DeliverFunction") // the batch numbers SAM deploys
 	env.Check("template.yaml", err)
-	lambdaio.StartSQS(h, settings, env.Queue("DELIVERY_DLQ_URL"), lambdaio.WithMetrics(env.Metrics))
+	lambdaio.StartSQS(journal.FlushBatches(h, log), settings, env.Queue("DELIVERY_DLQ_URL"), lambdaio.WithMetrics(env.Metrics))
 }

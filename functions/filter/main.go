@@ -10,6 +10,7 @@ import (
 	"github.com/herokuevents/herokuevents/infra/aws/awsenv"
 	"github.com/herokuevents/herokuevents/infra/samtemplate"
 	"github.com/herokuevents/herokuevents/shared/filter"
+	"github.com/herokuevents/herokuevents/shared/journal"
 	"github.com/herokuevents/herokuevents/shared/lambdaio"
 	"github.com/herokuevents/herokuevents/shared/recent"
 )
@@ -17,15 +18,17 @@ import (
 func main() {
 	env := awsenv.MustLoad(context.Background(), "filter")
 	kept := recent.NewWriter(env.Recent(), recent.WriterOptions{Logger: env.Logger}) // for streams:test
+	log := env.JournalWriter()                                                       // the delivery log
 	h, err := filter.New(filter.Options{
 		Store:    env.DataStore(),
 		Delivery: env.Queue("DELIVERY_QUEUE_URL"),
 		Logger:   env.Logger,
 		Metrics:  env.Metrics,
 		Recent:   kept,
+		Journal:  log,
 	})
 	env.Check("filter", err)
 	settings, err := samtemplate.Settings(herokuevents.Template, "FilterFunction") // the batch numbers SAM deploys
 	env.Check("template.yaml", err)
-	lambdaio.StartSQS(recent.FlushAfter(h, kept, 2*time.Second), settings, env.Queue("INGEST_DLQ_URL"), lambdaio.WithMetrics(env.Metrics))
+	lambdaio.StartSQS(journal.FlushBatches(recent.FlushAfter(h, kept, 2*time.Second), log), settings, env.Queue("INGEST_DLQ_URL"), lambdaio.WithMetrics(env.Metrics))
 }

@@ -14,7 +14,8 @@ import (
 )
 
 // Handler is the api function's handler: the management and provisioning
-// API (PUBLIC_URL, OPERATOR_ID, OPERATOR_PASSWORD) and the operator's
+// API (PUBLIC_URL, OPERATOR_ID, OPERATOR_PASSWORD; the delivery log of
+// JOURNAL_TABLE, retries queued on DELIVERY_QUEUE_URL) and the operator's
 // partner API (PARTNER_QUEUE_URL).
 func Handler(a *awsapp.App) (http.Handler, error) {
 	e := a.Env
@@ -23,6 +24,7 @@ func Handler(a *awsapp.App) (http.Handler, error) {
 	srv, err := api.New(api.Options{
 		Store: d.Store, Platforms: a.Platforms, BaseURL: lambdaio.MustEnv("PUBLIC_URL"), Operator: op, Logger: e.Logger,
 		Authorizations: a.Authorizations, DeadLetters: e.DeadLetters(), Recent: e.Recent(),
+		Journal: e.Journal(), Delivery: e.Queue("DELIVERY_QUEUE_URL"), // deliveries, trace, retry, health
 	})
 	if err != nil {
 		return nil, err

@@ -17,6 +17,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/authorization"
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/deliver"
+	"github.com/herokuevents/herokuevents/shared/journal"
 	"github.com/herokuevents/herokuevents/shared/platform"
 )
 
@@ -25,6 +26,7 @@ type App struct {
 	Env            *awsenv.Env
 	Platforms      *platform.Registry
 	Authorizations *authorization.Service
+	journal        journal.Writer
 }
 
 // Options choose what a function builds.
@@ -43,6 +45,9 @@ type Options struct {
 	// Engines are the heavy parts of platforms this function delivers to
 	// or runs (sfsub.Engine for salesforce in the deliver function).
 	Engines map[string]platform.Engine
+	// Journal is the delivery log the deliver role writes to
+	// (awsenv.Env.JournalWriter); nil for none.
+	Journal journal.Writer
 }
 
 // New builds the platform registry of a function from its environment:
@@ -76,7 +81,7 @@ func New(e *awsenv.Env, o Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &App{Env: e, Platforms: reg, Authorizations: auth}, nil
+	return &App{Env: e, Platforms: reg, Authorizations: auth, journal: o.Journal}, nil
 }
 
 // Deliver is the deliver function's batch handler, re-queueing retries on
@@ -92,6 +97,7 @@ func (a *App) Deliver(ctx context.Context) (*deliver.Handler, error) {
 		Requeue:    a.Env.Queue("DELIVERY_QUEUE_URL"),
 		Logger:     a.Env.Logger,
 		Metrics:    a.Env.Metrics,
+		Journal:    a.journal,
 	})
 }
 

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,12 +24,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/herokuevents/herokuevents/infra/aws/dynamojournal"
 	"github.com/herokuevents/herokuevents/infra/aws/dynamorecent"
 	"github.com/herokuevents/herokuevents/infra/aws/dynamostore"
 	"github.com/herokuevents/herokuevents/infra/aws/emf"
 	"github.com/herokuevents/herokuevents/infra/aws/kmssealer"
 	"github.com/herokuevents/herokuevents/infra/aws/sqsqueue"
 	"github.com/herokuevents/herokuevents/shared/config"
+	"github.com/herokuevents/herokuevents/shared/journal"
 	"github.com/herokuevents/herokuevents/shared/lambdaio"
 	"github.com/herokuevents/herokuevents/shared/metric"
 	"github.com/herokuevents/herokuevents/shared/queue"
@@ -110,6 +113,29 @@ func (e *Env) DataStore() config.Store {
 // streams:test reads.
 func (e *Env) Recent() *dynamorecent.Store {
 	return dynamorecent.New(dynamodb.NewFromConfig(e.AWS), lambdaio.MustEnv("RECENT_EVENTS_TABLE"), recent.Limits{})
+}
+
+// Journal returns the delivery log of JOURNAL_TABLE, keeping entries for
+// JOURNAL_RETENTION (a duration in hours such as 168h, the journal default
+// when unset) and at most JOURNAL_PER_PUBLICATION attempts per publication.
+func (e *Env) Journal() *dynamojournal.Journal {
+	r := journal.Retention{Age: e.Timeout("JOURNAL_RETENTION", journal.DefaultAge)}
+	if v := os.Getenv("JOURNAL_PER_PUBLICATION"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			e.fatal("JOURNAL_PER_PUBLICATION", fmt.Errorf("%q is not a positive number", v))
+		}
+		r.PerPublication = n
+	}
+	return dynamojournal.New(dynamodb.NewFromConfig(e.AWS), lambdaio.MustEnv("JOURNAL_TABLE"), dynamojournal.Options{Retention: r})
+}
+
+// JournalWriter returns the roles' writer of the delivery log: it only
+// enqueues; wrap the function's handler in journal.FlushBatches or
+// journal.FlushRequests so that the entries are written before each
+// invocation returns.
+func (e *Env) JournalWriter() *journal.Async {
+	return journal.NewAsync(e.Journal(), journal.AsyncOptions{Logger: e.Logger})
 }
 
 // Sealer returns the KMS envelope sealer of KMS_KEY_ID.

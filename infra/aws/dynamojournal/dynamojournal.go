@@ -164,7 +164,7 @@ const timeLayout = "2006-01-02T15:04:05.000000000Z"
 
 func timeKey(t time.Time) string { return t.UTC().Format(timeLayout) }
 
-func pubKey(tenant, pub string) string { return "P#" + tenant + "#" + pub }
+func pubKey(tenant, pub string) string  { return "P#" + tenant + "#" + pub }
 func eventKey(tenant, id string) string { return "E#" + tenant + "#" + id }
 
 func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
