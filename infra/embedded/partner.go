@@ -3,6 +3,7 @@ package embedded
 import (
 	"github.com/herokuevents/herokuevents/shared/api"
 	"github.com/herokuevents/herokuevents/shared/config"
+	"github.com/herokuevents/herokuevents/shared/metric"
 	"github.com/herokuevents/herokuevents/shared/partner"
 	"github.com/herokuevents/herokuevents/shared/queue"
 	"github.com/herokuevents/herokuevents/shared/secret"
@@ -19,7 +20,7 @@ const (
 // /v1/platform/events) and the partnernotify role consuming the partner
 // queue. The delivery Backoff of the options, when set, spaces its retries
 // too.
-func newPartner(store config.Store, sealer secret.Sealer, egress *sink.Egress, op api.Operator, q queue.Sender, o Options) (*partner.Server, *partner.Notifier, error) {
+func newPartner(store config.Store, sealer secret.Sealer, egress *sink.Egress, op api.Operator, q queue.Sender, metrics metric.Recorder, o Options) (*partner.Server, *partner.Notifier, error) {
 	srv, err := partner.New(partner.Options{
 		Store:    store,
 		Sealer:   sealer,
@@ -38,6 +39,7 @@ func newPartner(store config.Store, sealer secret.Sealer, egress *sink.Egress, o
 		Requeue: q,
 		Backoff: o.Backoff,
 		Logger:  o.Logger,
+		Metrics: metrics,
 	})
 	if err != nil {
 		return nil, nil, err

@@ -25,6 +25,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/event"
 	"github.com/herokuevents/herokuevents/shared/httpjson"
+	"github.com/herokuevents/herokuevents/shared/metric"
 	"github.com/herokuevents/herokuevents/shared/queue"
 	"github.com/herokuevents/herokuevents/shared/secret"
 	"github.com/herokuevents/herokuevents/shared/sink"
@@ -185,6 +186,9 @@ type Deps struct {
 	Getenv func(string) string
 	// Logger; slog.Default() when nil.
 	Logger *slog.Logger
+	// Metrics records what the runners produce (Ingested); metric.Discard
+	// when nil.
+	Metrics metric.Recorder
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// NewSecret makes a new signing secret; nil uses the platform's default.

@@ -55,6 +55,7 @@ func (e Engine) Run(ctx context.Context, d platform.Deps) error {
 		Sessions:     AuthorizationSessions(d.Authorizations),
 		ScanInterval: e.Scan,
 		Logger:       log,
+		Metrics:      d.Metrics,
 	})
 	if err != nil {
 		return err

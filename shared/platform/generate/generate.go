@@ -108,6 +108,7 @@ func run(ctx context.Context, d platform.Deps) error {
 		Window:  Window,
 		Compile: func(src string) (gen.Program, error) { return d.Compile(src) },
 		Logger:  d.Log().With("role", "generate"),
+		Metrics: d.Metrics,
 	})
 	if err != nil {
 		return err
