@@ -51,8 +51,8 @@ type Params struct {
 	// CloudEvents webhook handshake (at create, or at an update of its
 	// url), sent with every delivery; empty when the handshake was
 	// skipped. AllowedRate is the WebHook-Allowed-Rate it answered, in
-	// requests per minute (0: no limit given); the deliver role may honour
-	// it.
+	// requests per minute (0: no limit given), which caps deliveries like
+	// Rate.
 	Origin      string `json:"origin,omitempty"`
 	AllowedRate int    `json:"allowed_rate,omitempty"`
 }
