@@ -130,6 +130,7 @@ func newAuthorizationsCmd() *cobra.Command {
 
 func newAuthorizationsInfoCmd() *cobra.Command {
 	var f *appFlags
+	var asJSON *bool
 	cmd := &cobra.Command{
 		Use:   "authorizations:info ALIAS",
 		Short: "Show an authorization",
@@ -139,8 +140,15 @@ func newAuthorizationsInfoCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			raw, err := c.do(cmd.Context(), http.MethodGet, c.path("authorizations", args[0]), nil)
+			if err != nil {
+				return err
+			}
+			if *asJSON {
+				return printJSON(cmd.OutOrStdout(), raw)
+			}
 			var a authorization
-			if err := c.call(cmd.Context(), http.MethodGet, c.path("authorizations", args[0]), nil, &a); err != nil {
+			if err := c.decode(raw, &a); err != nil {
 				return err
 			}
 			printFields(cmd.OutOrStdout(), a.fields())
@@ -148,6 +156,7 @@ func newAuthorizationsInfoCmd() *cobra.Command {
 		},
 	}
 	f = addAppFlags(cmd)
+	asJSON = infoJSON(cmd)
 	return cmd
 }
 

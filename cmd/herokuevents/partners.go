@@ -165,6 +165,7 @@ func newPartnersCmd() *cobra.Command {
 
 func newPartnersInfoCmd() *cobra.Command {
 	var f *platformFlag
+	var asJSON *bool
 	cmd := &cobra.Command{
 		Use:   "partners:info PARTNER_ID",
 		Short: "Show an add-on partner",
@@ -174,8 +175,15 @@ func newPartnersInfoCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			raw, err := c.do(cmd.Context(), http.MethodGet, "/v1/partners/"+url.PathEscape(args[0]), nil)
+			if err != nil {
+				return err
+			}
+			if *asJSON {
+				return printJSON(cmd.OutOrStdout(), raw)
+			}
 			var p partnerInfo
-			if err := c.call(cmd.Context(), http.MethodGet, "/v1/partners/"+url.PathEscape(args[0]), nil, &p); err != nil {
+			if err := c.decode(raw, &p); err != nil {
 				return err
 			}
 			printFields(cmd.OutOrStdout(), p.fields())
@@ -183,6 +191,7 @@ func newPartnersInfoCmd() *cobra.Command {
 		},
 	}
 	f = addPlatformFlag(cmd)
+	asJSON = infoJSON(cmd)
 	return cmd
 }
 

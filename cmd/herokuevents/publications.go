@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -29,6 +30,8 @@ type publication struct {
 	PausedAt            time.Time     `json:"paused_at"`
 	Delivery            *deliveryConf `json:"delivery"`
 	PreviousSecretUntil time.Time     `json:"previous_secret_expires_at"`
+	// Health is reported with the delivery log (journal.go).
+	Health *health `json:"health"`
 }
 
 // fields returns the info block of p.
@@ -42,7 +45,7 @@ func (p publication) fields() []field {
 		}
 		fields = append(fields, field{Key: "Disabled", Values: values(reason)})
 	}
-	return append(fields, p.lifecycleFields()...)
+	return p.Health.fields(append(fields, p.lifecycleFields()...), time.Now())
 }
 
 func newPublicationsCmd() *cobra.Command {
@@ -55,17 +58,29 @@ func newPublicationsCmd() *cobra.Command {
 			if err := json.Unmarshal(raw, &pubs); err != nil {
 				return nil, err
 			}
+			withHealth := slices.ContainsFunc(pubs, func(p publication) bool { return p.Health != nil })
 			rows := make([][]string, 0, len(pubs))
 			for _, p := range pubs {
-				rows = append(rows, []string{p.Name, p.Platform, p.Params.details()})
+				row := []string{p.Name, p.Platform, p.Params.details()}
+				if withHealth {
+					row = append(row, p.Health.state(), p.Health.lastHour())
+				}
+				rows = append(rows, row)
 			}
 			return rows, nil
+		},
+		headersOf: func(rows [][]string) []string { // the health columns come with the delivery log
+			if len(rows) > 0 && len(rows[0]) > 3 {
+				return []string{"Name", "Platform", "Details", "State", "Last Hour"}
+			}
+			return nil
 		},
 	})
 }
 
 func newPublicationsInfoCmd() *cobra.Command {
 	var f *appFlags
+	var asJSON *bool
 	cmd := &cobra.Command{
 		Use:   "publications:info PUB_NAME_OR_ID",
 		Short: "Show a publication",
@@ -75,8 +90,15 @@ func newPublicationsInfoCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			raw, err := c.do(cmd.Context(), http.MethodGet, c.path("publications", args[0]), nil)
+			if err != nil {
+				return err
+			}
+			if *asJSON {
+				return printJSON(cmd.OutOrStdout(), raw)
+			}
 			var p publication
-			if err := c.call(cmd.Context(), http.MethodGet, c.path("publications", args[0]), nil, &p); err != nil {
+			if err := c.decode(raw, &p); err != nil {
 				return err
 			}
 			printFields(cmd.OutOrStdout(), p.fields())
@@ -84,6 +106,7 @@ func newPublicationsInfoCmd() *cobra.Command {
 		},
 	}
 	f = addAppFlags(cmd)
+	asJSON = infoJSON(cmd)
 	return cmd
 }
 

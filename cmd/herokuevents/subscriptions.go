@@ -53,6 +53,9 @@ type subscription struct {
 	Replay    string       `json:"replay"`
 	State     *sourceState `json:"state"`
 	LastError string       `json:"last_error"`
+	// Health is reported with the delivery log (journal.go): the
+	// deliveries to its targets.
+	Health *health `json:"health"`
 }
 
 // polled reports whether herokuevents polls the platform (and so keeps a
@@ -114,7 +117,7 @@ func (s subscription) fields() []field {
 			fields = append(fields, field{Key: "Checkpoint", Values: values(checkpointAge(s.State.CheckpointAt, time.Now()))})
 		}
 	}
-	return fields
+	return s.Health.fields(fields, time.Now())
 }
 
 // checkpointAge renders when a subscription last stored its position, as
@@ -141,6 +144,9 @@ type listCmd struct {
 	path    string // collection below the tenant
 	headers []string
 	rows    func(raw []byte) ([][]string, error)
+	// headersOf, when set and not nil for the rows, replaces headers
+	// (columns shown only when the API reports them).
+	headersOf func(rows [][]string) []string
 }
 
 // newListCmd builds a list command: a table, or the raw array with --json.
@@ -172,8 +178,12 @@ func newListCmd(use, short string, l listCmd) *cobra.Command {
 				fmt.Fprintf(out, "No Heroku Events %s for app %s.\n", l.kind, f.app)
 				return nil
 			}
+			headers := l.headers
+			if l.headersOf != nil && l.headersOf(rows) != nil {
+				headers = l.headersOf(rows)
+			}
 			printHeader(out, fmt.Sprintf("Heroku Events %s for app %s", l.kind, f.app))
-			printTable(out, l.headers, rows)
+			printTable(out, headers, rows)
 			return nil
 		},
 	}
@@ -203,6 +213,7 @@ func newSubscriptionsCmd() *cobra.Command {
 
 func newSubscriptionsInfoCmd() *cobra.Command {
 	var f *appFlags
+	var asJSON *bool
 	cmd := &cobra.Command{
 		Use:   "subscriptions:info SUB_NAME_OR_ID",
 		Short: "Show a subscription",
@@ -212,8 +223,15 @@ func newSubscriptionsInfoCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			raw, err := c.do(cmd.Context(), http.MethodGet, c.path("subscriptions", args[0]), nil)
+			if err != nil {
+				return err
+			}
+			if *asJSON {
+				return printJSON(cmd.OutOrStdout(), raw)
+			}
 			var s subscription
-			if err := c.call(cmd.Context(), http.MethodGet, c.path("subscriptions", args[0]), nil, &s); err != nil {
+			if err := c.decode(raw, &s); err != nil {
 				return err
 			}
 			printFields(cmd.OutOrStdout(), s.fields())
@@ -221,6 +239,7 @@ func newSubscriptionsInfoCmd() *cobra.Command {
 		},
 	}
 	f = addAppFlags(cmd)
+	asJSON = infoJSON(cmd)
 	return cmd
 }
 
