@@ -1,8 +1,10 @@
 package sqliterecent_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -55,4 +57,24 @@ func TestReopen(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, got, 1)
 	assert.Equal(t, "e1", got[0].Event.ID)
+}
+
+// BenchmarkKeep: one op is a batch of 100 events of 1 KiB over 10
+// subscriptions, as the Writer sends them.
+func BenchmarkKeep(b *testing.B) {
+	s, err := sqliterecent.Open(filepath.Join(b.TempDir(), "recent.db"), recent.Limits{})
+	require.NoError(b, err)
+	defer s.Close()
+	data := []byte(`{"blob":"` + strings.Repeat("x", 1000) + `"}`)
+	batch := make([]recent.Entry, 100)
+	n := 0
+	for b.Loop() {
+		for i := range batch {
+			n++
+			batch[i] = recent.Entry{Tenant: "t", Subscription: fmt.Sprint("s-", i%10),
+				Event: event.Event{ID: fmt.Sprint("e-", n), Source: "/s", Type: "x", Data: data}}
+		}
+		require.NoError(b, s.Keep(b.Context(), batch...))
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(n), "µs/event")
 }
