@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/herokuevents/herokuevents/shared/config"
@@ -44,6 +45,7 @@ type Options struct {
 type Handler struct {
 	o     Options
 	cache mapping.Cache
+	subs  sync.Map // subscription id → subInfo, for the journal (journal.go)
 }
 
 // New returns the filter role's handler.

@@ -33,22 +33,44 @@ func (h *Handler) record(ctx context.Context, r event.Routed) *recorder {
 	if h.o.Journal == nil {
 		return rec
 	}
-	sub, err := config.Load[config.Subscription](ctx, h.o.Store, r.Tenant, config.KindSubscription, r.Subscription)
-	if err != nil {
+	sub, ok := h.subscription(ctx, r.Tenant, r.Subscription)
+	if !ok {
 		return rec // deleted meanwhile, or unreadable: the routing says what follows
 	}
-	rec.subName = sub.Value.Name
-	via := ""
-	switch sub.Value.Platform {
-	case config.PlatformGenerate:
-		via = journal.ViaGenerate
-	case config.PlatformSalesforce:
-		via = journal.ViaSalesforce
-	}
-	if via != "" {
+	rec.subName = sub.name
+	if via := sub.via; via != "" {
 		rec.add(journal.Entry{Stage: journal.Accepted, Via: via, Time: cmp.Or(r.Event.Time, h.o.Now())})
 	}
 	return rec
+}
+
+// subInfo is what the journal needs of a subscription; neither changes
+// for a subscription id.
+type subInfo struct {
+	name string
+	via  string // how its events come in when not through ingest
+}
+
+// subscription returns what the journal needs of a subscription, read
+// once per id.
+func (h *Handler) subscription(ctx context.Context, tenant, id string) (subInfo, bool) {
+	key := tenant + "/" + id
+	if v, ok := h.subs.Load(key); ok {
+		return v.(subInfo), true
+	}
+	sub, err := config.Load[config.Subscription](ctx, h.o.Store, tenant, config.KindSubscription, id)
+	if err != nil {
+		return subInfo{}, false
+	}
+	info := subInfo{name: sub.Value.Name}
+	switch sub.Value.Platform {
+	case config.PlatformGenerate:
+		info.via = journal.ViaGenerate
+	case config.PlatformSalesforce:
+		info.via = journal.ViaSalesforce
+	}
+	h.subs.Store(key, info)
+	return info, true
 }
 
 func (rec *recorder) add(e journal.Entry) {

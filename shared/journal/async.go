@@ -21,6 +21,9 @@ const (
 	DefaultBatch = 500
 	// DefaultWriteTimeout bounds one batch write.
 	DefaultWriteTimeout = 10 * time.Second
+	// DefaultLinger is how long the writer lets entries accumulate before
+	// it writes them, unless a batch is full or Flush asks.
+	DefaultLinger = 100 * time.Millisecond
 	// dropLogEvery spaces the log lines about dropped entries.
 	dropLogEvery = time.Minute
 )
@@ -34,13 +37,18 @@ type AsyncOptions struct {
 	Batch int
 	// WriteTimeout bounds one write (DefaultWriteTimeout when ≤ 0).
 	WriteTimeout time.Duration
+	// Linger is how long entries may wait for others to share their
+	// write (DefaultLinger when 0, none when < 0): one write of many
+	// entries costs little more than a write of one.
+	Linger time.Duration
 	// Logger gets a line per failed write and, at most once a minute, the
 	// count of dropped entries; slog.Default when nil.
 	Logger *slog.Logger
 }
 
 // Async is a Writer whose Append only enqueues: one goroutine writes the
-// entries to the underlying Writer in batches of whatever has accumulated.
+// entries to the underlying Writer in batches of what accumulated during
+// the Linger (or a full Batch, or until Flush).
 // The journal must never slow or stop delivery, so when the buffer is full
 // (the driver is slower than the traffic, or down) Append drops the new
 // entries instead of waiting: they are counted (Dropped) and logged at most
@@ -63,6 +71,7 @@ type Async struct {
 	closed   bool
 
 	wake    chan struct{}
+	flushes chan struct{} // Flush asks the writer not to linger
 	stop    chan struct{}
 	done    chan struct{}
 	once    sync.Once
@@ -82,6 +91,9 @@ func NewAsync(w Writer, o AsyncOptions) *Async {
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = DefaultWriteTimeout
 	}
+	if o.Linger == 0 {
+		o.Linger = DefaultLinger
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -89,6 +101,7 @@ func NewAsync(w Writer, o AsyncOptions) *Async {
 		w: w, o: o,
 		progress: make(chan struct{}),
 		wake:     make(chan struct{}, 1),
+		flushes:  make(chan struct{}, 1),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 	}
@@ -162,6 +175,10 @@ func (a *Async) Flush(ctx context.Context) error {
 	a.mu.Lock()
 	target := a.enqueued
 	a.mu.Unlock()
+	select {
+	case a.flushes <- struct{}{}:
+	default:
+	}
 	for {
 		a.mu.Lock()
 		if a.settled >= target {
@@ -198,12 +215,40 @@ func (a *Async) run() {
 	for {
 		select {
 		case <-a.wake:
+		case <-a.flushes:
 		case <-a.stop:
 			for a.writeBatch() {
 			}
 			return
 		}
+		a.linger()
 		for a.writeBatch() {
+		}
+	}
+}
+
+// linger waits up to Linger for a full batch, unless Flush or Close asks.
+func (a *Async) linger() {
+	if a.o.Linger < 0 {
+		return
+	}
+	t := time.NewTimer(a.o.Linger)
+	defer t.Stop()
+	for {
+		a.mu.Lock()
+		full := len(a.buf) >= a.o.Batch
+		a.mu.Unlock()
+		if full {
+			return
+		}
+		select {
+		case <-a.wake:
+		case <-t.C:
+			return
+		case <-a.flushes:
+			return
+		case <-a.stop:
+			return
 		}
 	}
 }

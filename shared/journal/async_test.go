@@ -162,3 +162,23 @@ func TestFlushAfterEachBatchAndRequest(t *testing.T) {
 	res.Body.Close()
 	assert.Equal(t, 4, rec.len(), "written before the response")
 }
+
+func TestAsyncLingersToShareWrites(t *testing.T) {
+	rec := &recorder{}
+	a := journal.NewAsync(rec, journal.AsyncOptions{Linger: time.Hour, Batch: 10, Logger: quiet})
+	defer a.Close()
+	for i := range 5 {
+		require.NoError(t, a.Append(t.Context(), entry(i)))
+	}
+	time.Sleep(20 * time.Millisecond)
+	assert.Zero(t, rec.len(), "a partial batch lingers")
+	require.NoError(t, a.Flush(t.Context()), "Flush does not wait for the linger")
+	assert.Equal(t, 5, rec.len())
+	for i := range 10 {
+		require.NoError(t, a.Append(t.Context(), entry(i)))
+	}
+	assert.Eventually(t, func() bool { return rec.len() == 15 }, 5*time.Second, time.Millisecond, "a full batch goes at once")
+	rec.mu.Lock()
+	assert.Equal(t, []int{5, 10}, rec.batches)
+	rec.mu.Unlock()
+}

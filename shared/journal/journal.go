@@ -104,8 +104,8 @@ const (
 type Entry struct {
 	Tenant  string    `json:"tenant,omitempty"`
 	EventID string    `json:"event_id,omitempty"`
-	Time    time.Time `json:"time"`
-	Stage   Stage     `json:"stage"`
+	Time    time.Time `json:"time,omitzero"`
+	Stage   Stage     `json:"stage,omitempty"`
 
 	// Subscription and SubscriptionName: the subscription an accepted
 	// event entered through, the source of a routed or filtered-out
@@ -198,13 +198,18 @@ func EventSize(ev event.Event) int {
 	return n
 }
 
-// MarshalEvent encodes the event an entry keeps, or returns nil when it
-// has none or it is larger than MaxEventSize as JSON.
+// MarshalEvent encodes the event an entry keeps, without its id (the
+// entry's EventID), or returns nil when it has none or it is larger than
+// MaxEventSize as JSON.
 func MarshalEvent(e Entry) ([]byte, error) {
 	if e.Event == nil {
 		return nil, nil
 	}
-	b, err := json.Marshal(e.Event)
+	ev := *e.Event
+	if ev.ID == e.EventID {
+		ev.ID = ""
+	}
+	b, err := json.Marshal(ev)
 	if err != nil {
 		return nil, fmt.Errorf("encode event %s: %w", e.EventID, err)
 	}
@@ -214,14 +219,18 @@ func MarshalEvent(e Entry) ([]byte, error) {
 	return b, nil
 }
 
-// UnmarshalEvent decodes what MarshalEvent encoded; nil for nothing.
-func UnmarshalEvent(b []byte) (*event.Event, error) {
+// UnmarshalEvent decodes what MarshalEvent encoded for an entry of event
+// id; nil for nothing.
+func UnmarshalEvent(b []byte, id string) (*event.Event, error) {
 	if len(b) == 0 {
 		return nil, nil
 	}
 	var ev event.Event
 	if err := json.Unmarshal(b, &ev); err != nil {
 		return nil, fmt.Errorf("decode kept event: %w", err)
+	}
+	if ev.ID == "" {
+		ev.ID = id
 	}
 	return &ev, nil
 }

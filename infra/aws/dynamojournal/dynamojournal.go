@@ -281,7 +281,7 @@ func decode(tenant string, r map[string]types.AttributeValue, kept bool) (journa
 		return journal.Entry{}, err
 	}
 	if k, ok := r[AttrKept].(*types.AttributeValueMemberB); ok && kept {
-		if e.Event, err = journal.UnmarshalEvent(k.Value); err != nil {
+		if e.Event, err = journal.UnmarshalEvent(k.Value, e.EventID); err != nil {
 			return journal.Entry{}, err
 		}
 	}

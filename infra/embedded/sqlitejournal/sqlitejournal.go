@@ -5,12 +5,16 @@
 // live in the queues), and that buys it cheap commits.
 //
 // One table holds every entry: the columns a query selects on (tenant,
-// event id, publication, stage, outcome, time) and the rest as JSON
-// (journal.MarshalDetail), plus the event kept by first attempts. Retention
-// is enforced by Prune, which the Journal runs every PruneEvery and at
-// Open and Close: entries older than Retention.Age go, and each publication
-// keeps its newest Retention.PerPublication attempts. Reads never return
-// entries older than Retention.Age, pruned or not.
+// event id, publication, stage, outcome, time in Unix nanoseconds) and the
+// rest as JSON (journal.MarshalDetail without those), plus the event kept
+// by first attempts; two indexes serve trace (tenant, event id) and
+// deliveries (tenant, publication, time of attempts). Retention is
+// enforced by Prune, which the Journal runs every PruneEvery and at Open
+// and Close: entries older than Retention.Age go (found in append order,
+// which is about time order: an entry appended after a younger one may
+// outlive its age a little), and each publication keeps its newest
+// Retention.PerPublication attempts. Reads never return entries older than
+// Retention.Age, pruned or not.
 package sqlitejournal
 
 import (
@@ -18,6 +22,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"net/url"
 	"os"
@@ -33,6 +38,8 @@ import (
 const schema = `
 CREATE TABLE IF NOT EXISTS entry (
 	seq         INTEGER PRIMARY KEY,
+	ekey        INTEGER NOT NULL,
+	pkey        INTEGER NOT NULL,
 	tenant      TEXT    NOT NULL,
 	event_id    TEXT    NOT NULL,
 	publication TEXT    NOT NULL DEFAULT '',
@@ -42,9 +49,8 @@ CREATE TABLE IF NOT EXISTS entry (
 	detail      BLOB    NOT NULL,
 	event       BLOB
 );
-CREATE INDEX IF NOT EXISTS entry_event ON entry (tenant, event_id);
-CREATE INDEX IF NOT EXISTS entry_attempt ON entry (tenant, publication, at) WHERE stage = 'attempt';
-CREATE INDEX IF NOT EXISTS entry_at ON entry (at);
+CREATE INDEX IF NOT EXISTS entry_event ON entry (ekey);
+CREATE INDEX IF NOT EXISTS entry_attempt ON entry (pkey, at) WHERE stage = 'attempt';
 `
 
 // DefaultPruneEvery is how often a Journal prunes on its own.
@@ -106,6 +112,7 @@ func Open(path string, o Options) (*Journal, error) {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "cache_size(-16384)") // 16 MiB: the indexes' pages stay cached
 	q.Set("_txlock", "immediate")
 	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 	if err != nil {
@@ -178,7 +185,34 @@ func (j *Journal) lock(ctx context.Context) error {
 
 func (j *Journal) unlock() { <-j.write }
 
-func micros(t time.Time) int64 { return t.UnixMicro() }
+func nanos(t time.Time) int64 { return t.UnixNano() }
+
+// key is the 64-bit FNV-1a hash of a tenant and an event id or a
+// publication: the indexes hold these small keys rather than the strings
+// (the queries check the strings too).
+func key(tenant, id string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte(tenant))
+	h.Write([]byte{0})
+	h.Write([]byte(id))
+	return int64(h.Sum64())
+}
+
+// detail encodes what the columns do not hold.
+func detail(e journal.Entry) ([]byte, error) {
+	e.Time, e.Stage, e.Publication, e.Outcome = time.Time{}, "", "", ""
+	return journal.MarshalDetail(e)
+}
+
+// entry decodes a row.
+func entry(tenant, eventID, publication, stage, outcome string, at int64, d []byte) (journal.Entry, error) {
+	e, err := journal.UnmarshalDetail(tenant, eventID, d)
+	if err != nil {
+		return e, err
+	}
+	e.Time, e.Stage, e.Publication, e.Outcome = time.Unix(0, at).UTC(), journal.Stage(stage), publication, journal.Outcome(outcome)
+	return e, nil
+}
 
 // Append implements journal.Writer: the batch in one transaction, or
 // nothing when an entry is invalid.
@@ -193,7 +227,7 @@ func (j *Journal) Append(ctx context.Context, entries ...journal.Entry) error {
 		if err := e.Check(); err != nil {
 			return fmt.Errorf("append to journal: %w", err)
 		}
-		detail, err := journal.MarshalDetail(e)
+		detail, err := detail(e)
 		if err != nil {
 			return fmt.Errorf("append to journal: %w", err)
 		}
@@ -215,7 +249,8 @@ func (j *Journal) Append(ctx context.Context, entries ...journal.Entry) error {
 		return fmt.Errorf("append to journal: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
-	st, err := tx.PrepareContext(ctx, `INSERT INTO entry (tenant, event_id, publication, stage, outcome, at, detail, event) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+	st, err := tx.PrepareContext(ctx, `INSERT INTO entry (ekey, pkey, tenant, event_id, publication, stage, outcome, at, detail, event)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return fmt.Errorf("append to journal: %w", err)
 	}
@@ -223,7 +258,8 @@ func (j *Journal) Append(ctx context.Context, entries ...journal.Entry) error {
 	touched := map[[2]string]bool{}
 	for _, r := range rows {
 		e := r.e
-		if _, err := st.ExecContext(ctx, e.Tenant, e.EventID, e.Publication, string(e.Stage), string(e.Outcome), micros(e.Time), r.detail, r.event); err != nil {
+		if _, err := st.ExecContext(ctx, key(e.Tenant, e.EventID), key(e.Tenant, e.Publication), e.Tenant, e.EventID, e.Publication,
+			string(e.Stage), string(e.Outcome), nanos(e.Time), r.detail, r.event); err != nil {
 			return fmt.Errorf("append to journal: %w", err)
 		}
 		if e.Stage == journal.Attempt {
@@ -242,16 +278,16 @@ func (j *Journal) Append(ctx context.Context, entries ...journal.Entry) error {
 }
 
 // cutoff is the oldest time still retained.
-func (j *Journal) cutoff() int64 { return micros(j.o.Now().Add(-j.o.Retention.Age)) }
+func (j *Journal) cutoff() int64 { return nanos(j.o.Now().Add(-j.o.Retention.Age)) }
 
 // Attempts implements journal.Reader.
 func (j *Journal) Attempts(ctx context.Context, tenant, publication string, q journal.Query) ([]journal.Entry, error) {
 	since := j.cutoff()
 	if !q.Since.IsZero() {
-		since = max(since, micros(q.Since))
+		since = max(since, nanos(q.Since))
 	}
-	query := `SELECT event_id, detail FROM entry WHERE tenant = ? AND publication = ? AND stage = 'attempt' AND at >= ?`
-	args := []any{tenant, publication, since}
+	query := `SELECT event_id, outcome, at, detail FROM entry WHERE pkey = ? AND stage = 'attempt' AND at >= ? AND tenant = ? AND publication = ?`
+	args := []any{key(tenant, publication), since, tenant, publication}
 	if len(q.Outcomes) > 0 {
 		query += ` AND outcome IN (?` + strings.Repeat(`, ?`, len(q.Outcomes)-1) + `)`
 		for _, o := range q.Outcomes {
@@ -267,12 +303,13 @@ func (j *Journal) Attempts(ctx context.Context, tenant, publication string, q jo
 	defer rows.Close()
 	var out []journal.Entry
 	for rows.Next() {
-		var id string
-		var detail []byte
-		if err := rows.Scan(&id, &detail); err != nil {
+		var id, outcome string
+		var at int64
+		var d []byte
+		if err := rows.Scan(&id, &outcome, &at, &d); err != nil {
 			return nil, fmt.Errorf("read attempts of publication %s: %w", publication, err)
 		}
-		e, err := journal.UnmarshalDetail(tenant, id, detail)
+		e, err := entry(tenant, id, publication, string(journal.Attempt), outcome, at, d)
 		if err != nil {
 			return nil, err
 		}
@@ -287,23 +324,25 @@ func (j *Journal) Attempts(ctx context.Context, tenant, publication string, q jo
 // Event implements journal.Reader.
 func (j *Journal) Event(ctx context.Context, tenant, eventID string) ([]journal.Entry, error) {
 	rows, err := j.db.QueryContext(ctx,
-		`SELECT detail, event FROM entry WHERE tenant = ? AND event_id = ? AND at >= ? ORDER BY at, seq`,
-		tenant, eventID, j.cutoff())
+		`SELECT publication, stage, outcome, at, detail, event FROM entry WHERE ekey = ? AND tenant = ? AND event_id = ? AND at >= ? ORDER BY at, seq`,
+		key(tenant, eventID), tenant, eventID, j.cutoff())
 	if err != nil {
 		return nil, fmt.Errorf("read journal of event %s: %w", eventID, err)
 	}
 	defer rows.Close()
 	var out []journal.Entry
 	for rows.Next() {
-		var detail, ev []byte
-		if err := rows.Scan(&detail, &ev); err != nil {
+		var publication, stage, outcome string
+		var at int64
+		var d, ev []byte
+		if err := rows.Scan(&publication, &stage, &outcome, &at, &d, &ev); err != nil {
 			return nil, fmt.Errorf("read journal of event %s: %w", eventID, err)
 		}
-		e, err := journal.UnmarshalDetail(tenant, eventID, detail)
+		e, err := entry(tenant, eventID, publication, stage, outcome, at, d)
 		if err != nil {
 			return nil, err
 		}
-		if e.Event, err = journal.UnmarshalEvent(ev); err != nil {
+		if e.Event, err = journal.UnmarshalEvent(ev, eventID); err != nil {
 			return nil, fmt.Errorf("read journal of event %s: %w", eventID, err)
 		}
 		out = append(out, e)
@@ -337,7 +376,7 @@ func (j *Journal) Prune(ctx context.Context) error {
 // set of an earlier process is lost).
 func (j *Journal) pruneAll(ctx context.Context) error {
 	rows, err := j.db.QueryContext(ctx,
-		`SELECT tenant, publication FROM entry WHERE stage = 'attempt' GROUP BY tenant, publication HAVING COUNT(*) > ?`,
+		`SELECT tenant, publication FROM entry WHERE stage = 'attempt' GROUP BY pkey HAVING COUNT(*) > ?`,
 		j.o.Retention.PerPublication)
 	if err != nil {
 		return fmt.Errorf("prune journal: %w", err)
@@ -363,13 +402,17 @@ func (j *Journal) prune(ctx context.Context, pubs map[[2]string]bool) error {
 		return fmt.Errorf("prune journal: %w", err)
 	}
 	defer j.unlock()
-	if _, err := j.db.ExecContext(ctx, `DELETE FROM entry WHERE at < ?`, j.cutoff()); err != nil {
+	// Entries are appended in about time order: the old ones are the
+	// first rows up to the first that is young enough.
+	if _, err := j.db.ExecContext(ctx, `DELETE FROM entry WHERE seq < COALESCE(
+		(SELECT seq FROM entry WHERE at >= ? ORDER BY seq LIMIT 1),
+		(SELECT MAX(seq) + 1 FROM entry))`, j.cutoff()); err != nil {
 		return fmt.Errorf("prune journal: %w", err)
 	}
 	for k := range pubs {
 		_, err := j.db.ExecContext(ctx, `DELETE FROM entry WHERE seq IN (
-			SELECT seq FROM entry WHERE tenant = ? AND publication = ? AND stage = 'attempt'
-			ORDER BY at DESC, seq DESC LIMIT -1 OFFSET ?)`, k[0], k[1], j.o.Retention.PerPublication)
+			SELECT seq FROM entry WHERE pkey = ? AND stage = 'attempt' AND tenant = ? AND publication = ?
+			ORDER BY at DESC, seq DESC LIMIT -1 OFFSET ?)`, key(k[0], k[1]), k[0], k[1], j.o.Retention.PerPublication)
 		if err != nil {
 			return fmt.Errorf("prune journal of publication %s: %w", k[1], err)
 		}

@@ -1,15 +1,18 @@
 package sqlitejournal_test
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/herokuevents/herokuevents/infra/embedded/sqlitejournal"
+	"github.com/herokuevents/herokuevents/shared/event"
 	"github.com/herokuevents/herokuevents/shared/journal"
 	"github.com/herokuevents/herokuevents/shared/journal/journaltest"
 )
@@ -79,4 +82,31 @@ func TestBackgroundPrune(t *testing.T) {
 		got, err := j.Event(ctx, "t", "e")
 		return err == nil && len(got) == 2
 	}, 5*time.Second, 10*time.Millisecond)
+}
+
+// BenchmarkAppend measures batches of 500 entries shaped like a publish's:
+// an acceptance and a first attempt keeping a 400-byte event.
+func BenchmarkAppend(b *testing.B) {
+	j, err := sqlitejournal.Open(filepath.Join(b.TempDir(), "journal.db"), sqlitejournal.Options{PruneEvery: -1})
+	require.NoError(b, err)
+	defer j.Close()
+	ev := &event.Event{ID: "x", Source: "/tenants/t/subscriptions/inbound", Type: event.TypePublish, Time: time.Now(), DataContentType: "application/json",
+		Data: json.RawMessage(`{"seq":"e123","Context__c":{"string":"bench"},"CreatedById":"005Ws000001eUtGIAU","CreatedDate":1733842936}`)}
+	tenant, pub := "8fb2a5b3-b6cb-437d-aea6-c1ef1afe772f", "770a7934-ee08-4062-86f9-04ffa095b9da"
+	batch := make([]journal.Entry, 0, 500)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		id := uuid.NewString() // random, as event ids are
+		now := time.Now()
+		batch = append(batch,
+			journal.Entry{Tenant: tenant, EventID: id, Time: now, Stage: journal.Accepted, Subscription: pub, SubscriptionName: "inbound", Via: journal.ViaPublish},
+			journal.Entry{Tenant: tenant, EventID: id, Time: now, Stage: journal.Attempt, Publication: pub, PublicationName: "systemStatus",
+				Attempt: 1, Outcome: journal.Delivered, Status: 204, Latency: time.Millisecond, FirstTry: now, Event: ev})
+		if len(batch) >= 500 {
+			require.NoError(b, j.Append(b.Context(), batch...))
+			batch = batch[:0]
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)*2/b.Elapsed().Seconds(), "entries/s")
 }

@@ -2,14 +2,19 @@
 // local sink, with concurrent publishers, and, in the same run, the ceiling:
 // a bare Go two-hop relay (POST in → synchronous POST to the same sink).
 //
-//	go run ./scripts/bench/throughput [-events 20000] [-publishers 50]
+//	go run ./scripts/bench/throughput [-events 20000] [-publishers 50] [-journal both]
 //
 // Every event is durably queued (SQLite, synchronous=FULL) before its 202.
+// With -journal both (the default) each scenario runs without, then with,
+// the delivery log, -rounds times alternately (the machine's other work
+// weighs on both alike), and compares the best run of each; the size of
+// journal.db is reported per million attempts.
 package main
 
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -22,6 +27,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"slices"
@@ -30,7 +36,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	_ "modernc.org/sqlite" // the journal's size
+
 	"github.com/herokuevents/herokuevents/infra/embedded"
+	journallog "github.com/herokuevents/herokuevents/shared/journal"
 )
 
 func main() {
@@ -38,7 +47,13 @@ func main() {
 	publishers := flag.Int("publishers", 50, "concurrent publishers")
 	paced := flag.Int("paced", 1000, "events/s of a second, paced run that measures latency below saturation (0 = skip)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the herokuevents runs to this file")
+	journalMode := flag.String("journal", "both", "the delivery log: on, off, or both (off then on, in the same run)")
+	rounds := flag.Int("rounds", 2, "with -journal both, how many times each scenario runs off then on")
 	flag.Parse()
+	modes := map[string][]bool{"on": {true}, "off": {false}, "both": {false, true}}[*journalMode]
+	if modes == nil {
+		log.Fatalf("-journal %q: use on, off or both", *journalMode)
+	}
 	ctx := context.Background()
 
 	sink := newSink()
@@ -55,22 +70,53 @@ func main() {
 		{"herokuevents direct (publication)", "systemStatus"},
 		{"herokuevents via stream + filter", "inbound"},
 	} {
-		if *cpuprofile != "" {
-			f, err := os.Create(*cpuprofile + "." + sc.target)
-			if err != nil {
-				log.Fatal(err)
+		best := map[bool]result{}
+		for round := range max(*rounds, 1) {
+			if len(modes) == 1 && round > 0 {
+				break
 			}
-			if err := pprof.StartCPUProfile(f); err != nil {
-				log.Fatal(err)
+			for _, journal := range modes {
+				name := sc.name
+				if len(modes) > 1 {
+					name = fmt.Sprintf("%s, log %s", sc.target, map[bool]string{false: "off", true: "on"}[journal])
+				}
+				if *cpuprofile != "" {
+					f, err := os.Create(fmt.Sprintf("%s.%s.%v", *cpuprofile, sc.target, journal))
+					if err != nil {
+						log.Fatal(err)
+					}
+					if err := pprof.StartCPUProfile(f); err != nil {
+						log.Fatal(err)
+					}
+				}
+				r := runEmbedded(ctx, client, sink, sc.target, *events, *publishers, 0, journal)
+				pprof.StopCPUProfile()
+				r.print(name)
+				if r.rate > best[journal].rate {
+					best[journal] = r
+				}
 			}
 		}
-		r := runEmbedded(ctx, client, sink, sc.target, *events, *publishers, 0)
-		pprof.StopCPUProfile()
-		r.print(sc.name)
-		fmt.Printf("%-34s %11.2fx\n", "  ratio to relay", r.rate/relay.rate)
+		for _, journal := range modes {
+			r := best[journal]
+			label := sc.name
+			if len(modes) > 1 {
+				label = map[bool]string{false: "  best, log off", true: "  best, log on"}[journal]
+			}
+			fmt.Printf("%-34s %12.0f %10s %10s %6.2fx relay\n", label, r.rate, r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), r.rate/relay.rate)
+		}
+		if len(modes) > 1 {
+			fmt.Printf("%-34s %+11.1f%%\n", "  events/s, log on vs off", 100*(best[true].rate/best[false].rate-1))
+		}
+		if r, ok := best[true]; ok {
+			fmt.Printf("%-34s %12.0f  (%d bytes of journal.db: %d attempts, %d entries)\n", "  journal MB per million attempts",
+				float64(r.journalBytes)/float64(*events)*1e6/(1<<20), r.journalBytes, *events, r.journalEntries)
+		}
 		if *paced > 0 {
-			p := runEmbedded(ctx, client, sink, sc.target, min(*events, 5**paced), *publishers, *paced)
-			p.print(fmt.Sprintf("  paced at %d/s", *paced))
+			for _, journal := range modes {
+				p := runEmbedded(ctx, client, sink, sc.target, min(*events, 5**paced), *publishers, *paced, journal)
+				p.print(fmt.Sprintf("  paced at %d/s, log %s", *paced, map[bool]string{false: "off", true: "on"}[journal]))
+			}
 		}
 	}
 }
@@ -127,6 +173,10 @@ func (s *sink) count() int {
 type result struct {
 	rate     float64
 	p50, p99 time.Duration
+	// journalBytes is the size of journal.db (and its WAL) once the
+	// server closed; journalEntries its rows.
+	journalBytes   int64
+	journalEntries int64
 }
 
 func (r result) print(name string) {
@@ -217,7 +267,7 @@ func runRelay(_ context.Context, client *http.Client, s *sink, n, publishers int
 	})
 }
 
-func runEmbedded(ctx context.Context, client *http.Client, s *sink, target string, n, publishers, rate int) result {
+func runEmbedded(ctx context.Context, client *http.Client, s *sink, target string, n, publishers, rate int, journal bool) result {
 	dir, err := os.MkdirTemp("", "herokuevents-bench")
 	if err != nil {
 		log.Fatal(err)
@@ -227,6 +277,8 @@ func runEmbedded(ctx context.Context, client *http.Client, s *sink, target strin
 		Addr: "127.0.0.1:0", DataDir: dir, App: "bench-app",
 		AllowEgress: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
 		Logger:      slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		NoJournal:   !journal,
+		Journal:     journallog.Retention{PerPublication: 2 * n}, // keep every attempt: the size is of all of them
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -257,9 +309,37 @@ func runEmbedded(ctx context.Context, client *http.Client, s *sink, target strin
 	pass, _ := pub.User.Password()
 	pub.User = nil
 	endpoint := strings.TrimSuffix(pub.String(), "/") + "/" + target
-	return drivePaced(s, n, publishers, rate, func(_ string, body []byte) error {
+	r := drivePaced(s, n, publishers, rate, func(_ string, body []byte) error {
 		return postOK(client, endpoint, user, pass, body)
 	})
+	if journal {
+		if err := srv.FlushJournal(ctx); err != nil {
+			log.Fatal(err)
+		}
+		if err := srv.Close(); err != nil {
+			log.Fatal(err)
+		}
+		r.journalBytes, r.journalEntries = journalSize(filepath.Join(dir, "journal.db"))
+	}
+	return r
+}
+
+// journalSize is the size of the journal file and its WAL, and its rows.
+func journalSize(path string) (size, rows int64) {
+	for _, p := range []string{path, path + "-wal"} {
+		if st, err := os.Stat(p); err == nil {
+			size += st.Size()
+		}
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.QueryRow(`SELECT COUNT(*) FROM entry`).Scan(&rows); err != nil {
+		log.Fatal(err)
+	}
+	return size, rows
 }
 
 func postOK(client *http.Client, endpoint, user, pass string, body []byte) error {
