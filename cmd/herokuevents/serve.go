@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/herokuevents/herokuevents/infra/embedded"
+	"github.com/herokuevents/herokuevents/shared/journal"
 	"github.com/herokuevents/herokuevents/shared/sink"
 )
 
@@ -21,6 +22,7 @@ func newServeCmd() *cobra.Command {
 	var (
 		addr, dataDir, app, logLevel string
 		allow                        []string
+		retention                    journal.Retention
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -60,7 +62,7 @@ Outbound HTTP refuses private, loopback and link-local addresses unless
 				prefixes = append(prefixes, p...)
 			}
 			srv, err := embedded.Start(cmd.Context(), embedded.Options{
-				Addr: addr, DataDir: dataDir, App: app, AllowEgress: prefixes, Logger: logger,
+				Addr: addr, DataDir: dataDir, App: app, AllowEgress: prefixes, Logger: logger, Journal: retention,
 			})
 			if err != nil {
 				return err
@@ -90,6 +92,8 @@ Outbound HTTP refuses private, loopback and link-local addresses unless
 	f.StringVar(&app, "app", "my-app", "app whose tenant is made ready at start")
 	f.StringSliceVar(&allow, "allow-egress", nil, "CIDR that outbound HTTP may reach although private or loopback (repeatable)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	f.DurationVar(&retention.Age, "journal-retention", journal.DefaultAge, "how long the delivery log (deliveries, trace) keeps entries")
+	f.IntVar(&retention.PerPublication, "journal-per-publication", journal.DefaultPerPublication, "the most attempts the delivery log keeps per publication")
 	return cmd
 }
 
