@@ -285,9 +285,15 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
-	s.goRun(func() error { return ingestQ.Consume(runCtx, flt, filterSettings, countingDLQ{ingestDLQ, s.metrics.Role("filter")}) })
-	s.goRun(func() error { return deliveryQ.Consume(runCtx, dlv, deliverSettings, countingDLQ{deliveryDLQ, s.metrics.Role("deliver")}) })
-	s.goRun(func() error { return partnerQ.Consume(runCtx, notifier, partnerSettings, countingDLQ{partnerDLQ, s.metrics.Role("partnernotify")}) })
+	s.goRun(func() error {
+		return ingestQ.Consume(runCtx, flt, filterSettings, countingDLQ{ingestDLQ, s.metrics.Role("filter")})
+	})
+	s.goRun(func() error {
+		return deliveryQ.Consume(runCtx, dlv, deliverSettings, countingDLQ{deliveryDLQ, s.metrics.Role("deliver")})
+	})
+	s.goRun(func() error {
+		return partnerQ.Consume(runCtx, notifier, partnerSettings, countingDLQ{partnerDLQ, s.metrics.Role("partnernotify")})
+	})
 	for _, f := range platforms.Runners() {
 		s.goRun(func() error { return f(runCtx) })
 	}
