@@ -32,6 +32,7 @@ import (
 
 	_ "modernc.org/sqlite" // driver "sqlite"
 
+	"github.com/herokuevents/herokuevents/infra/embedded/sqlitefile"
 	"github.com/herokuevents/herokuevents/shared/journal"
 )
 
@@ -114,7 +115,7 @@ func Open(path string, o Options) (*Journal, error) {
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "cache_size(-16384)") // 16 MiB: the indexes' pages stay cached
 	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	db, err := sql.Open("sqlite", sqlitefile.DSN(path, q))
 	if err != nil {
 		return nil, fmt.Errorf("open journal %s: %w", path, err)
 	}

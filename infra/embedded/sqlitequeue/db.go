@@ -18,6 +18,8 @@ import (
 	"sync"
 
 	_ "modernc.org/sqlite" // driver "sqlite"
+
+	"github.com/herokuevents/herokuevents/infra/embedded/sqlitefile"
 )
 
 // ErrClosed is returned by operations on a closed DB.
@@ -121,7 +123,7 @@ func Open(path string) (*DB, error) {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "busy_timeout(10000)")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	db, err := sql.Open("sqlite", sqlitefile.DSN(path, q))
 	if err != nil {
 		return nil, fmt.Errorf("open queue db %s: %w", path, err)
 	}

@@ -25,6 +25,7 @@ import (
 
 	_ "modernc.org/sqlite" // driver "sqlite"
 
+	"github.com/herokuevents/herokuevents/infra/embedded/sqlitefile"
 	"github.com/herokuevents/herokuevents/shared/event"
 	"github.com/herokuevents/herokuevents/shared/recent"
 )
@@ -73,7 +74,7 @@ func Open(path string, l recent.Limits) (*Store, error) {
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	db, err := sql.Open("sqlite", sqlitefile.DSN(path, q))
 	if err != nil {
 		return nil, fmt.Errorf("open recent events %s: %w", path, err)
 	}

@@ -20,6 +20,7 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/herokuevents/herokuevents/infra/embedded/sqlitefile"
 	"github.com/herokuevents/herokuevents/shared/config"
 )
 
@@ -72,7 +73,7 @@ func Open(path string) (*Store, error) {
 	q.Set("_journal_mode", "WAL")
 	q.Set("_synchronous", "FULL")
 	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", path+"?"+q.Encode())
+	db, err := sql.Open("sqlite", sqlitefile.DSN(path, q))
 	if err != nil {
 		return nil, fmt.Errorf("open config store %s: %w", path, err)
 	}
