@@ -182,6 +182,7 @@ func newAuthorizationsSalesforceCreateCmd() *cobra.Command {
 	var f *appFlags
 	var req authorizationRequest
 	var browser, keyFile string
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "authorizations:salesforce:create ALIAS",
 		Short: "Connect a Salesforce org: log in with a browser, or headless with a JWT key or client credentials",
@@ -222,20 +223,39 @@ flows connect at once:
 				return err
 			}
 			errw := cmd.ErrOrStderr()
+			// printCreated prints the authorization as it is now with --json.
+			printCreated := func() error {
+				if !asJSON {
+					return nil
+				}
+				raw, err := c.do(cmd.Context(), http.MethodGet, c.path("authorizations", req.Alias), nil)
+				if err != nil {
+					return err
+				}
+				return printJSON(cmd.OutOrStdout(), raw)
+			}
 			if req.JWTKey != "" || req.ClientSecret != "" {
-				return action(errw, "Creating authorization "+req.Alias, func() error {
+				err := action(errw, "Creating authorization "+req.Alias, func() error {
 					return c.call(cmd.Context(), http.MethodPost, c.path("platforms", "salesforce", "authorizations"), req, nil)
 				})
+				if err != nil {
+					return err
+				}
+				return printCreated()
 			}
 			var a authorization
 			if err := c.call(cmd.Context(), http.MethodPost, c.path("platforms", "salesforce", "authorizations"), req, &a); err != nil {
 				return err
 			}
-			return webFlow(cmd, c, a, browser)
+			if err := webFlow(cmd, c, a, browser); err != nil {
+				return err
+			}
+			return printCreated()
 		},
 	}
 	f = addAppFlags(cmd)
 	fl := cmd.Flags()
+	fl.BoolVar(&asJSON, "json", false, "output the created authorization in json format")
 	fl.StringVar(&req.LoginURL, "login-url", os.Getenv("SALESFORCE_LOGIN_URL"),
 		"Salesforce login URL: https://login.salesforce.com, https://test.salesforce.com or a My Domain (default $SALESFORCE_LOGIN_URL, else login.salesforce.com)")
 	fl.StringVar(&browser, "browser", os.Getenv("BROWSER"), "browser to open the login page with, e.g. firefox (default $BROWSER, else the system's)")

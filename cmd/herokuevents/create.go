@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -37,6 +38,7 @@ func newCreateCmd(name, kind string, d platform.Command) *cobra.Command {
 		what = kind
 	}
 	values := make([]string, len(d.Flags))
+	var asJSON bool
 	bools := make([]bool, len(d.Flags))
 	var end, filter string
 	var f *appFlags
@@ -51,11 +53,18 @@ func newCreateCmd(name, kind string, d platform.Command) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			var raw json.RawMessage
+			if err := f.create(cmd, what+" "+args[0], name, kind+"s", body, &raw); err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(cmd.OutOrStdout(), raw)
+			}
 			var res struct {
 				Extra map[string]any `json:"extra"`
 			}
-			if err := f.create(cmd, what+" "+args[0], name, kind+"s", body, &res); err != nil {
-				return err
+			if err := json.Unmarshal(raw, &res); err != nil {
+				return fmt.Errorf("decode herokuevents API response: %w", err)
 			}
 			for _, s := range d.Shown {
 				if v, ok := res.Extra[s.Field].(string); ok && v != "" {
@@ -70,6 +79,7 @@ func newCreateCmd(name, kind string, d platform.Command) *cobra.Command {
 	}
 	f = addAppFlags(cmd)
 	fl := cmd.Flags()
+	fl.BoolVarP(&asJSON, "json", "j", false, "output the created "+kind+" in json format")
 	aliased := map[string]bool{}
 	for _, fd := range d.Flags {
 		if fd.AliasOf != "" {

@@ -209,6 +209,7 @@ func newPartnersCreateCmd() *cobra.Command {
 	var file string
 	var req createPartnerRequest
 	var horizon time.Duration
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "partners:create",
 		Short: "Register an add-on partner from its add-on manifest",
@@ -250,6 +251,13 @@ Partners created with --test are notified at api.test.base_url.`,
 			if err != nil {
 				return err
 			}
+			if asJSON {
+				b, err := json.Marshal(p)
+				if err != nil {
+					return err
+				}
+				return printJSON(cmd.OutOrStdout(), b)
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Partner %s (%s) is notified at %s\n", p.ID, p.mode(), p.NotifyURL)
 			return nil
 		},
@@ -258,6 +266,7 @@ Partners created with --test are notified at api.test.base_url.`,
 	cmd.Flags().StringVarP(&file, "manifest", "m", "", "add-on manifest JSON file, - for stdin (required)")
 	cmd.Flags().BoolVar(&req.Test, "test", false, "notify at api.test.base_url (http allowed) instead of the production URL")
 	cmd.Flags().BoolVar(&req.LogToken, "log-token", false, "grant the partner the log_token of attachments")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "output the created partner in json format")
 	cmd.Flags().IntVar(&req.MaxAttempts, "max-attempts", 0, "attempts per notification (default 5)")
 	cmd.Flags().DurationVar(&horizon, "retry-horizon", 0, "how long retries of a notification go on (default 15m)")
 	_ = cmd.MarkFlagRequired("manifest")

@@ -55,6 +55,7 @@ func newStreamsCmd() *cobra.Command {
 func newStreamsCreateCmd() *cobra.Command {
 	var f *appFlags
 	var filter string
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "streams:create SOURCE TARGET",
 		Short: "Stream the events of subscription SOURCE to publication TARGET",
@@ -68,13 +69,19 @@ func newStreamsCreateCmd() *cobra.Command {
 			}
 			req := streamRequest{Source: args[0], Target: args[1], Filter: filter}
 			msg := fmt.Sprintf("Linking %s to %s", req.Source, req.Target)
-			return action(cmd.ErrOrStderr(), msg, func() error {
-				return c.call(cmd.Context(), http.MethodPost, c.path("streams"), req, nil)
+			var raw json.RawMessage
+			err = action(cmd.ErrOrStderr(), msg, func() error {
+				return c.call(cmd.Context(), http.MethodPost, c.path("streams"), req, &raw)
 			})
+			if err != nil || !asJSON {
+				return err
+			}
+			return printJSON(cmd.OutOrStdout(), raw)
 		},
 	}
 	f = addAppFlags(cmd)
 	cmd.Flags().StringVarP(&filter, "filter", "f", "", "Bloblang filter applied to each event (deleted() drops it)")
+	cmd.Flags().BoolVarP(&asJSON, "json", "j", false, "output the created stream in json format")
 	return cmd
 }
 
