@@ -241,42 +241,8 @@ func (d *DeadLetters) List(ctx context.Context, tenant string, limit int) ([]que
 // moved. Another tenant's messages are made visible again before anything
 // is sent. An id not found moves nothing and returns a *queue.MissingError.
 func (d *DeadLetters) Redrive(ctx context.Context, tenant string, ids ...string) (int, error) {
-	want := map[string]bool{}
-	for _, id := range ids {
-		want[id] = true
-	}
-	match := tenantIs(tenant)
-	if len(ids) > 0 {
-		match = func(m queue.Message) bool { return tenantIs(tenant)(m) && want[m.ID] }
-	}
-	chosen := make([][]held, len(d.pairs))
-	found := map[string]bool{}
-	releaseChosen := func(from int) {
-		for i := from; i < len(d.pairs); i++ {
-			d.release(ctx, d.pairs[i].DLQ, chosen[i])
-		}
-	}
-	for i, p := range d.pairs {
-		limit := math.MaxInt
-		if len(ids) > 0 {
-			limit = len(want) - len(found)
-			if limit == 0 {
-				break
-			}
-		}
-		matched, others, err := d.scan(ctx, p.DLQ, match, limit)
-		if err != nil {
-			releaseChosen(0)
-			return 0, fmt.Errorf("redrive dead letters of %s: %w", tenant, err)
-		}
-		d.release(ctx, p.DLQ, others)
-		chosen[i] = matched
-		for _, h := range matched {
-			found[h.msg.ID] = true
-		}
-	}
-	if err := queue.Missing(ids, found); err != nil {
-		releaseChosen(0)
+	chosen, err := d.choose(ctx, tenant, ids, "redrive")
+	if err != nil {
 		return 0, err
 	}
 	moved := 0
@@ -292,11 +258,11 @@ func (d *DeadLetters) Redrive(ctx context.Context, tenant string, ids ...string)
 		if err := to.Send(ctx, msgs...); err != nil {
 			// Some may have been sent: they stay dead letters as well
 			// (duplicates, never losses).
-			releaseChosen(i)
+			d.releaseFrom(ctx, chosen, i)
 			return moved, fmt.Errorf("redrive dead letters of %s to %s: %w", tenant, p.Name, err)
 		}
 		if err := d.remove(ctx, p.DLQ, chosen[i]); err != nil {
-			releaseChosen(i + 1)
+			d.releaseFrom(ctx, chosen, i+1)
 			return moved + len(msgs), fmt.Errorf("redrive dead letters of %s (sent, they may be redriven twice): %w", tenant, err)
 		}
 		moved += len(msgs)
@@ -309,6 +275,30 @@ func (d *DeadLetters) Redrive(ctx context.Context, tenant string, ids ...string)
 // messages are made visible again. An id not found deletes nothing and
 // returns a *queue.MissingError.
 func (d *DeadLetters) Purge(ctx context.Context, tenant string, ids ...string) (int, error) {
+	chosen, err := d.choose(ctx, tenant, ids, "purge")
+	if err != nil {
+		return 0, err
+	}
+	deleted := 0
+	for i, p := range d.pairs {
+		if len(chosen[i]) == 0 {
+			continue
+		}
+		if err := d.remove(ctx, p.DLQ, chosen[i]); err != nil {
+			d.releaseFrom(ctx, chosen, i+1)
+			return deleted, fmt.Errorf("purge dead letters of %s: %w", tenant, err)
+		}
+		deleted += len(chosen[i])
+	}
+	return deleted, nil
+}
+
+// choose holds the tenant's dead letters named by ids (every one found
+// when ids is empty), one slice a pair, and makes every other message it
+// saw visible again. On an error (op names the operation in it) or an id
+// not found (a *queue.MissingError) it releases what it held and returns
+// nothing.
+func (d *DeadLetters) choose(ctx context.Context, tenant string, ids []string, op string) ([][]held, error) {
 	want := map[string]bool{}
 	for _, id := range ids {
 		want[id] = true
@@ -319,11 +309,6 @@ func (d *DeadLetters) Purge(ctx context.Context, tenant string, ids ...string) (
 	}
 	chosen := make([][]held, len(d.pairs))
 	found := map[string]bool{}
-	releaseChosen := func(from int) {
-		for i := from; i < len(d.pairs); i++ {
-			d.release(ctx, d.pairs[i].DLQ, chosen[i])
-		}
-	}
 	for i, p := range d.pairs {
 		limit := math.MaxInt
 		if len(ids) > 0 {
@@ -334,8 +319,8 @@ func (d *DeadLetters) Purge(ctx context.Context, tenant string, ids ...string) (
 		}
 		matched, others, err := d.scan(ctx, p.DLQ, match, limit)
 		if err != nil {
-			releaseChosen(0)
-			return 0, fmt.Errorf("purge dead letters of %s: %w", tenant, err)
+			d.releaseFrom(ctx, chosen, 0)
+			return nil, fmt.Errorf("%s dead letters of %s: %w", op, tenant, err)
 		}
 		d.release(ctx, p.DLQ, others)
 		chosen[i] = matched
@@ -344,19 +329,16 @@ func (d *DeadLetters) Purge(ctx context.Context, tenant string, ids ...string) (
 		}
 	}
 	if err := queue.Missing(ids, found); err != nil {
-		releaseChosen(0)
-		return 0, err
+		d.releaseFrom(ctx, chosen, 0)
+		return nil, err
 	}
-	deleted := 0
-	for i, p := range d.pairs {
-		if len(chosen[i]) == 0 {
-			continue
-		}
-		if err := d.remove(ctx, p.DLQ, chosen[i]); err != nil {
-			releaseChosen(i + 1)
-			return deleted, fmt.Errorf("purge dead letters of %s: %w", tenant, err)
-		}
-		deleted += len(chosen[i])
+	return chosen, nil
+}
+
+// releaseFrom makes the messages chosen from the pairs from on visible
+// again.
+func (d *DeadLetters) releaseFrom(ctx context.Context, chosen [][]held, from int) {
+	for i := from; i < len(d.pairs); i++ {
+		d.release(ctx, d.pairs[i].DLQ, chosen[i])
 	}
-	return deleted, nil
 }
