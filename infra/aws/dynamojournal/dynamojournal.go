@@ -24,8 +24,9 @@
 // the limit are deleted. In a Lambda function that happens at most once per
 // PruneEvery per publication per warm instance.
 //
-// Batches go through BatchWriteItem (25 items a request); unprocessed items
-// are re-sent with backoff, as DynamoDB asks, and nothing else is retried.
+// Batches go through BatchWriteItem (infra/aws/dynamobatch: 25 items a
+// request); unprocessed items are re-sent with backoff, as DynamoDB asks,
+// and nothing else is retried.
 package dynamojournal
 
 import (
@@ -40,6 +41,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/herokuevents/herokuevents/infra/aws/dynamobatch"
 	"github.com/herokuevents/herokuevents/shared/journal"
 )
 
@@ -58,9 +60,6 @@ const (
 	// EK, range key SK, projection ALL.
 	ByEvent = "ByEvent"
 )
-
-// batchLimit is DynamoDB's BatchWriteItem maximum.
-const batchLimit = 25
 
 // DefaultPruneEvery is how often one Journal prunes a publication it
 // writes to.
@@ -220,12 +219,8 @@ func (j *Journal) Append(ctx context.Context, entries ...journal.Entry) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("append to journal: %w", err)
 	}
-	for len(reqs) > 0 {
-		n := min(len(reqs), batchLimit)
-		if err := j.batch(ctx, reqs[:n]); err != nil {
-			return fmt.Errorf("append to journal: %w", err)
-		}
-		reqs = reqs[n:]
+	if err := dynamobatch.Write(ctx, j.client, j.table, reqs); err != nil {
+		return fmt.Errorf("append to journal: %w", err)
 	}
 	j.mu.Lock()
 	var due []string
@@ -238,32 +233,6 @@ func (j *Journal) Append(ctx context.Context, entries ...journal.Entry) error {
 	}
 	j.mu.Unlock()
 	return j.prune(ctx, due)
-}
-
-// batch writes up to 25 requests, re-sending unprocessed ones with backoff.
-func (j *Journal) batch(ctx context.Context, reqs []types.WriteRequest) error {
-	delay := 50 * time.Millisecond
-	for attempt := 0; len(reqs) > 0; attempt++ {
-		if attempt > 0 {
-			if attempt > 8 {
-				return fmt.Errorf("batch write: %d items left unprocessed", len(reqs))
-			}
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(delay):
-			}
-			delay *= 2
-		}
-		out, err := j.client.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{
-			RequestItems: map[string][]types.WriteRequest{j.table: reqs},
-		})
-		if err != nil {
-			return fmt.Errorf("batch write: %w", err)
-		}
-		reqs = out.UnprocessedItems[j.table]
-	}
-	return nil
 }
 
 // cutoff is the oldest time still retained.
@@ -420,16 +389,8 @@ func (j *Journal) prune(ctx context.Context, pks []string) error {
 				}
 			}
 		}
-		for len(extra) > 0 {
-			n := min(len(extra), batchLimit)
-			reqs := make([]types.WriteRequest, n)
-			for i, k := range extra[:n] {
-				reqs[i] = types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: k}}
-			}
-			if err := j.batch(ctx, reqs); err != nil {
-				return fmt.Errorf("prune journal: %w", err)
-			}
-			extra = extra[n:]
+		if err := dynamobatch.Delete(ctx, j.client, j.table, extra); err != nil {
+			return fmt.Errorf("prune journal: %w", err)
 		}
 		j.mu.Lock()
 		delete(j.touched, pk)

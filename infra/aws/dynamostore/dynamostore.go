@@ -28,6 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/herokuevents/herokuevents/infra/aws/dynamobatch"
 	"github.com/herokuevents/herokuevents/shared/config"
 )
 
@@ -48,9 +49,6 @@ const (
 	// GSI1PK (the kind), range key GSI1SK (the item's Index), projection ALL.
 	GSI1 = "GSI1"
 )
-
-// batchLimit is DynamoDB's BatchWriteItem maximum.
-const batchLimit = 25
 
 // Store is a config.Store on a DynamoDB table. It is safe for concurrent use.
 // It relies on the SDK client for retries of throttling and transport errors
@@ -417,40 +415,8 @@ func (st *Store) DeleteTenant(ctx context.Context, tenant string) error {
 	if err != nil {
 		return fmt.Errorf("delete tenant %s: list: %w", tenant, err)
 	}
-	for batch := range slices.Chunk(keys, batchLimit) {
-		if err := st.deleteBatch(ctx, batch); err != nil {
-			return fmt.Errorf("delete tenant %s: %w", tenant, err)
-		}
-	}
-	return nil
-}
-
-// deleteBatch deletes up to 25 keys, resending unprocessed ones with backoff.
-func (st *Store) deleteBatch(ctx context.Context, keys []map[string]types.AttributeValue) error {
-	reqs := make([]types.WriteRequest, len(keys))
-	for i, k := range keys {
-		reqs[i] = types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: k}}
-	}
-	delay := 50 * time.Millisecond
-	for attempt := 0; len(reqs) > 0; attempt++ {
-		if attempt > 0 {
-			if attempt > 8 {
-				return fmt.Errorf("batch delete: %d items left unprocessed", len(reqs))
-			}
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(delay):
-			}
-			delay *= 2
-		}
-		out, err := st.client.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{
-			RequestItems: map[string][]types.WriteRequest{st.table: reqs},
-		})
-		if err != nil {
-			return fmt.Errorf("batch delete: %w", err)
-		}
-		reqs = out.UnprocessedItems[st.table]
+	if err := dynamobatch.Delete(ctx, st.client, st.table, keys); err != nil {
+		return fmt.Errorf("delete tenant %s: %w", tenant, err)
 	}
 	return nil
 }
