@@ -15,19 +15,16 @@
 //		...
 //	}
 //
-// One server per package (cheaper), from TestMain:
+// One server per package (cheaper), from TestMain, and a new DynamoDB
+// table a test:
 //
 //	var moto *awstest.Server
 //
-//	func TestMain(m *testing.M) {
-//		var err error
-//		if moto, err = awstest.Start(); err != nil {
-//			fmt.Fprintln(os.Stderr, err)
-//			os.Exit(1)
-//		}
-//		code := m.Run()
-//		moto.Close()
-//		os.Exit(code)
+//	func TestMain(m *testing.M) { awstest.Main(m, &moto) }
+//
+//	func TestStore(t *testing.T) {
+//		client, table := awstest.Table(t, moto, "config", dynamostore.CreateTable)
+//		...
 //	}
 //
 // A server is shared state: tests that share one should use unique resource
@@ -37,7 +34,13 @@
 package awstest
 
 import (
+	"context"
+	"fmt"
+	"os"
+	"sync/atomic"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/herokuevents/herokuevents/infra/aws/motoserver"
 )
@@ -70,6 +73,39 @@ func New(t testing.TB) *Server {
 		}
 	})
 	return s
+}
+
+// Main runs a test package whose tests share one server: it starts the
+// server and sets *srv to it, runs the tests, closes the server and exits
+// with the tests' code. A server that cannot start fails the package (it
+// never skips). Call it from TestMain.
+func Main(m *testing.M, srv **Server) {
+	s, err := motoserver.Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "awstest:", err)
+		os.Exit(1)
+	}
+	*srv = s
+	code := m.Run()
+	if err := s.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, "awstest:", err)
+	}
+	os.Exit(code)
+}
+
+var tables atomic.Int64
+
+// Table creates a DynamoDB table on srv with create (a package's
+// CreateTable), named prefix-N with N unique in the test binary, and returns
+// a client of srv and the table's name. It fails t when create fails.
+func Table(t testing.TB, srv *Server, prefix string, create func(ctx context.Context, client *dynamodb.Client, table string) error) (*dynamodb.Client, string) {
+	t.Helper()
+	client := dynamodb.NewFromConfig(srv.Config())
+	table := fmt.Sprintf("%s-%d", prefix, tables.Add(1))
+	if err := create(t.Context(), client, table); err != nil {
+		t.Fatalf("awstest: %v", err)
+	}
+	return client, table
 }
 
 // Start starts a server on a free loopback port and waits until it answers.

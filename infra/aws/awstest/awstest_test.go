@@ -1,6 +1,7 @@
 package awstest_test
 
 import (
+	"context"
 	"net/http"
 	"path/filepath"
 	"testing"
@@ -83,4 +84,29 @@ func TestModuleRoot(t *testing.T) {
 	bin, err := awstest.Executable()
 	require.NoError(t, err, "run scripts/setup-tools")
 	require.Equal(t, filepath.Join(root, ".venv", "bin", "moto_server"), bin)
+}
+
+// TestTable: each call makes a new table through create and gives a client
+// of the server.
+func TestTable(t *testing.T) {
+	srv := awstest.New(t)
+	var made []string
+	create := func(ctx context.Context, client *dynamodb.Client, table string) error {
+		made = append(made, table)
+		_, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{
+			TableName:            aws.String(table),
+			BillingMode:          types.BillingModePayPerRequest,
+			AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("k"), AttributeType: types.ScalarAttributeTypeS}},
+			KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("k"), KeyType: types.KeyTypeHash}},
+		})
+		return err
+	}
+	client, a := awstest.Table(t, srv, "things", create)
+	_, b := awstest.Table(t, srv, "things", create)
+	require.Equal(t, []string{a, b}, made)
+	require.NotEqual(t, a, b)
+	require.Regexp(t, `^things-\d+$`, a)
+	out, err := client.ListTables(t.Context(), &dynamodb.ListTablesInput{})
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{a, b}, out.TableNames)
 }

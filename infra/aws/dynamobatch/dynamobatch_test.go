@@ -1,6 +1,7 @@
 package dynamobatch
 
 import (
+	"context"
 	"strconv"
 	"testing"
 
@@ -26,15 +27,15 @@ func count(t *testing.T, client *dynamodb.Client, table string) int {
 
 // TestWriteAndDelete writes and deletes more items than one request holds.
 func TestWriteAndDelete(t *testing.T) {
-	client := dynamodb.NewFromConfig(awstest.New(t).Config())
-	const table = "batch"
-	_, err := client.CreateTable(t.Context(), &dynamodb.CreateTableInput{
-		TableName:            aws.String(table),
-		BillingMode:          types.BillingModePayPerRequest,
-		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("k"), AttributeType: types.ScalarAttributeTypeS}},
-		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("k"), KeyType: types.KeyTypeHash}},
+	client, table := awstest.Table(t, awstest.New(t), "batch", func(ctx context.Context, client *dynamodb.Client, table string) error {
+		_, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{
+			TableName:            aws.String(table),
+			BillingMode:          types.BillingModePayPerRequest,
+			AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("k"), AttributeType: types.ScalarAttributeTypeS}},
+			KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("k"), KeyType: types.KeyTypeHash}},
+		})
+		return err
 	})
-	require.NoError(t, err)
 
 	const n = 2*Limit + 3
 	reqs := make([]types.WriteRequest, n)

@@ -2,8 +2,6 @@ package dynamojournal
 
 import (
 	"fmt"
-	"os"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,30 +18,13 @@ import (
 	"github.com/herokuevents/herokuevents/shared/journal/journaltest"
 )
 
-var (
-	moto   *awstest.Server
-	tables atomic.Int64
-)
+var moto *awstest.Server
 
-func TestMain(m *testing.M) {
-	var err error
-	if moto, err = awstest.Start(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	if err := moto.Close(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { awstest.Main(m, &moto) }
 
 func newTable(t *testing.T) (*dynamodb.Client, string) {
 	t.Helper()
-	client := dynamodb.NewFromConfig(moto.Config())
-	table := fmt.Sprintf("journal-%d", tables.Add(1))
-	require.NoError(t, CreateTable(t.Context(), client, table))
-	return client, table
+	return awstest.Table(t, moto, "journal", CreateTable)
 }
 
 func TestConformance(t *testing.T) {

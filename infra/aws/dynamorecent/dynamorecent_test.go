@@ -2,9 +2,7 @@ package dynamorecent
 
 import (
 	"fmt"
-	"os"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -19,29 +17,13 @@ import (
 	"github.com/herokuevents/herokuevents/shared/recent/recenttest"
 )
 
-var (
-	moto   *awstest.Server
-	tables atomic.Int64
-)
+var moto *awstest.Server
 
-func TestMain(m *testing.M) {
-	var err error
-	if moto, err = awstest.Start(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	if err := moto.Close(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { awstest.Main(m, &moto) }
 
 func newStore(t *testing.T, l recent.Limits) (*Store, *dynamodb.Client) {
 	t.Helper()
-	client := dynamodb.NewFromConfig(moto.Config())
-	table := fmt.Sprintf("recent-%d", tables.Add(1))
-	require.NoError(t, CreateTable(t.Context(), client, table))
+	client, table := awstest.Table(t, moto, "recent", CreateTable)
 	return New(client, table, l), client
 }
 

@@ -1,12 +1,8 @@
 package dynamostore
 
 import (
-	"fmt"
-	"os"
-	"sync/atomic"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/stretchr/testify/require"
@@ -16,30 +12,14 @@ import (
 	"github.com/herokuevents/herokuevents/shared/config/storetest"
 )
 
-var (
-	moto   *awstest.Server
-	tables atomic.Int64
-)
+var moto *awstest.Server
 
-func TestMain(m *testing.M) {
-	var err error
-	if moto, err = awstest.Start(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	if err := moto.Close(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { awstest.Main(m, &moto) }
 
 // newStore returns a store on a new table of the shared moto server.
 func newStore(t *testing.T) (*Store, *dynamodb.Client) {
 	t.Helper()
-	client := dynamodb.NewFromConfig(moto.Config())
-	table := fmt.Sprintf("config-%d", tables.Add(1))
-	require.NoError(t, CreateTable(t.Context(), client, table))
+	client, table := awstest.Table(t, moto, "config", CreateTable)
 	st := New(client, table)
 	// Small pages so that List, IndexedBefore and DeleteTenant page.
 	st.pageSize = 10
@@ -54,8 +34,8 @@ func TestConformance(t *testing.T) {
 }
 
 func TestTableSchema(t *testing.T) {
-	_, client := newStore(t)
-	out, err := client.DescribeTable(t.Context(), &dynamodb.DescribeTableInput{TableName: aws.String(fmt.Sprintf("config-%d", tables.Load()))})
+	st, client := newStore(t)
+	out, err := client.DescribeTable(t.Context(), &dynamodb.DescribeTableInput{TableName: &st.table})
 	require.NoError(t, err)
 	td := out.Table
 	require.Len(t, td.KeySchema, 2)
