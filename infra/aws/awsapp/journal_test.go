@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,11 +11,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/herokuevents/herokuevents/infra/aws/awsapi"
 	"github.com/herokuevents/herokuevents/infra/aws/awsapp"
 	"github.com/herokuevents/herokuevents/infra/aws/awsenv"
-	"github.com/herokuevents/herokuevents/infra/aws/awslocal"
-	"github.com/herokuevents/herokuevents/infra/aws/awslocal/awslocaltest"
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/event"
 	"github.com/herokuevents/herokuevents/shared/journal"
@@ -32,11 +28,7 @@ import (
 // JournalTable before its batch returns, and the api function's handler
 // lists them, traces the event and queues a retry on DeliveryQueue.
 func TestDeliveryLogOnAWS(t *testing.T) {
-	st, err := awslocal.Deploy(t.Context(), awslocal.Options{
-		Endpoint: awslocaltest.Moto(t).URL, Binaries: map[string]string{}, Functions: []string{}, NoPollers: true,
-	})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = st.Close() })
+	api := apiOnAWS(t, catalog.All(), "21234567-89ab-cdef-0123-456789abcdef")
 	var calls atomic.Int32
 	hook := httptest.NewServer(webhooktest.Consent(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		if calls.Add(1) == 1 {
@@ -45,31 +37,13 @@ func TestDeliveryLogOnAWS(t *testing.T) {
 	})))
 	t.Cleanup(hook.Close)
 
-	for k, v := range st.Env("ApiFunction") {
-		t.Setenv(k, v)
-	}
-	app, err := awsapp.New(awsenv.MustLoad(t.Context(), "api"), awsapp.Options{Platforms: catalog.All(), PublicURL: st.Env("ApiFunction")["PUBLIC_URL"]})
-	require.NoError(t, err)
-	h, err := awsapi.Handler(app)
-	require.NoError(t, err)
-	var prov struct {
-		ID     string            `json:"id"`
-		Config map[string]string `json:"config"`
-	}
-	do(t, h, http.MethodPost, "/heroku/resources", func(r *http.Request) {
-		r.SetBasicAuth(st.Env("ApiFunction")["OPERATOR_ID"], st.Env("ApiFunction")["OPERATOR_PASSWORD"])
-	}, map[string]any{"uuid": "21234567-89ab-cdef-0123-456789abcdef", "plan": "herokuevents:test", "options": map[string]string{"app": "my-app"}}, &prov)
-	apiURL, err := url.Parse(prov.Config["HEROKUEVENTS_API_URL"])
-	require.NoError(t, err)
-	key, _ := apiURL.User.Password()
-	bearer := func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+key) }
 	var pub struct {
 		ID string `json:"id"`
 	}
-	require.Equal(t, http.StatusCreated, do(t, h, http.MethodPost, apiURL.Path+"/platforms/webhook/publications", bearer,
+	require.Equal(t, http.StatusCreated, do(t, api.h, http.MethodPost, api.path+"/platforms/webhook/publications", api.bearer,
 		map[string]any{"name": "hook", "url": hook.URL + "/hook"}, &pub))
 
-	for k, v := range st.Env("DeliverFunction") {
+	for k, v := range api.st.Env("DeliverFunction") {
 		t.Setenv(k, v)
 	}
 	denv := awsenv.MustLoad(t.Context(), "deliver")
@@ -83,7 +57,7 @@ func TestDeliveryLogOnAWS(t *testing.T) {
 	handler := journal.FlushBatches(dh, log)
 	ev := event.Event{ID: "ev-aws-1", Source: "/s", Type: event.TypePublish, Time: time.Now().UTC(), Data: json.RawMessage(`{"n":1}`)}
 	for attempt := range 2 {
-		body, err := json.Marshal(event.Delivery{Tenant: prov.ID, Publication: pub.ID, Event: ev, Attempt: attempt, FirstTry: time.Now().UTC()})
+		body, err := json.Marshal(event.Delivery{Tenant: api.tenant, Publication: pub.ID, Event: ev, Attempt: attempt, FirstTry: time.Now().UTC()})
 		require.NoError(t, err)
 		res := handler.HandleBatch(t.Context(), []queue.Message{{ID: "m", Body: body, Receives: 1}})
 		require.Empty(t, res.Failures)
@@ -96,7 +70,7 @@ func TestDeliveryLogOnAWS(t *testing.T) {
 		Response      string    `json:"response"`
 		NextAttemptAt time.Time `json:"next_attempt_at"`
 	}
-	require.Equal(t, http.StatusOK, do(t, h, http.MethodGet, apiURL.Path+"/publications/hook/deliveries", bearer, nil, &list))
+	require.Equal(t, http.StatusOK, do(t, api.h, http.MethodGet, api.path+"/publications/hook/deliveries", api.bearer, nil, &list))
 	require.Len(t, list, 2, "written before each batch returned")
 	assert.Equal(t, 2, list[0].Attempt)
 	assert.Equal(t, "delivered", list[0].Outcome)
@@ -109,7 +83,7 @@ func TestDeliveryLogOnAWS(t *testing.T) {
 	var tr struct {
 		Steps []struct{ Stage, Publication string }
 	}
-	require.Equal(t, http.StatusOK, do(t, h, http.MethodGet, apiURL.Path+"/events/ev-aws-1/trace", bearer, nil, &tr))
+	require.Equal(t, http.StatusOK, do(t, api.h, http.MethodGet, api.path+"/events/ev-aws-1/trace", api.bearer, nil, &tr))
 	require.Len(t, tr.Steps, 2)
 	assert.Equal(t, "hook", tr.Steps[0].Publication)
 
@@ -119,15 +93,15 @@ func TestDeliveryLogOnAWS(t *testing.T) {
 			LastHour struct{ Delivered, Failed int } `json:"last_hour"`
 		} `json:"health"`
 	}
-	require.Equal(t, http.StatusOK, do(t, h, http.MethodGet, apiURL.Path+"/publications/hook", bearer, nil, &health))
+	require.Equal(t, http.StatusOK, do(t, api.h, http.MethodGet, api.path+"/publications/hook", api.bearer, nil, &health))
 	assert.Equal(t, "active", health.Health.State)
 	assert.Equal(t, 1, health.Health.LastHour.Delivered)
 	assert.Equal(t, 1, health.Health.LastHour.Failed)
 
-	before, err := st.Peek(t.Context(), "DeliveryQueue")
+	before, err := api.st.Peek(t.Context(), "DeliveryQueue")
 	require.NoError(t, err)
-	require.Equal(t, http.StatusAccepted, do(t, h, http.MethodPost, apiURL.Path+"/events/ev-aws-1/publications/hook/retry", bearer, nil, nil))
-	after, err := st.Peek(t.Context(), "DeliveryQueue")
+	require.Equal(t, http.StatusAccepted, do(t, api.h, http.MethodPost, api.path+"/events/ev-aws-1/publications/hook/retry", api.bearer, nil, nil))
+	after, err := api.st.Peek(t.Context(), "DeliveryQueue")
 	require.NoError(t, err)
 	assert.Len(t, after, len(before)+1, "the retry is queued on DeliveryQueue")
 }

@@ -5,18 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/herokuevents/herokuevents/infra/aws/awsapi"
-	"github.com/herokuevents/herokuevents/infra/aws/awsapp"
 	"github.com/herokuevents/herokuevents/infra/aws/awsenv"
-	"github.com/herokuevents/herokuevents/infra/aws/awslocal"
-	"github.com/herokuevents/herokuevents/infra/aws/awslocal/awslocaltest"
 	"github.com/herokuevents/herokuevents/shared/event"
 	"github.com/herokuevents/herokuevents/shared/filter"
 	"github.com/herokuevents/herokuevents/shared/platform/catalog"
@@ -29,36 +24,13 @@ import (
 // RecentEventsTable, flushed before its batch returns, and the api
 // function's handler runs streams:test over them.
 func TestStreamsTestOnAWS(t *testing.T) {
-	st, err := awslocal.Deploy(t.Context(), awslocal.Options{
-		Endpoint: awslocaltest.Moto(t).URL, Binaries: map[string]string{}, Functions: []string{}, NoPollers: true,
-	})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = st.Close() })
-
-	for k, v := range st.Env("ApiFunction") {
-		t.Setenv(k, v)
-	}
-	app, err := awsapp.New(awsenv.MustLoad(t.Context(), "api"), awsapp.Options{Platforms: catalog.All(), PublicURL: st.Env("ApiFunction")["PUBLIC_URL"]})
-	require.NoError(t, err)
-	h, err := awsapi.Handler(app)
-	require.NoError(t, err)
-	var prov struct {
-		ID     string            `json:"id"`
-		Config map[string]string `json:"config"`
-	}
-	do(t, h, http.MethodPost, "/heroku/resources", func(r *http.Request) {
-		r.SetBasicAuth(st.Env("ApiFunction")["OPERATOR_ID"], st.Env("ApiFunction")["OPERATOR_PASSWORD"])
-	}, map[string]any{"uuid": "11234567-89ab-cdef-0123-456789abcdef", "plan": "herokuevents:test", "options": map[string]string{"app": "my-app"}}, &prov)
-	apiURL, err := url.Parse(prov.Config["HEROKUEVENTS_API_URL"])
-	require.NoError(t, err)
-	key, _ := apiURL.User.Password()
-	bearer := func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+key) }
+	api := apiOnAWS(t, catalog.All(), "11234567-89ab-cdef-0123-456789abcdef")
 	var sub struct {
 		ID string `json:"id"`
 	}
-	require.Equal(t, http.StatusCreated, do(t, h, http.MethodPost, apiURL.Path+"/platforms/webhook/subscriptions", bearer, map[string]any{"name": "inbound"}, &sub))
+	require.Equal(t, http.StatusCreated, do(t, api.h, http.MethodPost, api.path+"/platforms/webhook/subscriptions", api.bearer, map[string]any{"name": "inbound"}, &sub))
 
-	for k, v := range st.Env("FilterFunction") {
+	for k, v := range api.st.Env("FilterFunction") {
 		t.Setenv(k, v)
 	}
 	env := awsenv.MustLoad(t.Context(), "filter")
@@ -68,7 +40,7 @@ func TestStreamsTestOnAWS(t *testing.T) {
 	require.NoError(t, err)
 	var msgs []queue.Message
 	for n := 1; n <= 4; n++ {
-		body, err := json.Marshal(event.Routed{Tenant: prov.ID, Subscription: sub.ID, Event: event.Event{
+		body, err := json.Marshal(event.Routed{Tenant: api.tenant, Subscription: sub.ID, Event: event.Event{
 			ID: fmt.Sprintf("ev-%d", n), Source: "/s", Type: event.TypePublish, Time: time.Now().UTC(), Data: json.RawMessage(fmt.Sprintf(`{"n":%d}`, n))}})
 		require.NoError(t, err)
 		msgs = append(msgs, queue.Message{ID: fmt.Sprint(n), Body: body, Receives: 1})
@@ -83,7 +55,7 @@ func TestStreamsTestOnAWS(t *testing.T) {
 		} `json:"events"`
 		Kept, Dropped, Total int
 	}
-	status := do(t, h, http.MethodPost, apiURL.Path+"/streams/test", bearer,
+	status := do(t, api.h, http.MethodPost, api.path+"/streams/test", api.bearer,
 		map[string]any{"source": "inbound", "filter": `root = if this.n > 2 { this } else { deleted() }`}, &tested)
 	require.Equal(t, http.StatusOK, status)
 	assert.Equal(t, 4, tested.Total)
