@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/event"
 	"github.com/herokuevents/herokuevents/shared/mapping"
+	"github.com/herokuevents/herokuevents/shared/recent"
 )
 
 // Limits of the filter dry-run (POST /v1/tenants/{T}/streams/test).
@@ -140,10 +142,15 @@ func (s *Server) testStream(ctx context.Context, t config.Tenant, _ *http.Reques
 	if req.Limit != nil {
 		n = *req.Limit
 	}
-	entries, err := s.recent.Latest(ctx, t.ID, sub.Value.ID, n)
+	// The store keeps events in the order the filter role saw them, which
+	// concurrent batches can shuffle: read every kept one, then take the n
+	// latest by the events' own time (publish order), oldest first.
+	entries, err := s.recent.Latest(ctx, t.ID, sub.Value.ID, max(n, recent.DefaultPerSubscription))
 	if err != nil {
 		return 0, nil, fmt.Errorf("read recent events: %w", err)
 	}
+	slices.SortStableFunc(entries, func(a, b recent.Entry) int { return a.Event.Time.Compare(b.Event.Time) })
+	entries = entries[max(0, len(entries)-n):]
 	for _, e := range entries {
 		v := testEvent(m, e.Event, e.Oversize, e.Size)
 		v.KeptAt = e.Kept.UTC()
