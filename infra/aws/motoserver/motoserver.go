@@ -20,10 +20,13 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -52,6 +55,7 @@ type Server struct {
 	URL string
 
 	cmd    *exec.Cmd
+	front  *http.Server  // serializes DynamoDB requests in front of moto
 	exited chan struct{} // closed when the process has been reaped
 	log    *tail
 	once   sync.Once
@@ -146,7 +150,44 @@ func start(bin string) (*Server, error) {
 		_ = s.Close()
 		return nil, fmt.Errorf("%w; output:\n%s", err, s.log.String())
 	}
+	if err := s.serve(); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
 	return s, nil
+}
+
+// serve puts a loopback front in front of moto and makes URL point at it.
+// DynamoDB transactions are serializable and all-or-nothing; moto applies
+// the items of concurrent TransactWriteItems one by one, so a transaction
+// that fails its condition can leave items of itself behind when another
+// one runs at the same time. The front lets one DynamoDB request at a time
+// through, which restores what DynamoDB guarantees; every other service
+// (SQS long polls included) passes through concurrently.
+func (s *Server) serve() error {
+	target, err := url.Parse(s.URL)
+	if err != nil {
+		return fmt.Errorf("parse moto URL: %w", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("listen for the moto front: %w", err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var dynamo sync.Mutex
+	s.front = &http.Server{
+		ReadHeaderTimeout: 10 * time.Second,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasPrefix(r.Header.Get("X-Amz-Target"), "DynamoDB_") {
+				dynamo.Lock()
+				defer dynamo.Unlock()
+			}
+			proxy.ServeHTTP(w, r)
+		}),
+	}
+	go func() { _ = s.front.Serve(ln) }()
+	s.URL = "http://" + ln.Addr().String()
+	return nil
 }
 
 func freePort() (int, error) {
@@ -215,6 +256,9 @@ func (s *Server) Log() string { return s.log.String() }
 // and waits for it. Closing twice is fine.
 func (s *Server) Close() error {
 	s.once.Do(func() {
+		if s.front != nil {
+			_ = s.front.Close()
+		}
 		select {
 		case <-s.exited:
 			return
