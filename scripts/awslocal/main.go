@@ -112,8 +112,9 @@ func parse(args []string, stderr io.Writer) (options, error) {
 type started struct {
 	// URL is the HTTP API's base URL.
 	URL string
-	// Moto is moto's endpoint.
-	Moto string
+	// Moto is moto's endpoint, and MotoPort the moto process's own port.
+	Moto     string
+	MotoPort int
 	// Emulators are the invocation addresses of the functions' emulators.
 	Emulators []string
 	// BinDir holds the function binaries.
@@ -237,7 +238,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, onStart f
 	}
 	log.Info("ready; stop with Ctrl-C", "url", base, "app", o.app)
 	if onStart != nil {
-		s := started{URL: base, Moto: moto.URL, BinDir: dir}
+		s := started{URL: base, Moto: moto.URL, MotoPort: moto.Port, BinDir: dir}
 		for _, id := range tpl.Functions() {
 			s.Emulators = append(s.Emulators, st.Emulator(id).Addr)
 		}

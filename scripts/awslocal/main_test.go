@@ -122,9 +122,7 @@ func TestAWSLocal(t *testing.T) {
 		5*time.Second, 50*time.Millisecond, "function output on stderr, prefixed by its role:\n%s", stderr.String())
 
 	// Every process is ours to find before the shutdown, and gone after.
-	motoURL, err := url.Parse(s.Moto)
-	require.NoError(t, err)
-	markers := []string{"moto_server -H 127.0.0.1 -p " + motoURL.Port(), s.BinDir}
+	markers := []string{"moto_server -H 127.0.0.1 -p " + strconv.Itoa(s.MotoPort), s.BinDir}
 	for _, a := range s.Emulators {
 		markers = append(markers, "--runtime-interface-emulator-address "+a)
 	}

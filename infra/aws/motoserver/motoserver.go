@@ -18,6 +18,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -53,6 +55,9 @@ const (
 type Server struct {
 	// URL is the endpoint, e.g. "http://127.0.0.1:43123", for every service.
 	URL string
+	// Port is the moto process's own port, behind the front at URL (for
+	// finding the process; clients use URL).
+	Port int
 
 	cmd    *exec.Cmd
 	front  *http.Server  // serializes DynamoDB requests in front of moto
@@ -131,6 +136,7 @@ func start(bin string) (*Server, error) {
 	}
 	s := &Server{
 		URL:    "http://127.0.0.1:" + strconv.Itoa(port),
+		Port:   port,
 		exited: make(chan struct{}),
 		log:    &tail{},
 	}
@@ -174,6 +180,7 @@ func (s *Server) serve() error {
 		return fmt.Errorf("listen for the moto front: %w", err)
 	}
 	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.ErrorLog = log.New(io.Discard, "", 0) // a client that hangs up (a cancelled long poll) is not news
 	var dynamo sync.Mutex
 	s.front = &http.Server{
 		ReadHeaderTimeout: 10 * time.Second,
