@@ -48,9 +48,6 @@ var (
 // scripts/build-functions. A failure names the import chains that pull the
 // dependency in (one per package the function imports that leads to it).
 func TestBudget(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds every function")
-	}
 	ctx := t.Context()
 	root, err := moduleRoot(ctx)
 	if err != nil {
