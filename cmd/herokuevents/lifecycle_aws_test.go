@@ -3,18 +3,12 @@ package main
 import (
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/herokuevents/herokuevents/infra/aws/awsapi"
-	"github.com/herokuevents/herokuevents/infra/aws/awsapp"
 	"github.com/herokuevents/herokuevents/infra/aws/awsenv"
-	"github.com/herokuevents/herokuevents/infra/aws/awslocal"
-	"github.com/herokuevents/herokuevents/infra/aws/motoserver"
 	"github.com/herokuevents/herokuevents/shared/event"
 	"github.com/herokuevents/herokuevents/shared/platform/catalog"
 	"github.com/herokuevents/herokuevents/shared/queue"
@@ -25,42 +19,7 @@ import (
 // (no wake there: held deliveries come back when their hold ends),
 // rotate-secret, streams:update and deadletters:purge over SQS.
 func TestLifecycleCommandsAWS(t *testing.T) {
-	moto, err := motoserver.Start()
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = moto.Close() })
-	st, err := awslocal.Deploy(t.Context(), awslocal.Options{Endpoint: moto.URL, Binaries: map[string]string{}, Functions: []string{}, NoPollers: true})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = st.Close() })
-	hs := httptest.NewUnstartedServer(nil)
-	env := st.Env("ApiFunction")
-	env["PUBLIC_URL"] = "http://" + hs.Listener.Addr().String()
-	env["ALLOW_EGRESS"] = "127.0.0.0/8"
-	for k, v := range env {
-		t.Setenv(k, v)
-	}
-	e := awsenv.MustLoad(t.Context(), "api")
-	app, err := awsapp.New(e, awsapp.Options{Platforms: catalog.All(), PublicURL: env["PUBLIC_URL"]})
-	require.NoError(t, err)
-	h, err := awsapi.Handler(app)
-	require.NoError(t, err)
-	hs.Config.Handler = h
-	hs.Start()
-	t.Cleanup(hs.Close)
-
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, hs.URL+"/heroku/resources",
-		strings.NewReader(`{"uuid":"5d3b0c5e-0000-4000-8000-000000000002","plan":"herokuevents:test","options":{"app":"`+testApp+`"}}`))
-	require.NoError(t, err)
-	req.SetBasicAuth(env["OPERATOR_ID"], env["OPERATOR_PASSWORD"])
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	var prov struct {
-		Config map[string]string `json:"config"`
-	}
-	require.NoError(t, json.NewDecoder(res.Body).Decode(&prov))
-	res.Body.Close()
-	require.Equal(t, http.StatusCreated, res.StatusCode)
-	apiURL := prov.Config["HEROKUEVENTS_API_URL"]
+	apiURL := apiOnAWS(t, catalog.All(), "5d3b0c5e-0000-4000-8000-000000000002", map[string]string{"ALLOW_EGRESS": "127.0.0.0/8"})
 	cli := func(args ...string) result {
 		t.Helper()
 		return run(t, nil, append(args, "-a", testApp, "--api-url", apiURL)...)
@@ -89,7 +48,7 @@ func TestLifecycleCommandsAWS(t *testing.T) {
 	assert.Contains(t, r.err.Error(), "Name inbound is taken by the subscription inbound")
 
 	tenant := tenantOfURL(t, apiURL)
-	dlq := e.Queue("DELIVERY_DLQ_URL")
+	dlq := awsenv.MustLoad(t.Context(), "api").Queue("DELIVERY_DLQ_URL") // apiOnAWS set the environment
 	for _, id := range []string{"ev-1", "ev-2"} {
 		body, err := json.Marshal(event.Delivery{Tenant: tenant, Publication: "gone", Event: event.Event{ID: id, Source: "/s", Type: event.TypePublish}})
 		require.NoError(t, err)

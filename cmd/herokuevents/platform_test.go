@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -84,44 +85,9 @@ func TestFakePlatformCommands(t *testing.T) {
 // function handler (awsapp + awsapi on the template's table, queues and key
 // in a local AWS API) offers the listed fake platform.
 func TestFakePlatformCommandsAWS(t *testing.T) {
-	moto, err := motoserver.Start()
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = moto.Close() })
-	st, err := awslocal.Deploy(t.Context(), awslocal.Options{Endpoint: moto.URL, Binaries: map[string]string{}, Functions: []string{}, NoPollers: true})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = st.Close() })
-	hs := httptest.NewUnstartedServer(nil)
-	env := st.Env("ApiFunction")
-	env["PUBLIC_URL"] = "http://" + hs.Listener.Addr().String()
-	for k, v := range env {
-		t.Setenv(k, v)
-	}
 	fake, _ := platformtest.Platform()
 	platforms := append(catalog.All(), fake)
-	app, err := awsapp.New(awsenv.MustLoad(t.Context(), "api"), awsapp.Options{Platforms: platforms, PublicURL: env["PUBLIC_URL"]})
-	require.NoError(t, err)
-	h, err := awsapi.Handler(app)
-	require.NoError(t, err)
-	hs.Config.Handler = h
-	hs.Start()
-	t.Cleanup(hs.Close)
-
-	// Provision as Heroku would, with the operator's credentials.
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, hs.URL+"/heroku/resources",
-		strings.NewReader(`{"uuid":"5d3b0c5e-0000-4000-8000-000000000001","plan":"herokuevents:test","options":{"app":"`+testApp+`"}}`))
-	require.NoError(t, err)
-	req.SetBasicAuth(env["OPERATOR_ID"], env["OPERATOR_PASSWORD"])
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	var prov struct {
-		Config map[string]string `json:"config"`
-	}
-	require.NoError(t, json.NewDecoder(res.Body).Decode(&prov))
-	res.Body.Close()
-	require.Equal(t, http.StatusCreated, res.StatusCode)
-	apiURL := prov.Config["HEROKUEVENTS_API_URL"]
-	require.NotEmpty(t, apiURL)
+	apiURL := apiOnAWS(t, platforms, "5d3b0c5e-0000-4000-8000-000000000001", nil)
 
 	exec := func(args ...string) result { return runWith(t, platforms, args...) }
 	r := exec("publications:fake:create", "bucketed", "-b", "b1", "-a", testApp, "--api-url", apiURL)
@@ -146,4 +112,48 @@ func runWith(t *testing.T, platforms []platform.Platform, args ...string) result
 	root.SetArgs(args)
 	err := root.ExecuteContext(t.Context())
 	return result{stdout: out.String(), stderr: errb.String(), err: err}
+}
+
+// apiOnAWS serves the AWS mode's api function handler (awsapp + awsapi on
+// template.yaml's table, queues and key in a local AWS API) with platforms,
+// provisions testApp as Heroku would (add-on uuid) and returns its
+// HEROKUEVENTS_API_URL. extra overrides the function's environment.
+func apiOnAWS(t *testing.T, platforms []platform.Platform, uuid string, extra map[string]string) string {
+	t.Helper()
+	moto, err := motoserver.Start()
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = moto.Close() })
+	st, err := awslocal.Deploy(t.Context(), awslocal.Options{Endpoint: moto.URL, Binaries: map[string]string{}, Functions: []string{}, NoPollers: true})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	hs := httptest.NewUnstartedServer(nil)
+	env := st.Env("ApiFunction")
+	env["PUBLIC_URL"] = "http://" + hs.Listener.Addr().String()
+	maps.Copy(env, extra)
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	app, err := awsapp.New(awsenv.MustLoad(t.Context(), "api"), awsapp.Options{Platforms: platforms, PublicURL: env["PUBLIC_URL"]})
+	require.NoError(t, err)
+	h, err := awsapi.Handler(app)
+	require.NoError(t, err)
+	hs.Config.Handler = h
+	hs.Start()
+	t.Cleanup(hs.Close)
+
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, hs.URL+"/heroku/resources",
+		strings.NewReader(`{"uuid":"`+uuid+`","plan":"herokuevents:test","options":{"app":"`+testApp+`"}}`))
+	require.NoError(t, err)
+	req.SetBasicAuth(env["OPERATOR_ID"], env["OPERATOR_PASSWORD"])
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	var prov struct {
+		Config map[string]string `json:"config"`
+	}
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&prov))
+	require.Equal(t, http.StatusCreated, res.StatusCode)
+	require.NotEmpty(t, prov.Config["HEROKUEVENTS_API_URL"])
+	return prov.Config["HEROKUEVENTS_API_URL"]
 }
