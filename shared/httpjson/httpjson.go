@@ -145,7 +145,7 @@ func decode(b []byte, v any, strict bool) error {
 	if err := CheckObject(b); err != nil {
 		return err
 	}
-	dec := json.NewDecoder(bytes.NewReader(bytes.TrimSpace(b)))
+	dec := json.NewDecoder(bytes.NewReader(TrimSpace(b)))
 	if strict {
 		dec.DisallowUnknownFields()
 	}
@@ -166,7 +166,7 @@ func decode(b []byte, v any, strict bool) error {
 // CheckObject accepts b when it is one valid JSON object nested at most
 // MaxDepth deep; otherwise it returns a 400 bad_request *Error saying why.
 func CheckObject(b []byte) error {
-	trimmed := bytes.TrimSpace(b)
+	trimmed := TrimSpace(b)
 	if len(trimmed) == 0 {
 		return BadRequest("Request body must be a JSON object.")
 	}
@@ -181,6 +181,13 @@ func CheckObject(b []byte) error {
 	}
 	return nil
 }
+
+// TrimSpace returns b without the leading and trailing whitespace JSON
+// allows (space, tab, CR, LF). Other Unicode spaces (\v, \f, U+0085,
+// U+00A0) are not JSON whitespace: a body wrapped in them is invalid JSON
+// (bytes.TrimSpace would drop them, and the body would pass a check that
+// encoding it later fails).
+func TrimSpace(b []byte) []byte { return bytes.Trim(b, " \t\r\n") }
 
 func kindName(k string) string {
 	switch k {

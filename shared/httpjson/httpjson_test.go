@@ -75,6 +75,11 @@ func TestDecode(t *testing.T) {
 		{"unknown field", `{"name":"a","x":1}`, true, config.ErrInvalid, 0},
 		{"unknown field, lenient", `{"name":"a","x":1}`, false, nil, 0},
 		{"wrong type", `{"n":"one"}`, true, config.ErrInvalid, 0},
+		{"JSON whitespace around", " \t\r\n{\"n\":1}\n ", true, nil, 0},
+		{"vertical tab before", "\v{}", true, nil, 400},
+		{"form feed after", "{}\f", true, nil, 400},
+		{"next line (U+0085)", "\u0085{}", true, nil, 400},
+		{"no-break space (U+00A0)", "{}\u00a0", true, nil, 400},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -161,6 +161,7 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 	}
 	msg, err := route.message(ev, h.o.Now())
 	if err != nil {
+		h.o.Logger.ErrorContext(ctx, "encode event", "tenant", tenant, "name", name, "event_id", ev.ID, "err", err)
 		writeError(w, http.StatusInternalServerError, "internal_error", "Cannot encode the event.")
 		return
 	}
@@ -370,7 +371,7 @@ func decodeHeaders(h http.Header) (http.Header, error) {
 // checkObject accepts a JSON object nested at most MaxDepth deep (the
 // limits of httpjson.CheckObject, with messages about the event).
 func checkObject(b []byte) error {
-	trimmed := bytes.TrimSpace(b)
+	trimmed := httpjson.TrimSpace(b)
 	switch {
 	case len(trimmed) == 0:
 		return badEvent("The body is empty: post a JSON object.")
