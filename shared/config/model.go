@@ -28,6 +28,33 @@ type Tenant struct {
 	// credentials handed out as config vars.
 	APIKeyHash     string `json:"api_key_hash"`
 	PublishKeyHash string `json:"publish_key_hash"`
+	// Plan is the add-on plan slug without the service prefix ("test",
+	// "basic"), set at provisioning and by a plan change.
+	Plan string `json:"plan,omitempty"`
+	// HerokuID is the add-on resource's uuid of Heroku's Partner API v3
+	// (also the tenant's ID when Heroku provisioned it); empty for a
+	// standalone tenant.
+	HerokuID string `json:"heroku_id,omitempty"`
+	// AddonName is the add-on resource's name on Heroku, e.g.
+	// herokuevents-shaped-12345 (users can rename it: never a key).
+	AddonName string `json:"addon_name,omitempty"`
+	// Region is the region of the app Heroku provisioned for, e.g.
+	// amazon-web-services::us-east-1.
+	Region string `json:"region,omitempty"`
+	// LogInputURL is the Logplex HTTPS input of the app (it embeds a
+	// credential: never log it).
+	LogInputURL string `json:"log_input_url,omitempty"`
+	// HerokuAppID is the Heroku id of the app (App is its name), learned
+	// from the Platform API for Partners (GET /addons/{uuid}).
+	HerokuAppID string `json:"heroku_app_id,omitempty"`
+	// HerokuTokenSealed is the sealed OAuth token of the Platform API for
+	// Partners (JSON of golang.org/x/oauth2.Token: access and refresh
+	// tokens, expiry); see shared/heroku.
+	HerokuTokenSealed []byte `json:"heroku_token_sealed,omitempty"`
+	// ConfigSealed is the sealed JSON of the config vars handed out at
+	// provisioning (keys are stored hashed only), so that a repeated
+	// provision answers the same config.
+	ConfigSealed []byte `json:"config_sealed,omitempty"`
 }
 
 // Params are the platform parameters of a subscription or publication, with
