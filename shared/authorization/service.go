@@ -24,6 +24,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/herokuevents/herokuevents/shared/config"
+	"github.com/herokuevents/herokuevents/shared/httpjson"
 	"github.com/herokuevents/herokuevents/shared/salesforce"
 	"github.com/herokuevents/herokuevents/shared/secret"
 )
@@ -354,7 +355,7 @@ func (s *Service) Get(ctx context.Context, tenant, ref string) (config.Authoriza
 func (s *Service) load(ctx context.Context, tenant, ref string) (config.Record[config.Authorization], error) {
 	r, err := config.Load[config.Authorization](ctx, s.Store, tenant, config.KindAuthorization, ref)
 	if errors.Is(err, config.ErrNotFound) {
-		return r, newError(ErrNotFound, err, "Couldn't find that authorization: %s.", ref)
+		return r, newError(ErrNotFound, err, "Couldn't find that authorization: %s.", httpjson.Short(ref))
 	}
 	if err != nil {
 		return r, fmt.Errorf("load authorization: %w", err)
@@ -376,7 +377,7 @@ func (s *Service) update(ctx context.Context, tenant, id string, f func(*config.
 	case changeErr != nil:
 		return config.Authorization{}, changeErr
 	case errors.Is(err, config.ErrNotFound):
-		return config.Authorization{}, newError(ErrNotFound, err, "Couldn't find that authorization: %s.", id)
+		return config.Authorization{}, newError(ErrNotFound, err, "Couldn't find that authorization: %s.", httpjson.Short(id))
 	default:
 		return config.Authorization{}, fmt.Errorf("update authorization: %w", err)
 	}
@@ -400,7 +401,7 @@ func (s *Service) Destroy(ctx context.Context, tenant, ref string) (config.Autho
 		case errors.Is(err, config.ErrConflict) && attempt < 5:
 			continue
 		case errors.Is(err, config.ErrNotFound):
-			return config.Authorization{}, newError(ErrNotFound, err, "Couldn't find that authorization: %s.", ref)
+			return config.Authorization{}, newError(ErrNotFound, err, "Couldn't find that authorization: %s.", httpjson.Short(ref))
 		case err != nil:
 			return config.Authorization{}, fmt.Errorf("delete authorization: %w", err)
 		}

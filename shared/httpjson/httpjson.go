@@ -182,6 +182,23 @@ func CheckObject(b []byte) error {
 	return nil
 }
 
+// ShortLen is how many characters of a name or id an error message shows.
+const ShortLen = 64
+
+// Short returns s for an error message: its first ShortLen characters and
+// an ellipsis when it is longer (a name or id taken from a request may be
+// megabytes long).
+func Short(s string) string {
+	n := 0
+	for i := range s {
+		if n == ShortLen {
+			return strings.ToValidUTF8(s[:i], "") + "…"
+		}
+		n++
+	}
+	return s
+}
+
 // TrimSpace returns b without the leading and trailing whitespace JSON
 // allows (space, tab, CR, LF). Other Unicode spaces (\v, \f, U+0085,
 // U+00A0) are not JSON whitespace: a body wrapped in them is invalid JSON

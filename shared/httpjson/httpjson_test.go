@@ -128,3 +128,19 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func TestShort(t *testing.T) {
+	long := strings.Repeat("é", 200)
+	tests := []struct{ in, want string }{
+		{"", ""},
+		{"my-publication", "my-publication"},
+		{strings.Repeat("a", httpjson.ShortLen), strings.Repeat("a", httpjson.ShortLen)},
+		{strings.Repeat("a", httpjson.ShortLen+1), strings.Repeat("a", httpjson.ShortLen) + "…"},
+		{long, strings.Repeat("é", httpjson.ShortLen) + "…"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			assert.Equal(t, tt.want, httpjson.Short(tt.in))
+		})
+	}
+}

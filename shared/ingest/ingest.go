@@ -212,6 +212,9 @@ func badEventf(format string, a ...any) error { return badEvent(fmt.Sprintf(form
 func (h *Handler) resolve(ctx context.Context, tenant, name string) (route, error) {
 	pub, err := h.o.Store.Get(ctx, tenant, config.KindPublication, name)
 	if err == nil && pub.Name == name {
+		if err := checkEnabled(pub); err != nil {
+			return route{}, err
+		}
 		return route{tenant: tenant, kind: "publication", name: name, id: pub.ID}, nil
 	}
 	if err != nil && !errors.Is(err, config.ErrNotFound) {
@@ -219,7 +222,7 @@ func (h *Handler) resolve(ctx context.Context, tenant, name string) (route, erro
 	}
 	sub, err := config.Load[config.Subscription](ctx, h.o.Store, tenant, config.KindSubscription, name)
 	if errors.Is(err, config.ErrNotFound) || (err == nil && sub.Value.Name != name) {
-		return route{}, config.NotFound("Couldn't find a publication or webhook subscription named %s.", name)
+		return route{}, config.NotFound("Couldn't find a publication or webhook subscription named %s.", httpjson.Short(name))
 	}
 	if err != nil {
 		return route{}, err
@@ -228,6 +231,28 @@ func (h *Handler) resolve(ctx context.Context, tenant, name string) (route, erro
 		return route{}, config.Invalid("Subscription %s is a %s subscription; only webhook subscriptions and publications accept published events.", name, sub.Value.Platform)
 	}
 	return route{tenant: tenant, kind: "subscription", name: name, id: sub.Value.ID}, nil
+}
+
+// checkEnabled refuses a publication disabled by a 410 Gone with 409
+// publication_disabled and the reason: its deliveries would only be
+// dead-lettered. publications:enable takes it back.
+func checkEnabled(pub config.Item) error {
+	var state struct {
+		Disabled bool   `json:"disabled"`
+		Reason   string `json:"disabled_reason"`
+	}
+	if err := json.Unmarshal(pub.Body, &state); err != nil {
+		return fmt.Errorf("decode publication %s: %w", pub.ID, err)
+	}
+	if !state.Disabled {
+		return nil
+	}
+	reason := state.Reason
+	if reason == "" {
+		reason = "its endpoint answered 410 Gone"
+	}
+	return &httpjson.Error{Status: http.StatusConflict, ID: "publication_disabled",
+		Message: fmt.Sprintf("Publication %s is disabled (%s); the event was not accepted. Enable it with publications:enable once its endpoint is back.", httpjson.Short(pub.Name), reason)}
 }
 
 func (rt route) sender(o Options) queue.Sender {

@@ -65,6 +65,9 @@ func setup(t testing.TB) (*ingest.Handler, *recorder, *recorder) {
 	_, err = config.Insert(ctx, st, config.Item{Tenant: tenant, Kind: config.KindPublication, ID: "pub-1", Name: "systemStatus"},
 		config.Publication{ID: "pub-1", Name: "systemStatus", Platform: config.PlatformWebhook})
 	require.NoError(t, err)
+	_, err = config.Insert(ctx, st, config.Item{Tenant: tenant, Kind: config.KindPublication, ID: "pub-2", Name: "gone"},
+		config.Publication{ID: "pub-2", Name: "gone", Platform: config.PlatformWebhook, Disabled: true, DisabledReason: "HTTP 410 Gone: endpoint removed"})
+	require.NoError(t, err)
 	in, del := &recorder{}, &recorder{}
 	h, err := ingest.New(ingest.Options{Store: st, Ingest: in, Delivery: del})
 	require.NoError(t, err)
@@ -168,6 +171,8 @@ func TestBadInput(t *testing.T) {
 		{"wrong password", "inbound", tenant, "nope", "application/json", payload, nil, 401, "unauthorized", "Invalid credentials"},
 		{"unknown tenant", "inbound", "t-404", key, "application/json", payload, nil, 401, "unauthorized", "Invalid credentials"},
 		{"unknown name", "nothing", tenant, key, "application/json", payload, nil, 404, "not_found", "nothing"},
+		{"disabled publication", "gone", tenant, key, "application/json", payload, nil, 409, "publication_disabled", "Publication gone is disabled (HTTP 410 Gone: endpoint removed)"},
+		{"long name is cut", strings.Repeat("n", 5000), tenant, key, "application/json", payload, nil, 404, "not_found", "named " + strings.Repeat("n", 64) + "…."},
 		{"not a webhook subscription", "ticker", tenant, key, "application/json", payload, nil, 422, "invalid_params", "generate subscription"},
 		{"CloudEvent without type", "inbound", tenant, key, "application/cloudevents+json", `{"specversion":"1.0","id":"x","source":"/s","data":{}}`, nil, 400, "invalid_event", "CloudEvent"},
 		{"CloudEvent with non-object data", "inbound", tenant, key, "application/json", `[1]`, map[string]string{"ce-specversion": "1.0", "ce-id": "x", "ce-source": "/s", "ce-type": "t"}, 400, "invalid_event", "JSON object"},
