@@ -95,6 +95,13 @@ type Subscription struct {
 	Replay string `json:"replay,omitempty"`
 	// State reports the health of a polling subscription (salesforce, generate).
 	State *SourceState `json:"state,omitempty"`
+	// Pull keeps every event of the subscription in its pull buffer, for
+	// the app to GET from HEROKUEVENTS_SUBSCRIBE_URL/{name} (shared/pull),
+	// beside its streams.
+	Pull bool `json:"pull,omitempty"`
+	// SecretSealed is the sealed key an inbound platform verifies requests
+	// with (datacloud: the data action target's signing key).
+	SecretSealed []byte `json:"secret_sealed,omitempty"`
 }
 
 // SourceState is the runtime state of a subscription that herokuevents polls.

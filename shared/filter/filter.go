@@ -19,6 +19,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/journal"
 	"github.com/herokuevents/herokuevents/shared/mapping"
 	"github.com/herokuevents/herokuevents/shared/metric"
+	"github.com/herokuevents/herokuevents/shared/pull"
 	"github.com/herokuevents/herokuevents/shared/queue"
 	"github.com/herokuevents/herokuevents/shared/recent"
 )
@@ -39,6 +40,11 @@ type Options struct {
 	// Recent keeps every routed event for the filter dry-run (streams:test):
 	// best effort, it never blocks. Nothing is kept when nil.
 	Recent recent.Keeper
+	// Pull buffers every event of a pull subscription (config.Subscription.
+	// Pull) for the app to GET from its subscribe URL: one more sink of the
+	// subscription, beside its streams, and durable (an event is not done
+	// until it is buffered). Pull subscriptions keep nothing when nil.
+	Pull pull.Putter
 }
 
 // Handler is the filter role's queue.BatchHandler. Safe for concurrent use.
@@ -77,6 +83,7 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []queue.Message) queue.B
 	var res queue.BatchResult
 	var out []queue.Message
 	streams := map[string][]config.Stream{} // tenant/subscription → streams
+	pulls := h.newPulls()
 	for _, m := range msgs {
 		var r event.Routed
 		if err := json.Unmarshal(m.Body, &r); err != nil || r.Tenant == "" || r.Subscription == "" {
@@ -92,6 +99,11 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []queue.Message) queue.B
 			h.o.Recent.Keep(r.Tenant, r.Subscription, r.Event)
 		}
 		key := r.Tenant + "/" + r.Subscription
+		if err := pulls.add(ctx, m.ID, r); err != nil {
+			h.o.Logger.ErrorContext(ctx, "load subscription", "tenant", r.Tenant, "subscription", r.Subscription, "event_id", r.Event.ID, "err", err)
+			res.Fail(m.ID, fmt.Errorf("load subscription: %w", err))
+			continue
+		}
 		ss, ok := streams[key]
 		if !ok {
 			var err error
@@ -112,6 +124,7 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []queue.Message) queue.B
 			continue
 		}
 	}
+	pulls.put(ctx, &res)
 	if len(out) > 0 {
 		if err := h.o.Delivery.Send(ctx, out...); err != nil {
 			h.o.Logger.ErrorContext(ctx, "enqueue deliveries", "count", len(out), "err", err)

@@ -65,6 +65,11 @@ type Source struct {
 	Polled bool
 	// Command is the CLI's create command.
 	Command Command
+	// Shown, when set, returns what the create response shows once under
+	// "extra" (e.g. an endpoint URL and its signing key) of the subscription
+	// just stored; baseURL is the service's public base URL. Nothing may be
+	// stored.
+	Shown func(ctx context.Context, d Deps, baseURL string, sub config.Subscription) (map[string]any, error)
 }
 
 // Target is the publication side of a platform.
@@ -261,6 +266,9 @@ type SubscriptionFields struct {
 	Target *string `json:"target"`
 	// Filter is the Bloblang filter of that link; only with Target.
 	Filter *string `json:"filter"`
+	// Pull keeps the subscription's events for pulling from
+	// HEROKUEVENTS_SUBSCRIBE_URL (config.Subscription.Pull); the api sets it.
+	Pull bool `json:"pull"`
 }
 
 // PublicationFields are the fields every publication create body may carry.
@@ -393,6 +401,16 @@ func (r *Registry) RotateSecret(ctx context.Context, tenant string, current conf
 		return config.Publication{}, nil, config.Invalid("Publication %s is a %s publication: it has no signing secret to rotate.", current.Name, current.Platform)
 	}
 	return p.Publication.RotateSecret(ctx, r.deps, tenant, current, overlap)
+}
+
+// Shown returns what the create response of the new subscription sub
+// shows once (Source.Shown), nil when its platform shows nothing.
+func (r *Registry) Shown(ctx context.Context, baseURL string, sub config.Subscription) (map[string]any, error) {
+	p, ok := r.byName[sub.Platform]
+	if !ok || p.Subscription == nil || p.Subscription.Shown == nil {
+		return nil, nil
+	}
+	return p.Subscription.Shown(ctx, r.deps, baseURL, sub)
 }
 
 // Polled reports whether subscriptions of platform name keep a runtime state.
