@@ -1,364 +1,470 @@
-// Command throughput measures publish→webhook in the embedded mode against a
-// local sink, with concurrent publishers, and, in the same run, the ceiling:
-// a bare Go two-hop relay (POST in → synchronous POST to the same sink).
+// Command throughput measures publish→webhook delivery on this machine, all
+// systems in one run so that their ratios are comparable on a noisy host:
 //
-//	go run ./scripts/bench/throughput [-events 20000] [-publishers 50] [-journal both]
+//   - a bare Go two-hop relay (POST in → synchronous POST to the sink): the ceiling;
+//   - Benthos core (http_server → Bloblang mapping → http_client, not
+//     durable), built from the Go module proxy into a scratch directory at
+//     the version go.mod requires;
+//   - herokuevents embedded, direct to a publication and through a stream
+//     with a Bloblang filter, the delivery log on, every event durable
+//     (SQLite, synchronous=FULL) before its 202.
 //
-// Every event is durably queued (SQLite, synchronous=FULL) before its 202.
-// With -journal both (the default) each scenario runs without, then with,
-// the delivery log, -rounds times alternately (the machine's other work
-// weighs on both alike), and compares the best run of each; the size of
-// journal.db is reported per million attempts.
+// Each system is a child process of this program, so its CPU time (per
+// delivered event), RSS and data-dir size are its own; the load driver and
+// the sink live here. Then, on herokuevents through the stream: latency at
+// paced loads, overload at -overload-x × the saturation rate (delivered
+// rate vs peak, refusals, backlog bound, drain), fan-out to 1/10/50
+// publications, many tenants round-robin, and publishing into a large
+// backlog (its publication paused) then its drain.
+//
+//	go run ./scripts/bench/throughput                 # everything, full sizes (~10 min)
+//	go run ./scripts/bench/throughput -short          # every case, small sizes (~2 min)
+//	go run ./scripts/bench/throughput -cases saturation -reps 3
+//	go run ./scripts/bench/throughput -cases saturation -cpuprofile /tmp/stream.pprof -fsyncs
 package main
 
 import (
 	"bytes"
-	"context"
-	"database/sql"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"log"
-	"log/slog"
-
 	"net/http"
-	"net/http/httptest"
-	"net/netip"
-	"net/url"
 	"os"
-	"path/filepath"
 	"runtime"
-	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
-
-	_ "modernc.org/sqlite" // the journal's size
-
-	"github.com/herokuevents/herokuevents/infra/embedded"
-	journallog "github.com/herokuevents/herokuevents/shared/journal"
 )
 
+type settings struct {
+	events, publishers, reps int
+	paced                    []float64
+	pacedFor                 time.Duration
+	overloadX                float64
+	overloadFor              time.Duration
+	fanout                   []int
+	fanoutDeliveries         int
+	tenants                  int
+	backlog                  int
+	cases                    map[string]bool
+	cpuprofile               string
+	fsyncs                   bool
+	wait                     time.Duration
+	journal                  bool
+	benthosInFlight          int
+}
+
 func main() {
-	events := flag.Int("events", 20000, "events per scenario")
-	publishers := flag.Int("publishers", 50, "concurrent publishers")
-	paced := flag.Int("paced", 1000, "events/s of a second, paced run that measures latency below saturation (0 = skip)")
-	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the herokuevents runs to this file")
-	journalMode := flag.String("journal", "both", "the delivery log: on, off, or both (off then on, in the same run)")
-	rounds := flag.Int("rounds", 2, "with -journal both, how many times each scenario runs off then on")
+	if child() {
+		return
+	}
+	var s settings
+	short := flag.Bool("short", false, "small sizes for a quick run (flags given explicitly still win)")
+	flag.IntVar(&s.events, "events", 20000, "events per saturation run (and the tenants case)")
+	flag.IntVar(&s.publishers, "publishers", 50, "concurrent publishers of the closed-loop runs")
+	flag.IntVar(&s.reps, "reps", 1, "repetitions of the saturation runs (relay, Benthos, direct, stream side by side)")
+	paced := flag.String("paced", "500,2000", "offered rates (events/s) of the paced latency runs through the stream")
+	flag.DurationVar(&s.pacedFor, "paced-for", 10*time.Second, "duration of each paced run")
+	flag.Float64Var(&s.overloadX, "overload-x", 2.5, "overload offered rate as a multiple of the stream's saturation rate")
+	flag.DurationVar(&s.overloadFor, "overload-for", 60*time.Second, "duration of the overload")
+	fan := flag.String("fanout", "1,10,50", "publications fed by one subscription")
+	flag.IntVar(&s.fanoutDeliveries, "fanout-deliveries", 20000, "deliveries per fan-out run (events = this / publications)")
+	flag.IntVar(&s.tenants, "tenants", 500, "tenants publishing round-robin")
+	flag.IntVar(&s.backlog, "backlog", 200000, "events published behind a paused publication, then drained")
+	cases := flag.String("cases", "saturation,paced,overload,fanout,tenants,backlog", "cases to run")
+	flag.StringVar(&s.cpuprofile, "cpuprofile", "", "write the CPU profile of herokuevents in the (first) stream saturation run here")
+	flag.BoolVar(&s.fsyncs, "fsyncs", false, "count fsync+fdatasync per event through the stream (strace -c, an extra run at saturation and one at 500 ev/s)")
+	flag.DurationVar(&s.wait, "wait", 5*time.Minute, "longest wait for the deliveries of a run")
+	flag.IntVar(&s.benthosInFlight, "benthos-in-flight", 64, "max_in_flight of Benthos's http_client output (its default is 64; its transport keeps 2 idle connections per host)")
+	journal := flag.String("journal", "on", "the delivery log of herokuevents: on or off")
 	flag.Parse()
-	modes := map[string][]bool{"on": {true}, "off": {false}, "both": {false, true}}[*journalMode]
-	if modes == nil {
-		log.Fatalf("-journal %q: use on, off or both", *journalMode)
-	}
-	ctx := context.Background()
-
-	sink := newSink()
-	defer sink.Close()
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *publishers * 2}}
-
-	fmt.Printf("publish→webhook, %d events, %d concurrent publishers, GOMAXPROCS=%d\n\n", *events, *publishers, runtimeProcs())
-	fmt.Printf("%-34s %12s %10s %10s\n", "scenario", "events/s", "p50", "p99")
-
-	relay := runRelay(ctx, client, sink, *events, *publishers)
-	relay.print("bare Go relay (ceiling)")
-
-	for _, sc := range []struct{ name, target string }{
-		{"herokuevents direct (publication)", "systemStatus"},
-		{"herokuevents via stream + filter", "inbound"},
-	} {
-		best := map[bool]result{}
-		for round := range max(*rounds, 1) {
-			if len(modes) == 1 && round > 0 {
-				break
-			}
-			for _, journal := range modes {
-				name := sc.name
-				if len(modes) > 1 {
-					name = fmt.Sprintf("%s, log %s", sc.target, map[bool]string{false: "off", true: "on"}[journal])
-				}
-				if *cpuprofile != "" {
-					f, err := os.Create(fmt.Sprintf("%s.%s.%v", *cpuprofile, sc.target, journal))
-					if err != nil {
-						log.Fatal(err)
-					}
-					if err := pprof.StartCPUProfile(f); err != nil {
-						log.Fatal(err)
-					}
-				}
-				r := runEmbedded(ctx, client, sink, sc.target, *events, *publishers, 0, journal)
-				pprof.StopCPUProfile()
-				r.print(name)
-				if r.rate > best[journal].rate {
-					best[journal] = r
-				}
-			}
-		}
-		for _, journal := range modes {
-			r := best[journal]
-			label := sc.name
-			if len(modes) > 1 {
-				label = map[bool]string{false: "  best, log off", true: "  best, log on"}[journal]
-			}
-			fmt.Printf("%-34s %12.0f %10s %10s %6.2fx relay\n", label, r.rate, r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), r.rate/relay.rate)
-		}
-		if len(modes) > 1 {
-			fmt.Printf("%-34s %+11.1f%%\n", "  events/s, log on vs off", 100*(best[true].rate/best[false].rate-1))
-		}
-		if r, ok := best[true]; ok {
-			fmt.Printf("%-34s %12.0f  (%d bytes of journal.db: %d attempts, %d entries)\n", "  journal MB per million attempts",
-				float64(r.journalBytes)/float64(*events)*1e6/(1<<20), r.journalBytes, *events, r.journalEntries)
-		}
-		if *paced > 0 {
-			for _, journal := range modes {
-				p := runEmbedded(ctx, client, sink, sc.target, min(*events, 5**paced), *publishers, *paced, journal)
-				p.print(fmt.Sprintf("  paced at %d/s, log %s", *paced, map[bool]string{false: "off", true: "on"}[journal]))
+	set := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if *short {
+		for name, v := range map[string]string{"events": "3000", "paced-for": "3s", "overload-for": "10s", "fanout-deliveries": "3000", "tenants": "50", "backlog": "10000"} {
+			if !set[name] {
+				_ = flag.Set(name, v)
 			}
 		}
 	}
-}
-
-func runtimeProcs() int { return runtime.GOMAXPROCS(0) }
-
-// sink records when each event (by a "seq" in its data or body) arrived.
-type sink struct {
-	*httptest.Server
-	mu   sync.Mutex
-	seen map[string]time.Time
-	hits atomic.Int64
-}
-
-func newSink() *sink {
-	s := &sink{seen: map[string]time.Time{}}
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var body struct {
-			Seq  string `json:"seq"`
-			Data struct {
-				Seq string `json:"seq"`
-			} `json:"data"`
-		}
-		b, _ := io.ReadAll(r.Body)
-		_ = json.Unmarshal(b, &body)
-		seq := body.Seq
-		if seq == "" {
-			seq = body.Data.Seq
-		}
-		now := time.Now()
-		s.mu.Lock()
-		if _, ok := s.seen[seq]; !ok {
-			s.seen[seq] = now
-		}
-		s.mu.Unlock()
-		s.hits.Add(1)
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	return s
-}
-
-func (s *sink) reset() {
-	s.mu.Lock()
-	s.seen = map[string]time.Time{}
-	s.mu.Unlock()
-}
-
-func (s *sink) count() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.seen)
-}
-
-type result struct {
-	rate     float64
-	p50, p99 time.Duration
-	// journalBytes is the size of journal.db (and its WAL) once the
-	// server closed; journalEntries its rows.
-	journalBytes   int64
-	journalEntries int64
-}
-
-func (r result) print(name string) {
-	fmt.Printf("%-34s %12.0f %10s %10s\n", name, r.rate, r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond))
-}
-
-// drive runs publishers that POST n events through post, then waits for the
-// sink to have them all, and computes the rate and latencies.
-func drive(s *sink, n, publishers int, post func(seq string, body []byte) error) result {
-	return drivePaced(s, n, publishers, 0, post)
-}
-
-// drivePaced is drive with the publishers together limited to rate events/s
-// (no limit when rate ≤ 0).
-func drivePaced(s *sink, n, publishers, rate int, post func(seq string, body []byte) error) result {
-	s.reset()
-	var tokens <-chan time.Time
-	if rate > 0 {
-		t := time.NewTicker(time.Second / time.Duration(rate))
-		defer t.Stop()
-		tokens = t.C
+	s.journal = *journal != "off"
+	s.paced = parseList(*paced, func(v string) (float64, error) { return strconv.ParseFloat(v, 64) })
+	s.fanout = parseList(*fan, strconv.Atoi)
+	s.cases = map[string]bool{}
+	for _, c := range strings.Split(*cases, ",") {
+		s.cases[strings.TrimSpace(c)] = true
 	}
-	sent := make([]time.Time, n)
-	var next atomic.Int64
+	bench(s)
+}
+
+func parseList[T any](s string, parse func(string) (T, error)) []T {
+	var out []T
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		v, err := parse(f)
+		if err != nil {
+			log.Fatalf("list %q: %v", s, err)
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// row is one line of the report.
+type row struct {
+	name           string
+	offered        float64 // events/s, 0 for closed loop
+	rate           float64 // events/s delivered (accepted events / time to last delivery)
+	deliveries     float64 // deliveries/s
+	p50, p99, p999 time.Duration
+	cpuPerDelivery time.Duration
+	rss, hwm, data int64
+	note           string
+}
+
+func header() {
+	fmt.Printf("%-38s %8s %9s %9s %9s %9s %9s %8s %7s %7s %8s  %s\n",
+		"case", "offered", "events/s", "deliv/s", "p50", "p99", "p99.9", "CPU/del", "RSS MB", "peak", "data MB", "note")
+}
+
+func (r row) print() {
+	offered := "closed"
+	if r.offered > 0 {
+		offered = fmt.Sprintf("%.0f", r.offered)
+	}
+	fmt.Printf("%-38s %8s %9.0f %9.0f %9s %9s %9s %6.0fµs %7.1f %7.1f %8.1f  %s\n",
+		r.name, offered, r.rate, r.deliveries, dur(r.p50), dur(r.p99), dur(r.p999),
+		float64(r.cpuPerDelivery)/float64(time.Microsecond), mb(r.rss), mb(r.hwm), mb(r.data), r.note)
+}
+
+func dur(d time.Duration) string {
+	switch {
+	case d >= 10*time.Second:
+		return d.Round(100 * time.Millisecond).String()
+	case d >= 10*time.Millisecond:
+		return d.Round(100 * time.Microsecond).String()
+	default:
+		return d.Round(10 * time.Microsecond).String()
+	}
+}
+
+func mb(b int64) float64 { return float64(b) / (1 << 20) }
+
+// measured runs a load against p and computes its row.
+func measured(name string, p *proc, s *sink, l load, wait time.Duration) (row, *run, stats) {
+	u0 := p.usage()
+	r := publish(s, l)
+	if !await(s, r, wait) {
+		log.Printf("%s: only %d of %d deliveries within %s", name, s.count(), r.expected.Load(), wait)
+	}
+	u1 := p.usage()
+	st := measure(s, r)
+	fan := float64(st.deliveries) / max(float64(r.accepted.Load()), 1)
+	span := st.last.Sub(r.start).Seconds()
+	out := row{
+		name: name, offered: l.rate,
+		deliveries: float64(st.deliveries) / span,
+		p50:        st.p50, p99: st.p99, p999: st.p999,
+		rss: u1.rss, hwm: u1.hw, data: p.dataSize(),
+	}
+	out.rate = out.deliveries / max(fan, 1)
+	if st.deliveries > 0 {
+		out.cpuPerDelivery = (u1.cpu - u0.cpu) / time.Duration(st.deliveries)
+	}
+	if n := l.n - int(r.accepted.Load()); n > 0 {
+		out.note = fmt.Sprintf("%d refused %v", n, st.refusedByStatus)
+	}
+	if st.lost > 0 {
+		out.note += fmt.Sprintf(" %d LOST", st.lost)
+	}
+	return out, r, st
+}
+
+func bench(s settings) {
+	sk := newSink()
+	fmt.Printf("publish→webhook, GOMAXPROCS=%d, %d CPUs, %d closed-loop publishers, delivery log %v\n\n",
+		runtime.GOMAXPROCS(0), runtime.NumCPU(), s.publishers, map[bool]string{true: "on", false: "off"}[s.journal])
+	header()
+	peak := 0.0 // events/s through the stream at saturation
+	if s.cases["saturation"] || s.cases["overload"] || s.cases["backlog"] {
+		peak = saturation(s, sk)
+	}
+	if s.cases["paced"] {
+		for _, rate := range s.paced {
+			p, t := streamServer(embeddedOpts{journal: s.journal}, sk)
+			r, _, _ := measured(fmt.Sprintf("stream paced %.0f/s", rate), p, sk, load{targets: []target{t.stream}, n: int(rate * s.pacedFor.Seconds()), rate: rate}, s.wait)
+			p.stop()
+			r.print()
+		}
+	}
+	if s.fsyncs {
+		fsyncs(s, sk)
+	}
+	if s.cases["overload"] {
+		overload(s, sk, peak)
+	}
+	if s.cases["fanout"] {
+		for _, k := range s.fanout {
+			fanout(s, sk, k)
+		}
+	}
+	if s.cases["tenants"] {
+		tenants(s, sk)
+	}
+	if s.cases["backlog"] {
+		backlog(s, sk, peak)
+	}
+}
+
+// saturation runs relay, Benthos, direct and stream side by side, -reps
+// times, and prints each run and their ratios; it returns the best stream
+// rate.
+func saturation(s settings, sk *sink) float64 {
+	bin, err := buildBenthos()
+	if err != nil {
+		log.Fatal(err)
+	}
+	type rep struct{ relay, benthos, direct, stream row }
+	var reps []rep
+	closed := func(t target, n int) load { return load{targets: []target{t}, n: n, publishers: s.publishers} }
+	for i := range max(s.reps, 1) {
+		var r rep
+		p := startRelay(sk.url)
+		r.relay, _, _ = measured("bare Go relay (ceiling)", p, sk, closed(target{url: p.first["url"] + "/hook/relay", paths: []string{"/hook/relay"}}, s.events), s.wait)
+		p.stop()
+		r.relay.print()
+
+		p = startBenthos(bin, sk.url, s.benthosInFlight)
+		r.benthos, _, _ = measured("Benthos core (not durable)", p, sk, closed(target{url: p.first["url"] + "/post", paths: []string{"/hook"}}, s.events), s.wait)
+		p.stop()
+		r.benthos.print()
+
+		p, t := streamServer(embeddedOpts{journal: s.journal}, sk)
+		r.direct, _, _ = measured("herokuevents direct", p, sk, closed(t.direct, s.events), s.wait)
+		p.stop()
+		r.direct.print()
+
+		prof := ""
+		if i == 0 {
+			prof = s.cpuprofile
+		}
+		p, t = streamServer(embeddedOpts{journal: s.journal, cpuprofile: prof}, sk)
+		r.stream, _, _ = measured("herokuevents stream + filter", p, sk, closed(t.stream, s.events), s.wait)
+		p.stop()
+		r.stream.print()
+		reps = append(reps, r)
+	}
+	fmt.Println()
+	fmt.Printf("%-38s %18s %18s %18s\n", "ratios in the same run", "× relay", "× Benthos", "CPU µs/delivery")
+	var best float64
+	for i, r := range reps {
+		for _, c := range []struct {
+			name string
+			r    row
+		}{{"relay", r.relay}, {"benthos", r.benthos}, {"direct", r.direct}, {"stream", r.stream}} {
+			fmt.Printf("  run %d %-31s %18.2f %18.2f %18.0f\n", i+1, c.name, c.r.rate/r.relay.rate, c.r.rate/r.benthos.rate, float64(c.r.cpuPerDelivery)/1e3)
+		}
+		best = max(best, r.stream.rate)
+	}
+	if s.cpuprofile != "" {
+		fmt.Printf("  CPU profile of the first stream run: %s (go tool pprof -top %s)\n", s.cpuprofile, s.cpuprofile)
+	}
+	fmt.Println()
+	return best
+}
+
+// fsyncs counts fsync and fdatasync calls per event through the stream,
+// at saturation and at 500 ev/s.
+func fsyncs(s settings, sk *sink) {
+	for _, rate := range []float64{0, 500} {
+		p, t := streamServer(embeddedOpts{journal: s.journal, strace: true}, sk)
+		n := s.events
+		if rate > 0 {
+			n = int(rate * s.pacedFor.Seconds())
+		}
+		// what setting up made is not counted: the counter starts here
+		r, _, _ := measured("stream under strace", p, sk, load{targets: []target{t.stream}, n: n, rate: rate, publishers: s.publishers}, s.wait)
+		syncs := p.stop()
+		label := "saturation"
+		if rate > 0 {
+			label = fmt.Sprintf("%.0f/s", rate)
+		}
+		fmt.Printf("%-38s %8s %9.0f  fsync+fdatasync: %d calls, %.2f per event (incl. setup and shutdown)\n", "fsyncs per event, "+label, "", r.rate, syncs, float64(syncs)/float64(n))
+	}
+}
+
+// overload offers x × peak for a while, then measures the drain.
+func overload(s settings, sk *sink, peak float64) {
+	if peak <= 0 {
+		log.Print("overload: no saturation rate measured")
+		return
+	}
+	offered := s.overloadX * peak
+	p, t := streamServer(embeddedOpts{journal: s.journal}, sk)
+	defer p.stop()
+	l := load{targets: []target{t.stream}, n: int(offered * s.overloadFor.Seconds()), rate: offered}
+	u0 := p.usage()
+	r := publish(sk, l)
+	backlogAtStop := r.expected.Load() - sk.count()
+	await(sk, r, s.wait)
+	u1 := p.usage()
+	st := measure(sk, r)
+	span := r.stop.Sub(r.start)
+	during := float64(sk.arrivedBetween(r.start, r.stop)) / span.Seconds()
+	half := r.start.Add(span / 2)
+	late := float64(sk.arrivedBetween(half, r.stop)) / r.stop.Sub(half).Seconds()
+	drain := st.last.Sub(r.stop)
+	out := row{name: fmt.Sprintf("stream overload %.1f× for %s", s.overloadX, s.overloadFor), offered: offered, rate: during, deliveries: during,
+		p50: st.p50, p99: st.p99, p999: st.p999, rss: u1.rss, hwm: u1.hw, data: p.dataSize()}
+	if st.deliveries > 0 {
+		out.cpuPerDelivery = (u1.cpu - u0.cpu) / time.Duration(st.deliveries)
+	}
+	out.print()
+	fmt.Printf("  delivered while overloaded %.0f/s = %.0f%% of peak %.0f/s (second half %.0f/s = %.0f%%)\n", during, 100*during/peak, peak, late, 100*late/peak)
+	fmt.Printf("  accepted %d of %d, refused %v (smallest Retry-After %ds); backlog max %d, %d at stop, drained in %s (%.0f/s); lost %d\n",
+		r.accepted.Load(), l.n, st.refusedByStatus, r.retryAfterMin.Load(), r.maxBacklog.Load(), backlogAtStop, drain.Round(time.Millisecond),
+		float64(backlogAtStop)/max(drain.Seconds(), 1e-3), st.lost)
+}
+
+// fanout delivers each event of one subscription to k publications.
+func fanout(s settings, sk *sink, k int) {
+	p := startEmbedded(embeddedOpts{journal: s.journal})
+	defer p.stop()
+	t := tenantOf(p.first)
+	var pubs []string
+	for i := range k {
+		pubs = append(pubs, fmt.Sprintf("fan%d", i))
+	}
+	tg := configure(t, sk.url, "bench-app", "fan", pubs)
+	n := max(s.fanoutDeliveries/k, 1)
+	r, _, _ := measured(fmt.Sprintf("fan-out to %d publications", k), p, sk, load{targets: []target{tg.stream}, n: n, publishers: s.publishers}, s.wait)
+	r.print()
+}
+
+// tenants publishes round-robin over many tenants, each with its stream.
+func tenants(s settings, sk *sink) {
+	p := startEmbedded(embeddedOpts{journal: s.journal})
+	defer p.stop()
+	platform := p.first["HEROKUEVENTS_PLATFORM_URL"]
+	targets := make([]target, s.tenants)
 	var wg sync.WaitGroup
-	start := time.Now()
-	for range publishers {
+	sem := make(chan struct{}, 8)
+	for i := range s.tenants {
+		sem <- struct{}{}
 		wg.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n {
-					return
-				}
-				if tokens != nil {
-					<-tokens
-				}
-				seq := fmt.Sprintf("e%d", i)
-				body := fmt.Appendf(nil, `{"seq":%q,"Context__c":{"string":"bench"},"CreatedById":"005Ws000001eUtGIAU","CreatedDate":1733842936}`, seq)
-				sent[i] = time.Now()
-				if err := post(seq, body); err != nil {
-					log.Fatalf("publish %d: %v", i, err)
-				}
+			defer func() { <-sem }()
+			app := fmt.Sprintf("bench-t%d", i)
+			var res struct {
+				Config map[string]string `json:"config"`
 			}
+			call(platform+"/heroku/resources", "", http.MethodPost, map[string]any{"app": app, "plan": "herokuevents:test", "uuid": fmt.Sprintf("00000000-0000-4000-8000-%012d", i)}, &res)
+			targets[i] = configure(tenantOf(res.Config), sk.url, app, "inbound", []string{"systemStatus"}).stream
 		})
 	}
 	wg.Wait()
-	deadline := time.Now().Add(2 * time.Minute)
-	for s.count() < n {
-		if time.Now().After(deadline) {
-			log.Fatalf("only %d of %d events delivered", s.count(), n)
-		}
-		time.Sleep(2 * time.Millisecond)
+	r, _, _ := measured(fmt.Sprintf("%d tenants round-robin, stream", s.tenants), p, sk, load{targets: targets, n: s.events, publishers: s.publishers}, s.wait)
+	r.print()
+}
+
+// backlog publishes into a paused publication's stream, then resumes it
+// and measures the drain.
+func backlog(s settings, sk *sink, peak float64) {
+	p, t := streamServer(embeddedOpts{journal: s.journal}, sk)
+	defer p.stop()
+	tn := tenantOf(p.first)
+	call(tn.api+"/publications/systemStatus/pause", tn.key, http.MethodPost, nil, nil)
+	u0 := p.usage()
+	r := publish(sk, load{targets: []target{t.stream}, n: s.backlog, publishers: s.publishers})
+	tenth := s.backlog / 10
+	firstRate := float64(tenth) / r.due[tenth].Sub(r.due[0]).Seconds()
+	lastRate := float64(tenth) / r.stop.Sub(r.due[s.backlog-tenth]).Seconds()
+	size := p.dataSize()
+	resumed := time.Now()
+	call(tn.api+"/publications/systemStatus/resume", tn.key, http.MethodPost, nil, nil)
+	await(sk, r, s.wait)
+	u1 := p.usage()
+	st := measure(sk, r)
+	drain := float64(st.deliveries) / st.last.Sub(resumed).Seconds()
+	out := row{name: fmt.Sprintf("backlog of %d, then drain", s.backlog), rate: drain, deliveries: drain, rss: u1.rss, hwm: u1.hw, data: size}
+	if st.deliveries > 0 {
+		out.cpuPerDelivery = (u1.cpu - u0.cpu) / time.Duration(st.deliveries)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var last time.Time
-	lat := make([]time.Duration, 0, n)
-	for i := range n {
-		at := s.seen[fmt.Sprintf("e%d", i)]
-		if at.After(last) {
-			last = at
-		}
-		lat = append(lat, at.Sub(sent[i]))
+	out.print()
+	fmt.Printf("  publishing: first tenth %.0f/s, last tenth %.0f/s (%.0f%%); drain %.0f/s = %.0f%% of the saturation rate %.0f/s; lost %d\n",
+		firstRate, lastRate, 100*lastRate/firstRate, drain, 100*drain/max(peak, 1), peak, st.lost)
+}
+
+// targets of the bench app of a herokuevents child.
+type targets struct{ direct, stream target }
+
+// streamServer starts herokuevents with the bench app's subscription
+// "inbound" streamed (with a filter) to the publication "systemStatus".
+func streamServer(o embeddedOpts, sk *sink) (*proc, targets) {
+	p := startEmbedded(o)
+	return p, configure(tenantOf(p.first), sk.url, "bench-app", "inbound", []string{"systemStatus"})
+}
+
+// filter is the stream's Bloblang filter (Benthos runs the same mapping).
+const filter = `root = if this.Context__c.string == "drop" { deleted() } else { this }`
+
+// configure creates the webhook subscription sub, the publications pubs
+// (each delivering to the sink at /hook/app/pub) and a filtered stream from
+// sub to each; it returns the targets of the first publication (direct)
+// and of the subscription (stream, expected at every publication).
+func configure(t tenant, sinkURL, app, sub string, pubs []string) targets {
+	call(t.api+"/platforms/webhook/subscriptions", t.key, http.MethodPost, map[string]any{"name": sub}, nil)
+	var paths []string
+	for _, pub := range pubs {
+		path := "/hook/" + app + "/" + pub
+		paths = append(paths, path)
+		call(t.api+"/platforms/webhook/publications", t.key, http.MethodPost, map[string]any{"name": pub, "url": sinkURL + path, "skip_handshake": true}, nil)
+		call(t.api+"/streams", t.key, http.MethodPost, map[string]any{"source": sub, "target": pub, "filter": filter}, nil)
 	}
-	slices.Sort(lat)
-	return result{
-		rate: float64(n) / last.Sub(start).Seconds(),
-		p50:  lat[len(lat)/2],
-		p99:  lat[len(lat)*99/100],
+	return targets{
+		direct: target{url: t.publish + "/" + pubs[0], user: t.user, pass: t.pass, paths: paths[:1]},
+		stream: target{url: t.publish + "/" + sub, user: t.user, pass: t.pass, paths: slices.Clone(paths)},
 	}
 }
 
-func runRelay(_ context.Context, client *http.Client, s *sink, n, publishers int) result {
-	relay := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		res, err := client.Post(s.URL, "application/json", bytes.NewReader(b))
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadGateway)
-			return
-		}
-		io.Copy(io.Discard, res.Body)
-		res.Body.Close()
-		w.WriteHeader(http.StatusAccepted)
-	}))
-	defer relay.Close()
-	return drive(s, n, publishers, func(_ string, body []byte) error {
-		return postOK(client, relay.URL+"/relay", "", "", body)
-	})
-}
-
-func runEmbedded(ctx context.Context, client *http.Client, s *sink, target string, n, publishers, rate int, journal bool) result {
-	dir, err := os.MkdirTemp("", "herokuevents-bench")
+// call makes an API request (Bearer key, or the userinfo of the URL) and
+// decodes a 2xx answer into out.
+func call(u, key, method string, in, out any) {
+	var b []byte
+	if in != nil {
+		b, _ = json.Marshal(in)
+	}
+	req, err := http.NewRequest(method, u, bytes.NewReader(b))
 	if err != nil {
 		log.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	srv, err := embedded.Start(ctx, embedded.Options{
-		Addr: "127.0.0.1:0", DataDir: dir, App: "bench-app",
-		AllowEgress: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
-		Logger:      slog.New(slog.NewJSONHandler(io.Discard, nil)),
-		NoJournal:   !journal,
-		Journal:     journallog.Retention{PerPublication: 2 * n}, // keep every attempt: the size is of all of them
-	})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer srv.Close()
-	api, _ := url.Parse(srv.Var("HEROKUEVENTS_API_URL"))
-	key, _ := api.User.Password()
-	api.User = nil
-	for _, c := range []struct {
-		path string
-		body any
-	}{
-		{"/platforms/webhook/subscriptions", map[string]any{"name": "inbound"}},
-		{"/platforms/webhook/publications", map[string]any{"name": "systemStatus", "url": s.URL + "/hook", "skip_handshake": true}},
-		{"/streams", map[string]any{"source": "inbound", "target": "systemStatus", "filter": `root = if this.Context__c.string == "drop" { deleted() } else { this }`}},
-	} {
-		b, _ := json.Marshal(c.body)
-		req, _ := http.NewRequest(http.MethodPost, api.String()+c.path, bytes.NewReader(b))
-		req.Header.Set("Authorization", "Bearer "+key)
-		res, err := client.Do(req)
-		if err != nil || res.StatusCode != http.StatusCreated {
-			log.Fatalf("create %s: %v %v", c.path, err, res)
-		}
-		res.Body.Close()
-	}
-	pub, _ := url.Parse(srv.Var("HEROKUEVENTS_PUBLISH_URL"))
-	user := pub.User.Username()
-	pass, _ := pub.User.Password()
-	pub.User = nil
-	endpoint := strings.TrimSuffix(pub.String(), "/") + "/" + target
-	r := drivePaced(s, n, publishers, rate, func(_ string, body []byte) error {
-		return postOK(client, endpoint, user, pass, body)
-	})
-	if journal {
-		if err := srv.FlushJournal(ctx); err != nil {
-			log.Fatal(err)
-		}
-		if err := srv.Close(); err != nil {
-			log.Fatal(err)
-		}
-		r.journalBytes, r.journalEntries = journalSize(filepath.Join(dir, "journal.db"))
-	}
-	return r
-}
-
-// journalSize is the size of the journal file and its WAL, and its rows.
-func journalSize(path string) (size, rows int64) {
-	for _, p := range []string{path, path + "-wal"} {
-		if st, err := os.Stat(p); err == nil {
-			size += st.Size()
-		}
-	}
-	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.QueryRow(`SELECT COUNT(*) FROM entry`).Scan(&rows); err != nil {
-		log.Fatal(err)
-	}
-	return size, rows
-}
-
-func postOK(client *http.Client, endpoint, user, pass string, body []byte) error {
-	req, err := http.NewRequest(http.MethodPost, endpoint, bytes.NewReader(body))
-	if err != nil {
-		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	if user != "" {
-		req.SetBasicAuth(user, pass)
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	} else if req.URL.User != nil {
+		pass, _ := req.URL.User.Password()
+		req.SetBasicAuth(req.URL.User.Username(), pass)
+		req.URL.User = nil
 	}
 	res, err := client.Do(req)
 	if err != nil {
-		return err
+		log.Fatalf("%s %s: %v", method, u, err)
 	}
 	defer res.Body.Close()
-	io.Copy(io.Discard, res.Body)
-	if res.StatusCode != http.StatusAccepted {
-		return fmt.Errorf("status %d", res.StatusCode)
+	rb, _ := io.ReadAll(res.Body)
+	if res.StatusCode/100 != 2 {
+		log.Fatalf("%s %s: %d %s", method, req.URL.Path, res.StatusCode, rb)
 	}
-	return nil
+	if out != nil {
+		if err := json.Unmarshal(rb, out); err != nil {
+			log.Fatalf("%s %s: %v", method, req.URL.Path, err)
+		}
+	}
 }
+
+func init() { log.SetFlags(0); log.SetOutput(os.Stderr) }
