@@ -15,11 +15,13 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"sync"
 
 	_ "modernc.org/sqlite" // driver "sqlite"
 
 	"github.com/herokuevents/herokuevents/infra/embedded/sqlitefile"
+	"github.com/herokuevents/herokuevents/shared/queue"
 )
 
 // ErrClosed is returned by operations on a closed DB.
@@ -28,6 +30,11 @@ var ErrClosed = errors.New("sqlitequeue: closed")
 // ErrNotFound is returned (wrapped) by Redrive for ids that are not in the queue.
 var ErrNotFound = errors.New("sqlitequeue: not found")
 
+// schema creates the table of every queue's messages. tenant is the
+// message's queue.AttrTenant and lane its lane within the tenant (see
+// Queue.Lanes): claims go round-robin over them. claimed is 1 while a
+// receive is not settled: the handler has not yet reported (nor timed
+// out), so a message claimed at a crash is told apart from one that failed.
 const schema = `
 CREATE TABLE IF NOT EXISTS message (
 	id         INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -36,10 +43,61 @@ CREATE TABLE IF NOT EXISTS message (
 	attrs      TEXT,
 	sent_at    INTEGER NOT NULL,
 	visible_at INTEGER NOT NULL,
-	receives   INTEGER NOT NULL DEFAULT 0
+	receives   INTEGER NOT NULL DEFAULT 0,
+	tenant     TEXT    NOT NULL DEFAULT '',
+	lane       TEXT    NOT NULL DEFAULT '',
+	claimed    INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS message_visible ON message (queue, visible_at);
 `
+
+// indexes: message_visible finds the next message to become visible,
+// message_lane walks tenants and lanes and a lane's visible messages.
+const indexes = `
+CREATE INDEX IF NOT EXISTS message_visible ON message (queue, visible_at);
+CREATE INDEX IF NOT EXISTS message_lane ON message (queue, tenant, lane, visible_at);
+`
+
+// migrate adds the columns a file made by an earlier version lacks, and
+// fills them from what the rows hold.
+func migrate(ctx context.Context, db *sql.DB) error {
+	rows, err := db.QueryContext(ctx, `SELECT name FROM pragma_table_info('message')`)
+	if err != nil {
+		return err
+	}
+	have := map[string]bool{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return err
+		}
+		have[name] = true
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return err
+	}
+	steps := []struct{ column, add, fill string }{
+		{"tenant", `ALTER TABLE message ADD COLUMN tenant TEXT NOT NULL DEFAULT ''`,
+			`UPDATE message SET tenant = COALESCE(json_extract(attrs, '$.` + queue.AttrTenant + `'), '') WHERE attrs IS NOT NULL`},
+		{"lane", `ALTER TABLE message ADD COLUMN lane TEXT NOT NULL DEFAULT ''`, ""},
+		{"claimed", `ALTER TABLE message ADD COLUMN claimed INTEGER NOT NULL DEFAULT 0`,
+			`UPDATE message SET claimed = 1 WHERE receives > 0 AND visible_at > ` + strconv.FormatInt(nowMicro(), 10)},
+	}
+	for _, st := range steps {
+		if have[st.column] {
+			continue
+		}
+		if _, err := db.ExecContext(ctx, st.add); err != nil {
+			return err
+		}
+		if st.fill != "" {
+			if _, err := db.ExecContext(ctx, st.fill); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
 
 // maxGroup bounds how many operations share one transaction.
 const maxGroup = 256
@@ -133,6 +191,14 @@ func Open(path string) (*DB, error) {
 	if _, err := db.ExecContext(ctx, schema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("create queue schema in %s: %w", path, err)
+	}
+	if err := migrate(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrate queue schema in %s: %w", path, err)
+	}
+	if _, err := db.ExecContext(ctx, indexes); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("create queue indexes in %s: %w", path, err)
 	}
 	w, err := db.Conn(ctx)
 	if err != nil {
@@ -238,10 +304,51 @@ func (d *DB) writer() {
 	}
 }
 
-// run executes a group of operations in one transaction.
+// run executes a group of operations in one transaction. Operations
+// seldom fail, so it first runs them all without savepoints; only when one
+// fails does it roll back and run the group again, each operation isolated
+// by a savepoint (operations are written to be run again: they set, not
+// accumulate, what they report).
 func (d *DB) run(group []*op) {
 	ctx := context.Background()
 	errs := make([]error, len(group))
+	for i, o := range group {
+		errs[i] = o.ctx.Err()
+	}
+	if d.runFast(ctx, group, errs) {
+		for i, o := range group {
+			o.done <- errs[i]
+		}
+		return
+	}
+	d.runIsolated(ctx, group, errs)
+}
+
+// runFast runs the group's live operations in one transaction without
+// savepoints and reports whether it committed.
+func (d *DB) runFast(ctx context.Context, group []*op, errs []error) bool {
+	if _, err := d.w.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return false
+	}
+	for i, o := range group {
+		if errs[i] != nil {
+			continue
+		}
+		if err := o.fn(ctx, d.w); err != nil {
+			d.rollback()
+			return false
+		}
+	}
+	if _, err := d.w.ExecContext(ctx, "COMMIT"); err != nil {
+		d.rollback()
+		return false
+	}
+	return true
+}
+
+// runIsolated runs the group in one transaction, each operation in its own
+// savepoint, so that a failing one leaves no trace and fails alone.
+func (d *DB) runIsolated(ctx context.Context, group []*op, errs []error) {
 	fail := func(err error) {
 		for i, o := range group {
 			if errs[i] == nil {
@@ -255,8 +362,7 @@ func (d *DB) run(group []*op) {
 		return
 	}
 	for i, o := range group {
-		if err := o.ctx.Err(); err != nil {
-			errs[i] = err
+		if errs[i] != nil {
 			continue
 		}
 		if _, err := d.w.ExecContext(ctx, "SAVEPOINT op"); err != nil {

@@ -43,10 +43,11 @@ func NewDeadLetters(pairs ...Pair) *DeadLetters {
 	return &DeadLetters{db: db, pairs: slices.Clone(pairs)}
 }
 
-const tenantDeadLetters = `SELECT id, body, attrs, sent_at, receives FROM message
-	WHERE queue = ? AND attrs IS NOT NULL AND json_extract(attrs, '$.` + queue.AttrTenant + `') = ?`
+// tenantDeadLetters seeks the tenant's messages of a queue in the
+// (queue, tenant, lane, visible_at) index.
+const tenantDeadLetters = `SELECT id, body, attrs, sent_at, receives FROM message WHERE queue = ? AND tenant = ?`
 
-const reviveMessage = `UPDATE message SET queue = ?, body = ?, attrs = ?, receives = 0, sent_at = ?, visible_at = ? WHERE id = ?`
+const reviveMessage = `UPDATE message SET queue = ?, body = ?, attrs = ?, receives = 0, claimed = 0, sent_at = ?, visible_at = ? WHERE id = ?`
 
 // List returns up to limit of the tenant's dead letters, oldest first.
 func (d *DeadLetters) List(ctx context.Context, tenant string, limit int) ([]queue.DeadLetter, error) {

@@ -38,6 +38,28 @@ type Stats struct {
 
 func nowMicro() int64 { return time.Now().UnixMicro() }
 
+// The statements of the hot path. Each one's plan is checked by a test
+// (plan_test.go): it must look messages up by primary key or seek an
+// index, never walk a queue's backlog. Statements given message ids keep
+// SQLite off the queue's indexes with +queue: given "queue = ?", its
+// planner walks (queue, visible_at) and filters by id, a cost that grows
+// with the backlog.
+const (
+	sendSQL  = `INSERT INTO message (queue, body, attrs, sent_at, visible_at, tenant, lane) VALUES (?, ?, ?, ?, ?, ?, ?)`
+	claimSQL = `UPDATE message SET visible_at = ?, receives = receives + 1, claimed = 1
+		WHERE id IN (SELECT id FROM message WHERE queue = ? AND visible_at <= ? ORDER BY visible_at LIMIT ?)
+		RETURNING id, body, attrs, sent_at, receives`
+	nextSQL    = `SELECT MIN(visible_at) FROM message WHERE queue = ?`
+	deleteSQL  = `DELETE FROM message WHERE +queue = ? AND id IN (SELECT value FROM json_each(?))`
+	unclaimSQL = `UPDATE message SET visible_at = ?, receives = max(receives - 1, 0), claimed = 0
+		WHERE +queue = ? AND id IN (SELECT value FROM json_each(?))`
+	depthSQL = `SELECT COUNT(*) FROM message WHERE queue = ?`
+	// wakeHeldSQL seeks the tenant's messages.
+	wakeHeldSQL = `UPDATE message SET visible_at = ?1
+		WHERE queue = ?2 AND tenant = ?3 AND +visible_at > ?1 AND receives = 0
+		AND json_extract(attrs, '$.` + queue.AttrHeld + `') = ?4`
+)
+
 // Send queues msgs in one transaction: all or none. Bodies larger than
 // queue.MaxBody fail with queue.ErrTooLarge and nothing is queued. Delay
 // (capped to queue.MaxDelay) postpones the first delivery. Consumers of this
@@ -58,7 +80,7 @@ func (q *Queue) Send(ctx context.Context, msgs ...queue.Message) error {
 		attrs[i] = a
 	}
 	err := q.db.exec(ctx, func(ctx context.Context, c *wconn) error {
-		stmt, err := c.PrepareContext(ctx, `INSERT INTO message (queue, body, attrs, sent_at, visible_at) VALUES (?, ?, ?, ?, ?)`)
+		stmt, err := c.PrepareContext(ctx, sendSQL)
 		if err != nil {
 			return err
 		}
@@ -69,7 +91,7 @@ func (q *Queue) Send(ctx context.Context, msgs ...queue.Message) error {
 				body = []byte{}
 			}
 			visible := now + queue.ClampDelay(m.Delay).Microseconds()
-			if _, err := stmt.ExecContext(ctx, q.name, body, attrs[i], now, visible); err != nil {
+			if _, err := stmt.ExecContext(ctx, q.name, body, attrs[i], now, visible, m.Attributes[queue.AttrTenant], ""); err != nil {
 				return err
 			}
 		}
@@ -107,10 +129,7 @@ func (q *Queue) claim(ctx context.Context, max int, visibility time.Duration) ([
 	err := q.db.exec(ctx, func(ctx context.Context, c *wconn) error {
 		msgs, next = nil, 0
 		now := nowMicro()
-		rows, err := c.QueryContext(ctx, `UPDATE message SET visible_at = ?, receives = receives + 1
-			WHERE id IN (SELECT id FROM message WHERE queue = ? AND visible_at <= ? ORDER BY visible_at LIMIT ?)
-			RETURNING id, body, attrs, sent_at, receives`,
-			now+visibility.Microseconds(), q.name, now, max)
+		rows, err := c.QueryContext(ctx, claimSQL, now+visibility.Microseconds(), q.name, now, max)
 		if err != nil {
 			return err
 		}
@@ -120,7 +139,7 @@ func (q *Queue) claim(ctx context.Context, max int, visibility time.Duration) ([
 		}
 		if len(msgs) < max {
 			var n sql.NullInt64
-			if err := c.QueryRowContext(ctx, `SELECT MIN(visible_at) FROM message WHERE queue = ?`, q.name).Scan(&n); err != nil {
+			if err := c.QueryRowContext(ctx, nextSQL, q.name).Scan(&n); err != nil {
 				return err
 			}
 			next = n.Int64
@@ -141,8 +160,7 @@ func (q *Queue) unclaim(ctx context.Context, msgs []queue.Message) error {
 		return err
 	}
 	err = q.db.exec(ctx, func(ctx context.Context, c *wconn) error {
-		_, err := c.ExecContext(ctx, `UPDATE message SET visible_at = ?, receives = max(receives - 1, 0)
-			WHERE queue = ? AND id IN (SELECT value FROM json_each(?))`, nowMicro(), q.name, ids)
+		_, err := c.ExecContext(ctx, unclaimSQL, nowMicro(), q.name, ids)
 		return err
 	})
 	if err != nil {
@@ -162,7 +180,7 @@ func (q *Queue) Delete(ctx context.Context, ids ...string) error {
 		return fmt.Errorf("delete from %s: %w", q.name, err)
 	}
 	err = q.db.exec(ctx, func(ctx context.Context, c *wconn) error {
-		_, err := c.ExecContext(ctx, `DELETE FROM message WHERE queue = ? AND id IN (SELECT value FROM json_each(?))`, q.name, js)
+		_, err := c.ExecContext(ctx, deleteSQL, q.name, js)
 		return err
 	})
 	if err != nil {
@@ -171,10 +189,14 @@ func (q *Queue) Delete(ctx context.Context, ids ...string) error {
 	return nil
 }
 
-// Len returns how many messages the queue holds, in any state.
+// Len returns how many messages the queue holds, in any state (a count
+// over an index: the metrics' depth gauge).
 func (q *Queue) Len(ctx context.Context) (int, error) {
-	s, err := q.Stats(ctx)
-	return s.Visible + s.InFlight + s.Delayed, err
+	var n int
+	if err := q.db.db.QueryRowContext(ctx, depthSQL, q.name).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count messages of %s: %w", q.name, err)
+	}
+	return n, nil
 }
 
 // Stats counts the queue's messages by state.
@@ -221,10 +243,7 @@ func (q *Queue) WakeHeld(ctx context.Context, tenant, key string) (int, error) {
 	var n int64
 	err := q.db.exec(ctx, func(ctx context.Context, c *wconn) error {
 		now := nowMicro()
-		r, err := c.ExecContext(ctx, `UPDATE message SET visible_at = ?1
-			WHERE queue = ?2 AND receives = 0 AND visible_at > ?1 AND attrs IS NOT NULL
-			AND json_extract(attrs, '$.`+queue.AttrTenant+`') = ?3 AND json_extract(attrs, '$.`+queue.AttrHeld+`') = ?4`,
-			now, q.name, tenant, key)
+		r, err := c.ExecContext(ctx, wakeHeldSQL, now, q.name, tenant, key)
 		if err != nil {
 			return err
 		}
@@ -290,7 +309,7 @@ func (q *Queue) Redrive(ctx context.Context, to queue.Sender, ids ...string) (in
 		return 0, fmt.Errorf("redrive %s: %w", q.name, err)
 	}
 	rows, err := q.db.db.QueryContext(ctx, `SELECT id, body, attrs, sent_at, receives FROM message
-		WHERE queue = ? AND id IN (SELECT value FROM json_each(?)) ORDER BY id`, q.name, js)
+		WHERE +queue = ? AND id IN (SELECT value FROM json_each(?)) ORDER BY id`, q.name, js)
 	if err != nil {
 		return 0, fmt.Errorf("redrive %s: %w", q.name, err)
 	}
@@ -332,7 +351,7 @@ func (q *Queue) redrive(ctx context.Context, to queue.Sender, msgs []queue.Messa
 			now := nowMicro()
 			r, err := c.ExecContext(ctx, `UPDATE message
 				SET queue = ?, receives = 0, sent_at = ?, visible_at = ?, attrs = json_remove(attrs, '$.`+queue.AttrReason+`')
-				WHERE queue = ? AND id IN (SELECT value FROM json_each(?))`, tq.name, now, now, q.name, js)
+				WHERE +queue = ? AND id IN (SELECT value FROM json_each(?))`, tq.name, now, now, q.name, js)
 			if err != nil {
 				return err
 			}

@@ -1,0 +1,108 @@
+package sqlitequeue_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/herokuevents/herokuevents/infra/embedded/sqlitequeue"
+	"github.com/herokuevents/herokuevents/shared/queue"
+)
+
+// BenchmarkHops measures messages through one and two hops of queues:
+// senders put one message per Send (as ingest does), each hop's consumer
+// claims batches of 10 (filter's settings), and a hop's handler sends its
+// batch to the next queue in one Send. backlog messages wait in the first
+// queue before the clock starts, so a cost proportional to the backlog
+// shows. msgs/s counts messages out of the last hop.
+//
+//	go test -run '^$' -bench Hops -benchtime 20000x ./infra/embedded/sqlitequeue/
+func BenchmarkHops(b *testing.B) {
+	for _, c := range []struct {
+		hops, backlog int
+	}{{1, 0}, {2, 0}, {1, 20000}} {
+		b.Run(fmt.Sprintf("hops=%d/backlog=%d", c.hops, c.backlog), func(b *testing.B) {
+			benchHops(b, c.hops, c.backlog)
+		})
+	}
+}
+
+func benchHops(b *testing.B, hops, backlog int) {
+	db, err := sqlitequeue.Open(filepath.Join(b.TempDir(), "queues.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	ctx, cancel := context.WithCancel(b.Context())
+	attrs := map[string]string{queue.AttrTenant: "t1", queue.AttrAttempt: "0"}
+	body := []byte(`{"tenant":"t1","publication":"p1","event":{"id":"00000000-0000-0000-0000-000000000000","source":"bench","type":"bench","data":{"n":1}}}`)
+	first := db.Queue("hop0")
+	for sent := 0; sent < backlog; {
+		n := min(100, backlog-sent)
+		msgs := make([]queue.Message, n)
+		for i := range msgs {
+			msgs[i] = queue.Message{Body: body, Attributes: attrs}
+		}
+		if err := first.Send(ctx, msgs...); err != nil {
+			b.Fatal(err)
+		}
+		sent += n
+	}
+	want := int64(b.N + backlog)
+	var out atomic.Int64
+	all := make(chan struct{})
+	st := queue.Settings{BatchSize: 10, VisibilityTimeout: time.Minute, MaxReceives: 5, Concurrency: 10}
+	var wg sync.WaitGroup
+	for h := range hops {
+		q, next := db.Queue(fmt.Sprintf("hop%d", h)), db.Queue(fmt.Sprintf("hop%d", h+1))
+		handler := queue.BatchHandlerFunc(func(ctx context.Context, msgs []queue.Message) queue.BatchResult {
+			if h == hops-1 {
+				if out.Add(int64(len(msgs))) == want {
+					close(all)
+				}
+				return queue.BatchResult{}
+			}
+			fwd := make([]queue.Message, len(msgs))
+			for i, m := range msgs {
+				fwd[i] = queue.Message{Body: m.Body, Attributes: m.Attributes}
+			}
+			var res queue.BatchResult
+			if err := next.Send(ctx, fwd...); err != nil {
+				for _, m := range msgs {
+					res.Fail(m.ID, err)
+				}
+			}
+			return res
+		})
+		wg.Go(func() { _ = q.Consume(ctx, handler, st, db.Queue("dlq")) })
+	}
+	b.ResetTimer()
+	start := time.Now()
+	const senders = 8
+	var sent atomic.Int64
+	for range senders {
+		wg.Go(func() {
+			for sent.Add(1) <= int64(b.N) {
+				if err := first.Send(ctx, queue.Message{Body: body, Attributes: attrs}); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	select {
+	case <-all:
+	case <-time.After(5 * time.Minute):
+		b.Errorf("%d of %d messages out", out.Load(), want)
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	cancel()
+	wg.Wait()
+	b.ReportMetric(float64(want)/elapsed.Seconds(), "msgs/s")
+	b.ReportMetric(0, "ns/op")
+}
