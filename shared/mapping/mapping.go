@@ -1,38 +1,137 @@
-// Package mapping runs user Bloblang (stream filters, generator mappings) in a
-// pure environment: no env, file, hostname or other access to the host. It is
+// Package mapping runs user Bloblang (stream filters, transforms, generator
+// mappings) in a pure, bounded environment: no env, file, hostname or other
+// access to the host, and limits on time, memory and output per event. It is
 // the only importer of Bloblang in herokuevents.
+//
+// # Bounds
+//
+// Bloblang cannot be interrupted (no context), and its operators (`+` on
+// strings and arrays, literal building) allocate without any hook, so no
+// check inside the interpreter can bound what a mapping does: a mapping of
+// thirty lines `let b = $a + $a` needs 2^30 times its input. Mappings are
+// therefore compiled and run out of process, by a small pool of worker
+// processes (this same executable, started with HEROKUEVENTS_MAPPING_WORKER
+// set; package init serves and exits before main runs). Each worker
+// evaluates one event at a time with:
+//
+//   - a wall-time limit per event (Limits.Time, 100 ms by default): the
+//     parent kills the worker when it does not answer in time;
+//   - a memory limit (Limits.Memory, 128 MiB by default): RLIMIT_DATA
+//     caps the worker's heap, a watchdog exits when the heap passes it, and
+//     the Go stack is capped; the worker dies, not the server;
+//   - an output limit (Limits.Output, 1 MiB by default): results larger
+//     than the queue can carry are refused;
+//   - GOMAXPROCS=1, so one mapping uses at most one core, and an
+//     environment without the server's variables.
+//
+// Exceeding a limit fails that one call with an error wrapping ErrLimit
+// that names the limit; the worker is replaced and other calls are not
+// affected. range() and repeat() are bounded inside Bloblang too, so the
+// usual bombs fail early with a precise message. Constant arguments are
+// evaluated by Bloblang at compile time (range(0, 100000000) allocates while
+// parsing), so compiling happens in a worker as well: the server process
+// itself never runs Bloblang.
 package mapping
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
-	"reflect"
 	"strings"
 	"sync"
-
-	"github.com/redpanda-data/benthos/v4/public/bloblang"
+	"time"
 )
 
 // ErrCompile wraps every compile error; the message carries line and column.
 var ErrCompile = errors.New("invalid Bloblang")
 
+// ErrLimit wraps every error of a mapping that exceeded a limit (time,
+// memory, output, range, repeat); the message names the limit.
+var ErrLimit = errors.New("mapping limit exceeded")
+
+// ErrUnavailable wraps the errors of a worker that could not be started or
+// reached for reasons that are not the mapping's: worth retrying.
+var ErrUnavailable = errors.New("mapping worker unavailable")
+
 // MaxSource bounds the length of a mapping.
 const MaxSource = 64 << 10
 
-var env = bloblang.NewEnvironment().OnlyPure().WithDisabledImports().
-	WithoutFunctions("env", "file", "file_rel", "hostname").
-	WithMaxMapRecursion(100)
+// Limits bound each evaluation.
+type Limits struct {
+	// Time is the wall time one event may take (DefaultTime when zero).
+	Time time.Duration
+	// Memory is the heap a worker may use (DefaultMemory when zero).
+	Memory int64
+	// Output is the largest result, in bytes of JSON (DefaultOutput when
+	// zero).
+	Output int
+	// Workers is the most worker processes (DefaultWorkers when zero).
+	Workers int
+}
+
+// Default limits.
+const (
+	DefaultTime    = 100 * time.Millisecond
+	DefaultMemory  = 128 << 20
+	DefaultOutput  = 1 << 20
+	DefaultWorkers = 4
+	// CompileTime is the time a compile may take (parsing evaluates
+	// constant arguments).
+	CompileTime = 2 * time.Second
+)
+
+func (l Limits) withDefaults() Limits {
+	if l.Time <= 0 {
+		l.Time = DefaultTime
+	}
+	if l.Memory <= 0 {
+		l.Memory = DefaultMemory
+	}
+	if l.Output <= 0 {
+		l.Output = DefaultOutput
+	}
+	if l.Workers <= 0 {
+		l.Workers = DefaultWorkers
+	}
+	return l
+}
+
+var (
+	poolMu  sync.Mutex
+	current *pool
+)
+
+// SetLimits replaces the limits of every later evaluation; call it at
+// start, before mappings run. Workers of the old limits are stopped.
+func SetLimits(l Limits) {
+	poolMu.Lock()
+	defer poolMu.Unlock()
+	if current != nil {
+		current.close()
+	}
+	current = newPool(l.withDefaults())
+}
+
+// CurrentLimits returns the limits in force.
+func CurrentLimits() Limits { return thePool().limits }
+
+func thePool() *pool {
+	poolMu.Lock()
+	defer poolMu.Unlock()
+	if current == nil {
+		current = newPool(Limits{}.withDefaults())
+	}
+	return current
+}
 
 // Mapping is a compiled Bloblang mapping. Safe for concurrent use.
 type Mapping struct {
-	src  string
-	exec *bloblang.Executor
+	src string
 }
 
-// Compile parses src in the pure environment.
+// Compile parses src in the pure environment, in a worker under the
+// limits (time: CompileTime). Errors wrap ErrCompile, ErrLimit or
+// ErrUnavailable.
 func Compile(src string) (*Mapping, error) {
 	if strings.TrimSpace(src) == "" {
 		return nil, fmt.Errorf("%w: mapping is empty", ErrCompile)
@@ -40,15 +139,30 @@ func Compile(src string) (*Mapping, error) {
 	if len(src) > MaxSource {
 		return nil, fmt.Errorf("%w: mapping is longer than %d bytes", ErrCompile, MaxSource)
 	}
-	exec, err := env.Parse(src)
+	res, err := thePool().do(&request{Op: opCompile, Src: src}, CompileTime)
 	if err != nil {
-		var pe *bloblang.ParseError
-		if errors.As(err, &pe) {
-			return nil, fmt.Errorf("%w: %s", ErrCompile, strings.TrimSpace(pe.ErrorMultiline()))
-		}
-		return nil, fmt.Errorf("%w: %v", ErrCompile, err)
+		return nil, err
 	}
-	return &Mapping{src: src, exec: exec}, nil
+	if err := res.err(); err != nil {
+		return nil, err
+	}
+	return &Mapping{src: src}, nil
+}
+
+// Check compiles src and test-runs it once on data (nil: no input) with
+// meta, under the limits: what a create request does so that a mapping
+// which can only exceed a limit is refused at once. Only compile errors and
+// limits fail it (a filter may well fail on an empty document); use Apply
+// to see other errors.
+func Check(src string, data []byte, meta map[string]any) (*Mapping, error) {
+	m, err := Compile(src)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := m.ApplyMeta(data, meta); errors.Is(err, ErrLimit) || errors.Is(err, ErrUnavailable) {
+		return nil, err
+	}
+	return m, nil
 }
 
 // Source returns the mapping text.
@@ -62,82 +176,40 @@ const MetaKey = "_herokuevents"
 // ApplyMeta is Apply with meta visible to the mapping at this._herokuevents
 // when the document is a JSON object. The key is removed from the result.
 func (m *Mapping) ApplyMeta(data []byte, meta map[string]any) (out []byte, deleted bool, err error) {
-	if len(meta) == 0 {
-		return m.Apply(data)
+	var mb []byte
+	if len(meta) > 0 {
+		if mb, err = json.Marshal(meta); err != nil {
+			return nil, false, fmt.Errorf("encode meta: %w", err)
+		}
 	}
-	return m.apply(data, meta)
+	return m.apply(data, mb)
 }
 
-// Apply runs the mapping on a JSON document. It returns the resulting JSON,
-// or deleted = true when the mapping yields deleted(). When the mapping
-// leaves the document unchanged, the input bytes are returned as they were.
+// Apply runs the mapping on a JSON document, under the limits. It returns
+// the resulting JSON, or deleted = true when the mapping yields deleted().
+// When the mapping leaves the document unchanged, the input bytes are
+// returned as they were. Errors of a mapping that exceeded a limit wrap
+// ErrLimit; ErrUnavailable means no worker could run it (worth retrying).
 func (m *Mapping) Apply(data []byte) (out []byte, deleted bool, err error) {
 	return m.apply(data, nil)
 }
 
-func (m *Mapping) apply(data []byte, meta map[string]any) (out []byte, deleted bool, err error) {
-	var in any
-	if len(bytes.TrimSpace(data)) > 0 {
-		dec := json.NewDecoder(bytes.NewReader(data))
-		dec.UseNumber()
-		if err := dec.Decode(&in); err != nil {
-			return nil, false, fmt.Errorf("decode input: %w", err)
-		}
-		in = normalize(in)
-	}
-	obj, isObj := in.(map[string]any)
-	_, userHasKey := obj[MetaKey]
-	withMeta := isObj && meta != nil && !userHasKey
-	if withMeta {
-		obj[MetaKey] = meta
-	}
-	res, err := m.exec.Query(in)
-	if withMeta {
-		delete(obj, MetaKey)
-		if r, ok := res.(map[string]any); ok {
-			delete(r, MetaKey)
-		}
-	}
-	if errors.Is(err, bloblang.ErrRootDeleted) {
-		return nil, true, nil
-	}
+func (m *Mapping) apply(data, meta []byte) ([]byte, bool, error) {
+	p := thePool()
+	res, err := p.do(&request{Op: opApply, Src: m.src, Data: data, Meta: meta, Output: p.limits.Output}, p.limits.Time)
 	if err != nil {
-		return nil, false, fmt.Errorf("run mapping: %w", err)
+		return nil, false, err
 	}
-	if in != nil && reflect.DeepEqual(res, in) {
+	if err := res.err(); err != nil {
+		return nil, false, err
+	}
+	switch {
+	case res.Deleted:
+		return nil, true, nil
+	case res.Same:
 		return data, false, nil
 	}
-	out, err = json.Marshal(res)
-	if err != nil {
-		return nil, false, fmt.Errorf("encode result: %w", err)
-	}
-	return out, false, nil
-}
-
-// normalize turns json.Number into int64 where exact, else float64, which
-// Bloblang compares and computes with.
-func normalize(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		for k, e := range t {
-			t[k] = normalize(e)
-		}
-		return t
-	case []any:
-		for i, e := range t {
-			t[i] = normalize(e)
-		}
-		return t
-	case json.Number:
-		if i, err := t.Int64(); err == nil {
-			return i
-		}
-		if f, err := t.Float64(); err == nil && !math.IsInf(f, 0) {
-			return f
-		}
-		return t.String()
-	}
-	return v
+	return res.Out, false, nil
 }
 
 // Cache compiles each distinct source once. Safe for concurrent use.
@@ -149,14 +221,17 @@ type Cache struct {
 // Get returns the compiled mapping of src, compiling it on first use.
 func (c *Cache) Get(src string) (*Mapping, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if m, ok := c.m[src]; ok {
+	m, ok := c.m[src]
+	c.mu.Unlock()
+	if ok {
 		return m, nil
 	}
 	m, err := Compile(src)
 	if err != nil {
 		return nil, err
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.m == nil {
 		c.m = map[string]*Mapping{}
 	}
@@ -166,3 +241,18 @@ func (c *Cache) Get(src string) (*Mapping, error) {
 	c.m[src] = m
 	return m, nil
 }
+
+// limitf is an error of a limit, raised inside a worker.
+func limitf(format string, a ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrLimit}, a...)...)
+}
+
+// trimLimit drops what Bloblang wraps around a limit error raised inside a
+// builtin, keeping the position ("failed assignment (line 1): ").
+func trimLimit(s string) string {
+	return strings.Replace(s, ErrLimit.Error()+": ", "", 1)
+}
+
+// isLimitText reports whether an error text from Bloblang carries a limit
+// error of a builtin (Bloblang keeps only the text of plugin errors).
+func isLimitText(s string) bool { return strings.Contains(s, ErrLimit.Error()+": ") }

@@ -1,7 +1,12 @@
 package mapping
 
 import (
+	"runtime/metrics"
+	"strconv"
+	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -72,6 +77,147 @@ func TestApplyMeta(t *testing.T) {
 			if !c.deleted {
 				assert.Equal(t, c.want, string(out))
 			}
+		})
+	}
+}
+
+// doubling is a mapping of n lines, each doubling a string: 2^n times
+// its start, through the + operator, which no builtin bound can see.
+func doubling(start string, n int) string {
+	return "let a = " + start + "\n" + strings.Repeat("let a = $a + $a\n", n) + "root = $a.length()"
+}
+
+// bombs are mappings that, unbounded, stall or exhaust the process.
+var bombs = []struct{ name, src, limit string }{
+	{"huge range at compile", `root = range(0, 100000000)`, "range of 100000000 elements exceeds the limit of 1048576 elements"},
+	{"huge range mapped", `root = range(0,10000000).map_each(i -> i * 2)`, "range of 10000000 elements exceeds"},
+	{"nested map_each", `root = range(0, 100000).map_each(i -> range(0, 100000).map_each(j -> j))`, "time limit of 100ms per event exceeded"},
+	{"deep recursion", "map r {\n  root = this.apply(\"r\")\n}\nroot = this.apply(\"r\")", "recursion limit"},
+	{"string doubling", doubling(`"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"`, 40), "time limit"},
+	{"array doubling", "let a = range(0, 1000)\n" + strings.Repeat("let a = [$a, $a].flatten()\n", 40) + "root = $a.length()", "time limit"},
+	{"huge repeat", `root = "x".repeat(1000000000)`, "repeat of 1 bytes 1000000000 times exceeds the limit of 8388608 bytes"},
+	{"repeat of repeat", `root = "x".repeat(8000000).repeat(8000000)`, "exceeds the limit of 8388608 bytes"},
+	{"regex growth", `root = "a".repeat(8000000).re_replace_all("a", "aaaaaaaa").re_replace_all("a", "aaaaaaaa").length()`, "limit"},
+	{"output over the queue limit", `root = "x".repeat(2000000)`, "output of at least 2000002 bytes exceeds the limit of 1048576 bytes"},
+}
+
+// peakHeap samples the heap of this process until stop is called, and
+// returns its peak then.
+func peakHeap(t *testing.T) (stop func() uint64) {
+	t.Helper()
+	var peak atomic.Uint64
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		for {
+			metrics.Read(s)
+			if v := s[0].Value.Uint64(); v > peak.Load() {
+				peak.Store(v)
+			}
+			select {
+			case <-done:
+				return
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}()
+	return func() uint64 { close(done); <-finished; return peak.Load() }
+}
+
+// TestBombsFailWithTheLimitNamed runs every bomb as a filter (on a
+// document) and as a generator (no input): each fails quickly with
+// ErrLimit naming the limit, this process's heap stays small, and the
+// next mapping runs as usual.
+func TestBombsFailWithTheLimitNamed(t *testing.T) {
+	stop := peakHeap(t)
+	for _, b := range bombs {
+		for _, in := range []struct{ name, data string }{{"filter", `{"a":1}`}, {"generator", ""}} {
+			t.Run(b.name+"/"+in.name, func(t *testing.T) {
+				start := time.Now()
+				m, err := Compile(b.src)
+				if err == nil {
+					_, _, err = m.Apply([]byte(in.data))
+				}
+				took := time.Since(start)
+				require.ErrorIs(t, err, ErrLimit)
+				assert.ErrorContains(t, err, b.limit)
+				assert.Less(t, took, 3*time.Second, "a limit is enforced promptly")
+				ok, err := Compile(`root = {"ok": true}`)
+				require.NoError(t, err)
+				out, _, err := ok.Apply(nil)
+				require.NoError(t, err)
+				assert.JSONEq(t, `{"ok":true}`, string(out))
+			})
+		}
+	}
+	peak := stop()
+	t.Logf("peak heap of the test process: %d MiB", peak>>20)
+	assert.Less(t, peak, uint64(64<<20), "the bombs ran in workers, not here")
+}
+
+// TestMemoryLimit gives a bomb all the time it wants: the worker's memory
+// limit stops it.
+func TestMemoryLimit(t *testing.T) {
+	SetLimits(Limits{Time: 20 * time.Second, Memory: 64 << 20})
+	t.Cleanup(func() { SetLimits(Limits{}) })
+	for _, src := range []string{
+		doubling(`"x".repeat(8000000)`, 10),
+		"let a = range(0, 1000000)\n" + strings.Repeat("let a = [$a, $a].flatten()\n", 10) + "root = $a.length()",
+	} {
+		start := time.Now()
+		m, err := Compile(src)
+		require.NoError(t, err)
+		_, _, err = m.Apply(nil)
+		require.ErrorIs(t, err, ErrLimit)
+		assert.ErrorContains(t, err, "memory limit of 64 MiB exceeded")
+		assert.Less(t, time.Since(start), 15*time.Second)
+	}
+}
+
+// TestBombDoesNotStallOthers: while one mapping runs to its time limit,
+// others are answered.
+func TestBombDoesNotStallOthers(t *testing.T) {
+	SetLimits(Limits{Time: 3 * time.Second, Workers: 2})
+	t.Cleanup(func() { SetLimits(Limits{}) })
+	ok, err := Compile(`root.n = this.n + 1`)
+	require.NoError(t, err)
+	bomb, err := Compile(bombs[2].src)
+	require.NoError(t, err)
+	bombDone := make(chan error, 1)
+	go func() { _, _, err := bomb.Apply(nil); bombDone <- err }()
+	for i := range 20 {
+		out, _, err := ok.Apply([]byte(`{"n":` + strconv.Itoa(i) + `}`))
+		require.NoError(t, err)
+		assert.JSONEq(t, `{"n":`+strconv.Itoa(i+1)+`}`, string(out))
+	}
+	select {
+	case err := <-bombDone:
+		t.Fatalf("the bomb ended before the others were answered: %v", err)
+	default:
+	}
+	require.ErrorIs(t, <-bombDone, ErrLimit)
+}
+
+func TestCheck(t *testing.T) {
+	for _, c := range []struct {
+		name, src string
+		err       error
+	}{
+		{"fine", `root = this`, nil},
+		{"fails on an empty document: allowed", `root = this.a.uppercase()`, nil},
+		{"bomb", bombs[2].src, ErrLimit},
+		{"compile bomb", bombs[0].src, ErrLimit},
+		{"syntax", `root = this.`, ErrCompile},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Check(c.src, []byte(`{}`), map[string]any{"subject": "x"})
+			if c.err == nil {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, c.err)
 		})
 	}
 }

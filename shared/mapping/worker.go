@@ -1,0 +1,262 @@
+package mapping
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/gob"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"reflect"
+	"runtime/debug"
+	"runtime/metrics"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/redpanda-data/benthos/v4/public/bloblang"
+)
+
+// Environment of a worker process.
+const (
+	envWorker = "HEROKUEVENTS_MAPPING_WORKER"
+	envMemory = "HEROKUEVENTS_MAPPING_MEMORY"
+)
+
+// Exit codes of a worker that stopped itself.
+const (
+	exitMemory  = 3
+	exitOverrun = 4
+)
+
+// memoryExceeded starts the line a worker writes to stderr when its
+// watchdog stops it.
+const memoryExceeded = "mapping worker: memory limit exceeded"
+
+func init() {
+	if os.Getenv(envWorker) != "1" {
+		return
+	}
+	mem, _ := strconv.ParseInt(os.Getenv(envMemory), 10, 64)
+	if mem <= 0 {
+		mem = DefaultMemory
+	}
+	os.Exit(serve(os.Stdin, os.Stdout, mem))
+}
+
+// serve is a worker's life: bound itself, then answer requests until its
+// input ends.
+func serve(in io.Reader, out io.Writer, mem int64) int {
+	bound(mem)
+	var busySince atomic.Int64 // unix nanoseconds of the request's start, 0 when idle
+	var deadline atomic.Int64
+	go watch(mem, &busySince, &deadline)
+	bw := bufio.NewWriterSize(out, 64<<10)
+	enc, dec := gob.NewEncoder(bw), gob.NewDecoder(bufio.NewReaderSize(in, 64<<10))
+	if enc.Encode(&response{}) != nil || bw.Flush() != nil {
+		return 1
+	}
+	w := &evaluator{execs: map[string]*bloblang.Executor{}}
+	for {
+		var req request
+		if err := dec.Decode(&req); err != nil {
+			return 0 // the parent closed our input or is gone
+		}
+		deadline.Store(req.Deadline)
+		busySince.Store(time.Now().UnixNano())
+		res := w.handle(&req)
+		busySince.Store(0)
+		if enc.Encode(res) != nil || bw.Flush() != nil {
+			return 1
+		}
+	}
+}
+
+// bound applies the memory limit to this process: a soft limit for the
+// garbage collector, a capped stack, and (where the platform has it) a hard
+// cap on the data segment.
+func bound(mem int64) {
+	debug.SetMemoryLimit(mem * 3 / 4)
+	debug.SetMaxStack(int(min(mem/2, 256<<20)))
+	limitData(mem)
+}
+
+// watch stops the worker when its heap passes mem, or when a request runs
+// far past its deadline (the parent, which kills late workers, is gone).
+func watch(mem int64, busySince, deadline *atomic.Int64) {
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	for range time.Tick(2 * time.Millisecond) {
+		metrics.Read(sample)
+		if v := sample[0].Value; v.Kind() == metrics.KindUint64 && v.Uint64() > uint64(mem) {
+			fmt.Fprintf(os.Stderr, "%s: heap of %d bytes over %d\n", memoryExceeded, v.Uint64(), mem)
+			os.Exit(exitMemory)
+		}
+		if since := busySince.Load(); since != 0 && time.Since(time.Unix(0, since)) > time.Duration(deadline.Load())+5*time.Second {
+			fmt.Fprintln(os.Stderr, "mapping worker: request overran its deadline")
+			os.Exit(exitOverrun)
+		}
+	}
+}
+
+// evaluator compiles and runs mappings inside a worker.
+type evaluator struct {
+	execs map[string]*bloblang.Executor
+}
+
+func (w *evaluator) handle(req *request) *response {
+	exec, res := w.compile(req.Src)
+	if res != nil || req.Op == opCompile {
+		if res == nil {
+			res = &response{}
+		}
+		return res
+	}
+	out, deleted, same, err := run(exec, req.Data, req.Meta, req.Output)
+	switch {
+	case err != nil && isLimitText(err.Error()):
+		return &response{Kind: kindLimit, Err: trimLimit(err.Error())}
+	case err != nil && strings.Contains(err.Error(), "exceeded maximum allowed stacks"):
+		return &response{Kind: kindLimit, Err: "recursion limit: " + err.Error()}
+	case err != nil:
+		return &response{Kind: kindRun, Err: err.Error()}
+	case len(out) > req.Output:
+		return &response{Kind: kindLimit, Err: fmt.Sprintf("output of %d bytes exceeds the limit of %d bytes", len(out), req.Output)}
+	}
+	return &response{Out: out, Deleted: deleted, Same: same}
+}
+
+func (w *evaluator) compile(src string) (*bloblang.Executor, *response) {
+	if exec, ok := w.execs[src]; ok {
+		return exec, nil
+	}
+	exec, err := env.Parse(src)
+	if err != nil {
+		msg := err.Error()
+		var pe *bloblang.ParseError
+		if errors.As(err, &pe) {
+			msg = strings.TrimSpace(pe.ErrorMultiline())
+		}
+		if isLimitText(msg) {
+			return nil, &response{Kind: kindLimit, Err: trimLimit(msg)}
+		}
+		return nil, &response{Kind: kindCompile, Err: msg}
+	}
+	if len(w.execs) >= 1000 {
+		clear(w.execs)
+	}
+	w.execs[src] = exec
+	return exec, nil
+}
+
+// run applies exec to the JSON document data with meta (a JSON object or
+// nil) at this._herokuevents. same reports a result equal to the input.
+func run(exec *bloblang.Executor, data, meta []byte, limit int) (out []byte, deleted, same bool, err error) {
+	var in any
+	if len(bytes.TrimSpace(data)) > 0 {
+		if in, err = decode(data); err != nil {
+			return nil, false, false, fmt.Errorf("decode input: %w", err)
+		}
+	}
+	obj, isObj := in.(map[string]any)
+	_, userHasKey := obj[MetaKey]
+	withMeta := isObj && meta != nil && !userHasKey
+	if withMeta {
+		m, err := decode(meta)
+		if err != nil {
+			return nil, false, false, fmt.Errorf("decode meta: %w", err)
+		}
+		obj[MetaKey] = m
+	}
+	res, err := exec.Query(in)
+	if withMeta {
+		delete(obj, MetaKey)
+		if r, ok := res.(map[string]any); ok {
+			delete(r, MetaKey)
+		}
+	}
+	if errors.Is(err, bloblang.ErrRootDeleted) {
+		return nil, true, false, nil
+	}
+	if err != nil {
+		return nil, false, false, err
+	}
+	if in != nil && reflect.DeepEqual(res, in) {
+		return nil, false, true, nil
+	}
+	if n := leastSize(res, limit); n > limit {
+		return nil, false, false, limitf("output of at least %d bytes exceeds the limit of %d bytes", n, limit)
+	}
+	out, err = json.Marshal(res)
+	if err != nil {
+		return nil, false, false, fmt.Errorf("encode result: %w", err)
+	}
+	return out, false, false, nil
+}
+
+// leastSize is a lower bound of the JSON size of v, counted until it
+// passes limit: results far too large are refused without encoding them.
+func leastSize(v any, limit int) int {
+	switch t := v.(type) {
+	case string:
+		return len(t) + 2
+	case []byte:
+		return len(t) * 4 / 3
+	case []any:
+		n := 2
+		for _, e := range t {
+			if n += leastSize(e, limit) + 1; n > limit {
+				return n
+			}
+		}
+		return n
+	case map[string]any:
+		n := 2
+		for k, e := range t {
+			if n += len(k) + 4 + leastSize(e, limit); n > limit {
+				return n
+			}
+		}
+		return n
+	}
+	return 1
+}
+
+func decode(data []byte) (any, error) {
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	return normalize(v), nil
+}
+
+// normalize turns json.Number into int64 where exact, else float64, which
+// Bloblang compares and computes with.
+func normalize(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, e := range t {
+			t[k] = normalize(e)
+		}
+		return t
+	case []any:
+		for i, e := range t {
+			t[i] = normalize(e)
+		}
+		return t
+	case json.Number:
+		if i, err := t.Int64(); err == nil {
+			return i
+		}
+		if f, err := t.Float64(); err == nil && !math.IsInf(f, 0) {
+			return f
+		}
+		return t.String()
+	}
+	return v
+}
