@@ -86,6 +86,9 @@ type Options struct {
 	// deliveries, trace and the health fields read); the journal
 	// package's defaults for zero fields.
 	Journal journal.Retention
+	// HTTP bounds the HTTP server: timeouts and connections per client
+	// (the HTTPLimits defaults for zero fields).
+	HTTP HTTPLimits
 	// NoJournal runs without a delivery log (the throughput benchmark
 	// measures its cost).
 	NoJournal bool
@@ -275,7 +278,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	mux.Handle("/publish/", ing)
 	mux.Handle("GET /metrics", s.metrics.Handler(operator.Check)) // the operator's OpenMetrics
 	mux.Handle("/", apiSrv.Handler())
-	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	s.http = newHTTPServer(mux, o.HTTP, o.Logger)
 
 	if o.App != "" {
 		if s.vars, err = s.ensureApp(ctx, apiSrv, op, o.App); err != nil {

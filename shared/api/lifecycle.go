@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/herokuevents/herokuevents/shared/config"
+	"github.com/herokuevents/herokuevents/shared/httpjson"
 	"github.com/herokuevents/herokuevents/shared/platform"
 	"github.com/herokuevents/herokuevents/shared/queue"
 )
@@ -63,9 +64,9 @@ func (s *Server) changePublication(ctx context.Context, tenant, ref string, chan
 	})
 	switch {
 	case errors.Is(err, config.ErrNotFound):
-		return config.Publication{}, notFound(fmt.Sprintf("Couldn't find that publication: %s.", ref))
+		return config.Publication{}, notFound(fmt.Sprintf("Couldn't find that publication: %s.", httpjson.Short(ref)))
 	case errors.Is(err, config.ErrConflict):
-		return config.Publication{}, conflict(fmt.Sprintf("Publication %s kept changing meanwhile; try again.", ref), err)
+		return config.Publication{}, conflict(fmt.Sprintf("Publication %s kept changing meanwhile; try again.", httpjson.Short(ref)), err)
 	case err != nil:
 		return config.Publication{}, err
 	}

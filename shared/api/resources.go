@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/herokuevents/herokuevents/shared/config"
+	"github.com/herokuevents/herokuevents/shared/httpjson"
 	"github.com/herokuevents/herokuevents/shared/mapping"
 )
 
@@ -224,7 +225,7 @@ var (
 func find[T any](ctx context.Context, s *Server, e end, tenant, idOrName string) (config.Record[T], error) {
 	r, err := config.Load[T](ctx, s.store, tenant, e.kind, idOrName)
 	if errors.Is(err, config.ErrNotFound) {
-		return r, notFound(fmt.Sprintf("Couldn't find that %s: %s.", e.kind, idOrName))
+		return r, notFound(fmt.Sprintf("Couldn't find that %s: %s.", e.kind, httpjson.Short(idOrName)))
 	}
 	if err != nil {
 		return r, fmt.Errorf("load %s: %w", e.kind, err)
@@ -276,7 +277,7 @@ func remove[T, V any](ctx context.Context, s *Server, e end, tenant, ref string,
 			return 0, nil, conflict(fmt.Sprintf("%s %s keeps changing; try again.", e.title, rec.Item.Name), err)
 		}
 		if errors.Is(err, config.ErrNotFound) {
-			return 0, nil, notFound(fmt.Sprintf("Couldn't find that %s: %s.", e.kind, ref))
+			return 0, nil, notFound(fmt.Sprintf("Couldn't find that %s: %s.", e.kind, httpjson.Short(ref)))
 		}
 		if err != nil {
 			return 0, nil, fmt.Errorf("delete %s: %w", e.kind, err)

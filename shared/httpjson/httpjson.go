@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 
 	"github.com/herokuevents/herokuevents/shared/config"
@@ -117,14 +118,18 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // ReadBody reads the request body, at most MaxBody bytes. Its errors are
-// *Error: 413 payload_too_large beyond MaxBody, 400 bad_request when the
-// body cannot be read.
+// *Error: 413 payload_too_large beyond MaxBody, 408 request_timeout when
+// the server's read deadline passed, 400 bad_request when the body cannot
+// be read otherwise.
 func ReadBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			return nil, Errorf(http.StatusRequestEntityTooLarge, "payload_too_large", "Request body is larger than %d bytes.", MaxBody)
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil, Errorf(http.StatusRequestTimeout, "request_timeout", "The request body was not received in time.")
 		}
 		return nil, BadRequest("Cannot read request body.")
 	}
