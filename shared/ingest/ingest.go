@@ -23,6 +23,7 @@ import (
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
 	"github.com/herokuevents/herokuevents/shared/config"
+	"github.com/herokuevents/herokuevents/shared/envelope"
 	"github.com/herokuevents/herokuevents/shared/event"
 	"github.com/herokuevents/herokuevents/shared/httpjson"
 	"github.com/herokuevents/herokuevents/shared/journal"
@@ -160,13 +161,15 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	msg, err := route.message(ev, h.o.Now())
+	var tooLarge *envelope.Error
+	if errors.As(err, &tooLarge) {
+		h.o.Logger.InfoContext(ctx, "publish refused", "tenant", tenant, "name", name, "reason", "too large", "size", tooLarge.Size, "limit", tooLarge.Limit)
+		writeError(w, http.StatusRequestEntityTooLarge, "payload_too_large", fmt.Sprintf("The event is too large to be delivered: %s.", tooLarge))
+		return
+	}
 	if err != nil {
 		h.o.Logger.ErrorContext(ctx, "encode event", "tenant", tenant, "name", name, "event_id", ev.ID, "err", err)
 		writeError(w, http.StatusInternalServerError, "internal_error", "Cannot encode the event.")
-		return
-	}
-	if len(msg.Body) > queue.MaxBody {
-		writeError(w, http.StatusRequestEntityTooLarge, "payload_too_large", fmt.Sprintf("The event is larger than %d bytes.", MaxBody))
 		return
 	}
 	if err := route.sender(h.o).Send(ctx, msg); err != nil {
@@ -262,12 +265,27 @@ func (rt route) sender(o Options) queue.Sender {
 	return o.Ingest
 }
 
+// message encodes the event for its queue. An event whose messages would
+// not fit the queues at their largest (envelope.CheckRouted and
+// CheckDelivery: the filter's delivery, retries, the dead letter) is an
+// *envelope.Error: accepting it would accept an event that cannot be
+// delivered.
 func (rt route) message(ev event.Event, now time.Time) (queue.Message, error) {
-	var v any = event.Routed{Tenant: rt.tenant, Subscription: rt.id, Event: ev}
+	var (
+		body []byte
+		err  error
+	)
 	if rt.kind == "publication" {
-		v = event.Delivery{Tenant: rt.tenant, Publication: rt.id, Event: ev, FirstTry: now.UTC()}
+		d := event.Delivery{Tenant: rt.tenant, Publication: rt.id, Event: ev, FirstTry: now.UTC()}
+		if body, err = json.Marshal(d); err == nil {
+			err = envelope.CheckDelivery(d, body)
+		}
+	} else {
+		r := event.Routed{Tenant: rt.tenant, Subscription: rt.id, Event: ev}
+		if body, err = json.Marshal(r); err == nil {
+			err = envelope.CheckRouted(r, body)
+		}
 	}
-	body, err := json.Marshal(v)
 	if err != nil {
 		return queue.Message{}, fmt.Errorf("encode message: %w", err)
 	}
