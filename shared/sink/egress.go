@@ -17,6 +17,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -25,7 +26,8 @@ var (
 	// ErrURL is wrapped by errors about a malformed or unsupported URL.
 	ErrURL = errors.New("invalid url")
 	// ErrEgress is wrapped by errors about a destination the egress guard
-	// refuses (private, loopback, link-local, metadata... addresses).
+	// refuses (private, loopback, link-local, metadata, documentation, the
+	// host's own... addresses).
 	ErrEgress = errors.New("egress refused")
 )
 
@@ -64,8 +66,27 @@ var blocked = []struct {
 	{netip.MustParsePrefix("ff00::/8"), "multicast"},
 	{netip.MustParsePrefix("192.0.0.0/24"), "IETF protocol assignments"},
 	{netip.MustParsePrefix("198.18.0.0/15"), "benchmarking"},
+	{netip.MustParsePrefix("2001:2::/48"), "benchmarking"},
+	{netip.MustParsePrefix("192.0.2.0/24"), "documentation"},
+	{netip.MustParsePrefix("198.51.100.0/24"), "documentation"},
+	{netip.MustParsePrefix("203.0.113.0/24"), "documentation"},
+	{netip.MustParsePrefix("2001:db8::/32"), "documentation"},
+	{netip.MustParsePrefix("3fff::/20"), "documentation"},
+	{netip.MustParsePrefix("192.88.99.0/24"), "6to4 relay anycast"},
+	{netip.MustParsePrefix("100::/64"), "discard-only"},
+	{netip.MustParsePrefix("2001:10::/28"), "ORCHID"},
+	{netip.MustParsePrefix("2001:20::/28"), "ORCHID"},
+	{netip.MustParsePrefix("5f00::/16"), "segment routing"},
 	{netip.MustParsePrefix("240.0.0.0/4"), "reserved"},
 }
+
+// global6 holds every globally routable IPv6 unicast address: an IPv6
+// address outside it (and not an IPv4 address in disguise) is refused.
+var global6 = netip.MustParsePrefix("2000::/3")
+
+// IfaceRefresh is how long the host's own interface addresses are cached
+// between two reads.
+const IfaceRefresh = 10 * time.Second
 
 // Translation prefixes that embed an IPv4 address in their last 32 bits.
 var (
@@ -76,13 +97,20 @@ var (
 )
 
 // Egress decides which destination addresses outbound HTTP may reach.
-// Public unicast addresses are allowed; private, loopback, link-local,
-// unspecified, multicast, carrier-grade NAT, reserved and cloud metadata
-// addresses are refused unless one of the allow-list prefixes contains them.
-// An Egress is immutable and safe for concurrent use.
+// Globally routable unicast addresses are allowed; private, loopback,
+// link-local, unspecified, multicast, carrier-grade NAT, documentation,
+// benchmarking, reserved and cloud metadata addresses, IPv6 addresses
+// outside 2000::/3, and the host's own interface addresses are refused
+// unless one of the allow-list prefixes contains them. An Egress is safe
+// for concurrent use; its rules do not change.
 type Egress struct {
 	allow    []netip.Prefix
 	resolver *net.Resolver
+	ifaces   func() ([]net.Addr, error)
+
+	mu      sync.Mutex
+	own     map[netip.Addr]bool
+	ownRead time.Time
 }
 
 // NewEgress returns a guard that additionally allows the given prefixes
@@ -92,7 +120,7 @@ func NewEgress(allow []netip.Prefix) *Egress {
 	for _, p := range allow {
 		a = append(a, p.Masked())
 	}
-	return &Egress{allow: a, resolver: net.DefaultResolver}
+	return &Egress{allow: a, resolver: net.DefaultResolver, ifaces: net.InterfaceAddrs}
 }
 
 // ParseAllow parses a comma-separated allow list of CIDR prefixes or bare IP
@@ -139,7 +167,36 @@ func (e *Egress) CheckAddr(ip netip.Addr) error {
 			}
 		}
 	}
+	if ip.Is6() && !ip.Is4In6() && !nat64.Contains(ip) && !global6.Contains(ip) {
+		return fmt.Errorf("%w: %s is not a globally routable address", ErrEgress, ip)
+	}
+	if e.isOwn(ip) {
+		return fmt.Errorf("%w: %s is an address of this host", ErrEgress, ip)
+	}
 	return nil
+}
+
+// isOwn reports whether ip is an address of one of the host's network
+// interfaces (read again after IfaceRefresh; when they cannot be read, the
+// last addresses read are kept).
+func (e *Egress) isOwn(ip netip.Addr) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.own == nil || time.Since(e.ownRead) > IfaceRefresh {
+		if addrs, err := e.ifaces(); err == nil || e.own == nil {
+			own := make(map[netip.Addr]bool, len(addrs))
+			for _, a := range addrs {
+				if n, ok := a.(*net.IPNet); ok {
+					if ad, ok := netip.AddrFromSlice(n.IP); ok {
+						own[ad.Unmap().WithZone("")] = true
+					}
+				}
+			}
+			e.own = own
+		}
+		e.ownRead = time.Now()
+	}
+	return e.own[ip.Unmap()]
 }
 
 func (e *Egress) allowed(ip netip.Addr) bool {
@@ -269,6 +326,7 @@ func (e *Egress) Dialer() *net.Dialer {
 		Timeout:   ConnectTimeout,
 		KeepAlive: 30 * time.Second,
 		Control:   e.control,
+		Resolver:  e.resolver,
 	}
 }
 

@@ -1,6 +1,7 @@
 package sink_test
 
 import (
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -77,6 +78,29 @@ func TestCheckAddr(t *testing.T) {
 		{ip: "64:ff9b::a00:1", why: "private"},            // NAT64 of 10.0.0.1
 		{ip: "2002:7f00:1::1", why: "loopback"},           // 6to4 of 127.0.0.1
 		{ip: "2001:0:1:2:3:4:80ff:fefe", why: "loopback"}, // Teredo client 127.0.1.1
+		{ip: "192.0.2.1", why: "documentation"},
+		{ip: "198.51.100.7", why: "documentation"},
+		{ip: "203.0.113.255", why: "documentation"},
+		{ip: "2001:db8::1", why: "documentation"},
+		{ip: "3fff::1", why: "documentation"},
+		{ip: "::ffff:203.0.113.9", why: "documentation"},
+		{ip: "64:ff9b::c000:201", why: "documentation"}, // NAT64 of 192.0.2.1
+		{ip: "198.18.0.1", why: "benchmarking"},
+		{ip: "198.19.255.254", why: "benchmarking"},
+		{ip: "2001:2::1", why: "benchmarking"},
+		{ip: "192.88.99.1", why: "6to4 relay anycast"},
+		{ip: "100::1", why: "discard-only"},
+		{ip: "2001:10::1", why: "ORCHID"},
+		{ip: "255.255.255.255", why: "reserved"},
+		{ip: "::2", why: "not a globally routable"},
+		{ip: "4000::1", why: "not a globally routable"},
+		{ip: "64:ff9b:1::808:808", why: "not a globally routable"}, // local-use NAT64
+		{ip: "::ffff:8.8.8.8"},
+		{ip: "64:ff9b::808:808"}, // well-known NAT64 of 8.8.8.8
+		{ip: "2001:4860:4860::8888"},
+		{ip: "198.17.255.255"},
+		{ip: "198.20.0.1"},
+		{ip: "203.0.114.1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.ip, func(t *testing.T) {
@@ -253,4 +277,52 @@ func TestUnresolvableHostIsRetried(t *testing.T) {
 	require.NoError(t, err)
 	r := sink.Do(sink.NewEgress(nil).Client(time.Second), req)
 	assert.Equal(t, sink.Retry, r.Class, r.Reason())
+}
+
+// The host's own interface addresses are refused, whatever their range.
+func TestCheckAddrRefusesOwnAddresses(t *testing.T) {
+	addrs, err := net.InterfaceAddrs()
+	require.NoError(t, err)
+	require.NotEmpty(t, addrs)
+	guarded := sink.NewEgress(nil)
+	for _, a := range addrs {
+		ip, ok := netip.AddrFromSlice(a.(*net.IPNet).IP)
+		require.True(t, ok)
+		assert.ErrorIs(t, guarded.CheckAddr(ip.Unmap()), sink.ErrEgress, ip)
+	}
+
+	// A host whose interface has a public address: that address alone.
+	own := netip.MustParseAddr("93.184.215.14")
+	e := sink.NewEgressOn(nil, func() ([]net.Addr, error) {
+		return []net.Addr{&net.IPNet{IP: net.IP(own.AsSlice()), Mask: net.CIDRMask(24, 32)}}, nil
+	})
+	err = e.CheckAddr(own)
+	require.ErrorIs(t, err, sink.ErrEgress)
+	assert.Contains(t, err.Error(), "an address of this host")
+	assert.ErrorIs(t, e.CheckAddr(netip.MustParseAddr("::ffff:93.184.215.14")), sink.ErrEgress)
+	assert.NoError(t, e.CheckAddr(netip.MustParseAddr("93.184.215.15")), "its neighbours are not the host")
+	allowed := sink.NewEgressOn([]netip.Prefix{netip.PrefixFrom(own, 32)}, func() ([]net.Addr, error) {
+		return []net.Addr{&net.IPNet{IP: net.IP(own.AsSlice()), Mask: net.CIDRMask(24, 32)}}, nil
+	})
+	assert.NoError(t, allowed.CheckAddr(own), "unless the allow list names it")
+}
+
+// The dialer refuses, before any connect, every address the guard refuses:
+// what a name resolves to at connect time as much as a literal address.
+func TestClientRefusesUnroutableAtDialTime(t *testing.T) {
+	client := sink.NewEgress(nil).Client(2 * time.Second)
+	for _, u := range []string{
+		"http://192.0.2.1/hook", "http://198.51.100.1:8080/", "http://203.0.113.9/", "http://[2001:db8::1]/",
+		"http://198.18.0.1/", "http://[::2]/", "http://localhost:9/",
+	} {
+		t.Run(u, func(t *testing.T) {
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, u, strings.NewReader("{}"))
+			require.NoError(t, err)
+			start := time.Now()
+			r := sink.Do(client, req)
+			assert.Equal(t, sink.Permanent, r.Class, r.Reason())
+			assert.ErrorIs(t, r.Cause, sink.ErrEgress)
+			assert.Less(t, time.Since(start), time.Second, "refused before connecting, not timed out")
+		})
+	}
 }
