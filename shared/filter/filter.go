@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/herokuevents/herokuevents/shared/config"
+	"github.com/herokuevents/herokuevents/shared/envelope"
 	"github.com/herokuevents/herokuevents/shared/event"
 	"github.com/herokuevents/herokuevents/shared/journal"
 	"github.com/herokuevents/herokuevents/shared/mapping"
@@ -74,14 +75,16 @@ func New(o Options) (*Handler, error) {
 // Store returns the configuration store the handler reads.
 func (h *Handler) Store() config.Store { return h.o.Store }
 
-// HandleBatch routes every message. A message that cannot be decoded, or
-// whose filter fails at run time, fails permanently (dead-lettered with the
-// reason; the deliveries of its other streams are still sent). When the
-// deliveries cannot be enqueued, every message of the batch fails and is
-// redelivered: receivers de-duplicate on the stable event id.
+// HandleBatch routes every message. A message that cannot be decoded,
+// whose filter fails at run time or exceeds a mapping limit (time, memory,
+// output: mapping.ErrLimit), or whose delivery could not travel the queue
+// (envelope.CheckDelivery), fails permanently (dead-lettered with the
+// reason; the deliveries of its other streams are still sent). A message
+// whose deliveries cannot be enqueued fails alone: the others of the batch
+// are not affected (send). Receivers de-duplicate on the stable event id.
 func (h *Handler) HandleBatch(ctx context.Context, msgs []queue.Message) queue.BatchResult {
 	var res queue.BatchResult
-	var out []queue.Message
+	var out []outgoing
 	streams := map[string][]config.Stream{} // tenant/subscription → streams
 	pulls := h.newPulls()
 	for _, m := range msgs {
@@ -116,7 +119,13 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []queue.Message) queue.B
 			streams[key] = ss
 		}
 		deliveries, err := h.route(ctx, r, ss)
-		out = append(out, deliveries...)
+		if len(deliveries) > 0 {
+			out = append(out, outgoing{id: m.ID, msgs: deliveries})
+		}
+		if errors.Is(err, mapping.ErrUnavailable) {
+			res.Fail(m.ID, err) // no worker to run the filter: not the event's fault
+			continue
+		}
 		if err != nil {
 			h.o.Metrics.Count(ctx, metric.DeadLettered, 1, metric.DimReason, metric.ReasonPermanent,
 				metric.LabelTenant, r.Tenant, metric.LabelSubscription, r.Subscription)
@@ -125,16 +134,54 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []queue.Message) queue.B
 		}
 	}
 	pulls.put(ctx, &res)
-	if len(out) > 0 {
-		if err := h.o.Delivery.Send(ctx, out...); err != nil {
-			h.o.Logger.ErrorContext(ctx, "enqueue deliveries", "count", len(out), "err", err)
-			res = queue.BatchResult{}
-			for _, m := range msgs {
-				res.Fail(m.ID, fmt.Errorf("enqueue deliveries: %w", err))
-			}
+	h.send(ctx, out, &res)
+	return res
+}
+
+// outgoing are the deliveries of one message of the batch.
+type outgoing struct {
+	id   string
+	msgs []queue.Message
+}
+
+// send enqueues the deliveries of the batch in one call. When that call
+// fails, each message's deliveries are sent on their own, so that a
+// failure only fails its own message: permanently when the queue cannot
+// carry them (queue.ErrTooLarge, ErrInvalid), to be redelivered otherwise.
+// Receivers de-duplicate what was sent twice on the stable event id.
+func (h *Handler) send(ctx context.Context, out []outgoing, res *queue.BatchResult) {
+	var all []queue.Message
+	for _, o := range out {
+		all = append(all, o.msgs...)
+	}
+	if len(all) == 0 {
+		return
+	}
+	err := h.o.Delivery.Send(ctx, all...)
+	if err == nil {
+		return
+	}
+	if len(out) == 1 {
+		h.failSend(ctx, out[0], err, res)
+		return
+	}
+	h.o.Logger.WarnContext(ctx, "enqueue deliveries: sending each message's own", "count", len(all), "messages", len(out), "err", err)
+	for _, o := range out {
+		if err := h.o.Delivery.Send(ctx, o.msgs...); err != nil {
+			h.failSend(ctx, o, err, res)
 		}
 	}
-	return res
+}
+
+func (h *Handler) failSend(ctx context.Context, o outgoing, err error, res *queue.BatchResult) {
+	err = fmt.Errorf("enqueue deliveries: %w", err)
+	if errors.Is(err, queue.ErrTooLarge) || errors.Is(err, queue.ErrInvalid) {
+		h.o.Logger.WarnContext(ctx, "enqueue deliveries", "message_id", o.id, "decision", "dead_letter", "err", err)
+		res.Fail(o.id, queue.Permanent(err))
+		return
+	}
+	h.o.Logger.ErrorContext(ctx, "enqueue deliveries", "message_id", o.id, "decision", "redeliver", "err", err)
+	res.Fail(o.id, err)
 }
 
 // Meta is what a filter sees of the event besides its data, at
@@ -178,9 +225,15 @@ func (h *Handler) route(ctx context.Context, r event.Routed, streams []config.St
 			}
 			ev.Data = data
 		}
-		body, err := json.Marshal(event.Delivery{Tenant: r.Tenant, Publication: s.Publication, Event: ev, FirstTry: h.o.Now().UTC()})
+		d := event.Delivery{Tenant: r.Tenant, Publication: s.Publication, Event: ev, FirstTry: h.o.Now().UTC()}
+		body, err := json.Marshal(d)
+		if err == nil {
+			err = envelope.CheckDelivery(d, body)
+		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("encode delivery: %w", err))
+			log.WarnContext(ctx, "cannot route", "publication", s.Publication, "err", err)
+			errs = append(errs, fmt.Errorf("stream to publication %s: encode delivery: %w", s.Publication, err))
+			jr.filteredOut(s, "cannot queue the delivery: "+err.Error())
 			continue
 		}
 		log.InfoContext(ctx, "routed", "publication", s.Publication)
