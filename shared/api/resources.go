@@ -35,12 +35,17 @@ func validateName(kind, name string) error {
 }
 
 // normalizeFilter returns nil for an absent, null or blank filter, and the
-// filter otherwise after compiling it in the pure Bloblang environment.
+// filter otherwise after compiling it in the pure Bloblang environment and
+// test-running it on an empty object under the mapping limits
+// (mapping.Check): a filter that exceeds a limit is refused at once.
 func normalizeFilter(f *string) (*string, error) {
 	if f == nil || strings.TrimSpace(*f) == "" {
 		return nil, nil
 	}
-	if _, err := mapping.Compile(*f); err != nil {
+	if _, err := mapping.Check(*f, []byte(`{}`), nil); err != nil {
+		if errors.Is(err, mapping.ErrUnavailable) {
+			return nil, err
+		}
 		return nil, Invalid("filter: %s", err.Error())
 	}
 	v := *f
