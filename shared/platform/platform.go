@@ -66,10 +66,10 @@ type Source struct {
 	// Command is the CLI's create command.
 	Command Command
 	// Shown, when set, returns what the create response shows once under
-	// "extra" (e.g. an endpoint URL and its signing key) of the subscription
-	// just stored; baseURL is the service's public base URL. Nothing may be
-	// stored.
-	Shown func(ctx context.Context, d Deps, baseURL string, sub config.Subscription) (map[string]any, error)
+	// "extra" (e.g. an endpoint URL and its signing key) of the new
+	// subscription sub of tenant (ID set); baseURL is the service's public
+	// base URL. Nothing may be stored.
+	Shown func(ctx context.Context, d Deps, tenant, baseURL string, sub config.Subscription) (map[string]any, error)
 }
 
 // Target is the publication side of a platform.
@@ -403,14 +403,14 @@ func (r *Registry) RotateSecret(ctx context.Context, tenant string, current conf
 	return p.Publication.RotateSecret(ctx, r.deps, tenant, current, overlap)
 }
 
-// Shown returns what the create response of the new subscription sub
-// shows once (Source.Shown), nil when its platform shows nothing.
-func (r *Registry) Shown(ctx context.Context, baseURL string, sub config.Subscription) (map[string]any, error) {
+// Shown returns what the create response of the new subscription sub of
+// tenant shows once (Source.Shown), nil when its platform shows nothing.
+func (r *Registry) Shown(ctx context.Context, tenant, baseURL string, sub config.Subscription) (map[string]any, error) {
 	p, ok := r.byName[sub.Platform]
 	if !ok || p.Subscription == nil || p.Subscription.Shown == nil {
 		return nil, nil
 	}
-	return p.Subscription.Shown(ctx, r.deps, baseURL, sub)
+	return p.Subscription.Shown(ctx, r.deps, tenant, baseURL, sub)
 }
 
 // Polled reports whether subscriptions of platform name keep a runtime state.

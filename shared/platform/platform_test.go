@@ -70,10 +70,10 @@ func TestRegistry(t *testing.T) {
 	}
 	assert.Equal(t, []string{"webhook", "generate", "salesforce", "datacloud", "fake"}, names)
 
-	_, err = r.Subscription(t.Context(), "t1", "datacloud", []byte(`{"name":"x"}`))
+	_, err = r.Subscription(t.Context(), "t1", "nope", []byte(`{"name":"x"}`))
 	assert.ErrorIs(t, err, config.ErrInvalid)
 	assert.ErrorIs(t, err, platform.ErrUnsupported)
-	assert.EqualError(t, err, "platform datacloud is not supported yet for subscriptions.")
+	assert.EqualError(t, err, "platform nope is not supported yet for subscriptions.")
 	_, _, err = r.Publication(t.Context(), "t1", "nope", []byte(`{"name":"x"}`))
 	assert.ErrorIs(t, err, platform.ErrUnsupported)
 	assert.NoError(t, r.CheckPublication("fake"))

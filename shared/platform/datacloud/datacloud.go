@@ -1,6 +1,7 @@
 // Package datacloud is the "datacloud" platform: publications that send
 // each event as one record to a Data Cloud Ingestion API object of an
-// authorized org.
+// authorized org, and subscriptions that are data action webhook targets
+// of an org's Data Cloud (subscription.go).
 package datacloud
 
 import (
@@ -17,7 +18,8 @@ import (
 // Platform returns the datacloud platform.
 func Platform() platform.Platform {
 	return platform.Platform{
-		Name: config.PlatformDataCloud,
+		Name:         config.PlatformDataCloud,
+		Subscription: source(),
 		Publication: &platform.Target{
 			Validate:  validatePublication,
 			Publisher: newPublisher,

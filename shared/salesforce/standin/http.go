@@ -31,6 +31,7 @@ func (o *Org) routes() http.Handler {
 	mux.HandleFunc("POST /services/data/{version}/sobjects/{object}", o.handleSObject)
 	mux.HandleFunc("POST /services/data/{version}/sobjects/{object}/", o.handleSObject)
 	mux.HandleFunc("POST /_stand-in/emit/{topic...}", o.handleEmit)
+	mux.HandleFunc("POST /_stand-in/data-action", o.handleDataAction)
 	o.dataCloudRoutes(mux)
 	mux.HandleFunc("POST /_stand-in/expire-tokens", func(w http.ResponseWriter, _ *http.Request) {
 		o.ExpireAccessTokens()
