@@ -152,14 +152,18 @@ func TestRefusedRequestsEnqueueNothing(t *testing.T) {
 			func([]byte) string { return dataaction.Sign(key, batch(t, now, 3)) }, 401, "unauthorized"},
 		{"json-escaped body, raw signature", target, func(t *testing.T) []byte {
 			return []byte(strings.ReplaceAll(string(good(t)), "/", `\/`))
-		}, func([]byte) string { return dataaction.Sign(key, []byte(strings.ReplaceAll(string(batch(t, now, 3)), `\/`, "/"))) }, 401, "unauthorized"},
+		}, func([]byte) string {
+			return dataaction.Sign(key, []byte(strings.ReplaceAll(string(batch(t, now, 3)), `\/`, "/")))
+		}, 401, "unauthorized"},
 		{"stale", target, func(t *testing.T) []byte { return batch(t, now.Add(-6*time.Minute), 3) }, signed, 401, "stale_request"},
 		{"from the future", target, func(t *testing.T) []byte { return batch(t, now.Add(6*time.Minute), 3) }, signed, 401, "stale_request"},
 		{"malformed but signed", target, func(*testing.T) []byte { return []byte(`{"creationDateTime":"2026-03-01T09:00:00.000Z","events":"x"}`) }, signed, 400, "bad_request"},
 		{"count mismatch", target, func(t *testing.T) []byte {
 			return []byte(strings.Replace(string(good(t)), `"count":3`, `"count":4`, 1))
 		}, signed, 400, "bad_request"},
-		{"no events", target, func(*testing.T) []byte { return []byte(`{"creationDateTime":"2026-03-01T09:00:00Z","count":0,"events":[]}`) }, signed, 400, "bad_request"},
+		{"no events", target, func(*testing.T) []byte {
+			return []byte(`{"creationDateTime":"2026-03-01T09:00:00Z","count":0,"events":[]}`)
+		}, signed, 400, "bad_request"},
 		{"unknown target", dataaction.Path + "/" + tenant + "/cccccccc-cccc-4ccc-8ccc-cccccccccccc", good, signed, 404, "not_found"},
 		{"not a datacloud subscription", dataaction.Path + "/" + tenant + "/bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb", good, signed, 404, "not_found"},
 		{"another tenant", dataaction.Path + "/22222222-2222-4222-8222-222222222222/" + subID, good, signed, 404, "not_found"},
