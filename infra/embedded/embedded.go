@@ -30,6 +30,7 @@ import (
 	"github.com/herokuevents/herokuevents/infra/samtemplate"
 	"github.com/herokuevents/herokuevents/shared/api"
 	"github.com/herokuevents/herokuevents/shared/authorization"
+	"github.com/herokuevents/herokuevents/shared/backlog"
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/deliver"
 	"github.com/herokuevents/herokuevents/shared/filter"
@@ -92,7 +93,18 @@ type Options struct {
 	// NoJournal runs without a delivery log (the throughput benchmark
 	// measures its cost).
 	NoJournal bool
+	// MaxBacklog is how many messages may wait in the ingest and delivery
+	// queues before publishes get 503 (tenants with their fair share of
+	// them first); DefaultMaxBacklog when zero, no bound when negative.
+	// Each tenant is also bounded by its plan (shared/plan).
+	MaxBacklog int64
 }
+
+// DefaultMaxBacklog bounds the queues of the embedded mode: beyond it every
+// hop slows (the queue's costs grow with its depth) and the latency of
+// what is accepted only grows; refusing with Retry-After keeps delivery at
+// full speed.
+const DefaultMaxBacklog = 10_000
 
 // Server is a running embedded herokuevents.
 type Server struct {
@@ -131,6 +143,9 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	}
 	if o.DeliveryTimeout <= 0 {
 		o.DeliveryTimeout = 10 * time.Second
+	}
+	if o.MaxBacklog == 0 {
+		o.MaxBacklog = DefaultMaxBacklog
 	}
 	s := &Server{o: o, errc: make(chan error, 4)}
 	defer func() {
@@ -194,6 +209,10 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	operator := api.Operator{ID: op.ID, PasswordHash: api.HashKey(op.Password)}
 	ingestQ, ingestDLQ := s.queues.Queue(IngestQueue), s.queues.Queue(IngestQueue+"-dlq")
 	deliveryQ, deliveryDLQ := s.queues.Queue(DeliveryQueue), s.queues.Queue(DeliveryQueue+"-dlq")
+	// The data plane's sends and settlements are counted per tenant: the
+	// backlog ingest bounds.
+	waiting := &backlog.Counter{}
+	toIngest, toDelivery := waiting.Sender(ingestQ), waiting.Sender(deliveryQ)
 	partnerQ, partnerDLQ := s.queues.Queue(PartnerQueue), s.queues.Queue(PartnerDLQ)
 	partnerSettings, err := samtemplate.Settings(herokuevents.Template, "PartnernotifyFunction")
 	if err != nil {
@@ -213,7 +232,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		Sealer:         sealer,
 		Egress:         egress,
 		Client:         egress.Client(o.DeliveryTimeout),
-		Ingest:         ingestQ,
+		Ingest:         toIngest,
 		Authorizations: auth,
 		Compile:        func(src string) (platform.Program, error) { return mappings.Get(src) },
 		Engines:        map[string]platform.Engine{config.PlatformSalesforce: sfsub.Engine{Scan: SalesforceScan}},
@@ -249,17 +268,18 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	ing, err := ingest.New(ingest.Options{Store: s.cached, Ingest: ingestQ, Delivery: deliveryQ, Logger: o.Logger, Metrics: s.metrics.Role("ingest"), Journal: s.journalWriter()})
+	ing, err := ingest.New(ingest.Options{Store: s.cached, Ingest: toIngest, Delivery: toDelivery, Logger: o.Logger, Metrics: s.metrics.Role("ingest"), Journal: s.journalWriter(),
+		Backlog: waiting, MaxBacklog: max(o.MaxBacklog, 0)})
 	if err != nil {
 		return nil, err
 	}
-	flt, err := filter.New(filter.Options{Store: s.cached, Delivery: deliveryQ, Logger: o.Logger, Recent: s.keeper, Metrics: s.metrics.Role("filter"), Journal: s.journalWriter()})
+	flt, err := filter.New(filter.Options{Store: s.cached, Delivery: toDelivery, Logger: o.Logger, Recent: s.keeper, Metrics: s.metrics.Role("filter"), Journal: s.journalWriter()})
 	if err != nil {
 		return nil, err
 	}
 	dlv, err := deliver.New(deliver.Options{
 		Store:      s.cached,
-		Requeue:    deliveryQ,
+		Requeue:    toDelivery,
 		Backoff:    o.Backoff,
 		Publishers: publishers,
 		Logger:     o.Logger,
@@ -289,10 +309,10 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
 	s.goRun(func() error {
-		return ingestQ.Consume(runCtx, flt, filterSettings, countingDLQ{ingestDLQ, s.metrics.Role("filter")})
+		return ingestQ.Consume(runCtx, waiting.Handler(flt), filterSettings, waiting.Leaving(countingDLQ{ingestDLQ, s.metrics.Role("filter")}))
 	})
 	s.goRun(func() error {
-		return deliveryQ.Consume(runCtx, dlv, deliverSettings, countingDLQ{deliveryDLQ, s.metrics.Role("deliver")})
+		return deliveryQ.Consume(runCtx, waiting.Handler(dlv), deliverSettings, waiting.Leaving(countingDLQ{deliveryDLQ, s.metrics.Role("deliver")}))
 	})
 	s.goRun(func() error {
 		return partnerQ.Consume(runCtx, notifier, partnerSettings, countingDLQ{partnerDLQ, s.metrics.Role("partnernotify")})

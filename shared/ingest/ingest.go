@@ -57,12 +57,20 @@ type Options struct {
 	// Journal, when set, records each accepted event (the delivery log);
 	// give it a journal.Async so that the request only enqueues.
 	Journal journal.Writer
+	// Backlog, when set, counts the messages waiting per tenant: a tenant
+	// at its plan's backlog gets 429, and with MaxBacklog messages waiting
+	// in all (over capacity) a tenant with its fair share or more gets
+	// 503, both with Retry-After. Every tenant is held to its plan's
+	// publish rate (429) whether or not it is set.
+	Backlog    Backlog
+	MaxBacklog int64
 }
 
 // Handler serves POST /publish/{name}.
 type Handler struct {
-	o   Options
-	mux *http.ServeMux
+	o      Options
+	mux    *http.ServeMux
+	limits limits
 }
 
 // New returns the ingest role's HTTP handler, or an error when Store,
@@ -81,6 +89,7 @@ func New(o Options) (*Handler, error) {
 		o.Metrics = metric.Discard
 	}
 	h := &Handler{o: o, mux: http.NewServeMux()}
+	h.limits.o = &h.o
 	h.mux.HandleFunc("POST /publish/{name}", h.publish)
 	h.mux.HandleFunc("OPTIONS /publish/{name}", h.handshake)
 	h.mux.HandleFunc("/publish/{name}", func(w http.ResponseWriter, r *http.Request) {
@@ -132,11 +141,16 @@ type Accepted struct {
 func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	name := r.PathValue("name")
-	tenant, ok := h.authenticate(ctx, r)
+	tenant, planName, ok := h.authenticate(ctx, r)
 	if !ok {
 		h.o.Logger.InfoContext(ctx, "publish refused", "name", name, "reason", "bad credentials")
 		w.Header().Set("WWW-Authenticate", `Basic realm="herokuevents publish"`)
 		writeError(w, http.StatusUnauthorized, "unauthorized", "Invalid credentials: use the user and password of HEROKUEVENTS_PUBLISH_URL.")
+		return
+	}
+	if no := h.limits.check(tenant, planName, h.o.Now()); no != nil {
+		h.o.Logger.InfoContext(ctx, "publish refused", "tenant", tenant, "name", name, "status", no.status, "reason", no.id, "retry_after", no.retryAfter)
+		no.write(w)
 		return
 	}
 	body, err := httpjson.ReadBody(w, r)
@@ -184,17 +198,17 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 }
 
 // authenticate checks Basic auth: the user names the tenant, the password
-// is its publish key.
-func (h *Handler) authenticate(ctx context.Context, r *http.Request) (string, bool) {
+// is its publish key. It returns the tenant and its plan.
+func (h *Handler) authenticate(ctx context.Context, r *http.Request) (tenant, plan string, ok bool) {
 	user, pass, ok := r.BasicAuth()
 	if !ok || user == "" || pass == "" {
-		return "", false
+		return "", "", false
 	}
 	rec, err := config.Load[config.Tenant](ctx, h.o.Store, "", config.KindTenant, user)
 	if err != nil || rec.Value.ID != user {
-		return "", false
+		return "", "", false
 	}
-	return user, config.KeyMatches(pass, rec.Value.PublishKeyHash)
+	return user, rec.Value.Plan, config.KeyMatches(pass, rec.Value.PublishKeyHash)
 }
 
 // route is where a published name leads.
