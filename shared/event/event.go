@@ -80,6 +80,11 @@ type Routed struct {
 	Tenant       string `json:"tenant"`
 	Subscription string `json:"subscription"` // subscription id
 	Event        Event  `json:"event"`
+	// Error, when set, says why the source could not make the event (a
+	// generator's mapping over a limit): Event has its attributes but no
+	// data, and the filter dead-letters it with Error as the reason, so
+	// that the failure shows where every other failed event does.
+	Error string `json:"error,omitempty"`
 }
 
 // Delivery is the body of a message on the delivery queue: an event bound for

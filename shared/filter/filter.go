@@ -98,6 +98,14 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []queue.Message) queue.B
 			res.Fail(m.ID, queue.Permanent(fmt.Errorf("decode routed event: %w", err)))
 			continue
 		}
+		if r.Error != "" {
+			h.o.Logger.WarnContext(ctx, "event not made", "tenant", r.Tenant, "subscription", r.Subscription, "event_id", r.Event.ID,
+				"decision", "dead_letter", "reason", r.Error)
+			h.o.Metrics.Count(ctx, metric.DeadLettered, 1, metric.DimReason, metric.ReasonPermanent,
+				metric.LabelTenant, r.Tenant, metric.LabelSubscription, r.Subscription)
+			res.Fail(m.ID, queue.Permanent(errors.New(r.Error)))
+			continue
+		}
 		if h.o.Recent != nil {
 			h.o.Recent.Keep(r.Tenant, r.Subscription, r.Event)
 		}

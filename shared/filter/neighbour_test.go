@@ -160,3 +160,20 @@ func TestSendFailureFailsOnlyItsMessage(t *testing.T) {
 	}
 	assert.ElementsMatch(t, []string{"b-1", "b-2"}, ids)
 }
+
+// TestEventNotMadeIsDeadLettered: an event its source could not make (a
+// generator's mapping over a limit) is dead-lettered with the source's
+// reason; its neighbour is routed.
+func TestEventNotMadeIsDeadLettered(t *testing.T) {
+	q := &recorder{}
+	h := twoTenants(t, q)
+	b, err := json.Marshal(event.Routed{Tenant: "tenant-a", Subscription: "sub-a", Error: "generator g: mapping limit exceeded: time limit of 100ms per event exceeded",
+		Event: event.Event{ID: "a-gen", Source: "/s", Type: event.TypeGenerate}})
+	require.NoError(t, err)
+	res := h.HandleBatch(t.Context(), []queue.Message{{ID: "a-gen", Body: b}, routedFor(t, "tenant-b", "sub-b", "b-1", `{"n":1}`)})
+	require.Len(t, res.Failures, 1)
+	assert.Equal(t, "a-gen", res.Failures[0].ID)
+	assert.True(t, queue.IsPermanent(res.Failures[0].Err))
+	assert.EqualError(t, res.Failures[0].Err, "generator g: mapping limit exceeded: time limit of 100ms per event exceeded")
+	require.Len(t, deliveries(t, q), 1)
+}

@@ -56,6 +56,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/herokuevents/herokuevents/shared/config"
+	"github.com/herokuevents/herokuevents/shared/envelope"
 	"github.com/herokuevents/herokuevents/shared/event"
 	"github.com/herokuevents/herokuevents/shared/metric"
 	"github.com/herokuevents/herokuevents/shared/queue"
@@ -279,7 +280,7 @@ func (t *Ticker) claim(ctx context.Context, it config.Item, sub config.Subscript
 	if sub.State != nil {
 		state.LastError = sub.State.LastError
 	}
-	var msgs []queue.Message
+	var msgs, failures []queue.Message
 	var ids []string
 	failed := 0
 	now := t.o.Now()
@@ -289,6 +290,9 @@ func (t *Ticker) claim(ctx context.Context, it config.Item, sub config.Subscript
 			failed++
 			state.Status, state.LastError = StatusFailing, fmt.Sprintf("%s: %s", config.IndexTime(slot), err.Error())
 			log.WarnContext(ctx, "mapping failed", "slot", slot, "event_id", EventID(sub.ID, slot), "err", err)
+			if dead, derr := t.failed(it.Tenant, sub, slot, now, err); derr == nil {
+				failures = append(failures, dead)
+			}
 			continue
 		}
 		if id == "" {
@@ -317,10 +321,10 @@ func (t *Ticker) claim(ctx context.Context, it config.Item, sub config.Subscript
 	if failed > 0 {
 		t.o.Metrics.Count(ctx, MetricErrors, failed, "Platform", config.PlatformGenerate)
 	}
-	if len(msgs) == 0 {
+	if len(msgs)+len(failures) == 0 {
 		return true, nil
 	}
-	if err := t.o.Ingest.Send(ctx, msgs...); err != nil {
+	if err := t.o.Ingest.Send(ctx, append(msgs, failures...)...); err != nil {
 		prev.Item.Version, prev.Version = saved.Version, saved.Version
 		if _, rerr := config.Save(ctx, t.o.Store, prev); rerr != nil {
 			log.ErrorContext(ctx, "send failed and claim not rolled back: slots lost", "events", len(msgs),
@@ -329,6 +333,9 @@ func (t *Ticker) claim(ctx context.Context, it config.Item, sub config.Subscript
 			log.WarnContext(ctx, "send failed: claim rolled back", "events", len(msgs), "first_event_id", ids[0], "err", err)
 		}
 		return true, fmt.Errorf("enqueue generated events of %s: %w", sub.ID, err)
+	}
+	if len(msgs) == 0 {
+		return true, nil
 	}
 	st.Events += len(msgs)
 	t.o.Metrics.Count(ctx, metric.Ingested, len(msgs), "Platform", config.PlatformGenerate)
@@ -378,18 +385,39 @@ func (t *Ticker) message(tenant string, sub config.Subscription, m Program, slot
 		DataContentType: "application/json",
 		Data:            data,
 	}
-	body, err := json.Marshal(event.Routed{Tenant: tenant, Subscription: sub.ID, Event: ev})
+	r := event.Routed{Tenant: tenant, Subscription: sub.ID, Event: ev}
+	body, err := json.Marshal(r)
 	if err != nil {
 		return queue.Message{}, "", fmt.Errorf("encode event: %w", err)
 	}
-	if len(body) > queue.MaxBody {
-		return queue.Message{}, "", fmt.Errorf("event of %d bytes exceeds the %d-byte limit", len(body), queue.MaxBody)
+	if err := envelope.CheckRouted(r, body); err != nil {
+		return queue.Message{}, "", fmt.Errorf("the event of %d bytes of data cannot be delivered: %w", len(data), err)
 	}
 	return queue.Message{
 		Body:       body,
 		Attributes: map[string]string{queue.AttrTenant: tenant},
 		Delay:      queue.ClampDelay(slot.Sub(now)),
 	}, ev.ID, nil
+}
+
+// failed is the message that dead-letters the event of slot, which the
+// mapping could not make (err): the event's attributes without data, with
+// err as event.Routed.Error, for the filter to dead-letter.
+func (t *Ticker) failed(tenant string, sub config.Subscription, slot, now time.Time, err error) (queue.Message, error) {
+	body, merr := json.Marshal(event.Routed{Tenant: tenant, Subscription: sub.ID, Error: "generator " + sub.Name + ": " + err.Error(), Event: event.Event{
+		ID:     EventID(sub.ID, slot),
+		Source: event.Source(tenant, "subscriptions", sub.Name),
+		Type:   event.TypeGenerate,
+		Time:   slot.UTC(),
+	}})
+	if merr != nil {
+		return queue.Message{}, fmt.Errorf("encode failed event: %w", merr)
+	}
+	return queue.Message{
+		Body:       body,
+		Attributes: map[string]string{queue.AttrTenant: tenant},
+		Delay:      queue.ClampDelay(slot.Sub(now)),
+	}, nil
 }
 
 // stop unschedules a generator that can no longer run (its interval or

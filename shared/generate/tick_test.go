@@ -141,9 +141,20 @@ func TestTickMappingErrors(t *testing.T) {
 	st, err := f.ticker.Run(t.Context(), t0)
 	require.NoError(t, err, "a mapping error never fails the tick")
 	assert.Equal(t, generate.Stats{Generators: 3, Events: 2, Errors: 2}, st)
+	failed := 0
 	for _, r := range f.rec.Routed(t) {
+		if r.Subscription == bad.ID {
+			failed++
+			assert.Contains(t, r.Error, "generator bad: ", "the failed event is queued for the filter to dead-letter")
+			assert.Contains(t, r.Error, "boom")
+			assert.Empty(t, r.Event.Data)
+			require.NoError(t, r.Event.Validate())
+			continue
+		}
 		assert.Equal(t, good.ID, r.Subscription)
+		assert.Empty(t, r.Error)
 	}
+	assert.Equal(t, 2, failed, "one failed event per slot")
 
 	got, it := f.load(t, bad.ID)
 	assert.Equal(t, generate.StatusFailing, got.State.Status)
