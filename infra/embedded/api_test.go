@@ -40,7 +40,7 @@ func TestAPIOnSQLite(t *testing.T) {
 	store := srv.Store()
 
 	status, body := operatorCall(t, srv, true, http.MethodPost, "/heroku/resources", `{"app":"sql-app"}`)
-	require.Equal(t, http.StatusCreated, status, body)
+	require.Equal(t, http.StatusOK, status, body)
 	var resp struct {
 		ID     string            `json:"id"`
 		Config map[string]string `json:"config"`

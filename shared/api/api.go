@@ -27,6 +27,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/journal"
 	"github.com/herokuevents/herokuevents/shared/operator"
 	"github.com/herokuevents/herokuevents/shared/platform"
+	"github.com/herokuevents/herokuevents/shared/pull"
 	"github.com/herokuevents/herokuevents/shared/queue"
 	"github.com/herokuevents/herokuevents/shared/recent"
 )
@@ -70,6 +71,10 @@ type Options struct {
 	// Delivery, with Journal, serves the retry of one event's delivery
 	// (POST …/events/{id}/publications/{ref}/retry): the delivery queue.
 	Delivery queue.Sender
+	// Pull, when set, reports the backlog of pull subscriptions
+	// (subscriptions:info) and drops it when a subscription is deleted or
+	// its pull turned off.
+	Pull pull.Admin
 }
 
 // Server serves the management and provisioning APIs.
@@ -86,6 +91,7 @@ type Server struct {
 	recent    recent.Reader
 	journal   journal.Reader
 	delivery  queue.Sender
+	pull      pull.Admin
 	mux       *http.ServeMux
 }
 
@@ -112,6 +118,7 @@ func New(o Options) (*Server, error) {
 		recent:    o.Recent,
 		journal:   o.Journal,
 		delivery:  o.Delivery,
+		pull:      o.Pull,
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -132,6 +139,7 @@ func (s *Server) routes() {
 	m.Handle("GET "+t+"/subscriptions", s.tenant(s.listSubscriptions))
 	m.Handle("GET "+t+"/subscriptions/{ref}", s.tenant(s.getSubscription))
 	m.Handle("DELETE "+t+"/subscriptions/{ref}", s.tenant(s.deleteSubscription))
+	m.Handle("PATCH "+t+"/subscriptions/{ref}", s.tenant(s.updateSubscription))
 
 	m.Handle("POST "+t+"/platforms/{platform}/publications", s.tenant(s.createPublication))
 	m.Handle("GET "+t+"/publications", s.tenant(s.listPublications))

@@ -108,3 +108,22 @@ func (s *Server) operatorOnly(h http.HandlerFunc) http.Handler {
 }
 
 func (s *Server) operatorOK(id, pass string) bool { return s.operator.Check(id, pass) }
+
+// partnerOnly guards the Partner API routes (/heroku/resources) with the
+// manifest's id and api.password when there is a manifest, and with the
+// operator's credentials otherwise. Refusals are 401 with a JSON message.
+func (s *Server) partnerOnly(h http.HandlerFunc) http.Handler {
+	if s.manifest == nil {
+		return s.operatorOnly(h)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, pass, ok := r.BasicAuth()
+		if !s.manifest.Check(id, pass) || !ok {
+			s.log.InfoContext(r.Context(), "partner request refused", "method", r.Method, "path", r.URL.Path)
+			w.Header().Set("Content-Type", "application/json")
+			WriteError(w, errUnauthorized)
+			return
+		}
+		h(w, r)
+	})
+}

@@ -37,14 +37,15 @@ func TestProvisionHTTP(t *testing.T) {
 		"callback_url":"https://api.heroku.com/addons/01234567","options":{},"app":"shop-app",
 		"oauth_grant":{"code":"c","expires_at":"2026-01-01T00:00:00Z","type":"authorization_code"},"log_input_url":"https://l.example/"}`
 	r := h.do(http.MethodPost, "/heroku/resources", body, op)
-	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
 
 	var resp map[string]any
 	require.NoError(t, json.Unmarshal(r.Body, &resp))
 	require.Len(t, resp, 3)
 	id := resp["id"].(string)
 	cfg := resp["config"].(map[string]any)
-	require.Len(t, cfg, 2)
+	require.Len(t, cfg, 3)
+	assert.Equal(t, cfg["HEROKUEVENTS_PUBLISH_URL"], strings.Replace(cfg["HEROKUEVENTS_SUBSCRIBE_URL"].(string), "/subscribe", "/publish", 1))
 	assert.NotEmpty(t, resp["message"])
 
 	apiURL, err := url.Parse(cfg["HEROKUEVENTS_API_URL"].(string))
@@ -70,7 +71,9 @@ func TestProvisionHTTP(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "shop-app", rec.Item.Name)
 	assert.Equal(t, config.Tenant{ID: id, App: "shop-app", Created: fixedNow.Truncate(1e9),
-		APIKeyHash: api.HashKey(apiKey), PublishKeyHash: api.HashKey(pubKey)}, rec.Value)
+		APIKeyHash: api.HashKey(apiKey), PublishKeyHash: api.HashKey(pubKey), Plan: "test", HerokuID: id,
+		Region: "amazon-web-services::us-east-1", LogInputURL: "https://l.example/"}, rec.Value)
+	assert.Equal(t, "01234567-89ab-cdef-0123-456789abcdef", id, "the uuid is the id")
 	for _, it := range h.store.snapshot() {
 		assert.NotContains(t, string(it.Body), apiKey)
 		assert.NotContains(t, string(it.Body), pubKey)
@@ -98,7 +101,9 @@ func TestProvisionRejects(t *testing.T) {
 		{"tenant key is not operator", `{"app":"x-app"}`, "Bearer " + h.a.APIKey, 401, "unauthorized", "Invalid credentials provided."},
 		{"same app twice", `{"app":"my-app","plan":"test"}`, op, 409, "conflict", "App my-app already has herokuevents."},
 		{"same app twice via options", `{"options":{"app":"other-app"}}`, op, 409, "conflict", "App other-app already has herokuevents."},
-		{"missing app", `{"uuid":"u","plan":"test","options":{}}`, op, 422, "invalid_params", "app is required: the name of the app the add-on is installed on."},
+		{"missing app", `{"plan":"test","options":{}}`, op, 422, "invalid_params", "app is required: the name of the app the add-on is installed on."},
+		{"uuid not a UUID", `{"uuid":"u","plan":"test"}`, op, 422, "invalid_params", `uuid "u" is not a UUID.`},
+		{"bad plan", `{"app":"x-app","plan":"Gold Plan!"}`, op, 422, "invalid_params", `plan "Gold Plan!" is not a plan of herokuevents.`},
 		{"options.app not a string", `{"options":{"app":3}}`, op, 422, "invalid_params", "options.app must be a string."},
 		{"bad app name", `{"app":"my app; rm -rf"}`, op, 422, "invalid_params", `app "my app; rm -rf" is not a valid app name.`},
 		{"invalid JSON", `{"app":`, op, 400, "bad_request", "Request body is not valid JSON."},
@@ -160,17 +165,17 @@ func TestDeprovision(t *testing.T) {
 	assert.Equal(t, bBefore, h.lists(h.b), "the other tenant is untouched")
 
 	r = h.do(http.MethodDelete, "/heroku/resources/"+h.a.ID, "", op)
-	require.Equal(t, http.StatusNotFound, r.Status)
+	require.Equal(t, http.StatusGone, r.Status)
 	id, msg := r.errBody(t)
-	assert.Equal(t, "not_found", id)
-	assert.Equal(t, "Couldn't find that add-on resource.", msg)
+	assert.Equal(t, "gone", id)
+	assert.Equal(t, "That add-on resource is already deprovisioned.", msg)
 
 	r = h.do(http.MethodDelete, "/heroku/resources/other-app", "", op)
-	require.Equal(t, http.StatusNotFound, r.Status, "an app name is not a resource id")
+	require.Equal(t, http.StatusGone, r.Status, "an app name is not a resource id")
 
 	// The app can be provisioned again.
 	again := h.do(http.MethodPost, "/heroku/resources", `{"app":"my-app"}`, op)
-	require.Equal(t, http.StatusCreated, again.Status, "%s", again.Body)
+	require.Equal(t, http.StatusOK, again.Status, "%s", again.Body)
 }
 
 func TestOperatorVerify(t *testing.T) {
@@ -181,10 +186,10 @@ func TestOperatorVerify(t *testing.T) {
 		pass   string
 		status int
 	}{
-		{"verify func accepts", api.Operator{Verify: func(id, p string) bool { return id == "op" && p == "pw" }}, "op", "pw", 201},
+		{"verify func accepts", api.Operator{Verify: func(id, p string) bool { return id == "op" && p == "pw" }}, "op", "pw", 200},
 		{"verify func refuses", api.Operator{Verify: func(id, p string) bool { return false }}, "op", "pw", 401},
 		{"no operator configured", api.Operator{}, "", "", 401},
-		{"upper-case hash", api.Operator{ID: "op", PasswordHash: strings.ToUpper(api.HashKey("pw"))}, "op", "pw", 201},
+		{"upper-case hash", api.Operator{ID: "op", PasswordHash: strings.ToUpper(api.HashKey("pw"))}, "op", "pw", 200},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

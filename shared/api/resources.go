@@ -16,6 +16,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/httpjson"
 	"github.com/herokuevents/herokuevents/shared/mapping"
+	"github.com/herokuevents/herokuevents/shared/pull"
 )
 
 // namePattern is the rule for subscription and publication names.
@@ -86,6 +87,12 @@ type subscriptionView struct {
 	CreatedAt time.Time     `json:"created_at"`
 	State     *stateView    `json:"state,omitempty"`
 	Targets   []linkedView  `json:"targets"`
+	// Pull: the events are kept for HEROKUEVENTS_SUBSCRIBE_URL (pull.go),
+	// with their backlog on a read of one subscription.
+	Pull        bool          `json:"pull,omitempty"`
+	PullBacklog *pull.Backlog `json:"pull_backlog,omitempty"`
+	// Extra is shown once, in the create answer (platform.Source.Shown).
+	Extra map[string]any `json:"extra,omitempty"`
 }
 
 type publicationView struct {
@@ -162,7 +169,7 @@ func (s *Server) loadGraph(ctx context.Context, tenant string) (graph, error) {
 func (g graph) subscription(sub config.Subscription) subscriptionView {
 	v := subscriptionView{
 		ID: sub.ID, Name: sub.Name, Platform: sub.Platform, Params: sub.Params,
-		Replay: sub.Replay, CreatedAt: sub.Created, Targets: []linkedView{},
+		Replay: sub.Replay, CreatedAt: sub.Created, Targets: []linkedView{}, Pull: sub.Pull,
 	}
 	if st := sub.State; st != nil {
 		v.State = &stateView{Status: st.Status, LastError: st.LastError, CheckpointAt: st.CheckedAt, NextRun: st.NextRun}
@@ -390,6 +397,11 @@ func (s *Server) createSubscription(ctx context.Context, t config.Tenant, r *htt
 		return 0, nil, err
 	}
 	sub.ID, sub.Name, sub.Platform, sub.Created = uuid.NewString(), common.Name, platform, s.timestamp()
+	sub.Pull = common.Pull
+	extra, err := s.platforms.Shown(ctx, t.ID, s.base.String(), sub)
+	if err != nil {
+		return 0, nil, err
+	}
 	it := config.Item{Tenant: t.ID, Kind: config.KindSubscription, ID: sub.ID, Name: sub.Name}
 	if sub.State != nil && !sub.State.NextRun.IsZero() {
 		it.Index = IndexTime(sub.State.NextRun)
@@ -411,7 +423,9 @@ func (s *Server) createSubscription(ctx context.Context, t config.Tenant, r *htt
 		g.streams = []config.Stream{st}
 		g.pubByID[pub.ID] = pub
 	}
-	return http.StatusCreated, g.subscription(sub), nil
+	v := g.subscription(sub)
+	v.Extra = extra
+	return http.StatusCreated, v, nil
 }
 
 // undo removes a resource just created when linking it failed.
@@ -448,6 +462,7 @@ func (s *Server) getSubscription(ctx context.Context, t config.Tenant, r *http.R
 	if err != nil {
 		return 0, nil, err
 	}
+	s.addBacklog(ctx, t.ID, rec.Value, &v.subscriptionView)
 	return http.StatusOK, v, nil
 }
 
@@ -455,7 +470,11 @@ func (s *Server) getSubscription(ctx context.Context, t config.Tenant, r *http.R
 const deleteAttempts = 3
 
 func (s *Server) deleteSubscription(ctx context.Context, t config.Tenant, r *http.Request, _ []byte) (int, any, error) {
-	return remove(ctx, s, subscriptions, t.ID, r.PathValue("ref"), graph.subscription)
+	status, v, err := remove(ctx, s, subscriptions, t.ID, r.PathValue("ref"), graph.subscription)
+	if sv, ok := v.(subscriptionView); err == nil && ok && sv.Pull {
+		s.dropPulled(ctx, t.ID, config.Subscription{ID: sv.ID, Name: sv.Name})
+	}
+	return status, v, err
 }
 
 // ---- publications ----

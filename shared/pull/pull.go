@@ -75,6 +75,14 @@ type Reader interface {
 	Backlog(ctx context.Context, tenant, subscription string) (Backlog, error)
 }
 
+// Admin is what the api role needs of the buffer: the backlog shown by
+// subscriptions:info, and dropping what a subscription kept when it is
+// deleted or pull is turned off.
+type Admin interface {
+	Reader
+	Drop(ctx context.Context, tenant, subscription string) error
+}
+
 // Buffer keeps the events of pull subscriptions. Implementations are safe
 // for concurrent use, by several processes at once (two concurrent Leases
 // never hand out the same event), and never return an event older than

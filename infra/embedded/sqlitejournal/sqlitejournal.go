@@ -420,3 +420,15 @@ func (j *Journal) prune(ctx context.Context, pubs map[[2]string]bool) error {
 	}
 	return nil
 }
+
+// Forget deletes every entry of tenant (a deprovisioned add-on).
+func (j *Journal) Forget(ctx context.Context, tenant string) error {
+	if err := j.lock(ctx); err != nil {
+		return fmt.Errorf("forget tenant in journal: %w", err)
+	}
+	defer j.unlock()
+	if _, err := j.db.ExecContext(ctx, `DELETE FROM entry WHERE tenant = ?`, tenant); err != nil {
+		return fmt.Errorf("forget tenant in journal: %w", err)
+	}
+	return nil
+}

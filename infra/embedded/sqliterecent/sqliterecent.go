@@ -183,3 +183,11 @@ func (s *Store) Close() error {
 	}
 	return nil
 }
+
+// Forget deletes every kept event of tenant (a deprovisioned add-on).
+func (s *Store) Forget(ctx context.Context, tenant string) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM recent_event WHERE tenant = ?`, tenant); err != nil {
+		return fmt.Errorf("forget tenant's recent events: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,86 @@
+package embedded
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/herokuevents/herokuevents/shared/addon"
+	"github.com/herokuevents/herokuevents/shared/heroku"
+	"github.com/herokuevents/herokuevents/shared/queue"
+	"github.com/herokuevents/herokuevents/shared/secret"
+)
+
+// HerokuOptions configure the add-on side of the embedded mode.
+type HerokuOptions struct {
+	// Addon is the add-on manifest (serve --addon-manifest): Heroku's
+	// Partner API calls must carry its id and api.password, and the config
+	// vars take its prefix. Without it the operator provisions.
+	Addon *addon.Manifest
+	// Heroku are the Platform API for Partners settings (HEROKU_API_URL,
+	// HEROKU_ID_URL, HEROKU_OAUTH_CLIENT_SECRET); without a client secret
+	// grants are not exchanged and apps are named by --app or options.app.
+	Heroku heroku.Settings
+}
+
+// herokuLink returns the api's Link (grant exchange, app learned) when the
+// operator configured the Platform API for Partners, nil otherwise.
+func (s *Server) herokuLink(sealer secret.Sealer) func(ctx context.Context, tenant, code string) error {
+	settings := s.o.Heroku
+	if !settings.Configured() {
+		return nil
+	}
+	// The endpoints are the operator's configuration, not tenant input:
+	// no egress guard (the stand-in listens on loopback).
+	p := &heroku.Partner{
+		Client: heroku.NewClient(settings, &http.Client{Timeout: 10 * time.Second}),
+		Store:  s.cached, Sealer: sealer, Logger: s.o.Logger.With("role", "api"),
+	}
+	return func(ctx context.Context, tenant, code string) error {
+		_, err := p.Link(ctx, tenant, code)
+		return err
+	}
+}
+
+// forgetTenant removes what a deprovisioned tenant left outside the config
+// store: its messages in every queue and dead-letter queue, its delivery
+// log and its kept events. Messages a role holds at that moment finish
+// their attempt (their publication is gone).
+func (s *Server) forgetTenant(ctx context.Context, tenant string) error {
+	var errs []error
+	for _, name := range []string{IngestQueue, IngestQueue + "-dlq", DeliveryQueue, DeliveryQueue + "-dlq", PartnerQueue, PartnerDLQ} {
+		q := s.queues.Queue(name)
+		msgs, err := q.List(ctx, 1<<30)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		var ids []string
+		for _, m := range msgs {
+			if m.Attributes[queue.AttrTenant] == tenant {
+				ids = append(ids, m.ID)
+			}
+		}
+		if len(ids) > 0 {
+			if err := q.Delete(ctx, ids...); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if s.journal != nil {
+		if s.jw != nil {
+			_ = s.jw.Flush(ctx) // what the roles appended lands before it is forgotten
+		}
+		errs = append(errs, s.journal.Forget(ctx, tenant))
+	}
+	if s.recent != nil {
+		errs = append(errs, s.recent.Forget(ctx, tenant))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("forget tenant %s: %w", tenant, err)
+	}
+	s.o.Logger.InfoContext(ctx, "tenant data forgotten", "tenant", tenant)
+	return nil
+}
