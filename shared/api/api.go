@@ -22,6 +22,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/herokuevents/herokuevents/shared/addon"
 	"github.com/herokuevents/herokuevents/shared/authorization"
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/journal"
@@ -30,6 +31,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/pull"
 	"github.com/herokuevents/herokuevents/shared/queue"
 	"github.com/herokuevents/herokuevents/shared/recent"
+	"github.com/herokuevents/herokuevents/shared/secret"
 )
 
 // Operator holds the credentials of the platform operator, who calls the
@@ -75,6 +77,24 @@ type Options struct {
 	// (subscriptions:info) and drops it when a subscription is deleted or
 	// its pull turned off.
 	Pull pull.Admin
+	// Addon, when set, is the add-on manifest: Heroku's Partner API calls
+	// (/heroku/resources) must carry its id and api.password as Basic auth
+	// (the operator's credentials are refused there), and the config vars
+	// are named with its prefix. Without it the operator provisions.
+	Addon *addon.Manifest
+	// Sealer seals the config handed out at provisioning, so that a
+	// repeated provision answers the same; without it a repeat issues new
+	// keys.
+	Sealer secret.Sealer
+	// Link, when set, is called after a Heroku provisioning with the
+	// tenant and the grant code: it exchanges the grant and learns the app
+	// (heroku.Partner.Link), within LinkTimeout.
+	Link func(ctx context.Context, tenant, code string) error
+	// Forget, when set, removes what a deprovisioned tenant left outside
+	// the config store: queued messages, dead letters, the delivery log,
+	// kept events. It is called before the configuration is deleted and
+	// must be safe to repeat.
+	Forget func(ctx context.Context, tenant string) error
 }
 
 // Server serves the management and provisioning APIs.
@@ -92,6 +112,10 @@ type Server struct {
 	journal   journal.Reader
 	delivery  queue.Sender
 	pull      pull.Admin
+	manifest  *addon.Manifest
+	sealer    secret.Sealer
+	linkFn    func(ctx context.Context, tenant, code string) error
+	forget    func(ctx context.Context, tenant string) error
 	mux       *http.ServeMux
 }
 
@@ -119,6 +143,10 @@ func New(o Options) (*Server, error) {
 		journal:   o.Journal,
 		delivery:  o.Delivery,
 		pull:      o.Pull,
+		manifest:  o.Addon,
+		sealer:    o.Sealer,
+		linkFn:    o.Link,
+		forget:    o.Forget,
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -153,8 +181,9 @@ func (s *Server) routes() {
 	// v0.0.1 `events:unlink` path.
 	m.Handle("DELETE "+t+"/subscriptions/{source}/publications/{target}", s.tenant(s.deleteStream))
 
-	m.Handle("POST /heroku/resources", s.operatorOnly(s.provision))
-	m.Handle("DELETE /heroku/resources/{id}", s.operatorOnly(s.deprovision))
+	m.Handle("POST /heroku/resources", s.partnerOnly(s.provision))
+	m.Handle("PUT /heroku/resources/{id}", s.partnerOnly(s.changePlan))
+	m.Handle("DELETE /heroku/resources/{id}", s.partnerOnly(s.deprovision))
 	if s.auth != nil {
 		s.authorizationRoutes(m, t)
 	}
