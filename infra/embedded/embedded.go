@@ -98,6 +98,8 @@ type Options struct {
 	// them first); DefaultMaxBacklog when zero, no bound when negative.
 	// Each tenant is also bounded by its plan (shared/plan).
 	MaxBacklog int64
+	// Addon and Heroku: the add-on manifest and the Platform API (heroku.go).
+	HerokuOptions
 }
 
 // DefaultMaxBacklog bounds the queues of the embedded mode: beyond it every
@@ -264,6 +266,10 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		Wake:     deliveryQ.WakeHeld, // a resumed publication's held deliveries go at once
 		Journal:  s.journalReader(),
 		Delivery: deliveryQ, // deliveries:retry
+		Addon:    o.Addon,
+		Sealer:   sealer,
+		Link:     s.herokuLink(sealer),
+		Forget:   s.forgetTenant,
 	})
 	if err != nil {
 		return nil, err
