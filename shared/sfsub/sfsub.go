@@ -61,6 +61,7 @@ import (
 
 	"github.com/herokuevents/herokuevents/shared/authorization"
 	"github.com/herokuevents/herokuevents/shared/config"
+	"github.com/herokuevents/herokuevents/shared/envelope"
 	"github.com/herokuevents/herokuevents/shared/event"
 	"github.com/herokuevents/herokuevents/shared/metric"
 	"github.com/herokuevents/herokuevents/shared/queue"
@@ -489,15 +490,21 @@ func (s *stream) batch(ctx context.Context, sub config.Subscription, b *pubsub.B
 	if len(b.Events) > 0 {
 		msgs := make([]queue.Message, 0, len(b.Events))
 		for _, ev := range b.Events {
-			ce := ToEvent(s.c.tenant, sub, ev, now)
-			body, err := json.Marshal(event.Routed{Tenant: s.c.tenant, Subscription: sub.ID, Event: ce})
+			r := event.Routed{Tenant: s.c.tenant, Subscription: sub.ID, Event: ToEvent(s.c.tenant, sub, ev, now)}
+			body, err := json.Marshal(r)
 			if err != nil {
 				return fmt.Errorf("encode routed event: %w", err)
 			}
+			if err := envelope.CheckRouted(r, body); err != nil {
+				body, err = s.unqueueable(ctx, r, fmt.Errorf("the Salesforce event of %d bytes of data cannot be delivered: %w", len(r.Event.Data), err))
+				if err != nil {
+					return err
+				}
+			}
 			msgs = append(msgs, queue.Message{Body: body, Attributes: map[string]string{queue.AttrTenant: s.c.tenant, queue.AttrAttempt: "0"}})
 		}
-		if err := s.r.o.Ingest.Send(ctx, msgs...); err != nil {
-			return fmt.Errorf("enqueue %d events: %w", len(msgs), err)
+		if err := s.send(ctx, msgs); err != nil {
+			return err
 		}
 		s.r.o.Metrics.Count(ctx, metric.Ingested, len(msgs), "Platform", config.PlatformSalesforce)
 		first, last := b.Events[0], b.Events[len(b.Events)-1]
@@ -531,6 +538,58 @@ func (s *stream) batch(ctx context.Context, sub config.Subscription, b *pubsub.B
 		rec.Lease.Failures = 0
 		s.c.retryAt = time.Time{}
 	})
+}
+
+// unqueueable is the body that stands for an event the queues cannot
+// carry: the event without its data, with why as event.Routed.Error, which
+// the filter dead-letters (its replay id, an extension, lets it be read
+// again from Salesforce). One event never holds up the subscription.
+func (s *stream) unqueueable(ctx context.Context, r event.Routed, why error) ([]byte, error) {
+	s.log.ErrorContext(ctx, "salesforce event cannot be queued", "event_id", r.Event.ID, "replay_id", r.Event.Extensions[ExtReplayID],
+		"decision", "dead_letter", "reason", why.Error())
+	r.Event.Data, r.Error = nil, why.Error()
+	body, err := json.Marshal(r)
+	if err != nil {
+		return nil, fmt.Errorf("encode routed event: %w", err)
+	}
+	return body, nil
+}
+
+// send enqueues a batch's events in one call. When the queue refuses it
+// for a message it cannot carry (queue.ErrTooLarge, ErrInvalid), the
+// events are sent one by one and each refused one is replaced by its dead
+// letter (unqueueable); any other failure fails the batch, which is read
+// again from the checkpoint.
+func (s *stream) send(ctx context.Context, msgs []queue.Message) error {
+	err := s.r.o.Ingest.Send(ctx, msgs...)
+	if err == nil || !(errors.Is(err, queue.ErrTooLarge) || errors.Is(err, queue.ErrInvalid)) {
+		if err != nil {
+			return fmt.Errorf("enqueue %d events: %w", len(msgs), err)
+		}
+		return nil
+	}
+	for _, m := range msgs {
+		err := s.r.o.Ingest.Send(ctx, m)
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, queue.ErrTooLarge) && !errors.Is(err, queue.ErrInvalid) {
+			return fmt.Errorf("enqueue event: %w", err)
+		}
+		var r event.Routed
+		if derr := json.Unmarshal(m.Body, &r); derr != nil {
+			return fmt.Errorf("decode routed event: %w", derr)
+		}
+		body, uerr := s.unqueueable(ctx, r, fmt.Errorf("the queue refused the Salesforce event: %w", err))
+		if uerr != nil {
+			return uerr
+		}
+		m.Body = body
+		if err := s.r.o.Ingest.Send(ctx, m); err != nil {
+			return fmt.Errorf("enqueue dead letter of event %s: %w", r.Event.ID, err)
+		}
+	}
+	return nil
 }
 
 // handle decides what to do after the stream ended with err and returns how
