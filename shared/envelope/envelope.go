@@ -43,15 +43,16 @@ func (e *Error) Unwrap() error { return ErrTooLarge }
 // delivery: publication ids are UUIDs.
 const idWidth = 36
 
-// widestTime encodes to the longest RFC 3339 text a time.Time has.
-var widestTime = time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.FixedZone("", -(23*3600+59*60)))
+// LongestTime encodes to the longest RFC 3339 text a time.Time has: what
+// Widest sets every time to.
+var LongestTime = time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.FixedZone("", -(23*3600+59*60)))
 
 // Widest returns d as large as the deliver role can make it: every counter
 // at its widest, every time at its longest, the publication id at least as
 // wide as an id. Only the event is kept.
 func Widest(d event.Delivery) event.Delivery {
 	d.Attempt, d.Held = math.MaxInt, math.MaxInt
-	d.FirstTry, d.HeldSince, d.RateSlot = widestTime, widestTime, widestTime
+	d.FirstTry, d.HeldSince, d.RateSlot = LongestTime, LongestTime, LongestTime
 	if len(d.Publication) < idWidth {
 		d.Publication += strings.Repeat("x", idWidth-len(d.Publication))
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/herokuevents/herokuevents/shared/config"
+	"github.com/herokuevents/herokuevents/shared/envelope"
 	"github.com/herokuevents/herokuevents/shared/httpjson"
 	"github.com/herokuevents/herokuevents/shared/operator"
 	"github.com/herokuevents/herokuevents/shared/queue"
@@ -374,6 +376,17 @@ func (s *Server) message(t target, typ string, payload []byte) (queue.Message, e
 	body, err := json.Marshal(n)
 	if err != nil {
 		return queue.Message{}, fmt.Errorf("encode notification: %w", err)
+	}
+	// At its largest (retried at a high attempt, dead-lettered) the
+	// notification must still fit the queue, or it is refused now.
+	wide := n
+	wide.Attempt, wide.FirstTry = math.MaxInt, envelope.LongestTime
+	wb, err := json.Marshal(wide)
+	if err != nil {
+		return queue.Message{}, fmt.Errorf("encode notification: %w", err)
+	}
+	if err := envelope.Fits(len(wb), t.partner.ID); err != nil {
+		return queue.Message{}, httpjson.Errorf(http.StatusRequestEntityTooLarge, "payload_too_large", "The %s notification for resource %s is too large to be queued: %s.", typ, t.addon.ResourceID, err)
 	}
 	return queue.Message{Body: body, Attributes: map[string]string{queue.AttrTenant: t.partner.ID, queue.AttrAttempt: "0"}}, nil
 }
