@@ -129,6 +129,7 @@ type Server struct {
 	errc      chan error
 	closeOnce sync.Once
 	closeErr  error
+	views     tenantViews // tenantview.go
 }
 
 // Start opens the data dir, makes the app's tenant ready, and runs every
@@ -171,6 +172,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	if err := s.openJournal(o); err != nil {
 		return nil, err
 	}
+	o.Logger = s.tenantLogger(o.Logger)
 	sealer, err := filesealer.Open(filepath.Join(o.DataDir, "seal.key"))
 	if err != nil {
 		return nil, fmt.Errorf("open sealing key: %w", err)
@@ -303,6 +305,9 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	partnerAPI.Mount(mux)
 	mux.Handle("/publish/", ing)
 	mux.Handle("GET /metrics", s.metrics.Handler(operator.Check)) // the operator's OpenMetrics
+	if err := s.serveTenantViews(mux, op); err != nil {
+		return nil, err
+	}
 	mux.Handle("/", apiSrv.Handler())
 	s.http = newHTTPServer(mux, o.HTTP, o.Logger)
 

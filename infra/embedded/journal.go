@@ -13,6 +13,7 @@ import (
 // openJournal opens the delivery log (journal.db in the data dir) and the
 // async writer the roles append to, unless o.NoJournal.
 func (s *Server) openJournal(o Options) error {
+	s.openTenantLog(o) // the entries are also the tenants' log lines
 	if o.NoJournal {
 		return nil
 	}
@@ -23,7 +24,7 @@ func (s *Server) openJournal(o Options) error {
 		return fmt.Errorf("open delivery log: %w", err)
 	}
 	s.journal = j
-	s.jw = journal.NewAsync(j, journal.AsyncOptions{Logger: o.Logger.With("role", "journal")})
+	s.jw = journal.NewAsync(s.views.logs.Journal(j), journal.AsyncOptions{Logger: o.Logger.With("role", "journal")})
 	return nil
 }
 
@@ -43,12 +44,14 @@ func (s *Server) journalReader() journal.Reader {
 	return s.journal
 }
 
-// closeJournal writes what the roles appended, then closes the file.
+// closeJournal writes what the roles appended, then closes the file
+// (and ships the tenants' last lines).
 func (s *Server) closeJournal() {
 	if s.jw != nil {
 		_ = s.jw.Close()
 		s.jw = nil
 	}
+	s.closeTenantLog()
 	if s.journal != nil {
 		if err := s.journal.Close(); err != nil {
 			s.o.Logger.Error("close delivery log", "err", err)

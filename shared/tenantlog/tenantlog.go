@@ -35,6 +35,7 @@ import (
 
 	"github.com/go-logfmt/logfmt"
 
+	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/journal"
 	"github.com/herokuevents/herokuevents/shared/logplex"
 )
@@ -65,6 +66,9 @@ type Options struct {
 	// lines are then only kept for Lines). It is called before each
 	// batch, so a rotated URL is picked up. Nil: no shipping.
 	Target func(ctx context.Context, tenant string) (string, error)
+	// Name, when set, names a subscription or publication (config kind and
+	// id) whose entry carries only its id; "" when unknown.
+	Name func(ctx context.Context, tenant, kind, id string) string
 	// Client sends the batches; a client with DefaultTimeout when nil.
 	Client *http.Client
 	// Logger gets one line per dropped batch; slog.Default when nil.
@@ -345,8 +349,26 @@ func (t tee) Append(ctx context.Context, entries ...journal.Entry) error {
 	if t.next != nil {
 		err = t.next.Append(ctx, entries...)
 	}
-	t.s.Record(entries...)
+	es := slices.Clone(entries)
+	t.s.name(ctx, es)
+	t.s.Record(es...)
 	return err
+}
+
+// name fills the names of entries that carry only ids.
+func (s *Shipper) name(ctx context.Context, entries []journal.Entry) {
+	if s.o.Name == nil {
+		return
+	}
+	for i := range entries {
+		e := &entries[i]
+		if e.SubscriptionName == "" && e.Subscription != "" {
+			e.SubscriptionName = s.o.Name(ctx, e.Tenant, config.KindSubscription, e.Subscription)
+		}
+		if e.PublicationName == "" && e.Publication != "" {
+			e.PublicationName = s.o.Name(ctx, e.Tenant, config.KindPublication, e.Publication)
+		}
+	}
 }
 
 // Record records the lines and counts of delivery-log entries.
