@@ -283,6 +283,12 @@ func (h *Handler) retry(ctx context.Context, log *slog.Logger, d event.Delivery,
 		return fmt.Errorf("encode delivery: %w", err)
 	}
 	if err := h.Requeue.Send(ctx, next.Message(d.Tenant, body)); err != nil {
+		if errors.Is(err, queue.ErrTooLarge) || errors.Is(err, queue.ErrInvalid) {
+			// The queue will never carry this retry: only its own message fails.
+			err = fmt.Errorf("requeue delivery of event %s after %w: %w", d.Event.ID, perr, err)
+			log.WarnContext(ctx, "delivery", "decision", decisionDeadLetter, "reason", err.Error())
+			return queue.Permanent(err)
+		}
 		log.ErrorContext(ctx, "delivery", "decision", decisionRedeliver, "error", err.Error(), "cause", perr.Error())
 		return fmt.Errorf("requeue delivery of event %s: %w", d.Event.ID, err)
 	}

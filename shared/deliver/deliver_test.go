@@ -547,6 +547,26 @@ func TestRequeueFailureIsRedelivered(t *testing.T) {
 	assert.Contains(t, e.logs.String(), `"decision":"redeliver"`)
 }
 
+// TestRequeueRefusedFailsOnlyItsMessage: a retry the queue can never
+// carry (ErrTooLarge) dead-letters its own message at once, and the
+// neighbour in the batch is delivered.
+func TestRequeueRefusedFailsOnlyItsMessage(t *testing.T) {
+	e := newEnv(t, 0)
+	e.sendErr = fmt.Errorf("message 0: body of 1048600 bytes exceeds 1048576: %w", queue.ErrTooLarge)
+	bad, _ := endpoint(t, status(500))
+	good, _ := endpoint(t, status(200))
+	badPub, _ := e.publication(t, "bad", bad.URL, config.RetryPolicy{})
+	goodPub, _ := e.publication(t, "good", good.URL, config.RetryPolicy{})
+	f := failures(e.handler.HandleBatch(t.Context(), []queue.Message{
+		delivery(t, "m1", event.Delivery{Tenant: tenant, Publication: badPub.ID, Event: sampleEvent()}),
+		delivery(t, "m2", event.Delivery{Tenant: tenant, Publication: goodPub.ID, Event: sampleEvent()}),
+	}))
+	require.Len(t, f, 1)
+	require.Contains(t, f, "m1")
+	assert.True(t, queue.IsPermanent(f["m1"]))
+	assert.Contains(t, f["m1"].Error(), "exceeds 1048576")
+}
+
 func TestBatchRunsConcurrentlyBounded(t *testing.T) {
 	e := newEnv(t, 5*time.Second)
 	var inFlight, peak atomic.Int32

@@ -146,6 +146,11 @@ func (h *Handler) requeue(ctx context.Context, log *slog.Logger, d event.Deliver
 		m.Attributes[k] = v
 	}
 	if err := h.Requeue.Send(ctx, m); err != nil {
+		if errors.Is(err, queue.ErrTooLarge) || errors.Is(err, queue.ErrInvalid) {
+			err = fmt.Errorf("requeue delivery of event %s (%s): %w", d.Event.ID, decision, err)
+			log.WarnContext(ctx, "delivery", "decision", decisionDeadLetter, "reason", err.Error())
+			return queue.Permanent(err)
+		}
 		log.ErrorContext(ctx, "delivery", "decision", decisionRedeliver, "error", err.Error(), "cause", decision)
 		return fmt.Errorf("requeue delivery of event %s: %w", d.Event.ID, err)
 	}

@@ -244,6 +244,12 @@ func (n *Notifier) retry(ctx context.Context, log *slog.Logger, note Notificatio
 		return fmt.Errorf("encode notification: %w", err)
 	}
 	if err := n.o.Requeue.Send(ctx, next.Message(p.ID, body)); err != nil {
+		if errors.Is(err, queue.ErrTooLarge) || errors.Is(err, queue.ErrInvalid) {
+			// The queue will never carry this retry: only its own message fails.
+			err = fmt.Errorf("requeue notification %s after %s: %w", note.ID, res.Reason(), err)
+			log.WarnContext(ctx, "partner notification", "decision", decisionDeadLetter, "reason", err.Error())
+			return queue.Permanent(err)
+		}
 		log.ErrorContext(ctx, "partner notification", "decision", decisionRedeliver, "error", err.Error(), "cause", res.Reason())
 		return fmt.Errorf("requeue notification %s: %w", note.ID, err)
 	}
