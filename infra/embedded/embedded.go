@@ -168,7 +168,10 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	if s.recent, err = sqliterecent.Open(filepath.Join(o.DataDir, "recent.db"), o.Recent); err != nil {
 		return nil, fmt.Errorf("open recent events: %w", err)
 	}
-	s.keeper = recent.NewWriter(s.recent, recent.WriterOptions{Logger: o.Logger.With("role", "filter")})
+	// Every routed event is offered; the writer lingers so that a burst
+	// becomes one write of each subscription's latest events.
+	s.keeper = recent.NewWriter(s.recent, recent.WriterOptions{Logger: o.Logger.With("role", "filter"),
+		Linger: 100 * time.Millisecond, PerSubscription: o.Recent.WithDefaults().PerSubscription, Batch: 500})
 	if err := s.openJournal(o); err != nil {
 		return nil, err
 	}

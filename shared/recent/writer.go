@@ -34,6 +34,15 @@ type WriterOptions struct {
 	Logger *slog.Logger
 	// Now stamps Entry.Kept; time.Now when nil.
 	Now func() time.Time
+	// Linger is how long the writer waits for more entries after the
+	// first of a write (a Flush ends it early): fewer, larger writes
+	// under load. No wait when ≤ 0.
+	Linger time.Duration
+	// PerSubscription, when > 0, is how many entries of one subscription
+	// the store keeps (Limits.PerSubscription): of what gathered for a
+	// write, only that many of the latest of each subscription are
+	// written, the older ones being the store's to drop anyway.
+	PerSubscription int
 }
 
 // Writer keeps events in a Store from one background goroutine: Keep puts
@@ -151,6 +160,10 @@ func (w *Writer) run() {
 	defer close(w.done)
 	batch := make([]Entry, 0, w.o.Batch)
 	var flushes []chan struct{}
+	limit := w.o.Batch // what one write gathers
+	if w.o.Linger > 0 || w.o.PerSubscription > 0 {
+		limit = max(limit, cap(w.ch))
+	}
 	for {
 		it, ok := <-w.ch
 		if !ok {
@@ -158,9 +171,29 @@ func (w *Writer) run() {
 			return
 		}
 		w.add(&batch, &flushes, it)
-		// Gather what is already waiting, up to a batch.
+		var linger <-chan time.Time
+		var timer *time.Timer
+		if w.o.Linger > 0 && len(flushes) == 0 {
+			timer = time.NewTimer(w.o.Linger)
+			linger = timer.C
+		}
+		// Gather what is waiting (or comes within Linger), up to limit.
 	gather:
-		for len(batch) < w.o.Batch {
+		for len(batch) < limit && len(flushes) == 0 {
+			if linger == nil {
+				select {
+				case it, ok := <-w.ch:
+					if !ok {
+						w.write(batch)
+						release(flushes)
+						return
+					}
+					w.add(&batch, &flushes, it)
+					continue
+				default:
+					break gather
+				}
+			}
 			select {
 			case it, ok := <-w.ch:
 				if !ok {
@@ -169,15 +202,48 @@ func (w *Writer) run() {
 					return
 				}
 				w.add(&batch, &flushes, it)
-			default:
+			case <-linger:
 				break gather
 			}
+		}
+		if timer != nil {
+			timer.Stop()
 		}
 		w.write(batch)
 		batch = batch[:0]
 		release(flushes)
 		flushes = flushes[:0]
 	}
+}
+
+// latest returns the entries of batch that the store would keep of it:
+// the last PerSubscription of each subscription, in their order.
+func (w *Writer) latest(batch []Entry) []Entry {
+	if w.o.PerSubscription <= 0 || len(batch) <= w.o.PerSubscription {
+		return batch
+	}
+	type key struct{ tenant, subscription string }
+	seen := map[key]int{}
+	keep := make([]bool, len(batch))
+	n := 0
+	for i := len(batch) - 1; i >= 0; i-- {
+		k := key{batch[i].Tenant, batch[i].Subscription}
+		if seen[k] < w.o.PerSubscription {
+			seen[k]++
+			keep[i] = true
+			n++
+		}
+	}
+	if n == len(batch) {
+		return batch
+	}
+	out := make([]Entry, 0, n)
+	for i, e := range batch {
+		if keep[i] {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 func (w *Writer) add(batch *[]Entry, flushes *[]chan struct{}, it item) {
@@ -194,7 +260,17 @@ func release(flushes []chan struct{}) {
 	}
 }
 
+// write writes the latest of batch in writes of at most Batch entries.
 func (w *Writer) write(batch []Entry) {
+	batch = w.latest(batch)
+	for len(batch) > w.o.Batch {
+		w.writeOne(batch[:w.o.Batch])
+		batch = batch[w.o.Batch:]
+	}
+	w.writeOne(batch)
+}
+
+func (w *Writer) writeOne(batch []Entry) {
 	if len(batch) == 0 {
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -130,4 +131,52 @@ func TestFlushAfter(t *testing.T) {
 	got, err := store.Latest(t.Context(), "t", "s", 0)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"ev-0", "ev-1"}, ids(got))
+}
+
+// countingStore records the size of every write.
+type countingStore struct {
+	recent.Store
+	writes chan int
+}
+
+func (c *countingStore) Keep(ctx context.Context, es ...recent.Entry) error {
+	c.writes <- len(es)
+	return c.Store.Keep(ctx, es...)
+}
+
+// Under load the writer lingers to gather one write, and of a burst it
+// writes only the latest PerSubscription entries of each subscription:
+// what the store keeps is the same.
+func TestWriterLingersAndWritesTheLatest(t *testing.T) {
+	synctest.Test(t, testWriterLingers)
+}
+
+func testWriterLingers(t *testing.T) {
+	limits := recent.Limits{PerSubscription: 3}
+	c := &countingStore{Store: memrecent.New(limits), writes: make(chan int, 100)}
+	w := recent.NewWriter(c, recent.WriterOptions{Linger: time.Hour, PerSubscription: limits.PerSubscription, Batch: 2})
+	for i := range 10 {
+		w.Keep("t", "a", ev(i))
+		w.Keep("t", "b", ev(100+i))
+	}
+	synctest.Wait() // the writer waits on its linger
+	select {
+	case n := <-c.writes:
+		t.Fatalf("a write of %d entries before the linger ended or a flush", n)
+	default:
+	}
+	require.NoError(t, w.Flush(t.Context()))
+	close(c.writes)
+	var sizes []int
+	for n := range c.writes {
+		sizes = append(sizes, n)
+	}
+	assert.Equal(t, []int{2, 2, 2}, sizes, "6 entries (3 per subscription) in writes of Batch 2")
+	for sub, want := range map[string][]string{"a": {"ev-7", "ev-8", "ev-9"}, "b": {"ev-107", "ev-108", "ev-109"}} {
+		got, err := c.Latest(t.Context(), "t", sub, 0)
+		require.NoError(t, err)
+		assert.Equal(t, want, ids(got), sub)
+	}
+	c.writes = make(chan int, 100)
+	require.NoError(t, w.Close(t.Context()))
 }
