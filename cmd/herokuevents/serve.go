@@ -12,6 +12,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/herokuevents/herokuevents/infra/embedded"
+	"github.com/herokuevents/herokuevents/shared/addon"
+	"github.com/herokuevents/herokuevents/shared/heroku"
 	"github.com/herokuevents/herokuevents/shared/journal"
 	"github.com/herokuevents/herokuevents/shared/sink"
 )
@@ -20,9 +22,9 @@ func init() { register(newServeCmd) }
 
 func newServeCmd() *cobra.Command {
 	var (
-		addr, dataDir, app, logLevel string
-		allow                        []string
-		retention                    journal.Retention
+		addr, dataDir, app, logLevel, manifestPath string
+		allow                                      []string
+		retention                                  journal.Retention
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -61,8 +63,13 @@ Outbound HTTP refuses private, loopback and link-local addresses unless
 				}
 				prefixes = append(prefixes, p...)
 			}
+			hopts, err := herokuOptions(manifestPath, os.Getenv)
+			if err != nil {
+				return err
+			}
 			srv, err := embedded.Start(cmd.Context(), embedded.Options{
 				Addr: addr, DataDir: dataDir, App: app, AllowEgress: prefixes, Logger: logger, Journal: retention,
+				HerokuOptions: hopts,
 			})
 			if err != nil {
 				return err
@@ -89,7 +96,9 @@ Outbound HTTP refuses private, loopback and link-local addresses unless
 	f := cmd.Flags()
 	f.StringVar(&addr, "addr", "127.0.0.1:5454", "listen address")
 	f.StringVar(&dataDir, "data-dir", ".herokuevents", "directory of the store, queues and keys (one process owns it)")
-	f.StringVar(&app, "app", "my-app", "app whose tenant is made ready at start")
+	f.StringVar(&app, "app", "my-app", "app whose tenant is made ready at start (\"\" for none: Heroku provisions)")
+	f.StringVar(&manifestPath, "addon-manifest", "", "the add-on manifest (addon-manifest.json): Heroku's Partner API credentials, config var prefix; "+
+		"its placeholders take HEROKU_ADDON_PASSWORD and HEROKU_SSO_SALT")
 	f.StringSliceVar(&allow, "allow-egress", nil, "CIDR that outbound HTTP may reach although private or loopback (repeatable)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.DurationVar(&retention.Age, "journal-retention", journal.DefaultAge, "how long the delivery log (deliveries, trace) keeps entries")
@@ -137,4 +146,20 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// herokuOptions reads the add-on manifest (none when path is empty) and
+// the Platform API settings (HEROKU_API_URL, HEROKU_ID_URL,
+// HEROKU_OAUTH_CLIENT_SECRET).
+func herokuOptions(path string, getenv func(string) string) (embedded.HerokuOptions, error) {
+	o := embedded.HerokuOptions{Heroku: heroku.SettingsFromEnv(getenv)}
+	if path == "" {
+		return o, nil
+	}
+	m, err := addon.Load(path, getenv)
+	if err != nil {
+		return o, fmt.Errorf("--addon-manifest: %w", err)
+	}
+	o.Addon = m
+	return o, nil
 }

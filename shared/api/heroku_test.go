@@ -362,7 +362,7 @@ func TestHerokuThroughStandin(t *testing.T) {
 	}
 	call(t, http.MethodPost, sh.URL()+"/apps/shop-app/addons", `{"plan":{"name":"herokuevents"}}`, http.StatusCreated, &created)
 	assert.Equal(t, "provisioned", created.State)
-	assert.Contains(t, created.ProvisionMessage, "herokuevents is ready")
+	assert.Contains(t, created.ProvisionMessage, "herokuevents is ready for shop-app", "the message names the app it learned")
 
 	rec, err := config.Load[config.Tenant](t.Context(), h.store, "", config.KindTenant, "shop-app")
 	require.NoError(t, err, "the tenant answers to the app's name")

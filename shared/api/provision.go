@@ -128,8 +128,11 @@ func (s *Server) Provision(ctx context.Context, req ProvisionRequest) (Provision
 	if err != nil {
 		return ProvisionResponse{}, err
 	}
-	if req.UUID != "" {
+	if req.UUID != "" && app == "" {
 		s.linkHeroku(ctx, id, req)
+		if t, err := s.loadTenant(ctx, id); err == nil && t.App != "" {
+			resp.Message = s.readyMessage(t.App) // the app it learned
+		}
 	}
 	return resp, nil
 }
