@@ -31,7 +31,7 @@ const defaultHerokuURL = "http://127.0.0.1:5600"
 func newDevHerokuCmd() *cobra.Command {
 	var (
 		addr, manifestPath, clientSecret, logLevel, addonURL string
-		production                                 bool
+		production                                           bool
 	)
 	cmd := &cobra.Command{
 		Use:   "dev:heroku",
