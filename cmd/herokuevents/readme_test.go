@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -190,4 +191,119 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// herokuMarker is the first line of the README's Heroku walkthrough block.
+const herokuMarker = "# the Heroku walkthrough; cmd/herokuevents/readme_test.go runs these lines as they are"
+
+// TestREADMEHerokuWalkthrough pastes the README's dev:heroku walkthrough
+// into bash in the state the README describes: `herokuevents dev:heroku`
+// and `herokuevents serve --app ” --addon-manifest addon-manifest.json
+// --allow-egress 127.0.0.0/8` running with the stand-in's lines exported
+// (on free ports instead of 5600 and 5454: --addon-url tells the stand-in),
+// the stand-in's lines exported in the shell and WEBHOOK_URL this test's
+// receiver. The lines end with the seed's curl delivering to the webhook
+// and the delivery line shown by the stand-in's log view.
+func TestREADMEHerokuWalkthrough(t *testing.T) {
+	block := readmeBlock(t, herokuMarker)
+	bin, err := binary()
+	require.NoError(t, err)
+	dir := t.TempDir()
+	manifest, err := filepath.Abs("../../addon-manifest.json")
+	require.NoError(t, err)
+	addonAddr := freeAddr(t)
+
+	herokuVars := startPrinting(t, "HEROKU_SSO_SALT", nil, bin, "dev:heroku",
+		"--addr", "127.0.0.1:0", "--addon-manifest", manifest, "--addon-url", "http://"+addonAddr)
+	var env []string
+	for k, v := range herokuVars {
+		env = append(env, k+"="+v)
+	}
+	startServing(t, "http://"+addonAddr, env, bin, "serve", "--addr", addonAddr, "--data-dir", filepath.Join(dir, "data"),
+		"--app", "", "--addon-manifest", manifest, "--allow-egress", "127.0.0.0/8")
+
+	var mu sync.Mutex
+	var received [][]byte
+	hook := httptest.NewServer(webhooktest.Consent(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		received = append(received, b)
+		mu.Unlock()
+	})))
+	t.Cleanup(hook.Close)
+
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", "-e", "-o", "pipefail", "-c", block)
+	cmd.Dir = dir
+	cmd.Env = append([]string{"PATH=" + filepath.Dir(bin) + string(os.PathListSeparator) + os.Getenv("PATH"), "HOME=" + dir,
+		"WEBHOOK_URL=" + hook.URL + "/hook"}, env...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	require.NoError(t, cmd.Run(), "the walkthrough's lines:\n%s", out.String())
+	t.Logf("the walkthrough's output:\n%s", out.String())
+
+	text := out.String()
+	assert.Contains(t, text, "Creating herokuevents on ⬢ my-app... done")
+	assert.Contains(t, text, "herokuevents is ready for my-app", "the app learned through the Platform API")
+	assert.Regexp(t, `Created herokuevents-[a-z]+-\d+ as HEROKUEVENTS_API_URL, HEROKUEVENTS_PUBLISH_URL, HEROKUEVENTS_SUBSCRIBE_URL`, text)
+	assert.Regexp(t, `\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00 app\[herokuevents\]: event=delivered .*publication=myHook .*status=200`, text,
+		"the delivery line in the stand-in's log view")
+	assert.Regexp(t, `Opening http://`+addonAddr+`/\S+\.\.\.`, text, "addons:open signs in through SSO")
+
+	mu.Lock()
+	defer mu.Unlock()
+	var delivered bool
+	for _, b := range received {
+		var ce struct {
+			Data map[string]any `json:"data"`
+		}
+		if json.Unmarshal(b, &ce) == nil && ce.Data["CreatedById"] == "005Ws000001eUtGIAU" {
+			delivered = true
+		}
+	}
+	assert.True(t, delivered, "the seed's event reached the webhook")
+}
+
+// freeAddr returns a loopback address with a port free at the time.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
+}
+
+// startServing runs bin args (with env added) until the test ends and
+// returns once url answers HTTP.
+func startServing(t *testing.T, url string, env []string, bin string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	logs := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("%s logs:\n%s", args[0], logs.String())
+		}
+	})
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(url)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return true
+	}, 30*time.Second, 50*time.Millisecond, "%s does not answer; logs:\n%s", args[0], logs.String())
 }
