@@ -9,6 +9,7 @@ import (
 
 	"github.com/herokuevents/herokuevents/shared/addon"
 	"github.com/herokuevents/herokuevents/shared/heroku"
+	"github.com/herokuevents/herokuevents/shared/journal"
 	"github.com/herokuevents/herokuevents/shared/queue"
 	"github.com/herokuevents/herokuevents/shared/secret"
 )
@@ -84,3 +85,7 @@ func (s *Server) forgetTenant(ctx context.Context, tenant string) error {
 	s.o.Logger.InfoContext(ctx, "tenant data forgotten", "tenant", tenant)
 	return nil
 }
+
+// Journal returns the delivery log's reader, nil without one (tests
+// inspect it).
+func (s *Server) Journal() journal.Reader { return s.journalReader() }
