@@ -253,7 +253,7 @@ func TestConfigVarsSurviveRestart(t *testing.T) {
 	a, _ := url.Parse(first)
 	b, _ := url.Parse(srv.Var("HEROKUEVENTS_PUBLISH_URL"))
 	assert.Equal(t, a.User.String(), b.User.String(), "the same credentials after a restart")
-	assert.Len(t, srv.ConfigVars(), 3)
+	assert.Len(t, srv.ConfigVars(), 4, "API, publish, subscribe and platform URLs")
 }
 
 func TestPrivateWebhookNeedsAllowEgress(t *testing.T) {
