@@ -290,6 +290,16 @@ func TestLongNamesAreCutInErrors(t *testing.T) {
 
 func publishRaw(t *testing.T, srv *embedded.Server, name, body string) (int, struct{ ID, Message string }) {
 	t.Helper()
+	res, b := publishHTTP(t, srv, name, body)
+	var e struct{ ID, Message string }
+	require.NoError(t, json.Unmarshal(b, &e), string(b))
+	return res.StatusCode, e
+}
+
+// publishHTTP publishes body to name with the app's credentials and
+// returns the answer and its body.
+func publishHTTP(t *testing.T, srv *embedded.Server, name, body string) (*http.Response, []byte) {
+	t.Helper()
 	u, err := url.Parse(srv.Var("HEROKUEVENTS_PUBLISH_URL"))
 	require.NoError(t, err)
 	pass, _ := u.User.Password()
@@ -302,8 +312,7 @@ func publishRaw(t *testing.T, srv *embedded.Server, name, body string) (int, str
 	res, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer res.Body.Close()
-	var e struct{ ID, Message string }
-	b, _ := io.ReadAll(res.Body)
-	require.NoError(t, json.Unmarshal(b, &e), string(b))
-	return res.StatusCode, e
+	b, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	return res, b
 }
