@@ -240,6 +240,10 @@ func TestTemplateHTTPRoutes(t *testing.T) {
 		"POST /publish/{name}": "IngestFunction",
 		// the CloudEvents webhook handshake, answered by ingest
 		"OPTIONS /publish/{name}": "IngestFunction",
+		// add-on SSO (the manifest's sso_url) and the tenant's dashboard
+		"POST /sso/login":          "ApiFunction",
+		"GET /dashboard":           "ApiFunction",
+		"POST /dashboard/{proxy+}": "ApiFunction",
 	}, routes)
 	for _, fn := range routes {
 		assert.True(t, permitted[fn], "API Gateway may invoke %s", fn)

@@ -39,5 +39,8 @@ func Handler(a *awsapp.App) (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/", srv.Handler())
 	partners.Mount(mux)
+	if err := mountDashboard(mux, a); err != nil { // SSO and the tenant's dashboard
+		return nil, err
+	}
 	return mux, nil
 }
