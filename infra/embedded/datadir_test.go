@@ -190,4 +190,3 @@ func TestDataDirFilesArePrivate(t *testing.T) {
 	check()
 	require.NoError(t, srv.Close())
 }
-

@@ -103,4 +103,3 @@ func TestFullDiskStillDelivers(t *testing.T) {
 	_, err = os.Stat(filepath.Join(dir, "filler"))
 	assert.NoError(t, err, "no disk was added")
 }
-
