@@ -5,6 +5,7 @@ package awsapi
 
 import (
 	"net/http"
+	"os"
 
 	"github.com/herokuevents/herokuevents/infra/aws/awsapp"
 	"github.com/herokuevents/herokuevents/shared/api"
@@ -21,11 +22,13 @@ func Handler(a *awsapp.App) (http.Handler, error) {
 	e := a.Env
 	op := operator.New(lambdaio.MustEnv("OPERATOR_ID"), lambdaio.MustEnv("OPERATOR_PASSWORD"))
 	d := a.Platforms.Deps()
-	srv, err := api.New(api.Options{
+	opts := api.Options{
 		Store: d.Store, Platforms: a.Platforms, BaseURL: lambdaio.MustEnv("PUBLIC_URL"), Operator: op, Logger: e.Logger,
 		Authorizations: a.Authorizations, DeadLetters: e.DeadLetters(), Recent: e.Recent(),
 		Journal: e.Journal(), Delivery: e.Queue("DELIVERY_QUEUE_URL"), // deliveries, trace, retry, health
-	})
+	}
+	herokuOptions(a, os.Getenv, &opts) // the Platform API for Partners, tenant forgetting (heroku.go)
+	srv, err := api.New(opts)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,48 @@
+package awsapi
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/herokuevents/herokuevents/infra/aws/awsapp"
+	"github.com/herokuevents/herokuevents/shared/api"
+	"github.com/herokuevents/herokuevents/shared/heroku"
+)
+
+// herokuOptions completes the api's options with the add-on side of the
+// AWS mode. The Partner API (/heroku/resources) authenticates with the
+// operator's credentials, which are the manifest's id and api.password
+// (OperatorId, OperatorPassword). Link exchanges the grant of a Heroku
+// provisioning and learns the app through the Platform API for Partners
+// when HEROKU_OAUTH_CLIENT_SECRET is set (HEROKU_API_URL, HEROKU_ID_URL
+// default to Heroku's); getenv resolves secrets. Forget purges a
+// deprovisioned tenant's dead letters; its messages still in flight are
+// dropped by the roles (the tenant is gone) and its delivery log expires
+// with the journal's retention.
+func herokuOptions(a *awsapp.App, getenv func(string) string, o *api.Options) {
+	d := a.Platforms.Deps()
+	if settings := heroku.SettingsFromEnv(getenv); settings.Configured() {
+		p := &heroku.Partner{
+			// The endpoints are the operator's configuration, not tenant
+			// input: no egress guard.
+			Client: heroku.NewClient(settings, &http.Client{Timeout: 10 * time.Second}),
+			Store:  d.Store, Sealer: d.Sealer, Logger: a.Env.Logger,
+		}
+		o.Link = func(ctx context.Context, tenant, code string) error {
+			_, err := p.Link(ctx, tenant, code)
+			return err
+		}
+	}
+	o.Sealer = d.Sealer
+	dead := a.Env.DeadLetters()
+	o.Forget = func(ctx context.Context, tenant string) error {
+		n, err := dead.Purge(ctx, tenant)
+		if err != nil {
+			return fmt.Errorf("purge dead letters: %w", err)
+		}
+		a.Env.Logger.InfoContext(ctx, "tenant data forgotten", "tenant", tenant, "dead_letters", n)
+		return nil
+	}
+}
