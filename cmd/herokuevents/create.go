@@ -41,6 +41,7 @@ func newCreateCmd(name, kind string, d platform.Command) *cobra.Command {
 	var asJSON bool
 	bools := make([]bool, len(d.Flags))
 	var end, filter string
+	var pull bool
 	var f *appFlags
 	cmd := &cobra.Command{
 		Use:     use,
@@ -52,6 +53,9 @@ func newCreateCmd(name, kind string, d platform.Command) *cobra.Command {
 			body, err := createBody(args[0], kind, d, values, bools, end, filter)
 			if err != nil {
 				return err
+			}
+			if pull {
+				body["pull"] = true
 			}
 			var raw json.RawMessage
 			if err := f.create(cmd, what+" "+args[0], name, kind+"s", body, &raw); err != nil {
@@ -80,6 +84,9 @@ func newCreateCmd(name, kind string, d platform.Command) *cobra.Command {
 	f = addAppFlags(cmd)
 	fl := cmd.Flags()
 	fl.BoolVarP(&asJSON, "json", "j", false, "output the created "+kind+" in json format")
+	if kind == "subscription" {
+		fl.BoolVar(&pull, "pull", false, "also keep the events for the app to GET from $HEROKUEVENTS_SUBSCRIBE_URL/NAME")
+	}
 	aliased := map[string]bool{}
 	for _, fd := range d.Flags {
 		if fd.AliasOf != "" {

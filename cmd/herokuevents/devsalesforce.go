@@ -169,9 +169,10 @@ func readRSAPublicKey(path string) (*rsa.PublicKey, error) {
 
 func newDevSalesforceEmitCmd() *cobra.Command {
 	var httpAddr string
+	var da dataActionFlags
 	cmd := &cobra.Command{
 		Use:   "dev:salesforce:emit TOPIC [JSON]",
-		Short: "Emit an event on a topic of the local stand-in org and print its replay id",
+		Short: "Emit an event on a topic of the local stand-in org (or a Data Cloud data action to a target)",
 		Long: `Emit an event on a topic of a running dev:salesforce stand-in.
 
 JSON is an object of the event's fields, plain ("x") or Avro-union-wrapped
@@ -180,10 +181,21 @@ get CreatedDate and CreatedById when absent; change events (/data/…) get
 their ChangeEventHeader completed, with the changedFields and nulledFields
 bitmaps computed from the fields given. Prints the replay id (base64).
 
-  herokuevents dev:salesforce:emit /event/System_Status__e '{"Context__c":"up"}'`,
+  herokuevents dev:salesforce:emit /event/System_Status__e '{"Context__c":"up"}'
+
+With --data-action ACTION, the stand-in's Data Cloud sends a data action instead: TOPIC is the data
+model object that changed (SourceObjectDeveloperName), JSON one record or an array of records (the
+current values), POSTed in one signed batch to --target with --key (the URL and signing key that
+subscriptions:datacloud:create printed). Prints the target's answer.
+
+  herokuevents dev:salesforce:emit Patient__dlm '[{"Id__c":"p-1"},{"Id__c":"p-2"}]' \
+    --data-action PatientChanged --target "$URL" --key "$KEY"`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			topic := args[0]
+			if da.action != "" {
+				return emitDataAction(cmd, httpAddr, da, args)
+			}
 			if !strings.HasPrefix(topic, "/event/") && !strings.HasPrefix(topic, "/data/") {
 				return fmt.Errorf("topic %q: must start with /event/ or /data/", topic)
 			}
@@ -242,5 +254,9 @@ bitmaps computed from the fields given. Prints the replay id (base64).
 		def = env
 	}
 	cmd.Flags().StringVar(&httpAddr, "http-addr", def, "HTTP address (or URL) of the dev:salesforce stand-in (default $SALESFORCE_LOGIN_URL when set)")
+	cmd.Flags().StringVar(&da.action, "data-action", "", "send a Data Cloud data action of this name (ActionDeveloperName) instead of an event")
+	cmd.Flags().StringVar(&da.target, "target", "", "with --data-action: the data action target URL")
+	cmd.Flags().StringVar(&da.key, "key", "", "with --data-action: the target's signing key")
+	cmd.Flags().StringVar(&da.prompt, "prompt", "", "with --data-action: EventPrompt, INSERT (default), UPDATE or DELETE")
 	return cmd
 }

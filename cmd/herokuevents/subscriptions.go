@@ -11,7 +11,7 @@ import (
 )
 
 func init() {
-	register(newSubscriptionsCmd, newSubscriptionsInfoCmd, newSubscriptionsDestroyCmd)
+	register(newSubscriptionsCmd, newSubscriptionsInfoCmd, newSubscriptionsDestroyCmd, newSubscriptionsUpdateCmd)
 }
 
 // link is the other end of a stream as embedded in a subscription
@@ -56,6 +56,33 @@ type subscription struct {
 	// Health is reported with the delivery log (journal.go): the
 	// deliveries to its targets.
 	Health *health `json:"health"`
+	// Pull: its events are kept for HEROKUEVENTS_SUBSCRIBE_URL, with
+	// their backlog.
+	Pull        bool         `json:"pull"`
+	PullBacklog *pullBacklog `json:"pull_backlog"`
+}
+
+// pullBacklog is what a pull subscription keeps.
+type pullBacklog struct {
+	Pending int       `json:"pending"`
+	Leased  int       `json:"leased"`
+	Oldest  time.Time `json:"oldest"`
+}
+
+// fields renders the pull lines of a subscription's info.
+func (b *pullBacklog) fields(pull bool, now time.Time) []field {
+	if !pull {
+		return []field{{Key: "Pull", Values: values("off")}}
+	}
+	out := []field{{Key: "Pull", Values: values("on: GET $HEROKUEVENTS_SUBSCRIBE_URL/<name>")}}
+	if b != nil {
+		v := fmt.Sprintf("%d events (%d leased, awaiting acknowledgement)", b.Pending, b.Leased)
+		if !b.Oldest.IsZero() {
+			v += ", oldest " + checkpointAge(b.Oldest, now)
+		}
+		out = append(out, field{Key: "Pull Backlog", Values: values(v)})
+	}
+	return out
 }
 
 // polled reports whether herokuevents polls the platform (and so keeps a
@@ -103,6 +130,7 @@ func linkNames(links []link) []string {
 func (s subscription) fields() []field {
 	fields := resourceFields(s.ID, s.Name, s.Platform, s.Params)
 	fields = append(fields, field{Key: "Targets", Values: linkNames(s.Targets)}, field{Key: "Replay", Values: values(s.Replay)})
+	fields = append(fields, s.PullBacklog.fields(s.Pull, time.Now())...)
 	if polled(s.Platform) {
 		lastErr := s.LastError
 		var status string
@@ -275,5 +303,35 @@ func newDestroyCmd(use, short, kind, collection string) *cobra.Command {
 	}
 	f = addAppFlags(cmd)
 	confirm = addConfirmFlag(cmd)
+	return cmd
+}
+
+func newSubscriptionsUpdateCmd() *cobra.Command {
+	var f *appFlags
+	var pull bool
+	cmd := &cobra.Command{
+		Use:   "subscriptions:update SUB_NAME_OR_ID",
+		Short: "Change a subscription: whether its events are kept for pulling",
+		Long: `Change a subscription. --pull keeps every event of the subscription (beside its streams) for the app
+to GET from $HEROKUEVENTS_SUBSCRIBE_URL/<name>; --pull=false stops, and drops what was kept.`,
+		Example: `  herokuevents subscriptions:update orders --pull -a my-app
+  curl -s "$HEROKUEVENTS_SUBSCRIBE_URL/orders"                    # one event, or an empty body
+  curl -s "$HEROKUEVENTS_SUBSCRIBE_URL/orders?max=10&wait=20s"    # a batch, leased until acknowledged`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !cmd.Flags().Changed("pull") {
+				return fmt.Errorf("nothing to change: give --pull (or --pull=false)")
+			}
+			c, err := f.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return action(cmd.ErrOrStderr(), "Updating subscription "+args[0], func() error {
+				return c.call(cmd.Context(), http.MethodPatch, c.path("subscriptions", args[0]), map[string]any{"pull": pull}, nil)
+			})
+		},
+	}
+	f = addAppFlags(cmd)
+	cmd.Flags().BoolVar(&pull, "pull", false, "keep the events for GET $HEROKUEVENTS_SUBSCRIBE_URL/<name> (--pull=false: stop and drop them)")
 	return cmd
 }
