@@ -66,7 +66,7 @@ func serve(t *testing.T, dataDir string) *server {
 		close(lines)
 	}()
 	deadline := time.After(30 * time.Second)
-	for len(s.vars) < 3 {
+	for len(s.vars) < 4 { // API, publish, subscribe, platform
 		select {
 		case line, ok := <-lines:
 			require.True(t, ok, "serve exited: %s", logs)
