@@ -25,6 +25,7 @@ func newServeCmd() *cobra.Command {
 		addr, dataDir, app, logLevel, manifestPath string
 		allow                                      []string
 		retention                                  journal.Retention
+		resetQueues                                bool
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -40,8 +41,13 @@ NAME=value lines, so you can:
 
 Logs are JSON on stderr.
 
-Outbound HTTP refuses private, loopback and link-local addresses unless
---allow-egress (or HEROKUEVENTS_ALLOW_EGRESS, comma-separated) allows them.`,
+Outbound HTTP refuses private, loopback, link-local, documentation and
+benchmarking addresses, and this host's own, unless --allow-egress (or
+HEROKUEVENTS_ALLOW_EGRESS, comma-separated) allows them.
+
+The data dir is checked at start: a missing config.db, queues.db or
+seal.key beside the other files, or a damaged one, stops serve with the file
+named and the way back (nothing is re-made). Its files are 0600.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			logger, err := jsonLogger(cmd, logLevel)
@@ -68,7 +74,7 @@ Outbound HTTP refuses private, loopback and link-local addresses unless
 				return err
 			}
 			srv, err := embedded.Start(cmd.Context(), embedded.Options{
-				Addr: addr, DataDir: dataDir, App: app, AllowEgress: prefixes, Logger: logger, Journal: retention,
+				Addr: addr, DataDir: dataDir, App: app, AllowEgress: prefixes, Logger: logger, Journal: retention, ResetQueues: resetQueues,
 				HerokuOptions: hopts,
 			})
 			if err != nil {
@@ -101,6 +107,7 @@ Outbound HTTP refuses private, loopback and link-local addresses unless
 		"its placeholders take HEROKU_ADDON_PASSWORD and HEROKU_SSO_SALT")
 	f.StringSliceVar(&allow, "allow-egress", nil, "CIDR that outbound HTTP may reach although private or loopback (repeatable)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	f.BoolVar(&resetQueues, "reset-queues", false, "start with empty queues when queues.db is missing or damaged (a damaged one is kept aside; its events are lost)")
 	f.DurationVar(&retention.Age, "journal-retention", journal.DefaultAge, "how long the delivery log (deliveries, trace) keeps entries")
 	f.IntVar(&retention.PerPublication, "journal-per-publication", journal.DefaultPerPublication, "the most attempts the delivery log keeps per publication")
 	return cmd
