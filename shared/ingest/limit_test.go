@@ -19,7 +19,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/plan"
 )
 
-// limited is an ingest handler serving tenants a (plan test) and b (plan
+// limited is an ingest handler serving tenants a (plan basic) and b (plan
 // premium), each with a publication "out", on a clock the test moves.
 type limited struct {
 	h       *ingest.Handler
@@ -34,7 +34,7 @@ func setupLimited(t *testing.T, maxBacklog int64) *limited {
 	t.Cleanup(func() { st.Close() })
 	l := &limited{st: st, backlog: &backlog.Counter{}}
 	l.now.Store(time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC).UnixNano())
-	for _, tn := range []struct{ id, plan string }{{"a", "test"}, {"b", "premium"}} {
+	for _, tn := range []struct{ id, plan string }{{"a", "basic"}, {"b", "premium"}} {
 		sum := sha256.Sum256([]byte("key-" + tn.id))
 		_, err := config.Insert(t.Context(), st, config.Item{Kind: config.KindTenant, ID: tn.id, Name: "app-" + tn.id},
 			config.Tenant{ID: tn.id, App: "app-" + tn.id, Plan: tn.plan, PublishKeyHash: hex.EncodeToString(sum[:])})
@@ -72,25 +72,25 @@ func (l *limited) advance(d time.Duration) { l.now.Add(int64(d)) }
 
 func TestRateLimitPerTenant(t *testing.T) {
 	l := setupLimited(t, 0)
-	test := plan.For("test")
+	basic := plan.For("basic")
 
-	accepted, status, hdr, body := l.burst("a", test.Burst+10)
-	assert.Equal(t, test.Burst, accepted, "tenant a on plan test gets its burst")
+	accepted, status, hdr, body := l.burst("a", basic.Burst+10)
+	assert.Equal(t, basic.Burst, accepted, "tenant a on plan basic gets its burst")
 	require.Equal(t, http.StatusTooManyRequests, status, body)
-	assert.Equal(t, "1", hdr.Get("Retry-After"), "one event of 100/s is due in 10 ms: Retry-After is at least a second")
+	assert.Equal(t, "1", hdr.Get("Retry-After"), "one event of 50/s is due in 20 ms: Retry-After is at least a second")
 	var e ingest.Error
 	require.NoError(t, json.Unmarshal([]byte(body), &e))
 	assert.Equal(t, "rate_limited", e.ID)
-	assert.Contains(t, e.Message, "test")
+	assert.Contains(t, e.Message, "basic")
 
 	t.Run("another tenant is not slowed", func(t *testing.T) {
-		accepted, status, _, body := l.burst("b", 2*test.Burst)
-		assert.Equal(t, 2*test.Burst, accepted, "tenant b (premium) while a is refused: %d %s", status, body)
+		accepted, status, _, body := l.burst("b", 2*basic.Burst)
+		assert.Equal(t, 2*basic.Burst, accepted, "tenant b (premium) while a is refused: %d %s", status, body)
 	})
 	t.Run("the rate refills", func(t *testing.T) {
 		l.advance(time.Second)
-		accepted, status, _, _ := l.burst("a", test.Burst)
-		assert.Equal(t, int(test.Rate), accepted, "a second of plan test's rate")
+		accepted, status, _, _ := l.burst("a", basic.Burst)
+		assert.Equal(t, int(basic.Rate), accepted, "a second of plan basic's rate")
 		assert.Equal(t, http.StatusTooManyRequests, status)
 	})
 	t.Run("the limit follows a plan change", func(t *testing.T) {
@@ -101,22 +101,22 @@ func TestRateLimitPerTenant(t *testing.T) {
 		require.NoError(t, err)
 		l.publish("a") // the new plan counts from the first publish that sees it
 		l.advance(time.Second)
-		accepted, _, _, _ := l.burst("a", 3*test.Burst)
-		assert.Equal(t, 3*test.Burst, accepted, "on premium a second refills far more than plan test's %v", test.Rate)
+		accepted, _, _, _ := l.burst("a", 3*basic.Burst)
+		assert.Equal(t, 3*basic.Burst, accepted, "on premium a second refills far more than plan basic's %v", basic.Rate)
 	})
 }
 
 func TestBacklogBound(t *testing.T) {
 	l := setupLimited(t, 1000)
-	test := plan.For("test")
+	basic := plan.For("basic")
 
 	t.Run("a tenant at its plan's backlog gets 429", func(t *testing.T) {
-		l.backlog.Add("a", test.Backlog)
+		l.backlog.Add("a", basic.Backlog)
 		code, hdr, body := l.publish("a")
 		require.Equal(t, http.StatusTooManyRequests, code, body)
 		assert.Equal(t, "1", hdr.Get("Retry-After"))
 		assert.Contains(t, body, "backlog_full")
-		l.backlog.Add("a", -test.Backlog)
+		l.backlog.Add("a", -basic.Backlog)
 		code, _, body = l.publish("a")
 		assert.Equal(t, http.StatusAccepted, code, "drained: %s", body)
 	})

@@ -36,10 +36,15 @@ func (l Limits) Interval() time.Duration {
 // Default is the plan of a tenant whose plan is empty or unknown.
 const Default = "standard"
 
+// plans are the plans of the add-on. "test" is the plan of an add-on in
+// alpha (its only plan) and of the embedded mode's own app (serve --app):
+// bounded by the system's capacity (the embedded MaxBacklog) rather than
+// by a price.
 var plans = []Limits{
-	{Name: "test", Rate: 100, Burst: 200, Backlog: 5_000},
-	{Name: "standard", Rate: 5_000, Burst: 10_000, Backlog: 50_000},
-	{Name: "premium", Rate: 20_000, Burst: 40_000, Backlog: 250_000},
+	{Name: "basic", Rate: 50, Burst: 100, Backlog: 10_000},
+	{Name: "standard", Rate: 500, Burst: 1_000, Backlog: 50_000},
+	{Name: "premium", Rate: 5_000, Burst: 10_000, Backlog: 250_000},
+	{Name: "test", Rate: 20_000, Burst: 40_000, Backlog: 250_000},
 }
 
 // For returns the limits of a plan ("herokuevents:test" or "test"): the
@@ -54,5 +59,5 @@ func For(name string) Limits {
 	return For(Default)
 }
 
-// All returns every plan, the smallest first.
+// All returns every plan.
 func All() []Limits { return slices.Clone(plans) }

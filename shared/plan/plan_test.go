@@ -13,7 +13,7 @@ func TestFor(t *testing.T) {
 		name, plan string
 		want       string
 	}{
-		{"bare name", "test", "test"},
+		{"bare name", "basic", "basic"},
 		{"heroku slug", "herokuevents:premium", "premium"},
 		{"empty is the default", "", plan.Default},
 		{"unknown is the default", "herokuevents:gold", plan.Default},
@@ -29,18 +29,21 @@ func TestFor(t *testing.T) {
 	}
 }
 
-func TestPlansGrow(t *testing.T) {
-	all := plan.All()
-	for i := 1; i < len(all); i++ {
-		a, b := all[i-1], all[i]
-		if b.Rate <= a.Rate || b.Burst <= a.Burst || b.Backlog <= a.Backlog {
-			t.Errorf("plan %s (%+v) is not above %s (%+v)", b.Name, b, a.Name, a)
-		}
-		if float64(a.Burst) < a.Rate {
-			t.Errorf("plan %s: burst %d below one second of its rate %v", a.Name, a.Burst, a.Rate)
-		}
+func TestPlansAreUsable(t *testing.T) {
+	for _, l := range plan.All() {
+		t.Run(l.Name, func(t *testing.T) {
+			if l.Rate <= 0 || l.Backlog <= 0 || float64(l.Burst) < l.Rate {
+				t.Errorf("%+v: every limit positive, a burst of at least one second of the rate", l)
+			}
+			if got := plan.For("herokuevents:" + l.Name); got != l {
+				t.Errorf("For(herokuevents:%s) = %+v", l.Name, got)
+			}
+		})
 	}
-	if got := plan.For("test").Interval(); got != 10*time.Millisecond {
-		t.Errorf("test plan interval = %s, want 10ms", got)
+	if got := plan.For("basic").Interval(); got != 20*time.Millisecond {
+		t.Errorf("basic plan interval = %s, want 20ms", got)
+	}
+	if plan.For("test").Rate < plan.For("premium").Rate {
+		t.Error("the test plan (alpha, serve --app) is bounded by capacity, not below premium")
 	}
 }
