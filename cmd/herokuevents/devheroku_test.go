@@ -122,4 +122,3 @@ func TestAddonOptions(t *testing.T) {
 		addonOptions([]string{"--a", "1", "--b", "--c=x=y", "stray", "--d", "2"}))
 	assert.Empty(t, addonOptions(nil))
 }
-
