@@ -68,9 +68,10 @@ type Options struct {
 
 // Handler serves POST /publish/{name}.
 type Handler struct {
-	o      Options
-	mux    *http.ServeMux
-	limits limits
+	o       Options
+	mux     *http.ServeMux
+	limits  limits
+	decoded decoded // the tenants and subscriptions read, decoded once per change
 }
 
 // New returns the ingest role's HTTP handler, or an error when Store,
@@ -204,11 +205,15 @@ func (h *Handler) authenticate(ctx context.Context, r *http.Request) (tenant, pl
 	if !ok || user == "" || pass == "" {
 		return "", "", false
 	}
-	rec, err := config.Load[config.Tenant](ctx, h.o.Store, "", config.KindTenant, user)
-	if err != nil || rec.Value.ID != user {
+	it, err := h.o.Store.Get(ctx, "", config.KindTenant, user)
+	if err != nil {
 		return "", "", false
 	}
-	return user, rec.Value.Plan, config.KeyMatches(pass, rec.Value.PublishKeyHash)
+	cred, err := decodeItem[credentials](&h.decoded, it)
+	if err != nil || cred.ID != user {
+		return "", "", false
+	}
+	return user, cred.Plan, config.KeyMatches(pass, cred.PublishKeyHash)
 }
 
 // route is where a published name leads.
@@ -237,17 +242,23 @@ func (h *Handler) resolve(ctx context.Context, tenant, name string) (route, erro
 	if err != nil && !errors.Is(err, config.ErrNotFound) {
 		return route{}, err
 	}
-	sub, err := config.Load[config.Subscription](ctx, h.o.Store, tenant, config.KindSubscription, name)
-	if errors.Is(err, config.ErrNotFound) || (err == nil && sub.Value.Name != name) {
+	var sub inbound
+	it, err := h.o.Store.Get(ctx, tenant, config.KindSubscription, name)
+	if err == nil {
+		if sub, err = decodeItem[inbound](&h.decoded, it); err != nil {
+			return route{}, fmt.Errorf("decode subscription %s: %w", it.ID, err)
+		}
+	}
+	if errors.Is(err, config.ErrNotFound) || (err == nil && sub.Name != name) {
 		return route{}, config.NotFound("Couldn't find a publication or webhook subscription named %s.", httpjson.Short(name))
 	}
 	if err != nil {
 		return route{}, err
 	}
-	if sub.Value.Platform != config.PlatformWebhook {
-		return route{}, config.Invalid("Subscription %s is a %s subscription; only webhook subscriptions and publications accept published events.", name, sub.Value.Platform)
+	if sub.Platform != config.PlatformWebhook {
+		return route{}, config.Invalid("Subscription %s is a %s subscription; only webhook subscriptions and publications accept published events.", name, sub.Platform)
 	}
-	return route{tenant: tenant, kind: "subscription", name: name, id: sub.Value.ID}, nil
+	return route{tenant: tenant, kind: "subscription", name: name, id: sub.ID}, nil
 }
 
 // checkEnabled refuses a publication disabled by a 410 Gone with 409
