@@ -193,18 +193,14 @@ func TestConnectionsPerClientAreCapped(t *testing.T) {
 	assert.True(t, res.Close, "the connection beyond the cap is closed")
 	assert.Contains(t, logs.String(), `"msg":"request refused"`)
 
-	// Far beyond the cap: closed at once.
-	for range max {
-		c, err := net.Dial("tcp", u.Host)
-		require.NoError(t, err)
-		t.Cleanup(func() { c.Close() })
-		held = append(held, c)
-	}
-	beyond, err := net.Dial("tcp", u.Host)
+	// Another client address is served meanwhile.
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
+	other, err := d.DialContext(t.Context(), "tcp", u.Host)
 	require.NoError(t, err)
-	defer beyond.Close()
-	_, err = get(beyond)
-	require.Error(t, err, "closed unanswered")
+	defer other.Close()
+	res, err = get(other)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusUnauthorized, res.StatusCode, "another client is not capped")
 
 	// Closing connections frees the cap.
 	for _, c := range held {
@@ -219,6 +215,22 @@ func TestConnectionsPerClientAreCapped(t *testing.T) {
 		res, err := get(c)
 		return err == nil && res.StatusCode == http.StatusUnauthorized
 	}, 5*time.Second, 20*time.Millisecond)
+
+	// Far beyond the cap: closed at once, unanswered (a fresh server, so
+	// that no connection closes meanwhile).
+	srv2, _ := startEdge(t, embedded.HTTPLimits{MaxConnsPerClient: max})
+	u, err = url.Parse(srv2.URL())
+	require.NoError(t, err)
+	for range 2 * max {
+		c, err := net.Dial("tcp", u.Host)
+		require.NoError(t, err)
+		t.Cleanup(func() { c.Close() })
+	}
+	beyond, err := net.Dial("tcp", u.Host)
+	require.NoError(t, err)
+	defer beyond.Close()
+	_, err = get(beyond)
+	require.Error(t, err, "closed unanswered")
 }
 
 // A publication disabled by a 410 refuses publishes with 409 and the
