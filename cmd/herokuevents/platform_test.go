@@ -144,7 +144,7 @@ func apiOnAWS(t *testing.T, platforms []platform.Platform, uuid string, extra ma
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, hs.URL+"/heroku/resources",
 		strings.NewReader(`{"uuid":"`+uuid+`","plan":"herokuevents:test","options":{"app":"`+testApp+`"}}`))
 	require.NoError(t, err)
-	req.SetBasicAuth(env["OPERATOR_ID"], env["OPERATOR_PASSWORD"])
+	req.SetBasicAuth(st.Operator())
 	req.Header.Set("Content-Type", "application/json")
 	res, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/herokuevents/herokuevents/infra/aws/awsenv"
+	"github.com/herokuevents/herokuevents/infra/aws/smsecret"
 	"github.com/herokuevents/herokuevents/shared/authorization"
 	"github.com/herokuevents/herokuevents/shared/lambdaio"
 	"github.com/herokuevents/herokuevents/shared/sfsub"
@@ -20,7 +21,9 @@ func main() {
 	ctx := context.Background()
 	env := awsenv.MustLoad(ctx, "sfsubscribe")
 	store := env.Store()
-	auth := authorization.FromEnv(os.Getenv, store, env.Sealer(), env.Egress(), "")
+	getenv, err := smsecret.Load(ctx, env.AWS, os.Getenv, env.Logger, authorization.EnvClientSecret) // SALESFORCE_CLIENT_SECRET_ARN
+	env.Check("SALESFORCE_CLIENT_SECRET_ARN", err)
+	auth := authorization.FromEnv(getenv, store, env.Sealer(), env.Egress(), "")
 	auth.Logger = env.Logger
 	client, err := sfsub.DialEnv(ctx, os.Getenv, env.Logger) // SALESFORCE_PUBSUB_ENDPOINT, SALESFORCE_CA_CERT
 	env.Check("SALESFORCE_PUBSUB_ENDPOINT", err)

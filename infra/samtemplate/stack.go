@@ -51,6 +51,9 @@ type Resource struct {
 	Type       string
 	Properties map[string]any
 	Metadata   map[string]any
+	// Condition names the condition the resource is created under, ""
+	// for always.
+	Condition string
 }
 
 // Function is what a function resource declares, merged with the
@@ -113,6 +116,7 @@ func Parse(template []byte) (*Template, error) {
 		res.Type, _ = rm["Type"].(string)
 		res.Properties, _ = rm["Properties"].(map[string]any)
 		res.Metadata, _ = rm["Metadata"].(map[string]any)
+		res.Condition, _ = rm["Condition"].(string)
 		if res.Properties == nil {
 			res.Properties = map[string]any{}
 		}

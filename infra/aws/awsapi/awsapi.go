@@ -4,8 +4,8 @@
 package awsapi
 
 import (
+	"errors"
 	"net/http"
-	"os"
 
 	"github.com/herokuevents/herokuevents/infra/aws/awsapp"
 	"github.com/herokuevents/herokuevents/shared/api"
@@ -15,19 +15,23 @@ import (
 )
 
 // Handler is the api function's handler: the management and provisioning
-// API (PUBLIC_URL, OPERATOR_ID, OPERATOR_PASSWORD; the delivery log of
+// API (PUBLIC_URL, OPERATOR_ID, OPERATOR_PASSWORD from its secret; the delivery log of
 // JOURNAL_TABLE, retries queued on DELIVERY_QUEUE_URL) and the operator's
 // partner API (PARTNER_QUEUE_URL).
 func Handler(a *awsapp.App) (http.Handler, error) {
 	e := a.Env
-	op := operator.New(lambdaio.MustEnv("OPERATOR_ID"), lambdaio.MustEnv("OPERATOR_PASSWORD"))
+	password := a.Getenv("OPERATOR_PASSWORD")
+	if password == "" {
+		return nil, errors.New("build api: OPERATOR_PASSWORD_ARN (or OPERATOR_PASSWORD) is not set")
+	}
+	op := operator.New(lambdaio.MustEnv("OPERATOR_ID"), password)
 	d := a.Platforms.Deps()
 	opts := api.Options{
 		Store: d.Store, Platforms: a.Platforms, BaseURL: lambdaio.MustEnv("PUBLIC_URL"), Operator: op, Logger: e.Logger,
 		Authorizations: a.Authorizations, DeadLetters: e.DeadLetters(), Recent: e.Recent(),
 		Journal: e.Journal(), Delivery: e.Queue("DELIVERY_QUEUE_URL"), // deliveries, trace, retry, health
 	}
-	herokuOptions(a, os.Getenv, &opts) // the Platform API for Partners, tenant forgetting (heroku.go)
+	herokuOptions(a, a.Getenv, &opts) // the Platform API for Partners, tenant forgetting (heroku.go)
 	srv, err := api.New(opts)
 	if err != nil {
 		return nil, err

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/herokuevents/herokuevents/infra/aws/awsenv"
+	"github.com/herokuevents/herokuevents/infra/aws/smsecret"
 	"github.com/herokuevents/herokuevents/shared/authorization"
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/deliver"
@@ -26,8 +27,16 @@ type App struct {
 	Env            *awsenv.Env
 	Platforms      *platform.Registry
 	Authorizations *authorization.Service
-	journal        journal.Writer
+	// Getenv reads the function's settings, its secrets resolved from
+	// Secrets Manager (OPERATOR_PASSWORD, SALESFORCE_CLIENT_SECRET; see
+	// smsecret).
+	Getenv  func(string) string
+	journal journal.Writer
 }
+
+// Secrets are the settings template.yaml hands to functions as secret
+// ARNs (NAME_ARN), resolved at init by New.
+var Secrets = []string{"OPERATOR_PASSWORD", authorization.EnvClientSecret, "HEROKU_OAUTH_CLIENT_SECRET", "HEROKU_SSO_SALT"}
 
 // Options choose what a function builds.
 type Options struct {
@@ -53,14 +62,21 @@ type Options struct {
 // New builds the platform registry of a function from its environment:
 // the store (cached for the data plane), the KMS sealer, the egress guard,
 // the delivery client (DELIVERY_TIMEOUT), the ingest queue when
-// INGEST_QUEUE_URL is set, and the tenants' Salesforce authorizations.
+// INGEST_QUEUE_URL is set, the function's secrets (Secrets) and the
+// tenants' Salesforce authorizations.
 func New(e *awsenv.Env, o Options) (*App, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	getenv, err := smsecret.Load(ctx, e.AWS, os.Getenv, e.Logger, Secrets...)
+	if err != nil {
+		return nil, err
+	}
 	var store config.Store = e.Store()
 	if o.DataPlane {
 		store = e.DataStore()
 	}
 	sealer, egress := e.Sealer(), e.Egress()
-	auth := authorization.FromEnv(os.Getenv, store, sealer, egress, o.PublicURL)
+	auth := authorization.FromEnv(getenv, store, sealer, egress, o.PublicURL)
 	auth.Logger = e.Logger
 	d := platform.Deps{
 		Store:          store,
@@ -70,7 +86,7 @@ func New(e *awsenv.Env, o Options) (*App, error) {
 		Authorizations: auth,
 		Compile:        o.Compile,
 		Engines:        o.Engines,
-		Getenv:         os.Getenv,
+		Getenv:         getenv,
 		Logger:         e.Logger,
 		Origin:         platform.OriginOf(o.PublicURL),
 	}
@@ -81,7 +97,7 @@ func New(e *awsenv.Env, o Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &App{Env: e, Platforms: reg, Authorizations: auth, journal: o.Journal}, nil
+	return &App{Env: e, Platforms: reg, Authorizations: auth, Getenv: getenv, journal: o.Journal}, nil
 }
 
 // Deliver is the deliver function's batch handler, re-queueing retries on

@@ -112,7 +112,7 @@ func apiOnAWS(t *testing.T, platforms []platform.Platform, uuid string) apiStack
 		Config map[string]string `json:"config"`
 	}
 	do(t, h, http.MethodPost, "/heroku/resources", func(r *http.Request) {
-		r.SetBasicAuth(st.Env("ApiFunction")["OPERATOR_ID"], st.Env("ApiFunction")["OPERATOR_PASSWORD"])
+		r.SetBasicAuth(st.Operator())
 	}, map[string]any{"uuid": uuid, "plan": "herokuevents:test", "options": map[string]string{"app": "my-app"}}, &prov)
 	require.NotEmpty(t, prov.Config["HEROKUEVENTS_API_URL"])
 	apiURL, err := url.Parse(prov.Config["HEROKUEVENTS_API_URL"])

@@ -4,7 +4,8 @@
 //
 //   - Resources: every AWS::SQS::Queue (VisibilityTimeout, retention,
 //     RedrivePolicy → the dead-letter queue's ARN and maxReceiveCount), the
-//     AWS::DynamoDB::Table (keys, GSIs) and the KMS key and alias are
+//     AWS::DynamoDB::Table (keys, GSIs), the KMS keys and alias and the
+//     Secrets Manager secrets (whose condition holds) are
 //     created in moto from their template definitions, names prefixed with
 //     the stack name. Nothing is copied by hand: Ref/GetAtt/Sub/If/Join and
 //     Conditions are evaluated against the created resources.

@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
@@ -577,7 +578,7 @@ func (s *Stack) provision(ctx context.Context) error {
 			r.refs[id] = apiID
 			r.attrs[id]["ApiEndpoint"] = s.URL
 			r.attrs[id]["ApiId"] = apiID
-		case "AWS::KMS::Key", "AWS::KMS::Alias":
+		case "AWS::KMS::Key", "AWS::KMS::Alias", "AWS::SecretsManager::Secret":
 			// created below
 		default:
 			r.refs[id] = name
@@ -665,6 +666,60 @@ func (s *Stack) provision(ctx context.Context) error {
 			return fmt.Errorf("create alias %s: %w", id, err)
 		}
 		r.refs[id] = name
+	}
+	return s.createSecrets(ctx, ids)
+}
+
+// createSecrets creates the AWS::SecretsManager::Secret resources whose
+// condition holds (e.g. the operator password, from its parameter): Ref is
+// the secret's ARN, which functions get in NAME_ARN and read at init.
+func (s *Stack) createSecrets(ctx context.Context, ids []string) error {
+	r := s.res
+	smc := secretsmanager.NewFromConfig(s.AWS)
+	for _, id := range ids {
+		res := s.Template.Resources[id]
+		if res.Type != "AWS::SecretsManager::Secret" {
+			continue
+		}
+		if res.Condition != "" {
+			ok, err := r.condition(res.Condition)
+			if err != nil {
+				return fmt.Errorf("secret %s: %w", id, err)
+			}
+			if !ok {
+				continue
+			}
+		}
+		p, err := r.eval(res.Properties)
+		if err != nil {
+			return fmt.Errorf("secret %s: %w", id, err)
+		}
+		props := p.(map[string]any)
+		in := &secretsmanager.CreateSecretInput{Name: aws.String(s.Name + "-" + id)}
+		for _, k := range slices.Sorted(maps.Keys(props)) {
+			v, err := r.str(props[k])
+			if err != nil {
+				return fmt.Errorf("secret %s: %s: %w", id, k, err)
+			}
+			switch k {
+			case "SecretString":
+				in.SecretString = aws.String(v)
+			case "Description":
+				in.Description = aws.String(v)
+			case "KmsKeyId":
+				in.KmsKeyId = aws.String(v)
+			case "Name":
+				in.Name = aws.String(s.Name + "-" + v)
+			default:
+				return fmt.Errorf("secret %s: property %s: %w", id, k, ErrUnsupported)
+			}
+		}
+		out, err := smc.CreateSecret(ctx, in)
+		if err != nil {
+			return fmt.Errorf("create secret %s: %w", id, err)
+		}
+		r.refs[id] = aws.ToString(out.ARN)
+		r.attrs[id]["Id"] = r.refs[id]
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/stretchr/testify/assert"
@@ -85,4 +86,50 @@ func TestResourcesFromTemplate(t *testing.T) {
 	}
 	assert.Equal(t, st.URL, st.Env("ApiFunction")["PUBLIC_URL"])
 	assert.Equal(t, st.Ref("IngestQueue"), st.Env("IngestFunction")["INGEST_QUEUE_URL"])
+}
+
+// TestSecretsFromTemplate: the template's secrets are created in moto from
+// their parameters, and functions get only their ARNs (NAME_ARN), never
+// the values; the Salesforce app secret exists only when its parameter is
+// set.
+func TestSecretsFromTemplate(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name         string
+		clientSecret string
+	}{
+		{"without a connected app secret", ""},
+		{"with a connected app secret", "connected-app-consumer-secret"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := awslocaltest.New(t, awslocal.Options{Functions: []string{}, Params: map[string]string{"SalesforceClientSecret": tt.clientSecret}})
+			sm := secretsmanager.NewFromConfig(st.AWS)
+			value := func(arn string) string {
+				out, err := sm.GetSecretValue(t.Context(), &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
+				require.NoError(t, err)
+				return aws.ToString(out.SecretString)
+			}
+			_, password := st.Operator()
+			api := st.Env("ApiFunction")
+			assert.Equal(t, password, value(api["OPERATOR_PASSWORD_ARN"]))
+			assert.Equal(t, st.Ref("OperatorPasswordSecret"), api["OPERATOR_PASSWORD_ARN"])
+			for _, id := range []string{"ApiFunction", "DeliverFunction", "SfsubscribeFunction"} {
+				env := st.Env(id)
+				if tt.clientSecret == "" {
+					assert.NotContains(t, env, "SALESFORCE_CLIENT_SECRET_ARN", id)
+				} else {
+					assert.Equal(t, tt.clientSecret, value(env["SALESFORCE_CLIENT_SECRET_ARN"]), id)
+				}
+			}
+			for _, id := range st.Template.Functions() {
+				for k, v := range st.Env(id) {
+					assert.NotEqual(t, password, v, "%s %s holds the operator password", id, k)
+					if tt.clientSecret != "" {
+						assert.NotEqual(t, tt.clientSecret, v, "%s %s holds the client secret", id, k)
+					}
+				}
+			}
+		})
+	}
 }

@@ -1,0 +1,154 @@
+// Package smsecret resolves a Lambda function's secrets from AWS Secrets
+// Manager at run time: template.yaml gives a function no secret value,
+// only the ARN of the secret that holds it, in NAME_ARN (e.g.
+// OPERATOR_PASSWORD_ARN for OPERATOR_PASSWORD). Values are fetched
+// once at the function's init (a failure fails the init, loudly) and kept
+// in memory for TTL; a read after that fetches again, and keeps serving
+// the last value if Secrets Manager cannot be reached.
+//
+// Only the functions that hold secrets (api, deliver, sfsubscribe) import
+// this package, so the others link no Secrets Manager client.
+package smsecret
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+)
+
+// Suffix is appended to a setting's name to name the variable that holds
+// the ARN (or name) of the secret whose value is the setting.
+const Suffix = "_ARN"
+
+// TTL is how long a fetched value is served before it is fetched again
+// (a rotated secret reaches warm functions within TTL).
+const TTL = 5 * time.Minute
+
+// fetchTimeout bounds one GetSecretValue call.
+const fetchTimeout = 10 * time.Second
+
+// ErrEmpty is returned for a secret that holds no string value.
+var ErrEmpty = errors.New("secret has no string value")
+
+// API is the part of the Secrets Manager client the resolver uses.
+type API interface {
+	GetSecretValue(context.Context, *secretsmanager.GetSecretValueInput, ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+}
+
+// Resolver answers settings: a name whose NAME_ARN variable is set
+// from Secrets Manager (cached for TTL), any other name from the
+// environment. Its methods are safe for concurrent use.
+type Resolver struct {
+	client API
+	getenv func(string) string
+	ttl    time.Duration
+	now    func() time.Time
+	logger *slog.Logger
+
+	mu    sync.Mutex
+	cache map[string]entry
+}
+
+type entry struct {
+	value   string
+	fetched time.Time
+}
+
+// Options tune a Resolver; the zero value is production's.
+type Options struct {
+	// TTL overrides the package TTL.
+	TTL time.Duration
+	// Now is the clock (time.Now).
+	Now func() time.Time
+	// Logger receives a line per fetch (never a value); slog.Default when nil.
+	Logger *slog.Logger
+}
+
+// New returns a resolver reading variables with getenv and secrets with client.
+func New(client API, getenv func(string) string, o Options) *Resolver {
+	r := &Resolver{client: client, getenv: getenv, ttl: o.TTL, now: o.Now, logger: o.Logger, cache: map[string]entry{}}
+	if r.ttl <= 0 {
+		r.ttl = TTL
+	}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	if r.logger == nil {
+		r.logger = slog.Default()
+	}
+	return r
+}
+
+// Load builds a resolver on cfg and fetches the secrets of names whose
+// NAME_ARN is set, so that a missing secret or permission fails the
+// function's init. It returns the resolver's Getenv.
+func Load(ctx context.Context, cfg aws.Config, getenv func(string) string, logger *slog.Logger, names ...string) (func(string) string, error) {
+	r := New(secretsmanager.NewFromConfig(cfg), getenv, Options{Logger: logger})
+	for _, name := range names {
+		if _, err := r.Get(ctx, name); err != nil {
+			return nil, err
+		}
+	}
+	return r.Getenv, nil
+}
+
+// Get returns the value of setting name: the secret named by
+// NAME_ARN when that is set, else the variable name itself.
+func (r *Resolver) Get(ctx context.Context, name string) (string, error) {
+	arn := r.getenv(name + Suffix)
+	if arn == "" {
+		return r.getenv(name), nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e, ok := r.cache[name]
+	if ok && r.now().Sub(e.fetched) < r.ttl {
+		return e.value, nil
+	}
+	start := r.now()
+	v, err := r.fetch(ctx, arn)
+	if err != nil {
+		if ok {
+			r.logger.Warn("secret refresh failed; serving the cached value", "setting", name, "err", err)
+			return e.value, nil
+		}
+		return "", fmt.Errorf("resolve %s from %s: %w", name, name+Suffix, err)
+	}
+	r.cache[name] = entry{value: v, fetched: r.now()}
+	// Debug: resolution happens at init, outside any request (and so
+	// without the request id every Info line of a function carries).
+	r.logger.Debug("secret resolved", "setting", name, "duration_ms", r.now().Sub(start).Milliseconds())
+	return v, nil
+}
+
+// Getenv is Get for callers that read settings with a getenv function
+// (authorization.FromEnv, platform.Deps): a failed first fetch reads as "".
+func (r *Resolver) Getenv(name string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
+	defer cancel()
+	v, err := r.Get(ctx, name)
+	if err != nil {
+		r.logger.Error("secret unavailable", "setting", name, "err", err)
+		return ""
+	}
+	return v
+}
+
+func (r *Resolver) fetch(ctx context.Context, arn string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
+	defer cancel()
+	out, err := r.client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
+	if err != nil {
+		return "", fmt.Errorf("get secret value: %w", err)
+	}
+	if out.SecretString == nil || *out.SecretString == "" {
+		return "", ErrEmpty
+	}
+	return *out.SecretString, nil
+}
