@@ -14,7 +14,6 @@ import (
 
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/httpjson"
-	"github.com/herokuevents/herokuevents/shared/platform/webhook"
 )
 
 // Media types of the answers.
@@ -228,7 +227,7 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request, tenant string, sub
 		return
 	}
 	ev := got[0].Event
-	body, err := webhook.CloudEvent(ev)
+	body, err := Encode(ev)
 	if err != nil {
 		h.o.Logger.ErrorContext(ctx, "encode pulled event", "tenant", tenant, "subscription", sub.Name, "event_id", ev.ID, "err", err)
 		httpjson.WriteError(w, httpjson.Errorf(http.StatusInternalServerError, "internal_error", "Cannot encode the event."))
@@ -281,7 +280,7 @@ func (h *Handler) writeBatch(w http.ResponseWriter, r *http.Request, tenant stri
 	buf.WriteByte('[')
 	ids := make([]string, 0, len(got))
 	for i, l := range got {
-		b, err := webhook.CloudEvent(l.Event)
+		b, err := Encode(l.Event)
 		if err != nil {
 			h.o.Logger.ErrorContext(r.Context(), "encode pulled event", "tenant", tenant, "subscription", sub.Name, "event_id", l.Event.ID, "err", err)
 			httpjson.WriteError(w, httpjson.Errorf(http.StatusInternalServerError, "internal_error", "Cannot encode the event %s.", l.Event.ID))

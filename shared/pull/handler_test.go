@@ -15,6 +15,7 @@ import (
 
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/config/memstore"
+	"github.com/herokuevents/herokuevents/shared/platform/webhook"
 	"github.com/herokuevents/herokuevents/shared/pull"
 	"github.com/herokuevents/herokuevents/shared/pull/mempull"
 	"github.com/herokuevents/herokuevents/shared/pull/pulltest"
@@ -220,4 +221,17 @@ func FuzzDecodeAck(f *testing.F) {
 			require.LessOrEqual(t, len(id), pull.MaxID)
 		}
 	})
+}
+
+// A pulled event is the very JSON a webhook receives.
+func TestEncodeLikeWebhook(t *testing.T) {
+	ev := pulltest.Event(3)
+	ev.DataSchema = "https://example.com/s.json"
+	ev.Extensions = map[string]any{"changedfields": "Name", "flag": true, "Bad-Name": "x"}
+	want, err := webhook.CloudEvent(ev)
+	require.NoError(t, err)
+	got, err := pull.Encode(ev)
+	require.NoError(t, err)
+	assert.JSONEq(t, string(want), string(got))
+	assert.Contains(t, string(got), string(ev.Data), "data byte for byte")
 }
