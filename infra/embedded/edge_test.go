@@ -328,3 +328,62 @@ func publishHTTP(t *testing.T, srv *embedded.Server, name, body string) (*http.R
 	require.NoError(t, err)
 	return res, b
 }
+
+// Every refusal is a JSON {id, message} with a status that says what
+// went wrong.
+func TestErrorsAreJSON(t *testing.T) {
+	srv, logs := startEdge(t, embedded.HTTPLimits{})
+	tests := []struct {
+		method, path string
+		body         string
+		auth         bool
+		status       int
+	}{
+		{"GET", "/nope", "", false, 404},
+		{"POST", "/metrics", "{}", false, 0},
+		{"GET", "/metrics", "", false, 401},
+		{"GET", "/publish/x", "", false, 405},
+		{"DELETE", "/publish/x", "", true, 405},
+		{"POST", "/publish/x", "{}", false, 401},
+		{"POST", "/publish/nothing", "{}", true, 404},
+		{"POST", "/publish/nothing", "{" + strings.Repeat(" ", 1<<20) + "}", true, 413},
+		{"POST", "/v1/tenants/t/publications", "{}", false, 405},
+		{"POST", "/v1/tenants/t/platforms/webhook/publications", "{}", false, 401},
+		{"POST", "/heroku/resources", "{}", false, 401},
+		{"GET", "/v1/tenants/t/publications/" + strings.Repeat("p", 2000), "", false, 401},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+httpjsonShort(tt.path), func(t *testing.T) {
+			u, err := url.Parse(srv.Var("HEROKUEVENTS_PUBLISH_URL"))
+			require.NoError(t, err)
+			req, err := http.NewRequestWithContext(t.Context(), tt.method, srv.URL()+tt.path, strings.NewReader(tt.body))
+			require.NoError(t, err)
+			if tt.auth {
+				pass, _ := u.User.Password()
+				req.SetBasicAuth(u.User.Username(), pass)
+			}
+			res, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			defer res.Body.Close()
+			b, _ := io.ReadAll(res.Body)
+			assert.GreaterOrEqual(t, res.StatusCode, 400)
+			if tt.status != 0 {
+				assert.Equal(t, tt.status, res.StatusCode, string(b))
+			}
+			assert.Contains(t, res.Header.Get("Content-Type"), "application/json")
+			var e struct{ ID, Message string }
+			require.NoError(t, json.Unmarshal(b, &e), string(b))
+			assert.NotEmpty(t, e.ID)
+			assert.NotEmpty(t, e.Message)
+			assert.Less(t, len(e.Message), 300)
+		})
+	}
+	assert.NotContains(t, logs.String(), `"level":"ERROR"`, "no 5xx among them")
+}
+
+func httpjsonShort(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}
