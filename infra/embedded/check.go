@@ -47,11 +47,6 @@ func (f *fault) Error() string {
 
 func (f *fault) Unwrap() error { return ErrDataDir }
 
-// sqliteFile is what the check knows of one SQLite file of the data dir.
-type sqliteFile struct {
-	name, table string
-}
-
 // checkDataDir refuses a data dir that is not whole: a fresh (empty) dir
 // passes, and so does one whose files are all there and sound. Otherwise
 // (config.db missing while other files exist, queues.db missing beside
