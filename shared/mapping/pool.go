@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -129,14 +128,16 @@ func (p *pool) close() {
 
 // worker is one worker process.
 type worker struct {
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser
-	bw     *bufio.Writer
-	enc    *gob.Encoder
-	out    chan *response // closed when the worker's output ends
-	stderr *tail
-	exited chan struct{} // closed once the process is reaped
-	once   sync.Once
+	proc    *os.Process
+	stdin   *os.File
+	bw      *bufio.Writer
+	enc     *gob.Encoder
+	out     chan *response // closed when the worker's output ends
+	stderr  *tail
+	errDone chan struct{} // closed when the worker's stderr ends
+	exited  chan struct{} // closed once the process is reaped; state is set then
+	state   *os.ProcessState
+	once    sync.Once
 }
 
 // start runs this executable as a worker with a memory limit of mem bytes
@@ -146,24 +147,39 @@ func start(mem int64) (*worker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("find executable: %w", err)
 	}
-	cmd := exec.Command(exe)
-	cmd.Env = workerEnv(mem)
-	cmd.SysProcAttr = workerAttr()
-	w := &worker{cmd: cmd, out: make(chan *response, 1), stderr: &tail{}, exited: make(chan struct{})}
-	cmd.Stderr = w.stderr
-	if w.stdin, err = cmd.StdinPipe(); err != nil {
-		return nil, fmt.Errorf("start mapping worker: %w", err)
+	var fds [6]*os.File // stdin r/w, stdout r/w, stderr r/w
+	for i := 0; i < len(fds); i += 2 {
+		if fds[i], fds[i+1], err = os.Pipe(); err != nil {
+			for _, f := range fds[:i] {
+				f.Close()
+			}
+			return nil, fmt.Errorf("start mapping worker: %w", err)
+		}
 	}
-	stdout, err := cmd.StdoutPipe()
+	proc, err := os.StartProcess(exe, []string{exe}, &os.ProcAttr{
+		Env:   workerEnv(mem),
+		Files: []*os.File{fds[0], fds[3], fds[5]},
+		Sys:   workerAttr(),
+	})
+	fds[0].Close()
+	fds[3].Close()
+	fds[5].Close()
 	if err != nil {
+		fds[1].Close()
+		fds[2].Close()
+		fds[4].Close()
 		return nil, fmt.Errorf("start mapping worker: %w", err)
 	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start mapping worker: %w", err)
-	}
+	w := &worker{proc: proc, stdin: fds[1], out: make(chan *response, 1), stderr: &tail{},
+		errDone: make(chan struct{}), exited: make(chan struct{})}
 	w.bw = bufio.NewWriterSize(w.stdin, 64<<10)
 	w.enc = gob.NewEncoder(w.bw)
-	go w.read(stdout)
+	go w.read(fds[2])
+	go func() {
+		defer close(w.errDone)
+		_, _ = io.Copy(w.stderr, fds[4])
+		fds[4].Close()
+	}()
 	t := time.NewTimer(startTimeout)
 	defer t.Stop()
 	select {
@@ -171,7 +187,7 @@ func start(mem int64) (*worker, error) {
 		if ok {
 			return w, nil
 		}
-		w.kill()
+		w.crash(mem)
 		return nil, fmt.Errorf("mapping worker exited at start: %s", w.stderr.String())
 	case <-t.C:
 		w.kill()
@@ -191,8 +207,9 @@ func workerEnv(mem int64) []string {
 	return env
 }
 
-func (w *worker) read(r io.Reader) {
+func (w *worker) read(r *os.File) {
 	defer close(w.out)
+	defer r.Close()
 	dec := gob.NewDecoder(bufio.NewReaderSize(r, 64<<10))
 	for {
 		var res response
@@ -210,35 +227,40 @@ func (w *worker) send(req *request) error {
 	return w.bw.Flush()
 }
 
-// kill stops the process and reaps it in the background.
-func (w *worker) kill() {
+// reap closes the worker's input and waits for its exit in the background,
+// killing it first when kill is set. Only the first call acts.
+func (w *worker) reap(kill bool) {
 	w.once.Do(func() {
 		_ = w.stdin.Close()
-		_ = w.cmd.Process.Kill()
+		if kill {
+			_ = w.proc.Kill()
+		}
 		go func() {
-			_ = w.cmd.Wait()
+			st, _ := w.proc.Wait()
+			w.state = st
 			close(w.exited)
 		}()
 	})
 }
 
-func (w *worker) pid() int { return w.cmd.Process.Pid }
+// kill stops the process and reaps it in the background.
+func (w *worker) kill() { w.reap(true) }
+
+func (w *worker) pid() int { return w.proc.Pid }
 
 // crash names the limit a worker that died during a request hit, from
 // its exit and its last words.
 func (w *worker) crash(mem int64) string {
-	w.once.Do(func() {
-		_ = w.stdin.Close()
-		go func() {
-			_ = w.cmd.Wait()
-			close(w.exited)
-		}()
-	})
+	w.reap(false)
 	select {
 	case <-w.exited:
 	case <-time.After(2 * time.Second):
-		_ = w.cmd.Process.Kill()
+		_ = w.proc.Kill()
 		<-w.exited
+	}
+	select {
+	case <-w.errDone:
+	case <-time.After(time.Second):
 	}
 	said := w.stderr.String()
 	switch {
@@ -249,8 +271,8 @@ func (w *worker) crash(mem int64) string {
 		return fmt.Sprintf("stack limit of %d MiB exceeded (recursion too deep)", min(mem/2, 256<<20)>>20)
 	}
 	state := "killed"
-	if ps := w.cmd.ProcessState; ps != nil {
-		state = ps.String()
+	if w.state != nil {
+		state = w.state.String()
 	}
 	return "the mapping stopped its worker (" + state + ")"
 }

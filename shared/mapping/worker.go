@@ -11,8 +11,8 @@ import (
 	"math"
 	"os"
 	"reflect"
+	"runtime"
 	"runtime/debug"
-	"runtime/metrics"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -88,11 +88,11 @@ func bound(mem int64) {
 // watch stops the worker when its heap passes mem, or when a request runs
 // far past its deadline (the parent, which kills late workers, is gone).
 func watch(mem int64, busySince, deadline *atomic.Int64) {
-	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	for range time.Tick(2 * time.Millisecond) {
-		metrics.Read(sample)
-		if v := sample[0].Value; v.Kind() == metrics.KindUint64 && v.Uint64() > uint64(mem) {
-			fmt.Fprintf(os.Stderr, "%s: heap of %d bytes over %d\n", memoryExceeded, v.Uint64(), mem)
+	var ms runtime.MemStats
+	for range time.Tick(5 * time.Millisecond) {
+		runtime.ReadMemStats(&ms)
+		if ms.HeapAlloc > uint64(mem) {
+			fmt.Fprintf(os.Stderr, "%s: heap of %d bytes over %d\n", memoryExceeded, ms.HeapAlloc, mem)
 			os.Exit(exitMemory)
 		}
 		if since := busySince.Load(); since != 0 && time.Since(time.Unix(0, since)) > time.Duration(deadline.Load())+5*time.Second {
