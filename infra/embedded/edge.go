@@ -27,8 +27,8 @@ type HTTPLimits struct {
 	// IdleTimeout closes a keep-alive connection that waits that long for
 	// its next request (30 s).
 	IdleTimeout time.Duration
-	// MaxConnsPerClient caps the open connections of one client address
-	// (512; negative for no cap). A request on a connection beyond the cap
+	// MaxConnsPerClient caps the open connections of one client address,
+	// an IPv4 address or an IPv6 /64 (512; negative for no cap). A request on a connection beyond the cap
 	// is answered 429 too_many_connections and its connection closed; a
 	// connection beyond twice the cap is closed at once, unanswered.
 	MaxConnsPerClient int
@@ -148,9 +148,17 @@ func (c *conns) handler(h http.Handler) http.Handler {
 	})
 }
 
+// hostOf is the client address a connection counts against: its IP
+// address, or for IPv6 its /64 (one host often has a whole /64).
 func hostOf(a net.Addr) string {
 	if ta, ok := a.(*net.TCPAddr); ok {
-		return ta.AddrPort().Addr().Unmap().String()
+		ip := ta.AddrPort().Addr().Unmap().WithZone("")
+		if ip.Is6() {
+			if p, err := ip.Prefix(64); err == nil {
+				return p.String()
+			}
+		}
+		return ip.String()
 	}
 	host, _, err := net.SplitHostPort(a.String())
 	if err != nil {

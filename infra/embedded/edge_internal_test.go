@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -49,6 +50,24 @@ func TestLogFailures(t *testing.T) {
 			var body struct{ ID, Message string }
 			require.NoError(t, json.Unmarshal(w.Body.Bytes(), &body))
 			assert.NotEmpty(t, body.ID)
+		})
+	}
+}
+
+func TestHostOf(t *testing.T) {
+	tests := []struct {
+		addr net.Addr
+		want string
+	}{
+		{&net.TCPAddr{IP: net.ParseIP("203.0.113.9"), Port: 5}, "203.0.113.9"},
+		{&net.TCPAddr{IP: net.ParseIP("::ffff:203.0.113.9"), Port: 5}, "203.0.113.9"},
+		{&net.TCPAddr{IP: net.ParseIP("2001:db8:1:2:3:4:5:6"), Port: 5}, "2001:db8:1:2::/64"},
+		{&net.TCPAddr{IP: net.ParseIP("2001:db8:1:2:ffff::1"), Port: 5}, "2001:db8:1:2::/64"},
+		{&net.TCPAddr{IP: net.ParseIP("fe80::1"), Port: 5, Zone: "eth0"}, "fe80::/64"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.addr.String(), func(t *testing.T) {
+			assert.Equal(t, tt.want, hostOf(tt.addr))
 		})
 	}
 }
