@@ -54,17 +54,32 @@ func routedFor(t *testing.T, tenant, sub, id, data string) queue.Message {
 
 // TestOneMessageNeverFailsItsNeighbours: tenant A's events whose filter
 // output is too large, whose filter runs past its time limit, and whose
-// delivery would not fit the queue share a batch with five events of
-// tenant B (the edge one passes no filter). Against the SQLite queue driver, A's three fail permanently
-// and are dead-lettered with their own reason; B's five are delivered and
-// are not retried.
+// delivery would not fit the queue (that one passes no filter) share a
+// batch with five events of tenant B. Against the SQLite queue driver, A's
+// three fail permanently and are dead-lettered with their own reason; B's
+// five are delivered and are not retried. neighbour_aws_test.go runs the
+// same batch against SQS (moto).
 func TestOneMessageNeverFailsItsNeighbours(t *testing.T) {
 	db, err := sqlitequeue.Open(filepath.Join(t.TempDir(), "queues.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
 	deliveries, dlq := db.Queue("delivery"), db.Queue("ingest-dlq")
-	h := twoTenants(t, deliveries)
+	neighbours(t, deliveries, dlq, func() [][]byte {
+		got, err := deliveries.Receive(t.Context(), 10, time.Minute)
+		require.NoError(t, err)
+		var out [][]byte
+		for _, m := range got {
+			out = append(out, m.Body)
+		}
+		return out
+	})
+}
 
+// neighbours runs the batch of TestOneMessageNeverFailsItsNeighbours with
+// delivery as the delivery queue and dlq as the ingest queue's dead-letter
+// queue; received returns the bodies queued on delivery.
+func neighbours(t *testing.T, delivery, dlq queue.Sender, received func() [][]byte) {
+	h := twoTenants(t, delivery)
 	edge := `{"kind":"edge","p":"` + strings.Repeat("e", queue.MaxBody-1000) + `"}`
 	batch := []queue.Message{
 		routedFor(t, "tenant-a", "sub-a", "a-big", `{"kind":"big"}`),
@@ -95,23 +110,23 @@ func TestOneMessageNeverFailsItsNeighbours(t *testing.T) {
 
 	// Settle as the consumer does: A's three go to the dead-letter queue
 	// with their reasons, nothing is left to redeliver.
-	retry, err := queue.Settle(t.Context(), batch, res, queue.Settings{MaxReceives: 5}, dlq)
+	var dead []queue.Message
+	retry, err := queue.Settle(t.Context(), batch, res, queue.Settings{MaxReceives: 5}, queue.SenderFunc(func(ctx context.Context, msgs ...queue.Message) error {
+		dead = append(dead, msgs...)
+		return dlq.Send(ctx, msgs...)
+	}))
 	require.NoError(t, err)
 	assert.Empty(t, retry)
-	dead, err := dlq.Receive(t.Context(), 10, time.Minute)
-	require.NoError(t, err)
 	require.Len(t, dead, 3)
 	for _, m := range dead {
 		assert.Equal(t, "tenant-a", m.Attributes[queue.AttrTenant])
 		assert.Contains(t, m.Attributes[queue.AttrReason], "limit")
 	}
 
-	got, err := deliveries.Receive(t.Context(), 10, time.Minute)
-	require.NoError(t, err)
 	var seen []string
-	for _, m := range got {
+	for _, body := range received() {
 		var d event.Delivery
-		require.NoError(t, json.Unmarshal(m.Body, &d))
+		require.NoError(t, json.Unmarshal(body, &d))
 		assert.Equal(t, "tenant-b", d.Tenant)
 		assert.JSONEq(t, fmt.Sprintf(`{"n":%s,"seen":true}`, strings.TrimPrefix(d.Event.ID, "b-")), string(d.Event.Data))
 		seen = append(seen, d.Event.ID)
