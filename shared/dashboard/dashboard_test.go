@@ -340,3 +340,27 @@ func FuzzLogin(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSessionCookie: no cookie but one the dashboard signed opens it.
+func FuzzSessionCookie(f *testing.F) {
+	f.Add("")
+	f.Add("x.y")
+	f.Add("eyJ0IjoiMDEyMzQ1NjctODlhYi1jZGVmLTAxMjMtNDU2Nzg5YWJjZGVmIiwiZSI6OTk5OTk5OTk5OTksImMiOiJ4In0.AAAA")
+	f.Add(strings.Repeat("A", 5000) + "." + strings.Repeat("B", 43))
+	h := newHarness(f)
+	f.Fuzz(func(t *testing.T, value string) {
+		req, err := http.NewRequest(http.MethodGet, h.srv.URL+dashboard.Path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Cookie", dashboard.CookieName+"="+url.QueryEscape(value))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("cookie %q: status %d", value, resp.StatusCode)
+		}
+	})
+}
