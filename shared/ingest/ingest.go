@@ -163,7 +163,7 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		if httpjson.Internal(err) {
 			h.o.Logger.ErrorContext(ctx, "resolve publish target", "tenant", tenant, "name", name, "err", err)
-			writeError(w, http.StatusServiceUnavailable, "unavailable", "The event was not accepted; try again.")
+			unavailable(w)
 			return
 		}
 		h.o.Logger.InfoContext(ctx, "publish refused", "tenant", tenant, "name", name, "reason", err.Error())
@@ -189,7 +189,7 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := route.sender(h.o).Send(ctx, msg); err != nil {
 		h.o.Logger.ErrorContext(ctx, "enqueue event", "tenant", tenant, "name", name, "event_id", ev.ID, "err", err)
-		writeError(w, http.StatusServiceUnavailable, "unavailable", "The event was not accepted; try again.")
+		unavailable(w)
 		return
 	}
 	h.countAccepted(ctx, route)
@@ -457,6 +457,14 @@ func checkObject(b []byte) error {
 type Error struct {
 	ID      string `json:"id"`
 	Message string `json:"message"`
+}
+
+// unavailable answers a publish that could not be stored (a store or
+// queue failure, a full disk): 503 with Retry-After, so that the client
+// tries again later.
+func unavailable(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", "5")
+	writeError(w, http.StatusServiceUnavailable, "unavailable", "The event was not accepted; try again.")
 }
 
 func writeError(w http.ResponseWriter, status int, id, msg string) {

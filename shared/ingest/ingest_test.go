@@ -197,6 +197,7 @@ func TestQueueFailureIsNotAccepted(t *testing.T) {
 	in.err = errors.New("disk full")
 	w := post(h, "inbound", tenant, key, "application/json", payload, nil)
 	assert.Equal(t, http.StatusServiceUnavailable, w.Code)
+	assert.Equal(t, "5", w.Header().Get("Retry-After"))
 	assert.Contains(t, w.Body.String(), "not accepted")
 }
 
