@@ -251,23 +251,57 @@ type usage struct {
 
 const clockTick = 100 // USER_HZ on Linux
 
+// usage is the CPU time of the process and of its descendants (live ones,
+// and the children it waited for: the mapping workers of herokuevents are
+// its own work), and its memory.
 func (p *proc) usage() usage {
 	var u usage
-	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.pid)); err == nil {
-		// the fields after the command (which may hold spaces) in parentheses
-		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
-		ut, _ := strconv.ParseInt(f[11], 10, 64)
-		st, _ := strconv.ParseInt(f[12], 10, 64)
-		u.cpu = time.Duration(ut+st) * time.Second / clockTick
+	stats := map[int][]string{} // pid → the stat fields after the command
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
+			// the fields after the command (which may hold spaces) in parentheses
+			stats[pid] = strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+		}
 	}
-	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.pid)); err == nil {
+	tree := map[int]bool{p.pid: true}
+	for grew := true; grew; {
+		grew = false
+		for pid, f := range stats {
+			ppid, _ := strconv.Atoi(f[1])
+			if !tree[pid] && tree[ppid] {
+				tree[pid], grew = true, true
+			}
+		}
+	}
+	var ticks int64
+	for pid := range tree {
+		f, ok := stats[pid]
+		if !ok {
+			continue
+		}
+		for _, i := range []int{11, 12, 13, 14} { // utime, stime, cutime, cstime
+			n, _ := strconv.ParseInt(f[i], 10, 64)
+			ticks += n
+		}
+	}
+	u.cpu = time.Duration(ticks) * time.Second / clockTick
+	for pid := range tree { // RSS of the tree; the peak is the main process's
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil {
+			continue
+		}
 		for _, line := range strings.Split(string(b), "\n") {
 			k, v, _ := strings.Cut(line, ":")
 			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			switch k {
-			case "VmRSS":
-				u.rss = kb << 10
-			case "VmHWM":
+			switch {
+			case k == "VmRSS":
+				u.rss += kb << 10
+			case k == "VmHWM" && pid == p.pid:
 				u.hw = kb << 10
 			}
 		}
