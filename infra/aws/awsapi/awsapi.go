@@ -31,7 +31,9 @@ func Handler(a *awsapp.App) (http.Handler, error) {
 		Authorizations: a.Authorizations, DeadLetters: e.DeadLetters(), Recent: e.Recent(),
 		Journal: e.Journal(), Delivery: e.Queue("DELIVERY_QUEUE_URL"), // deliveries, trace, retry, health
 	}
-	herokuOptions(a, a.Getenv, &opts) // the Platform API for Partners, tenant forgetting (heroku.go)
+	if err := herokuOptions(a, a.Getenv, &opts); err != nil { // the Platform API for Partners, tenant forgetting (heroku.go)
+		return nil, err
+	}
 	srv, err := api.New(opts)
 	if err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/herokuevents/herokuevents/infra/aws/awsapp"
+	"github.com/herokuevents/herokuevents/infra/aws/smsecret"
 	"github.com/herokuevents/herokuevents/shared/api"
 	"github.com/herokuevents/herokuevents/shared/heroku"
 )
@@ -21,8 +22,15 @@ import (
 // deprovisioned tenant's dead letters; its messages still in flight are
 // dropped by the roles (the tenant is gone) and its delivery log expires
 // with the journal's retention.
-func herokuOptions(a *awsapp.App, getenv func(string) string, o *api.Options) {
+func herokuOptions(a *awsapp.App, getenv func(string) string, o *api.Options) error {
 	d := a.Platforms.Deps()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// HEROKU_OAUTH_CLIENT_SECRET_ARN in the template: resolved at init.
+	getenv, err := smsecret.Load(ctx, a.Env.AWS, getenv, a.Env.Logger, heroku.EnvClientSecret)
+	if err != nil {
+		return err
+	}
 	if settings := heroku.SettingsFromEnv(getenv); settings.Configured() {
 		p := &heroku.Partner{
 			// The endpoints are the operator's configuration, not tenant
@@ -45,4 +53,5 @@ func herokuOptions(a *awsapp.App, getenv func(string) string, o *api.Options) {
 		a.Env.Logger.InfoContext(ctx, "tenant data forgotten", "tenant", tenant, "dead_letters", n)
 		return nil
 	}
+	return nil
 }
