@@ -87,7 +87,15 @@ type Options struct {
 	// for each next one (DefaultRetryDelay).
 	Retries    int
 	RetryDelay time.Duration
+	// Sync ships the lines of the entries Journal's writer appends before
+	// its Append returns, within SyncTimeout: for a Lambda function, whose
+	// journal writer is flushed before each batch returns and which is
+	// frozen in between (Run is not used there).
+	Sync bool
 }
+
+// SyncTimeout bounds the shipping of one Append with Options.Sync.
+const SyncTimeout = 2 * time.Second
 
 // Line is a kept line.
 type Line struct {
@@ -352,6 +360,11 @@ func (t tee) Append(ctx context.Context, entries ...journal.Entry) error {
 	es := slices.Clone(entries)
 	t.s.name(ctx, es)
 	t.s.Record(es...)
+	if t.s.o.Sync {
+		ship, cancel := context.WithTimeout(context.WithoutCancel(ctx), SyncTimeout)
+		t.s.Flush(ship)
+		cancel()
+	}
 	return err
 }
 

@@ -393,3 +393,17 @@ func TestScrub(t *testing.T) {
 		}
 	}
 }
+
+func TestSyncShipsWithinAppend(t *testing.T) {
+	in := newLogInput(t)
+	s := tenantlog.New(tenantlog.Options{Sync: true, Target: func(context.Context, string) (string, error) { return in.url(), nil },
+		Name: func(_ context.Context, _, kind, id string) string { return kind + ":" + id }})
+	w := s.Journal(nil)
+	if err := w.Append(t.Context(), journal.Entry{Tenant: "t1", EventID: "e1", Time: time.Now(), Stage: journal.Attempt, Publication: "p1", Attempt: 1, Outcome: journal.Delivered, Status: 200}); err != nil {
+		t.Fatal(err)
+	}
+	got := in.texts()
+	if len(got) != 1 || decode(t, got[0])["publication"] != "publication:p1" {
+		t.Errorf("shipped %q", got)
+	}
+}

@@ -135,7 +135,7 @@ func (e *Env) Journal() *dynamojournal.Journal {
 // journal.FlushRequests so that the entries are written before each
 // invocation returns.
 func (e *Env) JournalWriter() *journal.Async {
-	return journal.NewAsync(e.Journal(), journal.AsyncOptions{Logger: e.Logger})
+	return journal.NewAsync(e.withTenantLog(e.Journal()), journal.AsyncOptions{Logger: e.Logger}) // tenantlog.go
 }
 
 // Sealer returns the KMS envelope sealer of KMS_KEY_ID.
