@@ -106,3 +106,13 @@ func benchHops(b *testing.B, hops, backlog int) {
 	b.ReportMetric(float64(want)/elapsed.Seconds(), "msgs/s")
 	b.ReportMetric(0, "ns/op")
 }
+
+func openB(b *testing.B) *sqlitequeue.DB {
+	b.Helper()
+	db, err := sqlitequeue.Open(filepath.Join(b.TempDir(), "queues.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	return db
+}

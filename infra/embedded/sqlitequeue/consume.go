@@ -30,7 +30,11 @@ const errorBackoff = time.Second
 // what must be, and every message but the returned failures is deleted; the
 // failures are received again once their visibility timeout ends. A message
 // received more than s.MaxReceives times without being settled (its handler
-// died) is dead-lettered without being handled, as SQS's redrive policy does.
+// outlived its visibility timeout) is dead-lettered without being handled,
+// as SQS's redrive policy does; a receive whose handler died with the
+// process is given back at the next start (DB.ReleaseInFlight) and does
+// not count. Claims go round-robin across tenants and lanes, and a lane
+// keeps at most its cap of batches in flight (Lanes).
 // A panicking handler fails its whole batch. A handler still running at
 // shutdown keeps its deadline (it is not cancelled with ctx).
 func (q *Queue) Consume(ctx context.Context, h queue.BatchHandler, s queue.Settings, dlq queue.Sender) error {
@@ -38,6 +42,7 @@ func (q *Queue) Consume(ctx context.Context, h queue.BatchHandler, s queue.Setti
 		return fmt.Errorf("consume %s: %w", q.name, err)
 	}
 	log := slog.Default().With("queue", q.name)
+	lanes := newInFlight(q)
 	slots := make(chan struct{}, s.Concurrency)
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -47,7 +52,7 @@ func (q *Queue) Consume(ctx context.Context, h queue.BatchHandler, s queue.Setti
 		case <-ctx.Done():
 			return nil
 		}
-		batch, err := q.gather(ctx, s)
+		batch, in, err := q.gather(ctx, s, lanes)
 		if err != nil {
 			<-slots
 			if ctx.Err() != nil {
@@ -62,40 +67,49 @@ func (q *Queue) Consume(ctx context.Context, h queue.BatchHandler, s queue.Setti
 			continue
 		}
 		claimed := time.Now()
+		lanes.take(in)
 		wg.Go(func() {
 			defer func() { <-slots }()
+			defer lanes.done(in)
 			q.handle(context.WithoutCancel(ctx), log, h, s, dlq, batch, claimed)
 		})
 	}
 }
 
 // gather claims a batch: returns as soon as it has s.BatchSize messages, or
-// s.BatchWindow after the first one arrived, whichever comes first.
-func (q *Queue) gather(ctx context.Context, s queue.Settings) ([]queue.Message, error) {
+// s.BatchWindow after the first one arrived, whichever comes first. It
+// takes no messages of lanes already at their cap of batches in flight,
+// and returns the lanes of the batch.
+func (q *Queue) gather(ctx context.Context, s queue.Settings, lanes *inFlight) ([]queue.Message, map[Lane]bool, error) {
 	var (
 		batch    []queue.Message
 		deadline time.Time
+		in       = map[Lane]bool{}
+		allow    = lanes.allow(in)
 	)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
 		wake := q.waiter()
-		got, next, err := q.claim(ctx, s.BatchSize-len(batch), s.VisibilityTimeout)
+		got, next, err := q.claim(ctx, s.BatchSize-len(batch), s.VisibilityTimeout, allow, lanes.pure())
 		if err != nil {
 			q.giveBack(ctx, batch)
-			return nil, err
+			return nil, nil, err
 		}
-		batch = append(batch, got...)
+		for _, c := range got {
+			batch = append(batch, c.msg)
+			in[c.lane] = true
+		}
 		now := time.Now()
 		if len(batch) == s.BatchSize {
-			return batch, nil
+			return batch, in, nil
 		}
 		if len(batch) > 0 {
 			if deadline.IsZero() {
 				deadline = now.Add(s.BatchWindow)
 			}
 			if !now.Before(deadline) {
-				return batch, nil
+				return batch, in, nil
 			}
 		}
 		wait := pollInterval
@@ -111,7 +125,7 @@ func (q *Queue) gather(ctx context.Context, s queue.Settings) ([]queue.Message, 
 		case <-timer.C:
 		case <-ctx.Done():
 			q.giveBack(ctx, batch)
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		}
 	}
 }
@@ -140,6 +154,7 @@ func (q *Queue) handle(ctx context.Context, log *slog.Logger, h queue.BatchHandl
 		live = append(live, m)
 	}
 	done := make([]string, 0, len(batch))
+	var failed []string
 	if len(poison) > 0 {
 		retry, err := queue.Settle(ctx, poison, dead, s, dlq)
 		if err != nil {
@@ -169,8 +184,11 @@ func (q *Queue) handle(ctx context.Context, log *slog.Logger, h queue.BatchHandl
 				"error", queue.Reason(f.Err))
 		}
 		done = append(done, settled(live, retry)...)
+		for _, f := range retry {
+			failed = append(failed, f.ID)
+		}
 	}
-	if err := q.Delete(ctx, done...); err != nil {
+	if err := q.settle(ctx, done, failed); err != nil {
 		log.ErrorContext(ctx, "delete handled messages failed; they will be received again",
 			"messages", len(done), "error", err.Error())
 	}

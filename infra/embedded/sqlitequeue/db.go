@@ -6,7 +6,9 @@
 // goroutine that commits whatever operations are waiting together in one
 // transaction (group commit), so concurrent senders and consumers share
 // fsyncs. The process is expected to own the file alone: messages left in
-// flight by a dead process are released with ReleaseInFlight at start.
+// flight by a dead process are released with ReleaseInFlight at start,
+// and that receive is not counted (a crash is not a failure of the
+// message: only a handler's failure or timeout counts toward max receives).
 package sqlitequeue
 
 import (
@@ -50,11 +52,12 @@ CREATE TABLE IF NOT EXISTS message (
 );
 `
 
-// indexes: message_visible finds the next message to become visible,
-// message_lane walks tenants and lanes and a lane's visible messages.
+// indexes: message_lane walks tenants and lanes and a lane's messages in
+// the order they become visible (claims, see fair.go). An earlier
+// version's (queue, visible_at) index is dropped: no statement needs it.
 const indexes = `
-CREATE INDEX IF NOT EXISTS message_visible ON message (queue, visible_at);
 CREATE INDEX IF NOT EXISTS message_lane ON message (queue, tenant, lane, visible_at);
+DROP INDEX IF EXISTS message_visible;
 `
 
 // migrate adds the columns a file made by an earlier version lacks, and
@@ -242,12 +245,15 @@ func (d *DB) Queue(name string) *Queue {
 }
 
 // ReleaseInFlight makes every in-flight message of every queue visible at
-// once and returns how many it released. Call it at start, before consuming.
+// once and returns how many it released. Call it at start, before
+// consuming: the handlers of those messages died with the process, so the
+// receive that handed them out is given back (their Receives goes down by
+// one). Messages a handler failed wait out their visibility timeout.
 func (d *DB) ReleaseInFlight(ctx context.Context) (int, error) {
 	var n int64
 	err := d.exec(ctx, func(ctx context.Context, c *wconn) error {
 		now := nowMicro()
-		r, err := c.ExecContext(ctx, `UPDATE message SET visible_at = ? WHERE receives > 0 AND visible_at > ?`, now, now)
+		r, err := c.ExecContext(ctx, releaseAllSQL, now)
 		if err != nil {
 			return err
 		}

@@ -47,7 +47,7 @@ func NewDeadLetters(pairs ...Pair) *DeadLetters {
 // (queue, tenant, lane, visible_at) index.
 const tenantDeadLetters = `SELECT id, body, attrs, sent_at, receives FROM message WHERE queue = ? AND tenant = ?`
 
-const reviveMessage = `UPDATE message SET queue = ?, body = ?, attrs = ?, receives = 0, claimed = 0, sent_at = ?, visible_at = ? WHERE id = ?`
+const reviveMessage = `UPDATE message SET queue = ?, body = ?, attrs = ?, lane = ?, receives = 0, claimed = 0, sent_at = ?, visible_at = ? WHERE id = ?`
 
 // List returns up to limit of the tenant's dead letters, oldest first.
 func (d *DeadLetters) List(ctx context.Context, tenant string, limit int) ([]queue.DeadLetter, error) {
@@ -150,7 +150,7 @@ func (d *DeadLetters) Redrive(ctx context.Context, tenant string, ids ...string)
 			if body == nil {
 				body = []byte{}
 			}
-			if _, err := c.ExecContext(ctx, reviveMessage, mv.to.name, body, attrs, now, now, mv.msg.ID); err != nil {
+			if _, err := c.ExecContext(ctx, reviveMessage, mv.to.name, body, attrs, mv.to.lane(fresh), now, now, mv.msg.ID); err != nil {
 				return err
 			}
 			woken[mv.to] = true

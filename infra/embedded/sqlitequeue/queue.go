@@ -22,6 +22,13 @@ type Queue struct {
 
 	wmu  sync.Mutex
 	wake chan struct{} // closed and replaced on every notify
+
+	lmu        sync.Mutex
+	laneOf     func(queue.Message) string
+	maxBatches int
+
+	rmu sync.Mutex // held by the writer during a claim
+	rr  cursor
 }
 
 var _ queue.Sender = (*Queue)(nil)
@@ -45,15 +52,18 @@ func nowMicro() int64 { return time.Now().UnixMicro() }
 // planner walks (queue, visible_at) and filters by id, a cost that grows
 // with the backlog.
 const (
-	sendSQL  = `INSERT INTO message (queue, body, attrs, sent_at, visible_at, tenant, lane) VALUES (?, ?, ?, ?, ?, ?, ?)`
-	claimSQL = `UPDATE message SET visible_at = ?, receives = receives + 1, claimed = 1
-		WHERE id IN (SELECT id FROM message WHERE queue = ? AND visible_at <= ? ORDER BY visible_at LIMIT ?)
-		RETURNING id, body, attrs, sent_at, receives`
-	nextSQL    = `SELECT MIN(visible_at) FROM message WHERE queue = ?`
+	sendSQL    = `INSERT INTO message (queue, body, attrs, sent_at, visible_at, tenant, lane) VALUES (?, ?, ?, ?, ?, ?, ?)`
 	deleteSQL  = `DELETE FROM message WHERE +queue = ? AND id IN (SELECT value FROM json_each(?))`
 	unclaimSQL = `UPDATE message SET visible_at = ?, receives = max(receives - 1, 0), claimed = 0
 		WHERE +queue = ? AND id IN (SELECT value FROM json_each(?))`
 	depthSQL = `SELECT COUNT(*) FROM message WHERE queue = ?`
+	// failedSQL marks messages a handler failed: their receive counts and
+	// they wait out their visibility timeout.
+	failedSQL = `UPDATE message SET claimed = 0 WHERE +queue = ? AND id IN (SELECT value FROM json_each(?))`
+	// releaseSQL and releaseAllSQL give back the unsettled receives of a
+	// dead process (at start: not on the hot path).
+	releaseSQL    = `UPDATE message SET visible_at = ?1, receives = max(receives - 1, 0), claimed = 0 WHERE queue = ?2 AND claimed = 1 AND visible_at > ?1`
+	releaseAllSQL = `UPDATE message SET visible_at = ?1, receives = max(receives - 1, 0), claimed = 0 WHERE claimed = 1 AND visible_at > ?1`
 	// wakeHeldSQL seeks the tenant's messages.
 	wakeHeldSQL = `UPDATE message SET visible_at = ?1
 		WHERE queue = ?2 AND tenant = ?3 AND +visible_at > ?1 AND receives = 0
@@ -72,7 +82,9 @@ func (q *Queue) Send(ctx context.Context, msgs ...queue.Message) error {
 		return fmt.Errorf("send to %s: %w", q.name, err)
 	}
 	attrs := make([]any, len(msgs))
+	lanes := make([]string, len(msgs))
 	for i, m := range msgs {
+		lanes[i] = q.lane(m)
 		a, err := encodeAttrs(m.Attributes)
 		if err != nil {
 			return fmt.Errorf("send to %s: %w", q.name, err)
@@ -91,7 +103,7 @@ func (q *Queue) Send(ctx context.Context, msgs ...queue.Message) error {
 				body = []byte{}
 			}
 			visible := now + queue.ClampDelay(m.Delay).Microseconds()
-			if _, err := stmt.ExecContext(ctx, q.name, body, attrs[i], now, visible, m.Attributes[queue.AttrTenant], ""); err != nil {
+			if _, err := stmt.ExecContext(ctx, q.name, body, attrs[i], now, visible, m.Attributes[queue.AttrTenant], lanes[i]); err != nil {
 				return err
 			}
 		}
@@ -115,42 +127,33 @@ func (q *Queue) Receive(ctx context.Context, max int, visibility time.Duration) 
 	if visibility < 0 {
 		return nil, fmt.Errorf("receive from %s: negative visibility timeout", q.name)
 	}
-	msgs, _, err := q.claim(ctx, max, visibility)
+	got, _, err := q.claim(ctx, max, visibility, nil, false)
+	msgs := make([]queue.Message, len(got))
+	for i, c := range got {
+		msgs[i] = c.msg
+	}
 	return msgs, err
 }
 
-// claim is Receive that also returns the earliest time (unix µs) at which
-// a message of the queue may become visible, 0 if the queue is empty.
-func (q *Queue) claim(ctx context.Context, max int, visibility time.Duration) ([]queue.Message, int64, error) {
+// claim is Receive of the messages of lanes allow allows (nil: all), of one
+// lane only when pure, with their lanes; it also returns the earliest time
+// (unix µs) at which a message of an allowed lane may become visible, 0
+// when none is known.
+func (q *Queue) claim(ctx context.Context, max int, visibility time.Duration, allow func(Lane) bool, pure bool) ([]claimed, int64, error) {
 	var (
-		msgs []queue.Message
+		got  []claimed
 		next int64
 	)
 	err := q.db.exec(ctx, func(ctx context.Context, c *wconn) error {
-		msgs, next = nil, 0
-		now := nowMicro()
-		rows, err := c.QueryContext(ctx, claimSQL, now+visibility.Microseconds(), q.name, now, max)
-		if err != nil {
-			return err
-		}
-		msgs, err = scan(rows)
-		if err != nil {
-			return err
-		}
-		if len(msgs) < max {
-			var n sql.NullInt64
-			if err := c.QueryRowContext(ctx, nextSQL, q.name).Scan(&n); err != nil {
-				return err
-			}
-			next = n.Int64
-		}
-		return nil
+		var err error
+		got, next, err = q.walk(ctx, c, max, visibility.Microseconds(), allow, pure)
+		return err
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("receive from %s: %w", q.name, err)
 	}
-	slices.SortFunc(msgs, func(a, b queue.Message) int { return compareIDs(a.ID, b.ID) })
-	return msgs, next, nil
+	slices.SortFunc(got, func(a, b claimed) int { return compareIDs(a.msg.ID, b.msg.ID) })
+	return got, next, nil
 }
 
 // unclaim undoes a claim of messages never handed to a handler.
@@ -172,19 +175,39 @@ func (q *Queue) unclaim(ctx context.Context, msgs []queue.Message) error {
 
 // Delete removes messages by ID in one statement. Unknown IDs are ignored.
 func (q *Queue) Delete(ctx context.Context, ids ...string) error {
-	if len(ids) == 0 {
+	return q.settle(ctx, ids, nil)
+}
+
+// settle deletes the messages done and marks those failed as failed
+// receives (they come back after their visibility timeout), in one
+// transaction.
+func (q *Queue) settle(ctx context.Context, done, failed []string) error {
+	if len(done) == 0 && len(failed) == 0 {
 		return nil
 	}
-	js, err := idsJSON(ids)
+	del, err := idsJSON(done)
 	if err != nil {
 		return fmt.Errorf("delete from %s: %w", q.name, err)
 	}
+	fail, err := idsJSON(failed)
+	if err != nil {
+		return fmt.Errorf("mark failures of %s: %w", q.name, err)
+	}
 	err = q.db.exec(ctx, func(ctx context.Context, c *wconn) error {
-		_, err := c.ExecContext(ctx, deleteSQL, q.name, js)
-		return err
+		if len(done) > 0 {
+			if _, err := c.ExecContext(ctx, deleteSQL, q.name, del); err != nil {
+				return err
+			}
+		}
+		if len(failed) > 0 {
+			if _, err := c.ExecContext(ctx, failedSQL, q.name, fail); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("delete %d messages from %s: %w", len(ids), q.name, err)
+		return fmt.Errorf("delete %d messages from %s (%d failed): %w", len(done), q.name, len(failed), err)
 	}
 	return nil
 }
@@ -215,13 +238,14 @@ func (q *Queue) Stats(ctx context.Context) (Stats, error) {
 }
 
 // ReleaseInFlight makes every in-flight message of the queue visible at once
-// and returns how many it released. The process owns the file alone, so at
+// and returns how many it released, giving back the receive that handed
+// each out (DB.ReleaseInFlight). The process owns the file alone, so at
 // start anything in flight belongs to a dead process.
 func (q *Queue) ReleaseInFlight(ctx context.Context) (int, error) {
 	var n int64
 	err := q.db.exec(ctx, func(ctx context.Context, c *wconn) error {
 		now := nowMicro()
-		r, err := c.ExecContext(ctx, `UPDATE message SET visible_at = ? WHERE queue = ? AND receives > 0 AND visible_at > ?`, now, q.name, now)
+		r, err := c.ExecContext(ctx, releaseSQL, now, q.name)
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package sqlitequeue_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sync"
@@ -158,36 +159,97 @@ func TestConsumeShutdownWaitsForBatches(t *testing.T) {
 	assert.Zero(t, n, "handled message deleted")
 }
 
-// A message whose handler died MaxReceives times (received, never settled)
-// is dead-lettered without being handled again, as SQS's redrive policy does.
-func TestConsumeDeadLettersCrashLoops(t *testing.T) {
+// Crash ≠ failure: a message whose handler died with the process (claimed,
+// never settled, released at the next start) does not use up its
+// receives, however often that happens; it is handled, not dead-lettered.
+func TestCrashIsNotFailure(t *testing.T) {
 	db := open(t)
 	q, dlq := db.Queue("q"), db.Queue("dlq")
 	st := settings()
-	require.NoError(t, q.Send(t.Context(), queue.Message{Body: []byte("poison"), Attributes: map[string]string{"tenant": "t"}}))
-	for range st.MaxReceives {
+	require.NoError(t, q.Send(t.Context(), queue.Message{Body: []byte("in flight"), Attributes: map[string]string{"tenant": "t"}}))
+	for range st.MaxReceives + 2 {
 		got, err := q.Receive(t.Context(), 1, time.Hour)
 		require.NoError(t, err)
 		require.Len(t, got, 1)
-		_, err = q.ReleaseInFlight(t.Context())
+		assert.Equal(t, 1, got[0].Receives, "each crash gave its receive back")
+		n, err := db.ReleaseInFlight(t.Context()) // the next start
 		require.NoError(t, err)
+		require.Equal(t, 1, n)
 	}
-	var calls atomic.Int32
-	h := queue.BatchHandlerFunc(func(context.Context, []queue.Message) queue.BatchResult {
-		calls.Add(1)
+	handled := make(chan queue.Message, 1)
+	h := queue.BatchHandlerFunc(func(_ context.Context, msgs []queue.Message) queue.BatchResult {
+		for _, m := range msgs {
+			handled <- m
+		}
 		return queue.BatchResult{}
 	})
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error)
 	go func() { done <- q.Consume(ctx, h, st, dlq) }()
 	defer func() { cancel(); <-done }()
-	require.Eventually(t, func() bool { n, _ := dlq.Len(t.Context()); return n == 1 }, 5*time.Second, 10*time.Millisecond)
-	dead, err := dlq.List(t.Context(), 10)
+	select {
+	case m := <-handled:
+		assert.Equal(t, 1, m.Receives)
+	case <-time.After(5 * time.Second):
+		t.Fatal("not handled")
+	}
+	require.Eventually(t, func() bool { n, _ := q.Len(t.Context()); return n == 0 }, 5*time.Second, 10*time.Millisecond)
+	n, err := dlq.Len(t.Context())
 	require.NoError(t, err)
-	require.Len(t, dead, 1)
-	assert.Contains(t, dead[0].Attributes[queue.AttrReason], "received 4 times")
-	assert.Equal(t, "t", dead[0].Attributes["tenant"])
-	assert.Zero(t, calls.Load(), "not handed to the handler")
+	assert.Zero(t, n, "nothing dead-lettered")
+}
+
+// What counts: a handler's failure and a visibility timeout while the
+// process lives. A release at start gives back only the receive whose
+// handler died.
+func TestFailuresAndTimeoutsCount(t *testing.T) {
+	db := open(t)
+	q, dlq := db.Queue("q"), db.Queue("dlq")
+	ctx := t.Context()
+	require.NoError(t, q.Send(ctx, queue.Message{Body: []byte("timeout")}))
+	first, err := q.Receive(ctx, 1, 20*time.Millisecond)
+	require.NoError(t, err)
+	require.Len(t, first, 1)
+	var again []queue.Message
+	require.Eventually(t, func() bool {
+		again, err = q.Receive(ctx, 1, time.Hour)
+		return err == nil && len(again) == 1
+	}, 5*time.Second, 5*time.Millisecond, "back after its visibility timeout")
+	assert.Equal(t, 2, again[0].Receives)
+	_, err = db.ReleaseInFlight(ctx)
+	require.NoError(t, err)
+	got, err := q.Receive(ctx, 1, time.Hour)
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	assert.Equal(t, 2, got[0].Receives, "the timed-out receive still counts, the crashed one does not")
+	require.NoError(t, q.Delete(ctx, got[0].ID))
+
+	// A handler's failure counts, and survives a restart: the failed
+	// message waits out its visibility timeout and is not released.
+	st := settings()
+	st.VisibilityTimeout = time.Hour
+	require.NoError(t, q.Send(ctx, queue.Message{Body: []byte("fails")}))
+	failed := make(chan struct{})
+	h := queue.BatchHandlerFunc(func(_ context.Context, msgs []queue.Message) queue.BatchResult {
+		var res queue.BatchResult
+		for _, m := range msgs {
+			res.Fail(m.ID, errors.New("endpoint down"))
+		}
+		close(failed)
+		return res
+	})
+	cctx, cancel := context.WithCancel(ctx)
+	done := make(chan error)
+	go func() { done <- q.Consume(cctx, h, st, dlq) }()
+	<-failed
+	cancel()
+	require.NoError(t, <-done) // Consume returns once its batches are settled
+	n, err := db.ReleaseInFlight(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, n, "a failed message is not released")
+	none, err := q.Receive(ctx, 1, time.Hour)
+	require.NoError(t, err)
+	assert.Empty(t, none, "it waits out its visibility timeout")
 }
 
 // A panicking handler fails its batch; the messages come back.

@@ -1,0 +1,261 @@
+package sqlitequeue
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"sync"
+
+	"github.com/herokuevents/herokuevents/shared/queue"
+)
+
+// Fairness. Every message belongs to a tenant (its queue.AttrTenant) and,
+// within it, to a lane (what the queue's lane function says, such as the
+// publication of a delivery; "" by default). A claim walks tenants in
+// round-robin order, starting after the tenant it served last, and within
+// a tenant its lanes in round-robin order, taking the visible messages of
+// each lane in the order they became visible: a tenant with a backlog of
+// 20,000 messages delays another tenant's new message by at most one claim.
+// Each step of the walk is an index seek (plan_test.go), and a claim visits
+// at most maxVisits lanes. A consumer may also cap the batches a lane has
+// in flight (Lanes), so that a slow lane (a slow endpoint, a costly filter)
+// holds at most that many of its concurrent batches and the others keep
+// running; its batches then hold the messages of one lane each (a batch
+// waits for its slowest message: a fast lane's message in a slow lane's
+// batch would hold the fast lane's cap as long).
+
+// maxVisits bounds the lanes one claim looks at; the next claim goes on
+// where it stopped.
+const maxVisits = 64
+
+// The statements of the walk.
+const (
+	firstTenantSQL = `SELECT tenant FROM message WHERE queue = ? AND tenant >= '' ORDER BY tenant LIMIT 1`
+	nextTenantSQL  = `SELECT tenant FROM message WHERE queue = ? AND tenant > ? ORDER BY tenant LIMIT 1`
+	firstLaneSQL   = `SELECT lane FROM message WHERE queue = ? AND tenant = ? AND lane >= '' ORDER BY lane LIMIT 1`
+	nextLaneSQL    = `SELECT lane FROM message WHERE queue = ? AND tenant = ? AND lane > ? ORDER BY lane LIMIT 1`
+	claimLaneSQL   = `UPDATE message SET visible_at = ?, receives = receives + 1, claimed = 1
+		WHERE id IN (SELECT id FROM message WHERE queue = ? AND tenant = ? AND lane = ? AND visible_at <= ? ORDER BY visible_at LIMIT ?)
+		RETURNING id, body, attrs, sent_at, receives`
+	laneNextSQL = `SELECT MIN(visible_at) FROM message WHERE queue = ? AND tenant = ? AND lane = ?`
+)
+
+// Lane names a lane of a queue: a tenant and a lane within it.
+type Lane struct {
+	Tenant, Lane string
+}
+
+// Lanes sets how the queue's messages are put in lanes and how many
+// batches of one lane a consumer (Consume) keeps in flight: lane names a
+// message's lane within its tenant (nil: one lane per tenant), computed
+// when it is sent; maxBatches caps the batches holding messages of one
+// lane (0: no cap). Set it before the queue is used; a message keeps the
+// lane it was sent with, also through dead-lettering and redrive when the
+// dead-letter queue has the same lane function.
+func (q *Queue) Lanes(lane func(queue.Message) string, maxBatches int) {
+	q.lmu.Lock()
+	defer q.lmu.Unlock()
+	q.laneOf, q.maxBatches = lane, maxBatches
+}
+
+// lane returns the lane of m within its tenant.
+func (q *Queue) lane(m queue.Message) string {
+	q.lmu.Lock()
+	f := q.laneOf
+	q.lmu.Unlock()
+	if f == nil {
+		return ""
+	}
+	return f(m)
+}
+
+func (q *Queue) laneCap() int {
+	q.lmu.Lock()
+	defer q.lmu.Unlock()
+	return q.maxBatches
+}
+
+// cursor is where the round-robin walk of a queue stands: the tenant
+// served last and, per tenant, its lane served last.
+type cursor struct {
+	tenant string
+	lanes  map[string]string
+}
+
+// claimed is a claimed message and its lane.
+type claimed struct {
+	msg  queue.Message
+	lane Lane
+}
+
+// walk claims up to max visible messages round-robin over tenants and
+// lanes, leaving out lanes allow refuses (nil allows all), from the first
+// lane that has some only when pure. It returns them
+// and the earliest time (unix µs) a message of an allowed lane may become
+// visible, 0 when none is known. Run inside the writer.
+func (q *Queue) walk(ctx context.Context, c *wconn, max int, visibility int64, allow func(Lane) bool, pure bool) ([]claimed, int64, error) {
+	q.rmu.Lock()
+	defer q.rmu.Unlock()
+	if q.rr.lanes == nil {
+		q.rr.lanes = map[string]string{}
+	}
+	now := nowMicro()
+	var (
+		got   []claimed
+		next  int64
+		visit int
+	)
+	t, ok, err := q.after(ctx, c, firstTenantSQL, nextTenantSQL, q.rr.tenant, q.name)
+	firstT := t
+	for ok && err == nil && len(got) < max && visit < maxVisits {
+		var (
+			l      string
+			lok    bool
+			firstL string
+		)
+		l, lok, err = q.after(ctx, c, firstLaneSQL, nextLaneSQL, q.rr.lanes[t], q.name, t)
+		firstL = l
+		for lok && err == nil && len(got) < max && visit < maxVisits {
+			visit++
+			k := Lane{Tenant: t, Lane: l}
+			if allow == nil || allow(k) {
+				var msgs []queue.Message
+				msgs, err = q.claimLane(ctx, c, k, max-len(got), now, visibility)
+				if err != nil {
+					return nil, 0, err
+				}
+				for _, m := range msgs {
+					got = append(got, claimed{msg: m, lane: k})
+				}
+				if len(msgs) > 0 {
+					q.rr.lanes[t] = l
+					if pure {
+						q.rr.tenant = t
+						return got, 0, nil
+					}
+				}
+				if len(got) < max {
+					var n sql.NullInt64
+					if err := c.QueryRowContext(ctx, laneNextSQL, q.name, t, l).Scan(&n); err != nil {
+						return nil, 0, err
+					}
+					if n.Valid && (next == 0 || n.Int64 < next) {
+						next = n.Int64
+					}
+				}
+			}
+			if len(got) >= max {
+				break
+			}
+			l, lok, err = q.after(ctx, c, firstLaneSQL, nextLaneSQL, l, q.name, t)
+			if l == firstL {
+				break
+			}
+		}
+		q.rr.tenant = t
+		if len(got) >= max || err != nil {
+			break
+		}
+		t, ok, err = q.after(ctx, c, firstTenantSQL, nextTenantSQL, t, q.name)
+		if t == firstT {
+			break
+		}
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	if visit >= maxVisits && len(got) < max {
+		next = now // lanes not looked at yet
+	}
+	return got, next, nil
+}
+
+// after returns the first value after cur (by next, with args then cur),
+// or wrapping around the first value (by first, with args); ok is false
+// when there is none.
+func (q *Queue) after(ctx context.Context, c *wconn, first, next, cur string, args ...any) (string, bool, error) {
+	var v string
+	err := c.QueryRowContext(ctx, next, append(args, cur)...).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = c.QueryRowContext(ctx, first, args...).Scan(&v)
+	}
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return "", false, nil
+	case err != nil:
+		return "", false, err
+	}
+	return v, true, nil
+}
+
+// claimLane claims up to n visible messages of lane k.
+func (q *Queue) claimLane(ctx context.Context, c *wconn, k Lane, n int, now, visibility int64) ([]queue.Message, error) {
+	// Hidden from the moment of the claim, not of the walk's start.
+	rows, err := c.QueryContext(ctx, claimLaneSQL, nowMicro()+visibility, q.name, k.Tenant, k.Lane, now, n)
+	if err != nil {
+		return nil, err
+	}
+	return scan(rows)
+}
+
+// inFlight counts, for one consumer, the batches in flight per lane.
+type inFlight struct {
+	q   *Queue
+	max int // 0: no cap
+
+	mu      sync.Mutex
+	batches map[Lane]int
+}
+
+func newInFlight(q *Queue) *inFlight {
+	return &inFlight{q: q, max: q.laneCap(), batches: map[Lane]int{}}
+}
+
+// allow reports whether a batch holding the messages of lanes in may take
+// messages of lane k: with no cap, always; with a cap, when the batch
+// holds none yet and k has fewer than max batches in flight, or when the
+// batch holds k's.
+func (f *inFlight) allow(in map[Lane]bool) func(Lane) bool {
+	if f.max <= 0 {
+		return nil
+	}
+	return func(k Lane) bool {
+		if len(in) > 0 {
+			return in[k]
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.batches[k] < f.max
+	}
+}
+
+// pure reports whether batches hold the messages of one lane each.
+func (f *inFlight) pure() bool { return f.max > 0 }
+
+// take counts a batch holding messages of lanes.
+func (f *inFlight) take(lanes map[Lane]bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for k := range lanes {
+		f.batches[k]++
+	}
+}
+
+// done uncounts a finished batch; when a lane was at its cap, consumers
+// are woken to take its waiting messages.
+func (f *inFlight) done(lanes map[Lane]bool) {
+	f.mu.Lock()
+	full := false
+	for k := range lanes {
+		if f.max > 0 && f.batches[k] >= f.max {
+			full = true
+		}
+		if f.batches[k]--; f.batches[k] <= 0 {
+			delete(f.batches, k)
+		}
+	}
+	f.mu.Unlock()
+	if full {
+		f.q.notify()
+	}
+}
