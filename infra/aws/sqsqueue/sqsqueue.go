@@ -10,6 +10,8 @@ package sqsqueue
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -64,7 +66,10 @@ func (q *Queue) URL() string { return q.url }
 // Send queues msgs with SendMessageBatch, in requests of at most 10 entries
 // and 1 MiB. Every attribute becomes a String message attribute (empty
 // values are left out: SQS refuses them); Delay becomes DelaySeconds,
-// rounded up to whole seconds and capped at 900.
+// rounded up to whole seconds and capped at 900. A message's
+// queue.AttrTenant is its MessageGroupId (GroupID): on a standard queue
+// that makes it an SQS fair queue, where one tenant's backlog does not
+// hold back the others' messages.
 //
 // Messages SQS cannot carry fail before anything is sent: bodies over
 // queue.MaxBody or with body plus attributes over 1 MiB (queue.ErrTooLarge),
@@ -163,6 +168,9 @@ func entry(i int, m queue.Message) (types.SendMessageBatchRequestEntry, int) {
 		MessageBody:  aws.String(string(m.Body)),
 		DelaySeconds: delaySeconds(m.Delay),
 	}
+	if g := GroupID(m.Attributes[queue.AttrTenant]); g != "" {
+		e.MessageGroupId = aws.String(g)
+	}
 	for k, v := range m.Attributes {
 		if v == "" {
 			continue
@@ -174,6 +182,24 @@ func entry(i int, m queue.Message) (types.SendMessageBatchRequestEntry, int) {
 		size += len(k) + len("String") + len(v)
 	}
 	return e, size
+}
+
+// GroupID is the MessageGroupId of a tenant's messages: the tenant itself
+// when SQS accepts it (1..128 characters of ASCII letters, digits and
+// punctuation), else a digest of it; "" for no tenant.
+func GroupID(tenant string) string {
+	if tenant == "" {
+		return ""
+	}
+	ok := len(tenant) <= 128
+	for i := 0; ok && i < len(tenant); i++ {
+		ok = tenant[i] > ' ' && tenant[i] < 0x7f
+	}
+	if ok {
+		return tenant
+	}
+	sum := sha256.Sum256([]byte(tenant))
+	return hex.EncodeToString(sum[:])
 }
 
 // delaySeconds rounds d up to whole seconds within SQS's 0..900.
