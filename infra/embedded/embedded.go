@@ -24,6 +24,7 @@ import (
 	"github.com/herokuevents/herokuevents/infra/embedded/filesealer"
 	"github.com/herokuevents/herokuevents/infra/embedded/openmetrics"
 	"github.com/herokuevents/herokuevents/infra/embedded/sqlitejournal"
+	"github.com/herokuevents/herokuevents/infra/embedded/sqlitepull"
 	"github.com/herokuevents/herokuevents/infra/embedded/sqlitequeue"
 	"github.com/herokuevents/herokuevents/infra/embedded/sqliterecent"
 	"github.com/herokuevents/herokuevents/infra/embedded/sqlitestore"
@@ -83,6 +84,10 @@ type Options struct {
 	// Recent bounds the events kept for streams:test (recent.db in the data
 	// dir); the recent package's defaults for zero fields.
 	Recent recent.Limits
+	// PullRetention bounds how long pull subscriptions keep an
+	// unacknowledged event (pull.db in the data dir);
+	// pull.DefaultRetention when zero.
+	PullRetention time.Duration
 	// Journal bounds the delivery log (journal.db in the data dir: what
 	// deliveries, trace and the health fields read); the journal
 	// package's defaults for zero fields.
@@ -119,6 +124,7 @@ const DefaultMaxBacklog = 10_000
 type Server struct {
 	o         Options
 	lock      *os.File
+	pull      *sqlitepull.Buffer
 	disk      *disk
 	store     *sqlitestore.Store
 	cached    config.Store
@@ -185,6 +191,9 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	}
 	if s.recent, err = sqliterecent.Open(filepath.Join(o.DataDir, "recent.db"), o.Recent); err != nil {
 		return nil, fmt.Errorf("open recent events: %w", err)
+	}
+	if err := s.openPull(); err != nil {
+		return nil, err
 	}
 	// Every routed event is offered; the writer lingers so that a burst
 	// becomes one write of each subscription's latest events.
@@ -289,6 +298,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		Wake:     deliveryQ.WakeHeld, // a resumed publication's held deliveries go at once
 		Journal:  s.journalReader(),
 		Delivery: deliveryQ, // deliveries:retry
+		Pull:     s.pull,
 		Addon:    o.Addon,
 		Sealer:   sealer,
 		Link:     s.herokuLink(sealer),
@@ -302,7 +312,8 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	flt, err := filter.New(filter.Options{Store: s.cached, Delivery: toDelivery, Logger: o.Logger, Recent: s.keeper, Metrics: s.metrics.Role("filter"), Journal: s.journalWriter()})
+	flt, err := filter.New(filter.Options{Store: s.cached, Delivery: toDelivery, Logger: o.Logger, Recent: s.keeper, Metrics: s.metrics.Role("filter"), Journal: s.journalWriter(),
+		Pull: s.pull})
 	if err != nil {
 		return nil, err
 	}
@@ -325,6 +336,9 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	}
 	partnerAPI.Mount(mux)
 	mux.Handle("/publish/", s.disk.gate(ing))
+	if err := s.mountInbound(mux, sealer, toIngest); err != nil {
+		return nil, err
+	}
 	mux.Handle("GET /metrics", s.metrics.Handler(operator.Check)) // the operator's OpenMetrics
 	if err := s.serveTenantViews(mux, op); err != nil {
 		return nil, err
@@ -416,6 +430,9 @@ func (s *Server) ensureApp(ctx context.Context, a *api.Server, op operator, app 
 	for k, v := range vars {
 		out[k] = rebase(v, s.baseURL)
 	}
+	if out["HEROKUEVENTS_SUBSCRIBE_URL"] == "" {
+		out["HEROKUEVENTS_SUBSCRIBE_URL"] = subscribeURL(out["HEROKUEVENTS_PUBLISH_URL"])
+	}
 	out["HEROKUEVENTS_PLATFORM_URL"] = withUser(s.baseURL, op.ID, op.Password)
 	return out, nil
 }
@@ -454,7 +471,7 @@ func withUser(base, user, pass string) string {
 // ConfigVars returns the app's config vars in a stable order as NAME=value lines.
 func (s *Server) ConfigVars() []string {
 	var out []string
-	for _, k := range []string{"HEROKUEVENTS_API_URL", "HEROKUEVENTS_PUBLISH_URL", "HEROKUEVENTS_PLATFORM_URL"} {
+	for _, k := range []string{"HEROKUEVENTS_API_URL", "HEROKUEVENTS_PUBLISH_URL", "HEROKUEVENTS_SUBSCRIBE_URL", "HEROKUEVENTS_PLATFORM_URL"} {
 		if v, ok := s.vars[k]; ok {
 			out = append(out, k+"="+v)
 		}
@@ -527,6 +544,7 @@ func (s *Server) closeResources() {
 		cancel()
 	}
 	s.closeJournal()
+	s.closePull()
 	if s.recent != nil {
 		s.recent.Close()
 		s.recent = nil
