@@ -30,12 +30,15 @@ func newPool(l Limits) *pool {
 	return &pool{limits: l, idle: make(chan *worker, l.Workers), slots: make(chan struct{}, l.Workers)}
 }
 
-// do sends req to a worker and waits at most limit for the answer. A
-// worker that does not answer in time is killed (ErrLimit, time); one that
-// dies while answering is reported as the limit it hit (ErrLimit); errors
-// starting or reaching a worker wrap ErrUnavailable.
+// do sends req to a worker, which may use limit of processor time on it
+// (the worker stops itself past it: ErrLimit, time). One that dies while
+// answering is reported as the limit it hit (ErrLimit). The wall clock
+// only backs this up (wallLimit): a worker that has not answered by then is
+// killed and the request fails with ErrUnavailable (the host is too busy,
+// not the mapping at fault, as its processor time was within its limit).
+// Errors starting or reaching a worker wrap ErrUnavailable.
 func (p *pool) do(req *request, limit time.Duration) (*response, error) {
-	req.Deadline = int64(limit)
+	req.CPU = int64(limit)
 	for try := 0; ; try++ {
 		w, err := p.get()
 		if err != nil {
@@ -49,24 +52,29 @@ func (p *pool) do(req *request, limit time.Duration) (*response, error) {
 			}
 			return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 		}
-		t := time.NewTimer(limit)
+		wall := wallLimit(limit)
+		t := time.NewTimer(wall)
 		select {
 		case res, ok := <-w.out:
 			t.Stop()
 			if !ok {
-				reason := w.crash(p.limits.Memory)
+				reason := w.crash(p.limits.Memory, limit)
 				p.discard(w, reason)
 				return nil, fmt.Errorf("%w: %s", ErrLimit, reason)
 			}
 			p.put(w)
 			return res, nil
 		case <-t.C:
-			reason := fmt.Sprintf("time limit of %s per event exceeded", limit)
+			reason := fmt.Sprintf("no answer within %s of wall time (the host is too busy)", wall)
 			p.discard(w, reason)
-			return nil, fmt.Errorf("%w: %s", ErrLimit, reason)
+			return nil, fmt.Errorf("%w: %s", ErrUnavailable, reason)
 		}
 	}
 }
+
+// wallLimit is how long the parent waits for a request that may use limit
+// of processor time.
+func wallLimit(limit time.Duration) time.Duration { return 10*limit + 2*time.Second }
 
 // get returns an idle worker, starting one when fewer than Workers live,
 // else waits for one (each busy worker answers or is killed within its
@@ -187,7 +195,7 @@ func start(mem int64) (*worker, error) {
 		if ok {
 			return w, nil
 		}
-		w.crash(mem)
+		w.crash(mem, 0)
 		return nil, fmt.Errorf("mapping worker exited at start: %s", w.stderr.String())
 	case <-t.C:
 		w.kill()
@@ -250,7 +258,7 @@ func (w *worker) pid() int { return w.proc.Pid }
 
 // crash names the limit a worker that died during a request hit, from
 // its exit and its last words.
-func (w *worker) crash(mem int64) string {
+func (w *worker) crash(mem int64, limit time.Duration) string {
 	w.reap(false)
 	select {
 	case <-w.exited:
@@ -264,6 +272,8 @@ func (w *worker) crash(mem int64) string {
 	}
 	said := w.stderr.String()
 	switch {
+	case strings.Contains(said, timeExceeded):
+		return fmt.Sprintf("time limit of %s per event exceeded (processor time)", limit)
 	case strings.Contains(said, memoryExceeded), strings.Contains(said, "out of memory"),
 		strings.Contains(said, "cannot allocate memory"):
 		return fmt.Sprintf("memory limit of %d MiB exceeded", mem>>20)

@@ -19,9 +19,9 @@ type request struct {
 	Meta []byte
 	// Output is the largest result accepted, in bytes.
 	Output int
-	// Deadline is how long the parent waits, in nanoseconds: the worker
-	// exits on its own when a request runs far past it.
-	Deadline int64
+	// CPU is the processor time the request may use, in nanoseconds: the
+	// worker stops itself (exitTime) when it uses more.
+	CPU int64
 }
 
 // Kinds of response errors.

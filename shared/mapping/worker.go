@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/bloblang"
@@ -29,13 +30,15 @@ const (
 
 // Exit codes of a worker that stopped itself.
 const (
-	exitMemory  = 3
-	exitOverrun = 4
+	exitMemory = 3
+	exitTime   = 4
 )
 
-// memoryExceeded starts the line a worker writes to stderr when its
-// watchdog stops it.
-const memoryExceeded = "mapping worker: memory limit exceeded"
+// The lines a worker writes to stderr when its watchdog stops it.
+const (
+	memoryExceeded = "mapping worker: memory limit exceeded"
+	timeExceeded   = "mapping worker: time limit exceeded"
+)
 
 func init() {
 	if os.Getenv(envWorker) != "1" {
@@ -52,9 +55,10 @@ func init() {
 // input ends.
 func serve(in io.Reader, out io.Writer, mem int64) int {
 	bound(mem)
-	var busySince atomic.Int64 // unix nanoseconds of the request's start, 0 when idle
-	var deadline atomic.Int64
-	go watch(mem, &busySince, &deadline)
+	var cpuAtStart atomic.Int64 // processor time at the request's start, -1 when idle
+	var cpuLimit atomic.Int64
+	cpuAtStart.Store(-1)
+	go watch(mem, &cpuAtStart, &cpuLimit)
 	bw := bufio.NewWriterSize(out, 64<<10)
 	enc, dec := gob.NewEncoder(bw), gob.NewDecoder(bufio.NewReaderSize(in, 64<<10))
 	if enc.Encode(&response{}) != nil || bw.Flush() != nil {
@@ -66,10 +70,10 @@ func serve(in io.Reader, out io.Writer, mem int64) int {
 		if err := dec.Decode(&req); err != nil {
 			return 0 // the parent closed our input or is gone
 		}
-		deadline.Store(req.Deadline)
-		busySince.Store(time.Now().UnixNano())
+		cpuLimit.Store(req.CPU)
+		cpuAtStart.Store(int64(cpuTime()))
 		res := w.handle(&req)
-		busySince.Store(0)
+		cpuAtStart.Store(-1)
 		if enc.Encode(res) != nil || bw.Flush() != nil {
 			return 1
 		}
@@ -85,9 +89,11 @@ func bound(mem int64) {
 	limitData(mem)
 }
 
-// watch stops the worker when its heap passes mem, or when a request runs
-// far past its deadline (the parent, which kills late workers, is gone).
-func watch(mem int64, busySince, deadline *atomic.Int64) {
+// watch stops the worker when its heap passes mem, or when a request has
+// used more processor time than it may (its CPU limit): processor time, not
+// wall time, so that a busy host does not fail a mapping that is merely
+// waiting for a core.
+func watch(mem int64, cpuAtStart, cpuLimit *atomic.Int64) {
 	var ms runtime.MemStats
 	for range time.Tick(5 * time.Millisecond) {
 		runtime.ReadMemStats(&ms)
@@ -95,11 +101,22 @@ func watch(mem int64, busySince, deadline *atomic.Int64) {
 			fmt.Fprintf(os.Stderr, "%s: heap of %d bytes over %d\n", memoryExceeded, ms.HeapAlloc, mem)
 			os.Exit(exitMemory)
 		}
-		if since := busySince.Load(); since != 0 && time.Since(time.Unix(0, since)) > time.Duration(deadline.Load())+5*time.Second {
-			fmt.Fprintln(os.Stderr, "mapping worker: request overran its deadline")
-			os.Exit(exitOverrun)
+		if start := cpuAtStart.Load(); start >= 0 {
+			if used := int64(cpuTime()) - start; used > cpuLimit.Load() {
+				fmt.Fprintf(os.Stderr, "%s: %s of processor time\n", timeExceeded, time.Duration(used))
+				os.Exit(exitTime)
+			}
 		}
 	}
+}
+
+// cpuTime is the processor time (user and system) this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // evaluator compiles and runs mappings inside a worker.
