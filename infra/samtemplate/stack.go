@@ -87,7 +87,7 @@ func Parse(template []byte) (*Template, error) {
 	if len(doc.Content) == 0 {
 		return nil, fmt.Errorf("parse template: %w: empty document", ErrInvalid)
 	}
-	v, err := value(doc.Content[0])
+	v, err := (&walker{}).value(doc.Content[0], 0)
 	if err != nil {
 		return nil, fmt.Errorf("parse template: %w", err)
 	}
@@ -125,13 +125,26 @@ func Parse(template []byte) (*Template, error) {
 	return t, nil
 }
 
+// Bounds of a template's YAML: a self-referencing alias would recurse
+// forever, aliases of aliases expand exponentially.
+const (
+	maxDepth = 100
+	maxNodes = 1 << 20
+)
+
+// walker converts YAML nodes, counting them against maxNodes.
+type walker struct{ nodes int }
+
 // value converts a YAML node to a plain Go value, turning CloudFormation
 // short-form tags into their long form.
-func value(n *yaml.Node) (any, error) {
+func (w *walker) value(n *yaml.Node, depth int) (any, error) {
+	if w.nodes++; w.nodes > maxNodes || depth > maxDepth {
+		return nil, fmt.Errorf("line %d: %w: nested deeper than %d or larger than %d values (recursive alias?)", n.Line, ErrInvalid, maxDepth, maxNodes)
+	}
 	var v any
 	switch n.Kind {
 	case yaml.AliasNode:
-		return value(n.Alias)
+		return w.value(n.Alias, depth+1)
 	case yaml.MappingNode:
 		m := make(map[string]any, len(n.Content)/2)
 		for i := 0; i+1 < len(n.Content); i += 2 {
@@ -139,7 +152,7 @@ func value(n *yaml.Node) (any, error) {
 			if err := n.Content[i].Decode(&k); err != nil {
 				return nil, fmt.Errorf("line %d: %w", n.Content[i].Line, err)
 			}
-			cv, err := value(n.Content[i+1])
+			cv, err := w.value(n.Content[i+1], depth+1)
 			if err != nil {
 				return nil, err
 			}
@@ -149,7 +162,7 @@ func value(n *yaml.Node) (any, error) {
 	case yaml.SequenceNode:
 		s := make([]any, 0, len(n.Content))
 		for _, c := range n.Content {
-			cv, err := value(c)
+			cv, err := w.value(c, depth+1)
 			if err != nil {
 				return nil, err
 			}
