@@ -19,7 +19,10 @@ import (
 // answer to every publish), nor do the other functions.
 var shippingRoles = []string{"filter", "deliver"}
 
-var tenantLogs sync.Map // *Env → *tenantlog.Shipper
+// tenantLogs holds the shipper of each role (one Env per function), by
+// role: an *Env made an interface value would link every method it could
+// answer (the KMS client of Sealer among them).
+var tenantLogs sync.Map // role → *tenantlog.Shipper
 
 // TenantLog returns the shipper of the tenants' lines of this function
 // (tenantlog.Options.Sync: the lines of a journal write are shipped within
@@ -29,7 +32,7 @@ func (e *Env) TenantLog() *tenantlog.Shipper {
 	if !slices.Contains(shippingRoles, e.Role) {
 		return nil
 	}
-	if s, ok := tenantLogs.Load(e); ok {
+	if s, ok := tenantLogs.Load(e.Role); ok {
 		return s.(*tenantlog.Shipper)
 	}
 	store := e.DataStore()
@@ -52,7 +55,7 @@ func (e *Env) TenantLog() *tenantlog.Shipper {
 			return it.Name
 		},
 	})
-	got, _ := tenantLogs.LoadOrStore(e, s)
+	got, _ := tenantLogs.LoadOrStore(e.Role, s)
 	return got.(*tenantlog.Shipper)
 }
 
