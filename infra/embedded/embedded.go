@@ -252,6 +252,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	fairLanes(ingestQ, deliveryQ, deliveryDLQ, partnerQ, filterSettings, deliverSettings, partnerSettings)
 	if o.Platforms == nil {
 		o.Platforms = catalog.All()
 	}

@@ -1,0 +1,63 @@
+package embedded
+
+import (
+	"bytes"
+	"encoding/json"
+
+	"github.com/herokuevents/herokuevents/infra/embedded/sqlitequeue"
+	"github.com/herokuevents/herokuevents/shared/queue"
+)
+
+// Fairness between tenants (DESIGN §6). Every queue's claims go
+// round-robin across the tenants with waiting messages (sqlitequeue);
+// deliveries are laned by publication within their tenant. A lane holds at
+// most a quarter of its consumer's concurrent batches (at least one), so
+// a slow endpoint or a costly filter slows its own lane only: with the
+// deliver function's concurrency of 20 batches of 10, one publication has
+// at most 5 batches (50 deliveries) in flight and the others run in the
+// remaining 15.
+
+// laneShare is the part of a consumer's concurrency one lane may hold.
+const laneShare = 4
+
+// laneCap is the batches one lane may keep in flight out of concurrency.
+func laneCap(concurrency int) int { return max(1, concurrency/laneShare) }
+
+// fairLanes sets the lanes and their caps of the queues consumed in this
+// process (and of their dead-letter queues, so that a redriven message
+// keeps its lane).
+func fairLanes(ingest, delivery, deliveryDLQ, partner *sqlitequeue.Queue, filter, deliver, notify queue.Settings) {
+	ingest.Lanes(nil, laneCap(filter.Concurrency))
+	delivery.Lanes(deliveryLane, laneCap(deliver.Concurrency))
+	deliveryDLQ.Lanes(deliveryLane, 0)
+	partner.Lanes(nil, laneCap(notify.Concurrency))
+}
+
+// deliveryLane is the publication of a delivery (an event.Delivery in
+// JSON), read from the body's first fields: event.Delivery encodes tenant
+// and publication before the event, so the event itself is not decoded.
+// A body it cannot read is in the tenant's "" lane.
+func deliveryLane(m queue.Message) string {
+	dec := json.NewDecoder(bytes.NewReader(m.Body))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return ""
+	}
+	for dec.More() {
+		k, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		if k == "publication" {
+			var pub string
+			if err := dec.Decode(&pub); err != nil {
+				return ""
+			}
+			return pub
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return ""
+		}
+	}
+	return ""
+}
