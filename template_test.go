@@ -244,6 +244,12 @@ func TestTemplateHTTPRoutes(t *testing.T) {
 		"POST /sso/login":          "ApiFunction",
 		"GET /dashboard":           "ApiFunction",
 		"POST /dashboard/{proxy+}": "ApiFunction",
+		// pull subscriptions (HEROKUEVENTS_SUBSCRIBE_URL) and Data Cloud
+		// data action targets, served by ingest
+		"GET /subscribe/{name}":                     "IngestFunction",
+		"DELETE /subscribe/{name}/{id}":             "IngestFunction",
+		"POST /subscribe/{name}/ack":                "IngestFunction",
+		"POST /dataactions/{tenant}/{subscription}": "IngestFunction",
 	}, routes)
 	for _, fn := range routes {
 		assert.True(t, permitted[fn], "API Gateway may invoke %s", fn)

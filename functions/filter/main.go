@@ -26,6 +26,7 @@ func main() {
 		Metrics:  env.Metrics,
 		Recent:   kept,
 		Journal:  log,
+		Pull:     env.Pull(), // pull subscriptions keep every event
 	})
 	env.Check("filter", err)
 	settings, err := samtemplate.Settings(herokuevents.Template, "FilterFunction") // the batch numbers SAM deploys

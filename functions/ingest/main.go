@@ -1,5 +1,6 @@
 // Command ingest is the ingest role as a Lambda function behind the HTTP
-// API: apps POST events to {publish URL}/{name}.
+// API: apps POST events to {publish URL}/{name} and pull them from
+// {subscribe URL}/{name}; Data Cloud POSTs data actions to their targets.
 package main
 
 import (
@@ -7,7 +8,7 @@ import (
 	"os"
 
 	"github.com/herokuevents/herokuevents/infra/aws/awsenv"
-	"github.com/herokuevents/herokuevents/shared/ingest"
+	"github.com/herokuevents/herokuevents/infra/aws/awsingest"
 	"github.com/herokuevents/herokuevents/shared/journal"
 	"github.com/herokuevents/herokuevents/shared/lambdaio"
 )
@@ -15,14 +16,7 @@ import (
 func main() {
 	env := awsenv.MustLoad(context.Background(), "ingest")
 	log := env.JournalWriter() // the delivery log, written before each answer
-	h, err := ingest.New(ingest.Options{
-		Store:    env.DataStore(),
-		Ingest:   env.Queue("INGEST_QUEUE_URL"),
-		Delivery: env.Queue("DELIVERY_QUEUE_URL"),
-		Logger:   env.Logger,
-		Metrics:  env.Metrics,
-		Journal:  log,
-	})
+	h, err := awsingest.Handler(env, log)
 	if err != nil {
 		env.Logger.Error("init failed", "err", err)
 		os.Exit(1)

@@ -30,6 +30,7 @@ func Handler(a *awsapp.App) (http.Handler, error) {
 		Store: d.Store, Platforms: a.Platforms, BaseURL: lambdaio.MustEnv("PUBLIC_URL"), Operator: op, Logger: e.Logger,
 		Authorizations: a.Authorizations, DeadLetters: e.DeadLetters(), Recent: e.Recent(),
 		Journal: e.Journal(), Delivery: e.Queue("DELIVERY_QUEUE_URL"), // deliveries, trace, retry, health
+		Pull: e.Pull(), // the backlog of pull subscriptions
 	}
 	if err := herokuOptions(a, a.Getenv, &opts); err != nil { // the Platform API for Partners, tenant forgetting (heroku.go)
 		return nil, err

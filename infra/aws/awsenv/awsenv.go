@@ -25,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/herokuevents/herokuevents/infra/aws/dynamojournal"
+	"github.com/herokuevents/herokuevents/infra/aws/dynamopull"
 	"github.com/herokuevents/herokuevents/infra/aws/dynamorecent"
 	"github.com/herokuevents/herokuevents/infra/aws/dynamostore"
 	"github.com/herokuevents/herokuevents/infra/aws/emf"
@@ -34,6 +35,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/journal"
 	"github.com/herokuevents/herokuevents/shared/lambdaio"
 	"github.com/herokuevents/herokuevents/shared/metric"
+	"github.com/herokuevents/herokuevents/shared/pull"
 	"github.com/herokuevents/herokuevents/shared/queue"
 	"github.com/herokuevents/herokuevents/shared/recent"
 	"github.com/herokuevents/herokuevents/shared/secret"
@@ -113,6 +115,15 @@ func (e *Env) DataStore() config.Store {
 // streams:test reads.
 func (e *Env) Recent() *dynamorecent.Store {
 	return dynamorecent.New(dynamodb.NewFromConfig(e.AWS), lambdaio.MustEnv("RECENT_EVENTS_TABLE"), recent.Limits{})
+}
+
+// Pull is the pull buffers of PULL_TABLE (HEROKUEVENTS_SUBSCRIBE_URL):
+// the filter function fills them, the ingest function serves them, the
+// api reports their backlog. PULL_RETENTION (a duration) bounds what they
+// keep; pull.DefaultRetention when unset.
+func (e *Env) Pull() *dynamopull.Buffer {
+	return dynamopull.New(dynamodb.NewFromConfig(e.AWS), lambdaio.MustEnv("PULL_TABLE"),
+		dynamopull.Options{Retention: e.Timeout("PULL_RETENTION", pull.DefaultRetention)})
 }
 
 // Journal returns the delivery log of JOURNAL_TABLE, keeping entries for
