@@ -37,6 +37,7 @@ func (s *Server) openTenantLog(o Options) {
 	s.views.logs = tenantlog.New(tenantlog.Options{
 		Target: s.logInputURL,
 		Name:   s.resourceName,
+		Addon:  s.addonName,
 		Logger: o.Logger.With("role", "tenantlog"),
 	})
 }
@@ -61,6 +62,18 @@ func (s *Server) logInputURL(ctx context.Context, tenant string) (string, error)
 		return "", err
 	}
 	return t.Value.LogInputURL, nil
+}
+
+// addonName is the tenant's add-on resource name on Heroku, "" for none.
+func (s *Server) addonName(ctx context.Context, tenant string) string {
+	if s.cached == nil {
+		return ""
+	}
+	t, err := config.Load[config.Tenant](ctx, s.cached, "", config.KindTenant, tenant)
+	if err != nil {
+		return ""
+	}
+	return t.Value.AddonName
 }
 
 // resourceName names a subscription or publication by id ("" when gone).

@@ -69,6 +69,10 @@ type Options struct {
 	// Name, when set, names a subscription or publication (config kind and
 	// id) whose entry carries only its id; "" when unknown.
 	Name func(ctx context.Context, tenant, kind, id string) string
+	// Addon, when set, is the add-on resource name of a tenant (Heroku's,
+	// e.g. herokuevents-shaped-12345), the addon= of its metrics lines;
+	// "" leaves it out.
+	Addon func(ctx context.Context, tenant string) string
 	// Client sends the batches; a client with DefaultTimeout when nil.
 	Client *http.Client
 	// Logger gets one line per dropped batch; slog.Default when nil.
@@ -572,6 +576,11 @@ func (s *Shipper) Metrics() {
 	}
 	s.mu.Unlock()
 	for _, l := range lines {
+		if s.o.Addon != nil {
+			if a := s.o.Addon(context.Background(), l.tenant); a != "" && !strings.ContainsAny(a, " \"=") {
+				l.text = strings.Replace(l.text, " ", " addon="+a+" ", 1) // after source=, as Heroku's data add-ons
+			}
+		}
 		s.Log(l.tenant, now, l.text)
 	}
 }

@@ -173,6 +173,9 @@ func TestShipsDecisionsAndMetrics(t *testing.T) {
 	s := tenantlog.New(tenantlog.Options{
 		Target: func(_ context.Context, tenant string) (string, error) { return targets[tenant], nil },
 		Now:    func() time.Time { return now },
+		Addon: func(_ context.Context, tenant string) string {
+			return map[string]string{"t1": "herokuevents-shaped-12345"}[tenant]
+		},
 	})
 	var appended []journal.Entry
 	w := s.Journal(writerFunc(func(_ context.Context, es ...journal.Entry) error { appended = append(appended, es...); return nil }))
@@ -213,6 +216,9 @@ func TestShipsDecisionsAndMetrics(t *testing.T) {
 		}
 	}
 	m := checkL2met(t, got[len(got)-1])
+	if !strings.HasPrefix(got[len(got)-1], "source=HEROKUEVENTS addon=herokuevents-shaped-12345 count#") {
+		t.Errorf("metrics line %q", got[len(got)-1])
+	}
 	for k, v := range map[string]string{
 		"count#herokuevents.accepted": "1", "count#herokuevents.delivered": "1", "count#herokuevents.failed": "3",
 		"count#herokuevents.filtered-out": "1", "count#herokuevents.dead-lettered": "1",
