@@ -252,7 +252,6 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	fairLanes(ingestQ, deliveryQ, deliveryDLQ, partnerQ, filterSettings, deliverSettings, partnerSettings)
 	if o.Platforms == nil {
 		o.Platforms = catalog.All()
 	}
@@ -295,15 +294,16 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 			sqlitequeue.Pair{DLQ: ingestDLQ, Source: ingestQ},
 			sqlitequeue.Pair{DLQ: deliveryDLQ, Source: deliveryQ},
 		),
-		Recent:   s.recent,
-		Wake:     deliveryQ.WakeHeld, // a resumed publication's held deliveries go at once
-		Journal:  s.journalReader(),
-		Delivery: deliveryQ, // deliveries:retry
-		Pull:     s.pull,
-		Addon:    o.Addon,
-		Sealer:   sealer,
-		Link:     s.herokuLink(sealer),
-		Forget:   s.forgetTenant,
+		Recent:     s.recent,
+		Wake:       deliveryQ.WakeHeld, // a resumed publication's held deliveries go at once
+		Journal:    s.journalReader(),
+		Delivery:   deliveryQ, // deliveries:retry
+		Pull:       s.pull,
+		Addon:      o.Addon,
+		Sealer:     sealer,
+		Link:       s.herokuLink(sealer),
+		Forget:     s.forgetTenant,
+		PushConfig: s.herokuPush(sealer),
 	})
 	if err != nil {
 		return nil, err

@@ -26,23 +26,41 @@ type HerokuOptions struct {
 	Heroku heroku.Settings
 }
 
-// herokuLink returns the api's Link (grant exchange, app learned) when the
-// operator configured the Platform API for Partners, nil otherwise.
-func (s *Server) herokuLink(sealer secret.Sealer) func(ctx context.Context, tenant, code string) error {
+// herokuPartner is the Platform API for Partners when the operator
+// configured it, nil otherwise.
+func (s *Server) herokuPartner(sealer secret.Sealer) *heroku.Partner {
 	settings := s.o.Heroku
 	if !settings.Configured() {
 		return nil
 	}
 	// The endpoints are the operator's configuration, not tenant input:
 	// no egress guard (the stand-in listens on loopback).
-	p := &heroku.Partner{
+	return &heroku.Partner{
 		Client: heroku.NewClient(settings, &http.Client{Timeout: 10 * time.Second}),
 		Store:  s.cached, Sealer: sealer, Logger: s.o.Logger.With("role", "api"),
+	}
+}
+
+// herokuLink returns the api's Link (grant exchange, app learned), nil
+// without the Platform API.
+func (s *Server) herokuLink(sealer secret.Sealer) func(ctx context.Context, tenant, code string) error {
+	p := s.herokuPartner(sealer)
+	if p == nil {
+		return nil
 	}
 	return func(ctx context.Context, tenant, code string) error {
 		_, err := p.Link(ctx, tenant, code)
 		return err
 	}
+}
+
+// herokuPush returns the api's PushConfig (PATCH /addons/{uuid}/config
+// after a credential rotation), nil without the Platform API.
+func (s *Server) herokuPush(sealer secret.Sealer) func(ctx context.Context, tenant string, vars map[string]string) error {
+	if p := s.herokuPartner(sealer); p != nil {
+		return p.PushConfig
+	}
+	return nil
 }
 
 // forgetTenant removes what a deprovisioned tenant left outside the config

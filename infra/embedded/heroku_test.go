@@ -88,6 +88,18 @@ func TestHerokuLifecycle(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEmpty(t, entries)
 
+	// A credential rotation reaches the app's config vars on Heroku.
+	status, body = asTenant(t, apiURL, http.MethodPost, "/credentials/rotate", "")
+	require.Equal(t, http.StatusOK, status, body)
+	var rot struct {
+		Config map[string]string `json:"config"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(body), &rot))
+	vars = nil
+	herokuCall(t, http.MethodGet, sh.URL()+"/apps/shop-app/config-vars", "", http.StatusOK, &vars)
+	assert.Equal(t, rot.Config, vars)
+	assert.NotEqual(t, apiURL, vars["HEROKUEVENTS_API_URL"])
+
 	herokuCall(t, http.MethodDelete, sh.URL()+"/apps/shop-app/addons/herokuevents", "", http.StatusOK, nil)
 	for _, q := range []string{embedded.IngestQueue, embedded.IngestQueue + "-dlq", embedded.DeliveryQueue, embedded.DeliveryQueue + "-dlq"} {
 		assert.Zero(t, tenantMessages(t, srv, tenant, q), "queue %s", q)

@@ -95,28 +95,32 @@ type Options struct {
 	// kept events. It is called before the configuration is deleted and
 	// must be safe to repeat.
 	Forget func(ctx context.Context, tenant string) error
+	// PushConfig, when set, sends a Heroku-provisioned tenant's new config
+	// vars to Heroku after a credential rotation (heroku.Partner.PushConfig).
+	PushConfig func(ctx context.Context, tenant string, vars map[string]string) error
 }
 
 // Server serves the management and provisioning APIs.
 type Server struct {
-	store     config.Store
-	platforms *platform.Registry
-	base      *url.URL
-	operator  Operator
-	log       *slog.Logger
-	now       func() time.Time
-	auth      *authorization.Service
-	dead      queue.DeadLetters
-	wake      func(ctx context.Context, tenant, publication string) (int, error)
-	recent    recent.Reader
-	journal   journal.Reader
-	delivery  queue.Sender
-	pull      pull.Admin
-	manifest  *addon.Manifest
-	sealer    secret.Sealer
-	linkFn    func(ctx context.Context, tenant, code string) error
-	forget    func(ctx context.Context, tenant string) error
-	mux       *http.ServeMux
+	store      config.Store
+	platforms  *platform.Registry
+	base       *url.URL
+	operator   Operator
+	log        *slog.Logger
+	now        func() time.Time
+	auth       *authorization.Service
+	dead       queue.DeadLetters
+	wake       func(ctx context.Context, tenant, publication string) (int, error)
+	recent     recent.Reader
+	journal    journal.Reader
+	delivery   queue.Sender
+	pull       pull.Admin
+	manifest   *addon.Manifest
+	sealer     secret.Sealer
+	linkFn     func(ctx context.Context, tenant, code string) error
+	forget     func(ctx context.Context, tenant string) error
+	pushConfig func(ctx context.Context, tenant string, vars map[string]string) error
+	mux        *http.ServeMux
 }
 
 // New returns a Server, or an error when Store or Platforms is missing or
@@ -130,23 +134,24 @@ func New(o Options) (*Server, error) {
 		return nil, fmt.Errorf("new api: Options.BaseURL %q is not an absolute http(s) URL", o.BaseURL)
 	}
 	s := &Server{
-		store:     o.Store,
-		platforms: o.Platforms,
-		base:      base,
-		operator:  o.Operator,
-		log:       o.Logger,
-		now:       o.Now,
-		auth:      o.Authorizations,
-		dead:      o.DeadLetters,
-		wake:      o.Wake,
-		recent:    o.Recent,
-		journal:   o.Journal,
-		delivery:  o.Delivery,
-		pull:      o.Pull,
-		manifest:  o.Addon,
-		sealer:    o.Sealer,
-		linkFn:    o.Link,
-		forget:    o.Forget,
+		store:      o.Store,
+		platforms:  o.Platforms,
+		base:       base,
+		operator:   o.Operator,
+		log:        o.Logger,
+		now:        o.Now,
+		auth:       o.Authorizations,
+		dead:       o.DeadLetters,
+		wake:       o.Wake,
+		recent:     o.Recent,
+		journal:    o.Journal,
+		delivery:   o.Delivery,
+		pull:       o.Pull,
+		manifest:   o.Addon,
+		sealer:     o.Sealer,
+		linkFn:     o.Link,
+		forget:     o.Forget,
+		pushConfig: o.PushConfig,
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -162,6 +167,7 @@ func (s *Server) routes() {
 	m := http.NewServeMux()
 	t := "/v1/tenants/{tenant}"
 	m.Handle("GET "+t, s.tenant(s.getTenant))
+	m.Handle("POST "+t+"/credentials/rotate", s.tenant(s.rotateCredentials))
 
 	m.Handle("POST "+t+"/platforms/{platform}/subscriptions", s.tenant(s.createSubscription))
 	m.Handle("GET "+t+"/subscriptions", s.tenant(s.listSubscriptions))

@@ -72,7 +72,8 @@ type partnerHarness struct {
 	forgotten []string
 }
 
-func newPartnerHarness(t *testing.T, link func(ctx context.Context, tenant, code string) error) *partnerHarness {
+func newPartnerHarness(t *testing.T, link func(ctx context.Context, tenant, code string) error,
+	push ...func(ctx context.Context, tenant string, vars map[string]string) error) *partnerHarness {
 	t.Helper()
 	logger, logs := logtest.JSON(slog.LevelDebug)
 	p := &partnerHarness{harness: &harness{t: t, store: newMemStore(), logs: logs}}
@@ -85,6 +86,12 @@ func newPartnerHarness(t *testing.T, link func(ctx context.Context, tenant, code
 		Addon:    testManifest(t, "http://127.0.0.1:5454"),
 		Sealer:   fakeSealer{},
 		Link:     link,
+		PushConfig: func(ctx context.Context, tenant string, vars map[string]string) error {
+			if len(push) == 0 {
+				return nil
+			}
+			return push[0](ctx, tenant, vars)
+		},
 		Forget: func(_ context.Context, tenant string) error {
 			p.mu.Lock()
 			defer p.mu.Unlock()
@@ -343,6 +350,8 @@ func TestHerokuThroughStandin(t *testing.T) {
 	h := newPartnerHarness(t, func(ctx context.Context, tenant, code string) error {
 		_, err := partner.Link(ctx, tenant, code)
 		return err
+	}, func(ctx context.Context, tenant string, vars map[string]string) error {
+		return partner.PushConfig(ctx, tenant, vars)
 	})
 	addonSrv := httptest.NewServer(h.h)
 	t.Cleanup(addonSrv.Close)
@@ -390,6 +399,34 @@ func TestHerokuThroughStandin(t *testing.T) {
 		assert.Equal(t, "https://new.example/v1/tenants/x", vars["HEROKUEVENTS_API_URL"])
 		_, err = partner.Learn(t.Context(), created.ID)
 		require.NoError(t, err, "the stored refresh token still works")
+	})
+
+	t.Run("rotated credentials reach the app's config vars", func(t *testing.T) {
+		first := h.doHeroku(http.MethodPost, "/heroku/resources", `{"uuid":"`+created.ID+`"}`, v3Accept)
+		require.Equal(t, http.StatusOK, first.Status)
+		var before api.ProvisionResponse
+		require.NoError(t, json.Unmarshal(first.Body, &before))
+		oldKey, _ := mustURL(t, before.Config["HEROKUEVENTS_API_URL"]).User.Password()
+		r := h.do(http.MethodPost, "/v1/tenants/"+created.ID+"/credentials/rotate", "", "Bearer "+oldKey)
+		require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+		var rot struct {
+			Config  map[string]string `json:"config"`
+			Message string            `json:"message"`
+		}
+		require.NoError(t, json.Unmarshal(r.Body, &rot))
+		assert.Contains(t, rot.Message, "updated")
+		newKey, _ := mustURL(t, rot.Config["HEROKUEVENTS_API_URL"]).User.Password()
+		assert.NotEqual(t, oldKey, newKey)
+		vars = nil
+		call(t, http.MethodGet, sh.URL()+"/apps/shop-app/config-vars", "", http.StatusOK, &vars)
+		assert.Equal(t, rot.Config, vars, "PATCH /addons/{id}/config reached Heroku")
+		assert.Equal(t, http.StatusUnauthorized, h.do(http.MethodGet, "/v1/tenants/"+created.ID, "", "Bearer "+oldKey).Status)
+		assert.Equal(t, http.StatusOK, h.do(http.MethodGet, "/v1/tenants/"+created.ID, "", "Bearer "+newKey).Status)
+		again := h.doHeroku(http.MethodPost, "/heroku/resources", `{"uuid":"`+created.ID+`"}`, v3Accept)
+		require.Equal(t, http.StatusOK, again.Status)
+		var prov api.ProvisionResponse
+		require.NoError(t, json.Unmarshal(again.Body, &prov))
+		assert.Equal(t, rot.Config, prov.Config, "a repeated provision answers the rotated config")
 	})
 
 	t.Run("a second add-on on the same app is refused by Heroku", func(t *testing.T) {

@@ -42,6 +42,7 @@ func herokuOptions(a *awsapp.App, getenv func(string) string, o *api.Options) er
 			_, err := p.Link(ctx, tenant, code)
 			return err
 		}
+		o.PushConfig = p.PushConfig
 	}
 	o.Sealer = d.Sealer
 	dead := a.Env.DeadLetters()
