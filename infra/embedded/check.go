@@ -71,6 +71,9 @@ func checkDataDir(ctx context.Context, dir string, resetQueues bool, log *slog.L
 	}
 	queuesRecovery := "Restore it (with its -wal file, if any) from a backup, or run serve with --reset-queues to go on with empty queues (the events queued in it are lost)"
 	if !has(queuesFile) {
+		if empty, err := noItems(ctx, path(configFile)); err == nil && empty {
+			return nil // a first start that stopped before its queues were made
+		}
 		if !resetQueues {
 			return &fault{path(queuesFile), "is missing or empty while config.db exists", queuesRecovery}
 		}
@@ -165,6 +168,18 @@ func appendSealed(out [][]byte, v any) [][]byte {
 		}
 	}
 	return out
+}
+
+// noItems reports whether config.db holds no item at all.
+func noItems(ctx context.Context, path string) (bool, error) {
+	db, err := openCheck(path)
+	if err != nil {
+		return false, err
+	}
+	defer db.Close()
+	var n int
+	err = db.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT 1 FROM items LIMIT 1)").Scan(&n)
+	return n == 0, err
 }
 
 // checkSQLite opens an existing SQLite file (never creating it) and checks

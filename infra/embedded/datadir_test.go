@@ -187,3 +187,19 @@ func TestDataDirFilesArePrivate(t *testing.T) {
 	check()
 	require.NoError(t, srv.Close())
 }
+
+// A first start that stopped between making config.db and queues.db (no
+// tenant yet, nothing queued) starts again.
+func TestFirstStartCutShortStarts(t *testing.T) {
+	dir := t.TempDir()
+	srv, err := embedded.Start(t.Context(), embedded.Options{Addr: "127.0.0.1:0", DataDir: dir})
+	require.NoError(t, err)
+	require.NoError(t, srv.Close())
+	require.NoError(t, os.Truncate(filepath.Join(dir, "queues.db"), 0))
+	for _, n := range []string{"seal.key", "operator.json"} {
+		require.NoError(t, os.Remove(filepath.Join(dir, n)))
+	}
+	srv, err = embedded.Start(t.Context(), embedded.Options{Addr: "127.0.0.1:0", DataDir: dir, App: "my-app"})
+	require.NoError(t, err)
+	require.NoError(t, srv.Close())
+}
