@@ -40,6 +40,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/recent"
 	"github.com/herokuevents/herokuevents/shared/secret"
 	"github.com/herokuevents/herokuevents/shared/sink"
+	"github.com/herokuevents/herokuevents/shared/tenantlog"
 )
 
 // Env is a function's environment. Fields a function does not use stay
@@ -50,6 +51,7 @@ type Env struct {
 	Metrics metric.Recorder
 	Role    string
 	sqs     *sqs.Client
+	logs    *tenantlog.Shipper // TenantLog (tenantlog.go)
 }
 
 // MustLoad loads the environment of role or exits with a clear message:

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/herokuevents/herokuevents/shared/config"
@@ -19,21 +18,17 @@ import (
 // answer to every publish), nor do the other functions.
 var shippingRoles = []string{"filter", "deliver"}
 
-// tenantLogs holds the shipper of each role (one Env per function), by
-// role: an *Env made an interface value would link every method it could
-// answer (the KMS client of Sealer among them).
-var tenantLogs sync.Map // role → *tenantlog.Shipper
-
 // TenantLog returns the shipper of the tenants' lines of this function
 // (tenantlog.Options.Sync: the lines of a journal write are shipped within
 // it, to the tenant's log_input_url read through the cached store), or nil
-// for a function that ships none.
+// for a function that ships none. Not safe for concurrent use: functions
+// call it (through JournalWriter) at init.
 func (e *Env) TenantLog() *tenantlog.Shipper {
 	if !slices.Contains(shippingRoles, e.Role) {
 		return nil
 	}
-	if s, ok := tenantLogs.Load(e.Role); ok {
-		return s.(*tenantlog.Shipper)
+	if e.logs != nil {
+		return e.logs
 	}
 	store := e.DataStore()
 	s := tenantlog.New(tenantlog.Options{
@@ -55,8 +50,8 @@ func (e *Env) TenantLog() *tenantlog.Shipper {
 			return it.Name
 		},
 	})
-	got, _ := tenantLogs.LoadOrStore(e.Role, s)
-	return got.(*tenantlog.Shipper)
+	e.logs = s
+	return s
 }
 
 // withTenantLog is w with the tenants' lines recorded and shipped from its
