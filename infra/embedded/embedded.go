@@ -308,13 +308,17 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	ing, err := ingest.New(ingest.Options{Store: s.cached, Ingest: toIngest, Delivery: toDelivery, Logger: o.Logger, Metrics: s.metrics.Role("ingest"), Journal: s.journalWriter(),
-		Backlog: waiting, MaxBacklog: max(o.MaxBacklog, 0)})
+	flt, err := filter.New(filter.Options{Store: s.cached, Delivery: toDelivery, Logger: o.Logger, Recent: s.keeper, Metrics: s.metrics.Role("filter"), Journal: s.journalWriter(),
+		Pull: s.pull})
 	if err != nil {
 		return nil, err
 	}
-	flt, err := filter.New(filter.Options{Store: s.cached, Delivery: toDelivery, Logger: o.Logger, Recent: s.keeper, Metrics: s.metrics.Role("filter"), Journal: s.journalWriter(),
-		Pull: s.pull})
+	// Events published to a subscription are routed in the publish
+	// request (route.go): one queue hop fewer; generated and Salesforce
+	// events still take the ingest queue.
+	direct := routeAtIngest{filter: flt, ingest: toIngest, dlq: countingDLQ{ingestDLQ, s.metrics.Role("filter")}, settings: filterSettings}
+	ing, err := ingest.New(ingest.Options{Store: s.cached, Ingest: direct, Delivery: toDelivery, Logger: o.Logger, Metrics: s.metrics.Role("ingest"), Journal: s.journalWriter(),
+		Backlog: waiting, MaxBacklog: max(o.MaxBacklog, 0)})
 	if err != nil {
 		return nil, err
 	}

@@ -187,13 +187,16 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "internal_error", "Cannot encode the event.")
 		return
 	}
+	// The acceptance is stamped before the send: a sender may route the
+	// event on at once (embedded), and the delivery log reads in time order.
+	accepted := h.o.Now()
 	if err := route.sender(h.o).Send(ctx, msg); err != nil {
 		h.o.Logger.ErrorContext(ctx, "enqueue event", "tenant", tenant, "name", name, "event_id", ev.ID, "err", err)
 		unavailable(w)
 		return
 	}
 	h.countAccepted(ctx, route)
-	h.record(ctx, route, ev, h.o.Now())
+	h.record(ctx, route, ev, accepted)
 	h.o.Logger.InfoContext(ctx, "event accepted", "tenant", tenant, route.kind, name, "event_id", ev.ID)
 	httpjson.WriteJSON(w, http.StatusAccepted, Accepted{ID: ev.ID})
 }
