@@ -58,7 +58,8 @@ func serve(in io.Reader, out io.Writer, mem int64) int {
 	var cpuAtStart atomic.Int64 // processor time at the request's start, -1 when idle
 	var cpuLimit atomic.Int64
 	cpuAtStart.Store(-1)
-	go watch(mem, &cpuAtStart, &cpuLimit)
+	started := make(chan struct{}, 1)
+	go watch(mem, &cpuAtStart, &cpuLimit, started)
 	bw := bufio.NewWriterSize(out, 64<<10)
 	enc, dec := gob.NewEncoder(bw), gob.NewDecoder(bufio.NewReaderSize(in, 64<<10))
 	if enc.Encode(&response{}) != nil || bw.Flush() != nil {
@@ -72,6 +73,10 @@ func serve(in io.Reader, out io.Writer, mem int64) int {
 		}
 		cpuLimit.Store(req.CPU)
 		cpuAtStart.Store(int64(cpuTime()))
+		select {
+		case started <- struct{}{}:
+		default: // the watchdog is awake
+		}
 		res := w.handle(&req)
 		cpuAtStart.Store(-1)
 		if enc.Encode(res) != nil || bw.Flush() != nil {
@@ -93,15 +98,22 @@ func bound(mem int64) {
 // used more processor time than it may (its CPU limit): processor time, not
 // wall time, so that a busy host does not fail a mapping that is merely
 // waiting for a core.
-func watch(mem int64, cpuAtStart, cpuLimit *atomic.Int64) {
+// It sleeps while the worker is idle (started wakes it), and most requests
+// end before its first check.
+func watch(mem int64, cpuAtStart, cpuLimit *atomic.Int64, started <-chan struct{}) {
 	var ms runtime.MemStats
-	for range time.Tick(5 * time.Millisecond) {
-		runtime.ReadMemStats(&ms)
-		if ms.HeapAlloc > uint64(mem) {
-			fmt.Fprintf(os.Stderr, "%s: heap of %d bytes over %d\n", memoryExceeded, ms.HeapAlloc, mem)
-			os.Exit(exitMemory)
-		}
-		if start := cpuAtStart.Load(); start >= 0 {
+	for range started {
+		for {
+			time.Sleep(5 * time.Millisecond)
+			start := cpuAtStart.Load()
+			if start < 0 {
+				break // idle again
+			}
+			runtime.ReadMemStats(&ms)
+			if ms.HeapAlloc > uint64(mem) {
+				fmt.Fprintf(os.Stderr, "%s: heap of %d bytes over %d\n", memoryExceeded, ms.HeapAlloc, mem)
+				os.Exit(exitMemory)
+			}
 			if used := int64(cpuTime()) - start; used > cpuLimit.Load() {
 				fmt.Fprintf(os.Stderr, "%s: %s of processor time\n", timeExceeded, time.Duration(used))
 				os.Exit(exitTime)
