@@ -483,6 +483,10 @@ func FuzzHerokuProvision(f *testing.F) {
 	f.Add(`{"options":{"app":3}}`)
 	f.Fuzz(func(t *testing.T, body string) {
 		h := newPartnerHarness(t, nil)
+		put := h.doHeroku(http.MethodPut, "/heroku/resources/"+v3UUID, body, v3Accept)
+		if put.Status >= 500 || put.Status == http.StatusOK {
+			t.Fatalf("plan change of an unknown resource: status %d for %q: %s", put.Status, body, put.Body)
+		}
 		r := h.doHeroku(http.MethodPost, "/heroku/resources", body, v3Accept)
 		if r.Status >= 500 {
 			t.Fatalf("status %d for %q: %s", r.Status, body, r.Body)
