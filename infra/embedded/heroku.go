@@ -97,6 +97,9 @@ func (s *Server) forgetTenant(ctx context.Context, tenant string) error {
 	if s.recent != nil {
 		errs = append(errs, s.recent.Forget(ctx, tenant))
 	}
+	if s.views.logs != nil {
+		s.views.logs.Forget(tenant) // its kept and queued log lines (tenantview.go)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("forget tenant %s: %w", tenant, err)
 	}
