@@ -364,3 +364,47 @@ func FuzzSessionCookie(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkDashboard renders the page of a tenant with 5 publications,
+// 2,000 attempts in the last hour and 50 dead letters (SQLite journal and
+// queues), through HTTP; it reports the page's size.
+func BenchmarkDashboard(b *testing.B) {
+	h := newHarness(b)
+	ctx := b.Context()
+	var entries []journal.Entry
+	for p := range 5 {
+		id := "pub-" + strconv.Itoa(p)
+		if _, err := config.Insert(ctx, h.store, config.Item{Tenant: resourceID, Kind: config.KindPublication, ID: id, Name: "hook" + strconv.Itoa(p)},
+			config.Publication{ID: id, Name: "hook" + strconv.Itoa(p), Platform: "webhook", Params: config.Params{URL: "https://example.com/" + id}}); err != nil {
+			b.Fatal(err)
+		}
+		for i := range 400 {
+			o := journal.Delivered
+			if i%10 == 0 {
+				o = journal.Retry
+			}
+			entries = append(entries, journal.Entry{Tenant: resourceID, EventID: "e" + strconv.Itoa(p*1000+i), Time: h.now.Add(-time.Duration(i) * 9 * time.Second),
+				Stage: journal.Attempt, Publication: id, Attempt: 1, Outcome: o, Status: 200, Latency: time.Duration(i%50) * time.Millisecond})
+		}
+	}
+	if err := h.j.Append(ctx, entries...); err != nil {
+		b.Fatal(err)
+	}
+	for i := range 50 {
+		body, _ := json.Marshal(event.Delivery{Tenant: resourceID, Publication: "pub-1", Event: event.Event{ID: "dead-" + strconv.Itoa(i), Source: "/s", Type: event.TypePublish}})
+		if err := h.db.Queue("delivery-dlq").Send(ctx, queue.Message{Body: body, Attributes: map[string]string{queue.AttrTenant: resourceID, queue.AttrReason: "HTTP 400"}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cl := h.client()
+	h.login(cl, url.Values{"resource_id": {resourceID}, "timestamp": {stamp}, "resource_token": {sha1Token}})
+	size := 0
+	for b.Loop() {
+		st, body := h.get(cl, dashboard.Path)
+		if st != http.StatusOK {
+			b.Fatal(st)
+		}
+		size = len(body)
+	}
+	b.ReportMetric(float64(size), "page-bytes")
+}
