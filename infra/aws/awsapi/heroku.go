@@ -9,6 +9,7 @@ import (
 	"github.com/herokuevents/herokuevents/infra/aws/awsapp"
 	"github.com/herokuevents/herokuevents/infra/aws/smsecret"
 	"github.com/herokuevents/herokuevents/shared/api"
+	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/heroku"
 )
 
@@ -19,9 +20,9 @@ import (
 // provisioning and learns the app through the Platform API for Partners
 // when HEROKU_OAUTH_CLIENT_SECRET is set (HEROKU_API_URL, HEROKU_ID_URL
 // default to Heroku's); getenv resolves secrets. Forget purges a
-// deprovisioned tenant's dead letters; its messages still in flight are
-// dropped by the roles (the tenant is gone) and its delivery log expires
-// with the journal's retention.
+// deprovisioned tenant's dead letters and its publications' delivery log
+// (dynamojournal.Forget); its messages still in SQS cannot be picked out and
+// meet a tenant that is gone, and its kept recent events expire by TTL.
 func herokuOptions(a *awsapp.App, getenv func(string) string, o *api.Options) error {
 	d := a.Platforms.Deps()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -45,11 +46,22 @@ func herokuOptions(a *awsapp.App, getenv func(string) string, o *api.Options) er
 		o.PushConfig = p.PushConfig
 	}
 	o.Sealer = d.Sealer
-	dead := a.Env.DeadLetters()
+	dead, log := a.Env.DeadLetters(), a.Env.Journal()
 	o.Forget = func(ctx context.Context, tenant string) error {
 		n, err := dead.Purge(ctx, tenant)
 		if err != nil {
 			return fmt.Errorf("purge dead letters: %w", err)
+		}
+		pubs, err := config.LoadAll[config.Publication](ctx, d.Store, tenant, config.KindPublication)
+		if err != nil {
+			return fmt.Errorf("list publications: %w", err)
+		}
+		ids := make([]string, 0, len(pubs))
+		for _, p := range pubs {
+			ids = append(ids, p.Value.ID)
+		}
+		if err := log.Forget(ctx, tenant, ids); err != nil {
+			return err
 		}
 		a.Env.Logger.InfoContext(ctx, "tenant data forgotten", "tenant", tenant, "dead_letters", n)
 		return nil

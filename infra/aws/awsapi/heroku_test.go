@@ -5,8 +5,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -20,6 +22,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/heroku"
 	"github.com/herokuevents/herokuevents/shared/heroku/standin"
+	"github.com/herokuevents/herokuevents/shared/journal"
 	"github.com/herokuevents/herokuevents/shared/platform/catalog"
 )
 
@@ -92,10 +95,30 @@ func TestHerokuOnAWS(t *testing.T) {
 
 	call(t, http.MethodPost, partnerAPI, basic(user, "wrong"), `{"uuid":"`+created.ID+`"}`, http.StatusUnauthorized, nil)
 
+	// A publication with delivery log entries, forgotten at deprovision.
+	apiURL, err := url.Parse(again.Config["HEROKUEVENTS_API_URL"])
+	require.NoError(t, err)
+	key, _ := apiURL.User.Password()
+	var pub struct {
+		ID string `json:"id"`
+	}
+	call(t, http.MethodPost, front.URL+apiURL.Path+"/platforms/webhook/publications", "Bearer "+key,
+		`{"name":"hook","url":"https://example.com/hook","skip_handshake":true}`, http.StatusCreated, &pub)
+	at := time.Now().UTC()
+	require.NoError(t, env.Journal().Append(t.Context(),
+		journal.Entry{Tenant: created.ID, EventID: "ev-1", Time: at, Stage: journal.Accepted},
+		journal.Entry{Tenant: created.ID, EventID: "ev-1", Time: at, Stage: journal.Attempt, Publication: pub.ID, Attempt: 1, Outcome: journal.Delivered}))
+	entries, err := env.Journal().Event(t.Context(), created.ID, "ev-1")
+	require.NoError(t, err)
+	require.Len(t, entries, 2)
+
 	call(t, http.MethodDelete, sh.URL()+"/apps/shop-app/addons/herokuevents", "", "", http.StatusOK, nil)
 	_, err = store.Get(t.Context(), "", config.KindTenant, created.ID)
 	require.ErrorIs(t, err, config.ErrNotFound)
 	call(t, http.MethodDelete, partnerAPI+"/"+created.ID, basic(user, pass), "", http.StatusGone, nil)
+	entries, err = env.Journal().Event(t.Context(), created.ID, "ev-1")
+	require.NoError(t, err)
+	assert.Empty(t, entries, "the delivery log is forgotten")
 }
 
 func basic(user, pass string) string {

@@ -402,3 +402,73 @@ func (j *Journal) prune(ctx context.Context, pks []string) error {
 
 // Close implements journal.Journal; the client stays the caller's.
 func (j *Journal) Close() error { return nil }
+
+// Forget deletes what the journal holds of a deprovisioned tenant that it
+// can find without scanning: the attempts of its publications (ids) and
+// every entry of the events those attempts name (through ByEvent). Entries
+// of events that reached no publication expire with the TTL.
+func (j *Journal) Forget(ctx context.Context, tenant string, publications []string) error {
+	events := map[string]bool{}
+	for _, pub := range publications {
+		items, err := j.keys(ctx, nil, AttrPK, pubKey(tenant, pub), true)
+		if err != nil {
+			return fmt.Errorf("forget tenant in journal: %w", err)
+		}
+		for _, it := range items {
+			if ek, ok := it[AttrEK].(*types.AttributeValueMemberS); ok {
+				events[ek.Value] = true
+			}
+			delete(it, AttrEK)
+		}
+		if err := dynamobatch.Delete(ctx, j.client, j.table, items); err != nil {
+			return fmt.Errorf("forget tenant in journal: %w", err)
+		}
+	}
+	for ek := range events {
+		items, err := j.keys(ctx, aws.String(ByEvent), AttrEK, ek, false)
+		if err != nil {
+			return fmt.Errorf("forget tenant in journal: %w", err)
+		}
+		if err := dynamobatch.Delete(ctx, j.client, j.table, items); err != nil {
+			return fmt.Errorf("forget tenant in journal: %w", err)
+		}
+	}
+	return nil
+}
+
+// keys reads the table keys (PK, SK, and EK when withEvent) of every item
+// whose attr (the hash key of the table or of index) is value.
+func (j *Journal) keys(ctx context.Context, index *string, attr, value string, withEvent bool) ([]map[string]types.AttributeValue, error) {
+	names := map[string]string{"#h": attr, "#pk": AttrPK, "#sk": AttrSK}
+	proj := "#pk, #sk"
+	if withEvent {
+		names["#ek"] = AttrEK
+		proj += ", #ek"
+	}
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(j.table),
+		IndexName:                 index,
+		KeyConditionExpression:    aws.String("#h = :v"),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: map[string]types.AttributeValue{":v": s(value)},
+		ProjectionExpression:      aws.String(proj),
+	}
+	if j.pageSize > 0 {
+		in.Limit = aws.Int32(j.pageSize)
+	}
+	var out []map[string]types.AttributeValue
+	p := dynamodb.NewQueryPaginator(j.client, in)
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, it := range page.Items {
+			out = append(out, map[string]types.AttributeValue{AttrPK: it[AttrPK], AttrSK: it[AttrSK], AttrEK: it[AttrEK]})
+			if !withEvent {
+				delete(out[len(out)-1], AttrEK)
+			}
+		}
+	}
+	return out, nil
+}
