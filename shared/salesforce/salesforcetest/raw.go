@@ -33,3 +33,19 @@ func NewRawSubscriber(tb testing.TB, o *standin.Org) grpc.BidiStreamingClient[pu
 	}
 	return stream
 }
+
+// NewRawClient is a generated Pub/Sub client of o and a context whose calls
+// carry a fresh valid token, for tests of single RPCs. Both end with tb.
+func NewRawClient(tb testing.TB, o *standin.Org) (pubsubpb.PubSubClient, context.Context) {
+	tb.Helper()
+	conn, err := grpc.NewClient(o.PubSubEndpoint(), grpc.WithTransportCredentials(credentials.NewClientTLSFromCert(o.CertPool(), "")))
+	if err != nil {
+		tb.Fatalf("dial stand-in: %v", err)
+	}
+	tb.Cleanup(func() { _ = conn.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	tb.Cleanup(cancel)
+	ctx = metadata.NewOutgoingContext(ctx, metadata.Pairs("accesstoken", o.IssueToken().AccessToken,
+		"instanceurl", o.InstanceURL(), "tenantid", o.OrgID()))
+	return pubsubpb.NewPubSubClient(conn), ctx
+}

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
-	"time"
 
 	"github.com/google/uuid"
 	"google.golang.org/grpc"
@@ -214,112 +213,22 @@ func (s *pubsubServer) Subscribe(stream grpc.BidiStreamingServer[pubsubpb.FetchR
 		return fail(codes.InvalidArgument, "subscription.fetch.replayid.corrupted", "The Replay ID validation failed. Ensure that the Replay ID is valid.")
 	}
 
-	ctx, cancel := context.WithCancelCause(stream.Context())
-	defer cancel(nil)
-	reg := &openStream{token: tok, cancel: cancel}
-	s.o.mu.Lock()
-	s.o.streams[reg] = struct{}{}
-	s.o.mu.Unlock()
-	defer func() {
-		s.o.mu.Lock()
-		delete(s.o.streams, reg)
-		s.o.mu.Unlock()
-	}()
-
-	more := make(chan int32)
-	errc := make(chan error, 1)
-	go func() {
-		for {
-			r, err := stream.Recv()
-			if err != nil {
-				errc <- err
-				return
-			}
-			if r.GetTopicName() != "" && r.GetTopicName() != t.name {
-				errc <- fail(codes.InvalidArgument, "subscription.fetch.topic.mismatch", "The topic name in the fetch request doesn't match the subscribed topic.")
-				return
-			}
-			if r.GetNumRequested() <= 0 {
-				errc <- fail(codes.InvalidArgument, "subscription.fetch.requested.events.invalid", "The number of requested events must be greater than 0.")
-				return
-			}
-			select {
-			case more <- r.GetNumRequested():
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-
-	pending := min(first.GetNumRequested(), maxPending)
-	lastSend := time.Now()
-	idleSince := time.Time{}
-	s.o.log.Debug("salesforce stand-in subscription opened", "topic", t.name, "preset", first.GetReplayPreset().String(), "position", pos)
-	for {
-		s.o.mu.Lock()
-		avail := t.events[pos:]
-		changed := t.changed
-		latest := t.latestLocked()
-		keepalive := s.o.keepalive
-		idle := s.o.idle
-		s.o.mu.Unlock()
-		if pending > 0 && len(avail) > 0 {
-			n := min(int(pending), len(avail))
-			resp := &pubsubpb.FetchResponse{RpcId: rpcID}
-			for _, l := range avail[:n] {
-				resp.Events = append(resp.Events, &pubsubpb.ConsumerEvent{Event: l.event, ReplayId: l.replayID})
-			}
-			pending -= int32(n)
-			pos += n
-			resp.LatestReplayId = avail[n-1].replayID
-			resp.PendingNumRequested = pending
-			if err := stream.Send(resp); err != nil {
-				return err
-			}
-			lastSend = time.Now()
-			if pending == 0 {
-				idleSince = lastSend
-			}
-			continue
-		}
-		var wait time.Duration
-		if pending > 0 {
-			wait = time.Until(lastSend.Add(keepalive))
-		} else {
-			if idleSince.IsZero() {
-				idleSince = time.Now()
-			}
-			wait = time.Until(idleSince.Add(idle))
-		}
-		timer := time.NewTimer(max(wait, 0))
-		select {
-		case n := <-more:
-			timer.Stop()
-			pending = min(pending+n, maxPending)
-			idleSince = time.Time{}
-		case <-changed:
-			timer.Stop()
-		case <-timer.C:
-			if pending == 0 {
-				s.o.log.Debug("salesforce stand-in closed idle subscription", "topic", t.name)
-				return nil
-			}
-			if err := stream.Send(&pubsubpb.FetchResponse{LatestReplayId: latest, RpcId: rpcID, PendingNumRequested: pending}); err != nil {
-				return err
-			}
-			lastSend = time.Now()
-		case err := <-errc:
-			timer.Stop()
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			return err
-		case <-ctx.Done():
-			timer.Stop()
-			if errors.Is(context.Cause(ctx), errTokenExpired) {
-				return fail(codes.Unauthenticated, "service.auth.error", authMessage)
-			}
-			return status.FromContextError(ctx.Err()).Err()
-		}
+	s.o.countSubscribe(t.name)
+	send := func(events []*pubsubpb.ConsumerEvent, latest []byte, pending int32) error {
+		return stream.Send(&pubsubpb.FetchResponse{Events: events, LatestReplayId: latest, RpcId: rpcID, PendingNumRequested: pending})
 	}
+	recv := func() (int32, error) {
+		r, err := stream.Recv()
+		if err != nil {
+			return 0, err
+		}
+		if r.GetTopicName() != "" && r.GetTopicName() != t.name {
+			return 0, fail(codes.InvalidArgument, "subscription.fetch.topic.mismatch", "The topic name in the fetch request doesn't match the subscribed topic.")
+		}
+		if r.GetNumRequested() <= 0 {
+			return 0, fail(codes.InvalidArgument, "subscription.fetch.requested.events.invalid", "The number of requested events must be greater than 0.")
+		}
+		return r.GetNumRequested(), nil
+	}
+	return s.serveEvents(stream.Context(), tok, t, pos, first.GetNumRequested(), recv, send, fail)
 }

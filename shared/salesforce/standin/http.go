@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,6 +34,12 @@ func (o *Org) routes() http.Handler {
 	mux.HandleFunc("POST /_stand-in/emit/{topic...}", o.handleEmit)
 	mux.HandleFunc("POST /_stand-in/data-action", o.handleDataAction)
 	o.dataCloudRoutes(mux)
+	mux.HandleFunc("GET /services/data", o.handleVersions)
+	mux.HandleFunc("GET /services/data/{$}", o.handleVersions)
+	// Anything else answers as Salesforce does: 404 with its JSON error array.
+	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+		restFail(w, http.StatusNotFound, "NOT_FOUND", "The requested resource does not exist")
+	})
 	mux.HandleFunc("POST /_stand-in/expire-tokens", func(w http.ResponseWriter, _ *http.Request) {
 		o.ExpireAccessTokens()
 		w.WriteHeader(http.StatusNoContent)
@@ -279,6 +286,37 @@ type restError struct {
 	Fields    []string `json:"fields,omitempty"`
 }
 
+// API versions the stand-in serves (Salesforce serves v31.0 and later).
+const (
+	minAPIVersion = 31
+	maxAPIVersion = 65
+)
+
+// apiVersion reports whether v is a served REST API version ("v62.0").
+func apiVersion(v string) bool {
+	n, ok := strings.CutSuffix(strings.TrimPrefix(v, "v"), ".0")
+	if !ok || !strings.HasPrefix(v, "v") || n == "" || len(n) > 3 || strings.Trim(n, "0123456789") != "" {
+		return false
+	}
+	i, err := strconv.Atoi(n)
+	return err == nil && i >= minAPIVersion && i <= maxAPIVersion
+}
+
+// handleVersions lists the served API versions, as GET /services/data does.
+func (o *Org) handleVersions(w http.ResponseWriter, _ *http.Request) {
+	type version struct {
+		Label   string `json:"label"`
+		URL     string `json:"url"`
+		Version string `json:"version"`
+	}
+	out := make([]version, 0, maxAPIVersion-minAPIVersion+1)
+	for i := minAPIVersion; i <= maxAPIVersion; i++ {
+		v := fmt.Sprintf("%d.0", i)
+		out = append(out, version{Label: "Stand-in " + v, URL: "/services/data/v" + v, Version: v})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
 func restFail(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, []restError{{Message: msg, ErrorCode: code}})
 }
@@ -286,6 +324,10 @@ func restFail(w http.ResponseWriter, status int, code, msg string) {
 // handleSObject publishes a platform event through REST (201 with the
 // EventUuid in an OPERATION_ENQUEUED "error", as recent API versions do).
 func (o *Org) handleSObject(w http.ResponseWriter, r *http.Request) {
+	if !apiVersion(r.PathValue("version")) {
+		restFail(w, http.StatusNotFound, "NOT_FOUND", "The requested resource does not exist")
+		return
+	}
 	if _, ok := o.bearer(r); !ok {
 		restFail(w, http.StatusUnauthorized, "INVALID_SESSION_ID", "Session expired or invalid")
 		return

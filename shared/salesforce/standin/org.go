@@ -122,6 +122,9 @@ type Org struct {
 	keepalive  time.Duration
 	idle       time.Duration
 	commitNum  int64
+	stalled    bool                            // see Stall
+	subscribes map[string]int                  // topic → streams accepted (SubscribeCount)
+	managed    map[string]*ManagedSubscription // id → managed subscription
 	recordSeq  int
 	closedOnce sync.Once
 
