@@ -25,8 +25,10 @@ aws-local: tools
 tools:
 	@scripts/setup-tools
 
+# then every Fuzz* target briefly (scripts/fuzz; plain go test replays seeds only)
 test: tools lint
 	$(GO) test -race -shuffle=on -timeout 14m ./...
+	scripts/fuzz
 
 build:
 	$(GO) build -trimpath -o bin/herokuevents ./cmd/herokuevents
