@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/herokuevents/herokuevents/shared/addon"
+	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/heroku"
 	"github.com/herokuevents/herokuevents/shared/journal"
 	"github.com/herokuevents/herokuevents/shared/queue"
@@ -65,8 +66,8 @@ func (s *Server) herokuPush(sealer secret.Sealer) func(ctx context.Context, tena
 
 // forgetTenant removes what a deprovisioned tenant left outside the config
 // store: its messages in every queue and dead-letter queue, its delivery
-// log and its kept events. Messages a role holds at that moment finish
-// their attempt (their publication is gone).
+// log, its kept events and its pull buffers. Messages a role holds at
+// that moment finish their attempt (their publication is gone).
 func (s *Server) forgetTenant(ctx context.Context, tenant string) error {
 	var errs []error
 	for _, name := range []string{IngestQueue, IngestQueue + "-dlq", DeliveryQueue, DeliveryQueue + "-dlq", PartnerQueue, PartnerDLQ} {
@@ -96,6 +97,13 @@ func (s *Server) forgetTenant(ctx context.Context, tenant string) error {
 	}
 	if s.recent != nil {
 		errs = append(errs, s.recent.Forget(ctx, tenant))
+	}
+	if s.pull != nil { // the pull buffers of its subscriptions
+		subs, err := config.LoadAll[config.Subscription](ctx, s.cached, tenant, config.KindSubscription)
+		errs = append(errs, err)
+		for _, sub := range subs {
+			errs = append(errs, s.pull.Drop(ctx, tenant, sub.Value.ID))
+		}
 	}
 	if s.views.logs != nil {
 		s.views.logs.Forget(tenant) // its kept and queued log lines (tenantview.go)
