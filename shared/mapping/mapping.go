@@ -19,8 +19,8 @@
 //     past; processor time, not wall time, so that a saturated host does not
 //     fail mappings that only wait for a core (a wall-clock limit
 //     dead-lettered legitimate events in the throughput benchmark). The
-//     parent kills a worker that has not answered within ten times the
-//     limit plus 2 s of wall time, and that request fails with
+//     parent kills a worker that has not answered within fifty times the
+//     limit plus 5 s of wall time, and that request fails with
 //     ErrUnavailable (retried, not dead-lettered);
 //   - a memory limit (Limits.Memory, 128 MiB by default): RLIMIT_DATA
 //     caps the worker's heap, a watchdog exits when the heap passes it, and

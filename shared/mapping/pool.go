@@ -74,7 +74,7 @@ func (p *pool) do(req *request, limit time.Duration) (*response, error) {
 
 // wallLimit is how long the parent waits for a request that may use limit
 // of processor time.
-func wallLimit(limit time.Duration) time.Duration { return 10*limit + 2*time.Second }
+func wallLimit(limit time.Duration) time.Duration { return 50*limit + 5*time.Second }
 
 // get returns an idle worker, starting one when fewer than Workers live,
 // else waits for one (each busy worker answers or is killed within its
