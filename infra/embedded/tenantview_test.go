@@ -266,7 +266,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	require.NoError(t, err)
 	assert.Zero(t, n)
 
-	png, err := chromedp.Run(step, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(step, chromedp.FullScreenshot(100))
 	require.NoError(t, err)
 	shot := filepath.Join(t.TempDir(), "dashboard.png")
 	require.NoError(t, os.WriteFile(shot, png, 0o600))
