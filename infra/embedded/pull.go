@@ -9,9 +9,9 @@ import (
 
 	"github.com/herokuevents/herokuevents/infra/embedded/sqlitepull"
 	"github.com/herokuevents/herokuevents/shared/dataaction"
-	"github.com/herokuevents/herokuevents/shared/pull"
 	"github.com/herokuevents/herokuevents/shared/queue"
 	"github.com/herokuevents/herokuevents/shared/secret"
+	"github.com/herokuevents/herokuevents/shared/subscribe"
 )
 
 // pullFile holds the pull buffers (HEROKUEVENTS_SUBSCRIBE_URL).
@@ -31,7 +31,7 @@ func (s *Server) openPull() error {
 // pull buffers) and the Data Cloud data action targets (POST
 // {base}/dataactions/{tenant}/{subscription}), which enqueue on ingest.
 func (s *Server) mountInbound(mux *http.ServeMux, sealer secret.Sealer, ingest queue.Sender) error {
-	ph, err := pull.New(pull.Options{Store: s.cached, Buffer: s.pull, Logger: s.o.Logger.With("role", "pull")})
+	ph, err := subscribe.New(subscribe.Options{Store: s.cached, Buffer: s.pull, Logger: s.o.Logger.With("role", "pull")})
 	if err != nil {
 		return err
 	}
@@ -40,7 +40,7 @@ func (s *Server) mountInbound(mux *http.ServeMux, sealer secret.Sealer, ingest q
 	if err != nil {
 		return err
 	}
-	mux.Handle(pull.Path+"/", ph)
+	mux.Handle(subscribe.Path+"/", ph)
 	mux.Handle(dataaction.Path+"/", dh)
 	return nil
 }
@@ -53,7 +53,7 @@ func subscribeURL(publishURL string) string {
 	if err != nil || u.User == nil {
 		return ""
 	}
-	u.Path = strings.TrimSuffix(u.Path, "/publish") + pull.Path
+	u.Path = strings.TrimSuffix(u.Path, "/publish") + subscribe.Path
 	return u.String()
 }
 

@@ -12,6 +12,8 @@
 // an unacknowledged event is handed out again once its lease ends. What is
 // kept is bounded in time (Retention, 24 h by default).
 //
+// shared/subscribe serves the subscribe URL over a Buffer.
+//
 // Drivers: infra/embedded/sqlitepull (a SQLite file of the data dir),
 // infra/aws/dynamopull (a DynamoDB table with a lease attribute and a TTL)
 // and mempull (tests). Every driver passes the conformance suite pulltest.

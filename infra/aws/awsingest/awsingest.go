@@ -13,7 +13,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/dataaction"
 	"github.com/herokuevents/herokuevents/shared/ingest"
 	"github.com/herokuevents/herokuevents/shared/journal"
-	"github.com/herokuevents/herokuevents/shared/pull"
+	"github.com/herokuevents/herokuevents/shared/subscribe"
 )
 
 // PollEvery is how often a long poll of the subscribe URL reads the pull
@@ -37,7 +37,7 @@ func Handler(env *awsenv.Env, log journal.Writer) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	sub, err := pull.New(pull.Options{Store: store, Buffer: env.Pull(), Logger: env.Logger, PollEvery: PollEvery})
+	sub, err := subscribe.New(subscribe.Options{Store: store, Buffer: env.Pull(), Logger: env.Logger, PollEvery: PollEvery})
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +46,7 @@ func Handler(env *awsenv.Env, log journal.Writer) (http.Handler, error) {
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	mux.Handle(pull.Path+"/", sub)
+	mux.Handle(subscribe.Path+"/", sub)
 	mux.Handle(dataaction.Path+"/", da)
 	mux.Handle("/", pub)
 	return mux, nil

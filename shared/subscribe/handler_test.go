@@ -1,4 +1,4 @@
-package pull_test
+package subscribe_test
 
 import (
 	"encoding/json"
@@ -19,12 +19,13 @@ import (
 	"github.com/herokuevents/herokuevents/shared/pull"
 	"github.com/herokuevents/herokuevents/shared/pull/mempull"
 	"github.com/herokuevents/herokuevents/shared/pull/pulltest"
+	"github.com/herokuevents/herokuevents/shared/subscribe"
 )
 
 const tenant, key = "t-1", "publish-key"
 
 type fixture struct {
-	h   *pull.Handler
+	h   *subscribe.Handler
 	buf *mempull.Buffer
 }
 
@@ -44,7 +45,7 @@ func setup(t *testing.T) fixture {
 		require.NoError(t, err)
 	}
 	buf := mempull.New(0, nil)
-	h, err := pull.New(pull.Options{Store: st, Buffer: buf, PollEvery: 10 * time.Millisecond})
+	h, err := subscribe.New(subscribe.Options{Store: st, Buffer: buf, PollEvery: 10 * time.Millisecond})
 	require.NoError(t, err)
 	return fixture{h: h, buf: buf}
 }
@@ -66,7 +67,7 @@ func TestPlainGetHandsOutOneEventAndTakesIt(t *testing.T) {
 	for _, want := range []string{"ev-001", "ev-002"} {
 		w := do(f.h, http.MethodGet, "/subscribe/orders", "", nil)
 		require.Equal(t, http.StatusOK, w.Code, w.Body.String())
-		assert.Equal(t, pull.ContentTypeEvent, w.Header().Get("Content-Type"))
+		assert.Equal(t, subscribe.ContentTypeEvent, w.Header().Get("Content-Type"))
 		var ce map[string]any
 		require.NoError(t, json.Unmarshal(w.Body.Bytes(), &ce))
 		assert.Equal(t, want, ce["id"])
@@ -95,7 +96,7 @@ func TestBatchLeasesUntilAcknowledged(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			w := do(f.h, http.MethodGet, tc.target, "", tc.hdr)
 			require.Equal(t, http.StatusOK, w.Code, w.Body.String())
-			assert.Equal(t, pull.ContentTypeBatch, w.Header().Get("Content-Type"))
+			assert.Equal(t, subscribe.ContentTypeBatch, w.Header().Get("Content-Type"))
 			var batch []map[string]any
 			require.NoError(t, json.Unmarshal(w.Body.Bytes(), &batch))
 			assert.Len(t, batch, tc.want)
@@ -209,7 +210,7 @@ func FuzzDecodeAck(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		ids, err := pull.DecodeAck(body)
+		ids, err := subscribe.DecodeAck(body)
 		if err != nil {
 			assert.Nil(t, ids)
 			return
@@ -218,7 +219,7 @@ func FuzzDecodeAck(f *testing.F) {
 		require.LessOrEqual(t, len(ids), pull.MaxAck)
 		for _, id := range ids {
 			require.NotEmpty(t, id)
-			require.LessOrEqual(t, len(id), pull.MaxID)
+			require.LessOrEqual(t, len(id), subscribe.MaxID)
 		}
 	})
 }
@@ -230,7 +231,7 @@ func TestEncodeLikeWebhook(t *testing.T) {
 	ev.Extensions = map[string]any{"changedfields": "Name", "flag": true, "Bad-Name": "x"}
 	want, err := webhook.CloudEvent(ev)
 	require.NoError(t, err)
-	got, err := pull.Encode(ev)
+	got, err := subscribe.Encode(ev)
 	require.NoError(t, err)
 	assert.JSONEq(t, string(want), string(got))
 	assert.Contains(t, string(got), string(ev.Data), "data byte for byte")

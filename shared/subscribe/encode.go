@@ -1,4 +1,4 @@
-package pull
+package subscribe
 
 import (
 	"encoding/json"

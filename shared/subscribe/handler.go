@@ -1,4 +1,9 @@
-package pull
+// Package subscribe serves HEROKUEVENTS_SUBSCRIBE_URL, the HTTP edge of
+// pull subscriptions (shared/pull keeps their events): GET pending events
+// as the original product's client reads them (one structured CloudEvent,
+// an empty body when nothing is pending) or in leased batches, and
+// acknowledgements. The ingest function serves it on AWS.
+package subscribe
 
 import (
 	"bytes"
@@ -14,6 +19,7 @@ import (
 
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/httpjson"
+	"github.com/herokuevents/herokuevents/shared/pull"
 )
 
 // Media types of the answers.
@@ -28,15 +34,15 @@ const (
 // Path is the path of HEROKUEVENTS_SUBSCRIBE_URL.
 const Path = "/subscribe"
 
-// Options configure the pull handler.
+// Options configure the subscribe handler.
 type Options struct {
 	// Store holds tenants and subscriptions. Required.
 	Store config.Store
 	// Buffer holds the events of pull subscriptions. Required.
-	Buffer Buffer
+	Buffer pull.Buffer
 	// Logger gets one line per pull and ack; slog.Default when nil.
 	Logger *slog.Logger
-	// Visibility is the default lease of a pulled event; DefaultVisibility
+	// Visibility is the default lease of a pulled event; pull.DefaultVisibility
 	// when ≤ 0.
 	Visibility time.Duration
 	// PollEvery is how often a long poll looks at the buffer again;
@@ -57,16 +63,16 @@ type Handler struct {
 	mux *http.ServeMux
 }
 
-// New returns the pull handler, or an error when Store or Buffer is missing.
+// New returns the subscribe handler, or an error when Store or Buffer is missing.
 func New(o Options) (*Handler, error) {
 	if o.Store == nil || o.Buffer == nil {
-		return nil, errors.New("new pull handler: Options.Store and Buffer are required")
+		return nil, errors.New("new subscribe handler: Options.Store and Buffer are required")
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
 	if o.Visibility <= 0 {
-		o.Visibility = DefaultVisibility
+		o.Visibility = pull.DefaultVisibility
 	}
 	if o.PollEvery <= 0 {
 		o.PollEvery = 250 * time.Millisecond
@@ -159,23 +165,23 @@ func (h *Handler) parseQuery(r *http.Request) (query, error) {
 	q := query{max: 1, visibility: h.o.Visibility}
 	for _, a := range strings.Split(r.Header.Get("Accept"), ",") {
 		if mt, _, err := mime.ParseMediaType(strings.TrimSpace(a)); err == nil && mt == ContentTypeBatch {
-			q.batch, q.max = true, DefaultBatch
+			q.batch, q.max = true, pull.DefaultBatch
 		}
 	}
 	v := r.URL.Query()
 	if s := v.Get("max"); s != "" {
 		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > MaxBatch {
-			return q, httpjson.BadRequest("max %q: use a number from 1 to %d.", s, MaxBatch)
+		if err != nil || n < 1 || n > pull.MaxBatch {
+			return q, httpjson.BadRequest("max %q: use a number from 1 to %d.", s, pull.MaxBatch)
 		}
 		q.batch, q.max = true, n
 	}
 	var err error
-	if q.wait, err = duration(v.Get("wait"), "wait", 0, MaxWait); err != nil {
+	if q.wait, err = duration(v.Get("wait"), "wait", 0, pull.MaxWait); err != nil {
 		return q, err
 	}
 	if s := v.Get("visibility"); s != "" {
-		if q.visibility, err = duration(s, "visibility", time.Second, MaxVisibility); err != nil {
+		if q.visibility, err = duration(s, "visibility", time.Second, pull.MaxVisibility); err != nil {
 			return q, err
 		}
 	}
@@ -254,7 +260,7 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request, tenant string, sub
 }
 
 // lease leases up to q.max events, waiting up to q.wait for the first.
-func (h *Handler) lease(ctx context.Context, tenant, sub string, q query) ([]Leased, error) {
+func (h *Handler) lease(ctx context.Context, tenant, sub string, q query) ([]pull.Leased, error) {
 	deadline := time.Now().Add(q.wait)
 	for {
 		got, err := h.o.Buffer.Lease(ctx, tenant, sub, q.max, q.visibility)
@@ -275,7 +281,7 @@ func (h *Handler) lease(ctx context.Context, tenant, sub string, q query) ([]Lea
 	}
 }
 
-func (h *Handler) writeBatch(w http.ResponseWriter, r *http.Request, tenant string, sub config.Subscription, got []Leased, q query) {
+func (h *Handler) writeBatch(w http.ResponseWriter, r *http.Request, tenant string, sub config.Subscription, got []pull.Leased, q query) {
 	var buf bytes.Buffer
 	buf.WriteByte('[')
 	ids := make([]string, 0, len(got))
@@ -370,7 +376,7 @@ func (h *Handler) ack(w http.ResponseWriter, r *http.Request, tenant string, sub
 const MaxID = 256
 
 // DecodeAck decodes the body of POST {url}/{name}/ack: {"ids": ["…", …]}
-// (a bare JSON array of ids is taken too), 1 to MaxAck non-empty ids of at
+// (a bare JSON array of ids is taken too), 1 to pull.MaxAck non-empty ids of at
 // most MaxID bytes. Its errors are 400 *httpjson.Error.
 func DecodeAck(body []byte) ([]string, error) {
 	trimmed := httpjson.TrimSpace(body)
@@ -391,8 +397,8 @@ func DecodeAck(body []byte) ([]string, error) {
 	if len(ids) == 0 {
 		return nil, httpjson.BadRequest("ids is required: the ids of the events to acknowledge.")
 	}
-	if len(ids) > MaxAck {
-		return nil, httpjson.BadRequest("At most %d ids per acknowledgement.", MaxAck)
+	if len(ids) > pull.MaxAck {
+		return nil, httpjson.BadRequest("At most %d ids per acknowledgement.", pull.MaxAck)
 	}
 	for _, id := range ids {
 		if id == "" || len(id) > MaxID {
