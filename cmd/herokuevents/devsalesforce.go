@@ -26,16 +26,41 @@ func newDevSalesforceCmd() *cobra.Command {
 	var (
 		grpcAddr, httpAddr, dir, topicsFile, jwtKey, logLevel string
 		keepalive                                             time.Duration
+		topics, dcObjects                                     []string
 	)
 	cmd := &cobra.Command{
 		Use:   "dev:salesforce",
 		Short: "Run a local stand-in Salesforce org (Pub/Sub API over TLS gRPC, OAuth, REST publish)",
 		Long: `Run a local stand-in for a Salesforce org until interrupted.
 
-It serves the Pub/Sub API (TLS gRPC with a self-signed certificate) with the
-topics /event/System_Status__e and /data/AccountChangeEvent (more with
---topics-file), and on plain HTTP the OAuth endpoints (auto-approving
-authorize), REST platform event publishing and a control API.
+It serves the Pub/Sub API (TLS gRPC with a self-signed certificate:
+PublishStream, Publish, Subscribe, ManagedSubscribe, GetTopic, GetSchema),
+and on plain HTTP the OAuth endpoints, REST platform event publishing
+(/services/data/vNN.0/sobjects/Name__e), Data Cloud's Ingestion API and a
+control API. Unknown paths answer 404 [{"message","errorCode":"NOT_FOUND"}].
+
+Login: one org (id 00D5g000000StandAA), one user. Every OAuth flow works at
+SALESFORCE_LOGIN_URL/services/oauth2/token: authorize (approves at once, no
+login page; PKCE or not), client credentials (SALESFORCE_CLIENT_ID and
+SALESFORCE_CLIENT_SECRET), username-password (SALESFORCE_USERNAME and
+SALESFORCE_PASSWORD), JWT bearer (SALESFORCE_JWT_KEY_FILE, or
+--jwt-public-key), refresh. The instance URL is the login URL.
+
+Topics: /event/System_Status__e (Context__c) and /data/AccountChangeEvent
+(Name, Type, BillingAddress, …); add more with --topic (repeatable):
+  --topic /event/Order__e                        CreatedDate, CreatedById
+  --topic /event/Order__e:Amount__c=double,Note__c   + nullable fields (string,
+                                                 double, long, int, boolean)
+  --topic /data/ContactChangeEvent:Name,Email    a change event
+  --topic /event/Order__e=@order.avsc            an Avro schema file
+or --topics-file. Data Cloud Ingestion API objects: salesConnector/
+HighPriorityOrder (OrderId, TotalValue, Status); add more with
+--datacloud-object CONNECTOR/OBJECT:field,field (repeatable).
+
+Other clients: the official Node client (npm salesforce-pubsub-api-client)
+connects with authType oauth-client-credentials, loginUrl
+SALESFORCE_LOGIN_URL, pubSubEndpoint SALESFORCE_PUBSUB_ENDPOINT and
+rejectUnauthorizedSsl false (it trusts only its bundled CA file).
 
 It prints the variables that point herokuevents and the CLI at it, as export
 lines to paste on a terminal (NAME=value lines when piped):
@@ -63,6 +88,25 @@ Logs go to stderr. Emit events with dev:salesforce:emit.`,
 			}
 			opts := standin.Options{GRPCAddr: grpcAddr, HTTPAddr: httpAddr, Dir: dir, TopicsFile: topicsFile,
 				Keepalive: keepalive, Logger: logger}
+			for _, decl := range topics {
+				spec, err := standin.ParseTopic(decl)
+				if err != nil {
+					return fmt.Errorf("--topic: %w", err)
+				}
+				opts.Topics = append(opts.Topics, spec)
+			}
+			type dcObject struct {
+				connector, object string
+				fields            []string
+			}
+			var objects []dcObject
+			for _, decl := range dcObjects {
+				c, o, fields, err := standin.ParseDataCloudObject(decl)
+				if err != nil {
+					return fmt.Errorf("--datacloud-object: %w", err)
+				}
+				objects = append(objects, dcObject{c, o, fields})
+			}
 			if jwtKey != "" {
 				pub, err := readRSAPublicKey(jwtKey)
 				if err != nil {
@@ -75,6 +119,9 @@ Logs go to stderr. Emit events with dev:salesforce:emit.`,
 				return fmt.Errorf("start salesforce stand-in: %w", err)
 			}
 			defer org.Close()
+			for _, d := range objects {
+				org.RegisterIngestionObject(d.connector, d.object, d.fields...)
+			}
 			keyFile, err := writeJWTKey(org)
 			if err != nil {
 				return err
@@ -114,6 +161,8 @@ Logs go to stderr. Emit events with dev:salesforce:emit.`,
 	f.StringVar(&topicsFile, "topics-file", "", `JSON file of extra topics: [{"name":"/event/X__e","schema":{…avro…}}]`)
 	f.StringVar(&jwtKey, "jwt-public-key", "", "PEM RSA public key (or certificate) accepted for the JWT bearer flow")
 	f.DurationVar(&keepalive, "keepalive", 60*time.Second, "keepalive interval of idle subscriptions")
+	f.StringArrayVar(&topics, "topic", nil, "add a topic: /event/Name__e[:Field__c[=type],…], /data/NameChangeEvent[:Field,…] or NAME=@schema.avsc (repeatable)")
+	f.StringArrayVar(&dcObjects, "datacloud-object", nil, "add a Data Cloud Ingestion API object: CONNECTOR/OBJECT:field,field (repeatable)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
 }
