@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -60,6 +61,10 @@ func newLogsCmd() *cobra.Command {
 				if err := c.call(ctx, http.MethodGet, c.path("logs")+"?"+q.Encode(), nil, &got); err != nil {
 					if tail && ctx.Err() != nil {
 						return nil
+					}
+					var e *apiError
+					if errors.As(err, &e) && e.Status == http.StatusNotFound && e.ID == "not_found" {
+						return errors.New("this herokuevents keeps no log lines (the AWS mode ships them to the app's log stream only): heroku logs --tail --dyno herokuevents -a " + f.app)
 					}
 					return err
 				}

@@ -101,3 +101,10 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+func TestLogsWithoutKeptLines(t *testing.T) {
+	api := newFakeAPI(t, map[string]reply{}) // as the AWS api function: no such route
+	r := run(t, nil, "logs", "-a", testApp, "--api-url", api.url())
+	require.Error(t, r.err)
+	assert.Contains(t, r.err.Error(), "heroku logs --tail --dyno herokuevents -a "+testApp)
+}
