@@ -255,7 +255,7 @@ func TestDashboardShowsAndRedrives(t *testing.T) {
 		t.Fatalf("dashboard %d", st)
 	}
 	for _, want := range []string{
-		`<svg class="graph"`, ">orders<", ">hook<", "root = if this.amount &lt; 10", // graph: subscription → filter → publication
+		`<svg class="graph"`, ">orders<", ">hook<", `class="node pub active"`, "root = if this.amount &lt; 10", // graph: subscription → filter → publication
 		`class="delivered-count">1</span>`, "12.0 ms / 30.0 ms", "HTTP 500", // health
 		`data-event="evt-delivered"`, "HTTP 200", // deliveries with attempts
 		`<svg class="chart"`, "1 delivered, 1 failed attempts",

@@ -87,7 +87,6 @@ func (d *Dashboard) view(ctx context.Context, s session) (view, error) {
 	for _, r := range pubs {
 		pubName[r.Value.ID] = r.Value.Name
 	}
-	v.Graph = graphSVG(subs, pubs, streams)
 
 	var hour []journal.Entry // every publication's attempts of the last hour
 	for _, r := range pubs {
@@ -126,6 +125,11 @@ func (d *Dashboard) view(ctx context.Context, s session) (view, error) {
 		}
 		v.Publications = append(v.Publications, pv)
 	}
+	state := map[string]string{}
+	for i, r := range pubs {
+		state[r.Value.ID] = v.Publications[i].State
+	}
+	v.Graph = graphSVG(subs, pubs, streams, state)
 	v.Deliveries = deliveries(hour, pubName)
 	if len(v.Deliveries) < recentDeliveries && d.o.Journal != nil {
 		// older deliveries when the last hour was quiet
@@ -247,7 +251,7 @@ func clip(s string, n int) string {
 // graphSVG draws subscriptions (left), one filter box per stream
 // (middle) and publications (right), a line from each subscription through
 // its streams' filters to their publications.
-func graphSVG(subs []config.Record[config.Subscription], pubs []config.Record[config.Publication], streams []config.Record[config.Stream]) template.HTML {
+func graphSVG(subs []config.Record[config.Subscription], pubs []config.Record[config.Publication], streams []config.Record[config.Stream], state map[string]string) template.HTML {
 	const row, boxW, boxH = 44, 200, 30
 	colX := [3]int{10, 290, 570}
 	rows := max(len(subs), len(streams), len(pubs), 1)
@@ -285,8 +289,9 @@ func graphSVG(subs []config.Record[config.Subscription], pubs []config.Record[co
 			esc(r.Value.Name), esc(r.Value.Platform), colX[0], y(i), boxW, boxH, colX[0]+8, y(i)+19, esc(clip(r.Value.Name, 28)))
 	}
 	for i, r := range pubs {
-		fmt.Fprintf(&b, `<g class="node pub"><title>%s (%s)</title><rect x="%d" y="%d" width="%d" height="%d" rx="4"/><text x="%d" y="%d">%s</text></g>`,
-			esc(r.Value.Name), esc(r.Value.Platform), colX[2], y(i), boxW, boxH, colX[2]+8, y(i)+19, esc(clip(r.Value.Name, 28)))
+		st := cmp.Or(state[r.Value.ID], "active")
+		fmt.Fprintf(&b, `<g class="node pub %s"><title>%s (%s): %s</title><rect x="%d" y="%d" width="%d" height="%d" rx="4"/><text x="%d" y="%d">%s</text></g>`,
+			esc(st), esc(r.Value.Name), esc(r.Value.Platform), esc(st), colX[2], y(i), boxW, boxH, colX[2]+8, y(i)+19, esc(clip(r.Value.Name, 28)))
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String()) //nolint:gosec // built from escaped parts
