@@ -9,16 +9,18 @@ import (
 // decisions maps the messages of the roles' slog records that a tenant
 // should see to the event= of its line.
 var decisions = map[string]string{
-	"salesforce subscribe":                                                    "subscription_connected",
-	"salesforce stream closed by the server; resubscribing":                   "subscription_stalled",
-	"salesforce subscription lease lost":                                      "subscription_stalled",
-	"salesforce subscription failing":                                         "subscription_failing",
-	"salesforce subscription stopped":                                         "subscription_stopped",
-	"authorization connected":                                                 "authorization_connected",
-	"authorization failed":                                                    "authorization_failing",
-	"authorization failing":                                                   "authorization_failing",
-	"authorization refresh failed":                                            "authorization_failing",
-	"salesforce session expired; refreshing":                                  "authorization_expiring",
+	"salesforce subscribe":                                  "subscription_connected",
+	"salesforce stream closed by the server; resubscribing": "subscription_stalled",
+	"salesforce subscription lease lost":                    "subscription_stalled",
+	"salesforce subscription failing":                       "subscription_failing",
+	"salesforce subscription stopped":                       "subscription_stopped",
+	"mapping failed":                                        "subscription_failing", // a generator's
+	"generator stopped":                                     "subscription_stopped",
+	"authorization connected":                               "authorization_connected",
+	"authorization failed":                                  "authorization_failing",
+	"authorization failing":                                 "authorization_failing",
+	"authorization refresh failed":                          "authorization_failing",
+	"salesforce session expired; refreshing":                "authorization_expiring",
 	"salesforce session expired; refreshing and resuming from the checkpoint": "authorization_expiring",
 }
 
@@ -26,7 +28,7 @@ var decisions = map[string]string{
 // as tokens or org ids, never reach a tenant's log); errors are scrubbed.
 var shown = map[string]bool{
 	"subscription": true, "authorization": true, "alias": true, "publication": true,
-	"failures": true, "retry_in": true, "reason": true, "err": true, "next_run": true, "replay": true,
+	"name": true, "slot": true, "event_id": true, "failures": true, "retry_in": true, "reason": true, "err": true, "next_run": true, "replay": true,
 }
 
 // Handler returns a slog.Handler that passes every record to next and,

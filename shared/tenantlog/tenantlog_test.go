@@ -360,6 +360,7 @@ func TestHandler(t *testing.T) {
 	log.Warn("authorization failing", "tenant", "t2", "authorization", "a1", "alias", "org", "access_token", "tok")
 	log.Info("something else", "tenant", "t1")
 	log.WithGroup("g").Info("authorization connected", "tenant", "t3")
+	log.With("tenant", "t4", "subscription", "s-1", "name", "ticker").Warn("mapping failed", "slot", "2026-12-02T19:00:00Z", "err", errors.New("root.x: expected number"))
 
 	got := s.Lines("t1", 0, 0)
 	if len(got) != 2 {
@@ -375,6 +376,9 @@ func TestHandler(t *testing.T) {
 	}
 	if l := s.Lines("t2", 0, 0); len(l) != 1 || strings.Contains(l[0].Message.Text, "tok") {
 		t.Errorf("t2 lines %v", l)
+	}
+	if l := s.Lines("t4", 0, 0); len(l) != 1 || decode(t, l[0].Message.Text)["event"] != "subscription_failing" || decode(t, l[0].Message.Text)["name"] != "ticker" {
+		t.Errorf("t4 lines %v", l)
 	}
 	if l := s.Lines("t3", 0, 0); len(l) != 0 {
 		t.Errorf("a grouped tenant attribute made a line: %v", l)
