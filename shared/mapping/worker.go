@@ -89,6 +89,7 @@ func serve(in io.Reader, out io.Writer, mem int64) int {
 // garbage collector, a capped stack, and (where the platform has it) a hard
 // cap on the data segment.
 func bound(mem int64) {
+	yieldCPU()
 	debug.SetMemoryLimit(mem * 3 / 4)
 	debug.SetMaxStack(int(min(mem/2, 256<<20)))
 	limitData(mem)
