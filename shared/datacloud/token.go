@@ -81,7 +81,7 @@ func NormalizeURL(raw string) (string, error) {
 	default:
 		return "", fmt.Errorf("%w: %q: use https", ErrInstanceURL, raw)
 	}
-	return u.Scheme + "://" + u.Host + strings.TrimRight(u.Path, "/"), nil
+	return u.Scheme + "://" + u.Host + strings.TrimRight(u.EscapedPath(), "/"), nil // escaped: a decoded %00 made a URL nothing parses
 }
 
 func isLoopback(hostport string) bool {
@@ -170,10 +170,14 @@ func (x *Exchanger) Exchange(ctx context.Context, coreInstanceURL, coreAccessTok
 	}
 	t := &Token{AccessToken: tr.AccessToken, InstanceURL: inst}
 	if secs := parseSeconds(tr.ExpiresIn); secs > 0 {
-		t.Expiry = x.now().Add(time.Duration(secs) * time.Second)
+		// capped: a huge expires_in overflowed into an expiry in the past
+		t.Expiry = x.now().Add(time.Duration(min(secs, maxExpiresIn)) * time.Second)
 	}
 	return t, nil
 }
+
+// maxExpiresIn caps a token's expires_in (seconds): a year.
+const maxExpiresIn = 365 * 24 * 3600
 
 // parseSeconds reads expires_in, a number or a numeric string.
 func parseSeconds(raw json.RawMessage) int64 {
