@@ -52,7 +52,6 @@ func TestPullOriginalClientLoop(t *testing.T) {
 		want[publish(t, srv, "orders", b)] = b
 	}
 	got := map[string]string{}
-	var order []string
 	deadline := time.Now().Add(10 * time.Second)
 	for empties := 0; empties < 5 && time.Now().Before(deadline); {
 		status, hdr, b := pullReq(t, srv, http.MethodGet, "/orders", "", nil)
@@ -71,7 +70,6 @@ func TestPullOriginalClientLoop(t *testing.T) {
 		require.NoError(t, json.Unmarshal(ce["id"], &id))
 		assert.NotContains(t, got, id, "each event once")
 		got[id] = string(ce["data"])
-		order = append(order, id)
 		assert.JSONEq(t, `"1.0"`, string(ce["specversion"]))
 		assert.NotEmpty(t, ce["source"])
 	}
