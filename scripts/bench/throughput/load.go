@@ -89,6 +89,9 @@ type load struct {
 	n          int     // events
 	rate       float64 // events/s offered, open loop; 0: closed loop
 	publishers int     // concurrent publishers (closed loop)
+	// honour makes a refused publisher wait its Retry-After before its
+	// next publish, as a well-behaved client does.
+	honour bool
 }
 
 // run is what publishing did.
@@ -119,7 +122,9 @@ func publish(s *sink, l load) *run {
 	r := &run{l: l, due: make([]time.Time, l.n), status: make([]int32, l.n)}
 	workers := l.publishers
 	if l.rate > 0 {
-		workers = max(workers, min(int(l.rate/4), 2000)) // open loop: enough to absorb slow answers
+		// open loop: enough to absorb slow answers, below the embedded
+		// mode's 512 connections per client (embedded.DefaultMaxConnsPerClient)
+		workers = max(workers, min(int(l.rate/4), 400))
 	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -167,6 +172,9 @@ func publish(s *sink, l load) *run {
 				c.(*atomic.Int64).Add(1)
 				if after > 0 && (r.retryAfterMin.Load() == 0 || after < r.retryAfterMin.Load()) {
 					r.retryAfterMin.Store(after)
+				}
+				if l.honour && after > 0 {
+					time.Sleep(time.Duration(after) * time.Second)
 				}
 			}
 		})

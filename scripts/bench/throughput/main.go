@@ -56,6 +56,8 @@ type settings struct {
 	wait                     time.Duration
 	journal                  bool
 	benthosInFlight          int
+	maxBacklog               int64
+	ignoreRetryAfter         bool
 }
 
 func main() {
@@ -80,6 +82,8 @@ func main() {
 	flag.BoolVar(&s.fsyncs, "fsyncs", false, "count fsync+fdatasync per event through the stream (strace -c, an extra run at saturation and one at 500 ev/s)")
 	flag.DurationVar(&s.wait, "wait", 5*time.Minute, "longest wait for the deliveries of a run")
 	flag.IntVar(&s.benthosInFlight, "benthos-in-flight", 64, "max_in_flight of Benthos's http_client output (its default is 64; its transport keeps 2 idle connections per host)")
+	flag.Int64Var(&s.maxBacklog, "max-backlog", 0, "embedded.Options.MaxBacklog of herokuevents (0: its default; the backlog case lifts it)")
+	flag.BoolVar(&s.ignoreRetryAfter, "ignore-retry-after", false, "overload: refused publishers go on at once (hostile clients) instead of waiting Retry-After")
 	journal := flag.String("journal", "on", "the delivery log of herokuevents: on or off")
 	flag.Parse()
 	set := map[string]bool{}
@@ -197,7 +201,7 @@ func bench(s settings) {
 	}
 	if s.cases["paced"] {
 		for _, rate := range s.paced {
-			p, t := streamServer(embeddedOpts{journal: s.journal}, sk)
+			p, t := streamServer(embeddedOpts{journal: s.journal, maxBacklog: s.maxBacklog}, sk)
 			r, _, _ := measured(fmt.Sprintf("stream paced %.0f/s", rate), p, sk, load{targets: []target{t.stream}, n: int(rate * s.pacedFor.Seconds()), rate: rate}, s.wait)
 			p.stop()
 			r.print()
@@ -245,7 +249,7 @@ func saturation(s settings, sk *sink) float64 {
 		p.stop()
 		r.benthos.print()
 
-		p, t := streamServer(embeddedOpts{journal: s.journal}, sk)
+		p, t := streamServer(embeddedOpts{journal: s.journal, maxBacklog: s.maxBacklog}, sk)
 		r.direct, _, _ = measured("herokuevents direct", p, sk, closed(t.direct, s.events), s.wait)
 		p.stop()
 		r.direct.print()
@@ -254,7 +258,7 @@ func saturation(s settings, sk *sink) float64 {
 		if i == 0 {
 			prof = s.cpuprofile
 		}
-		p, t = streamServer(embeddedOpts{journal: s.journal, cpuprofile: prof}, sk)
+		p, t = streamServer(embeddedOpts{journal: s.journal, cpuprofile: prof, maxBacklog: s.maxBacklog}, sk)
 		r.stream, _, _ = measured("herokuevents stream + filter", p, sk, closed(t.stream, s.events), s.wait)
 		p.stop()
 		r.stream.print()
@@ -283,7 +287,7 @@ func saturation(s settings, sk *sink) float64 {
 // at saturation and at 500 ev/s.
 func fsyncs(s settings, sk *sink) {
 	for _, rate := range []float64{0, 500} {
-		p, t := streamServer(embeddedOpts{journal: s.journal, strace: true}, sk)
+		p, t := streamServer(embeddedOpts{journal: s.journal, strace: true, maxBacklog: s.maxBacklog}, sk)
 		n := s.events
 		if rate > 0 {
 			n = int(rate * s.pacedFor.Seconds())
@@ -306,9 +310,13 @@ func overload(s settings, sk *sink, peak float64) {
 		return
 	}
 	offered := s.overloadX * peak
-	p, t := streamServer(embeddedOpts{journal: s.journal}, sk)
+	prof := ""
+	if s.cpuprofile != "" {
+		prof = s.cpuprofile + ".overload"
+	}
+	p, t := streamServer(embeddedOpts{journal: s.journal, cpuprofile: prof, maxBacklog: s.maxBacklog}, sk)
 	defer p.stop()
-	l := load{targets: []target{t.stream}, n: int(offered * s.overloadFor.Seconds()), rate: offered}
+	l := load{targets: []target{t.stream}, n: int(offered * s.overloadFor.Seconds()), rate: offered, honour: !s.ignoreRetryAfter}
 	u0 := p.usage()
 	r := publish(sk, l)
 	backlogAtStop := r.expected.Load() - sk.count()
@@ -320,7 +328,8 @@ func overload(s settings, sk *sink, peak float64) {
 	half := r.start.Add(span / 2)
 	late := float64(sk.arrivedBetween(half, r.stop)) / r.stop.Sub(half).Seconds()
 	drain := st.last.Sub(r.stop)
-	out := row{name: fmt.Sprintf("stream overload %.1f× for %s", s.overloadX, s.overloadFor), offered: offered, rate: during, deliveries: during,
+	clients := map[bool]string{false: "clients wait Retry-After", true: "clients ignore Retry-After"}[s.ignoreRetryAfter]
+	out := row{name: fmt.Sprintf("stream overload %.1f× for %s", s.overloadX, s.overloadFor), offered: offered, note: clients, rate: during, deliveries: during,
 		p50: st.p50, p99: st.p99, p999: st.p999, rss: u1.rss, hwm: u1.hw, data: p.dataSize()}
 	if st.deliveries > 0 {
 		out.cpuPerDelivery = (u1.cpu - u0.cpu) / time.Duration(st.deliveries)
@@ -334,7 +343,7 @@ func overload(s settings, sk *sink, peak float64) {
 
 // fanout delivers each event of one subscription to k publications.
 func fanout(s settings, sk *sink, k int) {
-	p := startEmbedded(embeddedOpts{journal: s.journal})
+	p := startEmbedded(embeddedOpts{journal: s.journal, maxBacklog: s.maxBacklog})
 	defer p.stop()
 	t := tenantOf(p.first)
 	var pubs []string
@@ -349,7 +358,7 @@ func fanout(s settings, sk *sink, k int) {
 
 // tenants publishes round-robin over many tenants, each with its stream.
 func tenants(s settings, sk *sink) {
-	p := startEmbedded(embeddedOpts{journal: s.journal})
+	p := startEmbedded(embeddedOpts{journal: s.journal, maxBacklog: s.maxBacklog})
 	defer p.stop()
 	platform := p.first["HEROKUEVENTS_PLATFORM_URL"]
 	targets := make([]target, s.tenants)
@@ -375,7 +384,9 @@ func tenants(s settings, sk *sink) {
 // backlog publishes into a paused publication's stream, then resumes it
 // and measures the drain.
 func backlog(s settings, sk *sink, peak float64) {
-	p, t := streamServer(embeddedOpts{journal: s.journal}, sk)
+	// the queues' bound (embedded.DefaultMaxBacklog) lifted: the case is a
+	// backlog larger than it, as an outage of the endpoint leaves
+	p, t := streamServer(embeddedOpts{journal: s.journal, maxBacklog: -1}, sk)
 	defer p.stop()
 	tn := tenantOf(p.first)
 	call(tn.api+"/publications/systemStatus/pause", tn.key, http.MethodPost, nil, nil)
@@ -396,8 +407,8 @@ func backlog(s settings, sk *sink, peak float64) {
 		out.cpuPerDelivery = (u1.cpu - u0.cpu) / time.Duration(st.deliveries)
 	}
 	out.print()
-	fmt.Printf("  publishing: first tenth %.0f/s, last tenth %.0f/s (%.0f%%); drain %.0f/s = %.0f%% of the saturation rate %.0f/s; lost %d\n",
-		firstRate, lastRate, 100*lastRate/firstRate, drain, 100*drain/max(peak, 1), peak, st.lost)
+	fmt.Printf("  publishing: first tenth %.0f/s, last tenth %.0f/s (%.0f%%); accepted %d, refused %v; drain %.0f/s = %.0f%% of the saturation rate %.0f/s; lost %d\n",
+		firstRate, lastRate, 100*lastRate/firstRate, r.accepted.Load(), st.refusedByStatus, drain, 100*drain/max(peak, 1), peak, st.lost)
 }
 
 // targets of the bench app of a herokuevents child.

@@ -85,12 +85,14 @@ func serveEmbedded() {
 		defer pprof.StopCPUProfile()
 	}
 	ctx := context.Background()
+	maxBacklog, _ := strconv.ParseInt(os.Getenv("BENCH_MAX_BACKLOG"), 10, 64) // 0: the default bound
 	srv, err := embedded.Start(ctx, embedded.Options{
 		Addr: "127.0.0.1:0", DataDir: os.Getenv("BENCH_DIR"), App: "bench-app",
 		AllowEgress: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
 		Logger:      slog.New(slog.NewJSONHandler(io.Discard, nil)), // formatted as by serve, not kept
 		NoJournal:   os.Getenv("BENCH_JOURNAL") == "off",
 		Journal:     journallog.Retention{PerPublication: 100_000},
+		MaxBacklog:  maxBacklog,
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -167,6 +169,7 @@ type embeddedOpts struct {
 	journal    bool
 	cpuprofile string
 	strace     bool
+	maxBacklog int64 // embedded.Options.MaxBacklog (0: its default, -1: none)
 }
 
 func startEmbedded(o embeddedOpts) *proc {
@@ -174,7 +177,8 @@ func startEmbedded(o embeddedOpts) *proc {
 	if err != nil {
 		log.Fatal(err)
 	}
-	env := []string{"BENCH_DIR=" + dir, "BENCH_CPUPROFILE=" + o.cpuprofile, "BENCH_JOURNAL=" + map[bool]string{true: "on", false: "off"}[o.journal]}
+	env := []string{"BENCH_DIR=" + dir, "BENCH_CPUPROFILE=" + o.cpuprofile, "BENCH_JOURNAL=" + map[bool]string{true: "on", false: "off"}[o.journal],
+		"BENCH_MAX_BACKLOG=" + strconv.FormatInt(o.maxBacklog, 10)}
 	cmd := self("serve", env...)
 	var trace string
 	if o.strace {
