@@ -65,6 +65,10 @@ type Params struct {
 	Interval string `json:"interval,omitempty"`
 	Mapping  string `json:"mapping,omitempty"`
 	URL      string `json:"url,omitempty"`
+	// OnReplayGap is what a Salesforce subscription does when Salesforce
+	// refuses its stored replay id: "earliest" (default), "latest" or
+	// "halt" (see shared/sfsub).
+	OnReplayGap string `json:"on_replay_gap,omitempty"`
 	// Data Cloud.
 	Connector string `json:"connector,omitempty"`
 	Object    string `json:"object,omitempty"`

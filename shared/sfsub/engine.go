@@ -19,6 +19,9 @@ type Engine struct {
 	// Scan is how often the runner looks for subscriptions without a
 	// consumer (new, released, or due after a backoff); 5 s when zero.
 	Scan time.Duration
+	// Keepalive is the keepalive interval expected of Salesforce (60 s
+	// when zero); a subscription silent for twice it is stalled.
+	Keepalive time.Duration
 }
 
 var _ platform.Engine = Engine{}
@@ -54,6 +57,7 @@ func (e Engine) Run(ctx context.Context, d platform.Deps) error {
 		Client:       client,
 		Sessions:     AuthorizationSessions(d.Authorizations),
 		ScanInterval: e.Scan,
+		Keepalive:    e.Keepalive,
 		Logger:       log,
 		Metrics:      d.Metrics,
 	})

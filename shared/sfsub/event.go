@@ -30,6 +30,13 @@ const (
 	ExtChangedFields = "changedfields"
 	ExtNulledFields  = "nulledfields"
 	ExtDiffFields    = "difffields"
+	// ExtChangeType is a change event's ChangeEventHeader.changeType
+	// (CREATE, UPDATE, …, GAP_CREATE … GAP_OVERFLOW).
+	ExtChangeType = "sfchangetype"
+	// ExtGap is true on a CDC gap event (changeType GAP_*): Salesforce
+	// could not capture the change itself, only that records changed;
+	// read them again from the org.
+	ExtGap = "sfgap"
 )
 
 // idSpace is the UUIDv5 namespace of Salesforce event ids.
@@ -64,6 +71,12 @@ func ToEvent(tenant string, sub config.Subscription, ev pubsub.Event, now time.T
 	change := ev.Schema != nil && ev.Schema.IsChangeEvent()
 	if change {
 		out.Type = event.TypeCDC
+		if ct := changeType(ev.Data); ct != "" {
+			out.Extensions[ExtChangeType] = ct
+			if strings.HasPrefix(ct, "GAP_") {
+				out.Extensions[ExtGap] = true
+			}
+		}
 		if cf, err := ev.Schema.ChangeFields(ev.Data); err == nil {
 			for k, v := range map[string][]string{ExtChangedFields: cf.Changed, ExtNulledFields: cf.Nulled, ExtDiffFields: cf.Diff} {
 				if len(v) > 0 {
@@ -114,4 +127,22 @@ func unwrap(raw json.RawMessage) json.RawMessage {
 		return v
 	}
 	return raw
+}
+
+// changeType reads ChangeEventHeader.changeType (an Avro enum: a plain
+// string, or union-wrapped), or "".
+func changeType(data []byte) string {
+	var ev struct {
+		Header struct {
+			ChangeType json.RawMessage `json:"changeType"`
+		} `json:"ChangeEventHeader"`
+	}
+	if json.Unmarshal(data, &ev) != nil {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(unwrap(ev.Header.ChangeType), &s) != nil {
+		return ""
+	}
+	return s
 }

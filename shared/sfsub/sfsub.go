@@ -60,6 +60,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/herokuevents/herokuevents/shared/authorization"
+	"github.com/herokuevents/herokuevents/shared/backoff"
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/envelope"
 	"github.com/herokuevents/herokuevents/shared/event"
@@ -69,9 +70,28 @@ import (
 	"github.com/herokuevents/herokuevents/shared/salesforce/pubsub"
 )
 
-// ReplayFallback is the metric counted when a corrupted or expired replay
-// id made a subscription resume from its replay preset.
-const ReplayFallback = "ReplayFallback"
+// Metrics of subscription health (besides metric.Ingested), each with
+// the Platform dimension.
+const (
+	// ReplayFallback counts resumptions from the gap policy's preset after
+	// Salesforce refused a stored replay id.
+	ReplayFallback = "ReplayFallback"
+	// ReplayHalted counts refused replay ids of subscriptions whose gap
+	// policy is halt.
+	ReplayHalted = "ReplayHalted"
+	// SubscriptionStalled counts streams given up after neither events nor
+	// keepalives came for twice the keepalive interval.
+	SubscriptionStalled = "SubscriptionStalled"
+	// SubscriptionFailing counts failed attempts (state failing).
+	SubscriptionFailing = "SubscriptionFailing"
+)
+
+// reconnectLoop is how many streams in a row may end without a batch
+// before the subscription is failing (reconnects in a loop).
+const reconnectLoop = 3
+
+// errStalled ends a stream that went silent.
+var errStalled = errors.New("salesforce stream stalled")
 
 // Sessions returns the Pub/Sub session source of a tenant's authorization
 // (alias = the subscription's org_name). The source should refresh its
@@ -99,8 +119,13 @@ type Options struct {
 	// BatchSize is the number of events kept requested (1..100, default 100).
 	BatchSize int32
 	// MinBackoff and MaxBackoff bound the delay after a failure (1 s and
-	// 5 minutes when zero); it doubles with each consecutive failure.
+	// 5 minutes when zero); it doubles with each consecutive failure
+	// (shared/backoff, equal jitter).
 	MinBackoff, MaxBackoff time.Duration
+	// Keepalive is the keepalive interval Salesforce keeps (about 60 s, at
+	// most 270 s); 60 s when zero. A stream that brings neither events nor
+	// keepalives for twice it is stalled: given up, reconnected.
+	Keepalive time.Duration
 	// Metrics records Ingested and ReplayFallback; metric.Discard when nil.
 	Metrics metric.Recorder
 	// Logger gets one line per decision; slog.Default() when nil.
@@ -136,6 +161,9 @@ func New(o Options) (*Runner, error) {
 	}
 	if o.MaxBackoff <= 0 {
 		o.MaxBackoff = 5 * time.Minute
+	}
+	if o.Keepalive <= 0 {
+		o.Keepalive = 60 * time.Second
 	}
 	if o.Metrics == nil {
 		o.Metrics = metric.Discard
@@ -443,6 +471,14 @@ type stream struct {
 	unauthRetried bool
 	// eofs counts consecutive server closes without a batch.
 	eofs int
+	// empties counts consecutive streams that ended without a batch (any
+	// cause): reconnectLoop of them is a reconnect loop.
+	empties int
+	// stalls counts consecutive stalls (drives their backoff).
+	stalls int
+	// gapFrom is the refused replay id (hex) of a fallback until the first
+	// batch after it records where the subscription resumed.
+	gapFrom, gapPreset string
 }
 
 // run subscribes and processes batches until an error.
@@ -461,27 +497,47 @@ func (s *stream) run(ctx context.Context) error {
 	switch {
 	case len(cp) > 0 && !s.fallback:
 		req.Replay, req.ReplayID, preset = pubsub.ReplayCustom, cp, "custom"
+	case s.fallback && GapPolicy(sub.Subscription) == GapEarliest:
+		req.Replay, preset = pubsub.ReplayEarliest, "earliest"
+	case s.fallback:
+		req.Replay = pubsub.ReplayLatest
 	case sub.Replay == ReplayEarliest:
 		req.Replay, preset = pubsub.ReplayEarliest, "earliest"
 	default:
 		req.Replay = pubsub.ReplayLatest
 	}
-	subscription, err := s.r.o.Client.Subscribe(WithSessionSource(ctx, src), req)
+	// The stream's own context: the watchdog ends it when neither events
+	// nor keepalives came for twice the keepalive interval.
+	sctx, scancel := context.WithCancelCause(ctx)
+	defer scancel(nil)
+	stallAfter := 2 * s.r.o.Keepalive
+	watchdog := time.AfterFunc(stallAfter, func() { scancel(errStalled) })
+	defer watchdog.Stop()
+	subscription, err := s.r.o.Client.Subscribe(WithSessionSource(sctx, src), req)
 	if err != nil {
-		return err
+		return s.streamErr(ctx, sctx, stallAfter, err)
 	}
 	defer subscription.Close()
 	s.log.InfoContext(ctx, "salesforce subscribe", "replay", preset, "checkpoint", hex.EncodeToString(req.ReplayID))
 	for {
 		b, err := subscription.Recv()
 		if err != nil {
-			return err
+			return s.streamErr(ctx, sctx, stallAfter, err)
 		}
+		watchdog.Reset(stallAfter)
 		if err := s.batch(ctx, sub.Subscription, b); err != nil {
 			return err
 		}
-		s.fallback, s.unauthRetried, s.eofs = false, false, 0
+		s.fallback, s.unauthRetried, s.eofs, s.empties, s.stalls = false, false, 0, 0, 0
 	}
+}
+
+// streamErr is errStalled when the watchdog ended the stream, else err.
+func (s *stream) streamErr(ctx, sctx context.Context, stallAfter time.Duration, err error) error {
+	if ctx.Err() == nil && errors.Is(context.Cause(sctx), errStalled) {
+		return fmt.Errorf("%w: no events or keepalives for %s (twice the keepalive interval)", errStalled, stallAfter)
+	}
+	return err
 }
 
 // batch enqueues a batch's events and then advances the checkpoint.
@@ -519,7 +575,8 @@ func (s *stream) batch(ctx context.Context, sub config.Subscription, b *pubsub.B
 	}
 	wctx, cancel := storeCtx(ctx)
 	defer cancel()
-	return s.r.update(wctx, s.c, func(rec *record, _ *config.Item) {
+	var was string
+	err := s.r.update(wctx, s.c, func(rec *record, _ *config.Item) {
 		st := rec.State
 		if st == nil {
 			st = &config.SourceState{}
@@ -529,15 +586,35 @@ func (s *stream) batch(ctx context.Context, sub config.Subscription, b *pubsub.B
 			st.Checkpoint = cp
 		}
 		st.CheckedAt = now.UTC()
+		was = st.Status
 		if st.Status != StatusActive {
-			if st.Status == StatusFailing {
+			if st.Status == StatusFailing || st.Status == StatusStalled {
 				st.LastError = ""
 			}
 			st.Status = StatusActive
 		}
+		if s.gapFrom != "" && len(cp) > 0 {
+			st.LastError = fmt.Sprintf("Salesforce refused replay id %s; resumed from %s (--on-replay-gap %s) at replay id %s",
+				s.gapFrom, s.gapPreset, GapPolicy(sub), hex.EncodeToString(cp))
+			if s.gapPreset == "LATEST" {
+				st.LastError += ": events published since the refused replay id were skipped"
+			}
+		}
 		rec.Lease.Failures = 0
 		s.c.retryAt = time.Time{}
 	})
+	if err != nil {
+		return err
+	}
+	if s.gapFrom != "" && len(cp) > 0 {
+		s.log.WarnContext(ctx, "salesforce replay gap resumed", "decision", "resume", "policy", GapPolicy(sub),
+			"replay_id_before", s.gapFrom, "replay_id_after", hex.EncodeToString(cp), "preset", s.gapPreset)
+		s.gapFrom, s.gapPreset = "", ""
+	}
+	if was == StatusStalled || was == StatusFailing {
+		s.log.InfoContext(ctx, "salesforce subscription recovered", "decision", "active", "was", was)
+	}
+	return nil
 }
 
 // unqueueable is the body that stands for an event the queues cannot
@@ -596,30 +673,49 @@ func (s *stream) send(ctx context.Context, msgs []queue.Message) error {
 // long to wait before subscribing again.
 func (s *stream) handle(ctx context.Context, err error) time.Duration {
 	sub := s.c.sub()
+	s.empties++
 	switch {
-	case errors.Is(err, io.EOF):
+	case errors.Is(err, errStalled):
+		s.stalls++
+		wait := s.r.backoff(s.stalls)
+		msg := fmt.Sprintf("stalled: %v; reconnecting (attempt %d, next in %s)", err, s.stalls, wait.Round(time.Millisecond))
+		s.log.WarnContext(ctx, "salesforce subscription stalled", "decision", "reconnect", "stalls", s.stalls,
+			"retry_in_ms", wait.Milliseconds(), "keepalive_s", s.r.o.Keepalive.Seconds())
+		s.r.o.Metrics.Count(ctx, SubscriptionStalled, 1, "Platform", config.PlatformSalesforce)
+		s.record(ctx, StatusStalled, msg, false)
+		return wait
+	case errors.Is(err, io.EOF) && s.empties < reconnectLoop:
 		s.eofs++
 		s.log.InfoContext(ctx, "salesforce stream closed by the server; resubscribing", "closes", s.eofs)
 		if s.eofs > 1 {
 			return min(s.r.o.MinBackoff*time.Duration(s.eofs), s.r.o.MaxBackoff)
 		}
 		return 0
+	case errors.Is(err, io.EOF):
+		err = fmt.Errorf("salesforce ended the stream %d times in a row without a batch (a reconnect loop): %w", s.empties, err)
 	case errors.Is(err, pubsub.ErrUnauthenticated) && !s.unauthRetried:
 		s.unauthRetried = true
 		s.log.InfoContext(ctx, "salesforce session expired; refreshing and resuming from the checkpoint")
 		return 0
+	case errors.Is(err, pubsub.ErrReplayCorrupted) && GapPolicy(sub.Subscription) == GapHalt && sub.State != nil && len(sub.State.Checkpoint) > 0:
+		err = fmt.Errorf("salesforce refused replay id %s and the gap policy is halt (--on-replay-gap halt): "+
+			"the subscription stays at its checkpoint, nothing is skipped; to go on, update it to --on-replay-gap earliest or latest: %w",
+			hex.EncodeToString(sub.State.Checkpoint), err)
+		s.r.o.Metrics.Count(ctx, ReplayHalted, 1, "Platform", config.PlatformSalesforce)
 	case errors.Is(err, pubsub.ErrReplayCorrupted) && !s.fallback && sub.State != nil && len(sub.State.Checkpoint) > 0:
 		s.fallback = true
 		preset := "LATEST"
-		if sub.Replay == ReplayEarliest {
+		if GapPolicy(sub.Subscription) == GapEarliest {
 			preset = "EARLIEST"
 		}
-		note := fmt.Sprintf("replay id %s was rejected as corrupted or expired (%v); resumed from %s",
-			hex.EncodeToString(sub.State.Checkpoint), err, preset)
+		s.gapFrom, s.gapPreset = hex.EncodeToString(sub.State.Checkpoint), preset
+		note := fmt.Sprintf("Salesforce refused replay id %s (%v); resuming from %s (--on-replay-gap %s)",
+			hex.EncodeToString(sub.State.Checkpoint), err, preset, GapPolicy(sub.Subscription))
 		if preset == "LATEST" {
-			note += ": events published since the checkpoint were skipped"
+			note += ": events published since the checkpoint are skipped"
 		}
-		s.log.WarnContext(ctx, "salesforce replay fallback", "preset", preset, "checkpoint", hex.EncodeToString(sub.State.Checkpoint), "err", err)
+		s.log.WarnContext(ctx, "salesforce replay fallback", "decision", "fallback", "policy", GapPolicy(sub.Subscription), "preset", preset,
+			"replay_id_before", hex.EncodeToString(sub.State.Checkpoint), "err", err)
 		s.r.o.Metrics.Count(ctx, ReplayFallback, 1, "Platform", config.PlatformSalesforce)
 		wctx, cancel := storeCtx(ctx)
 		defer cancel()
@@ -664,18 +760,34 @@ func (s *stream) handle(ctx context.Context, err error) time.Duration {
 		failures = 1
 	}
 	wait := s.r.backoff(failures)
-	s.log.WarnContext(ctx, "salesforce subscription failing", "err", err, "failures", failures, "retry_in", wait)
+	s.r.o.Metrics.Count(ctx, SubscriptionFailing, 1, "Platform", config.PlatformSalesforce)
+	s.log.WarnContext(ctx, "salesforce subscription failing", "decision", "retry", "err", err, "failures", failures, "retry_in_ms", wait.Milliseconds())
 	s.unauthRetried = false
 	return wait
 }
 
-// backoff is MinBackoff doubled per consecutive failure, up to MaxBackoff.
-func (r *Runner) backoff(failures int) time.Duration {
-	d := r.o.MinBackoff
-	for i := 1; i < failures && d < r.o.MaxBackoff; i++ {
-		d *= 2
+// record writes a state and reason (and counts a failure when failed).
+func (s *stream) record(ctx context.Context, status, reason string, failed bool) {
+	wctx, cancel := storeCtx(ctx)
+	defer cancel()
+	err := s.r.update(wctx, s.c, func(rec *record, _ *config.Item) {
+		if rec.State == nil {
+			rec.State = &config.SourceState{}
+		}
+		rec.State.Status, rec.State.LastError = status, reason
+		if failed {
+			rec.Lease.Failures++
+		}
+	})
+	if err != nil {
+		s.log.WarnContext(ctx, "record salesforce subscription state", "status", status, "err", err)
 	}
-	return min(d, r.o.MaxBackoff)
+}
+
+// backoff is the delay after consecutive failures: MinBackoff doubled per
+// failure up to MaxBackoff, with equal jitter (shared/backoff).
+func (r *Runner) backoff(failures int) time.Duration {
+	return backoff.Policy{Base: r.o.MinBackoff, Cap: r.o.MaxBackoff, Jitter: backoff.EqualJitter}.Delay(failures)
 }
 
 // TickFunc adapts Tick to a scheduled Lambda invocation: each tick consumes

@@ -1,11 +1,13 @@
 package sfsub_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -379,20 +381,20 @@ func replay(n uint64) []byte {
 	return b
 }
 
-func TestCorruptedReplayIDFallsBack(t *testing.T) {
+func TestRefusedReplayIDFollowsTheGapPolicy(t *testing.T) {
 	tests := []struct {
-		name, replay string
-		wantOld      bool
-		wantNote     string
+		name, gap string
+		wantOld   bool
+		wantNote  string
 	}{
-		{name: "latest by default", replay: sfsub.ReplayLatest, wantNote: "resumed from LATEST: events published since the checkpoint were skipped"},
-		{name: "earliest opted in", replay: sfsub.ReplayEarliest, wantOld: true, wantNote: "resumed from EARLIEST"},
+		{name: "earliest by default", wantOld: true, wantNote: "resumed from EARLIEST (--on-replay-gap earliest) at replay id "},
+		{name: "latest", gap: sfsub.GapLatest, wantNote: "resumed from LATEST (--on-replay-gap latest) at replay id "},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := setup(t)
 			old := e.emit(t, standin.SystemStatusTopic, `{"Context__c":"old"}`)
-			sub := e.subscribe(t, "status", standin.SystemStatusTopic, tt.replay, replay(1<<40))
+			sub := e.subscribeGap(t, "status", standin.SystemStatusTopic, tt.gap, replay(1<<40))
 			r := e.runner(t)
 			ctx, cancel := context.WithCancel(t.Context())
 			defer cancel()
@@ -409,12 +411,99 @@ func TestCorruptedReplayIDFallsBack(t *testing.T) {
 			require.NoError(t, <-done)
 			assert.Equal(t, want, replayIDs(e.sink.all()))
 			st := e.state(t, sub.ID)
-			assert.Contains(t, st.LastError, "replay id 0000010000000000 was rejected as corrupted or expired")
-			assert.Contains(t, st.LastError, tt.wantNote)
+			assert.Contains(t, st.LastError, "Salesforce refused replay id 0000010000000000", "the replay id before")
+			assert.Contains(t, st.LastError, tt.wantNote, "the replay id after")
 			assert.Equal(t, fresh[0].ReplayID, st.Checkpoint)
 			assert.Equal(t, 1, e.metrics.get(sfsub.ReplayFallback))
 		})
 	}
+}
+
+// With halt, a refused replay id leaves the subscription failing at its
+// checkpoint, retried with backoff, and no event is skipped.
+func TestRefusedReplayIDWithHaltFails(t *testing.T) {
+	e := setup(t)
+	e.emit(t, standin.SystemStatusTopic, `{"Context__c":"old"}`)
+	bad := replay(1 << 40)
+	sub := e.subscribeGap(t, "status", standin.SystemStatusTopic, sfsub.GapHalt, bad)
+	r := e.runner(t)
+	runFor(t, r, func() bool {
+		st := e.state(t, sub.ID)
+		return st.Status == sfsub.StatusFailing && e.metrics.get(sfsub.ReplayHalted) >= 2
+	})
+	e.emit(t, standin.SystemStatusTopic, `{"Context__c":"new"}`)
+	st := e.state(t, sub.ID)
+	assert.Equal(t, sfsub.StatusFailing, st.Status)
+	assert.Contains(t, st.LastError, "salesforce refused replay id 0000010000000000 and the gap policy is halt")
+	assert.Equal(t, bad, st.Checkpoint, "the checkpoint stays")
+	assert.Empty(t, e.sink.all(), "nothing skipped, nothing delivered")
+	assert.Zero(t, e.metrics.get(sfsub.ReplayFallback))
+	assert.GreaterOrEqual(t, e.metrics.get(sfsub.SubscriptionFailing), 1, "counted")
+}
+
+// A stream that goes silent (no events, no keepalives) is stalled within
+// twice the keepalive interval, reconnected with backoff, and active again
+// when Salesforce speaks again, with the events of the stall.
+func TestStalledStreamIsReportedAndRecovers(t *testing.T) {
+	e := setup(t) // the stand-in's keepalive: 100 ms
+	sub := e.subscribe(t, "status", standin.SystemStatusTopic, sfsub.ReplayLatest, nil)
+	log := &lockedBuffer{}
+	r := e.runner(t, func(o *sfsub.Options) {
+		o.Keepalive = 100 * time.Millisecond
+		o.Logger = slog.New(slog.NewJSONHandler(log, nil))
+	})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	require.Eventually(t, func() bool { return e.state(t, sub.ID).Status == sfsub.StatusActive }, 10*time.Second, 20*time.Millisecond)
+
+	e.org.Stall(true)
+	stalledAt := time.Now()
+	require.Eventually(t, func() bool { return e.state(t, sub.ID).Status == sfsub.StatusStalled }, 10*time.Second, 20*time.Millisecond)
+	assert.Less(t, time.Since(stalledAt), 5*time.Second)
+	assert.Contains(t, e.state(t, sub.ID).LastError, "no events or keepalives for 200ms")
+	assert.GreaterOrEqual(t, e.metrics.get(sfsub.SubscriptionStalled), 1)
+	assert.Contains(t, log.String(), `"msg":"salesforce subscription stalled"`)
+	assert.Contains(t, log.String(), `"tenant":"tenant-1","subscription":"status"`)
+	during := e.emit(t, standin.SystemStatusTopic, `{"Context__c":"during"}`)
+
+	e.org.Stall(false)
+	require.Eventually(t, func() bool { return e.state(t, sub.ID).Status == sfsub.StatusActive && len(e.sink.all()) == 1 },
+		10*time.Second, 20*time.Millisecond)
+	cancel()
+	require.NoError(t, <-done)
+	assert.Empty(t, e.state(t, sub.ID).LastError)
+	assert.Equal(t, hexIDs(during), replayIDs(e.sink.all()))
+	assert.Contains(t, log.String(), `"msg":"salesforce subscription recovered"`)
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func (e *env) subscribeGap(t *testing.T, name, topic, gap string, checkpoint []byte) config.Subscription {
+	t.Helper()
+	sub := config.Subscription{ID: uuid.NewString(), Name: name, Platform: config.PlatformSalesforce,
+		Params: config.Params{Event: topic, OrgName: "example-org", OnReplayGap: gap},
+		State:  &config.SourceState{Status: sfsub.StatusPending, Checkpoint: checkpoint}}
+	_, err := config.Insert(t.Context(), e.store, config.Item{Tenant: tenant, Kind: config.KindSubscription, ID: sub.ID,
+		Name: name, Index: api.IndexTime(time.Now().Add(-time.Second))}, sub)
+	require.NoError(t, err)
+	return sub
 }
 
 func TestTickLeasesOneConsumerPerSubscription(t *testing.T) {
@@ -499,4 +588,29 @@ func TestTickFuncStopsBeforeTheInvocationDeadline(t *testing.T) {
 	require.NoError(t, r.TickFunc(200*time.Millisecond, 0)(t.Context(), start))
 	assert.GreaterOrEqual(t, time.Since(start), 200*time.Millisecond)
 	assert.Less(t, time.Since(start), time.Second)
+}
+
+// CDC gap events are delivered with their change type and flagged.
+func TestGapEventsAreFlagged(t *testing.T) {
+	e := setup(t)
+	e.emit(t, standin.AccountChangeTopic,
+		`{"ChangeEventHeader":{"changeType":"CREATE","recordIds":["001xx0000000001AAA"]},"Name":"Acme"}`,
+		`{"ChangeEventHeader":{"changeType":"GAP_UPDATE","recordIds":["001xx0000000001AAA"]}}`,
+		`{"ChangeEventHeader":{"changeType":"GAP_OVERFLOW","recordIds":["*"]}}`)
+	e.subscribe(t, "accounts", standin.AccountChangeTopic, sfsub.ReplayEarliest, nil)
+	runFor(t, e.runner(t), func() bool { return len(e.sink.all()) == 3 })
+	got := e.sink.all()
+	require.Len(t, got, 3)
+	for i, want := range []struct {
+		changeType string
+		gap        bool
+	}{{"CREATE", false}, {"GAP_UPDATE", true}, {"GAP_OVERFLOW", true}} {
+		ext := got[i].Event.Extensions
+		assert.Equal(t, want.changeType, ext[sfsub.ExtChangeType], "event %d", i)
+		if want.gap {
+			assert.Equal(t, true, ext[sfsub.ExtGap], "event %d", i)
+		} else {
+			assert.NotContains(t, ext, sfsub.ExtGap, "event %d", i)
+		}
+	}
 }

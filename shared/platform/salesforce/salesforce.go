@@ -38,8 +38,12 @@ func Platform() platform.Platform {
 
 Events start with the next one published (--replay latest, the default) or with the oldest one Salesforce
 retains, up to 72 hours (--replay earliest). After that the subscription resumes where it stopped. When
-Salesforce no longer accepts the stored position (older than 72 hours, or the org moved), it resumes from
-the --replay preset and says so in subscriptions:info.`,
+Salesforce no longer accepts the stored position (older than 72 hours, or the org moved), --on-replay-gap
+decides: earliest (the default) resumes from the oldest retained event, latest from the next one (events in
+between are skipped), halt keeps the subscription failing at its position; subscriptions:info says which,
+with the replay ids before and after. A subscription that gets neither events nor keepalives for twice the
+keepalive interval (2 minutes) is stalled, and one that keeps reconnecting or is refused is failing: both
+show their reason in subscriptions:info and are retried with backoff.`,
 				Example: `  herokuevents subscriptions:salesforce:create accountChange -t /data/AccountChangeEvent -A my-org -a my-app
   herokuevents subscriptions:salesforce:create orderCreated -t /event/Order_Created__e -A my-org --replay earliest \
     --target ordersHook --filter 'root = if this.Amount__c.double > 100 { this } else { deleted() }' -a my-app`,
@@ -48,6 +52,8 @@ the --replay preset and says so in subscriptions:info.`,
 						Check: platform.Pattern(topicShape, "--topic %q: use a Salesforce channel such as /event/Name__e or /data/AccountChangeEvent")},
 					{Name: "org-alias", Shorthand: "A", Field: "org_name", Usage: "alias of the authorization of the org (required)", Required: true},
 					{Name: "replay", Usage: "where to start: latest (default) or earliest (the retained 72 h)", Check: platform.OneOf("replay", config.ReplayLatest, config.ReplayEarliest)},
+					{Name: "on-replay-gap", Field: "on_replay_gap", Usage: "when Salesforce refuses the stored replay id: resume from earliest (default), latest (skipping), or halt (failing, nothing skipped)",
+						Check: platform.OneOf("on-replay-gap", gapEarliest, gapLatest, gapHalt)},
 				},
 				Link: platform.LinkFlags{Filter: "f"},
 			},
@@ -76,6 +82,14 @@ unions ({"Status__c": {"string": "up"}}); CreatedDate defaults to the event time
 	}
 }
 
+// Gap policies (shared/sfsub's, not linked here: the api Lambda is near
+// its size budget).
+const (
+	gapEarliest = "earliest"
+	gapLatest   = "latest"
+	gapHalt     = "halt"
+)
+
 // validateSubscription: {name, event, org_name, replay?, target?, filter?}.
 // The new subscription is due at once for the subscriber (State.NextRun =
 // now).
@@ -85,6 +99,7 @@ func validateSubscription(ctx context.Context, d platform.Deps, tenant string, b
 		Event   string `json:"event"`
 		OrgName string `json:"org_name"`
 		Replay  string `json:"replay"`
+		Gap     string `json:"on_replay_gap"`
 	}
 	if err := httpjson.Decode(body, &req); err != nil {
 		return config.Subscription{}, err
@@ -105,11 +120,16 @@ func validateSubscription(ctx context.Context, d platform.Deps, tenant string, b
 	default:
 		return config.Subscription{}, config.Invalid("replay must be %q or %q.", config.ReplayLatest, config.ReplayEarliest)
 	}
+	switch req.Gap {
+	case "", gapEarliest, gapLatest, gapHalt:
+	default:
+		return config.Subscription{}, config.Invalid("on_replay_gap must be %q, %q or %q.", gapEarliest, gapLatest, gapHalt)
+	}
 	if err := authorization.CheckOrg(ctx, d.Store, tenant, req.OrgName); err != nil {
 		return config.Subscription{}, err
 	}
 	return config.Subscription{
-		Params: config.Params{Event: req.Event, OrgName: req.OrgName},
+		Params: config.Params{Event: req.Event, OrgName: req.OrgName, OnReplayGap: req.Gap},
 		Replay: req.Replay,
 		State:  &config.SourceState{Status: config.StatusPending, NextRun: d.Clock()().UTC()},
 	}, nil

@@ -70,8 +70,11 @@ func TestPlatforms(t *testing.T) {
 	p := validator{r: r, tenant: tenant}
 	ctx := t.Context()
 	subs := []struct {
-		body, err, replay string
+		body, err, replay, gap string
 	}{
+		{body: `{"name":"a","event":"/event/Foo__e","org_name":"example-org","on_replay_gap":"halt"}`, replay: "latest", gap: "halt"},
+		{body: `{"name":"a","event":"/event/Foo__e","org_name":"example-org","on_replay_gap":"latest"}`, replay: "latest", gap: "latest"},
+		{body: `{"name":"a","event":"/event/Foo__e","org_name":"example-org","on_replay_gap":"skip"}`, err: "on_replay_gap must be"},
 		{body: `{"name":"a","event":"/data/AccountChangeEvent","org_name":"example-org"}`, replay: "latest"},
 		{body: `{"name":"a","event":"/event/Order_Created__e","org_name":"example-org","replay":"earliest"}`, replay: "earliest"},
 		{body: `{"name":"a","event":"/data/ChangeEvents","org_name":"example-org"}`, replay: "latest"},
@@ -98,6 +101,7 @@ func TestPlatforms(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, "example-org", sub.Params.OrgName)
 			assert.Equal(t, tt.replay, sub.Replay)
+			assert.Equal(t, tt.gap, sub.Params.OnReplayGap)
 			require.NotNil(t, sub.State)
 			assert.Equal(t, sfsub.StatusPending, sub.State.Status)
 			assert.Equal(t, now, sub.State.NextRun, "due at once for the subscriber")
