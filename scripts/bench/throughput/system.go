@@ -449,9 +449,9 @@ func startBenthos(bin, sinkURL string, inFlight int) *proc {
 // tenant is one app of a herokuevents child: its API (with key) and publish
 // credentials.
 type tenant struct {
-	api, key         string
-	publish          string
-	user, pass, name string
+	api, key   string
+	publish    string
+	user, pass string
 }
 
 func tenantOf(vars map[string]string) tenant {
