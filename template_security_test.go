@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -60,6 +61,9 @@ func refsIn(v any) []string {
 	return out
 }
 
+// secretName matches the names of settings that hold secrets.
+var secretName = regexp.MustCompile(`PASSWORD|SECRET|SALT|PRIVATE_KEY|TOKEN`)
+
 func envVars(fn samtemplate.Resource) map[string]any {
 	env, _ := fn.Properties["Environment"].(map[string]any)
 	vars, _ := env["Variables"].(map[string]any)
@@ -104,6 +108,8 @@ func TestTemplateSecretsNotInEnvironment(t *testing.T) {
 				}
 			}
 			for name, v := range envVars(fn) {
+				assert.False(t, secretName.MatchString(name) && !strings.HasSuffix(name, "_ARN"),
+					"%s of %s names a secret: hand the function the ARN of a Secrets Manager secret (NAME_ARN)", name, id)
 				for _, ref := range refsIn(v) {
 					assert.False(t, noEcho[ref], "%s=%v hands the secret parameter %s to %s in plain text", name, v, ref, id)
 					if tpl.Resources[ref].Type == "AWS::SecretsManager::Secret" {
