@@ -14,6 +14,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/lambdaio"
 	"github.com/herokuevents/herokuevents/shared/platform"
 	"github.com/herokuevents/herokuevents/shared/platform/catalog"
+	"github.com/herokuevents/herokuevents/shared/platform/webhook/cloudevent"
 	"github.com/herokuevents/herokuevents/shared/sfsub"
 )
 
@@ -24,8 +25,11 @@ func main() {
 	app := awsapp.Must(awsapp.New(env, awsapp.Options{
 		Platforms: catalog.All(),
 		DataPlane: true,
-		Engines:   map[string]platform.Engine{config.PlatformSalesforce: sfsub.Engine{}}, // Pub/Sub API publisher
-		Journal:   log,
+		Engines: map[string]platform.Engine{
+			config.PlatformSalesforce: sfsub.Engine{},      // Pub/Sub API publisher
+			config.PlatformWebhook:    cloudevent.Engine{}, // signed CloudEvents POSTs
+		},
+		Journal: log,
 	}))
 	h := awsapp.Must(app.Deliver(ctx))
 	settings, err := samtemplate.Settings(herokuevents.Template, "DeliverFunction") // the batch numbers SAM deploys

@@ -183,6 +183,19 @@ func TestAuthorizationErrors(t *testing.T) {
 		r := h.do(http.MethodGet, "/v1/tenants/"+h.a.ID+"/authorizations", "", "Bearer "+h.b.APIKey)
 		assert.Equal(t, http.StatusUnauthorized, r.Status)
 	})
+	t.Run("a denied callback's page escapes the org's description", func(t *testing.T) {
+		created := h.mustCreate(h.a, "/platforms/salesforce/authorizations",
+			`{"alias":"denied-org","login_url":"`+h.org.LoginURL()+`"}`)
+		ru, err := url.Parse(created["extra"].(map[string]any)["redirect_uri"].(string))
+		require.NoError(t, err)
+		q := url.Values{"state": {ru.Query().Get("state")}, "error": {"access_denied"},
+			"error_description": {`<script>alert("x")</script> & more`}}
+		r := h.do(http.MethodGet, api.CallbackPath+"?"+q.Encode(), "", "")
+		assert.Equal(t, http.StatusBadRequest, r.Status)
+		assert.Contains(t, string(r.Body), "<h1>Not connected</h1>")
+		assert.NotContains(t, string(r.Body), "<script>")
+		assert.Contains(t, string(r.Body), "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; more")
+	})
 	t.Run("bad callback state", func(t *testing.T) {
 		r := h.do(http.MethodGet, api.CallbackPath+"?code=x&state=forged", "", "")
 		assert.Equal(t, http.StatusBadRequest, r.Status)

@@ -23,7 +23,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/deliver"
 	"github.com/herokuevents/herokuevents/shared/event"
 	"github.com/herokuevents/herokuevents/shared/logtest"
-	"github.com/herokuevents/herokuevents/shared/platform/webhook"
+	"github.com/herokuevents/herokuevents/shared/platform/webhook/cloudevent"
 	"github.com/herokuevents/herokuevents/shared/queue"
 	"github.com/herokuevents/herokuevents/shared/sink"
 )
@@ -57,7 +57,7 @@ func newEnv(t *testing.T, timeout time.Duration) *env {
 	h, err := deliver.New(deliver.Options{
 		Store: store,
 		Publishers: map[string]deliver.Publisher{
-			config.PlatformWebhook: &webhook.Publisher{Sealer: sealer, Client: sink.NewEgress(allow).Client(timeout)},
+			config.PlatformWebhook: &cloudevent.Publisher{Sealer: sealer, Client: sink.NewEgress(allow).Client(timeout)},
 		},
 		Requeue: queue.SenderFunc(func(_ context.Context, msgs ...queue.Message) error {
 			e.mu.Lock()
@@ -470,7 +470,7 @@ func TestDelayNeverPassesHorizon(t *testing.T) {
 
 func TestPrivateAddressRefusedWithoutAllowList(t *testing.T) {
 	e := newEnv(t, 0)
-	e.handler.Publishers = map[string]deliver.Publisher{config.PlatformWebhook: &webhook.Publisher{Sealer: e.sealer, Client: sink.NewEgress(nil).Client(0)}} // guarded, no allow list
+	e.handler.Publishers = map[string]deliver.Publisher{config.PlatformWebhook: &cloudevent.Publisher{Sealer: e.sealer, Client: sink.NewEgress(nil).Client(0)}} // guarded, no allow list
 	srv, got := endpoint(t, status(200))
 	pub, _ := e.publication(t, "hook", srv.URL, config.RetryPolicy{})
 	f := failures(e.handler.HandleBatch(t.Context(), []queue.Message{delivery(t, "m1", event.Delivery{Tenant: tenant, Publication: pub.ID, Event: sampleEvent()})}))
@@ -665,7 +665,7 @@ func TestCloudEvent(t *testing.T) {
 	ev := sampleEvent()
 	ev.Extensions = map[string]any{"tenant": "t-1", "Bad-Name": "x"}
 	ev.DataContentType = "application/avro"
-	b, err := webhook.CloudEvent(ev)
+	b, err := cloudevent.Structured(ev)
 	require.NoError(t, err)
 	var m map[string]json.RawMessage
 	require.NoError(t, json.Unmarshal(b, &m))
@@ -677,24 +677,24 @@ func TestCloudEvent(t *testing.T) {
 
 	scalar := sampleEvent()
 	scalar.Data = json.RawMessage(` 42`)
-	b, err = webhook.CloudEvent(scalar)
+	b, err = cloudevent.Structured(scalar)
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(b, &m))
 	assert.JSONEq(t, `42`, string(m["data"]))
 
 	broken := sampleEvent()
 	broken.Data = json.RawMessage(`{"a":`)
-	_, err = webhook.CloudEvent(broken)
+	_, err = cloudevent.Structured(broken)
 	assert.ErrorContains(t, err, "not valid JSON")
 
 	noID := sampleEvent()
 	noID.ID = ""
-	_, err = webhook.CloudEvent(noID)
+	_, err = cloudevent.Structured(noID)
 	assert.ErrorIs(t, err, event.ErrInvalid)
 
 	noTime := sampleEvent()
 	noTime.Time = time.Time{}
-	b, err = webhook.CloudEvent(noTime)
+	b, err = cloudevent.Structured(noTime)
 	require.NoError(t, err)
 	m = nil
 	require.NoError(t, json.Unmarshal(b, &m))

@@ -12,7 +12,7 @@ import (
 )
 
 // Encode returns ev as a CloudEvents 1.0 structured-mode JSON object, as a
-// webhook receives it (shared/platform/webhook.CloudEvent, which this
+// webhook receives it (shared/platform/webhook/cloudevent.Structured, which this
 // package does not import: the ingest function links no platform): data
 // byte for byte, datacontenttype a JSON type, the dataschema and the
 // extension attributes CloudEvents allows.

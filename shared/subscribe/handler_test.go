@@ -15,7 +15,7 @@ import (
 
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/config/memstore"
-	"github.com/herokuevents/herokuevents/shared/platform/webhook"
+	"github.com/herokuevents/herokuevents/shared/platform/webhook/cloudevent"
 	"github.com/herokuevents/herokuevents/shared/pull"
 	"github.com/herokuevents/herokuevents/shared/pull/mempull"
 	"github.com/herokuevents/herokuevents/shared/pull/pulltest"
@@ -229,7 +229,7 @@ func TestEncodeLikeWebhook(t *testing.T) {
 	ev := pulltest.Event(3)
 	ev.DataSchema = "https://example.com/s.json"
 	ev.Extensions = map[string]any{"changedfields": "Name", "flag": true, "Bad-Name": "x"}
-	want, err := webhook.CloudEvent(ev)
+	want, err := cloudevent.Structured(ev)
 	require.NoError(t, err)
 	got, err := subscribe.Encode(ev)
 	require.NoError(t, err)

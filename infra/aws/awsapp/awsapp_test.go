@@ -23,6 +23,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/platform"
 	"github.com/herokuevents/herokuevents/shared/platform/catalog"
 	"github.com/herokuevents/herokuevents/shared/platform/platformtest"
+	"github.com/herokuevents/herokuevents/shared/platform/webhook/cloudevent"
 	"github.com/herokuevents/herokuevents/shared/queue"
 	"github.com/herokuevents/herokuevents/shared/sfsub"
 )
@@ -55,7 +56,7 @@ func TestFakePlatformIsOneUnit(t *testing.T) {
 	}
 	denv := awsenv.MustLoad(t.Context(), "deliver")
 	dapp, err := awsapp.New(denv, awsapp.Options{Platforms: platforms, DataPlane: true,
-		Engines: map[string]platform.Engine{config.PlatformSalesforce: sfsub.Engine{}}})
+		Engines: map[string]platform.Engine{config.PlatformSalesforce: sfsub.Engine{}, config.PlatformWebhook: cloudevent.Engine{}}})
 	require.NoError(t, err)
 	dh, err := dapp.Deliver(t.Context())
 	require.NoError(t, err)

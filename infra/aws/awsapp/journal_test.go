@@ -18,6 +18,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/journal"
 	"github.com/herokuevents/herokuevents/shared/platform"
 	"github.com/herokuevents/herokuevents/shared/platform/catalog"
+	"github.com/herokuevents/herokuevents/shared/platform/webhook/cloudevent"
 	"github.com/herokuevents/herokuevents/shared/platform/webhook/webhooktest"
 	"github.com/herokuevents/herokuevents/shared/queue"
 	"github.com/herokuevents/herokuevents/shared/sfsub"
@@ -50,7 +51,7 @@ func TestDeliveryLogOnAWS(t *testing.T) {
 	log := denv.JournalWriter()
 	t.Cleanup(func() { _ = log.Close() })
 	dapp, err := awsapp.New(denv, awsapp.Options{Platforms: catalog.All(), DataPlane: true, Journal: log,
-		Engines: map[string]platform.Engine{config.PlatformSalesforce: sfsub.Engine{}}})
+		Engines: map[string]platform.Engine{config.PlatformSalesforce: sfsub.Engine{}, config.PlatformWebhook: cloudevent.Engine{}}})
 	require.NoError(t, err)
 	dh, err := dapp.Deliver(t.Context())
 	require.NoError(t, err)

@@ -1,6 +1,9 @@
 // Package webhook is the "webhook" platform: as a source, an inbound
 // webhook that apps POST events to through the publish URL; as a target,
-// signed CloudEvents POSTed to a URL.
+// signed CloudEvents POSTed to a URL. Its publisher is its engine,
+// cloudevent.Engine (the CloudEvents SDK), which the processes that deliver
+// wire in (platform.Deps.Engines): the api function only validates and
+// links none of it.
 package webhook
 
 import (
@@ -38,7 +41,7 @@ func Platform() platform.Platform {
 		},
 		Publication: &platform.Target{
 			Validate:     validatePublication,
-			Publisher:    newPublisher,
+			Publisher:    platform.EnginePublisher(config.PlatformWebhook),
 			Update:       validateUpdate,
 			RotateSecret: rotateSecret,
 			Command: platform.Command{
@@ -167,12 +170,4 @@ func checkURL(ctx context.Context, allowed func(context.Context, string) error, 
 		return config.Invalid("url %q is not allowed: %s", raw, err.Error())
 	}
 	return nil
-}
-
-// newPublisher is the webhook publisher with the deliver role's client.
-func newPublisher(_ context.Context, d platform.Deps) (platform.Publisher, error) {
-	if d.Client == nil {
-		return nil, fmt.Errorf("webhook publisher: Deps.Client is required")
-	}
-	return &Publisher{Sealer: d.Sealer, Client: d.Client, Now: d.Now}, nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/httpjson"
 	"github.com/herokuevents/herokuevents/shared/platform"
 	"github.com/herokuevents/herokuevents/shared/platform/webhook"
+	"github.com/herokuevents/herokuevents/shared/platform/webhook/cloudevent"
 	"github.com/herokuevents/herokuevents/shared/sink"
 )
 
@@ -40,7 +41,8 @@ func deps(t *testing.T) platform.Deps {
 	allow, err := sink.ParseAllow("127.0.0.0/8")
 	require.NoError(t, err)
 	egress := sink.NewEgress(allow)
-	return platform.Deps{Store: store, Sealer: nopSealer{}, Egress: egress, Client: egress.Client(5 * time.Second), Origin: origin}
+	return platform.Deps{Store: store, Sealer: nopSealer{}, Egress: egress, Client: egress.Client(5 * time.Second), Origin: origin,
+		Engines: map[string]platform.Engine{config.PlatformWebhook: cloudevent.Engine{}}}
 }
 
 func registry(t *testing.T) *platform.Registry {
@@ -266,7 +268,7 @@ func sampleEvent() event.Event {
 func TestEncode(t *testing.T) {
 	ev := sampleEvent()
 	t.Run("structured", func(t *testing.T) {
-		h, body, err := webhook.Encode(ev, config.Params{})
+		h, body, err := cloudevent.Encode(ev, config.Params{})
 		require.NoError(t, err)
 		assert.Equal(t, http.Header{"Content-Type": {"application/cloudevents+json"}}, h)
 		var m map[string]json.RawMessage
@@ -280,15 +282,15 @@ func TestEncode(t *testing.T) {
 		assert.NotContains(t, m, "bad-name")
 	})
 	t.Run("structured as application/json", func(t *testing.T) {
-		h, body, err := webhook.Encode(ev, config.Params{ContentType: "application/json"})
+		h, body, err := cloudevent.Encode(ev, config.Params{ContentType: "application/json"})
 		require.NoError(t, err)
 		assert.Equal(t, "application/json", h.Get("Content-Type"))
-		same, err := webhook.CloudEvent(ev)
+		same, err := cloudevent.Structured(ev)
 		require.NoError(t, err)
 		assert.Equal(t, same, body, "the same structured body")
 	})
 	t.Run("binary", func(t *testing.T) {
-		h, body, err := webhook.Encode(ev, config.Params{Mode: "binary"})
+		h, body, err := cloudevent.Encode(ev, config.Params{Mode: "binary"})
 		require.NoError(t, err)
 		assert.Equal(t, http.Header{
 			"Content-Type":   {"application/json; charset=utf-8"},
@@ -308,7 +310,7 @@ func TestEncode(t *testing.T) {
 	t.Run("binary with a non-JSON datacontenttype", func(t *testing.T) {
 		other := sampleEvent()
 		other.DataContentType = "application/avro"
-		h, _, err := webhook.Binary(other)
+		h, _, err := cloudevent.Binary(other)
 		require.NoError(t, err)
 		assert.Equal(t, "application/json", h.Get("Content-Type"), "the data is JSON whatever the source said")
 	})
@@ -332,7 +334,7 @@ func TestPublishModes(t *testing.T) {
 		reqs := tg.got()
 		require.Len(t, reqs, i+1)
 		got := reqs[i]
-		wantHeader, wantBody, err := webhook.Encode(sampleEvent(), params)
+		wantHeader, wantBody, err := cloudevent.Encode(sampleEvent(), params)
 		require.NoError(t, err)
 		assert.Equal(t, wantBody, got.Body)
 		for k := range wantHeader {

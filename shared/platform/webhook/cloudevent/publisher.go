@@ -1,4 +1,9 @@
-package webhook
+// Package cloudevent is the webhook platform's engine (platform.Engine):
+// its publisher, which encodes events with the CloudEvents SDK and POSTs
+// them signed. The processes that deliver (the deliver function, the
+// embedded mode) wire it in (platform.Deps.Engines); the api function,
+// which only validates webhook publications, links neither it nor the SDK.
+package cloudevent
 
 import (
 	"bytes"
@@ -11,21 +16,16 @@ import (
 	"net/http"
 	"time"
 
-	cloudevent "github.com/cloudevents/sdk-go/v2/event"
+	sdk "github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/event"
 	"github.com/herokuevents/herokuevents/shared/platform"
+	"github.com/herokuevents/herokuevents/shared/platform/webhook"
 	"github.com/herokuevents/herokuevents/shared/queue"
 	"github.com/herokuevents/herokuevents/shared/secret"
 	"github.com/herokuevents/herokuevents/shared/sink"
 )
-
-// ContentType is the media type of structured-mode CloudEvents requests.
-const ContentType = "application/cloudevents+json"
-
-// UserAgent identifies herokuevents to webhook receivers.
-const UserAgent = "herokuevents-webhook/1"
 
 // Publisher publishes to webhook publications: one CloudEvents 1.0 POST to
 // Params.URL in the publication's mode (Encode: structured JSON by
@@ -68,9 +68,9 @@ func (w *Publisher) Publish(ctx context.Context, tenant string, pub config.Publi
 		return queue.Permanent(fmt.Errorf("build webhook request: %w", err))
 	}
 	maps.Copy(req.Header, hdr)
-	req.Header.Set("User-Agent", UserAgent)
+	req.Header.Set("User-Agent", webhook.UserAgent)
 	if pub.Params.Origin != "" { // the spec wants the handshake's origin on every delivery
-		req.Header.Set(HeaderRequestOrigin, pub.Params.Origin)
+		req.Header.Set(webhook.HeaderRequestOrigin, pub.Params.Origin)
 	}
 	if len(pub.TokenSealed) > 0 {
 		token, err := w.open(ctx, pub.TokenSealed, "token")
@@ -128,7 +128,7 @@ func (w *Publisher) open(ctx context.Context, sealed []byte, what string) ([]byt
 	return pt, nil
 }
 
-// CloudEvent encodes ev as a CloudEvents 1.0 structured-mode JSON object.
+// Structured encodes ev as a CloudEvents 1.0 structured-mode JSON object.
 // "time" is ev.Time, or the current time when it is zero (DESIGN §5 wants
 // a time on every webhook). "data" is ev.Data byte for byte (it must be valid JSON); datacontenttype is
 // ev.DataContentType when it is application/json or text/json (with any
@@ -136,7 +136,7 @@ func (w *Publisher) open(ctx context.Context, sealed []byte, what string) ([]byt
 // Extension names are lower-cased; those CloudEvents does not allow (ASCII
 // letters and digits only, not a spec attribute) are left out, and so are
 // values of no CloudEvents type.
-func CloudEvent(ev event.Event) ([]byte, error) {
+func Structured(ev event.Event) ([]byte, error) {
 	ce, err := newCloudEvent(ev, jsonType(ev.DataContentType))
 	if err != nil {
 		return nil, err
@@ -151,11 +151,11 @@ func CloudEvent(ev event.Event) ([]byte, error) {
 
 // newCloudEvent is ev as an SDK event whose data has the media type
 // dataType (a JSON type).
-func newCloudEvent(ev event.Event, dataType string) (*cloudevent.Event, error) {
+func newCloudEvent(ev event.Event, dataType string) (*sdk.Event, error) {
 	if err := ev.Validate(); err != nil {
 		return nil, fmt.Errorf("encode cloudevent: %w", err)
 	}
-	ce := cloudevent.New(cloudevent.CloudEventsVersionV1)
+	ce := sdk.New(sdk.CloudEventsVersionV1)
 	ce.SetID(ev.ID)
 	ce.SetSource(ev.Source)
 	ce.SetType(ev.Type)
@@ -195,8 +195,8 @@ func newCloudEvent(ev event.Event, dataType string) (*cloudevent.Event, error) {
 func jsonType(ct string) string {
 	mt, _, err := mime.ParseMediaType(ct)
 	// The SDK writes data verbatim only for these two media types.
-	if err == nil && (mt == cloudevent.ApplicationJSON || mt == cloudevent.TextJSON) {
+	if err == nil && (mt == sdk.ApplicationJSON || mt == sdk.TextJSON) {
 		return ct
 	}
-	return cloudevent.ApplicationJSON
+	return sdk.ApplicationJSON
 }
