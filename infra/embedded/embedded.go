@@ -41,6 +41,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/name"
 	"github.com/herokuevents/herokuevents/shared/platform"
 	"github.com/herokuevents/herokuevents/shared/platform/catalog"
+	"github.com/herokuevents/herokuevents/shared/platform/webhook/cloudevent"
 	"github.com/herokuevents/herokuevents/shared/queue"
 	"github.com/herokuevents/herokuevents/shared/recent"
 	"github.com/herokuevents/herokuevents/shared/sfsub"
@@ -269,7 +270,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		Ingest:         toIngest,
 		Authorizations: auth,
 		Compile:        func(src string) (platform.Program, error) { return mappings.Get(src) },
-		Engines:        map[string]platform.Engine{config.PlatformSalesforce: sfsub.Engine{Scan: SalesforceScan}},
+		Engines:        map[string]platform.Engine{config.PlatformSalesforce: sfsub.Engine{Scan: SalesforceScan}, config.PlatformWebhook: cloudevent.Engine{}},
 		Getenv:         o.Getenv,
 		Logger:         o.Logger,
 		Metrics:        s.metrics.Role("runner"), // generate, salesforce
