@@ -9,7 +9,7 @@
 //
 // Like `herokuevents serve`, it provisions the tenant of --app and prints
 // its config vars (HEROKUEVENTS_API_URL, HEROKUEVENTS_PUBLISH_URL,
-// HEROKUEVENTS_PLATFORM_URL) on stdout: on a terminal a ready line and
+// HEROKUEVENTS_SUBSCRIBE_URL, HEROKUEVENTS_PLATFORM_URL) on stdout: on a terminal a ready line and
 // export lines to paste, elsewhere NAME=value lines; logs go to stderr,
 // each function's lines prefixed by its role. It runs until SIGINT or
 // SIGTERM, then stops the emulators and moto and exits 0. Nothing is kept:
@@ -224,7 +224,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, onStart f
 	if err != nil {
 		return err
 	}
-	names := []string{"HEROKUEVENTS_API_URL", "HEROKUEVENTS_PUBLISH_URL", "HEROKUEVENTS_PLATFORM_URL"}
+	names := []string{"HEROKUEVENTS_API_URL", "HEROKUEVENTS_PUBLISH_URL", "HEROKUEVENTS_SUBSCRIBE_URL", "HEROKUEVENTS_PLATFORM_URL"}
 	if isTerminal(stdout) {
 		fmt.Fprintf(stdout, "herokuevents (AWS mode, local) is ready at %s for app %s. In another terminal, paste:\n\n", base, o.app)
 		for _, k := range names {

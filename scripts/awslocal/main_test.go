@@ -55,7 +55,8 @@ func TestAWSLocal(t *testing.T) {
 		require.NoError(t, err, line)
 		vars[name] = u
 	}
-	require.Len(t, vars, 3, stdout.String())
+	require.Len(t, vars, 4, stdout.String())
+	require.NotNil(t, vars["HEROKUEVENTS_SUBSCRIBE_URL"], "aws-local prints the subscribe URL")
 	platform := vars["HEROKUEVENTS_PLATFORM_URL"]
 	require.NotNil(t, platform)
 	assert.Equal(t, s.URL, "http://"+platform.Host)
