@@ -281,7 +281,7 @@ func provision(ctx context.Context, st *awslocal.Stack, base, app string) (map[s
 	if err != nil {
 		return nil, fmt.Errorf("provision %s: read answer: %w", app, err)
 	}
-	if resp.StatusCode != http.StatusCreated {
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated {
 		return nil, fmt.Errorf("provision %s: HTTP %d: %s", app, resp.StatusCode, bytes.TrimSpace(raw))
 	}
 	var out struct {
