@@ -308,10 +308,11 @@ func newDevHerokuOpenCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "dev:heroku:addons:open ADDON",
 		Short: "Open an add-on's dashboard through SSO (as heroku addons:open)",
-		Long: `Sign in to an add-on's dashboard as Heroku does: the stand-in describes the
-SSO form (the manifest's sso_url; resource_id, timestamp, resource_token,
-user_scoped_resource_token), this command posts it and prints the
-dashboard URL the add-on redirects to.`,
+		Long: `Open an add-on's dashboard as Heroku does: the printed URL is the stand-in's
+SSO page, which a browser opens and which posts the SSO form (the
+manifest's sso_url; resource_id, timestamp, resource_token,
+user_scoped_resource_token) to the add-on, signing that browser in. The
+command first posts the form itself and fails when the add-on refuses it.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, app, err := hf.resolve()
@@ -326,15 +327,15 @@ dashboard URL the add-on redirects to.`,
 			if err := c.call(cmd.Context(), http.MethodGet, appPath(app, "addons", args[0], "sso"), nil, &form); err != nil {
 				return err
 			}
-			dashboard, err := postSSO(cmd, form.Action, form.Params)
-			if err != nil {
+			if _, err := postSSO(cmd, form.Action, form.Params); err != nil {
 				return err
 			}
+			page := c.base + "/addons-sso/" + url.PathEscape(app) + "/" + url.PathEscape(args[0])
 			if showURL {
-				fmt.Fprintln(cmd.OutOrStdout(), dashboard)
+				fmt.Fprintln(cmd.OutOrStdout(), page)
 				return nil
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "Opening %s...\n", dashboard)
+			fmt.Fprintf(cmd.OutOrStdout(), "Opening %s...\n", page)
 			return nil
 		},
 	}

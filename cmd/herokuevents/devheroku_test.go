@@ -2,8 +2,12 @@ package main
 
 import (
 	"encoding/json"
+	"html"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -90,8 +94,8 @@ func TestDevHerokuCommands(t *testing.T) {
 		{"unset is an empty line", []string{"config:get", "NOPE", "-a", "my-app"}, "", "\n"},
 		{"shell", []string{"config:get", "HEROKUEVENTS_PUBLISH_URL", "-s", "-a", "my-app"}, "", "HEROKUEVENTS_PUBLISH_URL=http://t:p@127.0.0.1:1/publish\n"},
 		{"json", []string{"config:get", "NOPE", "-j", "-a", "my-app"}, "", "{\n  \"key\": \"NOPE\",\n  \"value\": null\n}\n"},
-		{"open", []string{"dev:heroku:addons:open", "herokuevents", "-a", "my-app"}, "", "Opening " + addonSrv.URL + "/dashboard...\n"},
-		{"open --show-url", []string{"dev:heroku:addons:open", "herokuevents", "--show-url", "-a", "my-app"}, "", addonSrv.URL + "/dashboard\n"},
+		{"open", []string{"dev:heroku:addons:open", "herokuevents", "-a", "my-app"}, "", "Opening " + h.URL() + "/addons-sso/my-app/herokuevents...\n"},
+		{"open --show-url", []string{"dev:heroku:addons:open", "herokuevents", "--show-url", "-a", "my-app"}, "", h.URL() + "/addons-sso/my-app/herokuevents\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -103,6 +107,32 @@ func TestDevHerokuCommands(t *testing.T) {
 	}
 	assert.Equal(t, m.ResourceToken(fa.ssoForm["resource_id"], fa.ssoForm["timestamp"]), fa.ssoForm["resource_token"], "the SSO form Heroku posts")
 	assert.Equal(t, p["uuid"], fa.ssoForm["resource_id"])
+
+	t.Run("the page addons:open prints posts the SSO form from the browser", func(t *testing.T) {
+		fa.ssoForm = nil
+		resp, err := http.Get(h.URL() + "/addons-sso/my-app/herokuevents")
+		require.NoError(t, err)
+		page, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		assert.Contains(t, resp.Header.Get("Content-Type"), "text/html")
+		action := regexp.MustCompile(`<form method="post" action="([^"]+)">`).FindSubmatch(page)
+		require.NotNil(t, action, "%s", page)
+		form := url.Values{}
+		for _, in := range regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`).FindAllSubmatch(page, -1) {
+			form.Set(string(in[1]), html.UnescapeString(string(in[2])))
+		}
+		client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		resp, err = client.PostForm(html.UnescapeString(string(action[1])), form)
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+		assert.Equal(t, http.StatusSeeOther, resp.StatusCode, "the add-on signs the browser in")
+		assert.Equal(t, m.ResourceToken(fa.ssoForm["resource_id"], fa.ssoForm["timestamp"]), fa.ssoForm["resource_token"])
+		resp, err = http.Get(h.URL() + "/addons-sso/my-app/nope")
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+		assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+	})
 
 	t.Setenv("HEROKU_APP", "")
 	r = run(t, nil, "config:get", "X", hu)

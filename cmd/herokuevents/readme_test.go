@@ -249,7 +249,7 @@ func TestREADMEHerokuWalkthrough(t *testing.T) {
 	assert.Regexp(t, `Created herokuevents-[a-z]+-\d+ as HEROKUEVENTS_API_URL, HEROKUEVENTS_PUBLISH_URL, HEROKUEVENTS_SUBSCRIBE_URL`, text)
 	assert.Regexp(t, `\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00 app\[herokuevents\]: event=delivered .*publication=myHook .*status=200`, text,
 		"the delivery line in the stand-in's log view")
-	assert.Regexp(t, `Opening http://`+addonAddr+`/\S+\.\.\.`, text, "addons:open signs in through SSO")
+	assert.Regexp(t, `Opening http://\S+/addons-sso/my-app/herokuevents\.\.\.`, text, "addons:open signs in through SSO and prints the page a browser opens")
 
 	mu.Lock()
 	defer mu.Unlock()

@@ -22,11 +22,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -158,6 +160,7 @@ func Start(o Options) (*Heroku, error) {
 	m.HandleFunc("GET /apps/{app}/addons/{addon}", h.showAddon)
 	m.HandleFunc("DELETE /apps/{app}/addons/{addon}", h.destroyAddon)
 	m.HandleFunc("GET /apps/{app}/addons/{addon}/sso", h.sso)
+	m.HandleFunc("GET /addons-sso/{app}/{addon}", h.ssoPage)
 	m.HandleFunc("GET /apps/{app}/config-vars", h.configVars)
 	m.HandleFunc("POST /apps/{app}/log-sessions", h.createLogSession)
 	m.HandleFunc("GET /log-sessions/{id}", h.streamLogSession)
@@ -603,31 +606,65 @@ func (h *Heroku) configVars(w http.ResponseWriter, r *http.Request) {
 // (GET /apps/{app}/addons/{addon}/sso, reference §3.1): the manifest's
 // sso_url and the v3 parameters with both tokens.
 func (h *Heroku) sso(w http.ResponseWriter, r *http.Request) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	a := h.findLocked(r.PathValue("app"), r.PathValue("addon"))
-	if a == nil {
+	action, params, ok := h.ssoForm(r.PathValue("app"), r.PathValue("addon"))
+	if !ok {
 		writeError(w, http.StatusNotFound, "not_found", "Couldn't find that add-on.")
 		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"action": action, "method": "post", "params": params})
+}
+
+// ssoPage is what a browser opening `heroku addons:open` gets from Heroku:
+// a page that posts the SSO form to the add-on at once (a button when
+// scripts are off), so that the add-on's session cookie lands in that
+// browser.
+func (h *Heroku) ssoPage(w http.ResponseWriter, r *http.Request) {
+	action, params, ok := h.ssoForm(r.PathValue("app"), r.PathValue("addon"))
+	if !ok {
+		http.Error(w, "Couldn't find that add-on.", http.StatusNotFound)
+		return
+	}
+	var b strings.Builder
+	b.WriteString(`<!doctype html><html><head><meta charset="utf-8"><title>Opening add-on…</title></head>` +
+		`<body onload="document.forms[0].submit()"><form method="post" action="` + html.EscapeString(action) + `">`)
+	keys := make([]string, 0, len(params))
+	for k := range params {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		b.WriteString(`<input type="hidden" name="` + html.EscapeString(k) + `" value="` + html.EscapeString(params[k]) + `">`)
+	}
+	b.WriteString(`<noscript><button type="submit">Open the add-on</button></noscript></form></body></html>`)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = io.WriteString(w, b.String())
+}
+
+// ssoForm is the SSO form of an add-on: where to post it and its fields,
+// signed now.
+func (h *Heroku) ssoForm(app, addon string) (string, map[string]string, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	a := h.findLocked(app, addon)
+	if a == nil {
+		return "", nil, false
 	}
 	ep := h.o.Manifest.API.Test
 	if h.o.Production {
 		ep = h.o.Manifest.API.Production
 	}
 	ts := strconv.FormatInt(time.Now().Unix(), 10)
-	writeJSON(w, http.StatusOK, map[string]any{
-		"action": ep.SSOURL, "method": "post",
-		"params": map[string]string{
-			"resource_id":                a.ID,
-			"timestamp":                  ts,
-			"resource_token":             h.o.Manifest.ResourceToken(a.ID, ts),
-			"user_scoped_resource_token": h.o.Manifest.UserScopedResourceToken(a.ID, ts, UserID, UserEmail),
-			"user_id":                    UserID,
-			"email":                      UserEmail,
-			"app":                        a.App,
-			"context_app":                a.App,
-		},
-	})
+	return ep.SSOURL, map[string]string{
+		"resource_id":                a.ID,
+		"timestamp":                  ts,
+		"resource_token":             h.o.Manifest.ResourceToken(a.ID, ts),
+		"user_scoped_resource_token": h.o.Manifest.UserScopedResourceToken(a.ID, ts, UserID, UserEmail),
+		"user_id":                    UserID,
+		"email":                      UserEmail,
+		"app":                        a.App,
+		"context_app":                a.App,
+	}, true
 }
 
 // ---- helpers ----
