@@ -139,7 +139,8 @@ type Options struct {
 type Runner struct {
 	o       Options
 	mu      sync.Mutex
-	running map[string]bool // tenant/subscription id being consumed here
+	running map[string]bool   // tenant/subscription id being consumed here
+	groups  map[string]*group // shared streams by tenant, org, channel (group.go)
 }
 
 // New returns a Runner, or an error when a required option is missing.
@@ -174,7 +175,7 @@ func New(o Options) (*Runner, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Runner{o: o, running: map[string]bool{}}, nil
+	return &Runner{o: o, running: map[string]bool{}, groups: map[string]*group{}}, nil
 }
 
 // Lease is a consumer's claim on a subscription, stored in the subscription
@@ -205,9 +206,7 @@ func (r *Runner) Tick(ctx context.Context, deadline time.Time) error {
 	}
 	r.o.Logger.InfoContext(ctx, "sfsubscribe tick", "claimed", len(claims), "deadline", deadline.UTC())
 	var wg sync.WaitGroup
-	for _, c := range claims {
-		wg.Go(func() { r.consume(ctx, c) })
-	}
+	r.start(ctx, &wg, claims)
 	wg.Wait()
 	return nil
 }
@@ -224,9 +223,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		if err != nil && ctx.Err() == nil {
 			r.o.Logger.ErrorContext(ctx, "list due salesforce subscriptions", "err", err)
 		}
-		for _, c := range claims {
-			wg.Go(func() { r.consume(ctx, c) })
-		}
+		r.start(ctx, &wg, claims)
 		select {
 		case <-ctx.Done():
 			return nil
@@ -360,7 +357,7 @@ func storeCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 
 // consume runs one claimed subscription until ctx ends or the lease is
 // lost, then releases the lease.
-func (r *Runner) consume(ctx context.Context, c *claim) {
+func (r *Runner) consume(ctx context.Context, c *claim, g *group, leader bool) {
 	sub := c.sub()
 	log := r.o.Logger.With("tenant", c.tenant, "subscription", sub.Name, "subscription_id", c.id, "topic", sub.Params.Event)
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -401,27 +398,66 @@ func (r *Runner) consume(ctx context.Context, c *claim) {
 	defer func() { <-renewed }()
 	defer cancel(nil)
 
-	s := &stream{r: r, c: c, log: log}
+	// However this ends, a group led here closes (its followers rejoin) and
+	// a group followed here forgets this subscription.
+	defer func() {
+		if leader {
+			r.close(g)
+		} else {
+			g.remove(c)
+		}
+	}()
+	for first := true; ctx.Err() == nil; first = false {
+		if !first {
+			g, leader = r.join(c)
+		}
+		for !leader {
+			if !follow(ctx, log, g, c) {
+				return
+			}
+			g, leader = r.join(c)
+		}
+		next := r.lead(ctx, c, g, log)
+		r.close(g)
+		if next == nil {
+			return
+		}
+		g, leader = next, false
+		if !follow(ctx, log, g, c) {
+			return
+		}
+	}
+}
+
+// lead runs the stream of g, led by c, until ctx ends or the lease is
+// lost (nil), or until c merged into the registered group (returned).
+func (r *Runner) lead(ctx context.Context, c *claim, g *group, log *slog.Logger) *group {
+	s := &stream{r: r, c: c, log: log, g: g}
 	for ctx.Err() == nil {
 		err := s.run(ctx)
+		if errors.Is(err, errMerged) {
+			return s.merged
+		}
 		if ending(ctx) || errors.Is(err, errLeaseLost) {
 			if errors.Is(err, errLeaseLost) {
 				log.WarnContext(ctx, "salesforce subscription stopped", "err", err)
 			}
-			return
+			return nil
 		}
 		wait := s.handle(ctx, err)
+		s.mirror(ctx)
 		if wait > 0 {
 			c.retryAt = r.o.Now().Add(wait)
 			t := time.NewTimer(wait)
 			select {
 			case <-ctx.Done():
 				t.Stop()
-				return
+				return nil
 			case <-t.C:
 			}
 		}
 	}
+	return nil
 }
 
 // ending reports whether ctx is over or about to be: gRPC enforces a
@@ -479,6 +515,32 @@ type stream struct {
 	// gapFrom is the refused replay id (hex) of a fallback until the first
 	// batch after it records where the subscription resumed.
 	gapFrom, gapPreset string
+	// g is the group whose stream this is; merged the group c joined.
+	g, merged *group
+}
+
+// mirror copies the leader's state (after a failure) to the followers.
+func (s *stream) mirror(ctx context.Context) {
+	st := s.c.sub().State
+	if st == nil {
+		return
+	}
+	s.g.mu.Lock()
+	followers := s.g.members()
+	s.g.mu.Unlock()
+	wctx, cancel := storeCtx(ctx)
+	defer cancel()
+	for _, f := range followers {
+		err := s.r.update(wctx, f, func(rec *record, _ *config.Item) {
+			if rec.State == nil {
+				rec.State = &config.SourceState{}
+			}
+			rec.State.Status, rec.State.LastError = st.Status, st.LastError
+		})
+		if err != nil {
+			s.log.WarnContext(ctx, "record shared stream state", "follower", f.sub().Name, "err", err)
+		}
+	}
 }
 
 // run subscribes and processes batches until an error.
@@ -528,6 +590,12 @@ func (s *stream) run(ctx context.Context) error {
 		if err := s.batch(ctx, sub.Subscription, b); err != nil {
 			return err
 		}
+		if rg := s.r.merge(s.g); rg != nil {
+			s.log.InfoContext(ctx, "salesforce catch-up stream merged into the shared stream", "decision", "merge",
+				"replay_id", hex.EncodeToString(checkpointOf(s.c.sub().Subscription)))
+			s.merged = rg
+			return errMerged
+		}
 		s.fallback, s.unauthRetried, s.eofs, s.empties, s.stalls = false, false, 0, 0, 0
 	}
 }
@@ -543,10 +611,64 @@ func (s *stream) streamErr(ctx, sctx context.Context, stallAfter time.Duration, 
 // batch enqueues a batch's events and then advances the checkpoint.
 func (s *stream) batch(ctx context.Context, sub config.Subscription, b *pubsub.Batch) error {
 	now := s.r.o.Now()
+	// The followers take the batch with the leader: every member's events
+	// are enqueued before any checkpoint moves.
+	s.g.mu.Lock()
+	defer s.g.mu.Unlock()
+	followers := s.g.members()
+	if err := s.enqueue(ctx, s.c.tenant, sub, b, now); err != nil {
+		return err
+	}
+	for _, f := range followers {
+		if err := s.enqueue(ctx, f.tenant, f.sub().Subscription, b, now); err != nil {
+			return err
+		}
+	}
+	cp := b.LatestReplayID
+	if len(cp) == 0 && len(b.Events) > 0 {
+		cp = b.Events[len(b.Events)-1].ReplayID
+	}
+	if err := s.checkpoint(ctx, sub, cp, now); err != nil {
+		return err
+	}
+	if len(cp) > 0 {
+		s.g.cp = cp
+	}
+	wctx, cancel := storeCtx(ctx)
+	defer cancel()
+	for _, f := range followers {
+		err := s.r.update(wctx, f, func(rec *record, _ *config.Item) {
+			st := rec.State
+			if st == nil {
+				st = &config.SourceState{}
+				rec.State = st
+			}
+			if len(cp) > 0 {
+				st.Checkpoint = cp
+			}
+			st.CheckedAt = now.UTC()
+			if st.Status != StatusActive {
+				st.Status, st.LastError = StatusActive, ""
+			}
+			rec.Lease.Failures = 0
+		})
+		if errors.Is(err, errLeaseLost) {
+			delete(s.g.followers, f.key())
+			continue
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// enqueue sends a batch's events as one subscription's.
+func (s *stream) enqueue(ctx context.Context, tenant string, sub config.Subscription, b *pubsub.Batch, now time.Time) error {
 	if len(b.Events) > 0 {
 		msgs := make([]queue.Message, 0, len(b.Events))
 		for _, ev := range b.Events {
-			r := event.Routed{Tenant: s.c.tenant, Subscription: sub.ID, Event: ToEvent(s.c.tenant, sub, ev, now)}
+			r := event.Routed{Tenant: tenant, Subscription: sub.ID, Event: ToEvent(tenant, sub, ev, now)}
 			body, err := json.Marshal(r)
 			if err != nil {
 				return fmt.Errorf("encode routed event: %w", err)
@@ -557,22 +679,23 @@ func (s *stream) batch(ctx context.Context, sub config.Subscription, b *pubsub.B
 					return err
 				}
 			}
-			msgs = append(msgs, queue.Message{Body: body, Attributes: map[string]string{queue.AttrTenant: s.c.tenant, queue.AttrAttempt: "0"}})
+			msgs = append(msgs, queue.Message{Body: body, Attributes: map[string]string{queue.AttrTenant: tenant, queue.AttrAttempt: "0"}})
 		}
 		if err := s.send(ctx, msgs); err != nil {
 			return err
 		}
 		s.r.o.Metrics.Count(ctx, metric.Ingested, len(msgs), "Platform", config.PlatformSalesforce)
 		first, last := b.Events[0], b.Events[len(b.Events)-1]
-		s.log.InfoContext(ctx, "salesforce events enqueued", "count", len(msgs),
+		s.log.InfoContext(ctx, "salesforce events enqueued", "count", len(msgs), "for_subscription", sub.Name,
 			"first_event_id", EventID(sub.ID, sub.Params.Event, first.ReplayID),
 			"last_event_id", EventID(sub.ID, sub.Params.Event, last.ReplayID),
 			"replay_id", hex.EncodeToString(last.ReplayID))
 	}
-	cp := b.LatestReplayID
-	if len(cp) == 0 && len(b.Events) > 0 {
-		cp = b.Events[len(b.Events)-1].ReplayID
-	}
+	return nil
+}
+
+// checkpoint advances the leader's checkpoint after a batch.
+func (s *stream) checkpoint(ctx context.Context, sub config.Subscription, cp []byte, now time.Time) error {
 	wctx, cancel := storeCtx(ctx)
 	defer cancel()
 	var was string

@@ -614,3 +614,85 @@ func TestGapEventsAreFlagged(t *testing.T) {
 		}
 	}
 }
+
+// eventsOf returns the replay ids enqueued for one subscription.
+func (e *env) eventsOf(id string) []string {
+	var out []event.Routed
+	for _, r := range e.sink.all() {
+		if r.Subscription == id {
+			out = append(out, r)
+		}
+	}
+	return replayIDs(out)
+}
+
+// The subscriptions of one channel share one Subscribe stream: each gets
+// every event under its own id and checkpoint, a restart resumes them
+// without a gap on one stream again, a later "latest" subscription joins
+// the running stream, and a later "earliest" one catches up on its own
+// stream and then merges into the shared one.
+func TestSubscriptionsOfAChannelShareOneStream(t *testing.T) {
+	e := setup(t)
+	topic := standin.SystemStatusTopic
+	a := e.subscribe(t, "a", topic, sfsub.ReplayLatest, nil)
+	b := e.subscribe(t, "b", topic, sfsub.ReplayLatest, nil)
+	log := &lockedBuffer{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(log.String())
+		}
+	})
+	run := func() (stop func()) {
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		r := e.runner(t, func(o *sfsub.Options) { o.Logger = slog.New(slog.NewJSONHandler(log, nil)) })
+		go func() { done <- r.Run(ctx) }()
+		return func() { cancel(); require.NoError(t, <-done) }
+	}
+	active := func(ids ...string) func() bool {
+		return func() bool {
+			for _, id := range ids {
+				if e.state(t, id).Status != sfsub.StatusActive {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	stop := run()
+	require.Eventually(t, active(a.ID, b.ID), 10*time.Second, 20*time.Millisecond)
+	want := hexIDs(e.emit(t, topic, `{"Context__c":"1"}`, `{"Context__c":"2"}`, `{"Context__c":"3"}`))
+	require.Eventually(t, func() bool { return len(e.eventsOf(a.ID)) == 3 && len(e.eventsOf(b.ID)) == 3 }, 10*time.Second, 20*time.Millisecond)
+	assert.Equal(t, 1, e.org.SubscribeCount(topic), "one Subscribe stream for two subscriptions")
+	stop()
+
+	// Events published while herokuevents is down; then a restart.
+	want = append(want, hexIDs(e.emit(t, topic, `{"Context__c":"4"}`, `{"Context__c":"5"}`))...)
+	stop = run()
+	defer stop()
+	require.Eventually(t, func() bool { return len(e.eventsOf(a.ID)) == 5 && len(e.eventsOf(b.ID)) == 5 }, 10*time.Second, 20*time.Millisecond)
+	assert.Equal(t, want, e.eventsOf(a.ID), "no gap, no duplicate")
+	assert.Equal(t, want, e.eventsOf(b.ID), "no gap, no duplicate")
+	assert.Equal(t, 2, e.org.SubscribeCount(topic), "one stream per run")
+
+	// A later subscription with replay latest joins the running stream.
+	c := e.subscribe(t, "c", topic, sfsub.ReplayLatest, nil)
+	require.Eventually(t, active(c.ID), 10*time.Second, 20*time.Millisecond)
+	sixth := hexIDs(e.emit(t, topic, `{"Context__c":"6"}`))
+	require.Eventually(t, func() bool { return len(e.eventsOf(c.ID)) == 1 && len(e.eventsOf(a.ID)) == 6 }, 10*time.Second, 20*time.Millisecond)
+	assert.Equal(t, sixth, e.eventsOf(c.ID))
+	assert.Equal(t, 2, e.org.SubscribeCount(topic), "no stream of its own")
+
+	// A later subscription with replay earliest reads its own stream until
+	// it meets the shared one, then merges.
+	d := e.subscribe(t, "d", topic, sfsub.ReplayEarliest, nil)
+	require.Eventually(t, func() bool { return len(e.eventsOf(d.ID)) == 6 }, 10*time.Second, 20*time.Millisecond)
+	assert.Equal(t, append(want, sixth...), e.eventsOf(d.ID))
+	require.Eventually(t, func() bool { return e.org.SubscribeCount(topic) == 3 }, 10*time.Second, 20*time.Millisecond)
+	seventh := hexIDs(e.emit(t, topic, `{"Context__c":"7"}`))
+	require.Eventually(t, func() bool { return len(e.eventsOf(d.ID)) == 7 && len(e.eventsOf(c.ID)) == 2 }, 10*time.Second, 20*time.Millisecond)
+	assert.Equal(t, seventh[0], e.eventsOf(d.ID)[6])
+	time.Sleep(300 * time.Millisecond) // a few keepalive intervals: the catch-up stream is gone
+	assert.Equal(t, 3, e.org.SubscribeCount(topic), "merged: no further stream")
+	assert.Len(t, e.eventsOf(d.ID), 7, "no duplicate after the merge")
+}
