@@ -10,17 +10,19 @@ import (
 
 // Fairness between tenants (DESIGN §6). Every queue's claims go
 // round-robin across the tenants with waiting messages (sqlitequeue);
-// deliveries are laned by publication within their tenant. A lane holds at
-// most a quarter of its consumer's concurrent batches (at least one), so
-// a slow endpoint or a costly filter slows its own lane only: with the
-// deliver function's concurrency of 20 batches of 10, one publication has
-// at most 5 batches (50 deliveries) in flight and the others run in the
-// remaining 15.
+// deliveries are laned by publication within their tenant. A lane past a
+// quarter of its consumer's concurrent batches (at least one) takes no
+// more once only that quarter is free: a lane alone runs at nearly full
+// speed, and a slow endpoint or a costly filter never holds the slots the
+// others need. With the deliver function's concurrency of 20 batches of
+// 10, one publication uses up to 15 batches (150 deliveries) and the
+// other publications always find 5 free.
 
-// laneShare is the part of a consumer's concurrency one lane may hold.
+// laneShare is the part of a consumer's concurrency kept for the other
+// lanes.
 const laneShare = 4
 
-// laneCap is the batches one lane may keep in flight out of concurrency.
+// laneCap is a lane's cap (and the reserve) out of concurrency.
 func laneCap(concurrency int) int { return max(1, concurrency/laneShare) }
 
 // fairLanes sets the lanes and their caps of the queues consumed in this

@@ -42,7 +42,7 @@ func (q *Queue) Consume(ctx context.Context, h queue.BatchHandler, s queue.Setti
 		return fmt.Errorf("consume %s: %w", q.name, err)
 	}
 	log := slog.Default().With("queue", q.name)
-	lanes := newInFlight(q)
+	lanes := newInFlight(q, s.Concurrency)
 	slots := make(chan struct{}, s.Concurrency)
 	var wg sync.WaitGroup
 	defer wg.Wait()

@@ -18,11 +18,13 @@ import (
 // 20,000 messages delays another tenant's new message by at most one claim.
 // Each step of the walk is an index seek (plan_test.go), and a claim visits
 // at most maxVisits lanes. A consumer may also cap the batches a lane has
-// in flight (Lanes), so that a slow lane (a slow endpoint, a costly filter)
-// holds at most that many of its concurrent batches and the others keep
-// running; its batches then hold the messages of one lane each (a batch
-// waits for its slowest message: a fast lane's message in a slow lane's
-// batch would hold the fast lane's cap as long).
+// in flight (Lanes): a lane beyond its cap takes another batch only while
+// as many slots as the cap stay free for the other lanes. So a lane alone
+// uses the whole consumer but for that reserve, and a slow lane (a slow
+// endpoint, a costly filter) never holds the slots the other lanes need;
+// batches then hold the messages of one lane each (a batch waits for its
+// slowest message: a fast lane's message in a slow lane's batch would
+// hold the fast lane's share as long).
 
 // maxVisits bounds the lanes one claim looks at; the next claim goes on
 // where it stopped.
@@ -52,6 +54,10 @@ type Lane struct {
 // lane (0: no cap). Set it before the queue is used; a message keeps the
 // lane it was sent with, also through dead-lettering and redrive when the
 // dead-letter queue has the same lane function.
+//
+// With a cap, a lane at its cap takes another batch only while, counting
+// it, maxBatches of the consumer's slots stay free: the reserve the other
+// lanes find free at once.
 func (q *Queue) Lanes(lane func(queue.Message) string, maxBatches int) {
 	q.lmu.Lock()
 	defer q.lmu.Unlock()
@@ -200,21 +206,23 @@ func (q *Queue) claimLane(ctx context.Context, c *wconn, k Lane, n int, now, vis
 
 // inFlight counts, for one consumer, the batches in flight per lane.
 type inFlight struct {
-	q   *Queue
-	max int // 0: no cap
+	q     *Queue
+	max   int // 0: no cap
+	slots int // the consumer's concurrency
 
 	mu      sync.Mutex
 	batches map[Lane]int
+	total   int
 }
 
-func newInFlight(q *Queue) *inFlight {
-	return &inFlight{q: q, max: q.laneCap(), batches: map[Lane]int{}}
+func newInFlight(q *Queue, slots int) *inFlight {
+	return &inFlight{q: q, max: q.laneCap(), slots: slots, batches: map[Lane]int{}}
 }
 
 // allow reports whether a batch holding the messages of lanes in may take
 // messages of lane k: with no cap, always; with a cap, when the batch
-// holds none yet and k has fewer than max batches in flight, or when the
-// batch holds k's.
+// holds k's, or when it holds none yet and k has fewer than max batches
+// in flight or, this batch counted, max slots stay free.
 func (f *inFlight) allow(in map[Lane]bool) func(Lane) bool {
 	if f.max <= 0 {
 		return nil
@@ -225,7 +233,7 @@ func (f *inFlight) allow(in map[Lane]bool) func(Lane) bool {
 		}
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		return f.batches[k] < f.max
+		return f.batches[k] < f.max || f.slots-f.total-1 >= f.max
 	}
 }
 
@@ -239,13 +247,15 @@ func (f *inFlight) take(lanes map[Lane]bool) {
 	for k := range lanes {
 		f.batches[k]++
 	}
+	f.total++
 }
 
 // done uncounts a finished batch; when a lane was at its cap, consumers
 // are woken to take its waiting messages.
 func (f *inFlight) done(lanes map[Lane]bool) {
 	f.mu.Lock()
-	full := false
+	full := f.max > 0 && f.slots-f.total-1 < f.max // lanes at their cap were refused
+	f.total--
 	for k := range lanes {
 		if f.max > 0 && f.batches[k] >= f.max {
 			full = true
