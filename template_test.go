@@ -241,9 +241,9 @@ func TestTemplateHTTPRoutes(t *testing.T) {
 		// the CloudEvents webhook handshake, answered by ingest
 		"OPTIONS /publish/{name}": "IngestFunction",
 		// add-on SSO (the manifest's sso_url) and the tenant's dashboard
-		"POST /sso/login":          "ApiFunction",
-		"GET /dashboard":           "ApiFunction",
-		"POST /dashboard/{proxy+}": "ApiFunction",
+		"POST /sso/login":          "DashboardFunction",
+		"GET /dashboard":           "DashboardFunction",
+		"POST /dashboard/{proxy+}": "DashboardFunction",
 		// pull subscriptions (HEROKUEVENTS_SUBSCRIBE_URL) and Data Cloud
 		// data action targets, served by ingest
 		"GET /subscribe/{name}":                     "IngestFunction",
@@ -350,10 +350,11 @@ func TestTemplateEnvironment(t *testing.T) {
 	parsed, err := samtemplate.Parse(herokuevents.Template)
 	require.NoError(t, err)
 	required := map[string][]string{
-		"ApiFunction":     {"CONFIG_TABLE", "KMS_KEY_ID", "OPERATOR_ID", "OPERATOR_PASSWORD_ARN", "PUBLIC_URL", "ALLOW_EGRESS", "LOG_LEVEL", "RECENT_EVENTS_TABLE"},
-		"IngestFunction":  {"CONFIG_TABLE", "INGEST_QUEUE_URL", "DELIVERY_QUEUE_URL", "LOG_LEVEL"},
-		"FilterFunction":  {"CONFIG_TABLE", "DELIVERY_QUEUE_URL", "INGEST_DLQ_URL", "LOG_LEVEL", "RECENT_EVENTS_TABLE"},
-		"DeliverFunction": {"CONFIG_TABLE", "KMS_KEY_ID", "DELIVERY_QUEUE_URL", "DELIVERY_DLQ_URL", "ALLOW_EGRESS", "LOG_LEVEL"},
+		"ApiFunction":       {"CONFIG_TABLE", "KMS_KEY_ID", "OPERATOR_ID", "OPERATOR_PASSWORD_ARN", "PUBLIC_URL", "ALLOW_EGRESS", "LOG_LEVEL", "RECENT_EVENTS_TABLE"},
+		"IngestFunction":    {"CONFIG_TABLE", "INGEST_QUEUE_URL", "DELIVERY_QUEUE_URL", "LOG_LEVEL"},
+		"FilterFunction":    {"CONFIG_TABLE", "DELIVERY_QUEUE_URL", "INGEST_DLQ_URL", "LOG_LEVEL", "RECENT_EVENTS_TABLE"},
+		"DeliverFunction":   {"CONFIG_TABLE", "KMS_KEY_ID", "DELIVERY_QUEUE_URL", "DELIVERY_DLQ_URL", "ALLOW_EGRESS", "LOG_LEVEL"},
+		"DashboardFunction": {"CONFIG_TABLE", "JOURNAL_TABLE", "INGEST_DLQ_URL", "DELIVERY_DLQ_URL", "INGEST_QUEUE_URL", "DELIVERY_QUEUE_URL", "LOG_LEVEL"},
 	}
 	for id, names := range required {
 		t.Run(id, func(t *testing.T) {

@@ -36,6 +36,11 @@ const EnvMotoURL = "INVOKE_MOTO_URL"
 // tenants the local AWS holds before the invocation.
 const SeedFile = "fixtures/seed.json"
 
+// LocalSSOSalt is the add-on SSO salt of the local stack (template
+// parameter HerokuSsoSalt), so that the dashboard function serves its
+// routes.
+const LocalSSOSalt = "local-sso-salt"
+
 // seed is what the local AWS holds before the invocation: the tenants the
 // samples authenticate as (keys in clear, as the samples' Authorization
 // headers carry them) and the subscriptions and publications they name.
@@ -95,6 +100,7 @@ func startLocal(ctx context.Context, seedPath string) (_ *localAWS, err error) {
 	}
 	if l.stack, err = awslocal.Deploy(ctx, awslocal.Options{
 		Endpoint: endpoint, Binaries: map[string]string{}, Functions: []string{}, // resources only: this command runs the function
+		Params: map[string]string{"HerokuSsoSalt": LocalSSOSalt}, // the dashboard function serves its routes
 	}); err != nil {
 		return nil, fmt.Errorf("create template.yaml's resources in moto on %s: %w", endpoint, err)
 	}

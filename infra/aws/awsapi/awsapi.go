@@ -1,6 +1,8 @@
 // Package awsapi builds the api function's handler on an awsapp.App: the
 // management and provisioning API and the operator's partner API. Only
 // functions/api imports it, so the deliver function links no api code.
+// Add-on SSO and the dashboard are the dashboard function's
+// (infra/aws/awsdashboard).
 package awsapi
 
 import (
@@ -49,8 +51,5 @@ func Handler(a *awsapp.App) (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/", srv.Handler())
 	partners.Mount(mux)
-	if err := mountDashboard(mux, a); err != nil { // SSO and the tenant's dashboard
-		return nil, err
-	}
 	return mux, nil
 }
