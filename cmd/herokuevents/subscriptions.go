@@ -60,6 +60,11 @@ type subscription struct {
 	// their backlog.
 	Pull        bool         `json:"pull"`
 	PullBacklog *pullBacklog `json:"pull_backlog"`
+	// SalesforceUsage: the org's event deliveries in the last 24 h.
+	SalesforceUsage *struct {
+		Org          string `json:"org"`
+		Delivered24h int64  `json:"delivered_24h"`
+	} `json:"salesforce_usage"`
 }
 
 // pullBacklog is what a pull subscription keeps.
@@ -131,6 +136,10 @@ func (s subscription) fields() []field {
 	fields := resourceFields(s.ID, s.Name, s.Platform, s.Params)
 	fields = append(fields, field{Key: "Targets", Values: linkNames(s.Targets)}, field{Key: "Replay", Values: values(s.Replay)})
 	fields = append(fields, s.PullBacklog.fields(s.Pull, time.Now())...)
+	if u := s.SalesforceUsage; u != nil {
+		fields = append(fields, field{Key: "Salesforce Usage", Values: values(fmt.Sprintf(
+			"%d events delivered by org %s in the last 24 h (one per event and channel, however many subscriptions share it)", u.Delivered24h, u.Org))})
+	}
 	if polled(s.Platform) {
 		lastErr := s.LastError
 		var status string

@@ -91,6 +91,9 @@ type subscriptionView struct {
 	// with their backlog on a read of one subscription.
 	Pull        bool          `json:"pull,omitempty"`
 	PullBacklog *pull.Backlog `json:"pull_backlog,omitempty"`
+	// SalesforceUsage: the events Salesforce delivered for the org in the
+	// last 24 h (salesforce subscriptions, on a read of one; sfusage.go).
+	SalesforceUsage *salesforceUsageView `json:"salesforce_usage,omitempty"`
 	// Extra is shown once, in the create answer (platform.Source.Shown).
 	Extra map[string]any `json:"extra,omitempty"`
 }
@@ -463,6 +466,7 @@ func (s *Server) getSubscription(ctx context.Context, t config.Tenant, r *http.R
 		return 0, nil, err
 	}
 	s.addBacklog(ctx, t.ID, rec.Value, &v.subscriptionView)
+	s.addSalesforceUsage(ctx, t.ID, rec.Value, &v.subscriptionView)
 	return http.StatusOK, v, nil
 }
 

@@ -636,6 +636,13 @@ func (s *stream) batch(ctx context.Context, sub config.Subscription, b *pubsub.B
 	}
 	wctx, cancel := storeCtx(ctx)
 	defer cancel()
+	if n := len(b.Events); n > 0 {
+		// Salesforce delivered n events on this stream, once for all its
+		// members: the org's usage (shown only: a failure is logged).
+		if err := config.AddSalesforceUsage(wctx, s.r.o.Store, s.c.tenant, sub.Params.OrgName, now, int64(n)); err != nil {
+			s.log.WarnContext(ctx, "count salesforce usage", "org", sub.Params.OrgName, "err", err)
+		}
+	}
 	for _, f := range followers {
 		err := s.r.update(wctx, f, func(rec *record, _ *config.Item) {
 			st := rec.State

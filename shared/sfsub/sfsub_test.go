@@ -664,6 +664,10 @@ func TestSubscriptionsOfAChannelShareOneStream(t *testing.T) {
 	want := hexIDs(e.emit(t, topic, `{"Context__c":"1"}`, `{"Context__c":"2"}`, `{"Context__c":"3"}`))
 	require.Eventually(t, func() bool { return len(e.eventsOf(a.ID)) == 3 && len(e.eventsOf(b.ID)) == 3 }, 10*time.Second, 20*time.Millisecond)
 	assert.Equal(t, 1, e.org.SubscribeCount(topic), "one Subscribe stream for two subscriptions")
+	require.Eventually(t, func() bool {
+		usage, err := config.LoadSalesforceUsage(t.Context(), e.store, tenant, "example-org")
+		return err == nil && usage.Last24h(time.Now()) == 3
+	}, 10*time.Second, 20*time.Millisecond, "Salesforce delivered each event once: the org's usage counts 3")
 	stop()
 
 	// Events published while herokuevents is down; then a restart.
