@@ -173,6 +173,7 @@ type authorizationRequest struct {
 	ClientSecret string `json:"client_secret,omitempty"`
 	Username     string `json:"username,omitempty"`
 	JWTKey       string `json:"jwt_key,omitempty"`
+	Allocation   int64  `json:"allocation,omitempty"`
 }
 
 // errCancelled ends the web flow when the user pressed q or Ctrl-C.
@@ -262,6 +263,7 @@ flows connect at once:
 	fl.StringVar(&req.ClientID, "client-id", "", "consumer key of your connected app (headless flows, or your own app for the browser login)")
 	fl.StringVar(&req.ClientSecret, "client-secret", "", "consumer secret: client credentials flow")
 	fl.StringVar(&req.Username, "username", "", "Salesforce username: JWT bearer flow")
+	fl.Int64Var(&req.Allocation, "allocation", 0, "the org's event delivery allocation per 24 h (e.g. 50000): subscriptions:info shows the usage against it and warns at 80 %")
 	fl.StringVar(&keyFile, "jwt-key-file", "", "PEM file of the RSA private key whose certificate the connected app holds: JWT bearer flow")
 	return cmd
 }

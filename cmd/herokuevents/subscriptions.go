@@ -64,6 +64,8 @@ type subscription struct {
 	SalesforceUsage *struct {
 		Org          string `json:"org"`
 		Delivered24h int64  `json:"delivered_24h"`
+		Allocation   int64  `json:"allocation"`
+		Warning      string `json:"warning"`
 	} `json:"salesforce_usage"`
 }
 
@@ -137,8 +139,15 @@ func (s subscription) fields() []field {
 	fields = append(fields, field{Key: "Targets", Values: linkNames(s.Targets)}, field{Key: "Replay", Values: values(s.Replay)})
 	fields = append(fields, s.PullBacklog.fields(s.Pull, time.Now())...)
 	if u := s.SalesforceUsage; u != nil {
-		fields = append(fields, field{Key: "Salesforce Usage", Values: values(fmt.Sprintf(
-			"%d events delivered by org %s in the last 24 h (one per event and channel, however many subscriptions share it)", u.Delivered24h, u.Org))})
+		v := fmt.Sprintf("%d events delivered by org %s in the last 24 h (one per event and channel, however many subscriptions share it)", u.Delivered24h, u.Org)
+		if u.Allocation > 0 {
+			v = fmt.Sprintf("%d of %d events (%d%%) delivered by org %s in the last 24 h (one per event and channel, however many subscriptions share it)",
+				u.Delivered24h, u.Allocation, u.Delivered24h*100/u.Allocation, u.Org)
+		}
+		fields = append(fields, field{Key: "Salesforce Usage", Values: values(v)})
+		if u.Warning != "" {
+			fields = append(fields, field{Key: "Warning", Values: values(u.Warning)})
+		}
 	}
 	if polled(s.Platform) {
 		lastErr := s.LastError

@@ -122,6 +122,7 @@ func (s *Server) createAuthorization(ctx context.Context, t config.Tenant, _ *ht
 		ClientSecret string `json:"client_secret"`
 		Username     string `json:"username"`
 		JWTKey       string `json:"jwt_key"`
+		Allocation   int64  `json:"allocation"`
 	}
 	if err := DecodeJSON(body, &req); err != nil {
 		return 0, nil, err
@@ -135,7 +136,7 @@ func (s *Server) createAuthorization(ctx context.Context, t config.Tenant, _ *ht
 	}
 	c, err := s.auth.Create(ctx, t.ID, authorization.Request{
 		Alias: alias, LoginURL: req.LoginURL, ClientID: strings.TrimSpace(req.ClientID), ClientSecret: req.ClientSecret,
-		Username: strings.TrimSpace(req.Username), JWTKey: req.JWTKey,
+		Username: strings.TrimSpace(req.Username), JWTKey: req.JWTKey, Allocation: req.Allocation,
 	})
 	if err != nil {
 		return 0, nil, authorizationError(err)

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/herokuevents/herokuevents/shared/config"
@@ -14,6 +15,10 @@ import (
 type salesforceUsageView struct {
 	Org          string `json:"org"`
 	Delivered24h int64  `json:"delivered_24h"`
+	// Allocation is the org's allocation (authorization --allocation),
+	// 0 when unknown; Warning is set from 80 % of it.
+	Allocation int64  `json:"allocation,omitempty"`
+	Warning    string `json:"warning,omitempty"`
 }
 
 // addSalesforceUsage sets the usage of a Salesforce subscription's org. It
@@ -30,5 +35,14 @@ func (s *Server) addSalesforceUsage(ctx context.Context, tenant string, sub conf
 		s.log.WarnContext(ctx, "read salesforce usage", "tenant", tenant, "subscription", sub.Name, "err", err)
 		return
 	}
-	v.SalesforceUsage = &salesforceUsageView{Org: sub.Params.OrgName, Delivered24h: r.Value.Last24h(time.Now())}
+	u := &salesforceUsageView{Org: sub.Params.OrgName, Delivered24h: r.Value.Last24h(time.Now())}
+	if a, err := config.Load[config.Authorization](ctx, s.store, tenant, config.KindAuthorization, sub.Params.OrgName); err == nil && a.Value.Allocation > 0 {
+		u.Allocation = a.Value.Allocation
+		if u.Delivered24h*100 >= a.Value.Allocation*80 {
+			u.Warning = fmt.Sprintf("org %s used %d%% of its allocation of %d event deliveries per 24 h: Salesforce stops delivering at 100%%",
+				u.Org, u.Delivered24h*100/a.Value.Allocation, a.Value.Allocation)
+			s.log.WarnContext(ctx, "salesforce allocation nearly used", "tenant", tenant, "org", u.Org, "delivered_24h", u.Delivered24h, "allocation", u.Allocation)
+		}
+	}
+	v.SalesforceUsage = u
 }

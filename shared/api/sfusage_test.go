@@ -26,17 +26,46 @@ func TestSubscriptionShowsSalesforceUsage(t *testing.T) {
 	require.NoError(t, config.AddSalesforceUsage(t.Context(), h.store, h.a.ID, "my-org", now.Add(-30*time.Hour), 500))
 	require.NoError(t, config.AddSalesforceUsage(t.Context(), h.store, h.b.ID, "my-org", now, 7))
 
-	r := h.as(h.a, http.MethodGet, "/subscriptions/sfAccounts", "")
-	require.Equal(t, http.StatusOK, r.Status)
-	var got struct {
-		Params          config.Params `json:"params"`
-		SalesforceUsage struct {
-			Org          string `json:"org"`
-			Delivered24h int64  `json:"delivered_24h"`
-		} `json:"salesforce_usage"`
+	type usage struct {
+		Org          string `json:"org"`
+		Delivered24h int64  `json:"delivered_24h"`
+		Allocation   int64  `json:"allocation"`
+		Warning      string `json:"warning"`
 	}
-	require.NoError(t, json.Unmarshal(r.Body, &got))
-	assert.Equal(t, "my-org", got.SalesforceUsage.Org)
-	assert.EqualValues(t, 42, got.SalesforceUsage.Delivered24h)
-	assert.Equal(t, "halt", got.Params.OnReplayGap)
+	read := func() (config.Params, usage) {
+		r := h.as(h.a, http.MethodGet, "/subscriptions/sfAccounts", "")
+		require.Equal(t, http.StatusOK, r.Status)
+		var got struct {
+			Params          config.Params `json:"params"`
+			SalesforceUsage usage         `json:"salesforce_usage"`
+		}
+		require.NoError(t, json.Unmarshal(r.Body, &got))
+		return got.Params, got.SalesforceUsage
+	}
+	params, u := read()
+	assert.Equal(t, usage{Org: "my-org", Delivered24h: 42}, u, "allocation unknown: no warning")
+	assert.Equal(t, "halt", params.OnReplayGap)
+
+	tests := []struct {
+		allocation int64
+		warn       bool
+	}{{100, false}, {53, false}, {52, true}, {42, true}}
+	for _, tt := range tests {
+		a := config.Authorization{ID: "auth-1", Alias: "my-org", Platform: config.PlatformSalesforce, Allocation: tt.allocation}
+		rec, err := config.Load[config.Authorization](t.Context(), h.store, h.a.ID, config.KindAuthorization, "my-org")
+		if err == nil {
+			rec.Value = a
+			_, err = config.Save(t.Context(), h.store, rec)
+		} else {
+			_, err = config.Insert(t.Context(), h.store, config.Item{Tenant: h.a.ID, Kind: config.KindAuthorization, ID: a.ID, Name: a.Alias}, a)
+		}
+		require.NoError(t, err)
+		_, u := read()
+		assert.Equal(t, tt.allocation, u.Allocation)
+		if tt.warn {
+			assert.Contains(t, u.Warning, "org my-org used", "allocation %d", tt.allocation)
+		} else {
+			assert.Empty(t, u.Warning, "allocation %d", tt.allocation)
+		}
+	}
 }

@@ -99,6 +99,9 @@ type Request struct {
 	ClientSecret string
 	Username     string
 	JWTKey       string // PEM of an RSA private key (PKCS#1 or PKCS#8)
+	// Allocation is the org's 24-hour event delivery allocation (0:
+	// unknown).
+	Allocation int64
 }
 
 // Created is the result of Create.
@@ -121,6 +124,9 @@ func (s *Service) Create(ctx context.Context, tenant string, req Request) (Creat
 	if err := ValidateAlias(req.Alias); err != nil {
 		return Created{}, err
 	}
+	if req.Allocation < 0 {
+		return Created{}, newError(ErrInvalid, nil, "allocation must be a positive number of events per 24 hours.")
+	}
 	login, err := NormalizeLoginURL(req.LoginURL)
 	if err != nil {
 		return Created{}, err
@@ -141,6 +147,7 @@ func (s *Service) Create(ctx context.Context, tenant string, req Request) (Creat
 	a := config.Authorization{
 		ID: uuid.NewString(), Alias: req.Alias, Platform: config.PlatformSalesforce, LoginURL: login,
 		ClientID: req.ClientID, Username: req.Username, Created: s.now().UTC().Truncate(time.Second),
+		Allocation: req.Allocation,
 	}
 	if existing.Item.ID != "" {
 		a.ID, a.Created = existing.Value.ID, existing.Value.Created

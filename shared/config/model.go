@@ -212,6 +212,9 @@ type Authorization struct {
 	ClientID           string `json:"client_id,omitempty"`
 	ClientSecretSealed []byte `json:"client_secret_sealed,omitempty"`
 	JWTKeySealed       []byte `json:"jwt_key_sealed,omitempty"` // PEM of the RSA private key
+	// Allocation is the org's 24-hour event delivery allocation, when the
+	// user told it (--allocation): subscriptions:info warns at 80 %.
+	Allocation int64 `json:"allocation,omitempty"`
 	// TokenSealed is the sealed JSON of the last salesforce.Token (access and
 	// refresh tokens, instance URL, identity URL).
 	TokenSealed []byte    `json:"token_sealed,omitempty"`
