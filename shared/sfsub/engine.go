@@ -9,6 +9,11 @@ import (
 	"github.com/herokuevents/herokuevents/shared/platform"
 )
 
+// EnvKeepalive is the keepalive interval expected of Salesforce (a Go
+// duration; 60 s when unset): match it to `dev:salesforce --keepalive` to
+// see stall detection within seconds.
+const EnvKeepalive = "SALESFORCE_PUBSUB_KEEPALIVE"
+
 // Engine is the salesforce platform's engine (platform.Engine): the
 // Pub/Sub API publisher of the deliver role and the subscriber as a
 // long-running loop. The Pub/Sub API endpoint is SALESFORCE_PUBSUB_ENDPOINT
@@ -46,6 +51,14 @@ func (e Engine) Run(ctx context.Context, d platform.Deps) error {
 		return errors.New("salesforce runner: Deps.Authorizations and Ingest are required")
 	}
 	log := d.Log().With("role", "sfsubscribe")
+	keepalive := e.Keepalive
+	if v := d.Env(EnvKeepalive); v != "" && keepalive == 0 {
+		k, err := time.ParseDuration(v)
+		if err != nil || k <= 0 {
+			return fmt.Errorf("%s=%q: a positive duration such as 60s", EnvKeepalive, v)
+		}
+		keepalive = k
+	}
 	client, err := DialEnv(ctx, d.Env, log)
 	if err != nil {
 		return fmt.Errorf("dial the Pub/Sub API: %w", err)
@@ -57,7 +70,7 @@ func (e Engine) Run(ctx context.Context, d platform.Deps) error {
 		Client:       client,
 		Sessions:     AuthorizationSessions(d.Authorizations),
 		ScanInterval: e.Scan,
-		Keepalive:    e.Keepalive,
+		Keepalive:    keepalive,
 		Logger:       log,
 		Metrics:      d.Metrics,
 	})
