@@ -282,13 +282,14 @@ func TestSalesforceResumeExpiryCorruptionAndRevocation(t *testing.T) {
 	require.Eventually(t, delivered(emitted), 10*time.Second, 20*time.Millisecond)
 	assert.Equal(t, sfsub.StatusActive, subState(t, srv, "accountChange").State.Status)
 
-	// A corrupted checkpoint: the documented fallback resumes from LATEST.
+	// A corrupted checkpoint with --on-replay-gap latest: resumes from LATEST.
 	require.NoError(t, srv.Close())
 	store, err := sqlitestore.Open(filepath.Join(w.dir, "config.db"))
 	require.NoError(t, err)
 	rec, err := config.Load[config.Subscription](t.Context(), store, tenantOf(t, srv), config.KindSubscription, "accountChange")
 	require.NoError(t, err)
 	rec.Value.State.Checkpoint = []byte{0xff, 0xff, 0xff, 0xff, 0, 0, 0, 1}
+	rec.Value.Params.OnReplayGap = sfsub.GapLatest
 	_, err = config.Save(t.Context(), store, rec)
 	require.NoError(t, err)
 	require.NoError(t, store.Close())
@@ -296,9 +297,11 @@ func TestSalesforceResumeExpiryCorruptionAndRevocation(t *testing.T) {
 	require.NoError(t, err)
 	srv = w.start(t)
 	require.Eventually(t, func() bool {
-		return strings.Contains(subState(t, srv, "accountChange").State.LastError, "rejected as corrupted or expired")
+		return strings.Contains(subState(t, srv, "accountChange").State.LastError, "Salesforce refused replay id ffffffff00000001")
 	}, 10*time.Second, 20*time.Millisecond)
-	assert.Contains(t, subState(t, srv, "accountChange").State.LastError, "resumed from LATEST")
+	require.Eventually(t, func() bool {
+		return strings.Contains(subState(t, srv, "accountChange").State.LastError, "resumed from LATEST (--on-replay-gap latest) at replay id")
+	}, 10*time.Second, 20*time.Millisecond, "the fallback with the replay ids before and after")
 	waitActive(t, srv, "accountChange")
 	emit(8, 9)
 	require.Eventually(t, delivered(emitted), 10*time.Second, 20*time.Millisecond)
