@@ -213,7 +213,9 @@ func environment(fn samtemplate.Function) ([]string, map[string]string) {
 	add("AWS_DEFAULT_REGION", "us-east-1")
 	missing := map[string]string{}
 	for k, v := range fn.Unresolved {
-		if !set[k] {
+		// a conditional variable (!If [Cond, x, !Ref AWS::NoValue]) is
+		// optional: a deployment may well not have it
+		if !set[k] && v != "If" {
 			missing[k] = v
 		}
 	}
