@@ -76,10 +76,11 @@ type pullBacklog struct {
 	Oldest  time.Time `json:"oldest"`
 }
 
-// fields renders the pull lines of a subscription's info.
+// fields renders the pull lines of a subscription's info: none when pull
+// is off, so that the original product's info output stays as it was.
 func (b *pullBacklog) fields(pull bool, now time.Time) []field {
 	if !pull {
-		return []field{{Key: "Pull", Values: values("off")}}
+		return nil
 	}
 	out := []field{{Key: "Pull", Values: values("on: GET $HEROKUEVENTS_SUBSCRIBE_URL/<name>")}}
 	if b != nil {
