@@ -85,6 +85,8 @@ func (h *Handler) Store() config.Store { return h.o.Store }
 func (h *Handler) HandleBatch(ctx context.Context, msgs []queue.Message) queue.BatchResult {
 	var res queue.BatchResult
 	var out []outgoing
+	var routes []routing
+	var jobs []mapping.Job                  // the filters of every message and stream, run together
 	streams := map[string][]config.Stream{} // tenant/subscription → streams
 	pulls := h.newPulls()
 	for _, m := range msgs {
@@ -126,18 +128,22 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []queue.Message) queue.B
 			}
 			streams[key] = ss
 		}
-		deliveries, err := h.route(ctx, r, ss)
+		routes = append(routes, routing{id: m.ID, r: r, streams: ss, filters: h.filters(ss, r.Event, &jobs)})
+	}
+	results := mapping.ApplyAll(jobs) // one round trip to the workers for the whole batch
+	for _, rt := range routes {
+		deliveries, err := h.route(ctx, rt, results)
 		if len(deliveries) > 0 {
-			out = append(out, outgoing{id: m.ID, msgs: deliveries})
+			out = append(out, outgoing{id: rt.id, msgs: deliveries})
 		}
 		if errors.Is(err, mapping.ErrUnavailable) {
-			res.Fail(m.ID, err) // no worker to run the filter: not the event's fault
+			res.Fail(rt.id, err) // no worker to run the filter: not the event's fault
 			continue
 		}
 		if err != nil {
 			h.o.Metrics.Count(ctx, metric.DeadLettered, 1, metric.DimReason, metric.ReasonPermanent,
-				metric.LabelTenant, r.Tenant, metric.LabelSubscription, r.Subscription)
-			res.Fail(m.ID, queue.Permanent(err))
+				metric.LabelTenant, rt.r.Tenant, metric.LabelSubscription, rt.r.Subscription)
+			res.Fail(rt.id, queue.Permanent(err))
 			continue
 		}
 	}
@@ -198,8 +204,48 @@ func (h *Handler) failSend(ctx context.Context, o outgoing, err error, res *queu
 //	root = if this._herokuevents.changedfields.contains("Industry") { this } else { deleted() }
 func Meta(ev event.Event) map[string]any { return event.Meta(ev) }
 
-// route applies each stream's filter and returns the deliveries that pass.
-func (h *Handler) route(ctx context.Context, r event.Routed, streams []config.Stream) ([]queue.Message, error) {
+// routing is a message of the batch to route, once its filters ran.
+type routing struct {
+	id      string
+	r       event.Routed
+	streams []config.Stream
+	// filters[i] is the filter of streams[i]: no filter, a compile
+	// error, or the index of its job in the batch's mapping.ApplyAll.
+	filters []filterRef
+}
+
+type filterRef struct {
+	job int // -1: no job (no filter, or err)
+	err error
+}
+
+// filters adds to jobs the evaluation of each stream's filter on ev.
+func (h *Handler) filters(streams []config.Stream, ev event.Event, jobs *[]mapping.Job) []filterRef {
+	refs := make([]filterRef, len(streams))
+	var meta map[string]any
+	for i, s := range streams {
+		refs[i].job = -1
+		if s.Filter == "" {
+			continue
+		}
+		m, err := h.cache.Get(s.Filter)
+		if err != nil {
+			refs[i].err = err
+			continue
+		}
+		if meta == nil {
+			meta = Meta(ev)
+		}
+		refs[i].job = len(*jobs)
+		*jobs = append(*jobs, mapping.Job{Mapping: m, Data: ev.Data, Meta: meta})
+	}
+	return refs
+}
+
+// route applies each stream's filter (its result among results) and
+// returns the deliveries that pass.
+func (h *Handler) route(ctx context.Context, rt routing, results []mapping.Result) ([]queue.Message, error) {
+	r, streams := rt.r, rt.streams
 	log := h.o.Logger.With("tenant", r.Tenant, "subscription", r.Subscription, "event_id", r.Event.ID)
 	jr := h.record(ctx, r)
 	var errs []error
@@ -209,29 +255,29 @@ func (h *Handler) route(ctx context.Context, r event.Routed, streams []config.St
 		return nil, nil
 	}
 	var out []queue.Message
-	for _, s := range streams {
+	for i, s := range streams {
 		ev := r.Event
 		if s.Filter != "" {
-			m, err := h.cache.Get(s.Filter)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("stream to publication %s: %w", s.Publication, err))
-				jr.filteredOut(s, filterError(err))
+			f := rt.filters[i]
+			if f.err != nil {
+				errs = append(errs, fmt.Errorf("stream to publication %s: %w", s.Publication, f.err))
+				jr.filteredOut(s, filterError(f.err))
 				continue
 			}
-			data, deleted, err := m.ApplyMeta(ev.Data, Meta(ev))
-			if err != nil {
+			res := results[f.job]
+			if err := res.Err; err != nil {
 				log.WarnContext(ctx, "filter failed", "publication", s.Publication, "err", err)
 				errs = append(errs, fmt.Errorf("stream to publication %s: filter: %w", s.Publication, err))
 				jr.filteredOut(s, filterError(err))
 				continue
 			}
-			if deleted {
+			if res.Deleted {
 				log.InfoContext(ctx, "filtered out", "publication", s.Publication)
 				h.o.Metrics.Count(ctx, metric.FilteredOut, 1, metric.LabelTenant, r.Tenant, metric.LabelPublication, s.Publication)
 				jr.filteredOut(s, reasonDropped)
 				continue
 			}
-			ev.Data = data
+			ev.Data = res.Out
 		}
 		d := event.Delivery{Tenant: r.Tenant, Publication: s.Publication, Event: ev, FirstTry: h.o.Now().UTC()}
 		body, err := json.Marshal(d)

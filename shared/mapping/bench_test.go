@@ -1,7 +1,13 @@
 package mapping
 
 import (
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 )
 
 const benchFilter = `root = if this.Context__c.string == "drop" { deleted() } else { this }`
@@ -9,17 +15,44 @@ const benchFilter = `root = if this.Context__c.string == "drop" { deleted() } el
 var benchDoc = []byte(`{"Context__c":{"string":"keep"},"CreatedById":"005Ws000001eUtGIAU","CreatedDate":1733842936000,"Order":{"TotalValue":1234.5,"Lines":[1,2,3]}}`)
 
 // BenchmarkApplyInWorker is a filter run through a worker process, as
-// every mapping runs.
+// every mapping runs, one event per call; cpu-µs/op counts this process and
+// its workers.
 func BenchmarkApplyInWorker(b *testing.B) {
 	m, err := Compile(benchFilter)
 	if err != nil {
 		b.Fatal(err)
 	}
+	cpu := treeCPU(b)
 	for b.Loop() {
 		if _, _, err := m.ApplyMeta(benchDoc, map[string]any{"subject": "/event/X__e"}); err != nil {
 			b.Fatal(err)
 		}
 	}
+	cpu.report(b, b.N)
+}
+
+// BenchmarkApplyAllInWorker is the filter run on a batch of 10 events in
+// one call, as the filter role evaluates a queue batch; figures per event.
+func BenchmarkApplyAllInWorker(b *testing.B) {
+	m, err := Compile(benchFilter)
+	if err != nil {
+		b.Fatal(err)
+	}
+	jobs := make([]Job, 10)
+	for i := range jobs {
+		jobs[i] = Job{Mapping: m, Data: benchDoc, Meta: map[string]any{"subject": "/event/X__e"}}
+	}
+	cpu := treeCPU(b)
+	start := time.Now()
+	for b.Loop() {
+		for _, r := range ApplyAll(jobs) {
+			if r.Err != nil {
+				b.Fatal(r.Err)
+			}
+		}
+	}
+	b.ReportMetric(float64(time.Since(start).Microseconds())/float64(b.N*len(jobs)), "wall-µs/event")
+	cpu.report(b, b.N*len(jobs))
 }
 
 // BenchmarkApplyInProcess is the same evaluation without the worker: what
@@ -29,9 +62,47 @@ func BenchmarkApplyInProcess(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	cpu := treeCPU(b)
 	for b.Loop() {
 		if _, _, _, err := run(exec, benchDoc, []byte(`{"subject":"/event/X__e"}`), DefaultOutput); err != nil {
 			b.Fatal(err)
 		}
 	}
+	cpu.report(b, b.N)
+}
+
+// cpuMark is the processor time of this process and its children (the
+// workers) at one moment.
+type cpuMark time.Duration
+
+func treeCPU(b *testing.B) cpuMark {
+	b.Helper()
+	self := os.Getpid()
+	var ticks int64
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(st[bytes.LastIndexByte(st, ')')+2:]))
+		if ppid, _ := strconv.Atoi(f[1]); pid != self && ppid != self {
+			continue
+		}
+		for _, i := range []int{11, 12, 13, 14} { // utime, stime, cutime, cstime
+			n, _ := strconv.ParseInt(f[i], 10, 64)
+			ticks += n
+		}
+	}
+	return cpuMark(time.Duration(ticks) * time.Second / 100)
+}
+
+func (m cpuMark) report(b *testing.B, n int) {
+	b.Helper()
+	used := time.Duration(treeCPU(b) - m)
+	b.ReportMetric(float64(used.Microseconds())/float64(n), "cpu-µs/event")
 }

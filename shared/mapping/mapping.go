@@ -146,11 +146,11 @@ func Compile(src string) (*Mapping, error) {
 	if len(src) > MaxSource {
 		return nil, fmt.Errorf("%w: mapping is longer than %d bytes", ErrCompile, MaxSource)
 	}
-	res, err := thePool().do(&request{Op: opCompile, Src: src}, CompileTime)
-	if err != nil {
-		return nil, err
+	got, fail := thePool().round(&request{Op: opCompile, Srcs: []string{src}}, 1, CompileTime)
+	if fail != nil {
+		return nil, fail.err
 	}
-	if err := res.err(); err != nil {
+	if err := got[0].err(); err != nil {
 		return nil, err
 	}
 	return &Mapping{src: src}, nil
@@ -183,13 +183,8 @@ const MetaKey = "_herokuevents"
 // ApplyMeta is Apply with meta visible to the mapping at this._herokuevents
 // when the document is a JSON object. The key is removed from the result.
 func (m *Mapping) ApplyMeta(data []byte, meta map[string]any) (out []byte, deleted bool, err error) {
-	var mb []byte
-	if len(meta) > 0 {
-		if mb, err = json.Marshal(meta); err != nil {
-			return nil, false, fmt.Errorf("encode meta: %w", err)
-		}
-	}
-	return m.apply(data, mb)
+	r := ApplyAll([]Job{{Mapping: m, Data: data, Meta: meta}})[0]
+	return r.Out, r.Deleted, r.Err
 }
 
 // Apply runs the mapping on a JSON document, under the limits. It returns
@@ -198,25 +193,73 @@ func (m *Mapping) ApplyMeta(data []byte, meta map[string]any) (out []byte, delet
 // returned as they were. Errors of a mapping that exceeded a limit wrap
 // ErrLimit; ErrUnavailable means no worker could run it (worth retrying).
 func (m *Mapping) Apply(data []byte) (out []byte, deleted bool, err error) {
-	return m.apply(data, nil)
+	return m.ApplyMeta(data, nil)
 }
 
-func (m *Mapping) apply(data, meta []byte) ([]byte, bool, error) {
+// Job is one evaluation of ApplyAll: Mapping on Data, with Meta at
+// this._herokuevents (as ApplyMeta).
+type Job struct {
+	Mapping *Mapping
+	Data    []byte
+	Meta    map[string]any
+}
+
+// Result answers a Job, as ApplyMeta would.
+type Result struct {
+	Out     []byte
+	Deleted bool
+	Err     error
+}
+
+// ApplyAll runs every job as ApplyMeta would, each under the limits of one
+// event, in as few round trips to the workers as it can (one per batch of
+// up to 256 jobs, not one per job): the way to evaluate a queue batch.
+// results[i] answers jobs[i]; a job's failure, a limit included, is its
+// own and never fails another job.
+func ApplyAll(jobs []Job) []Result {
+	out := make([]Result, len(jobs))
+	var srcs []string
+	index := map[*Mapping]int{}
+	items := make([]item, 0, len(jobs))
+	at := make([]int, 0, len(jobs)) // items[k] answers jobs[at[k]]
+	for i, j := range jobs {
+		var mb []byte
+		if len(j.Meta) > 0 {
+			var err error
+			if mb, err = json.Marshal(j.Meta); err != nil {
+				out[i].Err = fmt.Errorf("encode meta: %w", err)
+				continue
+			}
+		}
+		k, ok := index[j.Mapping]
+		if !ok {
+			k = len(srcs)
+			srcs = append(srcs, j.Mapping.src)
+			index[j.Mapping] = k
+		}
+		items = append(items, item{Src: k, Data: j.Data, Meta: mb})
+		at = append(at, i)
+	}
+	if len(items) == 0 {
+		return out
+	}
 	p := thePool()
-	res, err := p.do(&request{Op: opApply, Src: m.src, Data: data, Meta: meta, Output: p.limits.Output}, p.limits.Time)
-	if err != nil {
-		return nil, false, err
+	for k, r := range p.apply(srcs, items, p.limits.Time) {
+		o := &out[at[k]]
+		switch {
+		case r.err != nil:
+			o.Err = r.err
+		case r.res.err() != nil:
+			o.Err = r.res.err()
+		case r.res.Deleted:
+			o.Deleted = true
+		case r.res.Same:
+			o.Out = jobs[at[k]].Data
+		default:
+			o.Out = r.res.Out
+		}
 	}
-	if err := res.err(); err != nil {
-		return nil, false, err
-	}
-	switch {
-	case res.Deleted:
-		return nil, true, nil
-	case res.Same:
-		return data, false, nil
-	}
-	return res.Out, false, nil
+	return out
 }
 
 // Cache compiles each distinct source once. Safe for concurrent use.

@@ -248,3 +248,99 @@ func TestBusyHostDoesNotFailLightMappings(t *testing.T) {
 		require.NoError(t, err, "event %d", i)
 	}
 }
+
+// TestApplyAllKeepsEachJobsOutcome: a batch of jobs of several mappings,
+// bombs among them, runs in few requests, and each job gets the outcome it
+// would get alone: the bombs fail with their limit (a time bomb stops its
+// worker mid-batch, a runtime limit does not), every other job is answered
+// in order, and the jobs after a bomb are run again on another worker.
+func TestApplyAllKeepsEachJobsOutcome(t *testing.T) {
+	inc, err := Compile(`root.n = this.n + 1`)
+	require.NoError(t, err)
+	drop, err := Compile(`root = if this.n % 2 == 0 { this } else { deleted() }`)
+	require.NoError(t, err)
+	timeBomb, err := Compile(bombs[2].src)
+	require.NoError(t, err)
+	outputBomb, err := Compile(bombs[9].src)
+	require.NoError(t, err)
+	failing, err := Compile(`root = this.missing.uppercase()`)
+	require.NoError(t, err)
+	doc := func(i int) []byte { return []byte(`{"n":` + strconv.Itoa(i) + `}`) }
+	for _, c := range []struct {
+		name  string
+		bombs map[int]*Mapping // position → bomb
+	}{
+		{"no bomb", nil},
+		{"time bomb first", map[int]*Mapping{0: timeBomb}},
+		{"time bomb in the middle and last", map[int]*Mapping{7: timeBomb, 19: timeBomb}},
+		{"output limit and run error", map[int]*Mapping{3: outputBomb, 4: failing}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var jobs []Job
+			for i := range 20 {
+				m := inc
+				if i%3 == 1 {
+					m = drop
+				}
+				if b, ok := c.bombs[i]; ok {
+					m = b
+				}
+				jobs = append(jobs, Job{Mapping: m, Data: doc(i), Meta: map[string]any{"subject": "/event/X__e"}})
+			}
+			res := ApplyAll(jobs)
+			require.Len(t, res, len(jobs))
+			for i, r := range res {
+				switch b := c.bombs[i]; {
+				case b == timeBomb:
+					require.ErrorIs(t, r.Err, ErrLimit, "job %d", i)
+					assert.ErrorContains(t, r.Err, "time limit of 100ms per event exceeded")
+				case b == outputBomb:
+					require.ErrorIs(t, r.Err, ErrLimit, "job %d", i)
+					assert.ErrorContains(t, r.Err, "output of at least 2000002 bytes")
+				case b == failing:
+					require.Error(t, r.Err, "job %d", i)
+					assert.NotErrorIs(t, r.Err, ErrLimit)
+				case i%3 == 1 && i%2 == 1:
+					require.NoError(t, r.Err, "job %d", i)
+					assert.True(t, r.Deleted, "job %d", i)
+				case i%3 == 1:
+					require.NoError(t, r.Err, "job %d", i)
+					assert.Equal(t, string(doc(i)), string(r.Out), "job %d: input bytes kept", i)
+				default:
+					require.NoError(t, r.Err, "job %d", i)
+					assert.JSONEq(t, `{"n":`+strconv.Itoa(i+1)+`}`, string(r.Out), "job %d", i)
+				}
+			}
+		})
+	}
+}
+
+// TestApplyAllFindsTheJobThatKilledItsWorker: a job that kills its worker
+// on the memory limit (the watchdog naming it, or the runtime's own fatal
+// error on RLIMIT_DATA, which names nothing) fails alone, with its limit;
+// the others of its batch pass.
+func TestApplyAllFindsTheJobThatKilledItsWorker(t *testing.T) {
+	SetLimits(Limits{Memory: 32 << 20, Time: 20 * time.Second})
+	t.Cleanup(func() { SetLimits(Limits{}) })
+	inc, err := Compile(`root.n = this.n + 1`)
+	require.NoError(t, err)
+	bomb, err := Compile(doubling(`"x".repeat(8000000)`, 10))
+	require.NoError(t, err)
+	var jobs []Job
+	for i := range 8 {
+		m := inc
+		if i == 5 {
+			m = bomb
+		}
+		jobs = append(jobs, Job{Mapping: m, Data: []byte(`{"n":` + strconv.Itoa(i) + `}`)})
+	}
+	for i, r := range ApplyAll(jobs) {
+		if i == 5 {
+			require.ErrorIs(t, r.Err, ErrLimit)
+			assert.ErrorContains(t, r.Err, "memory limit of 32 MiB exceeded")
+			continue
+		}
+		require.NoError(t, r.Err, "job %d", i)
+		assert.JSONEq(t, `{"n":`+strconv.Itoa(i+1)+`}`, string(r.Out))
+	}
+}

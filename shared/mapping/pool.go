@@ -2,11 +2,11 @@ package mapping
 
 import (
 	"bufio"
-	"encoding/gob"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,19 +30,108 @@ func newPool(l Limits) *pool {
 	return &pool{limits: l, idle: make(chan *worker, l.Workers), slots: make(chan struct{}, l.Workers)}
 }
 
-// do sends req to a worker, which may use limit of processor time on it
-// (the worker stops itself past it: ErrLimit, time). One that dies while
-// answering is reported as the limit it hit (ErrLimit). The wall clock
-// only backs this up (wallLimit): a worker that has not answered by then is
-// killed and the request fails with ErrUnavailable (the host is too busy,
-// not the mapping at fault, as its processor time was within its limit).
-// Errors starting or reaching a worker wrap ErrUnavailable.
-func (p *pool) do(req *request, limit time.Duration) (*response, error) {
-	req.CPU = int64(limit)
+// Bounds of one request: a longer batch is sent in several.
+const (
+	maxBatch      = 256
+	maxBatchBytes = 8 << 20
+)
+
+// result answers one item: a response, or the error of the worker that
+// died on it (ErrLimit) or could not run it (ErrUnavailable).
+type result struct {
+	res *response
+	err error
+}
+
+// apply evaluates items (of the mappings srcs) on workers, in as few
+// requests as it can, each item under limit of processor time: one
+// request per batch, not per item. An item that stops its worker fails
+// alone with the limit it hit; the others of its request are run again on
+// another worker (the worker names the item its watchdog stopped on; when
+// it cannot, the rest of the batch runs one item per request, so that the
+// item at fault is found and only it fails).
+func (p *pool) apply(srcs []string, items []item, limit time.Duration) []result {
+	out := make([]result, len(items))
+	pending := make([]int, len(items))
+	for i := range pending {
+		pending[i] = i
+	}
+	single := false
+	for len(pending) > 0 {
+		n := 1
+		if !single {
+			n = batchLen(items, pending)
+		}
+		sent := pending[:n]
+		req := &request{Op: opApply, CPU: int64(limit), Output: p.limits.Output, Srcs: srcs, Items: make([]item, n)}
+		for j, i := range sent {
+			req.Items[j] = items[i]
+		}
+		got, fail := p.round(req, len(sent), limit)
+		for j, r := range got {
+			out[sent[j]].res = r
+		}
+		rest := pending[len(got):]
+		switch {
+		case fail == nil:
+			pending = pending[n:]
+		case fail.unavailable:
+			for _, i := range rest {
+				out[i].err = fail.err
+			}
+			return out
+		case fail.item >= len(got) && fail.item < n:
+			bad := sent[fail.item]
+			out[bad].err = fail.err
+			pending = slices.DeleteFunc(slices.Clone(rest), func(i int) bool { return i == bad })
+		case single || n-len(got) == 1:
+			out[rest[0]].err = fail.err
+			pending = rest[1:]
+		default:
+			single = true
+			pending = rest
+		}
+	}
+	return out
+}
+
+// batchLen is how many of the pending items go in the next request.
+func batchLen(items []item, pending []int) int {
+	size := 0
+	for n, i := range pending {
+		size += len(items[i].Data) + len(items[i].Meta)
+		if n > 0 && (n == maxBatch || size > maxBatchBytes) {
+			return n
+		}
+	}
+	return len(pending)
+}
+
+// failure is why a round ended before its last answer.
+type failure struct {
+	err error
+	// item is the index, in the request, of the item the worker died on
+	// (-1: unknown).
+	item int
+	// unavailable: no worker could run the request (ErrUnavailable), not
+	// an item's fault.
+	unavailable bool
+}
+
+// round sends req to a worker and returns its answers (want of them),
+// each item of which may use limit of processor time (the worker stops
+// itself past it: ErrLimit, time). A worker that dies while answering is
+// reported as the limit it hit (ErrLimit), with the answers it gave
+// before. The wall clock only backs this up (wallLimit, between two
+// answers): a worker that has not answered by then is killed and the rest
+// fails with ErrUnavailable (the host is too busy, not the mapping at
+// fault, as its processor time was within its limit). Errors starting or
+// reaching a worker are ErrUnavailable.
+func (p *pool) round(req *request, want int, limit time.Duration) ([]*response, *failure) {
 	for try := 0; ; try++ {
 		w, err := p.get()
 		if err != nil {
-			return nil, err
+			return nil, &failure{err: err, item: -1, unavailable: true}
 		}
 		if err := w.send(req); err != nil {
 			// Gone while idle: not this request's doing.
@@ -50,25 +139,31 @@ func (p *pool) do(req *request, limit time.Duration) (*response, error) {
 			if try < 2 {
 				continue
 			}
-			return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+			return nil, &failure{err: fmt.Errorf("%w: %v", ErrUnavailable, err), item: -1, unavailable: true}
 		}
+		got := make([]*response, 0, want)
 		wall := wallLimit(limit)
 		t := time.NewTimer(wall)
-		select {
-		case res, ok := <-w.out:
-			t.Stop()
-			if !ok {
-				reason := w.crash(p.limits.Memory, limit)
+		for len(got) < want {
+			select {
+			case res, ok := <-w.out:
+				if !ok {
+					t.Stop()
+					reason, item := w.crash(p.limits.Memory, limit)
+					p.discard(w, reason)
+					return got, &failure{err: fmt.Errorf("%w: %s", ErrLimit, reason), item: item}
+				}
+				got = append(got, res)
+				t.Reset(wall)
+			case <-t.C:
+				reason := fmt.Sprintf("no answer within %s of wall time (the host is too busy)", wall)
 				p.discard(w, reason)
-				return nil, fmt.Errorf("%w: %s", ErrLimit, reason)
+				return got, &failure{err: fmt.Errorf("%w: %s", ErrUnavailable, reason), item: -1, unavailable: true}
 			}
-			p.put(w)
-			return res, nil
-		case <-t.C:
-			reason := fmt.Sprintf("no answer within %s of wall time (the host is too busy)", wall)
-			p.discard(w, reason)
-			return nil, fmt.Errorf("%w: %s", ErrUnavailable, reason)
 		}
+		t.Stop()
+		p.put(w)
+		return got, nil
 	}
 }
 
@@ -139,7 +234,6 @@ type worker struct {
 	proc    *os.Process
 	stdin   *os.File
 	bw      *bufio.Writer
-	enc     *gob.Encoder
 	out     chan *response // closed when the worker's output ends
 	stderr  *tail
 	errDone chan struct{} // closed when the worker's stderr ends
@@ -181,7 +275,6 @@ func start(mem int64) (*worker, error) {
 	w := &worker{proc: proc, stdin: fds[1], out: make(chan *response, 1), stderr: &tail{},
 		errDone: make(chan struct{}), exited: make(chan struct{})}
 	w.bw = bufio.NewWriterSize(w.stdin, 64<<10)
-	w.enc = gob.NewEncoder(w.bw)
 	go w.read(fds[2])
 	go func() {
 		defer close(w.errDone)
@@ -195,7 +288,7 @@ func start(mem int64) (*worker, error) {
 		if ok {
 			return w, nil
 		}
-		w.crash(mem, 0)
+		_, _ = w.crash(mem, 0)
 		return nil, fmt.Errorf("mapping worker exited at start: %s", w.stderr.String())
 	case <-t.C:
 		w.kill()
@@ -218,20 +311,18 @@ func workerEnv(mem int64) []string {
 func (w *worker) read(r *os.File) {
 	defer close(w.out)
 	defer r.Close()
-	dec := gob.NewDecoder(bufio.NewReaderSize(r, 64<<10))
+	br := bufio.NewReaderSize(r, 64<<10)
 	for {
-		var res response
-		if err := dec.Decode(&res); err != nil {
+		res, err := readResponse(br)
+		if err != nil {
 			return
 		}
-		w.out <- &res
+		w.out <- res
 	}
 }
 
 func (w *worker) send(req *request) error {
-	if err := w.enc.Encode(req); err != nil {
-		return err
-	}
+	writeRequest(w.bw, req)
 	return w.bw.Flush()
 }
 
@@ -257,8 +348,9 @@ func (w *worker) kill() { w.reap(true) }
 func (w *worker) pid() int { return w.proc.Pid }
 
 // crash names the limit a worker that died during a request hit, from
-// its exit and its last words.
-func (w *worker) crash(mem int64, limit time.Duration) string {
+// its exit and its last words, and the item it was evaluating when its
+// watchdog named it (-1 otherwise).
+func (w *worker) crash(mem int64, limit time.Duration) (string, int) {
 	w.reap(false)
 	select {
 	case <-w.exited:
@@ -271,20 +363,26 @@ func (w *worker) crash(mem int64, limit time.Duration) string {
 	case <-time.After(time.Second):
 	}
 	said := w.stderr.String()
+	item := -1
+	if _, after, ok := strings.Cut(said, "("+itemWord); ok {
+		if n, err := strconv.Atoi(after[:max(strings.IndexByte(after, ')'), 0)]); err == nil {
+			item = n
+		}
+	}
 	switch {
 	case strings.Contains(said, timeExceeded):
-		return fmt.Sprintf("time limit of %s per event exceeded (processor time)", limit)
+		return fmt.Sprintf("time limit of %s per event exceeded (processor time)", limit), item
 	case strings.Contains(said, memoryExceeded), strings.Contains(said, "out of memory"),
 		strings.Contains(said, "cannot allocate memory"):
-		return fmt.Sprintf("memory limit of %d MiB exceeded", mem>>20)
+		return fmt.Sprintf("memory limit of %d MiB exceeded", mem>>20), item
 	case strings.Contains(said, "stack overflow"), strings.Contains(said, "stack exceeds"):
-		return fmt.Sprintf("stack limit of %d MiB exceeded (recursion too deep)", min(mem/2, 256<<20)>>20)
+		return fmt.Sprintf("stack limit of %d MiB exceeded (recursion too deep)", min(mem/2, 256<<20)>>20), item
 	}
 	state := "killed"
 	if w.state != nil {
 		state = w.state.String()
 	}
-	return "the mapping stopped its worker (" + state + ")"
+	return "the mapping stopped its worker (" + state + ")", item
 }
 
 // tail keeps the last 4 KiB written to it.

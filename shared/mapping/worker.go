@@ -3,7 +3,6 @@ package mapping
 import (
 	"bufio"
 	"bytes"
-	"encoding/gob"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,8 +33,10 @@ const (
 	exitTime   = 4
 )
 
-// The lines a worker writes to stderr when its watchdog stops it.
+// The lines a worker writes to stderr when its watchdog stops it, with
+// itemWord and the index of the item it was evaluating.
 const (
+	itemWord       = "item "
 	memoryExceeded = "mapping worker: memory limit exceeded"
 	timeExceeded   = "mapping worker: time limit exceeded"
 )
@@ -51,35 +52,73 @@ func init() {
 	os.Exit(serve(os.Stdin, os.Stdout, mem))
 }
 
+// flushEvery is how long a worker keeps the answers of a batch before
+// writing them: a batch of quick evaluations is answered in one write, and
+// the answers of a long batch still reach the parent as they come (those of
+// a worker that dies are lost since its last write, and run again).
+const flushEvery = time.Millisecond
+
 // serve is a worker's life: bound itself, then answer requests until its
 // input ends.
 func serve(in io.Reader, out io.Writer, mem int64) int {
 	bound(mem)
-	var cpuAtStart atomic.Int64 // processor time at the request's start, -1 when idle
+	var cpuAtStart atomic.Int64 // processor time at the item's start, -1 when idle
 	var cpuLimit atomic.Int64
+	var current atomic.Int64 // the item being evaluated, in its request
 	cpuAtStart.Store(-1)
 	started := make(chan struct{}, 1)
-	go watch(mem, &cpuAtStart, &cpuLimit, started)
+	go watch(mem, &cpuAtStart, &cpuLimit, &current, started)
 	bw := bufio.NewWriterSize(out, 64<<10)
-	enc, dec := gob.NewEncoder(bw), gob.NewDecoder(bufio.NewReaderSize(in, 64<<10))
-	if enc.Encode(&response{}) != nil || bw.Flush() != nil {
+	br := bufio.NewReaderSize(in, 64<<10)
+	writeResponse(bw, &response{})
+	if bw.Flush() != nil {
 		return 1
 	}
 	w := &evaluator{execs: map[string]*bloblang.Executor{}}
+	begin := func(i int) {
+		current.Store(int64(i))
+		cpuAtStart.Store(int64(cpuTime()))
+		if i == 0 {
+			select {
+			case started <- struct{}{}:
+			default: // the watchdog is awake
+			}
+		}
+	}
 	for {
-		var req request
-		if err := dec.Decode(&req); err != nil {
+		req, err := readRequest(br)
+		if errors.Is(err, io.EOF) {
 			return 0 // the parent closed our input or is gone
 		}
-		cpuLimit.Store(req.CPU)
-		cpuAtStart.Store(int64(cpuTime()))
-		select {
-		case started <- struct{}{}:
-		default: // the watchdog is awake
+		if err != nil {
+			return 1
 		}
-		res := w.handle(&req)
+		cpuLimit.Store(req.CPU)
+		if req.Op == opCompile {
+			if len(req.Srcs) != 1 {
+				return 1
+			}
+			begin(0)
+			_, res := w.compile(req.Srcs[0])
+			if res == nil {
+				res = &response{}
+			}
+			writeResponse(bw, res)
+		}
+		flushed := time.Now()
+		for i := range req.Items {
+			if bw.Buffered() > 0 && time.Since(flushed) >= flushEvery {
+				if bw.Flush() != nil {
+					return 1
+				}
+				flushed = time.Now()
+			}
+			begin(i)
+			it := &req.Items[i]
+			writeResponse(bw, w.handle(req.Srcs[it.Src], it, req.Output))
+		}
 		cpuAtStart.Store(-1)
-		if enc.Encode(res) != nil || bw.Flush() != nil {
+		if bw.Flush() != nil {
 			return 1
 		}
 	}
@@ -101,7 +140,7 @@ func bound(mem int64) {
 // waiting for a core.
 // It sleeps while the worker is idle (started wakes it), and most requests
 // end before its first check.
-func watch(mem int64, cpuAtStart, cpuLimit *atomic.Int64, started <-chan struct{}) {
+func watch(mem int64, cpuAtStart, cpuLimit, current *atomic.Int64, started <-chan struct{}) {
 	var ms runtime.MemStats
 	for range started {
 		for {
@@ -112,11 +151,11 @@ func watch(mem int64, cpuAtStart, cpuLimit *atomic.Int64, started <-chan struct{
 			}
 			runtime.ReadMemStats(&ms)
 			if ms.HeapAlloc > uint64(mem) {
-				fmt.Fprintf(os.Stderr, "%s: heap of %d bytes over %d\n", memoryExceeded, ms.HeapAlloc, mem)
+				fmt.Fprintf(os.Stderr, "%s (%s%d): heap of %d bytes over %d\n", memoryExceeded, itemWord, current.Load(), ms.HeapAlloc, mem)
 				os.Exit(exitMemory)
 			}
 			if used := int64(cpuTime()) - start; used > cpuLimit.Load() {
-				fmt.Fprintf(os.Stderr, "%s: %s of processor time\n", timeExceeded, time.Duration(used))
+				fmt.Fprintf(os.Stderr, "%s (%s%d): %s of processor time\n", timeExceeded, itemWord, current.Load(), time.Duration(used))
 				os.Exit(exitTime)
 			}
 		}
@@ -137,15 +176,12 @@ type evaluator struct {
 	execs map[string]*bloblang.Executor
 }
 
-func (w *evaluator) handle(req *request) *response {
-	exec, res := w.compile(req.Src)
-	if res != nil || req.Op == opCompile {
-		if res == nil {
-			res = &response{}
-		}
+func (w *evaluator) handle(src string, it *item, output int) *response {
+	exec, res := w.compile(src)
+	if res != nil {
 		return res
 	}
-	out, deleted, same, err := run(exec, req.Data, req.Meta, req.Output)
+	out, deleted, same, err := run(exec, it.Data, it.Meta, output)
 	switch {
 	case err != nil && isLimitText(err.Error()):
 		return &response{Kind: kindLimit, Err: trimLimit(err.Error())}
@@ -153,8 +189,8 @@ func (w *evaluator) handle(req *request) *response {
 		return &response{Kind: kindLimit, Err: "recursion limit: " + err.Error()}
 	case err != nil:
 		return &response{Kind: kindRun, Err: err.Error()}
-	case len(out) > req.Output:
-		return &response{Kind: kindLimit, Err: fmt.Sprintf("output of %d bytes exceeds the limit of %d bytes", len(out), req.Output)}
+	case len(out) > output:
+		return &response{Kind: kindLimit, Err: fmt.Sprintf("output of %d bytes exceeds the limit of %d bytes", len(out), output)}
 	}
 	return &response{Out: out, Deleted: deleted, Same: same}
 }
