@@ -11,6 +11,7 @@ import (
 	sdk "github.com/cloudevents/sdk-go/v2/event"
 	"github.com/cloudevents/sdk-go/v2/types"
 
+	"github.com/herokuevents/herokuevents/shared/cejson"
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/event"
 	"github.com/herokuevents/herokuevents/shared/platform/webhook"
@@ -44,7 +45,7 @@ func Encode(ev event.Event, p config.Params) (http.Header, []byte, error) {
 // ce-dataschema and one per extension attribute. The attributes are those
 // Structured writes (same checks, same time, same extensions left out).
 func Binary(ev event.Event) (http.Header, []byte, error) {
-	ce, err := newCloudEvent(ev, binaryType(ev.DataContentType))
+	ce, err := cejson.New(ev, binaryType(ev.DataContentType))
 	if err != nil {
 		return nil, nil, err
 	}
