@@ -478,6 +478,46 @@ func TestStalledStreamIsReportedAndRecovers(t *testing.T) {
 	assert.Contains(t, log.String(), `"msg":"salesforce subscription recovered"`)
 }
 
+// A Salesforce that ends every stream as soon as it starts (a reconnect
+// loop: no event, no keepalive) makes the subscription failing with the
+// reason, counted and logged, after reconnectLoop streams in a row, well
+// within the 2 minutes of issue 14; it is retried with backoff and active
+// again, with the events of the outage, once streams are served.
+func TestReconnectLoopFailsAndRecovers(t *testing.T) {
+	e := setup(t)
+	topic := standin.SystemStatusTopic
+	sub := e.subscribe(t, "status", topic, sfsub.ReplayLatest, nil)
+	log := &lockedBuffer{}
+	r := e.runner(t, func(o *sfsub.Options) { o.Logger = slog.New(slog.NewJSONHandler(log, nil)) })
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	require.Eventually(t, func() bool { return e.state(t, sub.ID).Status == sfsub.StatusActive }, 10*time.Second, 20*time.Millisecond)
+	before := e.org.SubscribeCount(topic)
+
+	e.org.DropStreams(true)
+	droppedAt := time.Now()
+	require.Eventually(t, func() bool { return e.state(t, sub.ID).Status == sfsub.StatusFailing }, 10*time.Second, 20*time.Millisecond)
+	assert.Less(t, time.Since(droppedAt), 5*time.Second, "failing within seconds (backoff 200 ms here, 1 s by default)")
+	assert.Contains(t, e.state(t, sub.ID).LastError, "salesforce ended the stream 3 times in a row without a batch (a reconnect loop)")
+	assert.GreaterOrEqual(t, e.org.SubscribeCount(topic)-before, 2, "the open stream ended, then two reconnects ended at once")
+	assert.GreaterOrEqual(t, e.metrics.get(sfsub.SubscriptionFailing), 1)
+	assert.Contains(t, log.String(), `"msg":"salesforce subscription failing"`)
+	assert.Contains(t, log.String(), `"tenant":"tenant-1","subscription":"status"`)
+	assert.Contains(t, log.String(), `"decision":"retry"`)
+	during := e.emit(t, topic, `{"Context__c":"during"}`)
+
+	e.org.DropStreams(false)
+	require.Eventually(t, func() bool { return e.state(t, sub.ID).Status == sfsub.StatusActive && len(e.sink.all()) == 1 },
+		10*time.Second, 20*time.Millisecond, "retried with backoff, then active with the events of the outage")
+	cancel()
+	require.NoError(t, <-done)
+	assert.Empty(t, e.state(t, sub.ID).LastError)
+	assert.Equal(t, hexIDs(during), replayIDs(e.sink.all()))
+	assert.Contains(t, log.String(), `"msg":"salesforce subscription recovered"`)
+}
+
 type lockedBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer

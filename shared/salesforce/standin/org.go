@@ -123,6 +123,7 @@ type Org struct {
 	idle       time.Duration
 	commitNum  int64
 	stalled    bool                            // see Stall
+	dropping   bool                            // see DropStreams
 	subscribes map[string]int                  // topic → streams accepted (SubscribeCount)
 	managed    map[string]*ManagedSubscription // id → managed subscription
 	recordSeq  int

@@ -44,11 +44,30 @@ func (o *Org) Stall(on bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.stalled = on
+	o.wakeLocked()
+	o.log.Info("salesforce stand-in streams", "stalled", on)
+}
+
+// DropStreams makes the org end every subscription stream (Subscribe and
+// ManagedSubscribe) normally right after accepting it, before any event or
+// keepalive, while on is true, as a Salesforce that closes streams in a
+// loop does; open streams end too. The client sees io.EOF at once; each
+// accepted stream still counts in SubscribeCount. DropStreams(false)
+// serves streams again.
+func (o *Org) DropStreams(on bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.dropping = on
+	o.wakeLocked()
+	o.log.Info("salesforce stand-in streams", "dropping", on)
+}
+
+// wakeLocked wakes every stream to look at the org's switches again.
+func (o *Org) wakeLocked() {
 	for _, t := range o.topics {
 		close(t.changed)
 		t.changed = make(chan struct{})
 	}
-	o.log.Info("salesforce stand-in streams", "stalled", on)
 }
 
 // serveEvents sends t's events from log position pos to a subscription
@@ -99,8 +118,12 @@ func (s *pubsubServer) serveEvents(parent context.Context, tok string, t *topic,
 		avail := t.events[pos:]
 		changed := t.changed
 		latest := t.latestLocked()
-		keepalive, idle, stalled := s.o.keepalive, s.o.idle, s.o.stalled
+		keepalive, idle, stalled, dropping := s.o.keepalive, s.o.idle, s.o.stalled, s.o.dropping
 		s.o.mu.Unlock()
+		if dropping {
+			s.o.log.Info("salesforce stand-in dropped subscription stream", "topic", t.name)
+			return nil
+		}
 		if stalled {
 			select {
 			case n := <-more:

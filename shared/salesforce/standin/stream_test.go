@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -146,6 +147,41 @@ func TestStallSilencesStreams(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("no event after the stall ended")
 	}
+}
+
+func TestDropStreamsEndsEveryStreamAtOnce(t *testing.T) {
+	org := start(t, standin.Options{Keepalive: 50 * time.Millisecond})
+	topic := standin.SystemStatusTopic
+	open := func() grpc.BidiStreamingClient[pubsubpb.FetchRequest, pubsubpb.FetchResponse] {
+		t.Helper()
+		stream := salesforcetest.NewRawSubscriber(t, org)
+		require.NoError(t, stream.Send(&pubsubpb.FetchRequest{TopicName: topic, NumRequested: 5}))
+		return stream
+	}
+	served := open()
+	_, err := served.Recv() // a keepalive
+	require.NoError(t, err)
+	require.Equal(t, 1, org.SubscribeCount(topic))
+
+	org.DropStreams(true)
+	for {
+		_, err := served.Recv() // a keepalive may have been in flight
+		if err != nil {
+			assert.ErrorIs(t, err, io.EOF, "an open stream ends normally")
+			break
+		}
+	}
+	for i := range 3 {
+		_, err := open().Recv()
+		assert.ErrorIs(t, err, io.EOF, "stream %d ends before any event or keepalive", i)
+	}
+	assert.Equal(t, 4, org.SubscribeCount(topic), "each dropped stream was accepted first")
+
+	org.DropStreams(false)
+	resp, err := open().Recv()
+	require.NoError(t, err, "served again")
+	assert.Empty(t, resp.GetEvents())
+	assert.Equal(t, 5, org.SubscribeCount(topic))
 }
 
 func TestRESTUnknownPaths(t *testing.T) {
