@@ -27,13 +27,16 @@ func main() {
 	auth.Logger = env.Logger
 	client, err := sfsub.DialEnv(ctx, os.Getenv, env.Logger) // SALESFORCE_PUBSUB_ENDPOINT, SALESFORCE_CA_CERT
 	env.Check("SALESFORCE_PUBSUB_ENDPOINT", err)
+	keepalive, err := sfsub.KeepaliveFromEnv(os.Getenv) // SALESFORCE_PUBSUB_KEEPALIVE
+	env.Check(sfsub.EnvKeepalive, err)
 	r, err := sfsub.New(sfsub.Options{
-		Store:    store,
-		Ingest:   env.Queue("INGEST_QUEUE_URL"),
-		Client:   client,
-		Sessions: sfsub.AuthorizationSessions(auth),
-		Metrics:  env.Metrics,
-		Logger:   env.Logger,
+		Store:     store,
+		Ingest:    env.Queue("INGEST_QUEUE_URL"),
+		Client:    client,
+		Sessions:  sfsub.AuthorizationSessions(auth),
+		Keepalive: keepalive,
+		Metrics:   env.Metrics,
+		Logger:    env.Logger,
 	})
 	env.Check("sfsubscribe", err)
 	lambdaio.StartSchedule(r.TickFunc(env.Timeout("RUN_FOR", 55*time.Second), 15*time.Second))

@@ -14,6 +14,20 @@ import (
 // see stall detection within seconds.
 const EnvKeepalive = "SALESFORCE_PUBSUB_KEEPALIVE"
 
+// KeepaliveFromEnv reads EnvKeepalive with getenv: zero when unset (the
+// Runner's default, 60 s), an error unless it is a positive duration.
+func KeepaliveFromEnv(getenv func(string) string) (time.Duration, error) {
+	v := getenv(EnvKeepalive)
+	if v == "" {
+		return 0, nil
+	}
+	k, err := time.ParseDuration(v)
+	if err != nil || k <= 0 {
+		return 0, fmt.Errorf("%s=%q: a positive duration such as 60s", EnvKeepalive, v)
+	}
+	return k, nil
+}
+
 // Engine is the salesforce platform's engine (platform.Engine): the
 // Pub/Sub API publisher of the deliver role and the subscriber as a
 // long-running loop. The Pub/Sub API endpoint is SALESFORCE_PUBSUB_ENDPOINT
@@ -52,10 +66,10 @@ func (e Engine) Run(ctx context.Context, d platform.Deps) error {
 	}
 	log := d.Log().With("role", "sfsubscribe")
 	keepalive := e.Keepalive
-	if v := d.Env(EnvKeepalive); v != "" && keepalive == 0 {
-		k, err := time.ParseDuration(v)
-		if err != nil || k <= 0 {
-			return fmt.Errorf("%s=%q: a positive duration such as 60s", EnvKeepalive, v)
+	if keepalive == 0 {
+		k, err := KeepaliveFromEnv(d.Env)
+		if err != nil {
+			return err
 		}
 		keepalive = k
 	}
