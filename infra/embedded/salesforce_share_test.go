@@ -21,7 +21,9 @@ const updateFilter = `root = if this.ChangeEventHeader.changeType == "UPDATE" { 
 // without a gap from the events published while it was down, again on one
 // stream (issue 14, items 3 and 4).
 func TestSalesforceSharedStreamServesEveryStreamAcrossARestart(t *testing.T) {
-	w := newSFWorld(t)
+	w := newSFWorld(t) // the stand-in sends keepalives every 100 ms
+	// Stall detection on (silence for 4 s): the shared stream stays healthy.
+	t.Setenv(sfsub.EnvKeepalive, "2s")
 	srv := w.start(t)
 	w.connect(t, srv)
 	topic := standin.AccountChangeTopic
@@ -116,4 +118,22 @@ func TestSalesforceSharedStreamServesEveryStreamAcrossARestart(t *testing.T) {
 	assert.Len(t, want["all"], 12)
 	assert.Len(t, want["creates"], 5)
 	assert.Len(t, want["updates"], 5)
+
+	t.Run("a reconnect loop makes both subscriptions failing, then they recover", func(t *testing.T) {
+		w.org.DropStreams(true)
+		for _, name := range []string{"a", "b"} {
+			require.Eventually(t, func() bool { return subState(t, srv, name).State.Status == sfsub.StatusFailing },
+				15*time.Second, 20*time.Millisecond, "subscription %s failing", name)
+			assert.Contains(t, subState(t, srv, name).State.LastError, "(a reconnect loop)", "subscription %s", name)
+		}
+		emit(12, 15)
+		w.org.DropStreams(false)
+		require.Eventually(t, everyID, 15*time.Second, 20*time.Millisecond, "the events of the outage arrive")
+		for _, name := range []string{"a", "b"} {
+			v := waitActive(t, srv, name)
+			assert.Empty(t, v.State.LastError, "subscription %s", name)
+		}
+		time.Sleep(300 * time.Millisecond)
+		check("after the reconnect loop")
+	})
 }
