@@ -125,8 +125,8 @@ const DefaultMaxBacklog = 10_000
 type Server struct {
 	o         Options
 	lock      *os.File
-	pull      *sqlitepull.Buffer
 	disk      *disk
+	pull      *sqlitepull.Buffer
 	store     *sqlitestore.Store
 	cached    config.Store
 	queues    *sqlitequeue.DB
@@ -253,6 +253,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	fairLanes(ingestQ, deliveryQ, deliveryDLQ, partnerQ, filterSettings, deliverSettings, partnerSettings)
 	if o.Platforms == nil {
 		o.Platforms = catalog.All()
 	}
