@@ -146,7 +146,7 @@ func Compile(src string) (*Mapping, error) {
 	if len(src) > MaxSource {
 		return nil, fmt.Errorf("%w: mapping is longer than %d bytes", ErrCompile, MaxSource)
 	}
-	got, fail := thePool().round(&request{Op: opCompile, Srcs: []string{src}}, 1, CompileTime)
+	got, fail := thePool().round(&request{Op: opCompile, CPU: int64(CompileTime), Srcs: []string{src}}, 1, CompileTime)
 	if fail != nil {
 		return nil, fail.err
 	}

@@ -344,3 +344,43 @@ func TestApplyAllFindsTheJobThatKilledItsWorker(t *testing.T) {
 		assert.JSONEq(t, `{"n":`+strconv.Itoa(i+1)+`}`, string(r.Out))
 	}
 }
+
+// TestSlowBatchDoesNotHoldAWorker: a batch of slow evaluations hands its
+// worker back once it used its quantum, so that another caller's event,
+// waiting for the only worker, is answered before the batch ends.
+func TestSlowBatchDoesNotHoldAWorker(t *testing.T) {
+	SetLimits(Limits{Workers: 1, Time: 5 * time.Second})
+	t.Cleanup(func() { SetLimits(Limits{}) })
+	slow, err := Compile(`root = range(0, 20000).map_each(i -> i * 2).sum()`)
+	require.NoError(t, err)
+	fast, err := Compile(`root.n = this.n + 1`)
+	require.NoError(t, err)
+	jobs := make([]Job, 10)
+	for i := range jobs {
+		jobs[i] = Job{Mapping: slow}
+	}
+	batchDone := make(chan []Result, 1)
+	go func() { batchDone <- ApplyAll(jobs) }()
+	p := thePool()
+	require.Eventually(t, func() bool { return len(p.idle) == 0 }, 5*time.Second, time.Millisecond, "the batch takes the worker")
+	out, _, err := fast.Apply([]byte(`{"n":1}`))
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"n":2}`, string(out))
+	select {
+	case <-batchDone:
+		t.Fatal("the slow batch ended before the other caller was answered")
+	default:
+	}
+	for i, r := range <-batchDone {
+		require.NoError(t, r.Err, "job %d", i)
+		assert.Equal(t, "399980000", string(r.Out))
+	}
+}
+
+// TestSlowCompileWithinItsLimit: a compile may use CompileTime of
+// processor time (parsing evaluates constant arguments), not the time of
+// one event.
+func TestSlowCompileWithinItsLimit(t *testing.T) {
+	_, err := Compile(`root = range(0, 1048576)`)
+	require.NoError(t, err)
+}

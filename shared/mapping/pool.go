@@ -45,7 +45,9 @@ type result struct {
 
 // apply evaluates items (of the mappings srcs) on workers, in as few
 // requests as it can, each item under limit of processor time: one
-// request per batch, not per item. An item that stops its worker fails
+// request per batch, not per item, while its evaluations are quick (a
+// worker hands back the rest of a request once it used its quantum; they
+// are sent again). An item that stops its worker fails
 // alone with the limit it hit; the others of its request are run again on
 // another worker (the worker names the item its watchdog stopped on; when
 // it cannot, the rest of the batch runs one item per request, so that the
@@ -68,28 +70,33 @@ func (p *pool) apply(srcs []string, items []item, limit time.Duration) []result 
 			req.Items[j] = items[i]
 		}
 		got, fail := p.round(req, len(sent), limit)
+		var again []int // handed back (the worker's quantum was used)
 		for j, r := range got {
+			if r.Kind == kindSkipped {
+				again = append(again, sent[j])
+				continue
+			}
 			out[sent[j]].res = r
 		}
 		rest := pending[len(got):]
 		switch {
 		case fail == nil:
-			pending = pending[n:]
+			pending = append(again, pending[n:]...)
 		case fail.unavailable:
-			for _, i := range rest {
+			for _, i := range append(again, rest...) {
 				out[i].err = fail.err
 			}
 			return out
 		case fail.item >= len(got) && fail.item < n:
 			bad := sent[fail.item]
 			out[bad].err = fail.err
-			pending = slices.DeleteFunc(slices.Clone(rest), func(i int) bool { return i == bad })
+			pending = append(again, slices.DeleteFunc(slices.Clone(rest), func(i int) bool { return i == bad })...)
 		case single || n-len(got) == 1:
 			out[rest[0]].err = fail.err
-			pending = rest[1:]
+			pending = append(again, rest[1:]...)
 		default:
 			single = true
-			pending = rest
+			pending = append(again, rest...)
 		}
 	}
 	return out

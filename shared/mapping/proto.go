@@ -60,6 +60,9 @@ const (
 	kindCompile = 1
 	kindLimit   = 2
 	kindRun     = 3
+	// kindSkipped: not evaluated, the request used its quantum; send
+	// again.
+	kindSkipped = 4
 )
 
 // Response flags.
@@ -232,7 +235,7 @@ func readResponse(r *bufio.Reader) (*response, error) {
 	if err != nil {
 		return nil, err
 	}
-	if kind > kindRun {
+	if kind > kindSkipped {
 		return nil, fmt.Errorf("%w: kind %d", errFrame, kind)
 	}
 	flags, err := r.ReadByte()

@@ -58,6 +58,13 @@ func init() {
 // a worker that dies are lost since its last write, and run again).
 const flushEvery = time.Millisecond
 
+// quantum is the processor time after which a worker hands back the rest
+// of a batch (kindSkipped) instead of starting its next item: a batch of
+// quick evaluations is one request, and a tenant's batch of slow ones holds
+// a worker no longer than the quantum plus one evaluation before its rest
+// waits for a worker like anyone else's request.
+const quantum = 10 * time.Millisecond
+
 // serve is a worker's life: bound itself, then answer requests until its
 // input ends.
 func serve(in io.Reader, out io.Writer, mem int64) int {
@@ -75,15 +82,17 @@ func serve(in io.Reader, out io.Writer, mem int64) int {
 		return 1
 	}
 	w := &evaluator{execs: map[string]*bloblang.Executor{}}
-	begin := func(i int) {
+	begin := func(i int) time.Duration {
+		now := cpuTime()
 		current.Store(int64(i))
-		cpuAtStart.Store(int64(cpuTime()))
+		cpuAtStart.Store(int64(now))
 		if i == 0 {
 			select {
 			case started <- struct{}{}:
 			default: // the watchdog is awake
 			}
 		}
+		return now
 	}
 	for {
 		req, err := readRequest(br)
@@ -106,6 +115,7 @@ func serve(in io.Reader, out io.Writer, mem int64) int {
 			writeResponse(bw, res)
 		}
 		flushed := time.Now()
+		var first time.Duration
 		for i := range req.Items {
 			if bw.Buffered() > 0 && time.Since(flushed) >= flushEvery {
 				if bw.Flush() != nil {
@@ -113,7 +123,15 @@ func serve(in io.Reader, out io.Writer, mem int64) int {
 				}
 				flushed = time.Now()
 			}
-			begin(i)
+			now := begin(i)
+			if i == 0 {
+				first = now
+			} else if now-first > quantum {
+				for range req.Items[i:] {
+					writeResponse(bw, &response{Kind: kindSkipped})
+				}
+				break
+			}
 			it := &req.Items[i]
 			writeResponse(bw, w.handle(req.Srcs[it.Src], it, req.Output))
 		}
