@@ -158,9 +158,21 @@ func readBytes(r *bufio.Reader) ([]byte, error) {
 	if err != nil || n == 0 {
 		return nil, err
 	}
-	b := make([]byte, n)
-	if _, err := io.ReadFull(r, b); err != nil {
-		return nil, unexpected(err)
+	if n <= 64<<10 {
+		b := make([]byte, n)
+		if _, err := io.ReadFull(r, b); err != nil {
+			return nil, unexpected(err)
+		}
+		return b, nil
+	}
+	// A large field grows with what arrives, not with what its length
+	// claims.
+	b, err := io.ReadAll(io.LimitReader(r, int64(n)))
+	if err != nil {
+		return nil, err
+	}
+	if uint64(len(b)) < n {
+		return nil, io.ErrUnexpectedEOF
 	}
 	return b, nil
 }
