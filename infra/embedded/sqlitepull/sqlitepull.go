@@ -17,9 +17,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
-	"os"
-	"strings"
 	"time"
 
 	_ "modernc.org/sqlite" // driver "sqlite"
@@ -65,30 +62,9 @@ type Options struct {
 // Open opens (creating if needed, with mode 0600) the file at path. Its
 // directory must exist.
 func Open(path string, o Options) (*Buffer, error) {
-	if path == "" || path == ":memory:" || strings.ContainsRune(path, '?') {
-		return nil, fmt.Errorf("open pull buffer %q: need a file path without '?'", path)
-	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	db, err := sqlitefile.Open(path, "pull buffer", "FULL", schema)
 	if err != nil {
-		return nil, fmt.Errorf("open pull buffer: %w", err)
-	}
-	f.Close()
-	if err := os.Chmod(path, 0o600); err != nil {
-		return nil, fmt.Errorf("open pull buffer: %w", err)
-	}
-	q := url.Values{}
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(FULL)")
-	q.Add("_pragma", "busy_timeout(10000)")
-	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", sqlitefile.DSN(path, q))
-	if err != nil {
-		return nil, fmt.Errorf("open pull buffer %s: %w", path, err)
-	}
-	db.SetMaxOpenConns(4)
-	if _, err := db.Exec(schema); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("create pull buffer schema in %s: %w", path, err)
+		return nil, err
 	}
 	if o.Retention <= 0 {
 		o.Retention = pull.DefaultRetention

@@ -18,9 +18,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
-	"os"
-	"strings"
 	"time"
 
 	_ "modernc.org/sqlite" // driver "sqlite"
@@ -58,30 +55,9 @@ var _ recent.Store = (*Store)(nil)
 // Open opens (creating if needed, with mode 0600) the file at path with
 // limits l (defaults for zero fields). Its directory must exist.
 func Open(path string, l recent.Limits) (*Store, error) {
-	if path == "" || path == ":memory:" || strings.ContainsRune(path, '?') {
-		return nil, fmt.Errorf("open recent events %q: need a file path without '?'", path)
-	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	db, err := sqlitefile.Open(path, "recent events", "NORMAL", schema)
 	if err != nil {
-		return nil, fmt.Errorf("open recent events: %w", err)
-	}
-	f.Close()
-	if err := os.Chmod(path, 0o600); err != nil {
-		return nil, fmt.Errorf("open recent events: %w", err)
-	}
-	q := url.Values{}
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(NORMAL)")
-	q.Add("_pragma", "busy_timeout(10000)")
-	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", sqlitefile.DSN(path, q))
-	if err != nil {
-		return nil, fmt.Errorf("open recent events %s: %w", path, err)
-	}
-	db.SetMaxOpenConns(4)
-	if _, err := db.Exec(schema); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("create recent events schema in %s: %w", path, err)
+		return nil, err
 	}
 	return &Store{db: db, limits: l.WithDefaults(), now: time.Now}, nil
 }
