@@ -33,6 +33,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/herokuevents/herokuevents/infra/aws/dynamobatch"
+	"github.com/herokuevents/herokuevents/infra/aws/dynamotable"
 	"github.com/herokuevents/herokuevents/shared/event"
 	"github.com/herokuevents/herokuevents/shared/pull"
 )
@@ -111,23 +112,7 @@ func TableInput(table string) *dynamodb.CreateTableInput {
 // CreateTable creates table (TableInput), waits until it is active and
 // enables its TTL on Expires.
 func CreateTable(ctx context.Context, client *dynamodb.Client, table string) error {
-	if _, err := client.CreateTable(ctx, TableInput(table)); err != nil {
-		return fmt.Errorf("create table %s: %w", table, err)
-	}
-	w := dynamodb.NewTableExistsWaiter(client, func(o *dynamodb.TableExistsWaiterOptions) {
-		o.MinDelay = 100 * time.Millisecond
-		o.MaxDelay = 2 * time.Second
-	})
-	if err := w.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)}, 2*time.Minute); err != nil {
-		return fmt.Errorf("wait for table %s: %w", table, err)
-	}
-	if _, err := client.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
-		TableName:               aws.String(table),
-		TimeToLiveSpecification: &types.TimeToLiveSpecification{AttributeName: aws.String(AttrExpires), Enabled: aws.Bool(true)},
-	}); err != nil {
-		return fmt.Errorf("enable ttl of %s: %w", table, err)
-	}
-	return nil
+	return dynamotable.Create(ctx, client, TableInput(table), AttrExpires)
 }
 
 func pk(tenant, subscription string) string { return "P#" + tenant + "#" + subscription }
