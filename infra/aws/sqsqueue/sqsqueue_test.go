@@ -149,7 +149,7 @@ func TestConformance(t *testing.T) {
 		// Lambda's event source mapping receives, settles (via the Lambda
 		// adapter's queue.Settle) and deletes; SQS itself redelivers and
 		// redrives; delays and visibility timeouts are whole seconds.
-		Capabilities: queuetest.Capabilities{Consume: false, ReleaseInFlight: false, Redrive: false, Tick: time.Second},
+		Capabilities: queuetest.Capabilities{Consume: false, ReleaseInFlight: false, Redrive: false, Tick: time.Second, Duplicates: true},
 	})
 }
 
