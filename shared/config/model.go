@@ -152,6 +152,36 @@ type Publication struct {
 	// keeps signing beside the new one until PreviousSecretUntil.
 	PreviousSecretSealed []byte    `json:"previous_secret_sealed,omitempty"`
 	PreviousSecretUntil  time.Time `json:"previous_secret_until,omitzero"`
+	// OAuth2 is a webhook publication's OAuth2 client credentials grant:
+	// its access token is sent as "Authorization: Bearer" instead of
+	// TokenSealed (never both).
+	OAuth2 *OAuth2Client `json:"oauth2,omitempty"`
+	// ClientCert is a webhook publication's TLS client certificate (mTLS).
+	ClientCert *ClientCert `json:"client_cert,omitempty"`
+}
+
+// OAuth2Client is the OAuth2 client credentials grant (RFC 6749 §4.4) of a
+// webhook publication. Only SecretSealed is secret.
+type OAuth2Client struct {
+	TokenURL string   `json:"token_url"`
+	ClientID string   `json:"client_id"`
+	Scopes   []string `json:"scopes,omitempty"`
+	// Audience is sent as the token request's "audience" parameter.
+	Audience string `json:"audience,omitempty"`
+	// SecretSealed is the sealed client secret.
+	SecretSealed []byte `json:"client_secret_sealed"`
+}
+
+// ClientCert is the TLS client certificate of a webhook publication: the
+// PEM chain in clear, its private key sealed, and what is shown of it.
+type ClientCert struct {
+	CertPEM   []byte `json:"cert_pem"`
+	KeySealed []byte `json:"key_sealed"`
+	// Subject, NotAfter and Fingerprint (hex SHA-256 of the leaf's DER)
+	// describe the leaf certificate.
+	Subject     string    `json:"subject"`
+	NotAfter    time.Time `json:"not_after"`
+	Fingerprint string    `json:"fingerprint"`
 }
 
 // KindFormerPublication records a deleted publication's id and name
