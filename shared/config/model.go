@@ -86,6 +86,13 @@ type Params struct {
 	// Rate.
 	Origin      string `json:"origin,omitempty"`
 	AllowedRate int    `json:"allowed_rate,omitempty"`
+	// BatchSize, when set (2 to 100), makes a webhook publication deliver
+	// up to that many events per request, as one signed
+	// application/cloudevents-batch+json array (shared/deliver batch.go);
+	// BatchWindow is how long a batch waits to fill, a Go duration ("100ms"
+	// when batching is on). Both empty: one event per request.
+	BatchSize   int    `json:"batch_size,omitempty"`
+	BatchWindow string `json:"batch_window,omitempty"`
 }
 
 // Subscription is a source of events.
