@@ -49,16 +49,23 @@ var _ platform.Publisher = (*Publisher)(nil)
 
 // Publish posts ev to the publication's URL.
 func (w *Publisher) Publish(ctx context.Context, tenant string, pub config.Publication, ev event.Event) error {
+	hdr, body, err := Encode(ev, pub.Params)
+	if err != nil {
+		return queue.Permanent(err)
+	}
+	return w.post(ctx, pub, hdr, body, ev.ID)
+}
+
+// post sends one request of body with the headers hdr to the publication's
+// URL, with its origin, authorization and signatures (msgID is the
+// Standard Webhooks webhook-id): what Publish and PublishBatch share.
+func (w *Publisher) post(ctx context.Context, pub config.Publication, hdr http.Header, body []byte, msgID string) error {
 	if w.Client == nil {
 		return queue.Permanent(errors.New("webhook publisher has no http client"))
 	}
 	u, err := sink.ParseURL(pub.Params.URL)
 	if err != nil {
 		return queue.Permanent(fmt.Errorf("publication %s: %w", pub.Name, err))
-	}
-	hdr, body, err := Encode(ev, pub.Params)
-	if err != nil {
-		return queue.Permanent(err)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
 	if err != nil {
@@ -93,7 +100,7 @@ func (w *Publisher) Publish(ctx context.Context, tenant string, pub config.Publi
 				return err
 			}
 		}
-		if err := sink.SignRotating(req.Header, string(sec), string(previous), ev.ID, at, body); err != nil {
+		if err := sink.SignRotating(req.Header, string(sec), string(previous), msgID, at, body); err != nil {
 			return queue.Permanent(err)
 		}
 	}
