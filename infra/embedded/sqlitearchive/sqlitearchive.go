@@ -1,0 +1,260 @@
+// Package sqlitearchive is the embedded driver of archive.Store: one SQLite
+// file of the data dir (archive.db, 0600), opened with sqlitefile.Open.
+//
+// A record is a row keyed by (tenant, subscription, seq, event id), so a
+// window of a subscription is a range of its primary key; a second table
+// keeps each tenant's byte count, which Append checks against
+// Limits.MaxTenantBytes and Prune lowers. Writes use synchronous=NORMAL:
+// archiving is best effort (the events themselves are durable in the
+// queues), and a power cut may lose the last appends, never the file.
+package sqlitearchive
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // the database/sql driver
+
+	"github.com/herokuevents/herokuevents/infra/embedded/sqlitefile"
+	"github.com/herokuevents/herokuevents/shared/archive"
+	"github.com/herokuevents/herokuevents/shared/event"
+)
+
+const schema = `
+CREATE TABLE IF NOT EXISTS archive (
+	tenant       TEXT    NOT NULL,
+	subscription TEXT    NOT NULL,
+	seq          INTEGER NOT NULL,
+	event_id     TEXT    NOT NULL,
+	expires      INTEGER NOT NULL, -- unix nanoseconds
+	size         INTEGER NOT NULL,
+	event        BLOB    NOT NULL, -- JSON of event.Event
+	PRIMARY KEY (tenant, subscription, seq, event_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS archive_expires ON archive (expires);
+CREATE TABLE IF NOT EXISTS tenant_bytes (
+	tenant TEXT PRIMARY KEY,
+	bytes  INTEGER NOT NULL
+) WITHOUT ROWID;
+`
+
+// Store is an archive.Store in an SQLite file. Safe for concurrent use.
+type Store struct {
+	db     *sql.DB
+	limits archive.Limits
+	now    func() time.Time
+}
+
+var _ archive.Store = (*Store)(nil)
+
+// Open opens (creating it if needed) the archive file at path with limits
+// l (the archive package's defaults for zero fields).
+func Open(path string, l archive.Limits) (*Store, error) {
+	db, err := sqlitefile.Open(path, "archive", "NORMAL", schema)
+	if err != nil {
+		return nil, err
+	}
+	return &Store{db: db, limits: l.WithDefaults(), now: time.Now}, nil
+}
+
+// Close implements archive.Store.
+func (s *Store) Close() error { return s.db.Close() }
+
+func (s *Store) expires(r archive.Record) int64 {
+	if !r.Expires.IsZero() {
+		return r.Expires.UnixNano()
+	}
+	return r.Accepted().Add(s.limits.Retention).UnixNano()
+}
+
+// Append implements archive.Store: one transaction.
+func (s *Store) Append(ctx context.Context, recs ...archive.Record) error {
+	if len(recs) == 0 {
+		return ctx.Err()
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("append to archive: %w", err)
+	}
+	defer tx.Rollback()
+	ins, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO archive (tenant, subscription, seq, event_id, expires, size, event) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return fmt.Errorf("append to archive: %w", err)
+	}
+	defer ins.Close()
+	used := map[string]int64{}
+	full := 0
+	for _, r := range recs {
+		b, ok := used[r.Tenant]
+		if !ok {
+			err := tx.QueryRowContext(ctx, `SELECT bytes FROM tenant_bytes WHERE tenant = ?`, r.Tenant).Scan(&b)
+			if err != nil && err != sql.ErrNoRows {
+				return fmt.Errorf("append to archive: read tenant size: %w", err)
+			}
+		}
+		size := r.Size()
+		if b+size > s.limits.MaxTenantBytes {
+			used[r.Tenant] = b
+			full++
+			continue
+		}
+		body, err := json.Marshal(r.Event)
+		if err != nil {
+			return fmt.Errorf("append to archive: encode event %s: %w", r.Event.ID, err)
+		}
+		res, err := ins.ExecContext(ctx, r.Tenant, r.Subscription, r.Seq, r.Event.ID, s.expires(r), size, body)
+		if err != nil {
+			return fmt.Errorf("append to archive: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			b += size
+		}
+		used[r.Tenant] = b
+	}
+	for tenant, b := range used {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO tenant_bytes (tenant, bytes) VALUES (?, ?)
+			ON CONFLICT (tenant) DO UPDATE SET bytes = excluded.bytes`, tenant, b); err != nil {
+			return fmt.Errorf("append to archive: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("append to archive: %w", err)
+	}
+	if full > 0 {
+		return fmt.Errorf("append to archive: %d of %d events not kept: %w", full, len(recs), archive.ErrFull)
+	}
+	return nil
+}
+
+// cursor is Page.Next: the key of the last record of a page.
+func cursor(seq int64, id string) string { return strconv.FormatInt(seq, 10) + "/" + id }
+
+func parseCursor(c string) (int64, string, error) {
+	seq, id, ok := strings.Cut(c, "/")
+	n, err := strconv.ParseInt(seq, 10, 64)
+	if !ok || err != nil {
+		return 0, "", fmt.Errorf("read archive: bad cursor %q", c)
+	}
+	return n, id, nil
+}
+
+// window is the WHERE clause of a query and its arguments.
+func (s *Store) window(q archive.Query) (string, []any, error) {
+	lo, hi := q.SeqRange()
+	where := `tenant = ? AND subscription = ? AND seq >= ? AND seq < ? AND expires > ?`
+	args := []any{q.Tenant, q.Subscription, lo, hi, s.now().UnixNano()}
+	if q.After != "" {
+		seq, id, err := parseCursor(q.After)
+		if err != nil {
+			return "", nil, err
+		}
+		where += ` AND (seq, event_id) > (?, ?)`
+		args = append(args, seq, id)
+	}
+	return where, args, nil
+}
+
+// Range implements archive.Reader.
+func (s *Store) Range(ctx context.Context, q archive.Query) (archive.Page, error) {
+	where, args, err := s.window(q)
+	if err != nil {
+		return archive.Page{}, err
+	}
+	limit := q.PageLimit()
+	rows, err := s.db.QueryContext(ctx, `SELECT seq, event_id, expires, event FROM archive WHERE `+where+
+		` ORDER BY seq, event_id LIMIT ?`, append(args, limit+1)...)
+	if err != nil {
+		return archive.Page{}, fmt.Errorf("read archive: %w", err)
+	}
+	defer rows.Close()
+	var p archive.Page
+	for rows.Next() {
+		var r archive.Record
+		var id string
+		var exp int64
+		var body []byte
+		if err := rows.Scan(&r.Seq, &id, &exp, &body); err != nil {
+			return archive.Page{}, fmt.Errorf("read archive: %w", err)
+		}
+		if len(p.Records) == limit {
+			last := p.Records[limit-1]
+			p.Next = cursor(last.Seq, last.Event.ID)
+			break
+		}
+		var ev event.Event
+		if err := json.Unmarshal(body, &ev); err != nil {
+			return archive.Page{}, fmt.Errorf("read archive: decode event %s: %w", id, err)
+		}
+		r.Tenant, r.Subscription, r.Expires, r.Event = q.Tenant, q.Subscription, time.Unix(0, exp).UTC(), ev
+		p.Records = append(p.Records, r)
+	}
+	if err := rows.Err(); err != nil {
+		return archive.Page{}, fmt.Errorf("read archive: %w", err)
+	}
+	return p, nil
+}
+
+// Count implements archive.Reader.
+func (s *Store) Count(ctx context.Context, q archive.Query) (int, error) {
+	q.After = ""
+	where, args, err := s.window(q)
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM archive WHERE `+where, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count archive: %w", err)
+	}
+	return n, nil
+}
+
+// Prune implements archive.Store.
+func (s *Store) Prune(ctx context.Context, now time.Time) (int, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("prune archive: %w", err)
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `DELETE FROM archive WHERE expires <= ? RETURNING tenant, size`, now.UnixNano())
+	if err != nil {
+		return 0, fmt.Errorf("prune archive: %w", err)
+	}
+	freed := map[string]int64{}
+	n := 0
+	for rows.Next() {
+		var tenant string
+		var size int64
+		if err := rows.Scan(&tenant, &size); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("prune archive: %w", err)
+		}
+		freed[tenant] += size
+		n++
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("prune archive: %w", err)
+	}
+	for tenant, b := range freed {
+		if _, err := tx.ExecContext(ctx, `UPDATE tenant_bytes SET bytes = max(bytes - ?, 0) WHERE tenant = ?`, b, tenant); err != nil {
+			return 0, fmt.Errorf("prune archive: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("prune archive: %w", err)
+	}
+	return n, nil
+}
+
+// DeleteTenant removes every record of tenant (a deprovisioned add-on).
+func (s *Store) DeleteTenant(ctx context.Context, tenant string) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM archive WHERE tenant = ?; DELETE FROM tenant_bytes WHERE tenant = ?`, tenant, tenant); err != nil {
+		return fmt.Errorf("delete tenant archive: %w", err)
+	}
+	return nil
+}
