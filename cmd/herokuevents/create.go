@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -146,10 +148,26 @@ func createBody(name, kind string, d platform.Command, values []string, bools []
 		if v == "" {
 			continue
 		}
+		if fd.File {
+			b, err := os.ReadFile(v)
+			if err != nil {
+				return nil, fmt.Errorf("--%s: %w", fd.Name, err)
+			}
+			body[fd.BodyField()] = string(b)
+			continue
+		}
 		if fd.Check != nil {
 			if err := fd.Check(v); err != nil {
 				return nil, err
 			}
+		}
+		if fd.Int {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				return nil, fmt.Errorf("--%s %q: give a whole number", fd.Name, v)
+			}
+			body[fd.BodyField()] = n
+			continue
 		}
 		body[fd.BodyField()] = v
 	}

@@ -59,6 +59,12 @@ type Flag struct {
 	// Bool flags take no value: given, the body field is true; absent, it
 	// is omitted.
 	Bool bool
+	// Int flags take a whole number, sent as a JSON number ("--<name> %q:
+	// give a whole number" otherwise).
+	Int bool
+	// File flags take a file name: its contents are sent (a PEM
+	// certificate, a key), read by the CLI.
+	File bool
 	// Required flags must be set (cobra's "required flag" error) unless
 	// an alias of it is.
 	Required bool

@@ -15,7 +15,8 @@ import (
 // validateUpdate changes a webhook publication: url (checked as at
 // create, and asked for consent by the CloudEvents webhook handshake
 // unless skip_handshake), token (sealed; "" removes it), mode and
-// content_type (CheckMode, on the values the publication ends with). The
+// content_type (CheckMode, on the values the publication ends with),
+// batch_size and batch_window (CheckBatch, likewise). The
 // signing secret changes only through rotateSecret.
 func validateUpdate(ctx context.Context, d platform.Deps, _ string, current config.Publication, body []byte) (config.Publication, map[string]any, error) {
 	var req struct {
@@ -25,6 +26,8 @@ func validateUpdate(ctx context.Context, d platform.Deps, _ string, current conf
 		Mode          *string `json:"mode"`
 		ContentType   *string `json:"content_type"`
 		SkipHandshake bool    `json:"skip_handshake"`
+		BatchSize     *int    `json:"batch_size"`
+		BatchWindow   *string `json:"batch_window"`
 	}
 	if err := httpjson.Decode(body, &req); err != nil {
 		return config.Publication{}, nil, err
@@ -51,6 +54,9 @@ func validateUpdate(ctx context.Context, d platform.Deps, _ string, current conf
 	}
 	var err error
 	if pub.Params.Mode, pub.Params.ContentType, err = CheckMode(pub.Params.Mode, pub.Params.ContentType); err != nil {
+		return config.Publication{}, nil, err
+	}
+	if pub.Params.BatchSize, pub.Params.BatchWindow, err = updateBatch(pub.Params, req.BatchSize, req.BatchWindow); err != nil {
 		return config.Publication{}, nil, err
 	}
 	if req.URL != nil && *req.URL != current.Params.URL {

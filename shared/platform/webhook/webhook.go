@@ -53,7 +53,8 @@ func Platform() platform.Platform {
 				Example: `  herokuevents publications:webhook:create systemStatus -u https://my-app.herokuapp.com/webhooks -a my-app
   herokuevents publications:webhook:create accountCreated -u https://example.com/hook -t s3cret \
     -s accountChange -f 'root = if ChangeEventHeader.changeType == "CREATE" { this } else { deleted() }' -a my-app
-  herokuevents publications:webhook:create legacyHook -u https://example.com/legacy --content-type application/json --skip-handshake -a my-app`,
+  herokuevents publications:webhook:create legacyHook -u https://example.com/legacy --content-type application/json --skip-handshake -a my-app
+  herokuevents publications:webhook:create bulkHook -u https://example.com/bulk --batch-size 50 --batch-window 200ms -a my-app`,
 				Flags: []platform.Flag{
 					{Name: "url", Shorthand: "u", Usage: "URL the events are POSTed to (required)", Required: true, Check: platform.AbsoluteURL("url")},
 					{Name: "token", Shorthand: "t", Usage: "access token sent in the Authorization header"},
@@ -62,6 +63,8 @@ func Platform() platform.Platform {
 					{Name: "content-type", Usage: "Content-Type of structured deliveries: " + LegacyContentType + " for receivers that want it (default " + ContentType + ")",
 						Check: platform.OneOf("content-type", ContentType, LegacyContentType)},
 					{Name: "skip-handshake", Bool: true, Usage: "create without the CloudEvents webhook handshake, for a receiver that does not answer it"},
+					{Name: "batch-size", Int: true, Usage: "deliver up to N events per request (2 to 100) as one signed " + BatchContentType + " array (default: one event per request)"},
+					{Name: "batch-window", Usage: "with --batch-size: how long a batch waits to fill, up to 5s (default 100ms)"},
 				},
 				Link: platform.LinkFlags{End: "s", Filter: "f"},
 				Shown: []platform.Shown{{Field: "signing_secret", Lines: "Signing secret (shown once): {value}\n" +
@@ -95,6 +98,8 @@ func validatePublication(ctx context.Context, d platform.Deps, _ string, body []
 		Mode          string  `json:"mode"`
 		ContentType   string  `json:"content_type"`
 		SkipHandshake bool    `json:"skip_handshake"`
+		BatchSize     int     `json:"batch_size"`
+		BatchWindow   string  `json:"batch_window"`
 	}
 	if err := httpjson.Decode(body, &req); err != nil {
 		return config.Publication{}, nil, err
@@ -107,6 +112,9 @@ func validatePublication(ctx context.Context, d platform.Deps, _ string, body []
 		return config.Publication{}, nil, err
 	}
 	pub := config.Publication{Params: config.Params{URL: req.URL, Mode: mode, ContentType: contentType}}
+	if pub.Params.BatchSize, pub.Params.BatchWindow, err = CheckBatch(mode, req.BatchSize, req.BatchWindow); err != nil {
+		return config.Publication{}, nil, err
+	}
 	if req.Token != nil && *req.Token != "" {
 		if len(*req.Token) > maxToken || strings.ContainsAny(*req.Token, "\r\n") {
 			return config.Publication{}, nil, config.Invalid("token must be one line of at most %d bytes.", maxToken)
