@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"strings"
 	"time"
@@ -23,6 +22,7 @@ import (
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
 	"github.com/herokuevents/herokuevents/shared/config"
+	"github.com/herokuevents/herokuevents/shared/dedup"
 	"github.com/herokuevents/herokuevents/shared/envelope"
 	"github.com/herokuevents/herokuevents/shared/event"
 	"github.com/herokuevents/herokuevents/shared/httpjson"
@@ -64,6 +64,12 @@ type Options struct {
 	// publish rate (429) whether or not it is set.
 	Backlog    Backlog
 	MaxBacklog int64
+	// Dedup, when set, de-duplicates publishes with an Idempotency-Key
+	// header or a CloudEvent's source and id (dedup.go): a publish seen
+	// within DedupWindow (dedup.DefaultWindow when zero) gets the first
+	// event's id and enqueues nothing.
+	Dedup       dedup.Store
+	DedupWindow time.Duration
 }
 
 // Handler serves POST /publish/{name}.
@@ -154,6 +160,12 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 		no.write(w)
 		return
 	}
+	idem, err := idempotencyKey(r)
+	if err != nil {
+		h.o.Logger.InfoContext(ctx, "publish refused", "tenant", tenant, "name", name, "reason", "invalid idempotency key")
+		httpjson.WriteError(w, err)
+		return
+	}
 	body, err := httpjson.ReadBody(w, r)
 	if err != nil {
 		httpjson.WriteError(w, err)
@@ -187,14 +199,20 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "internal_error", "Cannot encode the event.")
 		return
 	}
+	claimed, ok := h.dedupe(ctx, w, r, route, idem, &ev, &msg)
+	if !ok {
+		return
+	}
 	// The acceptance is stamped before the send: a sender may route the
 	// event on at once (embedded), and the delivery log reads in time order.
 	accepted := h.o.Now()
 	if err := route.sender(h.o).Send(ctx, msg); err != nil {
+		h.release(ctx, claimed)
 		h.o.Logger.ErrorContext(ctx, "enqueue event", "tenant", tenant, "name", name, "event_id", ev.ID, "err", err)
 		unavailable(w)
 		return
 	}
+	h.confirm(ctx, claimed)
 	h.countAccepted(ctx, route)
 	h.record(ctx, route, ev, accepted)
 	h.o.Logger.InfoContext(ctx, "event accepted", "tenant", tenant, route.kind, name, "event_id", ev.ID)
@@ -325,8 +343,7 @@ func (rt route) message(ev event.Event, now time.Time) (queue.Message, error) {
 // attributes; any other body must be a JSON object and becomes the data of
 // a new event.
 func (h *Handler) decode(r *http.Request, body []byte, tenant string, rt route) (event.Event, error) {
-	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if structured := mt == "application/cloudevents+json"; structured || r.Header.Get("Ce-Specversion") != "" {
+	if ce, structured := cloudEvent(r); ce {
 		return decodeCloudEvent(r, body, structured)
 	}
 	if err := checkObject(body); err != nil {

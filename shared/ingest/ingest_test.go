@@ -49,6 +49,12 @@ const tenant, key = "t-1", "publish-key"
 
 func setup(t testing.TB) (*ingest.Handler, *recorder, *recorder) {
 	t.Helper()
+	return setupWith(t, nil)
+}
+
+// setupWith is setup with options changed by with (when not nil).
+func setupWith(t testing.TB, with func(*ingest.Options)) (*ingest.Handler, *recorder, *recorder) {
+	t.Helper()
 	st := memstore.New()
 	t.Cleanup(func() { st.Close() })
 	ctx := t.Context()
@@ -69,7 +75,11 @@ func setup(t testing.TB) (*ingest.Handler, *recorder, *recorder) {
 		config.Publication{ID: "pub-2", Name: "gone", Platform: config.PlatformWebhook, Disabled: true, DisabledReason: "HTTP 410 Gone: endpoint removed"})
 	require.NoError(t, err)
 	in, del := &recorder{}, &recorder{}
-	h, err := ingest.New(ingest.Options{Store: st, Ingest: in, Delivery: del})
+	o := ingest.Options{Store: st, Ingest: in, Delivery: del}
+	if with != nil {
+		with(&o)
+	}
+	h, err := ingest.New(o)
 	require.NoError(t, err)
 	return h, in, del
 }
