@@ -43,6 +43,17 @@ type Message struct {
 	// SentAt is when the message was queued. Set by the driver on receive
 	// (SQS SentTimestamp); ignored when sending.
 	SentAt time.Time
+	// Group orders messages (ordered delivery lanes): the messages of one
+	// non-empty Group are handed out in the order they were sent, and none
+	// while an earlier one of its group is in flight or waiting to be
+	// retried; a failed message is retried in place (see Later), so a later
+	// one never passes it. Only queues made for it honour Group: any
+	// sqlitequeue queue, an SQS FIFO queue (its MessageGroupId). Set by the
+	// driver on receive too.
+	Group string
+	// FirstReceived is when the message was received the first time. Set
+	// by the driver on receive (SQS ApproximateFirstReceiveTimestamp).
+	FirstReceived time.Time
 }
 
 // Sender enqueues messages. Send returns nil only when every message is
@@ -103,6 +114,35 @@ func Permanent(err error) error {
 		return nil
 	}
 	return permanentError{err}
+}
+
+// Later marks err as a failure to retry in place after d: the message is
+// not re-sent but becomes visible again d from now (instead of after its
+// visibility timeout), keeping its place in its Group. Consumers apply it
+// with a visibility change (SQS ChangeMessageVisibility, capped at
+// MaxDelay). Max receives still apply.
+func Later(err error, d time.Duration) error {
+	if err == nil {
+		return nil
+	}
+	return laterError{err: err, after: ClampDelay(d)}
+}
+
+type laterError struct {
+	err   error
+	after time.Duration
+}
+
+func (l laterError) Error() string { return l.err.Error() }
+func (l laterError) Unwrap() error { return l.err }
+
+// RetryAfter returns the delay err was marked with by Later.
+func RetryAfter(err error) (time.Duration, bool) {
+	var l laterError
+	if errors.As(err, &l) {
+		return l.after, true
+	}
+	return 0, false
 }
 
 // IsPermanent reports whether err was marked with Permanent.

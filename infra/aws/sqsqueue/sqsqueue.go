@@ -9,7 +9,9 @@
 package sqsqueue
 
 import (
+	"cmp"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -50,14 +52,29 @@ type api interface {
 // Queue sends to one SQS queue. Safe for concurrent use.
 type Queue struct {
 	client api
+	sqs    *sqs.Client
 	url    string
+	fifo   bool
 }
 
 var _ queue.Sender = (*Queue)(nil)
 
-// New returns a Queue sending to queueURL with client.
+// New returns a Queue sending to queueURL with client. A queue whose name
+// ends in ".fifo" is a FIFO queue (ordered delivery lanes): see Send.
 func New(client *sqs.Client, queueURL string) *Queue {
-	return &Queue{client: client, url: queueURL}
+	return &Queue{client: client, sqs: client, url: queueURL, fifo: strings.HasSuffix(queueURL, ".fifo")}
+}
+
+// ChangeVisibility makes the message received with receipt visible again
+// d from now (ChangeMessageVisibility, d capped at queue.MaxDelay): how the
+// Lambda adapter retries a message in place (queue.Later).
+func (q *Queue) ChangeVisibility(ctx context.Context, receipt string, d time.Duration) error {
+	_, err := q.sqs.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
+		QueueUrl: &q.url, ReceiptHandle: &receipt, VisibilityTimeout: delaySeconds(d)})
+	if err != nil {
+		return fmt.Errorf("change visibility of a message of %s: %w", q.url, err)
+	}
+	return nil
 }
 
 // URL returns the queue's URL.
@@ -70,6 +87,12 @@ func (q *Queue) URL() string { return q.url }
 // queue.AttrTenant is its MessageGroupId (GroupID): on a standard queue
 // that makes it an SQS fair queue, where one tenant's backlog does not
 // hold back the others' messages.
+//
+// On a FIFO queue a message's queue.Message.Group (else its tenant) is its
+// MessageGroupId (GroupID: hashed when SQS would refuse it), each message
+// gets a fresh MessageDeduplicationId (a Send retried by its caller may
+// duplicate, as on a standard queue, never drop) and Delay is ignored:
+// FIFO queues have no per-message delay.
 //
 // Messages SQS cannot carry fail before anything is sent: bodies over
 // queue.MaxBody or with body plus attributes over 1 MiB (queue.ErrTooLarge),
@@ -91,7 +114,7 @@ func (q *Queue) Send(ctx context.Context, msgs ...queue.Message) error {
 		if err := checkBody(m.Body); err != nil {
 			return fmt.Errorf("send to %s: message %d: %w", q.url, i, err)
 		}
-		entries[i], sizes[i] = entry(i, m)
+		entries[i], sizes[i] = entry(i, m, q.fifo)
 		if sizes[i] > maxRequest {
 			return fmt.Errorf("send to %s: message %d: %d bytes with attributes exceed %d: %w", q.url, i, sizes[i], maxRequest, queue.ErrTooLarge)
 		}
@@ -161,15 +184,25 @@ func (q *Queue) sendBatch(ctx context.Context, entries []types.SendMessageBatchR
 
 // entry converts message i to a batch entry and returns its size as SQS
 // counts it (body plus attribute names, types and values).
-func entry(i int, m queue.Message) (types.SendMessageBatchRequestEntry, int) {
+func entry(i int, m queue.Message, fifo bool) (types.SendMessageBatchRequestEntry, int) {
 	size := len(m.Body)
 	e := types.SendMessageBatchRequestEntry{
-		Id:           aws.String("m" + strconv.Itoa(i)),
-		MessageBody:  aws.String(string(m.Body)),
-		DelaySeconds: delaySeconds(m.Delay),
+		Id:          aws.String("m" + strconv.Itoa(i)),
+		MessageBody: aws.String(string(m.Body)),
 	}
-	if g := GroupID(m.Attributes[queue.AttrTenant]); g != "" {
+	switch {
+	case fifo:
+		g := GroupID(m.Group)
+		if g == "" {
+			g = cmp.Or(GroupID(m.Attributes[queue.AttrTenant]), "-")
+		}
 		e.MessageGroupId = aws.String(g)
+		e.MessageDeduplicationId = aws.String(rand.Text())
+	default:
+		e.DelaySeconds = delaySeconds(m.Delay)
+		if g := GroupID(m.Attributes[queue.AttrTenant]); g != "" {
+			e.MessageGroupId = aws.String(g)
+		}
 	}
 	for k, v := range m.Attributes {
 		if v == "" {
@@ -184,9 +217,10 @@ func entry(i int, m queue.Message) (types.SendMessageBatchRequestEntry, int) {
 	return e, size
 }
 
-// GroupID is the MessageGroupId of a tenant's messages: the tenant itself
-// when SQS accepts it (1..128 characters of ASCII letters, digits and
-// punctuation), else a digest of it; "" for no tenant.
+// GroupID is the MessageGroupId of a tenant's messages (or of an ordered
+// group's, on a FIFO queue): the value itself when SQS accepts it (1..128
+// characters of ASCII letters, digits and punctuation), else a digest of
+// it; "" for none.
 func GroupID(tenant string) string {
 	if tenant == "" {
 		return ""

@@ -86,6 +86,26 @@ func newTestQueue(t *testing.T, c *sqs.Client) *testQueue {
 	return &testQueue{Queue: sqsqueue.New(c, url), client: c, url: url, receipts: map[string]string{}}
 }
 
+// newFIFOQueue creates a FIFO queue in high-throughput mode, as
+// OrderedDeliveryQueue.fifo in template.yaml.
+func newFIFOQueue(t *testing.T, c *sqs.Client) *testQueue {
+	t.Helper()
+	name := "q" + strconv.FormatInt(seq.Add(1), 10) + "-" + strconv.FormatInt(time.Now().UnixNano(), 36) + ".fifo"
+	out, err := c.CreateQueue(t.Context(), &sqs.CreateQueueInput{QueueName: aws.String(name), Attributes: map[string]string{
+		"FifoQueue": "true", "DeduplicationScope": "messageGroup", "FifoThroughputLimit": "perMessageGroupId"}})
+	require.NoError(t, err)
+	url := aws.ToString(out.QueueUrl)
+	return &testQueue{Queue: sqsqueue.New(c, url), client: c, url: url, receipts: map[string]string{}}
+}
+
+// ChangeVisibility is what the Lambda adapter does for queue.Later.
+func (q *testQueue) ChangeVisibility(ctx context.Context, id string, d time.Duration) error {
+	q.mu.Lock()
+	receipt := q.receipts[id]
+	q.mu.Unlock()
+	return q.Queue.ChangeVisibility(ctx, receipt, d)
+}
+
 func (q *testQueue) Receive(ctx context.Context, max int, visibility time.Duration) ([]queue.Message, error) {
 	out, err := q.client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 		QueueUrl:                    &q.url,
@@ -110,6 +130,10 @@ func (q *testQueue) Receive(ctx context.Context, max int, visibility time.Durati
 		if ms, err := strconv.ParseInt(m.Attributes[string(types.MessageSystemAttributeNameSentTimestamp)], 10, 64); err == nil {
 			qm.SentAt = time.UnixMilli(ms)
 		}
+		if ms, err := strconv.ParseInt(m.Attributes[string(types.MessageSystemAttributeNameApproximateFirstReceiveTimestamp)], 10, 64); err == nil {
+			qm.FirstReceived = time.UnixMilli(ms)
+		}
+		qm.Group = m.Attributes[string(types.MessageSystemAttributeNameMessageGroupId)]
 		for k, v := range m.MessageAttributes {
 			if qm.Attributes == nil {
 				qm.Attributes = map[string]string{}
@@ -145,6 +169,10 @@ func TestConformance(t *testing.T) {
 		Open: func(t *testing.T) (q, dlq queuetest.Queue) {
 			c, _ := client(t)
 			return newTestQueue(t, c), newTestQueue(t, c)
+		},
+		Ordered: func(t *testing.T) queuetest.Queue {
+			c, _ := client(t)
+			return newFIFOQueue(t, c)
 		},
 		// Lambda's event source mapping receives, settles (via the Lambda
 		// adapter's queue.Settle) and deletes; SQS itself redelivers and

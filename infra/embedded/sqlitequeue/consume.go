@@ -155,6 +155,7 @@ func (q *Queue) handle(ctx context.Context, log *slog.Logger, h queue.BatchHandl
 	}
 	done := make([]string, 0, len(batch))
 	var failed []string
+	later := map[string]time.Duration{} // failures retried in place (queue.Later)
 	if len(poison) > 0 {
 		retry, err := queue.Settle(ctx, poison, dead, s, dlq)
 		if err != nil {
@@ -185,8 +186,16 @@ func (q *Queue) handle(ctx context.Context, log *slog.Logger, h queue.BatchHandl
 		}
 		done = append(done, settled(live, retry)...)
 		for _, f := range retry {
+			if d, ok := queue.RetryAfter(f.Err); ok {
+				later[f.ID] = d
+				continue
+			}
 			failed = append(failed, f.ID)
 		}
+	}
+	if err := q.later(ctx, later); err != nil {
+		log.ErrorContext(ctx, "retry in place failed; messages come back after the visibility timeout",
+			"messages", len(later), "error", err.Error())
 	}
 	if err := q.settle(ctx, done, failed); err != nil {
 		log.ErrorContext(ctx, "delete handled messages failed; they will be received again",

@@ -37,6 +37,8 @@ var ErrNotFound = errors.New("sqlitequeue: not found")
 // Queue.Lanes): claims go round-robin over them. claimed is 1 while a
 // receive is not settled: the handler has not yet reported (nor timed
 // out), so a message claimed at a crash is told apart from one that failed.
+// grp is the message's queue.Message.Group ("" for none) and first_at when
+// it was first claimed (unix µs, 0 before).
 const schema = `
 CREATE TABLE IF NOT EXISTS message (
 	id         INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -48,15 +50,19 @@ CREATE TABLE IF NOT EXISTS message (
 	receives   INTEGER NOT NULL DEFAULT 0,
 	tenant     TEXT    NOT NULL DEFAULT '',
 	lane       TEXT    NOT NULL DEFAULT '',
-	claimed    INTEGER NOT NULL DEFAULT 0
+	claimed    INTEGER NOT NULL DEFAULT 0,
+	grp        TEXT    NOT NULL DEFAULT '',
+	first_at   INTEGER NOT NULL DEFAULT 0
 );
 `
 
-// indexes: message_lane walks tenants and lanes and a lane's messages in
+// indexes: message_group finds the head of an ordered group (groups.go);
+// message_lane walks tenants and lanes and a lane's messages in
 // the order they become visible (claims, see fair.go). An earlier
 // version's (queue, visible_at) index is dropped: no statement needs it.
 const indexes = `
 CREATE INDEX IF NOT EXISTS message_lane ON message (queue, tenant, lane, visible_at);
+CREATE INDEX IF NOT EXISTS message_group ON message (queue, grp, id) WHERE grp != '';
 DROP INDEX IF EXISTS message_visible;
 `
 
@@ -85,6 +91,8 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		{"lane", `ALTER TABLE message ADD COLUMN lane TEXT NOT NULL DEFAULT ''`, ""},
 		{"claimed", `ALTER TABLE message ADD COLUMN claimed INTEGER NOT NULL DEFAULT 0`,
 			`UPDATE message SET claimed = 1 WHERE receives > 0 AND visible_at > ` + strconv.FormatInt(nowMicro(), 10)},
+		{"grp", `ALTER TABLE message ADD COLUMN grp TEXT NOT NULL DEFAULT ''`, ""},
+		{"first_at", `ALTER TABLE message ADD COLUMN first_at INTEGER NOT NULL DEFAULT 0`, ""},
 	}
 	for _, st := range steps {
 		if have[st.column] {

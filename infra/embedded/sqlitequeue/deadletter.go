@@ -45,7 +45,7 @@ func NewDeadLetters(pairs ...Pair) *DeadLetters {
 
 // tenantDeadLetters seeks the tenant's messages of a queue in the
 // (queue, tenant, lane, visible_at) index.
-const tenantDeadLetters = `SELECT id, body, attrs, sent_at, receives FROM message WHERE queue = ? AND tenant = ?`
+const tenantDeadLetters = `SELECT ` + columns + ` FROM message WHERE queue = ? AND tenant = ?`
 
 const reviveMessage = `UPDATE message SET queue = ?, body = ?, attrs = ?, lane = ?, receives = 0, claimed = 0, sent_at = ?, visible_at = ? WHERE id = ?`
 

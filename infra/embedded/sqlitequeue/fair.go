@@ -36,9 +36,10 @@ const (
 	nextTenantSQL  = `SELECT tenant FROM message WHERE queue = ? AND tenant > ? ORDER BY tenant LIMIT 1`
 	firstLaneSQL   = `SELECT lane FROM message WHERE queue = ? AND tenant = ? AND lane >= '' ORDER BY lane LIMIT 1`
 	nextLaneSQL    = `SELECT lane FROM message WHERE queue = ? AND tenant = ? AND lane > ? ORDER BY lane LIMIT 1`
-	claimLaneSQL   = `UPDATE message SET visible_at = ?, receives = receives + 1, claimed = 1
-		WHERE id IN (SELECT id FROM message WHERE queue = ? AND tenant = ? AND lane = ? AND visible_at <= ? ORDER BY visible_at LIMIT ?)
-		RETURNING id, body, attrs, sent_at, receives`
+	claimLaneSQL   = `UPDATE message SET visible_at = ?1, receives = receives + 1, claimed = 1,
+		first_at = CASE WHEN first_at = 0 THEN ?6 ELSE first_at END
+		WHERE id IN (SELECT id FROM message WHERE queue = ?2 AND tenant = ?3 AND lane = ?4 AND visible_at <= ?6 ORDER BY visible_at LIMIT ?5)
+		RETURNING ` + columns
 	laneNextSQL = `SELECT MIN(visible_at) FROM message WHERE queue = ? AND tenant = ? AND lane = ?`
 )
 
@@ -197,7 +198,7 @@ func (q *Queue) after(ctx context.Context, c *wconn, first, next, cur string, ar
 // claimLane claims up to n visible messages of lane k.
 func (q *Queue) claimLane(ctx context.Context, c *wconn, k Lane, n int, now, visibility int64) ([]queue.Message, error) {
 	// Hidden from the moment of the claim, not of the walk's start.
-	rows, err := c.QueryContext(ctx, claimLaneSQL, nowMicro()+visibility, q.name, k.Tenant, k.Lane, now, n)
+	rows, err := c.QueryContext(ctx, claimLaneSQL, nowMicro()+visibility, q.name, k.Tenant, k.Lane, n, now)
 	if err != nil {
 		return nil, err
 	}

@@ -52,8 +52,8 @@ func nowMicro() int64 { return time.Now().UnixMicro() }
 // planner walks (queue, visible_at) and filters by id, a cost that grows
 // with the backlog.
 const (
-	sendSQL    = `INSERT INTO message (queue, body, attrs, sent_at, visible_at, tenant, lane) VALUES (?, ?, ?, ?, ?, ?, ?)`
-	deleteSQL  = `DELETE FROM message WHERE +queue = ? AND id IN (SELECT value FROM json_each(?))`
+	sendSQL    = `INSERT INTO message (queue, body, attrs, sent_at, visible_at, tenant, lane, grp) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+	deleteSQL  = `DELETE FROM message WHERE +queue = ? AND id IN (SELECT value FROM json_each(?)) RETURNING grp`
 	unclaimSQL = `UPDATE message SET visible_at = ?, receives = max(receives - 1, 0), claimed = 0
 		WHERE +queue = ? AND id IN (SELECT value FROM json_each(?))`
 	depthSQL = `SELECT COUNT(*) FROM message WHERE queue = ?`
@@ -103,7 +103,16 @@ func (q *Queue) Send(ctx context.Context, msgs ...queue.Message) error {
 				body = []byte{}
 			}
 			visible := now + queue.ClampDelay(m.Delay).Microseconds()
-			if _, err := stmt.ExecContext(ctx, q.name, body, attrs[i], now, visible, m.Attributes[queue.AttrTenant], lanes[i]); err != nil {
+			if m.Group != "" {
+				behind, err := q.waiting(ctx, c, m.Group)
+				if err != nil {
+					return err
+				}
+				if behind {
+					visible = parked
+				}
+			}
+			if _, err := stmt.ExecContext(ctx, q.name, body, attrs[i], now, visible, m.Attributes[queue.AttrTenant], lanes[i], m.Group); err != nil {
 				return err
 			}
 		}
@@ -195,7 +204,7 @@ func (q *Queue) settle(ctx context.Context, done, failed []string) error {
 	}
 	err = q.db.exec(ctx, func(ctx context.Context, c *wconn) error {
 		if len(done) > 0 {
-			if _, err := c.ExecContext(ctx, deleteSQL, q.name, del); err != nil {
+			if err := q.delete(ctx, c, del); err != nil {
 				return err
 			}
 		}
@@ -290,7 +299,7 @@ func (q *Queue) List(ctx context.Context, limit int) ([]queue.Message, error) {
 	if limit < 1 {
 		return nil, nil
 	}
-	rows, err := q.db.db.QueryContext(ctx, `SELECT id, body, attrs, sent_at, receives FROM message WHERE queue = ? ORDER BY id LIMIT ?`, q.name, limit)
+	rows, err := q.db.db.QueryContext(ctx, `SELECT `+columns+` FROM message WHERE queue = ? ORDER BY id LIMIT ?`, q.name, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", q.name, err)
 	}
@@ -332,7 +341,7 @@ func (q *Queue) Redrive(ctx context.Context, to queue.Sender, ids ...string) (in
 	if err != nil {
 		return 0, fmt.Errorf("redrive %s: %w", q.name, err)
 	}
-	rows, err := q.db.db.QueryContext(ctx, `SELECT id, body, attrs, sent_at, receives FROM message
+	rows, err := q.db.db.QueryContext(ctx, `SELECT `+columns+` FROM message
 		WHERE +queue = ? AND id IN (SELECT value FROM json_each(?)) ORDER BY id`, q.name, js)
 	if err != nil {
 		return 0, fmt.Errorf("redrive %s: %w", q.name, err)
@@ -418,6 +427,9 @@ func (q *Queue) notify() {
 	q.wake = make(chan struct{})
 }
 
+// columns are the columns scan reads, in its order.
+const columns = `id, body, attrs, sent_at, receives, grp, first_at`
+
 func scan(rows *sql.Rows) ([]queue.Message, error) {
 	defer rows.Close()
 	var msgs []queue.Message
@@ -428,11 +440,16 @@ func scan(rows *sql.Rows) ([]queue.Message, error) {
 			attrs    sql.NullString
 			sentAt   int64
 			receives int
+			grp      string
+			firstAt  int64
 		)
-		if err := rows.Scan(&id, &body, &attrs, &sentAt, &receives); err != nil {
+		if err := rows.Scan(&id, &body, &attrs, &sentAt, &receives, &grp, &firstAt); err != nil {
 			return nil, err
 		}
-		m := queue.Message{ID: strconv.FormatInt(id, 10), Body: body, Receives: receives, SentAt: time.UnixMicro(sentAt)}
+		m := queue.Message{ID: strconv.FormatInt(id, 10), Body: body, Receives: receives, SentAt: time.UnixMicro(sentAt), Group: grp}
+		if firstAt > 0 {
+			m.FirstReceived = time.UnixMicro(firstAt)
+		}
 		if attrs.Valid && attrs.String != "" {
 			if err := json.Unmarshal([]byte(attrs.String), &m.Attributes); err != nil {
 				return nil, fmt.Errorf("decode attributes of message %d: %w", id, err)

@@ -32,6 +32,7 @@ func TestConformance(t *testing.T) {
 			db := open(t)
 			return db.Queue("work"), db.Queue("work-dlq")
 		},
+		Ordered:      func(t *testing.T) queuetest.Queue { return open(t).Queue("ordered") },
 		Capabilities: queuetest.Capabilities{Consume: true, ReleaseInFlight: true, Redrive: true},
 	})
 }

@@ -85,11 +85,22 @@ type Capabilities struct {
 	Duplicates bool
 }
 
+// Retimer is a queue whose consumer can retry a received message in place
+// (queue.Later): the message becomes visible again d from now, keeping its
+// place in its group (SQS ChangeMessageVisibility).
+type Retimer interface {
+	ChangeVisibility(ctx context.Context, id string, d time.Duration) error
+}
+
 // Harness adapts a driver to the suite.
 type Harness struct {
 	// Open returns a fresh, empty queue and its (also fresh) dead-letter
 	// queue; it registers their cleanup with t.
-	Open         func(t *testing.T) (q, dlq Queue)
+	Open func(t *testing.T) (q, dlq Queue)
+	// Ordered, when set, returns a fresh queue that honours
+	// queue.Message.Group (for SQS a FIFO queue) and implements Retimer;
+	// the OrderedGroups case runs against it.
+	Ordered      func(t *testing.T) Queue
 	Capabilities Capabilities
 }
 
@@ -111,6 +122,7 @@ func Run(t *testing.T, h Harness) {
 		{"Concurrency", s.concurrency},
 		{"ReleaseInFlight", s.releaseInFlight},
 		{"Redrive", s.redrive},
+		{"OrderedGroups", s.orderedGroups},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -663,4 +675,97 @@ func (s *suite) redrive(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, left)
 	assert.Len(t, receive(t, q, 1, time.Minute, 5*time.Second), 1)
+}
+
+// orderedGroups checks queue.Message.Group: the messages of a group are
+// handed out in send order, none while an earlier one of its group is in
+// flight or waiting to be retried, and a head retried in place (Retimer)
+// holds back its own group only. A batch may hold several messages of one
+// group (SQS FIFO does), in order; the consumer then fails the ones after a
+// failed head too, as the Lambda contract for FIFO queues asks, and even
+// makes them visible at once: they must still wait for their head.
+func (s *suite) orderedGroups(t *testing.T) {
+	if s.h.Ordered == nil {
+		t.Skip("the driver has no ordered queue")
+	}
+	q := s.h.Ordered(t)
+	rt, ok := q.(Retimer)
+	require.True(t, ok, "an ordered queue implements Retimer")
+	const groups, per = 4, 5
+	var sent []queue.Message
+	for i := range per {
+		for g := range groups {
+			sent = append(sent, queue.Message{Body: fmt.Appendf(nil, `{"g":%d,"i":%d}`, g, i), Group: fmt.Sprintf("t/p/key-%d", g),
+				Attributes: map[string]string{queue.AttrTenant: "t"}})
+		}
+	}
+	require.NoError(t, q.Send(t.Context(), sent[:groups]...))
+	require.NoError(t, q.Send(t.Context(), sent[groups:]...))
+
+	type rec struct {
+		g, i int
+	}
+	decode := func(m queue.Message) rec {
+		var r rec
+		_, err := fmt.Sscanf(string(m.Body), `{"g":%d,"i":%d}`, &r.g, &r.i)
+		require.NoError(t, err, "body %s", m.Body)
+		return r
+	}
+	const failing, failures = 0, 2 // the head of group 0 fails twice
+	var (
+		next     [groups]int // the first message of each group not yet done
+		done     [groups]time.Time
+		retried  = s.unit * 2
+		deadline = time.Now().Add(20*s.unit + 20*time.Second)
+		vis      = 30 * s.unit
+	)
+	for time.Now().Before(deadline) {
+		all := true
+		for g := range groups {
+			all = all && next[g] == per
+		}
+		if all {
+			break
+		}
+		msgs, err := q.Receive(t.Context(), 10, vis)
+		require.NoError(t, err)
+		if len(msgs) == 0 {
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		var del []string
+		blocked := map[int]bool{}
+		expect := next
+		for _, m := range msgs {
+			r := decode(m)
+			require.Equal(t, expect[r.g], r.i, "group %d: got message %d while %d is its head (batch %v)", r.g, r.i, expect[r.g], bodies(msgs))
+			assert.Equal(t, sent[r.i*groups+r.g].Group, m.Group, "the group of a received message")
+			expect[r.g]++
+			switch {
+			case blocked[r.g]:
+				// After a failed head: failed too, visible at once.
+				require.NoError(t, rt.ChangeVisibility(t.Context(), m.ID, 0))
+			case r.g == failing && r.i == 0 && m.Receives <= failures:
+				blocked[r.g] = true
+				assert.False(t, m.FirstReceived.IsZero(), "FirstReceived is set")
+				require.NoError(t, rt.ChangeVisibility(t.Context(), m.ID, retried))
+			default:
+				del = append(del, m.ID)
+				next[r.g]++
+				if next[r.g] == per {
+					done[r.g] = time.Now()
+				}
+			}
+		}
+		require.NoError(t, q.Delete(t.Context(), del...))
+	}
+	for g := range groups {
+		require.Equal(t, per, next[g], "group %d delivered in order within the time", g)
+	}
+	for g := range groups {
+		if g != failing {
+			assert.True(t, done[g].Before(done[failing]), "group %d is not held back by group %d's failing head", g, failing)
+		}
+	}
+	receiveNone(t, q, 300*time.Millisecond, "every message was deleted")
 }
