@@ -110,6 +110,10 @@ type Subscription struct {
 	// the app to GET from HEROKUEVENTS_SUBSCRIBE_URL/{name} (shared/pull),
 	// beside its streams.
 	Pull bool `json:"pull,omitempty"`
+	// Retention is how long the subscription's accepted events are
+	// archived for replay (shared/archive); the archive's default (7 days)
+	// when zero.
+	Retention time.Duration `json:"retention,omitempty"`
 	// SecretSealed is the sealed key an inbound platform verifies requests
 	// with (datacloud: the data action target's signing key).
 	SecretSealed []byte `json:"secret_sealed,omitempty"`

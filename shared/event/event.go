@@ -85,6 +85,23 @@ type Routed struct {
 	// data, and the filter dead-letters it with Error as the reason, so
 	// that the failure shows where every other failed event does.
 	Error string `json:"error,omitempty"`
+	// Replay, when set, marks an event re-sent by a replay (shared/replay):
+	// the filter routes it again without archiving it, keeping it among
+	// the recent events or buffering it for pulling.
+	Replay *Replay `json:"replay,omitempty"`
+}
+
+// ExtReplayed is the extension attribute a replayed event carries: the
+// replay's id. Its id is the original event's.
+const ExtReplayed = "replayed"
+
+// Replay says which replay re-sends a Routed event, and where to.
+type Replay struct {
+	ID string `json:"id"`
+	// Publication, when set, is the only publication the event goes to:
+	// through the filter of the subscription's stream to it when there is
+	// one, unfiltered otherwise.
+	Publication string `json:"publication,omitempty"`
 }
 
 // Delivery is the body of a message on the delivery queue: an event bound for

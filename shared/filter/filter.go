@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/herokuevents/herokuevents/shared/archive"
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/envelope"
 	"github.com/herokuevents/herokuevents/shared/event"
@@ -46,6 +47,11 @@ type Options struct {
 	// subscription, beside its streams, and durable (an event is not done
 	// until it is buffered). Pull subscriptions keep nothing when nil.
 	Pull pull.Putter
+	// Archive keeps every routed event of every subscription for replay
+	// (shared/archive): it never blocks. Nothing is archived when nil.
+	// Replayed events (event.Routed.Replay) are neither archived, nor
+	// kept by Recent, nor buffered by Pull.
+	Archive archive.Keeper
 }
 
 // Handler is the filter role's queue.BatchHandler. Safe for concurrent use.
@@ -89,6 +95,7 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []queue.Message) queue.B
 	var jobs []mapping.Job                  // the filters of every message and stream, run together
 	streams := map[string][]config.Stream{} // tenant/subscription → streams
 	pulls := h.newPulls()
+	retentions := map[string]time.Duration{} // tenant/subscription → its archive retention
 	for _, m := range msgs {
 		var r event.Routed
 		if err := json.Unmarshal(m.Body, &r); err != nil || r.Tenant == "" || r.Subscription == "" {
@@ -108,11 +115,20 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []queue.Message) queue.B
 			res.Fail(m.ID, queue.Permanent(errors.New(r.Error)))
 			continue
 		}
-		if h.o.Recent != nil {
+		if h.o.Recent != nil && r.Replay == nil {
 			h.o.Recent.Keep(r.Tenant, r.Subscription, r.Event)
 		}
+		if h.o.Archive != nil && r.Replay == nil {
+			if err := h.archive(ctx, retentions, r); err != nil {
+				h.o.Logger.ErrorContext(ctx, "load subscription", "tenant", r.Tenant, "subscription", r.Subscription, "event_id", r.Event.ID, "err", err)
+				res.Fail(m.ID, fmt.Errorf("load subscription: %w", err))
+				continue
+			}
+		}
 		key := r.Tenant + "/" + r.Subscription
-		if err := pulls.add(ctx, m.ID, r); err != nil {
+		if r.Replay != nil {
+			// nothing is buffered again
+		} else if err := pulls.add(ctx, m.ID, r); err != nil {
 			h.o.Logger.ErrorContext(ctx, "load subscription", "tenant", r.Tenant, "subscription", r.Subscription, "event_id", r.Event.ID, "err", err)
 			res.Fail(m.ID, fmt.Errorf("load subscription: %w", err))
 			continue
@@ -127,6 +143,9 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []queue.Message) queue.B
 				continue
 			}
 			streams[key] = ss
+		}
+		if r.Replay != nil && r.Replay.Publication != "" {
+			ss = only(ss, r.Subscription, r.Replay.Publication)
 		}
 		routes = append(routes, routing{id: m.ID, r: r, streams: ss, filters: h.filters(ss, r.Event, &jobs)})
 	}

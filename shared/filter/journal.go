@@ -38,7 +38,7 @@ func (h *Handler) record(ctx context.Context, r event.Routed) *recorder {
 		return rec // deleted meanwhile, or unreadable: the routing says what follows
 	}
 	rec.subName = sub.name
-	if via := sub.via; via != "" {
+	if via := sub.via; via != "" && r.Replay == nil { // a replay accepts nothing new
 		rec.add(journal.Entry{Stage: journal.Accepted, Via: via, Time: cmp.Or(r.Event.Time, h.o.Now())})
 	}
 	return rec
