@@ -65,13 +65,19 @@ type Options struct {
 	// dead letters set aside before an attempt (the delivery log); give it
 	// a journal.Async so that delivery only enqueues.
 	Journal journal.Writer
+	// Solo says that HandleBatch calls never overlap (one Lambda
+	// invocation at a time): a batch of a batched publication is then sent
+	// as soon as every message in hand waits in one, without waiting out
+	// its window (batch.go).
+	Solo bool
 }
 
 // Handler is the deliver role's queue.BatchHandler. It is safe for use
 // from any number of goroutines.
 type Handler struct {
 	Options
-	rates rates // the slots of rate-capped publications
+	rates   rates   // the slots of rate-capped publications
+	batches batcher // the open batches of batched publications (batch.go)
 }
 
 // New returns a Handler, or an error when a required option is missing.
@@ -117,10 +123,12 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []queue.Message) queue.B
 		wg  sync.WaitGroup
 		sem = make(chan struct{}, n)
 	)
+	h.batches.enter(len(msgs))
 	for _, m := range msgs {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
+			defer h.leave()
 			if err := h.handle(ctx, m); err != nil {
 				mu.Lock()
 				res.Fail(m.ID, err)
@@ -209,9 +217,7 @@ func (h *Handler) handle(ctx context.Context, m queue.Message) (err error) {
 		return err
 	}
 
-	start := h.now()
-	perr := h.publish(at.observe(ctx), p, d, pub)
-	took := h.now().Sub(start)
+	start, took, perr := h.send(ctx, at, m, p, d, pub) // alone, or in its publication's batch (batch.go)
 	at.published(start, took, perr)
 	if perr == nil {
 		attrs := []any{"decision", decisionDelivered, "duration", took}
