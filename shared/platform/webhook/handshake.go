@@ -52,7 +52,11 @@ func Handshake(ctx context.Context, d platform.Deps, rawURL, token string) (Gran
 	}
 	ctx, cancel := context.WithTimeout(ctx, HandshakeTimeout)
 	defer cancel()
-	origin := d.RequestOrigin()
+	return handshake(ctx, client, d.RequestOrigin(), rawURL, token)
+}
+
+// handshake sends the validation request of origin to rawURL with client.
+func handshake(ctx context.Context, client *http.Client, origin, rawURL, token string) (Grant, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodOptions, rawURL, nil)
 	if err != nil {
 		return Grant{}, config.Invalid("url %q is not a valid URL.", rawURL)
@@ -84,22 +88,6 @@ func Handshake(ctx context.Context, d platform.Deps, rawURL, token string) (Gran
 		return Grant{}, refused(rawURL, reason)
 	}
 	return grant, nil
-}
-
-// handshakeToken is the token an update's handshake sends: the new one
-// when the update sets it, else the publication's current one.
-func handshakeToken(ctx context.Context, d platform.Deps, updated *string, current config.Publication) (string, error) {
-	if updated != nil {
-		return *updated, nil
-	}
-	if len(current.TokenSealed) == 0 {
-		return "", nil
-	}
-	token, err := d.Sealer.Open(ctx, current.TokenSealed)
-	if err != nil {
-		return "", fmt.Errorf("open token: %w", err)
-	}
-	return string(token), nil
 }
 
 func refused(rawURL, reason string) error {

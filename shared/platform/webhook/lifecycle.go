@@ -14,13 +14,16 @@ import (
 
 // validateUpdate changes a webhook publication: url (checked as at
 // create, and asked for consent by the CloudEvents webhook handshake
-// unless skip_handshake), token (sealed; "" removes it), mode and
+// unless skip_handshake, with the publication's credentials), token
+// (sealed; "" removes it), the OAuth2 grant and client certificate
+// (applyAuth, then checkAuth), mode and
 // content_type (CheckMode, on the values the publication ends with),
 // batch_size and batch_window (CheckBatch, likewise). The
 // signing secret changes only through rotateSecret.
 func validateUpdate(ctx context.Context, d platform.Deps, _ string, current config.Publication, body []byte) (config.Publication, map[string]any, error) {
 	var req struct {
 		platform.UpdateFields
+		authFields
 		URL           *string `json:"url"`
 		Token         *string `json:"token"`
 		Mode          *string `json:"mode"`
@@ -46,6 +49,12 @@ func validateUpdate(ctx context.Context, d platform.Deps, _ string, current conf
 		}
 		pub.TokenSealed = sealed
 	}
+	if err := applyAuth(ctx, d, &pub, req.authFields); err != nil {
+		return config.Publication{}, nil, err
+	}
+	if err := checkAuth(pub); err != nil {
+		return config.Publication{}, nil, err
+	}
 	if req.Mode != nil {
 		pub.Params.Mode = *req.Mode
 	}
@@ -63,11 +72,7 @@ func validateUpdate(ctx context.Context, d platform.Deps, _ string, current conf
 		// The consent was the old URL's: ask the new one, or forget it.
 		pub.Params.Origin, pub.Params.AllowedRate = "", 0
 		if !req.SkipHandshake {
-			token, err := handshakeToken(ctx, d, req.Token, current)
-			if err != nil {
-				return config.Publication{}, nil, err
-			}
-			grant, err := Handshake(ctx, d, *req.URL, token)
+			grant, err := handshakeWith(ctx, d, *req.URL, pub)
 			if err != nil {
 				return config.Publication{}, nil, err
 			}

@@ -55,7 +55,7 @@ func Platform() platform.Platform {
     -s accountChange -f 'root = if ChangeEventHeader.changeType == "CREATE" { this } else { deleted() }' -a my-app
   herokuevents publications:webhook:create legacyHook -u https://example.com/legacy --content-type application/json --skip-handshake -a my-app
   herokuevents publications:webhook:create bulkHook -u https://example.com/bulk --batch-size 50 --batch-window 200ms -a my-app`,
-				Flags: []platform.Flag{
+				Flags: append([]platform.Flag{
 					{Name: "url", Shorthand: "u", Usage: "URL the events are POSTed to (required)", Required: true, Check: platform.AbsoluteURL("url")},
 					{Name: "token", Shorthand: "t", Usage: "access token sent in the Authorization header"},
 					{Name: "mode", Usage: "CloudEvents content mode: structured (default; the event as JSON) or binary (the data as the body, attributes in ce-* headers)",
@@ -65,7 +65,7 @@ func Platform() platform.Platform {
 					{Name: "skip-handshake", Bool: true, Usage: "create without the CloudEvents webhook handshake, for a receiver that does not answer it"},
 					{Name: "batch-size", Int: true, Usage: "deliver up to N events per request (2 to 100) as one signed " + BatchContentType + " array (default: one event per request)"},
 					{Name: "batch-window", Usage: "with --batch-size: how long a batch waits to fill, up to 5s (default 100ms)"},
-				},
+				}, authFlags...),
 				Link: platform.LinkFlags{End: "s", Filter: "f"},
 				Shown: []platform.Shown{{Field: "signing_secret", Lines: "Signing secret (shown once): {value}\n" +
 					"Receivers verify the Standard Webhooks signature (headers webhook-id, webhook-timestamp, webhook-signature) with it; keep it secret.\n"}},
@@ -86,13 +86,15 @@ func validateSubscription(_ context.Context, _ platform.Deps, _ string, body []b
 }
 
 // validatePublication: an http(s) URL the egress policy allows, an
-// optional token sealed for the Authorization header, the delivery mode
+// optional token sealed for the Authorization header or an OAuth2 client
+// credentials grant and a TLS client certificate (applyAuth), the delivery mode
 // and content type (CheckMode), the target's consent by the CloudEvents
 // webhook handshake (Handshake; skipped with skip_handshake), and a new
 // signing secret, sealed and shown once.
 func validatePublication(ctx context.Context, d platform.Deps, _ string, body []byte) (config.Publication, map[string]any, error) {
 	var req struct {
 		platform.PublicationFields
+		authFields
 		URL           string  `json:"url"`
 		Token         *string `json:"token"`
 		Mode          string  `json:"mode"`
@@ -125,12 +127,14 @@ func validatePublication(ctx context.Context, d platform.Deps, _ string, body []
 		}
 		pub.TokenSealed = sealed
 	}
+	if err := applyAuth(ctx, d, &pub, req.authFields); err != nil {
+		return config.Publication{}, nil, err
+	}
+	if err := checkAuth(pub); err != nil {
+		return config.Publication{}, nil, err
+	}
 	if !req.SkipHandshake {
-		token := ""
-		if req.Token != nil {
-			token = *req.Token
-		}
-		grant, err := Handshake(ctx, d, req.URL, token)
+		grant, err := handshakeWith(ctx, d, req.URL, pub)
 		if err != nil {
 			return config.Publication{}, nil, err
 		}

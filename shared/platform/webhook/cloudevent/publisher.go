@@ -27,8 +27,10 @@ import (
 // Publisher publishes to webhook publications: one CloudEvents 1.0 POST to
 // Params.URL in the publication's mode (Encode: structured JSON by
 // default, or binary), with WebHook-Request-Origin when the publication
-// passed the handshake, the publication's token as
-// "Authorization: Bearer" and Standard Webhooks plus
+// passed the handshake, the publication's token or an access token of its
+// OAuth2 grant as "Authorization: Bearer" (auth.go; a 401 fetches a new
+// one and sends again, once), its client certificate in the TLS handshake
+// and Standard Webhooks plus
 // Heroku-Webhook-Hmac-SHA256 signatures made with its signing secret.
 //
 // Publish returns nil when the endpoint answered 2xx, a *sink.Error for any
@@ -43,6 +45,11 @@ type Publisher struct {
 	Client *http.Client
 	// Now stamps webhook-timestamp; time.Now when nil.
 	Now func() time.Time
+
+	// The access tokens of OAuth2 publications and the clients of mTLS
+	// ones (auth.go).
+	tokens tokenCache
+	certs  certCache
 }
 
 var _ platform.Publisher = (*Publisher)(nil)
@@ -76,13 +83,6 @@ func (w *Publisher) post(ctx context.Context, pub config.Publication, hdr http.H
 	if pub.Params.Origin != "" { // the spec wants the handshake's origin on every delivery
 		req.Header.Set(webhook.HeaderRequestOrigin, pub.Params.Origin)
 	}
-	if len(pub.TokenSealed) > 0 {
-		token, err := w.open(ctx, pub.TokenSealed, "token")
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Authorization", "Bearer "+string(token))
-	}
 	if len(pub.SecretSealed) > 0 {
 		sec, err := w.open(ctx, pub.SecretSealed, "signing secret")
 		if err != nil {
@@ -104,7 +104,7 @@ func (w *Publisher) post(ctx context.Context, pub config.Publication, hdr http.H
 			return queue.Permanent(err)
 		}
 	}
-	return sink.Do(w.client(pub), req).Err()
+	return w.send(ctx, pub, req)
 }
 
 // client is the deliver role's client, with the publication's own timeout
