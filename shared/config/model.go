@@ -159,6 +159,12 @@ type Publication struct {
 	// Rate caps deliveries to the publication, in events per second; no cap
 	// when zero.
 	Rate float64 `json:"rate,omitempty"`
+	// Order, when set, delivers the publication's events in ordered lanes
+	// (--ordered-by): one at a time per key, in publish order (order.go).
+	Order *Order `json:"order,omitempty"`
+	// Blocked lists the lanes of an Order with OnFailure OnFailureBlock
+	// whose head outlived its retries (the deliver role keeps it).
+	Blocked []BlockedLane `json:"blocked,omitempty"`
 	// PreviousSecretSealed is the signing secret replaced by a rotation; it
 	// keeps signing beside the new one until PreviousSecretUntil.
 	PreviousSecretSealed []byte    `json:"previous_secret_sealed,omitempty"`

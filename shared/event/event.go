@@ -119,4 +119,18 @@ type Delivery struct {
 	// RateSlot is the time the publication's rate limit gave the delivery
 	// when it had to wait longer than a moment: it was re-queued until then.
 	RateSlot time.Time `json:"rate_slot,omitzero"`
+	// Ordered marks the delivery of an ordered publication, in the lane
+	// of Key (config.Order): it travels in its queue Group and is retried
+	// in place.
+	Ordered bool   `json:"ordered,omitempty"`
+	Key     string `json:"key,omitempty"`
+}
+
+// Group is the queue group of an ordered delivery: its tenant,
+// publication and key; "" for an unordered one.
+func (d Delivery) Group() string {
+	if !d.Ordered {
+		return ""
+	}
+	return d.Tenant + "/" + d.Publication + "/" + d.Key
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/journal"
 	"github.com/herokuevents/herokuevents/shared/mapping"
 	"github.com/herokuevents/herokuevents/shared/metric"
+	"github.com/herokuevents/herokuevents/shared/order"
 	"github.com/herokuevents/herokuevents/shared/pull"
 	"github.com/herokuevents/herokuevents/shared/queue"
 	"github.com/herokuevents/herokuevents/shared/recent"
@@ -58,7 +59,8 @@ type Options struct {
 type Handler struct {
 	o     Options
 	cache mapping.Cache
-	subs  sync.Map // subscription id → subInfo, for the journal (journal.go)
+	keyer order.Keyer // the lane keys of ordered publications
+	subs  sync.Map    // subscription id → subInfo, for the journal (journal.go)
 }
 
 // New returns the filter role's handler.
@@ -94,6 +96,7 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []queue.Message) queue.B
 	var routes []routing
 	var jobs []mapping.Job                  // the filters of every message and stream, run together
 	streams := map[string][]config.Stream{} // tenant/subscription → streams
+	orders := map[string]*config.Order{}    // tenant/publication → its order, nil when unordered
 	pulls := h.newPulls()
 	retentions := map[string]time.Duration{} // tenant/subscription → its archive retention
 	for _, m := range msgs {
@@ -147,7 +150,13 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []queue.Message) queue.B
 		if r.Replay != nil && r.Replay.Publication != "" {
 			ss = only(ss, r.Subscription, r.Replay.Publication)
 		}
-		routes = append(routes, routing{id: m.ID, r: r, streams: ss, filters: h.filters(ss, r.Event, &jobs)})
+		ords, err := h.orders(ctx, r.Tenant, ss, orders)
+		if err != nil {
+			h.o.Logger.ErrorContext(ctx, "load publications", "tenant", r.Tenant, "subscription", r.Subscription, "event_id", r.Event.ID, "err", err)
+			res.Fail(m.ID, fmt.Errorf("load publications: %w", err))
+			continue
+		}
+		routes = append(routes, routing{id: m.ID, r: r, streams: ss, filters: h.filters(ss, r.Event, &jobs), keys: h.keys(ords, r.Event, &jobs)})
 	}
 	results := mapping.ApplyAll(jobs) // one round trip to the workers for the whole batch
 	for _, rt := range routes {
@@ -231,6 +240,49 @@ type routing struct {
 	// filters[i] is the filter of streams[i]: no filter, a compile
 	// error, or the index of its job in the batch's mapping.ApplyAll.
 	filters []filterRef
+	// keys[i] is the lane key of streams[i]'s delivery when its
+	// publication is ordered (nil otherwise).
+	keys []*order.Ref
+}
+
+// orders returns the order of each stream's publication (nil when
+// unordered), read through the batch's memo.
+func (h *Handler) orders(ctx context.Context, tenant string, streams []config.Stream, memo map[string]*config.Order) ([]*config.Order, error) {
+	out := make([]*config.Order, len(streams))
+	for i, s := range streams {
+		k := tenant + "/" + s.Publication
+		o, ok := memo[k]
+		if !ok {
+			rec, err := config.Load[config.Publication](ctx, h.o.Store, tenant, config.KindPublication, s.Publication)
+			switch {
+			case errors.Is(err, config.ErrNotFound):
+				// Deleted meanwhile: the deliver role decides.
+			case err != nil:
+				return nil, err
+			default:
+				o = rec.Value.Order
+			}
+			memo[k] = o
+		}
+		out[i] = o
+	}
+	return out, nil
+}
+
+// keys plans the lane key of ev for each ordered publication of orders.
+func (h *Handler) keys(orders []*config.Order, ev event.Event, jobs *[]mapping.Job) []*order.Ref {
+	var out []*order.Ref
+	for i, o := range orders {
+		if o == nil {
+			continue
+		}
+		if out == nil {
+			out = make([]*order.Ref, len(orders))
+		}
+		r := h.keyer.Plan(o, ev, jobs)
+		out[i] = &r
+	}
+	return out
 }
 
 type filterRef struct {
@@ -299,6 +351,16 @@ func (h *Handler) route(ctx context.Context, rt routing, results []mapping.Resul
 			ev.Data = res.Out
 		}
 		d := event.Delivery{Tenant: r.Tenant, Publication: s.Publication, Event: ev, FirstTry: h.o.Now().UTC()}
+		if rt.keys != nil && rt.keys[i] != nil {
+			key, err := rt.keys[i].Key(results)
+			if err != nil {
+				log.WarnContext(ctx, "ordering key failed", "publication", s.Publication, "err", err)
+				errs = append(errs, fmt.Errorf("stream to publication %s: %w", s.Publication, err))
+				jr.filteredOut(s, "the ordering key failed: "+err.Error())
+				continue
+			}
+			d.Ordered, d.Key = true, key
+		}
 		body, err := json.Marshal(d)
 		if err == nil {
 			err = envelope.CheckDelivery(d, body)
@@ -311,7 +373,7 @@ func (h *Handler) route(ctx context.Context, rt routing, results []mapping.Resul
 		}
 		log.InfoContext(ctx, "routed", "publication", s.Publication)
 		jr.routed(s)
-		out = append(out, queue.Message{Body: body, Attributes: map[string]string{queue.AttrTenant: r.Tenant, queue.AttrAttempt: "0"}})
+		out = append(out, queue.Message{Body: body, Group: d.Group(), Attributes: map[string]string{queue.AttrTenant: r.Tenant, queue.AttrAttempt: "0"}})
 	}
 	return out, errors.Join(errs...)
 }

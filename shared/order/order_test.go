@@ -1,0 +1,75 @@
+package order_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/herokuevents/herokuevents/shared/config"
+	"github.com/herokuevents/herokuevents/shared/event"
+	"github.com/herokuevents/herokuevents/shared/mapping"
+	"github.com/herokuevents/herokuevents/shared/order"
+)
+
+func cdc(ids ...string) event.Event {
+	b, _ := json.Marshal(map[string]any{"ChangeEventHeader": map[string]any{"changeType": "UPDATE", "recordIds": ids}, "Name": "Acme"})
+	return event.Event{ID: "e1", Source: "/s", Type: event.TypeCDC, Subject: "/data/AccountChangeEvent", Data: b}
+}
+
+func TestDefaultKey(t *testing.T) {
+	long := strings.Repeat("k", order.MaxKey+1)
+	tests := []struct {
+		name string
+		ev   event.Event
+		want string
+	}{
+		{"CDC: the first record id", cdc("001A", "001B"), "001A"},
+		{"CDC without record ids: the subject", cdc(), "/data/AccountChangeEvent"},
+		{"other events: the subject", event.Event{Type: event.TypePublish, Subject: "order-7"}, "order-7"},
+		{"no subject: the one keyless lane", event.Event{Type: event.TypePublish}, ""},
+		{"a long key is hashed", event.Event{Type: event.TypePublish, Subject: long}, "sha256:"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := order.DefaultKey(tc.ev)
+			if strings.HasSuffix(tc.want, ":") {
+				assert.True(t, strings.HasPrefix(got, tc.want), got)
+				assert.LessOrEqual(t, len(got), order.MaxKey)
+				return
+			}
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}
+
+func TestCustomKey(t *testing.T) {
+	var k order.Keyer
+	ev := event.Event{ID: "e1", Source: "/s", Type: event.TypePublish, Subject: "sub", Data: []byte(`{"order":{"id":42,"ref":"A-1"}}`)}
+	tests := []struct {
+		expr, want string
+		err        error
+	}{
+		{`this.order.ref`, "A-1", nil},
+		{`this.order.id`, "42", nil},
+		{`this._herokuevents.subject + "/x"`, "sub/x", nil},
+		{`this.missing`, "", nil},
+		{`this.order.ref.number()`, "", order.ErrKey},
+	}
+	for _, tc := range tests {
+		t.Run(tc.expr, func(t *testing.T) {
+			got, err := k.Key(&config.Order{By: tc.expr}, ev)
+			if tc.err != nil {
+				require.ErrorIs(t, err, tc.err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got)
+		})
+	}
+	require.NoError(t, order.Check(`this.order.id`))
+	require.ErrorIs(t, order.Check(`this.order.(`), mapping.ErrCompile)
+	require.ErrorIs(t, order.Check(" "), mapping.ErrCompile)
+}
