@@ -6,6 +6,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -105,4 +107,37 @@ func (m cpuMark) report(b *testing.B, n int) {
 	b.Helper()
 	used := time.Duration(treeCPU(b) - m)
 	b.ReportMetric(float64(used.Microseconds())/float64(n), "cpu-µs/event")
+}
+
+// BenchmarkApplyConcurrentCallers is the embedded publish path: many
+// requests at once, each running its filter on its one event (ApplyMeta,
+// a batch of 1); figures per event.
+func BenchmarkApplyConcurrentCallers(b *testing.B) {
+	m, err := Compile(benchFilter)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, callers := range []int{1, 50} {
+		b.Run(fmt.Sprintf("callers=%d", callers), func(b *testing.B) {
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			cpu := treeCPU(b)
+			start := time.Now()
+			b.ResetTimer()
+			for range callers {
+				wg.Go(func() {
+					for next.Add(1) <= int64(b.N) {
+						if _, _, err := m.ApplyMeta(benchDoc, map[string]any{"subject": "/event/X__e"}); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			b.StopTimer()
+			b.ReportMetric(float64(time.Since(start).Microseconds())/float64(b.N), "wall-µs/event")
+			cpu.report(b, b.N)
+		})
+	}
 }

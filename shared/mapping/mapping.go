@@ -146,11 +146,13 @@ func Compile(src string) (*Mapping, error) {
 	if len(src) > MaxSource {
 		return nil, fmt.Errorf("%w: mapping is longer than %d bytes", ErrCompile, MaxSource)
 	}
-	got, fail := thePool().round(&request{Op: opCompile, CPU: int64(CompileTime), Srcs: []string{src}}, 1, CompileTime)
+	var got *response
+	_, fail := thePool().round(&request{Op: opCompile, CPU: int64(CompileTime), Srcs: []string{src}}, 1, CompileTime,
+		func(_ int, r *response) { got = r })
 	if fail != nil {
 		return nil, fail.err
 	}
-	if err := got[0].err(); err != nil {
+	if err := got.err(); err != nil {
 		return nil, err
 	}
 	return &Mapping{src: src}, nil
@@ -202,6 +204,10 @@ type Job struct {
 	Mapping *Mapping
 	Data    []byte
 	Meta    map[string]any
+	// Tenant, when set, is whose event this is: the workers are shared
+	// fairly between tenants, by processor time, whatever the calls that
+	// carry their jobs. Jobs without a tenant share as their call's own.
+	Tenant string
 }
 
 // Result answers a Job, as ApplyMeta would.
@@ -214,13 +220,17 @@ type Result struct {
 // ApplyAll runs every job as ApplyMeta would, each under the limits of one
 // event, in as few round trips to the workers as it can (one per batch of
 // up to 256 jobs, not one per job): the way to evaluate a queue batch.
-// results[i] answers jobs[i]; a job's failure, a limit included, is its
-// own and never fails another job.
+// The jobs of concurrent calls share round trips too (whatever waits when
+// a worker is free goes in its next request), so many callers of one job
+// each cost about as little as one caller of many. results[i] answers
+// jobs[i]; a job's failure, a limit included, is its own and never fails
+// another job, nor another call's.
 func ApplyAll(jobs []Job) []Result {
 	out := make([]Result, len(jobs))
 	var srcs []string
 	index := map[*Mapping]int{}
 	items := make([]item, 0, len(jobs))
+	tenants := make([]string, 0, len(jobs))
 	at := make([]int, 0, len(jobs)) // items[k] answers jobs[at[k]]
 	for i, j := range jobs {
 		var mb []byte
@@ -238,13 +248,13 @@ func ApplyAll(jobs []Job) []Result {
 			index[j.Mapping] = k
 		}
 		items = append(items, item{Src: k, Data: j.Data, Meta: mb})
+		tenants = append(tenants, j.Tenant)
 		at = append(at, i)
 	}
 	if len(items) == 0 {
 		return out
 	}
-	p := thePool()
-	for k, r := range p.apply(srcs, items, p.limits.Time) {
+	for k, r := range thePool().apply(srcs, items, tenants) {
 		o := &out[at[k]]
 		switch {
 		case r.err != nil:

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -24,6 +25,12 @@ type pool struct {
 
 	mu     sync.Mutex
 	closed bool
+	q      sched // the items waiting for a worker (fair.go)
+
+	rounds atomic.Int64 // apply requests sent, for tests
+	// onBatch, when set (tests), sees each request's items before it is
+	// sent.
+	onBatch func([]*task)
 }
 
 func newPool(l Limits) *pool {
@@ -43,75 +50,111 @@ type result struct {
 	err error
 }
 
-// apply evaluates items (of the mappings srcs) on workers, in as few
-// requests as it can, each item under limit of processor time: one
-// request per batch, not per item, while its evaluations are quick (a
-// worker hands back the rest of a request once it used its quantum; they
-// are sent again). An item that stops its worker fails
-// alone with the limit it hit; the others of its request are run again on
-// another worker (the worker names the item its watchdog stopped on; when
-// it cannot, the rest of the batch runs one item per request, so that the
-// item at fault is found and only it fails).
-func (p *pool) apply(srcs []string, items []item, limit time.Duration) []result {
-	out := make([]result, len(items))
-	pending := make([]int, len(items))
-	for i := range pending {
-		pending[i] = i
+// apply evaluates items (of the mappings srcs; tenants[i] is the tenant
+// of items[i], "" when unknown) on workers, each under the pool's limit of
+// processor time, and returns their results. The items join the pool's
+// queue, and every request takes all that waits there (fair.go): the
+// items of concurrent calls share round trips. An item that stops its
+// worker fails alone with the limit it hit; the others of its request are
+// run again on another worker (the worker names the item its watchdog
+// stopped on; when it cannot, the rest of the request runs one item per
+// request, so that the item at fault is found and only it fails).
+func (p *pool) apply(srcs []string, items []item, tenants []string) []result {
+	c := &call{srcs: srcs, items: items, tenants: tenants, out: make([]result, len(items)), left: len(items), done: make(chan struct{})}
+	if len(items) == 0 {
+		return c.out
 	}
-	single := false
-	for len(pending) > 0 {
-		n := 1
-		if !single {
-			n = batchLen(items, pending)
-		}
-		sent := pending[:n]
-		req := &request{Op: opApply, CPU: int64(limit), Output: p.limits.Output, Srcs: srcs, Items: make([]item, n)}
-		for j, i := range sent {
-			req.Items[j] = items[i]
-		}
-		got, fail := p.round(req, len(sent), limit)
-		var again []int // handed back (the worker's quantum was used)
-		for j, r := range got {
-			if r.Kind == kindSkipped {
-				again = append(again, sent[j])
-				continue
-			}
-			out[sent[j]].res = r
-		}
-		rest := pending[len(got):]
-		switch {
-		case fail == nil:
-			pending = append(again, pending[n:]...)
-		case fail.unavailable:
-			for _, i := range append(again, rest...) {
-				out[i].err = fail.err
-			}
-			return out
-		case fail.item >= len(got) && fail.item < n:
-			bad := sent[fail.item]
-			out[bad].err = fail.err
-			pending = append(again, slices.DeleteFunc(slices.Clone(rest), func(i int) bool { return i == bad })...)
-		case single || n-len(got) == 1:
-			out[rest[0]].err = fail.err
-			pending = append(again, rest[1:]...)
-		default:
-			single = true
-			pending = append(again, rest...)
-		}
+	tasks := make([]task, len(items))
+	p.mu.Lock()
+	for i := range tasks {
+		tasks[i] = task{c: c, i: i}
+		p.q.push(&tasks[i])
 	}
-	return out
+	run := p.q.runners < p.limits.Workers
+	if run {
+		p.q.runners++
+	}
+	p.mu.Unlock()
+	if run {
+		p.run(c)
+	}
+	<-c.done
+	return c.out
 }
 
-// batchLen is how many of the pending items go in the next request.
-func batchLen(items []item, pending []int) int {
-	size := 0
-	for n, i := range pending {
-		size += len(items[i].Data) + len(items[i].Meta)
-		if n > 0 && (n == maxBatch || size > maxBatchBytes) {
-			return n
+// run sends requests, each of everything waiting, until nothing waits or,
+// when mine is set, mine is answered (then another goroutine carries on if
+// items still wait: a caller is never kept for others' items).
+func (p *pool) run(mine *call) {
+	for {
+		p.mu.Lock()
+		if mine != nil && mine.left == 0 && !p.q.idle() {
+			p.mu.Unlock()
+			go p.run(nil)
+			return
 		}
+		batch := p.q.take()
+		if batch == nil {
+			p.q.runners--
+			p.mu.Unlock()
+			return
+		}
+		p.mu.Unlock()
+		p.send(batch)
 	}
-	return len(pending)
+}
+
+// send runs one request of batch and settles each item: answered, handed
+// back (queued again), failed, or suspect.
+func (p *pool) send(batch []*task) {
+	limit := p.limits.Time
+	req := &request{Op: opApply, CPU: int64(limit), Output: p.limits.Output, Items: make([]item, len(batch))}
+	index := make(map[string]int, 1)
+	for j, t := range batch {
+		it := t.c.items[t.i]
+		src := t.c.srcs[it.Src]
+		k, ok := index[src]
+		if !ok {
+			k = len(req.Srcs)
+			req.Srcs = append(req.Srcs, src)
+			index[src] = k
+		}
+		it.Src = k
+		req.Items[j] = it
+	}
+	if p.onBatch != nil {
+		p.onBatch(batch)
+	}
+	var back []*task // handed back (the worker's quantum was used)
+	answered, fail := p.round(req, len(batch), limit, func(j int, r *response) {
+		if r.Kind == kindSkipped {
+			back = append(back, batch[j])
+			return
+		}
+		p.mu.Lock()
+		p.q.answer(batch[j], result{res: r}, r.CPU)
+		p.mu.Unlock()
+	})
+	p.rounds.Add(1)
+	rest := batch[answered:]
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case fail == nil:
+	case fail.unavailable:
+		for _, t := range rest {
+			p.q.answer(t, result{err: fail.err}, 0)
+		}
+	case fail.item >= answered && fail.item < len(batch):
+		bad := batch[fail.item]
+		p.q.answer(bad, result{err: fail.err}, limit)
+		back = append(back, slices.DeleteFunc(slices.Clone(rest), func(t *task) bool { return t == bad })...)
+	case len(rest) == 1:
+		p.q.answer(rest[0], result{err: fail.err}, limit)
+	default:
+		p.q.suspect(rest)
+	}
+	p.q.giveBack(back)
 }
 
 // failure is why a round ended before its last answer.
@@ -125,20 +168,21 @@ type failure struct {
 	unavailable bool
 }
 
-// round sends req to a worker and returns its answers (want of them),
-// each item of which may use limit of processor time (the worker stops
-// itself past it: ErrLimit, time). A worker that dies while answering is
-// reported as the limit it hit (ErrLimit), with the answers it gave
-// before. The wall clock only backs this up (wallLimit, between two
-// answers): a worker that has not answered by then is killed and the rest
-// fails with ErrUnavailable (the host is too busy, not the mapping at
-// fault, as its processor time was within its limit). Errors starting or
-// reaching a worker are ErrUnavailable.
-func (p *pool) round(req *request, want int, limit time.Duration) ([]*response, *failure) {
+// round sends req to a worker and hands each of its answers (want of
+// them) to answer, with its index in the request, as it arrives; it
+// returns how many arrived. Each item may use limit of processor time (the
+// worker stops itself past it: ErrLimit, time). A worker that dies while
+// answering is reported as the limit it hit (ErrLimit). The wall clock
+// only backs this up (wallLimit, between two answers): a worker that has
+// not answered by then is killed and the rest fails with ErrUnavailable
+// (the host is too busy, not the mapping at fault, as its processor time
+// was within its limit). Errors starting or reaching a worker are
+// ErrUnavailable.
+func (p *pool) round(req *request, want int, limit time.Duration, answer func(int, *response)) (int, *failure) {
 	for try := 0; ; try++ {
 		w, err := p.get()
 		if err != nil {
-			return nil, &failure{err: err, item: -1, unavailable: true}
+			return 0, &failure{err: err, item: -1, unavailable: true}
 		}
 		if err := w.send(req); err != nil {
 			// Gone while idle: not this request's doing.
@@ -146,12 +190,12 @@ func (p *pool) round(req *request, want int, limit time.Duration) ([]*response, 
 			if try < 2 {
 				continue
 			}
-			return nil, &failure{err: fmt.Errorf("%w: %v", ErrUnavailable, err), item: -1, unavailable: true}
+			return 0, &failure{err: fmt.Errorf("%w: %v", ErrUnavailable, err), item: -1, unavailable: true}
 		}
-		got := make([]*response, 0, want)
+		got := 0
 		wall := wallLimit(limit)
 		t := time.NewTimer(wall)
-		for len(got) < want {
+		for got < want {
 			select {
 			case res, ok := <-w.out:
 				if !ok {
@@ -160,7 +204,8 @@ func (p *pool) round(req *request, want int, limit time.Duration) ([]*response, 
 					p.discard(w, reason)
 					return got, &failure{err: fmt.Errorf("%w: %s", ErrLimit, reason), item: item}
 				}
-				got = append(got, res)
+				answer(got, res)
+				got++
 				t.Reset(wall)
 			case <-t.C:
 				reason := fmt.Sprintf("no answer within %s of wall time (the host is too busy)", wall)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 )
 
 // The worker protocol, on the worker's stdin and stdout: length-prefixed
@@ -17,7 +18,10 @@ import (
 //	request  = op:byte cpu:uvarint output:uvarint
 //	           nsrc:uvarint { len:uvarint src }
 //	           nitem:uvarint { src:uvarint len:uvarint data len:uvarint meta }
-//	response = kind:byte flags:byte len:uvarint (out | error text)
+//	response = kind:byte flags:byte cpu:uvarint len:uvarint (out | error text)
+//
+// cpu is the processor time the item used, in nanoseconds: what the pool
+// charges the item's tenant (fair.go).
 
 const (
 	opCompile = 1
@@ -78,6 +82,8 @@ type response struct {
 	Same bool
 	Kind int
 	Err  string
+	// CPU is the processor time the evaluation used.
+	CPU time.Duration
 }
 
 // err is the error the response carries, wrapped as its kind says.
@@ -133,6 +139,7 @@ func writeResponse(w *bufio.Writer, res *response) {
 		flags |= flagSame
 	}
 	_ = w.WriteByte(flags)
+	putUint(w, uint64(max(res.CPU, 0)))
 	if res.Kind == kindNone {
 		putBytes(w, res.Out)
 	} else {
@@ -254,11 +261,15 @@ func readResponse(r *bufio.Reader) (*response, error) {
 	if err != nil {
 		return nil, unexpected(err)
 	}
+	cpu, err := readUint(r, 1<<62)
+	if err != nil {
+		return nil, unexpected(err)
+	}
 	b, err := readBytes(r)
 	if err != nil {
 		return nil, unexpected(err)
 	}
-	res := &response{Kind: int(kind), Deleted: flags&flagDeleted != 0, Same: flags&flagSame != 0}
+	res := &response{Kind: int(kind), Deleted: flags&flagDeleted != 0, Same: flags&flagSame != 0, CPU: time.Duration(cpu)}
 	if res.Kind == kindNone {
 		res.Out = b
 	} else {

@@ -15,7 +15,7 @@ func TestProtoRoundTrip(t *testing.T) {
 	var buf bytes.Buffer
 	w := bufio.NewWriter(&buf)
 	writeRequest(w, req)
-	for _, res := range []*response{{Out: []byte(`{}`), Same: true}, {Deleted: true}, {Kind: kindLimit, Err: "time"}} {
+	for _, res := range []*response{{Out: []byte(`{}`), Same: true}, {Deleted: true}, {Kind: kindLimit, Err: "time", CPU: 101e6}} {
 		writeResponse(w, res)
 	}
 	require.NoError(t, w.Flush())
@@ -23,7 +23,7 @@ func TestProtoRoundTrip(t *testing.T) {
 	got, err := readRequest(r)
 	require.NoError(t, err)
 	assert.Equal(t, req, got)
-	for _, want := range []*response{{Out: []byte(`{}`), Same: true}, {Deleted: true}, {Kind: kindLimit, Err: "time"}} {
+	for _, want := range []*response{{Out: []byte(`{}`), Same: true}, {Deleted: true}, {Kind: kindLimit, Err: "time", CPU: 101e6}} {
 		res, err := readResponse(r)
 		require.NoError(t, err)
 		assert.Equal(t, want, res)

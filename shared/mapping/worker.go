@@ -14,6 +14,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -54,8 +55,11 @@ func init() {
 
 // flushEvery is how long a worker keeps the answers of a batch before
 // writing them: a batch of quick evaluations is answered in one write, and
-// the answers of a long batch still reach the parent as they come (those of
-// a worker that dies are lost since its last write, and run again).
+// the answers of a long batch still reach the parent as they come. A batch
+// may carry the events of several callers (the pool coalesces them), so
+// the watchdog also writes what is buffered on each of its ticks, while an
+// evaluation runs, and before it stops the worker on a limit: an answer
+// never waits for a slow evaluation after it, nor dies with it.
 const flushEvery = time.Millisecond
 
 // quantum is the processor time after which a worker hands back the rest
@@ -64,6 +68,34 @@ const flushEvery = time.Millisecond
 // a worker no longer than the quantum plus one evaluation before its rest
 // waits for a worker like anyone else's request.
 const quantum = 10 * time.Millisecond
+
+// answers is a worker's buffered output, shared by its loop and its
+// watchdog.
+type answers struct {
+	mu sync.Mutex
+	bw *bufio.Writer
+}
+
+func (a *answers) write(res *response) {
+	a.mu.Lock()
+	writeResponse(a.bw, res)
+	a.mu.Unlock()
+}
+
+func (a *answers) flush() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.bw.Flush()
+}
+
+// flushIdle writes what is buffered unless the loop is writing (the
+// watchdog never waits on a pipe the parent is slow to read).
+func (a *answers) flushIdle() {
+	if a.mu.TryLock() {
+		_ = a.bw.Flush()
+		a.mu.Unlock()
+	}
+}
 
 // serve is a worker's life: bound itself, then answer requests until its
 // input ends.
@@ -74,16 +106,15 @@ func serve(in io.Reader, out io.Writer, mem int64) int {
 	var current atomic.Int64 // the item being evaluated, in its request
 	cpuAtStart.Store(-1)
 	started := make(chan struct{}, 1)
-	go watch(mem, &cpuAtStart, &cpuLimit, &current, started)
-	bw := bufio.NewWriterSize(out, 64<<10)
+	ans := &answers{bw: bufio.NewWriterSize(out, 64<<10)}
+	go watch(mem, &cpuAtStart, &cpuLimit, &current, started, ans)
 	br := bufio.NewReaderSize(in, 64<<10)
-	writeResponse(bw, &response{})
-	if bw.Flush() != nil {
+	ans.write(&response{})
+	if ans.flush() != nil {
 		return 1
 	}
 	w := &evaluator{execs: map[string]*bloblang.Executor{}}
-	begin := func(i int) time.Duration {
-		now := cpuTime()
+	begin := func(i int, now time.Duration) {
 		current.Store(int64(i))
 		cpuAtStart.Store(int64(now))
 		if i == 0 {
@@ -92,7 +123,6 @@ func serve(in io.Reader, out io.Writer, mem int64) int {
 			default: // the watchdog is awake
 			}
 		}
-		return now
 	}
 	for {
 		req, err := readRequest(br)
@@ -107,36 +137,41 @@ func serve(in io.Reader, out io.Writer, mem int64) int {
 			if len(req.Srcs) != 1 {
 				return 1
 			}
-			begin(0)
+			start := cpuTime()
+			begin(0, start)
 			_, res := w.compile(req.Srcs[0])
 			if res == nil {
 				res = &response{}
 			}
-			writeResponse(bw, res)
+			res.CPU = cpuTime() - start
+			ans.write(res)
 		}
 		flushed := time.Now()
-		var first time.Duration
+		first := cpuTime()
+		now := first
 		for i := range req.Items {
-			if bw.Buffered() > 0 && time.Since(flushed) >= flushEvery {
-				if bw.Flush() != nil {
+			if i > 0 && time.Since(flushed) >= flushEvery {
+				if ans.flush() != nil {
 					return 1
 				}
 				flushed = time.Now()
 			}
-			now := begin(i)
-			if i == 0 {
-				first = now
-			} else if now-first > quantum {
+			if now-first > quantum {
 				for range req.Items[i:] {
-					writeResponse(bw, &response{Kind: kindSkipped})
+					ans.write(&response{Kind: kindSkipped})
 				}
 				break
 			}
+			begin(i, now)
 			it := &req.Items[i]
-			writeResponse(bw, w.handle(req.Srcs[it.Src], it, req.Output))
+			res := w.handle(req.Srcs[it.Src], it, req.Output)
+			end := cpuTime()
+			res.CPU = end - now
+			now = end
+			ans.write(res)
 		}
 		cpuAtStart.Store(-1)
-		if bw.Flush() != nil {
+		if ans.flush() != nil {
 			return 1
 		}
 	}
@@ -158,7 +193,7 @@ func bound(mem int64) {
 // waiting for a core.
 // It sleeps while the worker is idle (started wakes it), and most requests
 // end before its first check.
-func watch(mem int64, cpuAtStart, cpuLimit, current *atomic.Int64, started <-chan struct{}) {
+func watch(mem int64, cpuAtStart, cpuLimit, current *atomic.Int64, started <-chan struct{}, ans *answers) {
 	var ms runtime.MemStats
 	for range started {
 		for {
@@ -167,12 +202,15 @@ func watch(mem int64, cpuAtStart, cpuLimit, current *atomic.Int64, started <-cha
 			if start < 0 {
 				break // idle again
 			}
+			ans.flushIdle()
 			runtime.ReadMemStats(&ms)
 			if ms.HeapAlloc > uint64(mem) {
+				ans.flushIdle()
 				fmt.Fprintf(os.Stderr, "%s (%s%d): heap of %d bytes over %d\n", memoryExceeded, itemWord, current.Load(), ms.HeapAlloc, mem)
 				os.Exit(exitMemory)
 			}
 			if used := int64(cpuTime()) - start; used > cpuLimit.Load() {
+				ans.flushIdle()
 				fmt.Fprintf(os.Stderr, "%s (%s%d): %s of processor time\n", timeExceeded, itemWord, current.Load(), time.Duration(used))
 				os.Exit(exitTime)
 			}
