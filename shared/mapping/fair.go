@@ -73,8 +73,8 @@ type sched struct {
 	// item it died on: each goes alone, so that only the item at fault
 	// fails.
 	suspects []*task
-	waiting  int    // items in ready flows
-	runners  int    // goroutines running requests (at most Workers)
+	waiting  int // items in ready flows
+	runners  int // goroutines running requests (at most Workers)
 	clock    time.Duration
 	requests uint64
 
