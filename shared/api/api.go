@@ -31,6 +31,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/pull"
 	"github.com/herokuevents/herokuevents/shared/queue"
 	"github.com/herokuevents/herokuevents/shared/recent"
+	"github.com/herokuevents/herokuevents/shared/replay"
 	"github.com/herokuevents/herokuevents/shared/secret"
 )
 
@@ -98,6 +99,9 @@ type Options struct {
 	// PushConfig, when set, sends a Heroku-provisioned tenant's new config
 	// vars to Heroku after a credential rotation (heroku.Partner.PushConfig).
 	PushConfig func(ctx context.Context, tenant string, vars map[string]string) error
+	// Replays starts the steps of a replay (shared/replay): the replay
+	// routes are served only when it is set.
+	Replays replay.Kicker
 }
 
 // Server serves the management and provisioning APIs.
@@ -120,6 +124,7 @@ type Server struct {
 	linkFn     func(ctx context.Context, tenant, code string) error
 	forget     func(ctx context.Context, tenant string) error
 	pushConfig func(ctx context.Context, tenant string, vars map[string]string) error
+	replays    replay.Kicker
 	mux        *http.ServeMux
 }
 
@@ -152,6 +157,7 @@ func New(o Options) (*Server, error) {
 		linkFn:     o.Link,
 		forget:     o.Forget,
 		pushConfig: o.PushConfig,
+		replays:    o.Replays,
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -202,6 +208,9 @@ func (s *Server) routes() {
 	}
 	if s.journal != nil {
 		s.journalRoutes(m, t)
+	}
+	if s.replays != nil {
+		s.replayRoutes(m, t)
 	}
 	s.mux = m
 }

@@ -17,6 +17,9 @@ type SubscriptionUpdate struct {
 	// HEROKUEVENTS_SUBSCRIBE_URL/{name} (true), or stops and drops what
 	// was kept (false).
 	Pull *bool `json:"pull"`
+	// Retention is how long the events are archived for replay, a Go
+	// duration ("72h"); "" leaves it.
+	Retention string `json:"retention"`
 }
 
 // updateSubscription changes what a subscription does beside its streams.
@@ -25,15 +28,26 @@ func (s *Server) updateSubscription(ctx context.Context, t config.Tenant, r *htt
 	if err := decode(body, &req, true); err != nil {
 		return 0, nil, err
 	}
-	if req.Pull == nil {
-		return 0, nil, Invalid("Nothing to update: give pull (true or false).")
+	if req.Pull == nil && req.Retention == "" {
+		return 0, nil, Invalid("Nothing to update: give pull (true or false) or retention.")
+	}
+	retention, err := parseRetention(req.Retention)
+	if err != nil {
+		return 0, nil, err
 	}
 	ref := r.PathValue("ref")
 	var was bool
 	rec, err := config.Modify(ctx, s.store, t.ID, config.KindSubscription, ref, modifyTries, func(rec *config.Record[config.Subscription]) (bool, error) {
 		was = rec.Value.Pull
-		rec.Value.Pull = *req.Pull
-		return was != *req.Pull, nil
+		changed := false
+		if req.Pull != nil {
+			rec.Value.Pull = *req.Pull
+			changed = was != *req.Pull
+		}
+		if req.Retention != "" && rec.Value.Retention != retention {
+			rec.Value.Retention, changed = retention, true
+		}
+		return changed, nil
 	})
 	switch {
 	case errors.Is(err, config.ErrNotFound):
@@ -48,7 +62,7 @@ func (s *Server) updateSubscription(ctx context.Context, t config.Tenant, r *htt
 		s.dropPulled(ctx, t.ID, sub)
 	}
 	s.log.InfoContext(ctx, "subscription updated", "tenant", t.ID, "kind", config.KindSubscription, "name", sub.Name, "id", sub.ID,
-		"pull", sub.Pull, "changed", was != sub.Pull)
+		"pull", sub.Pull, "retention", retentionOf(sub))
 	g, err := s.loadGraph(ctx, t.ID)
 	if err != nil {
 		return 0, nil, err

@@ -89,7 +89,9 @@ type subscriptionView struct {
 	Targets   []linkedView  `json:"targets"`
 	// Pull: the events are kept for HEROKUEVENTS_SUBSCRIBE_URL (pull.go),
 	// with their backlog on a read of one subscription.
-	Pull        bool          `json:"pull,omitempty"`
+	Pull bool `json:"pull,omitempty"`
+	// Retention is how long the events are archived for replay.
+	Retention   string        `json:"retention,omitempty"`
 	PullBacklog *pull.Backlog `json:"pull_backlog,omitempty"`
 	// SalesforceUsage: the events Salesforce delivered for the org in the
 	// last 24 h (salesforce subscriptions, on a read of one; sfusage.go).
@@ -173,6 +175,7 @@ func (g graph) subscription(sub config.Subscription) subscriptionView {
 	v := subscriptionView{
 		ID: sub.ID, Name: sub.Name, Platform: sub.Platform, Params: sub.Params,
 		Replay: sub.Replay, CreatedAt: sub.Created, Targets: []linkedView{}, Pull: sub.Pull,
+		Retention: retentionOf(sub),
 	}
 	if st := sub.State; st != nil {
 		v.State = &stateView{Status: st.Status, LastError: st.LastError, CheckpointAt: st.CheckedAt, NextRun: st.NextRun}
@@ -401,6 +404,9 @@ func (s *Server) createSubscription(ctx context.Context, t config.Tenant, r *htt
 	}
 	sub.ID, sub.Name, sub.Platform, sub.Created = uuid.NewString(), common.Name, platform, s.timestamp()
 	sub.Pull = common.Pull
+	if sub.Retention, err = parseRetention(common.Retention); err != nil {
+		return 0, nil, err
+	}
 	extra, err := s.platforms.Shown(ctx, t.ID, s.base.String(), sub)
 	if err != nil {
 		return 0, nil, err

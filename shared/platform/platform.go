@@ -269,6 +269,10 @@ type SubscriptionFields struct {
 	// Pull keeps the subscription's events for pulling from
 	// HEROKUEVENTS_SUBSCRIBE_URL (config.Subscription.Pull); the api sets it.
 	Pull bool `json:"pull"`
+	// Retention is how long the subscription's events are archived for
+	// replay, a Go duration such as "72h" (config.Subscription.Retention);
+	// the api sets it.
+	Retention string `json:"retention"`
 }
 
 // PublicationFields are the fields every publication create body may carry.
