@@ -156,7 +156,11 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []queue.Message) queue.B
 			res.Fail(m.ID, fmt.Errorf("load publications: %w", err))
 			continue
 		}
+		first := len(jobs)
 		routes = append(routes, routing{id: m.ID, r: r, streams: ss, filters: h.filters(ss, r.Event, &jobs), keys: h.keys(ords, r.Event, &jobs)})
+		for i := first; i < len(jobs); i++ {
+			jobs[i].Tenant = r.Tenant // the mapping workers are shared fairly between tenants
+		}
 	}
 	results := mapping.ApplyAll(jobs) // one round trip to the workers for the whole batch
 	for _, rt := range routes {
