@@ -101,7 +101,7 @@ func New(e *awsenv.Env, o Options) (*App, error) {
 }
 
 // Deliver is the deliver function's batch handler, re-queueing retries on
-// DELIVERY_QUEUE_URL.
+// DELIVERY_QUEUE_URL. It is Solo: Lambda runs one invocation at a time.
 func (a *App) Deliver(ctx context.Context) (*deliver.Handler, error) {
 	pubs, err := a.Platforms.Publishers(ctx)
 	if err != nil {
@@ -114,6 +114,9 @@ func (a *App) Deliver(ctx context.Context) (*deliver.Handler, error) {
 		Logger:     a.Env.Logger,
 		Metrics:    a.Env.Metrics,
 		Journal:    a.journal,
+		// One invocation at a time: a batched publication's batch goes as
+		// soon as the invocation's messages are in it (deliver batch.go).
+		Solo: true,
 	})
 }
 
