@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/herokuevents/herokuevents/infra/aws/dynamodedup"
 	"github.com/herokuevents/herokuevents/infra/aws/dynamojournal"
 	"github.com/herokuevents/herokuevents/infra/aws/dynamopull"
 	"github.com/herokuevents/herokuevents/infra/aws/dynamorecent"
@@ -32,6 +33,7 @@ import (
 	"github.com/herokuevents/herokuevents/infra/aws/kmssealer"
 	"github.com/herokuevents/herokuevents/infra/aws/sqsqueue"
 	"github.com/herokuevents/herokuevents/shared/config"
+	"github.com/herokuevents/herokuevents/shared/dedup"
 	"github.com/herokuevents/herokuevents/shared/journal"
 	"github.com/herokuevents/herokuevents/shared/lambdaio"
 	"github.com/herokuevents/herokuevents/shared/metric"
@@ -126,6 +128,17 @@ func (e *Env) Recent() *dynamorecent.Store {
 func (e *Env) Pull() *dynamopull.Buffer {
 	return dynamopull.New(dynamodb.NewFromConfig(e.AWS), lambdaio.MustEnv("PULL_TABLE"),
 		dynamopull.Options{Retention: e.Timeout("PULL_RETENTION", pull.DefaultRetention)})
+}
+
+// Dedup returns the idempotency keys of publishes (PUBLISH_KEYS_TABLE),
+// which the ingest function claims, and how long a key is remembered:
+// PUBLISH_DEDUP_WINDOW (a duration), dedup.DefaultWindow when unset.
+func (e *Env) Dedup() (*dynamodedup.Store, time.Duration) {
+	w := e.Timeout("PUBLISH_DEDUP_WINDOW", dedup.DefaultWindow)
+	if w <= 0 {
+		e.fatal("PUBLISH_DEDUP_WINDOW", fmt.Errorf("%s is not a positive duration", w))
+	}
+	return dynamodedup.New(dynamodb.NewFromConfig(e.AWS), lambdaio.MustEnv("PUBLISH_KEYS_TABLE"), nil), w
 }
 
 // Journal returns the delivery log of JOURNAL_TABLE, keeping entries for

@@ -23,16 +23,21 @@ const PollEvery = time.Second
 // Handler is the ingest function's handler: POST /publish/{name},
 // GET|DELETE|POST /subscribe/{name}[/…], POST /dataactions/{tenant}/{subscription}.
 // Accepted events go to INGEST_QUEUE_URL (subscriptions) or
-// DELIVERY_QUEUE_URL (publications), and to the delivery log log.
+// DELIVERY_QUEUE_URL (publications), and to the delivery log log; a
+// publish repeated with its Idempotency-Key (or CloudEvent source+id)
+// within PUBLISH_DEDUP_WINDOW enqueues nothing (PUBLISH_KEYS_TABLE).
 func Handler(env *awsenv.Env, log journal.Writer) (http.Handler, error) {
 	store, ingestQ := env.DataStore(), env.Queue("INGEST_QUEUE_URL")
+	keys, window := env.Dedup()
 	pub, err := ingest.New(ingest.Options{
-		Store:    store,
-		Ingest:   ingestQ,
-		Delivery: env.Queue("DELIVERY_QUEUE_URL"),
-		Logger:   env.Logger,
-		Metrics:  env.Metrics,
-		Journal:  log,
+		Store:       store,
+		Ingest:      ingestQ,
+		Delivery:    env.Queue("DELIVERY_QUEUE_URL"),
+		Logger:      env.Logger,
+		Metrics:     env.Metrics,
+		Journal:     log,
+		Dedup:       keys,
+		DedupWindow: window,
 	})
 	if err != nil {
 		return nil, err
