@@ -474,6 +474,18 @@ func (w *world) measure(r *result, warm int) error {
 			}
 		}
 		return nil
+	case "DashboardFunction":
+		r.what = "1 GET, no session"
+		for i := range warm + 1 {
+			// 403 without a session; 404 when the stack has no SSO salt
+			if status, b, err := w.do("GET", w.st.URL+"/dashboard", nil, ""); err != nil || status >= 500 {
+				return fmt.Errorf("GET /dashboard: HTTP %d %s: %v", status, b, err)
+			}
+			if i > 0 {
+				r.warm = append(r.warm, last())
+			}
+		}
+		return nil
 	case "GenerateFunction":
 		r.what = "1 tick, ~10 events"
 		at := time.Now()
