@@ -8,11 +8,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/herokuevents/herokuevents/infra/embedded"
 	"github.com/herokuevents/herokuevents/shared/addon"
+	"github.com/herokuevents/herokuevents/shared/dedup"
 	"github.com/herokuevents/herokuevents/shared/heroku"
 	"github.com/herokuevents/herokuevents/shared/journal"
 	"github.com/herokuevents/herokuevents/shared/sink"
@@ -26,6 +28,7 @@ func newServeCmd() *cobra.Command {
 		allow                                      []string
 		retention                                  journal.Retention
 		resetQueues                                bool
+		dedupWindow                                time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -69,13 +72,16 @@ named and the way back (nothing is re-made). Its files are 0600.`,
 				}
 				prefixes = append(prefixes, p...)
 			}
+			if dedupWindow <= 0 {
+				return fmt.Errorf("--dedup-window %s: give a positive duration such as 1h", dedupWindow)
+			}
 			hopts, err := herokuOptions(manifestPath, os.Getenv)
 			if err != nil {
 				return err
 			}
 			srv, err := embedded.Start(cmd.Context(), embedded.Options{
 				Addr: addr, DataDir: dataDir, App: app, AllowEgress: prefixes, Logger: logger, Journal: retention, ResetQueues: resetQueues,
-				HerokuOptions: hopts,
+				DedupWindow: dedupWindow, HerokuOptions: hopts,
 			})
 			if err != nil {
 				return err
@@ -109,6 +115,7 @@ named and the way back (nothing is re-made). Its files are 0600.`,
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.BoolVar(&resetQueues, "reset-queues", false, "start with empty queues when queues.db is missing or damaged (a damaged one is kept aside; its events are lost)")
 	f.DurationVar(&retention.Age, "journal-retention", journal.DefaultAge, "how long the delivery log (deliveries, trace) keeps entries")
+	f.DurationVar(&dedupWindow, "dedup-window", dedup.DefaultWindow, "how long a publish's Idempotency-Key (or CloudEvent source+id) is remembered: a repeat within it gets the first event's id and delivers nothing")
 	f.IntVar(&retention.PerPublication, "journal-per-publication", journal.DefaultPerPublication, "the most attempts the delivery log keeps per publication")
 	return cmd
 }

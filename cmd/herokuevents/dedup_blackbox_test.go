@@ -1,0 +1,96 @@
+package main_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// publishKeyed posts body to name with an Idempotency-Key and returns the
+// status, the id answered and whether it was marked a replay.
+func (s *server) publishKeyed(t *testing.T, name, body, idempotencyKey string) (int, string, bool) {
+	t.Helper()
+	u, err := url.Parse(s.vars["HEROKUEVENTS_PUBLISH_URL"])
+	require.NoError(t, err)
+	pass, _ := u.User.Password()
+	user := u.User.Username()
+	u.User = nil
+	req, err := http.NewRequest(http.MethodPost, strings.TrimSuffix(u.String(), "/")+"/"+name, strings.NewReader(body))
+	require.NoError(t, err)
+	req.SetBasicAuth(user, pass)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", idempotencyKey)
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	var acc struct {
+		ID string `json:"id"`
+	}
+	_ = json.Unmarshal(b, &acc)
+	return res.StatusCode, acc.ID, res.Header.Get("Idempotent-Replayed") == "true"
+}
+
+// deliveries is how many requests the webhook received with event id.
+func (w *webhook) deliveries() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.count
+}
+
+// TestBlackBoxPublishExactlyOnceAcrossKill9: the same Idempotency-Key
+// published three times, the third after a kill -9 of serve, to a
+// publication and to a subscription routed through a stream: every answer
+// carries the first event's id and the webhook receives each event once.
+func TestBlackBoxPublishExactlyOnceAcrossKill9(t *testing.T) {
+	dataDir := t.TempDir()
+	hook := newWebhook(t)
+	srv := serve(t, dataDir)
+	srv.mustCLI(t, "events:publications:webhook:create", "orders", "-u", hook.URL+"/hook", "-a", "my-app")
+	srv.mustCLI(t, "subscriptions:webhook:create", "inbound", "-a", "my-app")
+	srv.mustCLI(t, "streams:create", "inbound", "orders", "-a", "my-app")
+
+	targets := []struct{ name, key, body string }{
+		{"orders", "order-42-created", `{"order":42}`},
+		{"inbound", "order-43-created", `{"order":43}`},
+	}
+	first := map[string]string{}
+	for _, tg := range targets {
+		status, id, replayed := srv.publishKeyed(t, tg.name, tg.body, tg.key)
+		require.Equal(t, http.StatusAccepted, status)
+		require.NotEmpty(t, id)
+		assert.False(t, replayed)
+		first[tg.name] = id
+		status, again, replayed := srv.publishKeyed(t, tg.name, tg.body, tg.key)
+		require.Equal(t, http.StatusAccepted, status)
+		assert.Equal(t, id, again, "a retry gets the first event's id")
+		assert.True(t, replayed)
+	}
+	hook.waitFor(t, first["orders"], first["inbound"])
+
+	require.NoError(t, srv.cmd.Process.Signal(syscall.SIGKILL))
+	_ = srv.cmd.Wait()
+	srv = serve(t, dataDir)
+
+	for _, tg := range targets {
+		status, id, replayed := srv.publishKeyed(t, tg.name, tg.body, tg.key)
+		require.Equal(t, http.StatusAccepted, status)
+		assert.Equal(t, first[tg.name], id, "the key survives kill -9")
+		assert.True(t, replayed)
+	}
+	// A last event without a key: once it arrived (and a moment more),
+	// anything a duplicate had enqueued would have arrived too.
+	status, last := srv.publish(t, "orders", `{"last":true}`)
+	require.Equal(t, http.StatusAccepted, status)
+	hook.waitFor(t, last)
+	time.Sleep(time.Second)
+	assert.Equal(t, 3, hook.deliveries(), "each keyed event once, and the last one")
+}
