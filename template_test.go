@@ -336,10 +336,14 @@ func TestTemplateEmbeddedSettings(t *testing.T) {
 					MaxReceives:       q.Properties.RedrivePolicy.MaxReceiveCount,
 					Concurrency:       ev.Properties.ScalingConfig.MaximumConcurrency,
 				}
-				got, err := samtemplate.Settings(herokuevents.Template, id)
+				st, err := samtemplate.Parse(herokuevents.Template)
+				require.NoError(t, err)
+				got, err := st.QueueSettings(id, queueOf(ev))
 				require.NoError(t, err)
 				assert.Equal(t, want, got)
-				assert.Equal(t, want, samtemplate.MustSettings(herokuevents.Template, id))
+				if fn, _ := st.Function(id); fn.Queue == queueOf(ev) {
+					assert.Equal(t, want, samtemplate.MustSettings(herokuevents.Template, id), "Settings are those of the first SQS event")
+				}
 			})
 		}
 	}

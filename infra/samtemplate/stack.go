@@ -74,8 +74,12 @@ type Function struct {
 	// as "Ref ConfigTable": only a deployment knows them.
 	Unresolved map[string]string
 	// Queue is the logical id of the SQS queue feeding the function, "" if
-	// it has no SQS event.
+	// it has no SQS event: the queue of its first SQS event by name.
 	Queue string
+	// Queues are the queues of all its SQS events, by event name (the
+	// deliver function has a second one, for the FIFO queue of ordered
+	// lanes).
+	Queues []string
 }
 
 // Parse parses a SAM template.
@@ -260,13 +264,18 @@ func (t *Template) Function(id string) (Function, error) {
 		if ev["Type"] != "SQS" {
 			continue
 		}
-		if f.Queue != "" {
-			return Function{}, fmt.Errorf("function %s: %w: more than one SQS event", id, ErrInvalid)
-		}
 		props, _ := ev["Properties"].(map[string]any)
-		if f.Queue, err = getAttResource(props["Queue"], "Arn"); err != nil {
+		q, err := getAttResource(props["Queue"], "Arn")
+		if err != nil {
 			return Function{}, fmt.Errorf("function %s: event %s: Queue: %w", id, name, err)
 		}
+		if slices.Contains(f.Queues, q) {
+			return Function{}, fmt.Errorf("function %s: %w: two SQS events of queue %s", id, ErrInvalid, q)
+		}
+		f.Queues = append(f.Queues, q)
+	}
+	if len(f.Queues) > 0 {
+		f.Queue = f.Queues[0]
 	}
 	return f, nil
 }
@@ -365,7 +374,21 @@ func (t *Template) Settings(function string) (queue.Settings, error) {
 	if f.Queue == "" {
 		return queue.Settings{}, fmt.Errorf("function %s: %w: no SQS event", function, ErrInvalid)
 	}
-	ev, _ := t.sqsEvent(function)
+	return t.QueueSettings(function, f.Queue)
+}
+
+// QueueSettings is Settings of the function's SQS event of queue (a
+// logical id among Function.Queues).
+func (t *Template) QueueSettings(function, queueID string) (queue.Settings, error) {
+	f, err := t.Function(function)
+	if err != nil {
+		return queue.Settings{}, err
+	}
+	if !slices.Contains(f.Queues, queueID) {
+		return queue.Settings{}, fmt.Errorf("function %s: %w: no SQS event of queue %s", function, ErrInvalid, queueID)
+	}
+	f.Queue = queueID
+	ev, _ := t.sqsEvent(function, queueID)
 	q, ok := t.Resources[f.Queue]
 	if !ok || q.Type != TypeQueue {
 		return queue.Settings{}, fmt.Errorf("function %s: queue %s: %w", function, f.Queue, ErrNotFound)
@@ -404,14 +427,16 @@ func (t *Template) Settings(function string) (queue.Settings, error) {
 	return s, nil
 }
 
-// sqsEvent returns the Properties of the function's SQS event.
-func (t *Template) sqsEvent(function string) (map[string]any, bool) {
+// sqsEvent returns the Properties of the function's SQS event of queueID.
+func (t *Template) sqsEvent(function, queueID string) (map[string]any, bool) {
 	events, _ := t.Resources[function].Properties["Events"].(map[string]any)
 	for _, e := range events {
 		ev, _ := e.(map[string]any)
 		if ev["Type"] == "SQS" {
 			props, _ := ev["Properties"].(map[string]any)
-			return props, true
+			if q, err := getAttResource(props["Queue"], "Arn"); err == nil && q == queueID {
+				return props, true
+			}
 		}
 	}
 	return nil, false

@@ -116,7 +116,7 @@ func TestFunction(t *testing.T) {
 			"TABLE": "Ref Table", "QUEUE_URL": "Ref Q", "DLQ_ARN": "GetAtt DLQ.Arn",
 			"NAME": "Sub ${AWS::StackName}-x", "PASSWORD": "Ref Secret", "PICK": "If",
 		},
-		Queue: "Q",
+		Queue: "Q", Queues: []string{"Q"},
 	}, f)
 
 	web, err := tpl.Function("Web")

@@ -32,18 +32,19 @@ import (
 type poller struct {
 	s        *Stack
 	fn       samtemplate.Function
+	queue    string // the logical id of the queue it polls
 	settings queue.Settings
 	url, arn string
 	active   atomic.Bool
 	batches  atomic.Int64
 }
 
-func (s *Stack) newPoller(fn samtemplate.Function) (*poller, error) {
-	set, err := s.Template.Settings(fn.ID)
+func (s *Stack) newPoller(fn samtemplate.Function, queueID string) (*poller, error) {
+	set, err := s.Template.QueueSettings(fn.ID, queueID)
 	if err != nil {
 		return nil, fmt.Errorf("event source of %s: %w", fn.ID, err)
 	}
-	return &poller{s: s, fn: fn, settings: set, url: s.Ref(fn.Queue), arn: s.Attr(fn.Queue, "Arn")}, nil
+	return &poller{s: s, fn: fn, queue: queueID, settings: set, url: s.Ref(queueID), arn: s.Attr(queueID, "Arn")}, nil
 }
 
 func (p *poller) run(ctx context.Context) {
@@ -51,7 +52,7 @@ func (p *poller) run(ctx context.Context) {
 		msgs, err := p.receive(ctx)
 		if err != nil {
 			if ctx.Err() == nil {
-				p.s.tracef("%s: receive from %s: %v", p.fn.ID, p.fn.Queue, err)
+				p.s.tracef("%s: receive from %s: %v", p.fn.ID, p.queue, err)
 				time.Sleep(100 * time.Millisecond)
 			}
 			continue

@@ -242,22 +242,21 @@ func Deploy(ctx context.Context, o Options) (_ *Stack, err error) {
 	s.stop = stop
 	for _, id := range ids {
 		fn, _ := tpl.Function(id)
-		if fn.Queue == "" {
-			continue
+		for _, q := range fn.Queues {
+			p, err := s.newPoller(fn, q)
+			if err != nil {
+				return nil, err
+			}
+			s.pollers = append(s.pollers, p)
+			if o.NoPollers {
+				continue
+			}
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				p.run(pctx)
+			}()
 		}
-		p, err := s.newPoller(fn)
-		if err != nil {
-			return nil, err
-		}
-		s.pollers = append(s.pollers, p)
-		if o.NoPollers {
-			continue
-		}
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			p.run(pctx)
-		}()
 	}
 	return s, nil
 }
@@ -522,12 +521,12 @@ func (s *Stack) busy(ctx context.Context) (string, error) {
 		if p.active.Load() {
 			return p.fn.ID + " invoking", nil
 		}
-		v, f, d, err := s.Depth(ctx, p.fn.Queue)
+		v, f, d, err := s.Depth(ctx, p.queue)
 		if err != nil {
 			return "", err
 		}
 		if v+f+d > 0 {
-			return fmt.Sprintf("%s: %d visible, %d in flight, %d delayed", p.fn.Queue, v, f, d), nil
+			return fmt.Sprintf("%s: %d visible, %d in flight, %d delayed", p.queue, v, f, d), nil
 		}
 	}
 	return "", nil
@@ -565,6 +564,9 @@ func (s *Stack) provision(ctx context.Context) error {
 		case samtemplate.TypeQueue:
 			if n, ok := res.Properties["QueueName"].(string); ok {
 				name = s.Name + "-" + n
+			}
+			if fifo, _ := res.Properties["FifoQueue"].(bool); fifo && !strings.HasSuffix(name, ".fifo") {
+				name += ".fifo" // as CloudFormation names a FIFO queue
 			}
 			r.attrs[id]["QueueName"] = name
 			r.attrs[id]["Arn"] = fmt.Sprintf("arn:aws:sqs:%s:%s:%s", region, account, name)
@@ -739,7 +741,8 @@ func (s *Stack) queueAttributes(id string) (map[string]string, error) {
 		case "QueueName", "Tags":
 		case "VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "MaximumMessageSize",
 			"ReceiveMessageWaitTimeSeconds", "FifoQueue", "ContentBasedDeduplication",
-			"SqsManagedSseEnabled", "KmsMasterKeyId", "KmsDataKeyReusePeriodSeconds":
+			"SqsManagedSseEnabled", "KmsMasterKeyId", "KmsDataKeyReusePeriodSeconds",
+			"DeduplicationScope", "FifoThroughputLimit":
 			attrs[k] = fmt.Sprint(v)
 		case "RedrivePolicy", "RedriveAllowPolicy":
 			b, err := json.Marshal(v)
