@@ -58,7 +58,8 @@ func newPublicationsUpdateCmd() *cobra.Command {
 and removes the --rate cap.`,
 		Example: `  herokuevents publications:update systemStatus -u https://example.com/new-hook -a my-app
   herokuevents publications:update systemStatus --timeout 30s --max-attempts 10 --max-age 2h --rate 5/s -a my-app
-  herokuevents publications:update legacyHook --content-type application/json -a my-app`,
+  herokuevents publications:update legacyHook --content-type application/json -a my-app
+  herokuevents publications:update bulkHook --batch-size 50 --batch-window 200ms -a my-app`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			fl := cmd.Flags()
@@ -93,6 +94,9 @@ and removes the --rate cap.`,
 				}
 				body["rate"] = n
 			}
+			if err := batchUpdateBody(cmd, body); err != nil {
+				return err
+			}
 			if len(body) == 0 {
 				return fmt.Errorf("nothing to change: give at least one of --url, --token, --timeout, --max-attempts, --max-age, --rate, --mode, --content-type")
 			}
@@ -119,6 +123,7 @@ and removes the --rate cap.`,
 	fl.StringVar(&mode, "mode", "", "webhook: CloudEvents mode, structured or binary")
 	fl.StringVar(&contentType, "content-type", "", "webhook: Content-Type of structured requests, application/cloudevents+json or application/json")
 	fl.BoolVar(&skipHandshake, "skip-handshake", false, "webhook: change the URL without the CloudEvents webhook handshake")
+	addBatchUpdateFlags(cmd)
 	return cmd
 }
 

@@ -32,6 +32,9 @@ type publication struct {
 	PreviousSecretUntil time.Time     `json:"previous_secret_expires_at"`
 	// Health is reported with the delivery log (journal.go).
 	Health *health `json:"health"`
+	// OAuth2 and MTLS: a webhook publication's credentials (webhookauth.go).
+	OAuth2 *oauth2Info `json:"oauth2"`
+	MTLS   *mtlsInfo   `json:"mtls"`
 }
 
 // fields returns the info block of p.
@@ -45,6 +48,7 @@ func (p publication) fields() []field {
 		}
 		fields = append(fields, field{Key: "Disabled", Values: values(reason)})
 	}
+	fields = append(fields, p.authFields()...)
 	return p.Health.fields(append(fields, p.lifecycleFields()...), time.Now())
 }
 

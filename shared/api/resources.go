@@ -116,6 +116,10 @@ type publicationView struct {
 	PausedAt            time.Time     `json:"paused_at,omitzero"`
 	Delivery            *deliveryView `json:"delivery,omitempty"`
 	PreviousSecretUntil time.Time     `json:"previous_secret_expires_at,omitzero"`
+	// OAuth2 and MTLS describe a webhook publication's credentials, never
+	// their secrets (webhookauth.go).
+	OAuth2 *oauth2View `json:"oauth2,omitempty"`
+	MTLS   *mtlsView   `json:"mtls,omitempty"`
 }
 
 type streamView struct {
@@ -198,6 +202,7 @@ func (g graph) publication(pub config.Publication) publicationView {
 		Disabled: pub.Disabled, DisabledReason: pub.DisabledReason, Sources: []linkedView{},
 		Paused: pub.Paused, PausedAt: pub.PausedAt, Delivery: deliveryOf(pub),
 		PreviousSecretUntil: previousSecretUntil(pub, time.Now()),
+		OAuth2:              oauth2Of(pub), MTLS: mtlsOf(pub),
 	}
 	for _, st := range g.streams {
 		sub, ok := g.subByID[st.Subscription]
