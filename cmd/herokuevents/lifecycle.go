@@ -97,8 +97,11 @@ and removes the --rate cap.`,
 			if err := batchUpdateBody(cmd, body); err != nil {
 				return err
 			}
+			if err := authUpdateBody(fl, body); err != nil {
+				return err
+			}
 			if len(body) == 0 {
-				return fmt.Errorf("nothing to change: give at least one of --url, --token, --timeout, --max-attempts, --max-age, --rate, --mode, --content-type")
+				return fmt.Errorf("nothing to change: give at least one of --url, --token, --oauth2-*, --client-cert, --timeout, --max-attempts, --max-age, --rate, --mode, --content-type")
 			}
 			if skipHandshake {
 				body["skip_handshake"] = true
@@ -124,6 +127,7 @@ and removes the --rate cap.`,
 	fl.StringVar(&contentType, "content-type", "", "webhook: Content-Type of structured requests, application/cloudevents+json or application/json")
 	fl.BoolVar(&skipHandshake, "skip-handshake", false, "webhook: change the URL without the CloudEvents webhook handshake")
 	addBatchUpdateFlags(cmd)
+	addAuthUpdateFlags(fl)
 	return cmd
 }
 
