@@ -306,7 +306,7 @@ func run(exec *bloblang.Executor, data, meta []byte, limit int) (out []byte, del
 	if err != nil {
 		return nil, false, false, err
 	}
-	if in != nil && reflect.DeepEqual(res, in) {
+	if in != nil && equal(res, in) {
 		return nil, false, true, nil
 	}
 	if n := leastSize(res, limit); n > limit {
@@ -317,6 +317,52 @@ func run(exec *bloblang.Executor, data, meta []byte, limit int) (out []byte, del
 		return nil, false, false, fmt.Errorf("encode result: %w", err)
 	}
 	return out, false, false, nil
+}
+
+// equal is reflect.DeepEqual for the values decode makes (and Bloblang
+// returns), without reflection on the common kinds: the pass-through test
+// of every filter result.
+func equal(a, b any) bool {
+	switch x := a.(type) {
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok || len(x) != len(y) || (x == nil) != (y == nil) {
+			return false
+		}
+		for k, v := range x {
+			w, ok := y[k]
+			if !ok || !equal(v, w) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) || (x == nil) != (y == nil) {
+			return false
+		}
+		for i := range x {
+			if !equal(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	case string:
+		y, ok := b.(string)
+		return ok && x == y
+	case int64:
+		y, ok := b.(int64)
+		return ok && x == y
+	case float64:
+		y, ok := b.(float64)
+		return ok && x == y
+	case bool:
+		y, ok := b.(bool)
+		return ok && x == y
+	case nil:
+		return b == nil
+	}
+	return reflect.DeepEqual(a, b)
 }
 
 // leastSize is a lower bound of the JSON size of v, counted until it
