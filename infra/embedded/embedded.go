@@ -23,6 +23,7 @@ import (
 	"github.com/herokuevents/herokuevents"
 	"github.com/herokuevents/herokuevents/infra/embedded/filesealer"
 	"github.com/herokuevents/herokuevents/infra/embedded/openmetrics"
+	"github.com/herokuevents/herokuevents/infra/embedded/sqlitearchive"
 	"github.com/herokuevents/herokuevents/infra/embedded/sqlitededup"
 	"github.com/herokuevents/herokuevents/infra/embedded/sqlitejournal"
 	"github.com/herokuevents/herokuevents/infra/embedded/sqlitepull"
@@ -31,6 +32,7 @@ import (
 	"github.com/herokuevents/herokuevents/infra/embedded/sqlitestore"
 	"github.com/herokuevents/herokuevents/infra/samtemplate"
 	"github.com/herokuevents/herokuevents/shared/api"
+	"github.com/herokuevents/herokuevents/shared/archive"
 	"github.com/herokuevents/herokuevents/shared/authorization"
 	"github.com/herokuevents/herokuevents/shared/backlog"
 	"github.com/herokuevents/herokuevents/shared/config"
@@ -45,6 +47,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/platform/webhook/cloudevent"
 	"github.com/herokuevents/herokuevents/shared/queue"
 	"github.com/herokuevents/herokuevents/shared/recent"
+	"github.com/herokuevents/herokuevents/shared/replay"
 	"github.com/herokuevents/herokuevents/shared/sfsub"
 	"github.com/herokuevents/herokuevents/shared/sink"
 )
@@ -90,6 +93,11 @@ type Options struct {
 	// unacknowledged event (pull.db in the data dir);
 	// pull.DefaultRetention when zero.
 	PullRetention time.Duration
+	// Archive bounds the events kept for replay (archive.db in the data
+	// dir); the archive package's defaults for zero fields. ArchiveClock
+	// stamps their accept time (time.Now when nil; tests move it).
+	Archive      archive.Limits
+	ArchiveClock func() time.Time
 	// Journal bounds the delivery log (journal.db in the data dir: what
 	// deliveries, trace and the health fields read); the journal
 	// package's defaults for zero fields.
@@ -139,6 +147,9 @@ type Server struct {
 	metrics   *openmetrics.Registry
 	recent    *sqliterecent.Store
 	keeper    *recent.Writer
+	archive   *sqlitearchive.Store // archive.go
+	archiver  *archive.Writer
+	replays   *replay.Runner
 	journal   *sqlitejournal.Journal
 	jw        *journal.Async
 	http      *http.Server
@@ -209,6 +220,9 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	// becomes one write of each subscription's latest events.
 	s.keeper = recent.NewWriter(s.recent, recent.WriterOptions{Logger: o.Logger.With("role", "filter"),
 		Linger: 100 * time.Millisecond, PerSubscription: o.Recent.WithDefaults().PerSubscription, Batch: 500})
+	if err := s.openArchive(); err != nil {
+		return nil, err
+	}
 	if err := s.openJournal(o); err != nil {
 		return nil, err
 	}
@@ -310,6 +324,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		Journal:    s.journalReader(),
 		Delivery:   deliveryQ, // deliveries:retry
 		Pull:       s.pull,
+		Replays:    s.replays,
 		Addon:      o.Addon,
 		Sealer:     sealer,
 		Link:       s.herokuLink(sealer),
@@ -320,13 +335,14 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		return nil, err
 	}
 	flt, err := filter.New(filter.Options{Store: s.cached, Delivery: toDelivery, Logger: o.Logger, Recent: s.keeper, Metrics: s.metrics.Role("filter"), Journal: s.journalWriter(),
-		Pull: s.pull})
+		Pull: s.pull, Archive: s.archiver})
 	if err != nil {
 		return nil, err
 	}
 	// Events published to a subscription are routed in the publish
 	// request (route.go): one queue hop fewer; generated and Salesforce
 	// events still take the ingest queue.
+	s.replays.Store, s.replays.Route = s.cached, flt // replayed events are routed again by the filter
 	direct := routeAtIngest{filter: flt, ingest: toIngest, dlq: countingDLQ{ingestDLQ, s.metrics.Role("filter")}, settings: filterSettings}
 	ing, err := ingest.New(ingest.Options{Store: s.cached, Ingest: direct, Delivery: toDelivery, Logger: o.Logger, Metrics: s.metrics.Role("ingest"), Journal: s.journalWriter(),
 		Backlog: waiting, MaxBacklog: max(o.MaxBacklog, 0), Dedup: s.dedup, DedupWindow: o.DedupWindow})
@@ -380,6 +396,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		return partnerQ.Consume(runCtx, notifier, partnerSettings, countingDLQ{partnerDLQ, s.metrics.Role("partnernotify")})
 	})
 	s.goRun(func() error { return s.disk.run(runCtx) })
+	s.goRun(func() error { return s.runArchive(runCtx) })
 	for _, f := range platforms.Runners() {
 		s.goRun(func() error { return f(runCtx) })
 	}
@@ -560,6 +577,7 @@ func (s *Server) closeResources() {
 		cancel()
 	}
 	s.closeJournal()
+	s.closeArchive()
 	s.closePull()
 	s.closeDedup()
 	if s.recent != nil {

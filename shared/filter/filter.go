@@ -365,6 +365,11 @@ func (h *Handler) route(ctx context.Context, rt routing, results []mapping.Resul
 			}
 			d.Ordered, d.Key = true, key
 		}
+		if r.Replay != nil && !d.Ordered && ev.Subject != "" {
+			// A replay keeps the original order per key to any
+			// publication: the subject's lane when it has none of its own.
+			d.Ordered, d.Key = true, ev.Subject
+		}
 		body, err := json.Marshal(d)
 		if err == nil {
 			err = envelope.CheckDelivery(d, body)

@@ -33,6 +33,7 @@ import (
 	"log/slog"
 	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -83,11 +84,13 @@ type Job struct {
 	// Total is how many archived events the window holds (counted at the
 	// first step; Counted says it was). Sent were handed to routing, Failed
 	// could not be routed (a filter error, too large for the queue).
-	Total     int       `json:"total"`
-	Counted   bool      `json:"counted,omitempty"`
-	Sent      int       `json:"sent"`
-	Failed    int       `json:"failed,omitempty"`
-	Cursor    string    `json:"cursor,omitempty"`
+	Total   int    `json:"total"`
+	Counted bool   `json:"counted,omitempty"`
+	Sent    int    `json:"sent"`
+	Failed  int    `json:"failed,omitempty"`
+	Cursor  string `json:"cursor,omitempty"`
+	// NextAt is when the next event is due (the rate's schedule).
+	NextAt    time.Time `json:"next_at,omitzero"`
 	LastError string    `json:"last_error,omitempty"`
 	Created   time.Time `json:"created_at"`
 	Started   time.Time `json:"started_at,omitzero"`
@@ -252,30 +255,36 @@ func (r *Runner) Step(ctx context.Context, tenant, id string) (more bool, err er
 	if err != nil {
 		return true, fmt.Errorf("read replay %s: %w", id, err)
 	}
+	// The schedule goes on from the last step: event k of this step is
+	// due at start + k/rate, and every event already due is routed in one
+	// batch (routing one at a time would cap the rate at 1/latency).
+	// A step that starts late (the time to save and load between steps)
+	// catches up within a slice; later than that, the schedule restarts.
 	start := r.Now()
+	if !j.NextAt.IsZero() && start.Sub(j.NextAt) < r.Slice {
+		start = j.NextAt
+	}
+	slot := func(k int) time.Time { return start.Add(time.Duration(float64(k) / rate * float64(time.Second))) }
 	sent, failed := 0, 0
 	var stepErr error
-	for i, a := range page.Records {
-		if err := r.Sleep(ctx, time.Until(start.Add(time.Duration(float64(i)/rate*float64(time.Second))))); err != nil {
+	for i := 0; i < len(page.Records) && stepErr == nil; {
+		if err := r.Sleep(ctx, slot(i).Sub(r.Now())); err != nil {
 			return true, err
 		}
-		switch err := r.send(ctx, tenant, j, a); {
-		case err == nil:
-			sent++
-		case errors.Is(err, errStop):
-			stepErr = err
-		default:
-			failed++
-			r.Logger.WarnContext(ctx, "replayed event not routed", "tenant", tenant, "replay", id, "event_id", a.Event.ID, "err", err)
+		k := i + 1
+		for now := r.Now(); k < len(page.Records) && k-i < maxBatch && !slot(k).After(now); k++ {
 		}
-		if stepErr != nil {
-			break
-		}
+		f, err := r.send(ctx, tenant, j, page.Records[i:k])
+		sent += k - i - f
+		failed += f
+		stepErr = err
+		i = k
 	}
+	next := slot(len(page.Records))
 	done := page.Next == "" && stepErr == nil
 	rec, err = config.Modify(ctx, r.Store, tenant, Kind, id, 5, func(rec *config.Record[Job]) (bool, error) {
 		v := &rec.Value
-		if stepErr != nil {
+		if stepErr != nil { // the slice is sent again
 			v.LastError = stepErr.Error()
 			if v.Counted != j.Counted {
 				v.Total, v.Counted, v.Started = j.Total, true, j.Started
@@ -285,7 +294,7 @@ func (r *Runner) Step(ctx context.Context, tenant, id string) (more bool, err er
 		v.Total, v.Counted, v.Started = j.Total, true, j.Started
 		v.Sent += sent
 		v.Failed += failed
-		v.Cursor = page.Next
+		v.Cursor, v.NextAt = page.Next, next
 		if done && v.State == StateRunning {
 			v.State, v.Finished, rec.Item.Index = StateDone, r.Now().UTC(), ""
 		}
@@ -305,36 +314,56 @@ func (r *Runner) Step(ctx context.Context, tenant, id string) (more bool, err er
 	return rec.Value.State == StateRunning, nil
 }
 
-// send routes one archived event as replayed by j: a permanent failure is
-// returned as is, a transient one (after a few tries) wraps errStop.
-func (r *Runner) send(ctx context.Context, tenant string, j Job, a archive.Record) error {
-	ev := a.Event
-	ev.Extensions = maps.Clone(ev.Extensions)
-	if ev.Extensions == nil {
-		ev.Extensions = map[string]any{}
+// maxBatch bounds the events routed together.
+const maxBatch = 100
+
+// send routes archived events as replayed by j, in one batch, and returns
+// how many failed permanently (logged). Those that fail otherwise are
+// tried again a few times; then the error wraps errStop.
+func (r *Runner) send(ctx context.Context, tenant string, j Job, recs []archive.Record) (failed int, err error) {
+	msgs := make([]queue.Message, 0, len(recs))
+	for i, a := range recs {
+		ev := a.Event
+		ev.Extensions = maps.Clone(ev.Extensions)
+		if ev.Extensions == nil {
+			ev.Extensions = map[string]any{}
+		}
+		ev.Extensions[event.ExtReplayed] = j.ID
+		body, err := json.Marshal(event.Routed{Tenant: tenant, Subscription: j.Subscription, Event: ev,
+			Replay: &event.Replay{ID: j.ID, Publication: j.Publication}})
+		if err != nil {
+			r.Logger.WarnContext(ctx, "replayed event not routed", "tenant", tenant, "replay", j.ID, "event_id", ev.ID, "err", err)
+			failed++
+			continue
+		}
+		msgs = append(msgs, queue.Message{ID: strconv.Itoa(i), Body: body, Attributes: map[string]string{queue.AttrTenant: tenant}})
 	}
-	ev.Extensions[event.ExtReplayed] = j.ID
-	body, err := json.Marshal(event.Routed{Tenant: tenant, Subscription: j.Subscription, Event: ev,
-		Replay: &event.Replay{ID: j.ID, Publication: j.Publication}})
-	if err != nil {
-		return fmt.Errorf("encode replayed event: %w", err)
-	}
-	msg := queue.Message{ID: "replay-" + ev.ID, Body: body, Attributes: map[string]string{queue.AttrTenant: tenant}}
 	var last error
 	for attempt := range 3 {
-		res := r.Route.HandleBatch(ctx, []queue.Message{msg})
-		if len(res.Failures) == 0 {
-			return nil
+		if len(msgs) == 0 {
+			return failed, nil
 		}
-		last = res.Failures[0].Err
-		if queue.IsPermanent(last) {
-			return last
+		res := r.Route.HandleBatch(ctx, msgs)
+		again := map[string]bool{}
+		for _, f := range res.Failures {
+			if queue.IsPermanent(f.Err) {
+				failed++
+				r.Logger.WarnContext(ctx, "replayed event not routed", "tenant", tenant, "replay", j.ID, "message", f.ID, "err", f.Err)
+				continue
+			}
+			again[f.ID], last = true, f.Err
 		}
-		if err := r.Sleep(ctx, time.Duration(100<<attempt)*time.Millisecond); err != nil {
-			return err
+		msgs = slices.DeleteFunc(msgs, func(m queue.Message) bool { return !again[m.ID] })
+		if len(msgs) > 0 {
+			if err := r.Sleep(ctx, time.Duration(100<<attempt)*time.Millisecond); err != nil {
+				return failed, err
+			}
 		}
 	}
-	return fmt.Errorf("%w: route replayed event %s: %w", errStop, ev.ID, last)
+	if len(msgs) == 0 {
+		return failed, nil
+	}
+	return failed, fmt.Errorf("%w: route %d replayed events: %w", errStop, len(msgs), last)
 }
 
 // Kick wakes Run: a job was created.
