@@ -1,5 +1,6 @@
 // Command deliver is the deliver role as a Lambda function fed by
-// DeliveryQueue: it sends events to their publications with retries.
+// DeliveryQueue and OrderedDeliveryQueue (the lanes of ordered
+// publications): it sends events to their publications with retries.
 package main
 
 import (
@@ -32,7 +33,17 @@ func main() {
 		Journal: log,
 	}))
 	h := awsapp.Must(app.Deliver(ctx))
-	settings, err := samtemplate.Settings(herokuevents.Template, "DeliverFunction") // the batch numbers SAM deploys
+	tpl, err := samtemplate.Parse(herokuevents.Template)
 	env.Check("template.yaml", err)
-	lambdaio.StartSQS(journal.FlushBatches(h, log), settings, env.Queue("DELIVERY_DLQ_URL"), lambdaio.WithMetrics(env.Metrics))
+	settings, err := tpl.QueueSettings("DeliverFunction", "DeliveryQueue") // the batch numbers SAM deploys
+	env.Check("template.yaml", err)
+	// The second event source: the FIFO queue of ordered lanes, whose
+	// failed deliveries are retried in place (their visibility changed).
+	ordered, err := tpl.QueueSettings("DeliverFunction", "OrderedDeliveryQueue")
+	env.Check("template.yaml", err)
+	opts := []lambdaio.Option{lambdaio.WithMetrics(env.Metrics)}
+	if q := env.OrderedQueue(); q != nil {
+		opts = append(opts, lambdaio.WithOrdered(ordered, q.ChangeVisibility))
+	}
+	lambdaio.StartSQS(journal.FlushBatches(h, log), settings, env.Queue("DELIVERY_DLQ_URL"), opts...)
 }

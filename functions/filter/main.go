@@ -21,7 +21,7 @@ func main() {
 	log := env.JournalWriter()                                                       // the delivery log
 	h, err := filter.New(filter.Options{
 		Store:    env.DataStore(),
-		Delivery: env.Queue("DELIVERY_QUEUE_URL"),
+		Delivery: env.DeliveryQueue(),
 		Logger:   env.Logger,
 		Metrics:  env.Metrics,
 		Recent:   kept,

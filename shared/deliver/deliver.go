@@ -123,8 +123,17 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []queue.Message) queue.B
 		wg  sync.WaitGroup
 		sem = make(chan struct{}, n)
 	)
-	h.batches.enter(len(msgs))
-	for _, m := range msgs {
+	plain, lanes := byLane(msgs) // an ordered publication's lanes go one at a time (ordered.go)
+	h.batches.enter(len(plain) + len(lanes))
+	for _, l := range lanes {
+		wg.Go(func() {
+			fs := h.lane(ctx, l, sem)
+			mu.Lock()
+			res.Failures = append(res.Failures, fs...)
+			mu.Unlock()
+		})
+	}
+	for _, m := range plain {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
@@ -160,7 +169,7 @@ func (h *Handler) handle(ctx context.Context, m queue.Message) (err error) {
 	}()
 	var mf failure // what the metrics of a failure name, as it is learnt
 	defer func() {
-		if err != nil {
+		if err != nil && !errors.Is(err, errWaiting) {
 			h.countFailed(ctx, err, mf)
 		}
 	}()
@@ -171,6 +180,7 @@ func (h *Handler) handle(ctx context.Context, m queue.Message) (err error) {
 		return err
 	}
 	mf.tenant, mf.publication = d.Tenant, d.Publication
+	inPlace(&d, m)
 	at := &attempt{d: &d}
 	defer func() { h.record(ctx, at, err) }()
 	log := h.logger().With(
@@ -199,6 +209,9 @@ func (h *Handler) handle(ctx context.Context, m queue.Message) (err error) {
 		return fmt.Errorf("load publication %s: %w", d.Publication, err)
 	}
 	pub := rec.Value
+	if d.Ordered {
+		defer func() { h.leftLane(ctx, log, d, rec, err) }()
+	}
 	mf.platform = pub.Platform
 	at.pub = pub
 	log = log.With(slog.String("publication_name", pub.Name), slog.String("platform", pub.Platform))
@@ -240,6 +253,9 @@ func (h *Handler) handle(ctx context.Context, m queue.Message) (err error) {
 	}
 	switch class {
 	case sink.Retry:
+		if d.Ordered {
+			return h.retryInPlace(ctx, log, d, rec, perr, after, at)
+		}
 		return h.retry(ctx, log, d, pub, perr, after, at)
 	case sink.Gone:
 		reason := fmt.Sprintf("endpoint answered 410 Gone at %s", h.now().UTC().Format(time.RFC3339))

@@ -80,6 +80,9 @@ func (h *Handler) publication(ctx context.Context, d *event.Delivery) (config.Re
 // coming back from a pause has the pause left out of its retry horizon.
 func (h *Handler) gate(ctx context.Context, log *slog.Logger, d *event.Delivery, pub config.Publication) (done bool, err error) {
 	if pub.Paused {
+		if d.Ordered {
+			return true, waitInPlace(ctx, log, *d, h.holdDelay(d.Attempt+1), decisionHeld)
+		}
 		return true, h.hold(ctx, log, *d, pub)
 	}
 	if !d.HeldSince.IsZero() {
@@ -99,6 +102,9 @@ func (h *Handler) gate(ctx context.Context, log *slog.Logger, d *event.Delivery,
 		slot = h.rates.reserve(rateKey(d.Tenant, pub.ID), rate, now)
 	}
 	wait := slot.Sub(now)
+	if wait > RateWait && d.Ordered {
+		return true, waitInPlace(ctx, log, *d, min(wait, MaxDelay), decisionThrottled)
+	}
 	if wait > RateWait {
 		later := *d
 		later.RateSlot = slot
@@ -125,12 +131,17 @@ func (h *Handler) hold(ctx context.Context, log *slog.Logger, d event.Delivery, 
 		held.HeldSince = h.now().UTC()
 	}
 	held.RateSlot = time.Time{}
+	delay := h.holdDelay(held.Held)
+	return h.requeue(ctx, log, held, delay, map[string]string{queue.AttrHeld: pub.ID}, decisionHeld)
+}
+
+// holdDelay is the wait of a delivery held n times.
+func (h *Handler) holdDelay(n int) time.Duration {
 	policy := h.Hold
 	if policy.Base == 0 && policy.Cap == 0 && policy.Jitter == nil {
 		policy = DefaultHold
 	}
-	delay := min(policy.Delay(held.Held), MaxDelay)
-	return h.requeue(ctx, log, held, delay, map[string]string{queue.AttrHeld: pub.ID}, decisionHeld)
+	return min(policy.Delay(n), MaxDelay)
 }
 
 // requeue sends d back to the delivery queue after delay, its attempts

@@ -21,7 +21,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/journal"
 	"github.com/herokuevents/herokuevents/shared/mapping"
 	"github.com/herokuevents/herokuevents/shared/metric"
-	"github.com/herokuevents/herokuevents/shared/order"
+	"github.com/herokuevents/herokuevents/shared/order/keyer"
 	"github.com/herokuevents/herokuevents/shared/pull"
 	"github.com/herokuevents/herokuevents/shared/queue"
 	"github.com/herokuevents/herokuevents/shared/recent"
@@ -59,7 +59,7 @@ type Options struct {
 type Handler struct {
 	o     Options
 	cache mapping.Cache
-	keyer order.Keyer // the lane keys of ordered publications
+	keyer keyer.Keyer // the lane keys of ordered publications
 	subs  sync.Map    // subscription id → subInfo, for the journal (journal.go)
 }
 
@@ -246,7 +246,7 @@ type routing struct {
 	filters []filterRef
 	// keys[i] is the lane key of streams[i]'s delivery when its
 	// publication is ordered (nil otherwise).
-	keys []*order.Ref
+	keys []*keyer.Ref
 }
 
 // orders returns the order of each stream's publication (nil when
@@ -274,14 +274,14 @@ func (h *Handler) orders(ctx context.Context, tenant string, streams []config.St
 }
 
 // keys plans the lane key of ev for each ordered publication of orders.
-func (h *Handler) keys(orders []*config.Order, ev event.Event, jobs *[]mapping.Job) []*order.Ref {
-	var out []*order.Ref
+func (h *Handler) keys(orders []*config.Order, ev event.Event, jobs *[]mapping.Job) []*keyer.Ref {
+	var out []*keyer.Ref
 	for i, o := range orders {
 		if o == nil {
 			continue
 		}
 		if out == nil {
-			out = make([]*order.Ref, len(orders))
+			out = make([]*keyer.Ref, len(orders))
 		}
 		r := h.keyer.Plan(o, ev, jobs)
 		out[i] = &r

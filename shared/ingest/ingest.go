@@ -28,6 +28,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/httpjson"
 	"github.com/herokuevents/herokuevents/shared/journal"
 	"github.com/herokuevents/herokuevents/shared/metric"
+	"github.com/herokuevents/herokuevents/shared/order"
 	"github.com/herokuevents/herokuevents/shared/queue"
 )
 
@@ -48,6 +49,10 @@ type Options struct {
 	// Delivery receives event.Delivery messages (events for publications).
 	// Required.
 	Delivery queue.Sender
+	// Keys computes the lane keys of custom --ordered-by expressions of
+	// publications published to (keyer.Keyer); without it such a
+	// publication's published events share its keyless lane.
+	Keys Keyer
 	// Logger gets one line per request; slog.Default when nil.
 	Logger *slog.Logger
 	// Metrics records Ingested; metric.Discard when nil.
@@ -188,6 +193,11 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	msg, err := route.message(ev, h.o.Now())
+	var bad badEvent
+	if errors.As(err, &bad) {
+		writeError(w, http.StatusBadRequest, "invalid_event", err.Error())
+		return
+	}
 	var tooLarge *envelope.Error
 	if errors.As(err, &tooLarge) {
 		h.o.Logger.InfoContext(ctx, "publish refused", "tenant", tenant, "name", name, "reason", "too large", "size", tooLarge.Size, "limit", tooLarge.Limit)
@@ -240,6 +250,31 @@ func (h *Handler) authenticate(ctx context.Context, r *http.Request) (tenant, pl
 // route is where a published name leads.
 type route struct {
 	tenant, kind, name, id string
+	// order is an ordered publication's (its deliveries get their lane
+	// key here, as the filter gives those of its streams), keys what
+	// computes a custom expression's keys (Options.Keys).
+	order *config.Order
+	keys  Keyer
+}
+
+// Keyer computes the lane key of an event under a custom --ordered-by
+// expression (keyer.Keyer, which runs Bloblang).
+type Keyer interface {
+	Key(o *config.Order, ev event.Event) (string, error)
+}
+
+// laneKey is ev's key in rt's ordered publication: order.DefaultKey, or
+// a custom expression's through rt.keys; without a Keyer every event of
+// a custom expression goes to the publication's one keyless lane (still
+// in order, one at a time).
+func (rt route) laneKey(ev event.Event) (string, error) {
+	if !order.Custom(rt.order) {
+		return order.DefaultKey(ev), nil
+	}
+	if rt.keys == nil {
+		return "", nil
+	}
+	return rt.keys.Key(rt.order, ev)
 }
 
 // badEvent is a message for the client about its request body.
@@ -258,7 +293,13 @@ func (h *Handler) resolve(ctx context.Context, tenant, name string) (route, erro
 		if err := checkEnabled(pub); err != nil {
 			return route{}, err
 		}
-		return route{tenant: tenant, kind: "publication", name: name, id: pub.ID}, nil
+		var ord struct {
+			Order *config.Order `json:"order"`
+		}
+		if err := json.Unmarshal(pub.Body, &ord); err != nil {
+			return route{}, fmt.Errorf("decode publication %s: %w", pub.ID, err)
+		}
+		return route{tenant: tenant, kind: "publication", name: name, id: pub.ID, order: ord.Order, keys: h.o.Keys}, nil
 	}
 	if err != nil && !errors.Is(err, config.ErrNotFound) {
 		return route{}, err
@@ -318,11 +359,22 @@ func (rt route) sender(o Options) queue.Sender {
 // delivered.
 func (rt route) message(ev event.Event, now time.Time) (queue.Message, error) {
 	var (
-		body []byte
-		err  error
+		body  []byte
+		err   error
+		group string
 	)
 	if rt.kind == "publication" {
 		d := event.Delivery{Tenant: rt.tenant, Publication: rt.id, Event: ev, FirstTry: now.UTC()}
+		if rt.order != nil {
+			key, err := rt.laneKey(ev)
+			if err != nil {
+				if !errors.Is(err, order.ErrKey) {
+					return queue.Message{}, err
+				}
+				return queue.Message{}, badEventf("The ordering key of publication %s failed on the event: %v.", httpjson.Short(rt.name), err)
+			}
+			d.Ordered, d.Key, group = true, key, d.Group()
+		}
 		if body, err = json.Marshal(d); err == nil {
 			err = envelope.CheckDelivery(d, body)
 		}
@@ -335,7 +387,7 @@ func (rt route) message(ev event.Event, now time.Time) (queue.Message, error) {
 	if err != nil {
 		return queue.Message{}, fmt.Errorf("encode message: %w", err)
 	}
-	return queue.Message{Body: body, Attributes: map[string]string{queue.AttrTenant: rt.tenant, queue.AttrAttempt: "0"}}, nil
+	return queue.Message{Body: body, Group: group, Attributes: map[string]string{queue.AttrTenant: rt.tenant, queue.AttrAttempt: "0"}}, nil
 }
 
 // decode turns the request into an event: a CloudEvent (structured

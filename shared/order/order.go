@@ -5,9 +5,10 @@
 //
 // The default key is computed here, without Bloblang: a CDC event's record
 // id (ChangeEventHeader.recordIds[0]), else the CloudEvent subject. A
-// custom expression is Bloblang run by shared/mapping's bounded workers,
-// planned beside the stream filters of a batch so that it costs no extra
-// round trip (Keyer.Plan).
+// custom expression is Bloblang run by shared/mapping's bounded workers
+// (package keyer), planned beside the stream filters of a batch so that it
+// costs no extra round trip; this package stays free of Bloblang, so that
+// the ingest function, which computes default keys, does not link it.
 package order
 
 import (
@@ -16,12 +17,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/event"
-	"github.com/herokuevents/herokuevents/shared/mapping"
 )
 
 // MaxKey is the longest key kept as it is; a longer one becomes
@@ -45,96 +44,37 @@ func DefaultKey(ev event.Event) string {
 			} `json:"ChangeEventHeader"`
 		}
 		if json.Unmarshal(ev.Data, &cdc) == nil && len(cdc.Header.RecordIDs) > 0 {
-			return bound(cdc.Header.RecordIDs[0])
+			return Bound(cdc.Header.RecordIDs[0])
 		}
 	}
-	return bound(ev.Subject)
+	return Bound(ev.Subject)
 }
 
 // Source is the Bloblang mapping of an --ordered-by expression: its value
 // is the key.
 func Source(expr string) string { return "root = (\n" + expr + "\n)" }
 
-// Check validates an --ordered-by expression as a create or update
-// request does: not too long, compiles, and cannot only exceed a limit.
-// The error wraps mapping.ErrCompile (or ErrLimit, ErrUnavailable).
-func Check(expr string) error {
-	if strings.TrimSpace(expr) == "" {
-		return fmt.Errorf("%w: the expression is empty", mapping.ErrCompile)
-	}
-	if len(expr) > MaxExpression {
-		return fmt.Errorf("%w: the expression is longer than %d bytes", mapping.ErrCompile, MaxExpression)
-	}
-	_, err := mapping.Check(Source(expr), []byte(`{}`), event.Meta(event.Event{ID: "x", Source: "/check", Type: "check"}))
-	return err
-}
+// Custom reports whether o has a custom expression (else its keys are
+// DefaultKey's).
+func Custom(o *config.Order) bool { return o != nil && strings.TrimSpace(o.By) != "" }
 
-// Keyer computes keys, compiling each custom expression once. Safe for
-// concurrent use.
-type Keyer struct {
-	cache mapping.Cache
-}
-
-// Ref is a key being computed: known already, or the index of its job.
-type Ref struct {
-	key string
-	job int
-	err error
-}
-
-// Plan returns the key of ev under o, adding to jobs the evaluation of a
-// custom expression (resolve it with Key once jobs ran).
-func (k *Keyer) Plan(o *config.Order, ev event.Event, jobs *[]mapping.Job) Ref {
-	if o == nil || strings.TrimSpace(o.By) == "" {
-		return Ref{key: DefaultKey(ev), job: -1}
-	}
-	m, err := k.cache.Get(Source(o.By))
-	if err != nil {
-		return Ref{job: -1, err: fmt.Errorf("%w: %w", ErrKey, err)}
-	}
-	*jobs = append(*jobs, mapping.Job{Mapping: m, Data: ev.Data, Meta: event.Meta(ev)})
-	return Ref{job: len(*jobs) - 1}
-}
-
-// Key resolves r with the results of the jobs Plan added to. An error
-// wraps ErrKey, and mapping.ErrUnavailable when no worker could run it.
-func (r Ref) Key(results []mapping.Result) (string, error) {
-	if r.err != nil || r.job < 0 {
-		return r.key, r.err
-	}
-	res := results[r.job]
-	switch {
-	case res.Err != nil:
-		return "", fmt.Errorf("%w: %w", ErrKey, res.Err)
-	case res.Deleted:
-		return "", nil
-	}
-	return bound(text(res.Out)), nil
-}
-
-// Key computes one key (one round trip to the workers for a custom
-// expression).
-func (k *Keyer) Key(o *config.Order, ev event.Event) (string, error) {
-	var jobs []mapping.Job
-	r := k.Plan(o, ev, &jobs)
-	return r.Key(mapping.ApplyAll(jobs))
-}
-
-// text is the key of a result: a JSON string's value, "" for null, any
-// other value's JSON text.
-func text(out []byte) string {
+// Text is the key of a mapping's result: a JSON string's value, "" for
+// null, any other value's JSON text; bounded (Bound).
+func Text(out []byte) string {
 	out = bytes.TrimSpace(out)
 	var s string
 	if json.Unmarshal(out, &s) == nil {
-		return s
+		return Bound(s)
 	}
 	if string(out) == "null" {
 		return ""
 	}
-	return string(out)
+	return Bound(string(out))
 }
 
-func bound(key string) string {
+// Bound keeps key as it is up to MaxKey bytes, else makes it "sha256:"
+// and its digest.
+func Bound(key string) string {
 	if len(key) <= MaxKey {
 		return key
 	}

@@ -178,6 +178,33 @@ func (e *Env) Queue(name string) queue.Sender {
 	return sqsqueue.New(e.sqs, lambdaio.MustEnv(name))
 }
 
+// DeliveryQueue is the delivery queue as the roles that route events to
+// publications send to it: an ordered publication's deliveries (those with
+// a queue.Message.Group) go to ORDERED_DELIVERY_QUEUE_URL, the FIFO queue
+// of ordered lanes, when it is set; every other delivery to
+// DELIVERY_QUEUE_URL.
+func (e *Env) DeliveryQueue() queue.Sender {
+	plain := e.Queue("DELIVERY_QUEUE_URL")
+	ordered := e.OrderedQueue()
+	if ordered == nil {
+		return plain
+	}
+	return queue.ByGroup(plain, ordered)
+}
+
+// OrderedQueue is the FIFO queue of ordered lanes
+// (ORDERED_DELIVERY_QUEUE_URL), nil when it is not set.
+func (e *Env) OrderedQueue() *sqsqueue.Queue {
+	url := os.Getenv("ORDERED_DELIVERY_QUEUE_URL")
+	if url == "" {
+		return nil
+	}
+	if e.sqs == nil {
+		e.sqs = sqs.NewFromConfig(e.AWS)
+	}
+	return sqsqueue.New(e.sqs, url)
+}
+
 // DeadLetters returns the tenants' dead letters of the ingest and delivery
 // dead-letter queues (INGEST_DLQ_URL, DELIVERY_DLQ_URL), redriven to
 // INGEST_QUEUE_URL and DELIVERY_QUEUE_URL.

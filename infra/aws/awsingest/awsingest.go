@@ -32,7 +32,7 @@ func Handler(env *awsenv.Env, log journal.Writer) (http.Handler, error) {
 	pub, err := ingest.New(ingest.Options{
 		Store:       store,
 		Ingest:      ingestQ,
-		Delivery:    env.Queue("DELIVERY_QUEUE_URL"),
+		Delivery:    env.DeliveryQueue(),
 		Logger:      env.Logger,
 		Metrics:     env.Metrics,
 		Journal:     log,
