@@ -12,7 +12,8 @@ import (
 
 // FuzzParse: any template text parses or fails with an error; every
 // function of a parsed template can be read, and its settings are read or
-// refused with an error, never a panic.
+// refused with an error, never a panic; Settings, which parses only the
+// function and its queues, reads the same settings.
 func FuzzParse(f *testing.F) {
 	f.Add(herokuevents.Template)
 	f.Add([]byte("Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      Timeout: !Ref T\n      Environment: {Variables: {A: !Sub '${X}', B: !If [C, 1, 2]}}\n      Events: {Q: {Type: SQS, Properties: {Queue: !GetAtt Q.Arn, BatchSize: x}}}\n"))
@@ -34,9 +35,15 @@ func FuzzParse(f *testing.F) {
 				continue
 			}
 			require.Equal(t, id, fn.ID)
-			if _, err := tpl.Settings(id); err != nil {
+			s, err := tpl.Settings(id)
+			if err != nil {
 				require.NotEmpty(t, err.Error())
+				continue
 			}
+			// the init path, which parses only the function and its queues
+			fast, err := samtemplate.Settings(src, id)
+			require.NoError(t, err)
+			require.Equal(t, s, fast)
 		}
 		_, err = tpl.Function("NoSuchFunction")
 		require.True(t, errors.Is(err, samtemplate.ErrNotFound) || err != nil)

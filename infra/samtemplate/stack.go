@@ -443,8 +443,13 @@ func (t *Template) sqsEvent(function, queueID string) (map[string]any, bool) {
 }
 
 // Settings parses template and returns the settings of the consumer
-// function (see Template.Settings).
+// function (see Template.Settings). It parses only what the settings come
+// from when the template is laid out as template.yaml is (see
+// resourcesText), the whole template otherwise or when that fails.
 func Settings(template []byte, function string) (queue.Settings, error) {
+	if s, err := settingsOf(template, function); err == nil {
+		return s, nil
+	}
 	t, err := Parse(template)
 	if err != nil {
 		return queue.Settings{}, err
