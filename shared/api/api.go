@@ -48,6 +48,10 @@ type Options struct {
 	Platforms *platform.Registry
 	// BaseURL is the public base URL of the service, e.g. http://127.0.0.1:5454.
 	BaseURL string
+	// PublishBaseURL is the base URL of the tenants' publish and subscribe
+	// URLs when another endpoint serves them (on AWS, the ingest function's
+	// URL); BaseURL when empty.
+	PublishBaseURL string
 	// Operator authenticates the provisioning routes.
 	Operator Operator
 	// Logger receives one line per mutation; slog.Default() when nil.
@@ -109,6 +113,7 @@ type Server struct {
 	store      config.Store
 	platforms  *platform.Registry
 	base       *url.URL
+	publish    *url.URL // the base of publish and subscribe URLs
 	operator   Operator
 	log        *slog.Logger
 	now        func() time.Time
@@ -138,10 +143,18 @@ func New(o Options) (*Server, error) {
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
 		return nil, fmt.Errorf("new api: Options.BaseURL %q is not an absolute http(s) URL", o.BaseURL)
 	}
+	publishBase := base
+	if o.PublishBaseURL != "" {
+		publishBase, err = url.Parse(o.PublishBaseURL)
+		if err != nil || (publishBase.Scheme != "http" && publishBase.Scheme != "https") || publishBase.Host == "" {
+			return nil, fmt.Errorf("new api: Options.PublishBaseURL %q is not an absolute http(s) URL", o.PublishBaseURL)
+		}
+	}
 	s := &Server{
 		store:      o.Store,
 		platforms:  o.Platforms,
 		base:       base,
+		publish:    publishBase,
 		operator:   o.Operator,
 		log:        o.Logger,
 		now:        o.Now,

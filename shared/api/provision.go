@@ -277,9 +277,9 @@ func (s *Server) configVars(id, apiKey, publishKey string) map[string]string {
 		return def
 	}
 	return map[string]string{
-		n(addon.VarAPIURL, VarAPIURL):             s.urlWith(url.UserPassword("herokuevents", apiKey), "/v1/tenants/"+id),
-		n(addon.VarPublishURL, VarPublishURL):     s.urlWith(url.UserPassword(id, publishKey), "/publish"),
-		n(addon.VarSubscribeURL, VarSubscribeURL): s.urlWith(url.UserPassword(id, publishKey), "/subscribe"),
+		n(addon.VarAPIURL, VarAPIURL):             urlWith(s.base, url.UserPassword("herokuevents", apiKey), "/v1/tenants/"+id),
+		n(addon.VarPublishURL, VarPublishURL):     urlWith(s.publish, url.UserPassword(id, publishKey), "/publish"),
+		n(addon.VarSubscribeURL, VarSubscribeURL): urlWith(s.publish, url.UserPassword(id, publishKey), "/subscribe"),
 	}
 }
 
@@ -351,8 +351,8 @@ func (s *Server) Deprovision(ctx context.Context, id string) error {
 	return nil
 }
 
-func (s *Server) urlWith(user *url.Userinfo, path string) string {
-	u := *s.base
+func urlWith(base *url.URL, user *url.Userinfo, path string) string {
+	u := *base
 	u.User = user
 	u.Path = strings.TrimSuffix(u.Path, "/") + path
 	u.RawPath, u.RawQuery, u.Fragment = "", "", ""

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -221,6 +222,42 @@ func TestDefaultSigningSecret(t *testing.T) {
 	}
 	_, err = hex.DecodeString(api.HashKey("x"))
 	require.NoError(t, err)
+}
+
+// TestPublishBaseURL: with a publish base URL (on AWS the ingest function's
+// URL, which ends with a slash), the publish and subscribe URLs are on it and
+// the API URL stays on the base URL.
+func TestPublishBaseURL(t *testing.T) {
+	for _, tc := range []struct{ name, publishBase, wantHost string }{
+		{"function URL", "https://abcdefghij.lambda-url.us-east-1.on.aws/", "abcdefghij.lambda-url.us-east-1.on.aws"},
+		{"unset", "", "127.0.0.1:5454"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newServer(t, api.Options{
+				Store: newMemStore(), BaseURL: "http://127.0.0.1:5454", PublishBaseURL: tc.publishBase,
+				Operator: api.Operator{ID: operatorID, PasswordHash: api.HashKey(operatorPass)},
+			}, platform.Deps{})
+			req := httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/heroku/resources",
+				strings.NewReader(`{"uuid":"01234567-89ab-cdef-0123-456789abcdef","plan":"test","app":"shop-app"}`))
+			req.SetBasicAuth(operatorID, operatorPass)
+			rec := httptest.NewRecorder()
+			srv.Handler().ServeHTTP(rec, req)
+			require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+			var resp struct{ Config map[string]string }
+			require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &resp))
+			for name, path := range map[string]string{"HEROKUEVENTS_PUBLISH_URL": "/publish", "HEROKUEVENTS_SUBSCRIBE_URL": "/subscribe"} {
+				u, err := url.Parse(resp.Config[name])
+				require.NoError(t, err)
+				assert.Equal(t, tc.wantHost, u.Host, name)
+				assert.Equal(t, path, u.Path, name)
+			}
+			apiURL, err := url.Parse(resp.Config["HEROKUEVENTS_API_URL"])
+			require.NoError(t, err)
+			assert.Equal(t, "127.0.0.1:5454", apiURL.Host)
+		})
+	}
+	_, err := api.New(api.Options{Store: newMemStore(), Platforms: registry(t, newMemStore(), platform.Deps{}), BaseURL: "http://x", PublishBaseURL: "lambda-url"})
+	assert.ErrorContains(t, err, "PublishBaseURL")
 }
 
 // TestNewErrorsOnBadWiring: a missing store, missing platforms (which hold

@@ -8,6 +8,7 @@ package awsapi
 import (
 	"errors"
 	"net/http"
+	"os"
 
 	"github.com/herokuevents/herokuevents/infra/aws/awsapp"
 	"github.com/herokuevents/herokuevents/shared/api"
@@ -17,7 +18,8 @@ import (
 )
 
 // Handler is the api function's handler: the management and provisioning
-// API (PUBLIC_URL, OPERATOR_ID, OPERATOR_PASSWORD from its secret; the delivery log of
+// API (PUBLIC_URL; PUBLISH_BASE_URL, the base of the tenants' publish and
+// subscribe URLs, PUBLIC_URL when unset; OPERATOR_ID, OPERATOR_PASSWORD from its secret; the delivery log of
 // JOURNAL_TABLE, retries queued on DELIVERY_QUEUE_URL) and the operator's
 // partner API (PARTNER_QUEUE_URL).
 func Handler(a *awsapp.App) (http.Handler, error) {
@@ -30,6 +32,7 @@ func Handler(a *awsapp.App) (http.Handler, error) {
 	d := a.Platforms.Deps()
 	opts := api.Options{
 		Store: d.Store, Platforms: a.Platforms, BaseURL: lambdaio.MustEnv("PUBLIC_URL"), Operator: op, Logger: e.Logger,
+		PublishBaseURL: os.Getenv("PUBLISH_BASE_URL"), // the ingest function's URL: publish and subscribe URLs
 		Authorizations: a.Authorizations, DeadLetters: e.DeadLetters(), Recent: e.Recent(),
 		Journal: e.Journal(), Delivery: e.Queue("DELIVERY_QUEUE_URL"), // deliveries, trace, retry, health
 		Pull: e.Pull(), // the backlog of pull subscriptions
