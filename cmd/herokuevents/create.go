@@ -44,7 +44,9 @@ func newCreateCmd(name, kind string, d platform.Command) *cobra.Command {
 	bools := make([]bool, len(d.Flags))
 	var end, filter string
 	var pull bool
+	var retention string
 	var f *appFlags
+	var ord *orderFlags
 	cmd := &cobra.Command{
 		Use:     use,
 		Short:   d.Short,
@@ -58,6 +60,14 @@ func newCreateCmd(name, kind string, d platform.Command) *cobra.Command {
 			}
 			if pull {
 				body["pull"] = true
+			}
+			if retention != "" {
+				body["retention"] = retention
+			}
+			if ord != nil {
+				if err := ord.body(cmd.Flags(), body); err != nil {
+					return err
+				}
 			}
 			var raw json.RawMessage
 			if err := f.create(cmd, what+" "+args[0], name, kind+"s", body, &raw); err != nil {
@@ -88,6 +98,10 @@ func newCreateCmd(name, kind string, d platform.Command) *cobra.Command {
 	fl.BoolVarP(&asJSON, "json", "j", false, "output the created "+kind+" in json format")
 	if kind == "subscription" {
 		fl.BoolVar(&pull, "pull", false, "also keep the events for the app to GET from $HEROKUEVENTS_SUBSCRIBE_URL/NAME")
+		fl.StringVar(&retention, "retention", "", "how long the events are archived for replay (default 168h, from 1h to 720h)")
+	}
+	if kind == "publication" {
+		ord = addOrderFlags(fl, false) // ordered.go
 	}
 	aliased := map[string]bool{}
 	for _, fd := range d.Flags {

@@ -49,6 +49,7 @@ func newPublicationsUpdateCmd() *cobra.Command {
 		url, token, timeout, maxAge, rate, mode, contentType string
 		maxAttempts                                          int
 		skipHandshake                                        bool
+		ord                                                  *orderFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "publications:update PUB_NAME_OR_ID",
@@ -100,8 +101,11 @@ and removes the --rate cap.`,
 			if err := authUpdateBody(fl, body); err != nil {
 				return err
 			}
+			if err := ord.body(fl, body); err != nil {
+				return err
+			}
 			if len(body) == 0 {
-				return fmt.Errorf("nothing to change: give at least one of --url, --token, --oauth2-*, --client-cert, --timeout, --max-attempts, --max-age, --rate, --mode, --content-type")
+				return fmt.Errorf("nothing to change: give at least one of --url, --token, --oauth2-*, --client-cert, --timeout, --max-attempts, --max-age, --rate, --mode, --content-type, --ordered, --ordered-by, --on-failure")
 			}
 			if skipHandshake {
 				body["skip_handshake"] = true
@@ -128,6 +132,7 @@ and removes the --rate cap.`,
 	fl.BoolVar(&skipHandshake, "skip-handshake", false, "webhook: change the URL without the CloudEvents webhook handshake")
 	addBatchUpdateFlags(cmd)
 	addAuthUpdateFlags(fl)
+	ord = addOrderFlags(fl, true) // ordered.go
 	return cmd
 }
 

@@ -35,6 +35,8 @@ type publication struct {
 	// OAuth2 and MTLS: a webhook publication's credentials (webhookauth.go).
 	OAuth2 *oauth2Info `json:"oauth2"`
 	MTLS   *mtlsInfo   `json:"mtls"`
+	// Order: an ordered publication's key and blocked lanes (ordered.go).
+	Order *orderInfo `json:"order"`
 }
 
 // fields returns the info block of p.
@@ -49,6 +51,7 @@ func (p publication) fields() []field {
 		fields = append(fields, field{Key: "Disabled", Values: values(reason)})
 	}
 	fields = append(fields, p.authFields()...)
+	fields = append(fields, p.orderFields()...)
 	return p.Health.fields(append(fields, p.lifecycleFields()...), time.Now())
 }
 

@@ -41,6 +41,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/ingest"
 	"github.com/herokuevents/herokuevents/shared/journal"
 	"github.com/herokuevents/herokuevents/shared/mapping"
+	"github.com/herokuevents/herokuevents/shared/order/keyer"
 	"github.com/herokuevents/herokuevents/shared/name"
 	"github.com/herokuevents/herokuevents/shared/platform"
 	"github.com/herokuevents/herokuevents/shared/platform/catalog"
@@ -270,7 +271,12 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	// The data plane's sends and settlements are counted per tenant: the
 	// backlog ingest bounds.
 	waiting := &backlog.Counter{}
-	toIngest, toDelivery := waiting.Sender(ingestQ), waiting.Sender(deliveryQ)
+	orderedQ := s.queues.Queue(OrderedQueue)
+	orderedSettings, toDelivery, err := orderedLanes(waiting, deliveryQ, orderedQ) // ordered.go
+	if err != nil {
+		return nil, err
+	}
+	toIngest := waiting.Sender(ingestQ)
 	partnerQ, partnerDLQ := s.queues.Queue(PartnerQueue), s.queues.Queue(PartnerDLQ)
 	partnerSettings, err := samtemplate.Settings(herokuevents.Template, "PartnernotifyFunction")
 	if err != nil {
@@ -344,7 +350,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	// events still take the ingest queue.
 	s.replays.Store, s.replays.Route = s.cached, flt // replayed events are routed again by the filter
 	direct := routeAtIngest{filter: flt, ingest: toIngest, dlq: countingDLQ{ingestDLQ, s.metrics.Role("filter")}, settings: filterSettings}
-	ing, err := ingest.New(ingest.Options{Store: s.cached, Ingest: direct, Delivery: toDelivery, Logger: o.Logger, Metrics: s.metrics.Role("ingest"), Journal: s.journalWriter(),
+	ing, err := ingest.New(ingest.Options{Store: s.cached, Ingest: direct, Delivery: toDelivery, Keys: &keyer.Keyer{}, Logger: o.Logger, Metrics: s.metrics.Role("ingest"), Journal: s.journalWriter(),
 		Backlog: waiting, MaxBacklog: max(o.MaxBacklog, 0), Dedup: s.dedup, DedupWindow: o.DedupWindow})
 	if err != nil {
 		return nil, err
@@ -391,6 +397,9 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	})
 	s.goRun(func() error {
 		return deliveryQ.Consume(runCtx, waiting.Handler(dlv), deliverSettings, waiting.Leaving(countingDLQ{deliveryDLQ, s.metrics.Role("deliver")}))
+	})
+	s.goRun(func() error {
+		return orderedQ.Consume(runCtx, waiting.Handler(dlv), orderedSettings, waiting.Leaving(countingDLQ{deliveryDLQ, s.metrics.Role("deliver")}))
 	})
 	s.goRun(func() error {
 		return partnerQ.Consume(runCtx, notifier, partnerSettings, countingDLQ{partnerDLQ, s.metrics.Role("partnernotify")})
@@ -528,7 +537,7 @@ func (s *Server) Queue(name string) *sqlitequeue.Queue { return s.queues.Queue(n
 // the backlog gauge of GET /metrics.
 func (s *Server) queueDepths(ctx context.Context) (map[string]float64, error) {
 	out := map[string]float64{}
-	for _, name := range []string{IngestQueue, IngestQueue + "-dlq", DeliveryQueue, DeliveryQueue + "-dlq", PartnerQueue, PartnerDLQ} {
+	for _, name := range []string{IngestQueue, IngestQueue + "-dlq", DeliveryQueue, DeliveryQueue + "-dlq", OrderedQueue, PartnerQueue, PartnerDLQ} {
 		n, err := s.queues.Queue(name).Len(ctx)
 		if err != nil {
 			return nil, err

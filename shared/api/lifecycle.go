@@ -91,6 +91,7 @@ type delivery struct {
 	timeout *time.Duration
 	retry   func(*config.RetryPolicy)
 	rate    *float64
+	order   platform.OrderFields // checked when applied (order.go)
 }
 
 func parseDelivery(body []byte) (delivery, error) {
@@ -141,6 +142,10 @@ func parseDelivery(body []byte) (delivery, error) {
 		d.rate = req.Rate
 		d.fields = append(d.fields, "rate")
 	}
+	if _, _, err := changeOrder(req.OrderFields, nil); err != nil && (req.Ordered != nil || req.OrderedBy != nil) {
+		return d, err
+	}
+	d.order = req.OrderFields
 	return d, nil
 }
 
@@ -158,7 +163,7 @@ func optionalDuration(field, raw string, lo, hi time.Duration) (time.Duration, e
 	return d, nil
 }
 
-func (d delivery) apply(p *config.Publication) {
+func (d delivery) apply(p *config.Publication) error {
 	if d.timeout != nil {
 		p.Timeout = *d.timeout
 	}
@@ -168,6 +173,17 @@ func (d delivery) apply(p *config.Publication) {
 	if d.rate != nil {
 		p.Rate = *d.rate
 	}
+	o, changed, err := changeOrder(d.order, p.Order)
+	if err != nil {
+		return err
+	}
+	if changed {
+		p.Order = o
+		if o == nil {
+			p.Blocked = nil
+		}
+	}
+	return nil
 }
 
 // updatePublication changes a publication: its platform's parameters
@@ -189,7 +205,9 @@ func (s *Server) updatePublication(ctx context.Context, t config.Tenant, r *http
 		}
 		// The identity is the api's, whatever the platform returned.
 		updated.ID, updated.Name, updated.Platform, updated.Created = p.ID, p.Name, p.Platform, p.Created
-		d.apply(&updated)
+		if err := d.apply(&updated); err != nil {
+			return err
+		}
 		*p, extra = updated, x
 		return nil
 	})

@@ -120,6 +120,8 @@ type publicationView struct {
 	// their secrets (webhookauth.go).
 	OAuth2 *oauth2View `json:"oauth2,omitempty"`
 	MTLS   *mtlsView   `json:"mtls,omitempty"`
+	// Order is an ordered publication's key and blocked lanes (order.go).
+	Order *orderView `json:"order,omitempty"`
 }
 
 type streamView struct {
@@ -203,6 +205,7 @@ func (g graph) publication(pub config.Publication) publicationView {
 		Paused: pub.Paused, PausedAt: pub.PausedAt, Delivery: deliveryOf(pub),
 		PreviousSecretUntil: previousSecretUntil(pub, time.Now()),
 		OAuth2:              oauth2Of(pub), MTLS: mtlsOf(pub),
+		Order:               orderOf(pub),
 	}
 	for _, st := range g.streams {
 		sub, ok := g.subByID[st.Subscription]
@@ -517,6 +520,10 @@ func (s *Server) createPublication(ctx context.Context, t config.Tenant, r *http
 	if filter != nil && source == "" {
 		return 0, nil, Invalid("filter can only be set together with source.")
 	}
+	ord, _, err := changeOrder(common.OrderFields, nil) // order.go
+	if err != nil {
+		return 0, nil, err
+	}
 	var sub config.Subscription
 	if source != "" {
 		r, err := s.findSubscription(ctx, t.ID, source)
@@ -530,6 +537,7 @@ func (s *Server) createPublication(ctx context.Context, t config.Tenant, r *http
 		return 0, nil, err
 	}
 	pub.ID, pub.Name, pub.Platform, pub.Created = uuid.NewString(), common.Name, platform, s.timestamp()
+	pub.Order = ord
 	it := config.Item{Tenant: t.ID, Kind: config.KindPublication, ID: pub.ID, Name: pub.Name}
 	if err := insert(ctx, s, publications, it, pub, platform); err != nil {
 		return 0, nil, err

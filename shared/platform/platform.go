@@ -283,6 +283,18 @@ type PublicationFields struct {
 	Source *string `json:"source"`
 	// Filter is the Bloblang filter of that link; only with Source.
 	Filter *string `json:"filter"`
+	OrderFields
+}
+
+// OrderFields make a publication ordered (config.Order), at create and
+// update: Ordered true (or an OrderedBy) delivers its events one at a
+// time per key in publish order; OrderedBy is the Bloblang expression of
+// the key ("" the default); OnFailure is "skip" or "block". An update's
+// Ordered false makes it unordered again.
+type OrderFields struct {
+	Ordered   *bool   `json:"ordered"`
+	OrderedBy *string `json:"ordered_by"`
+	OnFailure *string `json:"on_failure"`
 }
 
 // UpdateFields are the fields every publication update body may carry
@@ -299,6 +311,7 @@ type UpdateFields struct {
 	MaxAge *string `json:"max_age"`
 	// Rate caps deliveries in events per second (0: no cap).
 	Rate *float64 `json:"rate"`
+	OrderFields
 }
 
 // MaxTimeout is the longest delivery timeout a publication may set
