@@ -328,29 +328,40 @@ func newDestroyCmd(use, short, kind, collection string) *cobra.Command {
 func newSubscriptionsUpdateCmd() *cobra.Command {
 	var f *appFlags
 	var pull bool
+	var retention string
 	cmd := &cobra.Command{
 		Use:   "subscriptions:update SUB_NAME_OR_ID",
-		Short: "Change a subscription: whether its events are kept for pulling",
+		Short: "Change a subscription: whether its events are kept for pulling, how long they are archived",
 		Long: `Change a subscription. --pull keeps every event of the subscription (beside its streams) for the app
-to GET from $HEROKUEVENTS_SUBSCRIBE_URL/<name>; --pull=false stops, and drops what was kept.`,
+to GET from $HEROKUEVENTS_SUBSCRIBE_URL/<name>; --pull=false stops, and drops what was kept.
+--retention sets how long its accepted events are archived for replay (default 168h).`,
 		Example: `  herokuevents subscriptions:update orders --pull -a my-app
+  herokuevents subscriptions:update orders --retention 72h -a my-app
   curl -s "$HEROKUEVENTS_SUBSCRIBE_URL/orders"                    # one event, or an empty body
   curl -s "$HEROKUEVENTS_SUBSCRIBE_URL/orders?max=10&wait=20s"    # a batch, leased until acknowledged`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if !cmd.Flags().Changed("pull") {
-				return fmt.Errorf("nothing to change: give --pull (or --pull=false)")
+			body := map[string]any{}
+			if cmd.Flags().Changed("pull") {
+				body["pull"] = pull
+			}
+			if retention != "" {
+				body["retention"] = retention
+			}
+			if len(body) == 0 {
+				return fmt.Errorf("nothing to change: give --pull (or --pull=false) or --retention")
 			}
 			c, err := f.connect(cmd.Context())
 			if err != nil {
 				return err
 			}
 			return action(cmd.ErrOrStderr(), "Updating subscription "+args[0], func() error {
-				return c.call(cmd.Context(), http.MethodPatch, c.path("subscriptions", args[0]), map[string]any{"pull": pull}, nil)
+				return c.call(cmd.Context(), http.MethodPatch, c.path("subscriptions", args[0]), body, nil)
 			})
 		},
 	}
 	f = addAppFlags(cmd)
 	cmd.Flags().BoolVar(&pull, "pull", false, "keep the events for GET $HEROKUEVENTS_SUBSCRIBE_URL/<name> (--pull=false: stop and drop them)")
+	cmd.Flags().StringVar(&retention, "retention", "", "how long the events are archived for replay (1h to 720h)")
 	return cmd
 }
