@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -93,4 +95,25 @@ func TestBlackBoxPublishExactlyOnceAcrossKill9(t *testing.T) {
 	hook.waitFor(t, last)
 	time.Sleep(time.Second)
 	assert.Equal(t, 3, hook.deliveries(), "each keyed event once, and the last one")
+}
+
+// TestServeRefusesABadDedupWindow: --dedup-window must be a positive
+// duration; serve says so and exits 1 before touching the data dir.
+func TestServeRefusesABadDedupWindow(t *testing.T) {
+	bin, err := binary()
+	require.NoError(t, err)
+	for _, v := range []string{"0", "-1h", "soon"} {
+		t.Run(v, func(t *testing.T) {
+			dir := t.TempDir()
+			cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data-dir", dir, "--dedup-window="+v)
+			out, err := cmd.CombinedOutput()
+			var ee *exec.ExitError
+			require.ErrorAs(t, err, &ee, "%s", out)
+			assert.Equal(t, 1, ee.ExitCode())
+			assert.Contains(t, string(out), "dedup-window")
+			entries, err := os.ReadDir(dir)
+			require.NoError(t, err)
+			assert.Empty(t, entries, "nothing made in the data dir")
+		})
+	}
 }

@@ -3,6 +3,7 @@ package sqlitededup_test
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -79,4 +80,23 @@ func TestPrune(t *testing.T) {
 	n, err = s.Prune(t.Context())
 	require.NoError(t, err)
 	assert.Zero(t, n, "the claim pruned the expired key already")
+}
+
+// BenchmarkClaimConfirm: what a keyed publish adds in the embedded mode
+// (two synchronous=FULL commits).
+func BenchmarkClaimConfirm(b *testing.B) {
+	s, err := sqlitededup.Open(filepath.Join(b.TempDir(), "dedup.db"), nil)
+	require.NoError(b, err)
+	defer s.Close()
+	i := 0
+	for b.Loop() {
+		k := dedup.Key("pub", dedup.KindHeader, strconv.Itoa(i))
+		i++
+		if _, err := s.Claim(b.Context(), "t", k, "ev", time.Hour); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Confirm(b.Context(), "t", k, "ev"); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
