@@ -8,17 +8,22 @@ import (
 
 	"github.com/herokuevents/herokuevents"
 	"github.com/herokuevents/herokuevents/infra/aws/awsenv"
+	"github.com/herokuevents/herokuevents/infra/aws/dynamoarchive"
 	"github.com/herokuevents/herokuevents/infra/samtemplate"
+	"github.com/herokuevents/herokuevents/shared/archive"
 	"github.com/herokuevents/herokuevents/shared/filter"
 	"github.com/herokuevents/herokuevents/shared/journal"
 	"github.com/herokuevents/herokuevents/shared/lambdaio"
 	"github.com/herokuevents/herokuevents/shared/recent"
+	"github.com/herokuevents/herokuevents/shared/replay"
 )
 
 func main() {
 	env := awsenv.MustLoad(context.Background(), "filter")
 	kept := recent.NewWriter(env.Recent(), recent.WriterOptions{Logger: env.Logger}) // for streams:test
 	log := env.JournalWriter()                                                       // the delivery log
+	archiveStore := dynamoarchive.FromConfig(env.AWS, lambdaio.MustEnv("ARCHIVE_TABLE"))
+	archived := archive.NewWriter(archiveStore, archive.WriterOptions{Logger: env.Logger}) // for replay
 	h, err := filter.New(filter.Options{
 		Store:    env.DataStore(),
 		Delivery: env.DeliveryQueue(),
@@ -27,9 +32,14 @@ func main() {
 		Recent:   kept,
 		Journal:  log,
 		Pull:     env.Pull(), // pull subscriptions keep every event
+		Archive:  archived,
 	})
 	env.Check("filter", err)
+	// Replays run here, a step per message of the ingest queue, each
+	// queueing the next (shared/replay).
+	runner := &replay.Runner{Store: env.Store(), Archive: archiveStore, Route: h, Logger: env.Logger}
+	steps := replay.Steps(archive.FlushAfter(h, archived, 2*time.Second), runner, replay.QueueKicker{Queue: env.Queue("INGEST_QUEUE_URL")})
 	settings, err := samtemplate.Settings(herokuevents.Template, "FilterFunction") // the batch numbers SAM deploys
 	env.Check("template.yaml", err)
-	lambdaio.StartSQS(journal.FlushBatches(recent.FlushAfter(h, kept, 2*time.Second), log), settings, env.Queue("INGEST_DLQ_URL"), lambdaio.WithMetrics(env.Metrics))
+	lambdaio.StartSQS(journal.FlushBatches(recent.FlushAfter(steps, kept, 2*time.Second), log), settings, env.Queue("INGEST_DLQ_URL"), lambdaio.WithMetrics(env.Metrics))
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/lambdaio"
 	"github.com/herokuevents/herokuevents/shared/operator"
 	"github.com/herokuevents/herokuevents/shared/partner"
+	"github.com/herokuevents/herokuevents/shared/replay"
 )
 
 // Handler is the api function's handler: the management and provisioning
@@ -36,6 +37,8 @@ func Handler(a *awsapp.App) (http.Handler, error) {
 		Authorizations: a.Authorizations, DeadLetters: e.DeadLetters(), Recent: e.Recent(),
 		Journal: e.Journal(), Delivery: e.Queue("DELIVERY_QUEUE_URL"), // deliveries, trace, retry, health
 		Pull: e.Pull(), // the backlog of pull subscriptions
+		// a replay's steps run in the filter function, fed by the ingest queue
+		Replays: replay.QueueKicker{Queue: e.Queue("INGEST_QUEUE_URL")},
 	}
 	if err := herokuOptions(a, a.Getenv, &opts); err != nil { // the Platform API for Partners, tenant forgetting (heroku.go)
 		return nil, err

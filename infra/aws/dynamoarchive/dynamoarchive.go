@@ -94,6 +94,13 @@ func New(client *dynamodb.Client, table string, l archive.Limits) *Store {
 	return &Store{client: client, table: table, limits: l.WithDefaults(), now: time.Now}
 }
 
+// FromConfig returns a store on table with the default limits, its client
+// made from cfg: the filter function's archive (ARCHIVE_TABLE). Only the
+// functions that archive or replay link this driver.
+func FromConfig(cfg aws.Config, table string) *Store {
+	return New(dynamodb.NewFromConfig(cfg), table, archive.Limits{})
+}
+
 // TableInput is the table's schema: keys PK/SK (strings), on-demand
 // billing. template.yaml declares the same, with TTL on Expires.
 func TableInput(table string) *dynamodb.CreateTableInput {
