@@ -256,6 +256,64 @@ func TestTemplateHTTPRoutes(t *testing.T) {
 	}
 }
 
+// TestTemplateIngestFunctionURL: the tenants' publish and subscribe URLs
+// are on the ingest function's own URL (no API Gateway request per
+// publish), open to anyone because ingest authenticates every request
+// itself, and the stack outputs it.
+func TestTemplateIngestFunctionURL(t *testing.T) {
+	var tpl struct {
+		Resources map[string]struct {
+			Type     string         `yaml:"Type"`
+			Metadata map[string]any `yaml:"Metadata"`
+			Props    struct {
+				TargetFunctionArn     string `yaml:"TargetFunctionArn"`
+				AuthType              string `yaml:"AuthType"`
+				Action                string `yaml:"Action"`
+				FunctionName          string `yaml:"FunctionName"`
+				Principal             string `yaml:"Principal"`
+				FunctionURLAuthType   string `yaml:"FunctionUrlAuthType"`
+				InvokedViaFunctionURL bool   `yaml:"InvokedViaFunctionUrl"`
+				Environment           struct {
+					Variables map[string]any `yaml:"Variables"`
+				} `yaml:"Environment"`
+			} `yaml:"Properties"`
+		} `yaml:"Resources"`
+		Outputs map[string]struct {
+			Value string `yaml:"Value"`
+		} `yaml:"Outputs"`
+	}
+	require.NoError(t, yaml.Unmarshal(herokuevents.Template, &tpl))
+	var urls []string
+	actions := map[string]bool{}
+	for id, r := range tpl.Resources {
+		switch {
+		case r.Type == "AWS::Lambda::Url":
+			urls = append(urls, id)
+			assert.Equal(t, "IngestFunction.Arn", r.Props.TargetFunctionArn)
+			assert.Equal(t, "NONE", r.Props.AuthType, "ingest checks the publish key itself")
+			skip, _ := r.Metadata["checkov"].(map[string]any)["skip"].([]any)
+			require.Len(t, skip, 1, "the checkov skip of AuthType NONE, with its reason")
+			assert.Equal(t, "CKV_AWS_258", skip[0].(map[string]any)["id"])
+			assert.NotEmpty(t, skip[0].(map[string]any)["comment"])
+		case r.Type == "AWS::Lambda::Permission" && r.Props.Principal == "*":
+			assert.Equal(t, "IngestFunction", r.Props.FunctionName, "%s: only ingest is open to anyone", id)
+			switch r.Props.Action {
+			case "lambda:InvokeFunctionUrl":
+				assert.Equal(t, "NONE", r.Props.FunctionURLAuthType, id)
+			case "lambda:InvokeFunction":
+				assert.True(t, r.Props.InvokedViaFunctionURL, "%s: through the function URL only", id)
+			}
+			actions[r.Props.Action] = true
+		}
+	}
+	require.Equal(t, []string{"IngestFunctionUrl"}, urls)
+	assert.Equal(t, map[string]bool{"lambda:InvokeFunctionUrl": true, "lambda:InvokeFunction": true}, actions,
+		"a function URL with AuthType NONE needs both permissions")
+	assert.Equal(t, "IngestFunctionUrl.FunctionUrl", tpl.Resources["ApiFunction"].Props.Environment.Variables["PUBLISH_BASE_URL"],
+		"the api hands out publish and subscribe URLs on the function URL")
+	assert.Equal(t, "IngestFunctionUrl.FunctionUrl", tpl.Outputs["PublishUrl"].Value)
+}
+
 func TestTemplateSQSEvents(t *testing.T) {
 	tpl := readTemplate(t)
 	n := 0

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -64,11 +65,20 @@ func TestSampleEvents(t *testing.T) {
 			raw, err := os.ReadFile(file)
 			require.NoError(t, err)
 			in, err := decode(strict(raw))
+			if strings.Contains(name, "-function-url") && err == nil {
+				// The function's own URL, not the HTTP API: what lambdaio.HTTP
+				// decodes (strictly, above) is a function URL request too.
+				// aws-lambda-go's type lacks routeKey and stage, which Lambda
+				// sends ($default).
+				in, err = decodeAs[events.LambdaFunctionURLRequest](json.NewDecoder(bytes.NewReader(raw)))
+			}
 			require.NoError(t, err, "decode %s as the input of %s", name, fn)
 
 			switch v := in.(type) {
 			case events.APIGatewayV2HTTPRequest:
 				checkHTTPSample(t, v)
+			case events.LambdaFunctionURLRequest:
+				checkFunctionURLSample(t, v, raw)
 			case events.SQSEvent:
 				checkSQSSample(t, fn, strings.Contains(name, "-poison"), v)
 			case events.EventBridgeEvent:
@@ -100,6 +110,26 @@ func checkHTTPSample(t *testing.T, in events.APIGatewayV2HTTPRequest) {
 	assert.Equal(t, in.RequestContext.HTTP.Method, got.Method)
 	assert.Equal(t, in.RawPath, got.Path)
 	assert.True(t, got.Auth != "" || len(in.Cookies) > 0, "samples are authenticated (a bearer token, or the dashboard's session cookie)")
+}
+
+// checkFunctionURLSample runs the raw request through the HTTP adapter as
+// the Lambda runtime does (JSON in, JSON out) and reads the answer as a
+// function URL response.
+func checkFunctionURLSample(t *testing.T, in events.LambdaFunctionURLRequest, raw []byte) {
+	t.Helper()
+	assert.Equal(t, "2.0", in.Version)
+	assert.Contains(t, in.RequestContext.DomainName, ".lambda-url.", "a function URL's host")
+	out, err := lambda.NewHandler(HTTP(http.HandlerFunc(echo))).Invoke(t.Context(), raw)
+	require.NoError(t, err)
+	var resp events.LambdaFunctionURLResponse
+	require.NoError(t, json.Unmarshal(out, &resp))
+	require.Equal(t, http.StatusOK, resp.StatusCode, resp.Body)
+	var got seen
+	require.NoError(t, json.Unmarshal([]byte(resp.Body), &got))
+	assert.Equal(t, in.RequestContext.HTTP.Method, got.Method)
+	assert.Equal(t, in.RawPath, got.Path)
+	assert.Equal(t, in.RequestContext.DomainName, got.Host)
+	assert.NotEmpty(t, got.Auth, "samples are authenticated")
 }
 
 // checkSQSSample decodes the bodies into the message type of the queue:

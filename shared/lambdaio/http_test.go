@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -224,4 +225,43 @@ func TestHTTPMalformedRequest(t *testing.T) {
 			assert.False(t, called)
 		})
 	}
+}
+
+// TestHTTPFunctionURL: a Lambda function URL sends the payload format 2.0
+// request of an HTTP API (route key $default, no path parameters) and reads
+// the same response, so HTTP serves both; through the runtime's JSON.
+func TestHTTPFunctionURL(t *testing.T) {
+	in := events.LambdaFunctionURLRequest{
+		Version: "2.0", RawPath: "/publish/orders", RawQueryString: "a=1",
+		Cookies: []string{"c=1"},
+		Headers: map[string]string{"content-type": "application/json", "authorization": "Basic dTpw"},
+		RequestContext: events.LambdaFunctionURLRequestContext{
+			DomainName: "abc.lambda-url.us-east-1.on.aws", RequestID: "req-1",
+			HTTP: events.LambdaFunctionURLRequestContextHTTPDescription{Method: "POST", Path: "/publish/orders", SourceIP: "203.0.113.9"},
+		},
+		Body: base64.StdEncoding.EncodeToString([]byte(`{"n":1}`)), IsBase64Encoded: true,
+	}
+	raw, err := json.Marshal(in)
+	require.NoError(t, err)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user, pass, ok := r.BasicAuth()
+		b, _ := io.ReadAll(r.Body)
+		assert.True(t, ok && user == "u" && pass == "p")
+		assert.Equal(t, "https://abc.lambda-url.us-east-1.on.aws/publish/orders?a=1", r.URL.String())
+		assert.Equal(t, "c=1", r.Header.Get("Cookie"))
+		assert.Equal(t, "203.0.113.9", r.RemoteAddr)
+		http.SetCookie(w, &http.Cookie{Name: "s", Value: "v"})
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusAccepted)
+		_, _ = w.Write(append([]byte(`{"got":`), append(b, '}')...))
+	})
+	out, err := lambda.NewHandler(HTTP(h)).Invoke(t.Context(), raw)
+	require.NoError(t, err)
+	var resp events.LambdaFunctionURLResponse
+	require.NoError(t, json.Unmarshal(out, &resp))
+	assert.Equal(t, http.StatusAccepted, resp.StatusCode)
+	assert.Equal(t, "application/json", resp.Headers["Content-Type"])
+	assert.Equal(t, []string{"s=v"}, resp.Cookies)
+	assert.False(t, resp.IsBase64Encoded)
+	assert.JSONEq(t, `{"got":{"n":1}}`, resp.Body)
 }

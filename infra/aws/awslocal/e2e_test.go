@@ -3,7 +3,9 @@ package awslocal_test
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,7 +33,12 @@ func TestWalkingSkeleton(t *testing.T) {
 
 	tn := st.Provision(t, "my-app")
 	require.NotEmpty(t, tn.ID)
-	require.Contains(t, tn.Config["HEROKUEVENTS_PUBLISH_URL"], st.URL[len("http://"):], "config vars point at the stack's HTTP API")
+	require.Contains(t, tn.Config["HEROKUEVENTS_API_URL"], st.URL[len("http://"):], "the API URL is the stack's HTTP API")
+	ingestURL := st.FunctionURL("IngestFunctionUrl")
+	require.NotEmpty(t, ingestURL)
+	require.Contains(t, tn.Config["HEROKUEVENTS_PUBLISH_URL"], strings.TrimSuffix(ingestURL[len("http://"):], "/"),
+		"the publish URL is the ingest function's URL: Publish goes through it")
+	require.Contains(t, tn.Config["HEROKUEVENTS_SUBSCRIBE_URL"], strings.TrimSuffix(ingestURL[len("http://"):], "/"))
 
 	tn.MustCall(t, http.StatusCreated, "POST", "/platforms/webhook/subscriptions", map[string]any{"name": "inbound"}, nil)
 	var pub struct {
@@ -45,8 +52,16 @@ func TestWalkingSkeleton(t *testing.T) {
 		map[string]any{"source": "inbound", "target": "systemStatus", "filter": dropFilter}, nil)
 
 	const body = `{"Context__c":{"string":"subscription"},"CreatedById":"005Ws000001eUtGIAU","CreatedDate":1733842936}`
-	kept := tn.Publish(t, "inbound", body)
-	dropped := tn.Publish(t, "inbound", `{"Context__c":{"string":"drop"}}`)
+	kept := tn.Publish(t, "inbound", body) // through the function URL
+	// publish URLs issued before the function URL, on the HTTP API, still work
+	pubURL, err := url.Parse(tn.Config["HEROKUEVENTS_PUBLISH_URL"])
+	require.NoError(t, err)
+	pass, _ := pubURL.User.Password()
+	var acc struct{ ID string }
+	status, raw := st.Do(t, http.MethodPost, "/publish/inbound", func(r *http.Request) { r.SetBasicAuth(pubURL.User.Username(), pass) },
+		`{"Context__c":{"string":"drop"}}`, &acc)
+	require.Equal(t, http.StatusAccepted, status, "%s", raw)
+	dropped := acc.ID
 
 	got := hook.Wait(t, kept, 1, 30*time.Second)[0]
 	var ce map[string]json.RawMessage

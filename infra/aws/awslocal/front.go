@@ -235,7 +235,11 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		gatewayError(w, http.StatusNotFound, "Not Found")
 		return
 	}
-	rt := f.routes[best]
+	f.serve(w, r, f.routes[best], params)
+}
+
+// serve invokes rt's function with r as a payload format 2.0 event.
+func (f *front) serve(w http.ResponseWriter, r *http.Request, rt Route, params map[string]string) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 10<<20))
 	if err != nil {
 		gatewayError(w, http.StatusRequestEntityTooLarge, "Request Entity Too Large")
@@ -384,4 +388,18 @@ func writeResponse(w http.ResponseWriter, payload []byte) {
 	w.Header().Del("Content-Length")
 	w.WriteHeader(resp.StatusCode)
 	_, _ = w.Write(body)
+}
+
+// functionURL is a Lambda function URL (AWS::Lambda::Url): every request,
+// whatever its method and path, invokes the function with a payload format
+// 2.0 event whose route key is $default and that has no path parameters,
+// as Lambda sends it.
+type functionURL struct {
+	front    *front
+	function string
+	timeout  time.Duration
+}
+
+func (u functionURL) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	u.front.serve(w, r, Route{Key: "$default", Function: u.function, Timeout: u.timeout}, nil)
 }

@@ -100,6 +100,7 @@ type Stack struct {
 	env      map[string]map[string]string
 	fns      map[string]*Emulator
 	front    *httptest.Server
+	urls     map[string]*httptest.Server // AWS::Lambda::Url resources by logical id
 	sqs      *sqs.Client
 	pollers  []*poller
 	stop     context.CancelFunc
@@ -170,6 +171,9 @@ func Deploy(ctx context.Context, o Options) (_ *Stack, err error) {
 	})
 	s.front.Start()
 	s.URL = s.front.URL
+	if err := s.startFunctionURLs(o.Log); err != nil {
+		return nil, err
+	}
 
 	s.Params = map[string]string{}
 	for name, p := range tpl.Parameters {
@@ -301,6 +305,52 @@ func (s *Stack) processEnv(fn samtemplate.Function, vars map[string]string) map[
 // endpoint (AWS_ENDPOINT_URL) with test credentials. Known for every
 // function of the template, running or not.
 func (s *Stack) Env(id string) map[string]string { return maps.Clone(s.env[id]) }
+
+// typeFunctionURL is a Lambda function URL: each is served on a port of
+// its own (Stack.FunctionURL).
+const typeFunctionURL = "AWS::Lambda::Url"
+
+// startFunctionURLs serves each AWS::Lambda::Url of the template on a
+// loopback port of its own, invoking its target function.
+func (s *Stack) startFunctionURLs(log io.Writer) error {
+	s.urls = map[string]*httptest.Server{}
+	for _, id := range slices.Sorted(maps.Keys(s.Template.Resources)) {
+		res := s.Template.Resources[id]
+		if res.Type != typeFunctionURL {
+			continue
+		}
+		target := res.Properties["TargetFunctionArn"]
+		fnID, ok := "", false
+		switch v := target.(type) {
+		case map[string]any:
+			if ga, _ := v["Fn::GetAtt"].([]any); len(ga) == 2 && ga[1] == "Arn" {
+				fnID, ok = ga[0].(string)
+			} else {
+				fnID, ok = v["Ref"].(string)
+			}
+		}
+		fn, err := s.Template.Function(fnID)
+		if !ok || err != nil {
+			return fmt.Errorf("function URL %s: TargetFunctionArn %v: want !GetAtt <Function>.Arn: %w", id, target, ErrUnsupported)
+		}
+		if auth, _ := res.Properties["AuthType"].(string); auth != "NONE" {
+			return fmt.Errorf("function URL %s: AuthType %q: %w (only NONE)", id, auth, ErrUnsupported)
+		}
+		f := &front{invoke: s.Invoke, log: slog.New(slog.NewTextHandler(logOrDiscard(log), nil))}
+		s.urls[id] = httptest.NewServer(functionURL{front: f, function: fn.ID, timeout: fn.Timeout})
+	}
+	return nil
+}
+
+// FunctionURL returns the URL of the AWS::Lambda::Url resource id (what
+// !GetAtt id.FunctionUrl gives: http://127.0.0.1:port/, with the trailing
+// slash Lambda's URLs have), "" when the template has none of that id.
+func (s *Stack) FunctionURL(id string) string {
+	if u, ok := s.urls[id]; ok {
+		return u.URL + "/"
+	}
+	return ""
+}
 
 // Ref returns what !Ref logical gives in this stack (queue URL, table
 // name, key id, parameter value...), "" when unknown.
@@ -542,6 +592,9 @@ func (s *Stack) Close() error {
 	if s.front != nil {
 		s.front.Close()
 	}
+	for _, u := range s.urls {
+		u.Close()
+	}
 	var errs []error
 	for _, em := range s.fns {
 		errs = append(errs, em.Close())
@@ -576,6 +629,8 @@ func (s *Stack) provision(ctx context.Context) error {
 		case samtemplate.TypeFunction:
 			r.refs[id] = name
 			r.attrs[id]["Arn"] = fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", region, account, name)
+		case typeFunctionURL:
+			r.attrs[id]["FunctionUrl"] = s.urls[id].URL + "/" // as Lambda gives it
 		case "AWS::ApiGatewayV2::Api":
 			r.refs[id] = apiID
 			r.attrs[id]["ApiEndpoint"] = s.URL
