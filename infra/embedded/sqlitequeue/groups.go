@@ -49,33 +49,40 @@ func (q *Queue) waiting(ctx context.Context, c *wconn, group string) (bool, erro
 }
 
 // delete deletes the messages of ids (a JSON array) and makes the next
-// message of each of their groups visible. Run inside the writer.
-func (q *Queue) delete(ctx context.Context, c *wconn, ids string) error {
+// message of each of their groups visible; it reports whether it made one
+// visible (the caller wakes the consumers once committed). Run inside the
+// writer.
+func (q *Queue) delete(ctx context.Context, c *wconn, ids string) (bool, error) {
 	rows, err := c.QueryContext(ctx, deleteSQL, q.name, ids)
 	if err != nil {
-		return err
+		return false, err
 	}
 	var groups []string
 	for rows.Next() {
 		var g string
 		if err := rows.Scan(&g); err != nil {
 			rows.Close()
-			return err
+			return false, err
 		}
 		if g != "" {
 			groups = append(groups, g)
 		}
 	}
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return err
+		return false, err
 	}
 	now := nowMicro()
+	unparked := false
 	for _, g := range groups {
-		if _, err := c.ExecContext(ctx, unparkSQL, now, q.name, g, int64(parked)); err != nil {
-			return err
+		r, err := c.ExecContext(ctx, unparkSQL, now, q.name, g, int64(parked))
+		if err != nil {
+			return false, err
+		}
+		if n, err := r.RowsAffected(); err == nil && n > 0 {
+			unparked = true
 		}
 	}
-	return nil
+	return unparked, nil
 }
 
 // ChangeVisibility makes a received message visible again d from now

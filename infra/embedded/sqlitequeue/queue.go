@@ -202,9 +202,11 @@ func (q *Queue) settle(ctx context.Context, done, failed []string) error {
 	if err != nil {
 		return fmt.Errorf("mark failures of %s: %w", q.name, err)
 	}
+	unparked := false
 	err = q.db.exec(ctx, func(ctx context.Context, c *wconn) error {
 		if len(done) > 0 {
-			if err := q.delete(ctx, c, del); err != nil {
+			var err error
+			if unparked, err = q.delete(ctx, c, del); err != nil {
 				return err
 			}
 		}
@@ -217,6 +219,9 @@ func (q *Queue) settle(ctx context.Context, done, failed []string) error {
 	})
 	if err != nil {
 		return fmt.Errorf("delete %d messages from %s (%d failed): %w", len(done), q.name, len(failed), err)
+	}
+	if unparked {
+		q.notify() // the next message of a group is visible
 	}
 	return nil
 }
