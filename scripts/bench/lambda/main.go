@@ -27,6 +27,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -53,6 +54,7 @@ const (
 	httpAPIPerRequest   = 1.00 / 1e6   // API Gateway HTTP API, first 300 million requests/month
 	sqsPerRequest       = 0.40 / 1e6   // SQS standard queue requests (per 64 KB chunk)
 	dynamoPerRRU        = 0.125 / 1e6  // DynamoDB on-demand read request units
+	dynamoPerWRU        = 0.625 / 1e6  // DynamoDB on-demand write request units
 	eventBridgePerEvent = 1.00 / 1e6   // EventBridge custom events (PutEvents, per 64 KB chunk)
 	apiDestPerCall      = 0.20 / 1e6   // EventBridge API destinations invocations
 )
@@ -80,7 +82,10 @@ type result struct {
 	size     map[string]int64
 	inits    []time.Duration
 	warm     []time.Duration
+	warmAPI  []time.Duration // ingest: the same publish through the HTTP API
 	records  int
+	written  map[string]float64 // DynamoDB write units by table (metered)
+	metered  float64            // events the metered invocations handled
 	memoryMB int
 	what     string
 }
@@ -118,8 +123,14 @@ func run(ctx context.Context, cold, warm int, rate float64, ttl time.Duration, r
 		return err
 	}
 	defer moto.Close()
+	m, err := newMeter(moto.URL)
+	if err != nil {
+		return err
+	}
+	front := httptest.NewServer(m)
+	defer front.Close()
 	st, err := awslocal.Deploy(ctx, awslocal.Options{
-		Endpoint: moto.URL, Binaries: host, NoPollers: true, RIELogLevel: "info",
+		Endpoint: front.URL, Binaries: host, NoPollers: true, RIELogLevel: "info",
 		// a 1s generator then emits ~10 events per tick
 		FunctionEnv: map[string]map[string]string{"GenerateFunction": {"TICK_WINDOW": tickWindow.String()}},
 	})
@@ -176,7 +187,8 @@ func run(ctx context.Context, cold, warm int, rate float64, ttl time.Duration, r
 	}
 
 	fmt.Fprintf(os.Stderr, "warm batches (%d per function)...\n", warm)
-	w := &world{st: st, ctx: ctx}
+	m.tables(st)
+	w := &world{st: st, ctx: ctx, meter: m}
 	if err := w.setup(); err != nil {
 		return err
 	}
@@ -260,11 +272,11 @@ func printCost(out io.Writer, rs map[string]*result, rate float64, ttl time.Dura
 	}{
 		{"Lambda compute (arm64)", fmt.Sprintf("%.0f GB-s at $%.10f", lambdaGBs, lambdaARMPerGBs), lambdaGBs * lambdaARMPerGBs},
 		{"Lambda requests", fmt.Sprintf("%.2f M invocations at $0.20/M", lambdaReq/1e6), lambdaReq * lambdaPerRequest},
-		{"API Gateway HTTP API", "1 M publish requests at $1.00/M", n * httpAPIPerRequest},
+		{"Publish URL (the ingest function's URL)", "no charge beyond Lambda's", 0},
 		{"SQS requests", fmt.Sprintf("%.2f M requests at $0.40/M", sqsReq/1e6), sqsReq * sqsPerRequest},
 		{"DynamoDB reads (cached)", fmt.Sprintf("%.0f RRU at $0.125/M", rruCached), rruCached * dynamoPerRRU},
 	}
-	fmt.Fprintf(out, "\nCost per million delivered events (publish → ingest → IngestQueue → filter → DeliveryQueue → deliver → webhook), AWS list prices us-east-1:\n\n")
+	fmt.Fprintf(out, "\nCost per million delivered events (publish URL → ingest → IngestQueue → filter → DeliveryQueue → deliver → webhook), AWS list prices us-east-1:\n\n")
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	total := 0.0
 	for _, c := range costs {
@@ -272,7 +284,7 @@ func printCost(out io.Writer, rs map[string]*result, rate float64, ttl time.Dura
 		total += c.usd
 	}
 	fmt.Fprintf(tw, "  herokuevents total\t\t$%.4f\n", total)
-	fmt.Fprintf(tw, "  (without the HTTP API: events from generate/sfsubscribe)\t\t$%.4f\n", total-n*httpAPIPerRequest)
+	fmt.Fprintf(tw, "  (through the HTTP API's /publish route instead)\t1 M requests at $1.00/M: +$%.4f\t$%.4f\n", n*httpAPIPerRequest, total+n*httpAPIPerRequest)
 	fmt.Fprintf(tw, "  (DynamoDB without the config cache)\t%.0f RRU: +$%.4f\t$%.4f\n", rruUncached, (rruUncached-rruCached)*dynamoPerRRU, total+(rruUncached-rruCached)*dynamoPerRRU)
 	fmt.Fprintf(tw, "  EventBridge\t1 M events at $1.00/M + 1 M API-destination calls at $0.20/M\t$%.4f\n", n*eventBridgePerEvent+n*apiDestPerCall)
 	tw.Flush()
@@ -284,20 +296,19 @@ func printCost(out io.Writer, rs map[string]*result, rate float64, ttl time.Dura
 	printPaths(out, in, fl, dl, rruCached*dynamoPerRRU)
 }
 
-// printPaths prices the publish-URL path as it is and as it could be, from
-// the same measured durations: each step removes a cost of the one above.
+// printPaths prices the publish-URL path as it was (the HTTP API in
+// front of ingest) and as it is (the ingest function's URL), from the same
+// measured durations, beside modelled variants: streams decided at ingest
+// (no filter hop, for streams without a filter) and publishes carrying 10
+// events.
 func printPaths(out io.Writer, in, fl, dl *result, dynamo float64) {
 	const n = 1e6
-	ms := func(r *result) float64 { return float64(median(r.warm)) / float64(time.Millisecond) }
+	ms := func(ds []time.Duration) float64 { return float64(median(ds)) / float64(time.Millisecond) }
 	gbs := func(r *result, billed, invocations float64) float64 {
 		return invocations * billed / 1000 * float64(r.memoryMB) / 1024
 	}
 	ceil := func(v float64) float64 { return float64(int64(v + 0.999999)) }
-	perEvent := ms(fl) / 10 // the filter's work for one event of its batch of 10
-	type path struct {
-		name  string
-		parts map[string]float64 // what → $ per million events
-	}
+	perEvent := ms(fl.warm) / 10               // the filter's work for one event of its batch of 10
 	lambda := func(parts ...float64) float64 { // GB-s, invocations pairs → $
 		usd := 0.0
 		for i := 0; i < len(parts); i += 2 {
@@ -305,33 +316,59 @@ func printPaths(out io.Writer, in, fl, dl *result, dynamo float64) {
 		}
 		return usd
 	}
-	today := lambda(gbs(in, billedMs(median(in.warm)), n), n, gbs(fl, billedMs(median(fl.warm)), n/10), n/10, gbs(dl, billedMs(median(dl.warm)), n/10), n/10)
-	noFilter := lambda(gbs(in, ceil(ms(in)+perEvent), n), n, gbs(dl, billedMs(median(dl.warm)), n/10), n/10)
-	batched := lambda(gbs(in, ceil(ms(in)+10*perEvent), n/10), n/10, gbs(dl, billedMs(median(dl.warm)), n/10), n/10)
-	lowTraffic := lambda(gbs(in, billedMs(median(in.warm)), n), n, gbs(fl, ceil(max(ms(fl)/10, 1)), n), n, gbs(dl, ceil(max(ms(dl)/10, 1)), n), n)
-	paths := []path{
-		{"today: HTTP API → ingest → IngestQueue → filter → DeliveryQueue → deliver (measured)", map[string]float64{
-			"http": n * httpAPIPerRequest, "sqs": (n + 5*n/10) * sqsPerRequest, "lambda": today, "dynamo": dynamo}},
-		{"a Lambda function URL for ingest instead of the HTTP API (modelled)", map[string]float64{
-			"sqs": (n + 5*n/10) * sqsPerRequest, "lambda": today, "dynamo": dynamo}},
-		{"+ streams decided at ingest: no filter hop (modelled: ingest + the filter's per-event work)", map[string]float64{
-			"sqs": (n + 2*n/10) * sqsPerRequest, "lambda": noFilter, "dynamo": dynamo}},
-		{"+ 10 events per publish request, one SendMessageBatch (modelled)", map[string]float64{
-			"sqs": (n/10 + 2*n/10) * sqsPerRequest, "lambda": batched, "dynamo": dynamo}},
-		{"today at low traffic: batches of 1 into filter and deliver (modelled)", map[string]float64{
-			"http": n * httpAPIPerRequest, "sqs": (n + 5*n) * sqsPerRequest, "lambda": lowTraffic, "dynamo": dynamo}},
+	deliver := []float64{gbs(dl, billedMs(median(dl.warm)), n/10), n / 10}
+	three := func(ingestMs float64) float64 {
+		return lambda(append([]float64{gbs(in, billedMs(time.Duration(ingestMs*float64(time.Millisecond))), n), n,
+			gbs(fl, billedMs(median(fl.warm)), n/10), n / 10}, deliver...)...)
 	}
-	fmt.Fprintf(out, "\nThe publish-URL path, per million delivered events (same durations; EventBridge $%.2f):\n\n", n*eventBridgePerEvent+n*apiDestPerCall)
+	decided := func(ingestMs float64) float64 {
+		return lambda(append([]float64{gbs(in, ceil(ingestMs+perEvent), n), n}, deliver...)...)
+	}
+	low := func(ingestMs float64) float64 {
+		return lambda(gbs(in, ceil(ingestMs), n), n, gbs(fl, ceil(max(ms(fl.warm)/10, 1)), n), n, gbs(dl, ceil(max(ms(dl.warm)/10, 1)), n), n)
+	}
+	viaURL, viaAPI := ms(in.warm), ms(in.warmAPI)
+	// writes per delivered event: ingest's per publish, filter's and deliver's per event
+	writes := (in.writesPerEvent() + fl.writesPerEvent() + dl.writesPerEvent()) * n * dynamoPerWRU
+	sqs3, sqs2 := (n+5*n/10)*sqsPerRequest, (n+2*n/10)*sqsPerRequest
+	type path struct {
+		name                        string
+		http, sqs, lambda, dynamoDB float64
+	}
+	paths := []path{
+		{"before: HTTP API → ingest → IngestQueue → filter → DeliveryQueue → deliver (measured)", n * httpAPIPerRequest, sqs3, three(viaAPI), dynamo},
+		{"after: function URL → ingest → IngestQueue → filter → DeliveryQueue → deliver (measured)", 0, sqs3, three(viaURL), dynamo},
+		{"HTTP API, streams decided at ingest: no filter hop (modelled)", n * httpAPIPerRequest, sqs2, decided(viaAPI), dynamo},
+		{"function URL, streams decided at ingest: no filter hop (modelled)", 0, sqs2, decided(viaURL), dynamo},
+		{"function URL, decided at ingest, 10 events per publish (modelled)", 0, (n/10 + 2*n/10) * sqsPerRequest,
+			lambda(append([]float64{gbs(in, ceil(viaURL+10*perEvent), n/10), n / 10}, deliver...)...), dynamo},
+		{"HTTP API at low traffic: batches of 1 into filter and deliver (modelled)", n * httpAPIPerRequest, (n + 5*n) * sqsPerRequest, low(viaAPI), dynamo},
+		{"function URL at low traffic: batches of 1 into filter and deliver (modelled)", 0, (n + 5*n) * sqsPerRequest, low(viaURL), dynamo},
+	}
+	eb := n*eventBridgePerEvent + n*apiDestPerCall
+	fmt.Fprintf(out, "\nThe publish-URL path, per million delivered events (same durations; EventBridge $%.2f):\n\n", eb)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "  path\tHTTP API\tSQS\tLambda\tDynamoDB\ttotal\tvs EventBridge\t")
+	fmt.Fprintln(tw, "  path\tHTTP API\tSQS\tLambda\tDynamoDB reads\ttotal\tvs EventBridge\t+ DynamoDB writes\t")
 	for _, p := range paths {
-		total := p.parts["http"] + p.parts["sqs"] + p.parts["lambda"] + p.parts["dynamo"]
-		fmt.Fprintf(tw, "  %s\t$%.3f\t$%.3f\t$%.3f\t$%.3f\t$%.3f\t%.2fx\t\n", p.name, p.parts["http"], p.parts["sqs"], p.parts["lambda"], p.parts["dynamo"], total, total/(n*eventBridgePerEvent+n*apiDestPerCall))
+		total := p.http + p.sqs + p.lambda + p.dynamoDB
+		fmt.Fprintf(tw, "  %s\t$%.3f\t$%.3f\t$%.3f\t$%.3f\t$%.3f\t%.2fx\t$%.3f\t\n", p.name, p.http, p.sqs, p.lambda, p.dynamoDB, total, total/eb, total+writes)
 	}
 	tw.Flush()
-	fmt.Fprintf(out, "\nModelled rows reuse the measured warm durations: the filter's per-event work (%.2f ms, its batch of 10 / 10)\n", perEvent)
+	fmt.Fprintf(out, "\nIngest's warm duration: %.2f ms through the function URL, %.2f ms through the HTTP API (the same function).\n", viaURL, viaAPI)
+	fmt.Fprintf(out, "Modelled rows reuse the measured warm durations: the filter's per-event work (%.2f ms, its batch of 10 / 10)\n", perEvent)
 	fmt.Fprintln(out, "moves into ingest; a 10-event publish costs one ingest duration plus ten times that work. Batches of 1 at")
 	fmt.Fprintln(out, "low traffic: every receive and delete is a request of its own and every invocation bills at least 1 ms.")
+	fmt.Fprintf(out, "\nDynamoDB writes (metered at the AWS endpoint, $0.625 per million write units, GSI copies included): %.2f units per\n", writes/n/dynamoPerWRU)
+	fmt.Fprintf(out, "delivered event, $%.3f per million: ", writes)
+	var parts []string
+	for _, r := range []*result{in, fl, dl} {
+		for _, t := range slices.Sorted(maps.Keys(r.written)) {
+			parts = append(parts, fmt.Sprintf("%s %s %.2f", strings.TrimSuffix(r.id, "Function"), t, r.written[t]/r.metered))
+		}
+	}
+	fmt.Fprintln(out, strings.Join(parts, ", ")+".")
+	fmt.Fprintln(out, "These are the delivery log, the recent events and the archive; EventBridge keeps none of them, so they are")
+	fmt.Fprintln(out, "apart from the comparison (the last column adds them).")
 }
 
 // world is the data the warm measurements run on.
@@ -343,6 +380,7 @@ type world struct {
 	apiKey     string
 	publishURL string
 	publishAs  [2]string
+	meter      *meter
 	delivered  atomic.Int64 // webhook requests
 	notified   atomic.Int64 // partner notifications
 }
@@ -453,13 +491,23 @@ func (w *world) measure(r *result, warm int) error {
 	switch r.id {
 	case "IngestFunction":
 		r.what = "1 publish"
+		// the publish URL (the function URL) and the HTTP API's /publish route
+		apiPublish := w.st.URL + "/publish"
 		for i := range warm + 1 {
-			if _, err := w.must(http.StatusAccepted, "POST", w.publishURL+"/inbound",
-				func(req *http.Request) { req.SetBasicAuth(w.publishAs[0], w.publishAs[1]) }, fmt.Sprintf(`{"kind":"keep","n":%d}`, i)); err != nil {
-				return err
+			before := w.meter.snapshot()
+			for _, base := range []string{w.publishURL, apiPublish} {
+				if _, err := w.must(http.StatusAccepted, "POST", base+"/inbound",
+					func(req *http.Request) { req.SetBasicAuth(w.publishAs[0], w.publishAs[1]) }, fmt.Sprintf(`{"kind":"keep","n":%d}`, i)); err != nil {
+					return err
+				}
+				if i > 0 && base == apiPublish {
+					r.warmAPI = append(r.warmAPI, last())
+				} else if i > 0 { // the first warms the config cache
+					r.warm = append(r.warm, last())
+				}
 			}
-			if i > 0 { // the first warms the config cache
-				r.warm = append(r.warm, last())
+			if i > 0 {
+				r.meterAdd(w.meter.since(before), 2)
 			}
 		}
 		return nil
@@ -546,6 +594,7 @@ func (w *world) measure(r *result, warm int) error {
 		BatchItemFailures []json.RawMessage `json:"batchItemFailures"`
 	}
 	for i := range warm + 1 {
+		before := w.meter.snapshot()
 		res, err := em.Invoke(w.ctx, payload)
 		if err != nil {
 			return err
@@ -558,9 +607,34 @@ func (w *world) measure(r *result, warm int) error {
 		}
 		if i > 0 {
 			r.warm = append(r.warm, last())
+			r.meterAdd(w.meter.since(before), float64(n))
 		}
 	}
 	return nil
+}
+
+// meterAdd adds the DynamoDB write units of one measured invocation (or
+// publish pair) that handled events events.
+func (r *result) meterAdd(units map[string]float64, events float64) {
+	if r.written == nil {
+		r.written = map[string]float64{}
+	}
+	for table, u := range units {
+		r.written[table] += u
+	}
+	r.metered += events
+}
+
+// writesPerEvent is the DynamoDB write units the function spends per event.
+func (r *result) writesPerEvent() float64 {
+	if r.metered == 0 {
+		return 0
+	}
+	total := 0.0
+	for _, u := range r.written {
+		total += u
+	}
+	return total / r.metered
 }
 
 // sample returns the first non-poison events/<role>-*.json.
