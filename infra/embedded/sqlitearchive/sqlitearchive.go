@@ -1,8 +1,8 @@
 // Package sqlitearchive is the embedded driver of archive.Store: one SQLite
 // file of the data dir (archive.db, 0600), opened with sqlitefile.Open.
 //
-// A record is a row keyed by (tenant, subscription, seq, event id), so a
-// window of a subscription is a range of its primary key; a second table
+// A record is a row with a unique index on (tenant, subscription, seq,
+// event id), so a window of a subscription is a range of that index; a second table
 // keeps each tenant's byte count, which Append checks against
 // Limits.MaxTenantBytes and Prune lowers. Writes use synchronous=NORMAL:
 // archiving is best effort (the events themselves are durable in the
@@ -33,9 +33,9 @@ CREATE TABLE IF NOT EXISTS archive (
 	event_id     TEXT    NOT NULL,
 	expires      INTEGER NOT NULL, -- unix nanoseconds
 	size         INTEGER NOT NULL,
-	event        BLOB    NOT NULL, -- JSON of event.Event
-	PRIMARY KEY (tenant, subscription, seq, event_id)
-) WITHOUT ROWID;
+	event        BLOB    NOT NULL -- JSON of event.Event
+); -- a rowid table: its rows are large (WITHOUT ROWID suits small rows)
+CREATE UNIQUE INDEX IF NOT EXISTS archive_key ON archive (tenant, subscription, seq, event_id);
 CREATE INDEX IF NOT EXISTS archive_expires ON archive (expires);
 CREATE TABLE IF NOT EXISTS tenant_bytes (
 	tenant TEXT PRIMARY KEY,
