@@ -5,8 +5,11 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/herokuevents/herokuevents/shared/replay"
 )
 
 func init() {
@@ -84,16 +87,43 @@ func newDeadLettersCmd() *cobra.Command {
 
 func newDeadLettersRedriveCmd() *cobra.Command {
 	var f *appFlags
+	var pub, from, to string
 	cmd := &cobra.Command{
 		Use:   "deadletters:redrive [ID...]",
 		Short: "Send dead letters of an app again (all of them without IDs)",
 		Long: "Send dead letters back to the queue they failed on, as fresh attempts: the\n" +
-			"publication's retry policy starts again. Without IDs, every dead letter of the app.",
-		Example: "  herokuevents deadletters:redrive -a my-app\n  herokuevents deadletters:redrive 12 13 -a my-app",
+			"publication's retry policy starts again. Without IDs, every dead letter of the app,\n" +
+			"or those bound for --publication and dead-lettered between --from and --to\n" +
+			"(RFC 3339, or relative: -1h), oldest first. Each keeps its full payload and its id.",
+		Example: "  herokuevents deadletters:redrive -a my-app\n  herokuevents deadletters:redrive 12 13 -a my-app\n" +
+			"  herokuevents deadletters:redrive --publication systemStatus --from -2h --to -1h -a my-app",
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if pub != "" || from != "" || to != "" {
+				if len(args) > 0 {
+					return fmt.Errorf("give IDs, or --publication/--from/--to, not both")
+				}
+				for _, v := range []string{from, to} {
+					if _, err := replay.ParseTime(v, time.Now()); v != "" && err != nil {
+						return err
+					}
+				}
+			}
 			c, err := f.connect(cmd.Context())
 			if err != nil {
 				return err
+			}
+			if pub != "" || from != "" || to != "" {
+				var res struct {
+					Redriven int `json:"redriven"`
+				}
+				req := map[string]any{"ids": []string{}, "publication": pub, "from": from, "to": to}
+				if err := action(cmd.ErrOrStderr(), "Redriving the selected dead letters", func() error {
+					return c.call(cmd.Context(), http.MethodPost, c.path("dead-letters", "redrive"), req, &res)
+				}); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s redriven.\n", plural(res.Redriven, "dead letter was", "dead letters were"))
+				return nil
 			}
 			ids := slices.Compact(slices.Sorted(slices.Values(args)))
 			n := len(ids)
@@ -131,5 +161,8 @@ func newDeadLettersRedriveCmd() *cobra.Command {
 		},
 	}
 	f = addAppFlags(cmd)
+	cmd.Flags().StringVar(&pub, "publication", "", "only the dead letters bound for this publication")
+	cmd.Flags().StringVar(&from, "from", "", "only those dead-lettered at or after (RFC 3339, or relative: -2h)")
+	cmd.Flags().StringVar(&to, "to", "", "only those dead-lettered before (RFC 3339, or relative: -1h, now)")
 	return cmd
 }

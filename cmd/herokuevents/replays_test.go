@@ -2,9 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -67,4 +71,57 @@ func TestReplaysCLI(t *testing.T) {
 	require.Error(t, again.err)
 	assert.Contains(t, again.err.Error(), "cancelled already")
 	require.Error(t, cli("replays:info", "rp_nosuch").err)
+}
+
+// TestDeadLettersRedriveWindow: deadletters:redrive --publication --from
+// --to sends again only the dead letters of that publication in that
+// window, each with its full payload and id; the others stay.
+func TestDeadLettersRedriveWindow(t *testing.T) {
+	srv, cli := startEmbedded(t)
+	var fixed atomic.Bool
+	var mu sync.Mutex
+	got := map[string]string{} // event id → body delivered after the fix
+	hook := httptest.NewServer(webhooktest.Consent(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !fixed.Load() {
+			w.WriteHeader(http.StatusBadRequest) // permanent: dead-lettered at once
+			return
+		}
+		b, _ := io.ReadAll(r.Body)
+		var ce struct{ ID string }
+		_ = json.Unmarshal(b, &ce)
+		mu.Lock()
+		got[ce.ID] = string(b)
+		mu.Unlock()
+	})))
+	t.Cleanup(hook.Close)
+	must(t, cli("publications:webhook:create", "first", "-u", hook.URL+"/a"))
+	must(t, cli("publications:webhook:create", "second", "-u", hook.URL+"/b"))
+	publishURL := srv.Var("HEROKUEVENTS_PUBLISH_URL")
+	var firsts []string
+	for i := range 3 {
+		firsts = append(firsts, publishTo(t, publishURL, "first", fmt.Sprintf(`{"n":%d}`, i)))
+	}
+	other := publishTo(t, publishURL, "second", `{"n":9}`)
+	var list []deadLetter
+	require.Eventually(t, func() bool {
+		require.NoError(t, json.Unmarshal([]byte(must(t, cli("deadletters", "--json")).stdout), &list))
+		return len(list) == 4
+	}, 10*time.Second, 50*time.Millisecond)
+
+	fixed.Store(true)
+	for _, bad := range [][]string{{"deadletters:redrive", "1", "--publication", "first"}, {"deadletters:redrive", "--from", "yesterday"}} {
+		require.Error(t, cli(bad...).err, "%v", bad)
+	}
+	assert.Equal(t, "0 dead letters were redriven.\n", must(t, cli("deadletters:redrive", "--publication", "first", "--to", "-1h")).stdout)
+	r := must(t, cli("deadletters:redrive", "--publication", "first", "--from", "-1h", "--to", "now"))
+	assert.Equal(t, "3 dead letters were redriven.\n", r.stdout)
+	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(got) == 3 }, 10*time.Second, 20*time.Millisecond)
+	mu.Lock()
+	for i, id := range firsts {
+		assert.Contains(t, got[id], fmt.Sprintf(`"n":%d`, i), "the full payload, under its id")
+	}
+	mu.Unlock()
+	require.NoError(t, json.Unmarshal([]byte(must(t, cli("deadletters", "--json")).stdout), &list))
+	require.Len(t, list, 1)
+	assert.Equal(t, other, list[0].EventID, "the other publication's dead letter stays")
 }

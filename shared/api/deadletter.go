@@ -12,6 +12,7 @@ import (
 
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/queue"
+	"github.com/herokuevents/herokuevents/shared/replay"
 )
 
 // Dead-letter limits of the API.
@@ -117,8 +118,15 @@ func (s *Server) targetNames(ctx context.Context, tenant string, list []queue.De
 	return names, nil
 }
 
+// redriveRequest names the dead letters to redrive: by id, or else every
+// one of the tenant's that matches the optional selection — bound for
+// Publication (name or id), dead-lettered From (included) To (excluded),
+// RFC 3339 times or durations before now ("-1h"), as a replay's window.
 type redriveRequest struct {
-	IDs []string `json:"ids"`
+	IDs         []string `json:"ids"`
+	Publication string   `json:"publication"`
+	From        string   `json:"from"`
+	To          string   `json:"to"`
 }
 
 type redriveResponse struct {
@@ -140,6 +148,19 @@ func (s *Server) redriveDeadLetters(ctx context.Context, t config.Tenant, _ *htt
 			return 0, nil, Invalid("ids: %q is not a dead letter id.", id)
 		}
 	}
+	if req.Publication != "" || req.From != "" || req.To != "" {
+		if len(req.IDs) > 0 {
+			return 0, nil, Invalid("Give ids, or a selection (publication, from, to), not both.")
+		}
+		ids, err := s.selectDeadLetters(ctx, t, req)
+		if err != nil {
+			return 0, nil, err
+		}
+		if len(ids) == 0 {
+			return http.StatusOK, redriveResponse{Redriven: 0}, nil
+		}
+		req.IDs = ids
+	}
 	n, err := s.dead.Redrive(ctx, t.ID, req.IDs...)
 	var missing *queue.MissingError
 	switch {
@@ -156,4 +177,48 @@ func (s *Server) redriveDeadLetters(ctx context.Context, t config.Tenant, _ *htt
 	}
 	s.log.InfoContext(ctx, "dead letters redriven", "tenant", t.ID, "redriven", n, "ids", req.IDs)
 	return http.StatusOK, redriveResponse{Redriven: n}, nil
+}
+
+// selectDeadLetters returns the ids of the tenant's dead letters that req
+// selects, oldest first (at most MaxDeadLetters are looked at).
+func (s *Server) selectDeadLetters(ctx context.Context, t config.Tenant, req redriveRequest) ([]string, error) {
+	now := s.now()
+	var from, to time.Time
+	var err error
+	if req.From != "" {
+		if from, err = replay.ParseTime(req.From, now); err != nil {
+			return nil, Invalid("from: %s.", err)
+		}
+	}
+	if req.To != "" {
+		if to, err = replay.ParseTime(req.To, now); err != nil {
+			return nil, Invalid("to: %s.", err)
+		}
+	}
+	if !from.IsZero() && !to.IsZero() && !from.Before(to) {
+		return nil, Invalid("from must be before to.")
+	}
+	var pub string
+	if req.Publication != "" {
+		rec, err := s.findPublication(ctx, t.ID, req.Publication)
+		if err != nil {
+			return nil, err
+		}
+		pub = rec.Value.ID
+	}
+	list, err := s.dead.List(ctx, t.ID, MaxDeadLetters)
+	if err != nil {
+		return nil, fmt.Errorf("list dead letters: %w", err)
+	}
+	var ids []string
+	for _, d := range list {
+		switch {
+		case pub != "" && d.Publication != pub:
+		case !from.IsZero() && d.DeadLetteredAt.Before(from):
+		case !to.IsZero() && !d.DeadLetteredAt.Before(to):
+		default:
+			ids = append(ids, d.ID)
+		}
+	}
+	return ids, nil
 }
