@@ -6,6 +6,7 @@ package name
 
 import (
 	"regexp"
+	"sync"
 
 	"github.com/google/uuid"
 
@@ -18,13 +19,15 @@ const AppRule = "use 2 to 30 lowercase letters, digits and dashes, starting with
 // AliasRule says what an authorization alias is, for messages.
 const AliasRule = "use 1 to 64 letters, digits, '_', '.' or '-', starting with a letter"
 
+// The patterns compile at their first use, not in every function's init
+// (a counted repetition compiles to a long program).
 var (
-	appPattern   = regexp.MustCompile(`^[a-z][a-z0-9-]{1,29}$`)
-	aliasPattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.-]{0,63}$`)
+	appPattern   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z][a-z0-9-]{1,29}$`) })
+	aliasPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.-]{0,63}$`) })
 )
 
 // IsApp reports whether s is a Heroku app name (AppRule).
-func IsApp(s string) bool { return appPattern.MatchString(s) }
+func IsApp(s string) bool { return appPattern().MatchString(s) }
 
 // CheckApp returns nil when s is an app name, otherwise a config.ErrInvalid
 // problem: App name "s": AppRule.
@@ -38,7 +41,7 @@ func CheckApp(s string) error {
 // IsAlias reports whether s is an authorization alias: it follows
 // AliasRule and does not look like an id (a uuid), so that a reference to
 // an authorization by alias or by id is never ambiguous.
-func IsAlias(s string) bool { return aliasPattern.MatchString(s) && !LooksLikeID(s) }
+func IsAlias(s string) bool { return aliasPattern().MatchString(s) && !LooksLikeID(s) }
 
 // CheckAlias returns nil when s is an alias, otherwise a config.ErrInvalid
 // problem saying why, naming s by field ("alias", "org_name" …).
@@ -46,7 +49,7 @@ func CheckAlias(field, s string) error {
 	switch {
 	case s == "":
 		return config.Invalid("%s is required.", field)
-	case !aliasPattern.MatchString(s):
+	case !aliasPattern().MatchString(s):
 		return config.Invalid("%s %q is invalid: %s.", field, s, AliasRule)
 	case LooksLikeID(s):
 		return config.Invalid("%s %q must not look like an id.", field, s)

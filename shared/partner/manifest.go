@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // Flags of a manifest's api.requires that herokuevents acts on.
@@ -29,7 +30,7 @@ var knownRequires = []string{
 // ErrManifest is wrapped by every manifest validation error.
 var ErrManifest = errors.New("invalid manifest")
 
-var partnerID = regexp.MustCompile(`^[a-z][a-z0-9-]{1,49}$`)
+var partnerID = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z][a-z0-9-]{1,49}$`) })
 
 // maxURL bounds a base URL's length.
 const maxURL = 2048
@@ -95,7 +96,7 @@ func (m Manifest) Validate(test bool) error {
 	switch {
 	case m.ID == "":
 		return fmt.Errorf("%w: id is missing", ErrManifest)
-	case !partnerID.MatchString(m.ID):
+	case !partnerID().MatchString(m.ID):
 		return fmt.Errorf("%w: id %q must be 2 to 50 lowercase letters, digits and dashes, starting with a letter", ErrManifest, m.ID)
 	case m.API.Password == "":
 		return fmt.Errorf("%w: api.password is missing", ErrManifest)

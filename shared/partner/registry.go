@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -58,8 +59,9 @@ type CreateOptions struct {
 }
 
 var (
-	attName  = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,62}$`)
-	herokuID = regexp.MustCompile(`^[^\s@]{1,100}@[A-Za-z0-9.-]{1,100}$`)
+	// compiled at their first use, not in the api function's init
+	attName  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,62}$`) })
+	herokuID = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[^\s@]{1,100}@[A-Za-z0-9.-]{1,100}$`) })
 )
 
 // maxResourceID bounds a partner's resource id.
@@ -341,10 +343,10 @@ func validAttach(req *AttachRequest) error {
 	if req.HerokuID == "" {
 		req.HerokuID = DefaultHerokuID(req.App)
 	}
-	if !herokuID.MatchString(req.HerokuID) {
+	if !herokuID().MatchString(req.HerokuID) {
 		return invalid("heroku_id %q must look like app123@heroku.com.", req.HerokuID)
 	}
-	if req.As != "" && !attName.MatchString(req.As) {
+	if req.As != "" && !attName().MatchString(req.As) {
 		return invalid("Attachment name %q: use letters, digits and underscores, starting with a letter (at most 63).", req.As)
 	}
 	if req.AppID != "" && uuid.Validate(req.AppID) != nil {
