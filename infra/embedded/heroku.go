@@ -98,6 +98,12 @@ func (s *Server) forgetTenant(ctx context.Context, tenant string) error {
 	if s.recent != nil {
 		errs = append(errs, s.recent.Forget(ctx, tenant))
 	}
+	if s.archive != nil { // its subscriptions' archived events
+		if s.archiver != nil {
+			_ = s.archiver.Flush(ctx)
+		}
+		errs = append(errs, s.archive.Forget(ctx, tenant))
+	}
 	if s.pull != nil { // the pull buffers of its subscriptions
 		subs, err := config.LoadAll[config.Subscription](ctx, s.cached, tenant, config.KindSubscription)
 		errs = append(errs, err)

@@ -251,10 +251,12 @@ func (s *Store) Prune(ctx context.Context, now time.Time) (int, error) {
 	return n, nil
 }
 
-// DeleteTenant removes every record of tenant (a deprovisioned add-on).
-func (s *Store) DeleteTenant(ctx context.Context, tenant string) error {
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM archive WHERE tenant = ?; DELETE FROM tenant_bytes WHERE tenant = ?`, tenant, tenant); err != nil {
-		return fmt.Errorf("delete tenant archive: %w", err)
+// Forget removes every record of tenant (a deprovisioned add-on).
+func (s *Store) Forget(ctx context.Context, tenant string) error {
+	for _, q := range []string{`DELETE FROM archive WHERE tenant = ?`, `DELETE FROM tenant_bytes WHERE tenant = ?`} {
+		if _, err := s.db.ExecContext(ctx, q, tenant); err != nil {
+			return fmt.Errorf("forget archived events: %w", err)
+		}
 	}
 	return nil
 }

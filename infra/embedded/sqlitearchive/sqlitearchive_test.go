@@ -45,4 +45,12 @@ func TestFile(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 1, pruned)
 	require.NoError(t, s.Append(t.Context(), archivetest.Rec("t", "s", "b", time.Second)))
+	require.NoError(t, s.Append(t.Context(), archivetest.Rec("u", "s", "x", 0)))
+	require.NoError(t, s.Forget(t.Context(), "t"))
+	n, err = s.Count(t.Context(), archive.Query{Tenant: "t", Subscription: "s"})
+	require.NoError(t, err)
+	assert.Zero(t, n, "a forgotten tenant's events are gone")
+	n, err = s.Count(t.Context(), archive.Query{Tenant: "u", Subscription: "s"})
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "not another's")
 }
