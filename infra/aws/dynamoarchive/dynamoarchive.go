@@ -24,8 +24,9 @@
 //     writes (BatchWriteItem, 25 items per call; the byte counts add one
 //     unit per batch), ~1.4 GB stored for 7 days ≈ 0.33 GB-month ≈ $0.08,
 //     TTL deletion free: ≈ $1.33 per million events archived. A replay
-//     reads 1 KB per read unit at $0.125 per million units eventually
-//     consistent: ≈ $0.25 per million events replayed.
+//     reads them with eventually consistent Queries, half a read unit
+//     per 4 KB ($0.125 per million units): ≈ $0.02 per million events
+//     replayed (twice that with the count of its first step).
 //   - S3: $5 per million PUTs; batching the events of one filter batch
 //     (≤ 10) into one object gives ≥ 100,000 PUTs ≈ $0.50, storage ≈
 //     $0.01. Cheaper to write by about $0.80 per million events, but: a
