@@ -137,7 +137,7 @@ func Run(t *testing.T, open Open) {
 	})
 	t.Run("expired records are not read, and pruned", func(t *testing.T) {
 		s := store(t, archive.Limits{Retention: 90 * time.Minute}) // base is an hour ago
-		old := Rec("t1", "s1", "old", -time.Hour)                     // expires half an hour ago by the default
+		old := Rec("t1", "s1", "old", -time.Hour)                  // expires half an hour ago by the default
 		short := Rec("t1", "s1", "short", 0)
 		short.Expires = time.Now().Add(-time.Minute) // its subscription's retention ended
 		long := Rec("t1", "s1", "long", -2*time.Hour)
