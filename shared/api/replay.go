@@ -86,7 +86,7 @@ func (s *Server) createReplay(ctx context.Context, t config.Tenant, r *http.Requ
 	case !from.Before(to):
 		return 0, nil, Invalid("from (%s) must be before to (%s).", from.Format(time.RFC3339), to.Format(time.RFC3339))
 	case to.Sub(from) > archive.MaxRetention:
-		return 0, nil, Invalid("The window is longer than the longest retention (%s).", archive.MaxRetention)
+		return 0, nil, Invalid("The window is longer than the longest retention (%dh).", archive.MaxRetention/time.Hour)
 	}
 	rate := req.Rate
 	if rate == 0 {
@@ -114,8 +114,14 @@ func (s *Server) createReplay(ctx context.Context, t config.Tenant, r *http.Requ
 	}
 	running := 0
 	for _, o := range jobs {
-		if o.Value.State == replay.StateRunning {
+		switch v := o.Value; {
+		case v.State == replay.StateRunning:
 			running++
+		case !v.Finished.IsZero() && now.Sub(v.Finished) > replay.KeepFinished:
+			// an ended replay is listed for a while, then forgotten
+			if err := s.store.Delete(ctx, t.ID, replay.Kind, v.ID, o.Version); err != nil {
+				s.log.WarnContext(ctx, "forget ended replay", "tenant", t.ID, "replay", v.ID, "err", err)
+			}
 		}
 	}
 	if running >= replay.MaxRunning {
@@ -186,7 +192,7 @@ func parseRetention(s string) (time.Duration, error) {
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil || d < archive.MinRetention || d > archive.MaxRetention {
-		return 0, Invalid("retention must be a duration from %s to %s, such as 72h.", archive.MinRetention, archive.MaxRetention)
+		return 0, Invalid("retention must be a duration from %dh to %dh, such as 72h.", archive.MinRetention/time.Hour, archive.MaxRetention/time.Hour)
 	}
 	return d, nil
 }

@@ -64,6 +64,9 @@ const (
 	MaxRunning = 3
 	// DefaultSlice is how long one step sends.
 	DefaultSlice = time.Second
+	// KeepFinished is how long an ended replay stays listed: the api
+	// forgets older ones when a replay is created.
+	KeepFinished = 7 * 24 * time.Hour
 )
 
 // Job is one replay.
@@ -111,7 +114,8 @@ func Item(tenant string, j Job) config.Item {
 // job; one that had already ended is returned unchanged with ok false.
 func Cancel(ctx context.Context, s config.Store, tenant, id string, now time.Time) (j Job, ok bool, err error) {
 	rec, err := config.Modify(ctx, s, tenant, Kind, id, 5, func(r *config.Record[Job]) (bool, error) {
-		if r.Value.State != StateRunning {
+		ok = r.Value.State == StateRunning
+		if !ok {
 			return false, nil
 		}
 		r.Value.State, r.Value.Finished, r.Item.Index = StateCancelled, now.UTC(), ""
@@ -120,7 +124,7 @@ func Cancel(ctx context.Context, s config.Store, tenant, id string, now time.Tim
 	if err != nil {
 		return Job{}, false, err
 	}
-	return rec.Value, rec.Value.State == StateCancelled && rec.Value.Finished.Equal(now.UTC()), nil
+	return rec.Value, ok, nil
 }
 
 // ParseTime reads a window bound: an RFC 3339 time, or a duration relative
