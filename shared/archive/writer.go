@@ -56,6 +56,8 @@ type Writer struct {
 	failed  atomic.Int64
 	written atomic.Int64
 	once    sync.Once
+	// reported is the drops already logged (the goroutine's own).
+	reported int64
 }
 
 type item struct {
@@ -218,6 +220,10 @@ func (w *Writer) run() {
 }
 
 func (w *Writer) write(batch []Record) {
+	if d := w.dropped.Load(); d > w.reported {
+		w.o.Logger.Warn("archive behind: events not archived for replay", "count", d-w.reported, "dropped_total", d)
+		w.reported = d
+	}
 	if len(batch) == 0 {
 		return
 	}
