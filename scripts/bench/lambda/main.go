@@ -32,6 +32,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
@@ -157,6 +158,10 @@ func run(ctx context.Context, cold, warm int, rate float64, ttl time.Duration, r
 	}
 
 	fmt.Fprintf(os.Stderr, "cold starts (%d per function)...\n", cold)
+	floor, err := floorInits(ctx, tmp, cold)
+	if err != nil {
+		return err
+	}
 	for _, id := range ids {
 		payload, err := sample(awslocal.Role(id))
 		if err != nil {
@@ -214,6 +219,7 @@ func run(ctx context.Context, cold, warm int, rate float64, ttl time.Duration, r
 		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%.1f\t%.1f-%.1f\t%.2f\t%s\t%d\t\n", id,
 			mb(r.size["arm64"]), mb(r.size["amd64"]), msf(median(r.inits)), msf(lo), msf(hi), msf(median(r.warm)), r.what, r.memoryMB)
 	}
+	fmt.Fprintf(tw, "(floor: a bootstrap that only starts the runtime)\t\t\t%.1f\t%.1f-%.1f\t\t\t\t\n", msf(median(floor)), msf(slices.Min(floor)), msf(slices.Max(floor)))
 	tw.Flush()
 	fmt.Fprintln(out, "\ninit = the emulator's INIT REPORT durationMs (runtime start to its first /next call); the emulator's own")
 	fmt.Fprintln(out, "REPORT \"Init Duration\" is not measured by it (it prints ~0.0x ms). Target: init ≤ 10 ms.")
@@ -635,6 +641,46 @@ func (r *result) writesPerEvent() float64 {
 		total += u
 	}
 	return total / r.metered
+}
+
+// floorInits measures the init of the smallest possible bootstrap (the
+// aws-lambda-go runtime client and an empty handler, built as the functions
+// are) under the emulator: what no function can go below on this machine.
+func floorInits(ctx context.Context, tmp string, cold int) ([]time.Duration, error) {
+	root, err := awstest.ModuleRoot()
+	if err != nil {
+		return nil, err
+	}
+	src, err := os.MkdirTemp(root, "_benchfloor") // in the module, for aws-lambda-go
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(src)
+	const prog = "package main\n\nimport \"github.com/aws/aws-lambda-go/lambda\"\n\nfunc main() { lambda.Start(func() error { return nil }) }\n"
+	if err := os.WriteFile(filepath.Join(src, "main.go"), []byte(prog), 0o600); err != nil {
+		return nil, err
+	}
+	bin := filepath.Join(tmp, "floor")
+	build := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", bin, "./"+filepath.Base(src))
+	build.Dir, build.Env = root, append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("build the floor bootstrap: %w: %s", err, out)
+	}
+	var inits []time.Duration
+	for range cold {
+		em, err := awslocal.StartEmulator(ctx, awslocal.EmulatorOptions{Bootstrap: bin, Env: []string{"PATH=/usr/bin:/bin"}, LogLevel: "info"})
+		if err != nil {
+			return nil, err
+		}
+		_, err = em.Invoke(ctx, []byte("{}"))
+		got := em.InitReports()
+		_ = em.Close()
+		if err != nil || len(got) == 0 {
+			return nil, fmt.Errorf("floor bootstrap: no init report (%v)", err)
+		}
+		inits = append(inits, got[0])
+	}
+	return inits, nil
 }
 
 // sample returns the first non-poison events/<role>-*.json.
