@@ -373,7 +373,8 @@ func (rt route) message(ev event.Event, now time.Time) (queue.Message, error) {
 				}
 				return queue.Message{}, badEventf("The ordering key of publication %s failed on the event: %v.", httpjson.Short(rt.name), err)
 			}
-			d.Ordered, d.Key, group = true, key, d.Group()
+			d.Ordered, d.Key = true, key
+			group = d.Group()
 		}
 		if body, err = json.Marshal(d); err == nil {
 			err = envelope.CheckDelivery(d, body)
