@@ -25,8 +25,8 @@ import (
 // publication) and throttled deliveries wait in place the same way. When
 // the retry policy is exhausted the head is dead-lettered and the lane
 // moves on, or, with on_failure block, the lane stays blocked: the head is
-// retried every MaxDelay and listed in the publication's Blocked lanes
-// (publications:info) until it is delivered.
+// retried on the backoff's cap (15 minutes by default) and listed in the
+// publication's Blocked lanes (publications:info) until it is delivered.
 //
 // A lane's attempt count is the message's receive count and its retry
 // horizon starts at its first receive (the body of a message retried in
@@ -140,9 +140,10 @@ func (h *Handler) retryInPlace(ctx context.Context, log *slog.Logger, d event.De
 		if berr := h.block(ctx, d, rec, err); berr != nil {
 			log.ErrorContext(ctx, "mark lane blocked", "key", d.Key, "error", berr.Error())
 		}
-		at.next = h.now().Add(MaxDelay)
-		log.WarnContext(ctx, "delivery", "decision", decisionBlocked, "delay", MaxDelay, "key", d.Key, "reason", err.Error())
-		return queue.Later(err, MaxDelay)
+		delay := min(h.Backoff.Delay(next.Attempts), MaxDelay)
+		at.next = h.now().Add(delay)
+		log.WarnContext(ctx, "delivery", "decision", decisionBlocked, "delay", delay, "key", d.Key, "reason", err.Error())
+		return queue.Later(err, delay)
 	}
 	at.next = h.now().Add(next.Delay)
 	log.InfoContext(ctx, "delivery", "decision", decisionRetry, "delay", next.Delay, "key", d.Key, "in_place", true, "reason", perr.Error())
