@@ -92,6 +92,9 @@ type load struct {
 	// honour makes a refused publisher wait its Retry-After before its
 	// next publish, as a well-behaved client does.
 	honour bool
+	// keys, when positive, gives event i the field "key": "k<i mod keys>"
+	// (the ordering key of the ordered case).
+	keys int
 }
 
 // run is what publishing did.
@@ -113,6 +116,11 @@ var client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4096, 
 
 func body(seq string) []byte {
 	return fmt.Appendf(nil, `{"seq":%q,"Context__c":{"string":"bench"},"CreatedById":"005Ws000001eUtGIAU","CreatedDate":1733842936}`, seq)
+}
+
+// keyed is body with an ordering key.
+func keyed(seq, key string) []byte {
+	return fmt.Appendf(nil, `{"seq":%q,"key":%q,"Context__c":{"string":"bench"},"CreatedById":"005Ws000001eUtGIAU","CreatedDate":1733842936}`, seq, key)
 }
 
 // publish runs the load and samples the backlog (accepted deliveries not
@@ -161,7 +169,11 @@ func publish(s *sink, l load) *run {
 				}
 				r.due[i] = due
 				t := l.targets[i%len(l.targets)]
-				st, after := post(t, body("e"+strconv.Itoa(i)))
+				b := body("e" + strconv.Itoa(i))
+				if l.keys > 0 {
+					b = keyed("e"+strconv.Itoa(i), "k"+strconv.Itoa(i%l.keys))
+				}
+				st, after := post(t, b)
 				r.status[i] = int32(st)
 				if st == http.StatusAccepted || st == http.StatusOK {
 					r.accepted.Add(1)

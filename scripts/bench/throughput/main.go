@@ -14,12 +14,15 @@
 // the sink live here. Then, on herokuevents through the stream: latency at
 // paced loads, overload at -overload-x × the saturation rate (delivered
 // rate vs peak, refusals, backlog bound, drain), fan-out to 1/10/50
-// publications, many tenants round-robin, and publishing into a large
-// backlog (its publication paused) then its drain.
+// publications, many tenants round-robin, publishing into a large
+// backlog (its publication paused) then its drain, and an ordered
+// publication (--ordered-by) over 1, 50 and 5,000 keys beside an unordered
+// one.
 //
 //	go run ./scripts/bench/throughput                 # everything, full sizes (~10 min)
 //	go run ./scripts/bench/throughput -short          # every case, small sizes (~2 min)
 //	go run ./scripts/bench/throughput -cases saturation -reps 3
+//	go run ./scripts/bench/throughput -cases ordered -events 5000
 //	go run ./scripts/bench/throughput -cases saturation -cpuprofile /tmp/stream.pprof -fsyncs
 package main
 
@@ -58,6 +61,7 @@ type settings struct {
 	benthosInFlight          int
 	maxBacklog               int64
 	ignoreRetryAfter         bool
+	orderedKeys              []int
 }
 
 func main() {
@@ -77,7 +81,8 @@ func main() {
 	flag.IntVar(&s.fanoutDeliveries, "fanout-deliveries", 20000, "deliveries per fan-out run (events = this / publications)")
 	flag.IntVar(&s.tenants, "tenants", 500, "tenants publishing round-robin")
 	flag.IntVar(&s.backlog, "backlog", 200000, "events published behind a paused publication, then drained")
-	cases := flag.String("cases", "saturation,paced,overload,fanout,tenants,backlog", "cases to run")
+	cases := flag.String("cases", "saturation,paced,overload,fanout,tenants,backlog,ordered", "cases to run")
+	keys := flag.String("ordered-keys", "0,1,50,5000", "ordered case: keys of an ordered publication (0: unordered), side by side")
 	flag.StringVar(&s.cpuprofile, "cpuprofile", "", "write the CPU profile of herokuevents in the (first) stream saturation run here")
 	flag.BoolVar(&s.fsyncs, "fsyncs", false, "count fsync+fdatasync per event through the stream (strace -c, an extra run at saturation and one at 500 ev/s)")
 	flag.DurationVar(&s.wait, "wait", 5*time.Minute, "longest wait for the deliveries of a run")
@@ -98,6 +103,7 @@ func main() {
 	s.journal = *journal != "off"
 	s.paced = parseList(*paced, func(v string) (float64, error) { return strconv.ParseFloat(v, 64) })
 	s.fanout = parseList(*fan, strconv.Atoi)
+	s.orderedKeys = parseList(*keys, strconv.Atoi)
 	s.cases = map[string]bool{}
 	for _, c := range strings.Split(*cases, ",") {
 		s.cases[strings.TrimSpace(c)] = true
@@ -223,6 +229,29 @@ func bench(s settings) {
 	}
 	if s.cases["backlog"] {
 		backlog(s, sk, peak)
+	}
+	if s.cases["ordered"] {
+		ordered(s, sk)
+	}
+}
+
+// ordered publishes -events to one publication, unordered and ordered by
+// the events' "key" field (--ordered-by this.key) over 1, 50, 5,000 keys,
+// one after the other in the same run: an ordered lane delivers one event
+// at a time, so one key is bound by one delivery's round trip, and many
+// keys approach the unordered rate.
+func ordered(s settings, sk *sink) {
+	for _, keys := range s.orderedKeys {
+		p, t := streamServer(embeddedOpts{journal: s.journal, maxBacklog: s.maxBacklog}, sk)
+		name := "direct, unordered"
+		if keys > 0 {
+			tn := tenantOf(p.first)
+			call(tn.api+"/publications/systemStatus", tn.key, http.MethodPatch, map[string]any{"ordered_by": "this.key"}, nil)
+			name = fmt.Sprintf("direct, ordered, %d keys", keys)
+		}
+		r, _, _ := measured(name, p, sk, load{targets: []target{t.direct}, n: s.events, publishers: s.publishers, keys: keys}, s.wait)
+		p.stop()
+		r.print()
 	}
 }
 
