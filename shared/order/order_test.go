@@ -41,3 +41,19 @@ func TestDefaultKey(t *testing.T) {
 		})
 	}
 }
+
+// FuzzDefaultKey: any event data (untrusted: what a client published)
+// gives a key of at most MaxKey bytes, without a panic.
+func FuzzDefaultKey(f *testing.F) {
+	f.Add([]byte(`{"ChangeEventHeader":{"recordIds":["001A"]}}`), "s")
+	f.Add([]byte(`{"ChangeEventHeader":{"recordIds":"x"}}`), "")
+	f.Add([]byte(`[1,2`), "subject")
+	f.Fuzz(func(t *testing.T, data []byte, subject string) {
+		for _, typ := range []string{event.TypeCDC, event.TypePublish} {
+			k := order.DefaultKey(event.Event{Type: typ, Subject: subject, Data: data})
+			if len(k) > order.MaxKey {
+				t.Fatalf("key of %d bytes", len(k))
+			}
+		}
+	})
+}
