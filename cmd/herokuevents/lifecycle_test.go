@@ -29,12 +29,19 @@ func TestPublicationsUpdate(t *testing.T) {
 			body: `{"timeout":"0","max_attempts":0,"max_age":"0","rate":0}`},
 		{name: "mode and content type", args: []string{"--mode", "binary", "--content-type", "application/json"},
 			body: `{"mode":"binary","content_type":"application/json"}`},
-		{name: "nothing to change", err: "nothing to change: give at least one of --url, --token, --timeout, --max-attempts, --max-age, --rate, --mode, --content-type"},
+		{name: "nothing to change", err: "nothing to change: give at least one of --url, --token, --oauth2-*, --client-cert, --timeout, --max-attempts, --max-age, --rate, --mode, --content-type, --ordered, --ordered-by, --on-failure"},
 		{name: "bad rate", args: []string{"--rate", "fast"}, err: `--rate "fast": give events per second, such as 10/s (0 for no cap)`},
 		{name: "negative rate", args: []string{"--rate", "-1/s"}, err: `--rate "-1/s": give events per second, such as 10/s (0 for no cap)`},
 		{name: "bad timeout", args: []string{"--timeout", "soon"}, err: `--timeout "soon": give a duration such as 30s or 2h (0 for the default)`},
 		{name: "empty url", args: []string{"-u", ""}, err: "--url must not be empty"},
 		{name: "negative attempts", args: []string{"--max-attempts", "-2"}, err: "--max-attempts -2: give a number of attempts (0 for the default)"},
+		{name: "ordered", args: []string{"--ordered"}, body: `{"ordered":true}`},
+		{name: "ordered by and block", args: []string{"--ordered-by", "this.order.id", "--on-failure", "block"},
+			body: `{"ordered_by":"this.order.id","on_failure":"block"}`},
+		{name: "unordered again", args: []string{"--ordered=false"}, body: `{"ordered":false}`},
+		{name: "bad on-failure", args: []string{"--on-failure", "retry"}, err: `--on-failure "retry": give skip or block`},
+		{name: "empty ordered-by", args: []string{"--ordered-by", " "}, err: "--ordered-by must not be empty (use --ordered for the default key)"},
+		{name: "unordered with a key", args: []string{"--ordered=false", "--ordered-by", "this.id"}, err: "--ordered=false cannot come with --ordered-by or --on-failure"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
