@@ -99,8 +99,14 @@ func (h *Handler) lane(ctx context.Context, msgs []queue.Message, sem chan struc
 }
 
 // inPlace sets an ordered delivery's attempts and first try from its
-// message: a message retried in place keeps the body it was sent with.
+// message: a message retried in place keeps the body it was sent with. A
+// delivery of an ordered publication that arrives outside a group (a
+// dead letter redriven to the delivery queue: its order is gone) is
+// delivered as an unordered one.
 func inPlace(d *event.Delivery, m queue.Message) {
+	if m.Group == "" {
+		d.Ordered = false
+	}
 	if !d.Ordered {
 		return
 	}

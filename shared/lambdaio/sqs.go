@@ -56,8 +56,8 @@ func SQS(h queue.BatchHandler, s queue.Settings, dlq queue.Sender, opts ...Optio
 		}
 		if fifo {
 			failures = behindFailures(msgs, failures)
+			o.retime(ctx, failures, receipts)
 		}
-		o.retime(ctx, failures, receipts)
 		if n := exhausted(msgs, res, failures); n > 0 && o.metrics != nil {
 			o.metrics.Count(ctx, metric.DeadLettered, n, "Reason", "MaxReceives")
 		}
