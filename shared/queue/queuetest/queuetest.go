@@ -768,4 +768,61 @@ func (s *suite) orderedGroups(t *testing.T) {
 		}
 	}
 	receiveNone(t, q, 300*time.Millisecond, "every message was deleted")
+
+	if !s.h.Capabilities.Consume {
+		t.Log("consuming ordered groups: Lambda's event source mapping and the Lambda adapter (lambdaio WithOrdered) apply queue.Later on this driver; checked through Receive and Retimer")
+		return
+	}
+	// Through Consume: a handler's queue.Later retries the head in place,
+	// after its delay, and its group waits; the others go on.
+	q2 := s.h.Ordered(t)
+	require.NoError(t, q2.Send(t.Context(), sent...))
+	var (
+		mu       sync.Mutex
+		handled  = map[int][]int{}
+		finished = map[int]time.Time{}
+		tries    []time.Time
+		all      = make(chan struct{})
+	)
+	h := queue.BatchHandlerFunc(func(_ context.Context, msgs []queue.Message) queue.BatchResult {
+		var res queue.BatchResult
+		mu.Lock()
+		defer mu.Unlock()
+		for _, m := range msgs {
+			r := decode(m)
+			if r.g == failing && r.i == 0 && len(tries) < failures {
+				tries = append(tries, time.Now())
+				res.Fail(m.ID, queue.Later(errTransient, retried))
+				continue
+			}
+			handled[r.g] = append(handled[r.g], r.i)
+			if len(handled[r.g]) == per {
+				finished[r.g] = time.Now()
+				if len(finished) == groups {
+					close(all)
+				}
+			}
+		}
+		return res
+	})
+	st := s.settings()
+	st.MaxReceives = 10
+	consume(t, q2, h, st, nil)
+	select {
+	case <-all:
+	case <-time.After(20*s.unit + 20*time.Second):
+		mu.Lock()
+		defer mu.Unlock()
+		require.FailNow(t, "ordered groups not consumed in time", "handled %v", handled)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for g := range groups {
+		assert.Equal(t, []int{0, 1, 2, 3, 4}, handled[g], "group %d consumed in send order", g)
+		if g != failing {
+			assert.True(t, finished[g].Before(finished[failing]), "group %d is not held back by group %d", g, failing)
+		}
+	}
+	require.Len(t, tries, failures)
+	assert.GreaterOrEqual(t, tries[1].Sub(tries[0]), retried-20*time.Millisecond, "a head retried in place waits its delay")
 }
