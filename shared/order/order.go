@@ -51,8 +51,10 @@ func DefaultKey(ev event.Event) string {
 }
 
 // Source is the Bloblang mapping of an --ordered-by expression: its value
-// is the key.
-func Source(expr string) string { return "root = (\n" + expr + "\n)" }
+// is the key. The expression starts on the first line, so that the line
+// numbers of its compile errors are its own; the closing parenthesis is
+// on a line of its own, after any trailing comment.
+func Source(expr string) string { return "root = (" + expr + "\n)" }
 
 // Custom reports whether o has a custom expression (else its keys are
 // DefaultKey's).

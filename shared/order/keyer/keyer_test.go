@@ -21,6 +21,7 @@ func TestCustomKey(t *testing.T) {
 		err        error
 	}{
 		{`this.order.ref`, "A-1", nil},
+		{"this.order.ref # a trailing comment", "A-1", nil},
 		{`this.order.id`, "42", nil},
 		{`this._herokuevents.subject + "/x"`, "sub/x", nil},
 		{`this.missing`, "", nil},
