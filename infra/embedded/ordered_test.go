@@ -55,9 +55,11 @@ func publishOrdered(srv *embedded.Server, name string, body []byte) error {
 // through a subscription to an ordered publication (default key: the
 // record id) whose real HTTP receiver fails one record's events for 30 s.
 // Every record's events arrive in publish order, the failing record's
-// only after it recovered, and the other 49 records' events each within
-// 1 s of their publish (the retry backoff is cut to at most 1 s, so the
-// failing head is retried about every 200 ms throughout).
+// only after it recovered, and the other 49 records' events within 1 s of
+// their publish, measured per event at the receiver (ordertest.Check: p99,
+// none beyond 2 s; alone on the host the max is about 0.3 s). The retry
+// backoff is cut to at most 1 s, so the failing head is retried about
+// every 500 ms throughout.
 func TestOrderedLanes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("takes 30 s")
