@@ -160,7 +160,7 @@ func TestTemplateSAMBuildTargets(t *testing.T) {
 			role := strings.TrimPrefix(strings.TrimSuffix(fn.Properties.CodeURI, "/"), "functions/")
 			assert.Contains(t, string(out), "GOARCH="+arch[archs[0]]+" ", "the binary's arch matches Architectures")
 			assert.Contains(t, string(out), "-o /artifacts/bootstrap ./functions/"+role+"\n")
-			assert.Contains(t, string(out), "-tags lambda.norpc")
+			assert.Contains(t, string(out), "-tags lambda.norpc,grpcnotrace")
 			assert.Contains(t, string(out), "CGO_ENABLED=0")
 		})
 	}

@@ -38,7 +38,7 @@ func Build(ctx context.Context, o BuildOptions) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	args := []string{"build", "-tags", "lambda.norpc", "-trimpath"}
+	args := []string{"build", "-tags", "lambda.norpc,grpcnotrace", "-trimpath"}
 	if o.Strip {
 		args = append(args, "-ldflags=-s -w")
 	}

@@ -1,5 +1,6 @@
 // Command deps prints what each Lambda function (functions/<role>) links as
-// it is deployed: linux/arm64, CGO off, -tags lambda.norpc.
+// it is deployed: linux/arm64, CGO off, -tags lambda.norpc,grpcnotrace (no RPC server in the
+// runtime, no x/net/trace and html/template in gRPC).
 //
 //	go run ./scripts/bench/deps [-build=false] [-v] [role...]
 //
@@ -38,7 +39,7 @@ const module = "github.com/herokuevents/herokuevents"
 var lambdaEnv = []string{"GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0"}
 
 // lambdaTags are the build tags of the deployed functions.
-const lambdaTags = "lambda.norpc"
+const lambdaTags = "lambda.norpc,grpcnotrace"
 
 // heavy are the dependencies a function should link only when its role uses
 // them, by name and import-path prefix.

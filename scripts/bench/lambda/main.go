@@ -661,7 +661,7 @@ func floorInits(ctx context.Context, tmp string, cold int) ([]time.Duration, err
 		return nil, err
 	}
 	bin := filepath.Join(tmp, "floor")
-	build := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", bin, "./"+filepath.Base(src))
+	build := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc,grpcnotrace", "-trimpath", "-ldflags=-s -w", "-o", bin, "./"+filepath.Base(src))
 	build.Dir, build.Env = root, append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("build the floor bootstrap: %w: %s", err, out)
