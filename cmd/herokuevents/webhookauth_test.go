@@ -124,7 +124,7 @@ func TestWebhookOAuth2EndToEnd(t *testing.T) {
 // TestWebhookClientCertCLI: publications:webhook:create reads the PEM
 // files of --client-cert and --client-key; publications:info shows the
 // certificate's subject and expiry, never the key; publications:update
-// removes them with '' and ''.
+// removes them with ” and ”.
 func TestWebhookClientCertCLI(t *testing.T) {
 	_, cli := startEmbedded(t)
 	ca := webhooktest.NewCA(t)

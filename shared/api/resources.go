@@ -205,7 +205,7 @@ func (g graph) publication(pub config.Publication) publicationView {
 		Paused: pub.Paused, PausedAt: pub.PausedAt, Delivery: deliveryOf(pub),
 		PreviousSecretUntil: previousSecretUntil(pub, time.Now()),
 		OAuth2:              oauth2Of(pub), MTLS: mtlsOf(pub),
-		Order:               orderOf(pub),
+		Order: orderOf(pub),
 	}
 	for _, st := range g.streams {
 		sub, ok := g.subByID[st.Subscription]
