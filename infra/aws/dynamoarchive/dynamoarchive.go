@@ -47,7 +47,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -56,6 +55,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/herokuevents/herokuevents/infra/aws/dynamobatch"
 	"github.com/herokuevents/herokuevents/infra/aws/dynamotable"
 	"github.com/herokuevents/herokuevents/shared/archive"
 	"github.com/herokuevents/herokuevents/shared/event"
@@ -73,9 +73,7 @@ const (
 )
 
 const (
-	batchLimit    = 25
-	writeAttempts = 6
-	dayLayout     = "2006-01-02"
+	dayLayout = "2006-01-02"
 )
 
 // Store is an archive.Store on a DynamoDB table. Safe for concurrent use.
@@ -194,10 +192,8 @@ func (s *Store) Append(ctx context.Context, recs ...archive.Record) error {
 			return fmt.Errorf("append to archive: count bytes: %w", err)
 		}
 	}
-	for chunk := range slices.Chunk(puts, batchLimit) {
-		if err := s.write(ctx, chunk); err != nil {
-			return err
-		}
+	if err := dynamobatch.Write(ctx, s.client, s.table, puts); err != nil {
+		return fmt.Errorf("append to archive: %w", err)
 	}
 	if full > 0 {
 		return fmt.Errorf("append to archive: %d of %d events not kept: %w", full, len(recs), archive.ErrFull)
@@ -229,28 +225,6 @@ func (s *Store) tenantBytes(ctx context.Context, tenant string) (int64, error) {
 		}
 	}
 	return sum, nil
-}
-
-// write sends one BatchWriteItem, retrying its unprocessed items.
-func (s *Store) write(ctx context.Context, reqs []types.WriteRequest) error {
-	for attempt := range writeAttempts {
-		out, err := s.client.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{
-			RequestItems: map[string][]types.WriteRequest{s.table: reqs},
-		})
-		if err != nil {
-			return fmt.Errorf("append to archive: %w", err)
-		}
-		reqs = out.UnprocessedItems[s.table]
-		if len(reqs) == 0 {
-			return nil
-		}
-		select {
-		case <-time.After(time.Duration(25<<attempt) * time.Millisecond):
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	return fmt.Errorf("append to archive: %d left unprocessed", len(reqs))
 }
 
 // query is the Query of q's window, expired records filtered out.
