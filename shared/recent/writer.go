@@ -4,11 +4,10 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/herokuevents/herokuevents/shared/event"
+	"github.com/herokuevents/herokuevents/shared/linger"
 	"github.com/herokuevents/herokuevents/shared/queue"
 )
 
@@ -50,21 +49,9 @@ type WriterOptions struct {
 // buffer is full); the goroutine writes what has gathered in batches. A
 // failed write is logged and forgotten. Safe for concurrent use.
 type Writer struct {
-	store   Store
-	o       WriterOptions
-	ch      chan item
-	done    chan struct{}
-	closed  atomic.Bool
-	dropped atomic.Int64
-	failed  atomic.Int64
-	once    sync.Once
-	mu      sync.RWMutex // Keep holds it shared, Close exclusively: no send on a closed channel
-}
-
-// item is an entry to write, or a flush marker (flushed != nil).
-type item struct {
-	entry   Entry
-	flushed chan struct{}
+	store Store
+	o     WriterOptions
+	lw    *linger.Writer[Entry]
 }
 
 var _ Keeper = (*Writer)(nil)
@@ -87,134 +74,38 @@ func NewWriter(s Store, o WriterOptions) *Writer {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	w := &Writer{store: s, o: o, ch: make(chan item, o.Buffer), done: make(chan struct{})}
-	go w.run()
+	w := &Writer{store: s, o: o}
+	lo := linger.Options[Entry]{Buffer: o.Buffer, Batch: o.Batch, Linger: o.Linger, WriteTimeout: o.WriteTimeout, Logger: o.Logger}
+	if o.Linger > 0 || o.PerSubscription > 0 {
+		lo.Gather = o.Buffer // one write of what gathered: its latest of each subscription
+	}
+	if o.PerSubscription > 0 {
+		lo.Compact = w.latest
+	}
+	w.lw = linger.New(w.keep, lo)
 	return w
 }
 
 // Keep implements Keeper: it never blocks. An event that finds the buffer
 // full, or the Writer closed, is not kept (Dropped counts it).
 func (w *Writer) Keep(tenant, subscription string, ev event.Event) {
-	w.mu.RLock()
-	defer w.mu.RUnlock()
-	if w.closed.Load() {
-		w.dropped.Add(1)
-		return
-	}
-	select {
-	case w.ch <- item{entry: Entry{Tenant: tenant, Subscription: subscription, Event: ev, Kept: w.o.Now().UTC()}}:
-	default:
-		w.dropped.Add(1)
-	}
+	w.lw.Add(Entry{Tenant: tenant, Subscription: subscription, Event: ev, Kept: w.o.Now().UTC()})
 }
 
 // Dropped returns how many events Keep dropped because the buffer was full
 // or the Writer closed.
-func (w *Writer) Dropped() int64 { return w.dropped.Load() }
+func (w *Writer) Dropped() int64 { return w.lw.Dropped() }
 
 // Failed returns how many entries were lost to failed writes.
-func (w *Writer) Failed() int64 { return w.failed.Load() }
+func (w *Writer) Failed() int64 { return w.lw.Failed() }
 
 // Flush waits until every event kept before the call has been written (or
 // its write has failed), or ctx ends.
-func (w *Writer) Flush(ctx context.Context) error {
-	done := make(chan struct{})
-	w.mu.RLock()
-	if w.closed.Load() {
-		w.mu.RUnlock()
-		return nil
-	}
-	select {
-	case w.ch <- item{flushed: done}:
-		w.mu.RUnlock()
-	case <-ctx.Done():
-		w.mu.RUnlock()
-		return ctx.Err()
-	}
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+func (w *Writer) Flush(ctx context.Context) error { return w.lw.Flush(ctx) }
 
 // Close writes what is buffered and stops the Writer, waiting at most
 // until ctx ends. Keep after Close drops.
-func (w *Writer) Close(ctx context.Context) error {
-	w.once.Do(func() {
-		w.mu.Lock()
-		w.closed.Store(true)
-		close(w.ch)
-		w.mu.Unlock()
-	})
-	select {
-	case <-w.done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (w *Writer) run() {
-	defer close(w.done)
-	batch := make([]Entry, 0, w.o.Batch)
-	var flushes []chan struct{}
-	limit := w.o.Batch // what one write gathers
-	if w.o.Linger > 0 || w.o.PerSubscription > 0 {
-		limit = max(limit, cap(w.ch))
-	}
-	for {
-		it, ok := <-w.ch
-		if !ok {
-			w.write(batch)
-			return
-		}
-		w.add(&batch, &flushes, it)
-		var linger <-chan time.Time
-		var timer *time.Timer
-		if w.o.Linger > 0 && len(flushes) == 0 {
-			timer = time.NewTimer(w.o.Linger)
-			linger = timer.C
-		}
-		// Gather what is waiting (or comes within Linger), up to limit.
-	gather:
-		for len(batch) < limit && len(flushes) == 0 {
-			if linger == nil {
-				select {
-				case it, ok := <-w.ch:
-					if !ok {
-						w.write(batch)
-						release(flushes)
-						return
-					}
-					w.add(&batch, &flushes, it)
-					continue
-				default:
-					break gather
-				}
-			}
-			select {
-			case it, ok := <-w.ch:
-				if !ok {
-					w.write(batch)
-					release(flushes)
-					return
-				}
-				w.add(&batch, &flushes, it)
-			case <-linger:
-				break gather
-			}
-		}
-		if timer != nil {
-			timer.Stop()
-		}
-		w.write(batch)
-		batch = batch[:0]
-		release(flushes)
-		flushes = flushes[:0]
-	}
-}
+func (w *Writer) Close(ctx context.Context) error { return w.lw.Close(ctx) }
 
 // latest returns the entries of batch that the store would keep of it:
 // the last PerSubscription of each subscription, in their order.
@@ -246,42 +137,15 @@ func (w *Writer) latest(batch []Entry) []Entry {
 	return out
 }
 
-func (w *Writer) add(batch *[]Entry, flushes *[]chan struct{}, it item) {
-	if it.flushed != nil {
-		*flushes = append(*flushes, it.flushed)
-		return
-	}
-	*batch = append(*batch, it.entry)
-}
-
-func release(flushes []chan struct{}) {
-	for _, f := range flushes {
-		close(f)
-	}
-}
-
-// write writes the latest of batch in writes of at most Batch entries.
-func (w *Writer) write(batch []Entry) {
-	batch = w.latest(batch)
-	for len(batch) > w.o.Batch {
-		w.writeOne(batch[:w.o.Batch])
-		batch = batch[w.o.Batch:]
-	}
-	w.writeOne(batch)
-}
-
-func (w *Writer) writeOne(batch []Entry) {
-	if len(batch) == 0 {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), w.o.WriteTimeout)
-	defer cancel()
+// keep writes one batch, logging a failure (counted by the linger Writer).
+func (w *Writer) keep(ctx context.Context, batch []Entry) error {
 	start := time.Now()
-	if err := w.store.Keep(ctx, batch...); err != nil {
-		w.failed.Add(int64(len(batch)))
+	err := w.store.Keep(ctx, batch...)
+	if err != nil {
 		w.o.Logger.Warn("keep recent events failed: they are not kept for streams:test",
 			"count", len(batch), "duration_ms", time.Since(start).Milliseconds(), "err", err)
 	}
+	return err
 }
 
 // FlushAfter returns h with a Flush of w after every batch, bounded by
