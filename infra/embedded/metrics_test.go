@@ -67,8 +67,11 @@ func TestMetricsEndpoint(t *testing.T) {
 		fams = openmetricstest.Parse(t, []byte(body))
 		return value(fams["herokuevents_delivered"], "herokuevents_delivered_total", at) == 4 &&
 			value(fams["herokuevents_dead_lettered"], "herokuevents_dead_lettered_total",
-				map[string]string{"publication": pub.ID, "reason": "Permanent", "role": "deliver", "tenant": tenant}) == 1
-	}, 15*time.Second, 50*time.Millisecond, "4 delivered (one after a retry), 1 dead-lettered")
+				map[string]string{"publication": pub.ID, "reason": "Permanent", "role": "deliver", "tenant": tenant}) == 1 &&
+			// the counter moves when deliver decides; the dead letter is
+			// queued when the batch is settled, just after
+			value(fams["herokuevents_queue_depth"], "herokuevents_queue_depth", map[string]string{"queue": "delivery-dlq"}) == 1
+	}, 15*time.Second, 50*time.Millisecond, "4 delivered (one after a retry), 1 dead-lettered and in the dead-letter queue")
 
 	find := openmetricstest.Find
 	assert.Equal(t, 7.0, find(t, fams["herokuevents_accepted"], "herokuevents_accepted_total",

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/herokuevents/herokuevents/shared/event"
+	"github.com/herokuevents/herokuevents/shared/order"
 	"github.com/herokuevents/herokuevents/shared/queue"
 )
 
@@ -47,12 +48,19 @@ const idWidth = 36
 // Widest sets every time to.
 var LongestTime = time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.FixedZone("", -(23*3600+59*60)))
 
-// Widest returns d as large as the deliver role can make it: every counter
-// at its widest, every time at its longest, the publication id at least as
-// wide as an id. Only the event is kept.
+// widestKey is the longest JSON encoding of an ordering key: order.MaxKey
+// bytes, each written as a six-character escape.
+var widestKey = strings.Repeat("\x00", order.MaxKey)
+
+// Widest returns d as large as the filter and the deliver role can make
+// it: every counter at its widest, every time at its longest, the
+// publication id at least as wide as an id, an ordering key at its widest
+// encoding (the publication may be ordered: its key is computed after
+// ingest checked the event). Only the event is kept.
 func Widest(d event.Delivery) event.Delivery {
 	d.Attempt, d.Held = math.MaxInt, math.MaxInt
 	d.FirstTry, d.HeldSince, d.RateSlot = LongestTime, LongestTime, LongestTime
+	d.Ordered, d.Key = true, widestKey
 	if len(d.Publication) < idWidth {
 		d.Publication += strings.Repeat("x", idWidth-len(d.Publication))
 	}

@@ -84,7 +84,7 @@ func TestChecksMeasureTheRealEncoding(t *testing.T) {
 // TestRoutedNeedsRoomForItsDelivery: a routed event whose own message
 // fits may still be refused, as its delivery is larger.
 func TestRoutedNeedsRoomForItsDelivery(t *testing.T) {
-	r := event.Routed{Tenant: "t", Subscription: "s", Event: sample(`{"p":"` + strings.Repeat("a", queue.MaxBody-2000) + `"}`)}
+	r := event.Routed{Tenant: "t", Subscription: "s", Event: sample(`{"p":"` + strings.Repeat("a", queue.MaxBody-3000) + `"}`)}
 	body, err := json.Marshal(r)
 	require.NoError(t, err)
 	require.NoError(t, envelope.Fits(len(body), "t"))
