@@ -61,9 +61,6 @@ func publishOrdered(srv *embedded.Server, name string, body []byte) error {
 // backoff is cut to at most 1 s, so the failing head is retried about
 // every 500 ms throughout.
 func TestOrderedLanes(t *testing.T) {
-	if testing.Short() {
-		t.Skip("takes 30 s")
-	}
 	const (
 		keys, perKey = 50, 20
 		failFor      = 30 * time.Second

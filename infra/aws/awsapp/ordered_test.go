@@ -47,9 +47,6 @@ import (
 // publish order, the others within 1 s of their publish (ordertest.Check:
 // p99, none beyond 2 s; alone on the host the max is about 0.5 s).
 func TestOrderedLanesOnAWS(t *testing.T) {
-	if testing.Short() {
-		t.Skip("takes 30 s")
-	}
 	const (
 		keys, perKey = 25, 20
 		failFor      = 30 * time.Second

@@ -97,9 +97,9 @@ type Harness struct {
 	// Open returns a fresh, empty queue and its (also fresh) dead-letter
 	// queue; it registers their cleanup with t.
 	Open func(t *testing.T) (q, dlq Queue)
-	// Ordered, when set, returns a fresh queue that honours
-	// queue.Message.Group (for SQS a FIFO queue) and implements Retimer;
-	// the OrderedGroups case runs against it.
+	// Ordered returns a fresh queue that honours queue.Message.Group (for
+	// SQS a FIFO queue) and implements Retimer; the OrderedGroups case runs
+	// against it. Required: every driver carries ordered lanes.
 	Ordered      func(t *testing.T) Queue
 	Capabilities Capabilities
 }
@@ -685,9 +685,7 @@ func (s *suite) redrive(t *testing.T) {
 // failed head too, as the Lambda contract for FIFO queues asks, and even
 // makes them visible at once: they must still wait for their head.
 func (s *suite) orderedGroups(t *testing.T) {
-	if s.h.Ordered == nil {
-		t.Skip("the driver has no ordered queue")
-	}
+	require.NotNil(t, s.h.Ordered, "Harness.Ordered: every driver must offer an ordered queue")
 	q := s.h.Ordered(t)
 	rt, ok := q.(Retimer)
 	require.True(t, ok, "an ordered queue implements Retimer")
