@@ -103,18 +103,7 @@ func FromConfig(cfg aws.Config, table string) *Store {
 // TableInput is the table's schema: keys PK/SK (strings), on-demand
 // billing. template.yaml declares the same, with TTL on Expires.
 func TableInput(table string) *dynamodb.CreateTableInput {
-	return &dynamodb.CreateTableInput{
-		TableName:   aws.String(table),
-		BillingMode: types.BillingModePayPerRequest,
-		AttributeDefinitions: []types.AttributeDefinition{
-			{AttributeName: aws.String(AttrPK), AttributeType: types.ScalarAttributeTypeS},
-			{AttributeName: aws.String(AttrSK), AttributeType: types.ScalarAttributeTypeS},
-		},
-		KeySchema: []types.KeySchemaElement{
-			{AttributeName: aws.String(AttrPK), KeyType: types.KeyTypeHash},
-			{AttributeName: aws.String(AttrSK), KeyType: types.KeyTypeRange},
-		},
-	}
+	return dynamotable.Input(table, AttrPK, AttrSK)
 }
 
 // CreateTable creates table (TableInput), waits until it is active and

@@ -66,13 +66,9 @@ func New(client *dynamodb.Client, table string, now func() time.Time) *Store {
 // TableInput is the table's schema: key PK (string), on-demand billing,
 // encrypted.
 func TableInput(table string) *dynamodb.CreateTableInput {
-	return &dynamodb.CreateTableInput{
-		TableName:            aws.String(table),
-		BillingMode:          types.BillingModePayPerRequest,
-		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String(AttrPK), AttributeType: types.ScalarAttributeTypeS}},
-		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String(AttrPK), KeyType: types.KeyTypeHash}},
-		SSESpecification:     &types.SSESpecification{Enabled: aws.Bool(true)},
-	}
+	in := dynamotable.Input(table, AttrPK, "")
+	in.SSESpecification = &types.SSESpecification{Enabled: aws.Bool(true)}
+	return in
 }
 
 // CreateTable creates table (TableInput), waits until it is active and

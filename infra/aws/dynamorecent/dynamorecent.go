@@ -88,18 +88,7 @@ func New(client *dynamodb.Client, table string, l recent.Limits) *Store {
 // billing. template.yaml declares the same, with TTL on Expires
 // (EnableTTL).
 func TableInput(table string) *dynamodb.CreateTableInput {
-	return &dynamodb.CreateTableInput{
-		TableName:   aws.String(table),
-		BillingMode: types.BillingModePayPerRequest,
-		AttributeDefinitions: []types.AttributeDefinition{
-			{AttributeName: aws.String(AttrPK), AttributeType: types.ScalarAttributeTypeS},
-			{AttributeName: aws.String(AttrSK), AttributeType: types.ScalarAttributeTypeS},
-		},
-		KeySchema: []types.KeySchemaElement{
-			{AttributeName: aws.String(AttrPK), KeyType: types.KeyTypeHash},
-			{AttributeName: aws.String(AttrSK), KeyType: types.KeyTypeRange},
-		},
-	}
+	return dynamotable.Input(table, AttrPK, AttrSK)
 }
 
 // CreateTable creates table (TableInput), waits until it is active and

@@ -37,3 +37,20 @@ func Create(ctx context.Context, client *dynamodb.Client, in *dynamodb.CreateTab
 	}
 	return nil
 }
+
+// Input is the schema of an on-demand table keyed by string attributes:
+// hash, and rng unless it is empty. A store adds its indexes or settings
+// to what it returns.
+func Input(table, hash, rng string) *dynamodb.CreateTableInput {
+	in := &dynamodb.CreateTableInput{
+		TableName:            aws.String(table),
+		BillingMode:          types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String(hash), AttributeType: types.ScalarAttributeTypeS}},
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String(hash), KeyType: types.KeyTypeHash}},
+	}
+	if rng != "" {
+		in.AttributeDefinitions = append(in.AttributeDefinitions, types.AttributeDefinition{AttributeName: aws.String(rng), AttributeType: types.ScalarAttributeTypeS})
+		in.KeySchema = append(in.KeySchema, types.KeySchemaElement{AttributeName: aws.String(rng), KeyType: types.KeyTypeRange})
+	}
+	return in
+}
