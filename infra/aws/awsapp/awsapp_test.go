@@ -138,3 +138,29 @@ func do(t *testing.T, h http.Handler, method, path string, auth func(*http.Reque
 	}
 	return w.Code
 }
+
+// tenantApp is an app provisioned through the api function: its config
+// vars, the path of its management API and a way to authenticate to it.
+type tenantApp struct {
+	ID      string
+	Config  map[string]string
+	APIPath string
+	Bearer  func(*http.Request)
+}
+
+// provision provisions the add-on resource uuid for the app named name on
+// the test plan, as Heroku does (Partner API v3, options.app).
+func provision(t *testing.T, api apiStack, uuid, name string) tenantApp {
+	t.Helper()
+	var prov struct {
+		ID     string            `json:"id"`
+		Config map[string]string `json:"config"`
+	}
+	do(t, api.h, http.MethodPost, "/heroku/resources", func(r *http.Request) { r.SetBasicAuth(api.st.Operator()) },
+		map[string]any{"uuid": uuid, "plan": "herokuevents:test", "options": map[string]string{"app": name}}, &prov)
+	apiURL, err := url.Parse(prov.Config["HEROKUEVENTS_API_URL"])
+	require.NoError(t, err)
+	apiKey, _ := apiURL.User.Password()
+	return tenantApp{ID: prov.ID, Config: prov.Config, APIPath: apiURL.Path,
+		Bearer: func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+apiKey) }}
+}

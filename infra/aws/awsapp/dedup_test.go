@@ -26,22 +26,15 @@ import (
 // publication (DeliveryQueue) and a subscription (IngestQueue).
 func TestPublishDedupOnAWS(t *testing.T) {
 	api := apiOnAWS(t, catalog.All(), "41234567-89ab-cdef-0123-456789abcdef")
-	var prov struct {
-		Config map[string]string `json:"config"`
-	}
-	do(t, api.h, http.MethodPost, "/heroku/resources", func(r *http.Request) { r.SetBasicAuth(api.st.Operator()) },
-		map[string]any{"uuid": "51234567-89ab-cdef-0123-456789abcdef", "plan": "herokuevents:test", "options": map[string]string{"app": "dedup-app"}}, &prov)
-	pubURL, err := url.Parse(prov.Config["HEROKUEVENTS_PUBLISH_URL"])
+	app := provision(t, api, "51234567-89ab-cdef-0123-456789abcdef", "dedup-app")
+	pubURL, err := url.Parse(app.Config["HEROKUEVENTS_PUBLISH_URL"])
 	require.NoError(t, err)
-	apiURL, err := url.Parse(prov.Config["HEROKUEVENTS_API_URL"])
-	require.NoError(t, err)
-	apiKey, _ := apiURL.User.Password()
-	bearer := func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+apiKey) }
+	bearer := app.Bearer
 	hook := httptest.NewServer(webhooktest.Consent(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})))
 	t.Cleanup(hook.Close)
-	require.Equal(t, http.StatusCreated, do(t, api.h, http.MethodPost, apiURL.Path+"/platforms/webhook/publications", bearer,
+	require.Equal(t, http.StatusCreated, do(t, api.h, http.MethodPost, app.APIPath+"/platforms/webhook/publications", bearer,
 		map[string]any{"name": "orders", "url": hook.URL + "/hook"}, nil))
-	require.Equal(t, http.StatusCreated, do(t, api.h, http.MethodPost, apiURL.Path+"/platforms/webhook/subscriptions", bearer,
+	require.Equal(t, http.StatusCreated, do(t, api.h, http.MethodPost, app.APIPath+"/platforms/webhook/subscriptions", bearer,
 		map[string]any{"name": "inbound"}, nil))
 
 	for k, v := range api.st.Env("IngestFunction") {

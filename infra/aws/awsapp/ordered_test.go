@@ -54,19 +54,12 @@ func TestOrderedLanesOnAWS(t *testing.T) {
 	)
 	api := apiOnAWS(t, catalog.All(), "71234567-89ab-cdef-0123-456789abcdef")
 	// A tenant of its own, whose publish and API URLs the test uses.
-	var prov struct {
-		Config map[string]string `json:"config"`
-	}
-	do(t, api.h, http.MethodPost, "/heroku/resources", func(r *http.Request) { r.SetBasicAuth(api.st.Operator()) },
-		map[string]any{"uuid": "81234567-89ab-cdef-0123-456789abcdef", "plan": "herokuevents:test", "options": map[string]string{"app": "ordered-app"}}, &prov)
-	pubURL, err := url.Parse(prov.Config["HEROKUEVENTS_PUBLISH_URL"])
+	app := provision(t, api, "81234567-89ab-cdef-0123-456789abcdef", "ordered-app")
+	pubURL, err := url.Parse(app.Config["HEROKUEVENTS_PUBLISH_URL"])
 	require.NoError(t, err)
-	apiURL, err := url.Parse(prov.Config["HEROKUEVENTS_API_URL"])
-	require.NoError(t, err)
-	apiKey, _ := apiURL.User.Password()
 	rec := ordertest.NewReceiver(t, ordertest.Key(3), failFor)
-	require.Equal(t, http.StatusCreated, do(t, api.h, http.MethodPost, apiURL.Path+"/platforms/webhook/publications",
-		func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+apiKey) },
+	require.Equal(t, http.StatusCreated, do(t, api.h, http.MethodPost, app.APIPath+"/platforms/webhook/publications",
+		app.Bearer,
 		map[string]any{"name": "accounts", "url": rec.URL + "/cdc", "ordered": true}, nil))
 
 	// The publish URL: the ingest function's handler.

@@ -34,19 +34,10 @@ import (
 // signed requests only.
 func TestPullAndDataActionsOnAWS(t *testing.T) {
 	api := apiOnAWS(t, catalog.All(), "21234567-89ab-cdef-0123-456789abcdef")
-	var prov struct {
-		ID     string            `json:"id"`
-		Config map[string]string `json:"config"`
-	}
-	do(t, api.h, http.MethodPost, "/heroku/resources", func(r *http.Request) { r.SetBasicAuth(api.st.Operator()) },
-		map[string]any{"uuid": "31234567-89ab-cdef-0123-456789abcdef", "plan": "herokuevents:test", "options": map[string]string{"app": "pull-app"}}, &prov)
-	subURL, err := url.Parse(prov.Config["HEROKUEVENTS_SUBSCRIBE_URL"])
+	app := provision(t, api, "31234567-89ab-cdef-0123-456789abcdef", "pull-app")
+	subURL, err := url.Parse(app.Config["HEROKUEVENTS_SUBSCRIBE_URL"])
 	require.NoError(t, err, "provisioning hands out HEROKUEVENTS_SUBSCRIBE_URL")
-	apiURL, err := url.Parse(prov.Config["HEROKUEVENTS_API_URL"])
-	require.NoError(t, err)
-	apiKey, _ := apiURL.User.Password()
-	tenant, path := prov.ID, apiURL.Path
-	bearer := func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+apiKey) }
+	tenant, path, bearer := app.ID, app.APIPath, app.Bearer
 	var sub struct{ ID string }
 	require.Equal(t, http.StatusCreated, do(t, api.h, http.MethodPost, path+"/platforms/webhook/subscriptions", bearer,
 		map[string]any{"name": "orders", "pull": true}, &sub))
