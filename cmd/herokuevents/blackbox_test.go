@@ -124,6 +124,14 @@ func (s *server) mustCLI(t *testing.T, args ...string) (string, string) {
 // publish posts JSON to the publish URL as an app does: Basic auth from the userinfo.
 func (s *server) publish(t *testing.T, name, body string) (int, string) {
 	t.Helper()
+	status, id, _ := s.publishWith(t, name, body, nil)
+	return status, id
+}
+
+// publishWith is publish with the request headers h added; it also returns
+// the answer's headers.
+func (s *server) publishWith(t *testing.T, name, body string, h http.Header) (int, string, http.Header) {
+	t.Helper()
 	u, err := url.Parse(s.vars["HEROKUEVENTS_PUBLISH_URL"])
 	require.NoError(t, err)
 	pass, _ := u.User.Password()
@@ -133,6 +141,9 @@ func (s *server) publish(t *testing.T, name, body string) (int, string) {
 	require.NoError(t, err)
 	req.SetBasicAuth(user, pass)
 	req.Header.Set("Content-Type", "application/json")
+	for k, v := range h {
+		req.Header[k] = v
+	}
 	res, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer res.Body.Close()
@@ -141,7 +152,7 @@ func (s *server) publish(t *testing.T, name, body string) (int, string) {
 		ID string `json:"id"`
 	}
 	_ = json.Unmarshal(b, &acc)
-	return res.StatusCode, acc.ID
+	return res.StatusCode, acc.ID, res.Header
 }
 
 // webhook is a real HTTP receiver that records CloudEvents by id.

@@ -1,13 +1,9 @@
 package main_test
 
 import (
-	"encoding/json"
-	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -20,25 +16,8 @@ import (
 // status, the id answered and whether it was marked a replay.
 func (s *server) publishKeyed(t *testing.T, name, body, idempotencyKey string) (int, string, bool) {
 	t.Helper()
-	u, err := url.Parse(s.vars["HEROKUEVENTS_PUBLISH_URL"])
-	require.NoError(t, err)
-	pass, _ := u.User.Password()
-	user := u.User.Username()
-	u.User = nil
-	req, err := http.NewRequest(http.MethodPost, strings.TrimSuffix(u.String(), "/")+"/"+name, strings.NewReader(body))
-	require.NoError(t, err)
-	req.SetBasicAuth(user, pass)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Idempotency-Key", idempotencyKey)
-	res, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	var acc struct {
-		ID string `json:"id"`
-	}
-	_ = json.Unmarshal(b, &acc)
-	return res.StatusCode, acc.ID, res.Header.Get("Idempotent-Replayed") == "true"
+	status, id, h := s.publishWith(t, name, body, http.Header{"Idempotency-Key": {idempotencyKey}})
+	return status, id, h.Get("Idempotent-Replayed") == "true"
 }
 
 // deliveries is how many requests the webhook received with event id.
