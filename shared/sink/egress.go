@@ -254,6 +254,11 @@ func ParseURL(raw string) (*url.URL, error) {
 	if u.User != nil {
 		return nil, fmt.Errorf("%w: credentials in the url are not allowed (use a token)", ErrURL)
 	}
+	// What is stored is u.String(); it must parse back (a zone such as
+	// [::1%25é] parses but its escaped form is refused by url.Parse).
+	if _, err := url.Parse(u.String()); err != nil {
+		return nil, fmt.Errorf("%w: host %q is invalid: %s", ErrURL, u.Host, unwrapURLError(err))
+	}
 	if p := u.Port(); p != "" {
 		if _, err := netip.ParseAddrPort("0.0.0.0:" + p); err != nil {
 			return nil, fmt.Errorf("%w: port %q is invalid", ErrURL, p)
