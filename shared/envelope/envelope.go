@@ -84,16 +84,26 @@ func Size(body int, attrs map[string]string) int {
 	n := body
 	for k, v := range attrs {
 		if v != "" {
-			n += len(k) + len("String") + len(v)
+			n += attrSize(k, v)
 		}
 	}
 	return n
 }
 
+func attrSize(name, value string) int { return len(name) + len("String") + len(value) }
+
+// fixedAttrs is the size of the attributes of Attributes that do not
+// depend on the tenant.
+var fixedAttrs = Size(0, Attributes(""))
+
 // Fits checks a message body of n bytes of tenant: with the largest
 // attributes it must fit queue.MaxBody.
 func Fits(n int, tenant string) error {
-	if size := Size(n, Attributes(tenant)); size > queue.MaxBody {
+	size := n + fixedAttrs // Size(n, Attributes(tenant)), without making the map
+	if tenant != "" {
+		size += attrSize(queue.AttrTenant, tenant)
+	}
+	if size > queue.MaxBody {
 		return &Error{Size: size, Limit: queue.MaxBody}
 	}
 	return nil
@@ -102,7 +112,11 @@ func Fits(n int, tenant string) error {
 // CheckDelivery checks that d, whose JSON is body, fits the delivery queue
 // at its widest (retries, holds, rate slots, dead letter).
 func CheckDelivery(d event.Delivery, body []byte) error {
-	n, err := widen(body, d, d)
+	from, ok := deliveryLen(d)
+	if !ok {
+		return checkEncoded(body, d, d)
+	}
+	n, err := widen(body, from, widestLen(d.Tenant, d.Publication))
 	if err != nil {
 		return err
 	}
@@ -116,7 +130,7 @@ func CheckRouted(r event.Routed, body []byte) error {
 	if err := Fits(len(body), r.Tenant); err != nil {
 		return err
 	}
-	n, err := widen(body, event.Routed{Tenant: r.Tenant, Subscription: r.Subscription}, event.Delivery{Tenant: r.Tenant})
+	n, err := widen(body, routedLen(r.Tenant, r.Subscription), widestLen(r.Tenant, ""))
 	if err != nil {
 		return err
 	}
@@ -124,24 +138,115 @@ func CheckRouted(r event.Routed, body []byte) error {
 }
 
 // widen returns the size of the widest delivery of the event encoded in
-// body, whose envelope without the event is from: the event's encoding is
-// the same in every envelope, so only the envelopes are encoded.
-func widen(body []byte, from any, to event.Delivery) (int, error) {
-	if d, ok := from.(event.Delivery); ok {
-		d.Event = event.Event{}
-		from = d
+// body, whose envelope without the event encodes to from bytes and the
+// widest delivery's to to bytes: the event's encoding is the same in every
+// envelope, so only the envelopes are measured. Their lengths are computed
+// field by field as encoding/json writes them (deliveryLen, widestLen),
+// without encoding them; TestMeasureIsTheEncodedSize holds them to the
+// encoding.
+func widen(body []byte, from, to int) (int, error) {
+	if to < from {
+		return 0, errors.New("encode envelope: the widest delivery is smaller than the message")
 	}
-	to.Event = event.Event{}
-	a, err := json.Marshal(from)
+	return len(body) + to - from, nil
+}
+
+// checkEncoded is CheckDelivery measuring the envelopes by encoding them:
+// what it does when one of d's times cannot be encoded (deliveryLen), so
+// that the error is encoding/json's.
+func checkEncoded(body []byte, d event.Delivery, to event.Delivery) error {
+	d.Event, to.Event = event.Event{}, event.Event{}
+	a, err := json.Marshal(d)
 	if err != nil {
-		return 0, fmt.Errorf("encode envelope: %w", err)
+		return fmt.Errorf("encode envelope: %w", err)
 	}
 	b, err := json.Marshal(Widest(to))
 	if err != nil {
-		return 0, fmt.Errorf("encode envelope: %w", err)
+		return fmt.Errorf("encode envelope: %w", err)
 	}
-	if len(b) < len(a) {
-		return 0, errors.New("encode envelope: the widest delivery is smaller than the message")
+	n, err := widen(body, len(a), len(b))
+	if err != nil {
+		return err
 	}
-	return len(body) + len(b) - len(a), nil
+	return Fits(n, d.Tenant)
+}
+
+var (
+	// emptyEvent is the length of the encoding of event.Event{}: the
+	// event of the envelopes measured.
+	emptyEvent = encodedLen(event.Event{})
+	// widest is the length of Widest(event.Delivery{}) with an empty
+	// event: a tenant "", a publication of idWidth bytes.
+	widest = encodedLen(Widest(event.Delivery{}))
+)
+
+func encodedLen(v any) int {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return len(b)
+}
+
+// widestLen is the length of Widest(event.Delivery{Tenant: tenant,
+// Publication: publication}) with an empty event.
+func widestLen(tenant, publication string) int {
+	pub := stringLen(publication)
+	if len(publication) < idWidth {
+		pub += idWidth - len(publication) // padded with x
+	}
+	return widest + stringLen(tenant) - len(`""`) + pub - (idWidth + len(`""`))
+}
+
+// routedLen is the length of event.Routed{Tenant: tenant, Subscription:
+// subscription} encoded.
+func routedLen(tenant, subscription string) int {
+	return len(`{"tenant":,"subscription":,"event":}`) + stringLen(tenant) + stringLen(subscription) + emptyEvent
+}
+
+// deliveryLen is the length of d encoded with an empty event; false when
+// one of its times cannot be encoded.
+func deliveryLen(d event.Delivery) (int, bool) {
+	n := len(`{"tenant":,"publication":,"event":,"attempt":}`) + stringLen(d.Tenant) + stringLen(d.Publication) + emptyEvent + intLen(d.Attempt)
+	for _, t := range []struct {
+		name string
+		t    time.Time
+	}{{"first_try", d.FirstTry}, {"held_since", d.HeldSince}, {"rate_slot", d.RateSlot}} {
+		if t.t.IsZero() {
+			continue
+		}
+		var buf [64]byte
+		b, err := t.t.AppendText(buf[:0])
+		if err != nil {
+			return 0, false
+		}
+		n += len(`,"":""`) + len(t.name) + len(b)
+	}
+	if d.Held != 0 {
+		n += len(`,"held":`) + intLen(d.Held)
+	}
+	if d.Ordered {
+		n += len(`,"ordered":true`)
+	}
+	if d.Key != "" {
+		n += len(`,"key":`) + stringLen(d.Key)
+	}
+	return n, true
+}
+
+func intLen(i int) int {
+	var buf [24]byte
+	return len(strconv.AppendInt(buf[:0], int64(i), 10))
+}
+
+// stringLen is the length of s as encoding/json encodes it: quoted, and
+// when s holds a byte that may be escaped (a control, a quote, a
+// backslash, <, >, &, or any non-ASCII byte), measured by encoding it.
+func stringLen(s string) int {
+	for i := range len(s) {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return encodedLen(s)
+		}
+	}
+	return len(s) + len(`""`)
 }
