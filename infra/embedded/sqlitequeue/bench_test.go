@@ -82,7 +82,7 @@ func benchHops(b *testing.B, hops, backlog int) {
 		wg.Go(func() { _ = q.Consume(ctx, handler, st, db.Queue("dlq")) })
 	}
 	b.ResetTimer()
-	start, cpu := time.Now(), cpuTime(b)
+	start, cpu, groups := time.Now(), cpuTime(b), sqlitequeue.Groups(db)
 	const senders = 8
 	var sent atomic.Int64
 	for range senders {
@@ -102,6 +102,7 @@ func benchHops(b *testing.B, hops, backlog int) {
 	}
 	elapsed, used := time.Since(start), cpuTime(b)-cpu
 	b.StopTimer()
+	groups = sqlitequeue.Groups(db) - groups
 	cancel()
 	wg.Wait()
 	b.ReportMetric(float64(want)/elapsed.Seconds(), "msgs/s")
@@ -109,6 +110,8 @@ func benchHops(b *testing.B, hops, backlog int) {
 	// than the rate.
 	b.ReportMetric(float64(used.Microseconds())/float64(want)/float64(hops), "cpu-µs/msg/hop")
 	b.ReportMetric(0, "ns/op")
+	// Transactions (each one fsync of the WAL) per message and hop.
+	b.ReportMetric(float64(groups)/float64(want)/float64(hops), "commits/msg/hop")
 }
 
 func openB(b *testing.B) *sqlitequeue.DB {

@@ -3,7 +3,6 @@ package sqlitequeue
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"sync"
 
 	"github.com/herokuevents/herokuevents/shared/queue"
@@ -30,13 +29,17 @@ import (
 // where it stopped.
 const maxVisits = 64
 
-// The statements of the walk.
+// The statements of the walk. tenantAfterSQL and laneAfterSQL return the
+// first tenant (lane of a tenant) after the given one, wrapping around to
+// the first (NULL when there is none): two index seeks in one statement.
 const (
-	firstTenantSQL = `SELECT tenant FROM message WHERE queue = ? AND tenant >= '' ORDER BY tenant LIMIT 1`
-	nextTenantSQL  = `SELECT tenant FROM message WHERE queue = ? AND tenant > ? ORDER BY tenant LIMIT 1`
-	firstLaneSQL   = `SELECT lane FROM message WHERE queue = ? AND tenant = ? AND lane >= '' ORDER BY lane LIMIT 1`
-	nextLaneSQL    = `SELECT lane FROM message WHERE queue = ? AND tenant = ? AND lane > ? ORDER BY lane LIMIT 1`
-	claimLaneSQL   = `UPDATE message SET visible_at = ?1, receives = receives + 1, claimed = 1,
+	tenantAfterSQL = `SELECT COALESCE(
+		(SELECT tenant FROM message WHERE queue = ?1 AND tenant > ?2 ORDER BY tenant LIMIT 1),
+		(SELECT tenant FROM message WHERE queue = ?1 AND tenant >= '' ORDER BY tenant LIMIT 1))`
+	laneAfterSQL = `SELECT COALESCE(
+		(SELECT lane FROM message WHERE queue = ?1 AND tenant = ?2 AND lane > ?3 ORDER BY lane LIMIT 1),
+		(SELECT lane FROM message WHERE queue = ?1 AND tenant = ?2 AND lane >= '' ORDER BY lane LIMIT 1))`
+	claimLaneSQL = `UPDATE message SET visible_at = ?1, receives = receives + 1, claimed = 1,
 		first_at = CASE WHEN first_at = 0 THEN ?6 ELSE first_at END
 		WHERE id IN (SELECT id FROM message WHERE queue = ?2 AND tenant = ?3 AND lane = ?4 AND visible_at <= ?6 ORDER BY visible_at LIMIT ?5)
 		RETURNING ` + columns
@@ -112,7 +115,7 @@ func (q *Queue) walk(ctx context.Context, c *wconn, max int, visibility int64, a
 		next  int64
 		visit int
 	)
-	t, ok, err := q.after(ctx, c, firstTenantSQL, nextTenantSQL, q.rr.tenant, q.name)
+	t, ok, err := q.after(ctx, c, tenantAfterSQL, q.name, q.rr.tenant)
 	firstT := t
 	for ok && err == nil && len(got) < max && visit < maxVisits {
 		var (
@@ -120,7 +123,7 @@ func (q *Queue) walk(ctx context.Context, c *wconn, max int, visibility int64, a
 			lok    bool
 			firstL string
 		)
-		l, lok, err = q.after(ctx, c, firstLaneSQL, nextLaneSQL, q.rr.lanes[t], q.name, t)
+		l, lok, err = q.after(ctx, c, laneAfterSQL, q.name, t, q.rr.lanes[t])
 		firstL = l
 		for lok && err == nil && len(got) < max && visit < maxVisits {
 			visit++
@@ -154,7 +157,7 @@ func (q *Queue) walk(ctx context.Context, c *wconn, max int, visibility int64, a
 			if len(got) >= max {
 				break
 			}
-			l, lok, err = q.after(ctx, c, firstLaneSQL, nextLaneSQL, l, q.name, t)
+			l, lok, err = q.after(ctx, c, laneAfterSQL, q.name, t, l)
 			if l == firstL {
 				break
 			}
@@ -163,7 +166,7 @@ func (q *Queue) walk(ctx context.Context, c *wconn, max int, visibility int64, a
 		if len(got) >= max || err != nil {
 			break
 		}
-		t, ok, err = q.after(ctx, c, firstTenantSQL, nextTenantSQL, t, q.name)
+		t, ok, err = q.after(ctx, c, tenantAfterSQL, q.name, t)
 		if t == firstT {
 			break
 		}
@@ -177,22 +180,15 @@ func (q *Queue) walk(ctx context.Context, c *wconn, max int, visibility int64, a
 	return got, next, nil
 }
 
-// after returns the first value after cur (by next, with args then cur),
-// or wrapping around the first value (by first, with args); ok is false
-// when there is none.
-func (q *Queue) after(ctx context.Context, c *wconn, first, next, cur string, args ...any) (string, bool, error) {
-	var v string
-	err := c.QueryRowContext(ctx, next, append(args, cur)...).Scan(&v)
-	if errors.Is(err, sql.ErrNoRows) {
-		err = c.QueryRowContext(ctx, first, args...).Scan(&v)
-	}
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return "", false, nil
-	case err != nil:
+// after runs query (tenantAfterSQL or laneAfterSQL) with args: the
+// value after the last of args, wrapping around; ok is false when there
+// is none.
+func (q *Queue) after(ctx context.Context, c *wconn, query string, args ...any) (string, bool, error) {
+	var v sql.NullString
+	if err := c.QueryRowContext(ctx, query, args...).Scan(&v); err != nil {
 		return "", false, err
 	}
-	return v, true, nil
+	return v.String, v.Valid, nil
 }
 
 // claimLane claims up to n visible messages of lane k.

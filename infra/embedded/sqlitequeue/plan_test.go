@@ -40,13 +40,12 @@ func TestQueryPlans(t *testing.T) {
 		want []string // each must appear in the plan
 	}{
 		{"send", sendSQL, []any{"q", []byte("{}"), nil, now, now, "a", "", ""}, nil},
+		{"send many", sendManySQL(2), []any{"q", []byte("{}"), nil, now, now, "a", "", "", "q", []byte("{}"), nil, now, now, "a", "", ""}, nil},
 		{"group waiting", groupWaitingSQL, []any{"q", "g"}, []string{"USING COVERING INDEX message_group (queue=? AND grp=?)"}},
 		{"unpark a group's head", unparkSQL, []any{now, "q", "g", int64(parked)}, []string{pk, "message_group (queue=? AND grp=?)"}},
 		{"retry in place", laterSQL, []any{now, "q", 1}, []string{pk}},
-		{"claim: first tenant", firstTenantSQL, []any{"q"}, []string{lane + " (queue=? AND tenant>?)"}},
-		{"claim: next tenant", nextTenantSQL, []any{"q", "a"}, []string{lane + " (queue=? AND tenant>?)"}},
-		{"claim: first lane", firstLaneSQL, []any{"q", "a"}, []string{lane + " (queue=? AND tenant=? AND lane>?)"}},
-		{"claim: next lane", nextLaneSQL, []any{"q", "a", ""}, []string{lane + " (queue=? AND tenant=? AND lane>?)"}},
+		{"claim: next tenant", tenantAfterSQL, []any{"q", "a"}, []string{lane + " (queue=? AND tenant>?)"}},
+		{"claim: next lane", laneAfterSQL, []any{"q", "a", ""}, []string{lane + " (queue=? AND tenant=? AND lane>?)"}},
 		{"claim: a lane's messages", claimLaneSQL, []any{now + 1, "q", "a", "", 10, now}, []string{pk, lane + " (queue=? AND tenant=? AND lane=? AND visible_at<?)"}},
 		{"claim: a lane's next visible", laneNextSQL, []any{"q", "a", ""}, []string{lane + " (queue=? AND tenant=? AND lane=?)"}},
 		{"delete", deleteSQL, []any{"q", "[1,2,3]"}, []string{pk}},

@@ -3,11 +3,11 @@ package sqlitequeue
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -70,6 +70,27 @@ const (
 		AND json_extract(attrs, '$.` + queue.AttrHeld + `') = ?4`
 )
 
+// sendRows is the most messages one INSERT statement of Send holds, and
+// sendColumns the values of each.
+const (
+	sendRows    = 16
+	sendColumns = 8
+)
+
+// sendMany holds the INSERT statements of 1..sendRows messages.
+var sendMany = func() [sendRows + 1]string {
+	var out [sendRows + 1]string
+	row := "(?, ?, ?, ?, ?, ?, ?, ?)"
+	for n := 1; n <= sendRows; n++ {
+		out[n] = strings.TrimSuffix(sendSQL, row) + strings.Repeat(row+", ", n-1) + row
+	}
+	return out
+}()
+
+// sendManySQL is the INSERT statement of n (1..sendRows) messages with no
+// group: sendSQL with n rows of values.
+func sendManySQL(n int) string { return sendMany[n] }
+
 // Send queues msgs in one transaction: all or none. Bodies larger than
 // queue.MaxBody fail with queue.ErrTooLarge and nothing is queued. Delay
 // (capped to queue.MaxDelay) postpones the first delivery. Consumers of this
@@ -91,12 +112,37 @@ func (q *Queue) Send(ctx context.Context, msgs ...queue.Message) error {
 		}
 		attrs[i] = a
 	}
+	grouped := false
+	for _, m := range msgs {
+		grouped = grouped || m.Group != ""
+	}
 	err := q.db.exec(ctx, func(ctx context.Context, c *wconn) error {
+		now := nowMicro()
+		if !grouped {
+			// One statement per sendRows messages: a statement's fixed
+			// cost (binding, stepping, the driver) is paid once.
+			args := make([]any, 0, sendColumns*min(len(msgs), sendRows))
+			for start := 0; start < len(msgs); start += sendRows {
+				chunk := msgs[start:min(start+sendRows, len(msgs))]
+				args = args[:0]
+				for i, m := range chunk {
+					body := m.Body
+					if body == nil {
+						body = []byte{}
+					}
+					args = append(args, q.name, body, attrs[start+i], now, now+queue.ClampDelay(m.Delay).Microseconds(),
+						m.Attributes[queue.AttrTenant], lanes[start+i], "")
+				}
+				if _, err := c.ExecContext(ctx, sendManySQL(len(chunk)), args...); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
 		stmt, err := c.PrepareContext(ctx, sendSQL)
 		if err != nil {
 			return err
 		}
-		now := nowMicro()
 		for i, m := range msgs {
 			body := m.Body
 			if body == nil {
@@ -456,7 +502,8 @@ func scan(rows *sql.Rows) ([]queue.Message, error) {
 			m.FirstReceived = time.UnixMicro(firstAt)
 		}
 		if attrs.Valid && attrs.String != "" {
-			if err := json.Unmarshal([]byte(attrs.String), &m.Attributes); err != nil {
+			var err error
+			if m.Attributes, err = decodeAttrs(attrs.String); err != nil {
 				return nil, fmt.Errorf("decode attributes of message %d: %w", id, err)
 			}
 		}
@@ -465,38 +512,12 @@ func scan(rows *sql.Rows) ([]queue.Message, error) {
 	return msgs, rows.Err()
 }
 
-func encodeAttrs(a map[string]string) (any, error) {
-	if len(a) == 0 {
-		return nil, nil
-	}
-	b, err := json.Marshal(a)
-	if err != nil {
-		return nil, fmt.Errorf("encode attributes: %w", err)
-	}
-	return string(b), nil
-}
-
 func ids(msgs []queue.Message) []string {
 	out := make([]string, len(msgs))
 	for i, m := range msgs {
 		out[i] = m.ID
 	}
 	return out
-}
-
-// idsJSON encodes message IDs as a JSON array of integers for json_each.
-func idsJSON(ids []string) (string, error) {
-	n := make([]int64, 0, len(ids))
-	for _, id := range ids {
-		v, err := strconv.ParseInt(id, 10, 64)
-		if err != nil {
-			// Not an ID of this driver: it cannot match any message.
-			continue
-		}
-		n = append(n, v)
-	}
-	b, err := json.Marshal(n)
-	return string(b), err
 }
 
 func compareIDs(a, b string) int {
