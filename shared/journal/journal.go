@@ -306,14 +306,6 @@ func (r Retention) WithDefaults() Retention {
 	return r
 }
 
-// MarshalDetail encodes the fields of e that drivers store as one value:
-// everything but Tenant, EventID and Event (kept in their own columns or
-// attributes). UnmarshalDetail reverses it.
-func MarshalDetail(e Entry) ([]byte, error) {
-	e.Tenant, e.EventID = "", ""
-	return json.Marshal(detail{Entry: e, LatencyMicros: e.Latency.Microseconds()})
-}
-
 // detail is the stored form of an entry: the latency in microseconds.
 type detail struct {
 	Entry

@@ -22,7 +22,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"net/url"
 	"os"
@@ -80,6 +79,7 @@ type Journal struct {
 
 	mu      sync.Mutex
 	touched map[[2]string]bool // tenant, publication with attempts since the last prune
+	inserts map[int]*sql.Stmt  // Append's statements by rows (insert)
 
 	stop chan struct{}
 	done chan struct{}
@@ -131,7 +131,7 @@ func Open(path string, o Options) (*Journal, error) {
 			return nil, fmt.Errorf("open journal %s: %w", path, err)
 		}
 	}
-	j := &Journal{db: db, o: o, write: make(chan struct{}, 1), touched: map[[2]string]bool{}, stop: make(chan struct{}), done: make(chan struct{})}
+	j := &Journal{db: db, o: o, write: make(chan struct{}, 1), touched: map[[2]string]bool{}, inserts: map[int]*sql.Stmt{}, stop: make(chan struct{}), done: make(chan struct{})}
 	if err := j.pruneAll(context.Background()); err != nil {
 		db.Close()
 		return nil, err
@@ -170,7 +170,13 @@ func (j *Journal) Close() error {
 		<-j.done
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		err = errors.Join(j.Prune(ctx), j.db.Close())
+		err = j.Prune(ctx)
+		j.mu.Lock()
+		for _, st := range j.inserts {
+			err = errors.Join(err, st.Close())
+		}
+		j.mu.Unlock()
+		err = errors.Join(err, j.db.Close())
 	})
 	return err
 }
@@ -192,11 +198,16 @@ func nanos(t time.Time) int64 { return t.UnixNano() }
 // publication: the indexes hold these small keys rather than the strings
 // (the queries check the strings too).
 func key(tenant, id string) int64 {
-	h := fnv.New64a()
-	h.Write([]byte(tenant))
-	h.Write([]byte{0})
-	h.Write([]byte(id))
-	return int64(h.Sum64())
+	const prime = 1099511628211
+	h := uint64(14695981039346656037) // FNV-1a offset basis
+	for i := 0; i < len(tenant); i++ {
+		h = (h ^ uint64(tenant[i])) * prime
+	}
+	h *= prime // the 0 byte between
+	for i := 0; i < len(id); i++ {
+		h = (h ^ uint64(id[i])) * prime
+	}
+	return int64(h)
 }
 
 // detail encodes what the columns do not hold.
@@ -250,21 +261,27 @@ func (j *Journal) Append(ctx context.Context, entries ...journal.Entry) error {
 		return fmt.Errorf("append to journal: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
-	st, err := tx.PrepareContext(ctx, `INSERT INTO entry (ekey, pkey, tenant, event_id, publication, stage, outcome, at, detail, event)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return fmt.Errorf("append to journal: %w", err)
-	}
-	defer st.Close()
+	// One statement per insertRows entries (its fixed cost is paid once),
+	// prepared once per connection.
 	touched := map[[2]string]bool{}
-	for _, r := range rows {
-		e := r.e
-		if _, err := st.ExecContext(ctx, key(e.Tenant, e.EventID), key(e.Tenant, e.Publication), e.Tenant, e.EventID, e.Publication,
-			string(e.Stage), string(e.Outcome), nanos(e.Time), r.detail, r.event); err != nil {
+	args := make([]any, 0, insertColumns*min(len(rows), insertRows))
+	for start := 0; start < len(rows); start += insertRows {
+		chunk := rows[start:min(start+insertRows, len(rows))]
+		args = args[:0]
+		for _, r := range chunk {
+			e := r.e
+			args = append(args, key(e.Tenant, e.EventID), key(e.Tenant, e.Publication), e.Tenant, e.EventID, e.Publication,
+				string(e.Stage), string(e.Outcome), nanos(e.Time), r.detail, r.event)
+			if e.Stage == journal.Attempt {
+				touched[[2]string{e.Tenant, e.Publication}] = true
+			}
+		}
+		st, err := j.insert(ctx, len(chunk))
+		if err != nil {
 			return fmt.Errorf("append to journal: %w", err)
 		}
-		if e.Stage == journal.Attempt {
-			touched[[2]string{e.Tenant, e.Publication}] = true
+		if _, err := tx.StmtContext(ctx, st).ExecContext(ctx, args...); err != nil {
+			return fmt.Errorf("append to journal: %w", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
@@ -276,6 +293,36 @@ func (j *Journal) Append(ctx context.Context, entries ...journal.Entry) error {
 	}
 	j.mu.Unlock()
 	return nil
+}
+
+// insertRows is the most entries one INSERT statement of Append holds, and
+// insertColumns the values of each.
+const (
+	insertRows    = 50
+	insertColumns = 10
+)
+
+// insertSQL is the INSERT statement of n entries.
+func insertSQL(n int) string {
+	const row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	return `INSERT INTO entry (ekey, pkey, tenant, event_id, publication, stage, outcome, at, detail, event) VALUES ` +
+		strings.Repeat(row+", ", n-1) + row
+}
+
+// insert returns the prepared INSERT statement of n (1..insertRows)
+// entries. A statement is prepared on each connection once, then reused.
+func (j *Journal) insert(ctx context.Context, n int) (*sql.Stmt, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if st := j.inserts[n]; st != nil {
+		return st, nil
+	}
+	st, err := j.db.PrepareContext(ctx, insertSQL(n))
+	if err != nil {
+		return nil, err
+	}
+	j.inserts[n] = st
+	return st, nil
 }
 
 // cutoff is the oldest time still retained.
