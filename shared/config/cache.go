@@ -40,6 +40,11 @@ type cacheEntry struct {
 	items   []Item
 	err     error
 	expires time.Time
+	// decoded holds what Read and ReadAll decoded of item or items, by
+	// the type decoded into (reflect.Type → Record[T] or []Record[T]):
+	// it lives and goes with the entry, so a write that drops the entry
+	// drops it too.
+	decoded *sync.Map
 }
 
 func (c *cached) lookup(k cacheKey) (cacheEntry, bool) {
@@ -52,14 +57,16 @@ func (c *cached) lookup(k cacheKey) (cacheEntry, bool) {
 	return e, true
 }
 
-func (c *cached) keep(k cacheKey, e cacheEntry) {
+func (c *cached) keep(k cacheKey, e cacheEntry) cacheEntry {
 	e.expires = time.Now().Add(c.ttl)
+	e.decoded = &sync.Map{}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.entries) >= maxCached {
 		clear(c.entries)
 	}
 	c.entries[k] = e
+	return e
 }
 
 func (c *cached) forget(tenant, kind string) {
@@ -83,6 +90,35 @@ func (c *cached) Get(ctx context.Context, tenant, kind, idOrName string) (Item, 
 		c.keep(k, cacheEntry{item: cloneItem(it), err: err})
 	}
 	return it, err
+}
+
+// getShared is Get for Read: the cached item itself (not a copy), with
+// the entry's decoded values; decoded is nil when the item was not cached.
+func (c *cached) getShared(ctx context.Context, tenant, kind, idOrName string) (it Item, decoded *sync.Map, err error) {
+	k := cacheKey{"get", tenant, kind, idOrName}
+	if e, ok := c.lookup(k); ok {
+		return e.item, e.decoded, e.err
+	}
+	it, err = c.Store.Get(ctx, tenant, kind, idOrName)
+	if err == nil || isNotFound(err) {
+		e := c.keep(k, cacheEntry{item: cloneItem(it), err: err})
+		return e.item, e.decoded, e.err
+	}
+	return it, nil, err
+}
+
+// listShared is List for ReadAll, as getShared is Get for Read.
+func (c *cached) listShared(ctx context.Context, tenant, kind string) (items []Item, decoded *sync.Map, err error) {
+	k := cacheKey{"list", tenant, kind, ""}
+	if e, ok := c.lookup(k); ok {
+		return e.items, e.decoded, nil
+	}
+	items, err = c.Store.List(ctx, tenant, kind)
+	if err != nil {
+		return nil, nil, err
+	}
+	e := c.keep(k, cacheEntry{items: cloneItems(items)})
+	return e.items, e.decoded, nil
 }
 
 // List serves a cached listing within ttl.

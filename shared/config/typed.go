@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"time"
 )
 
@@ -30,6 +31,10 @@ func LoadAll[T any](ctx context.Context, s Store, tenant, kind string) ([]Record
 	if err != nil {
 		return nil, err
 	}
+	return decodeAll[T](items)
+}
+
+func decodeAll[T any](items []Item) ([]Record[T], error) {
 	out := make([]Record[T], 0, len(items))
 	for _, it := range items {
 		r, err := decode[T](it)
@@ -39,6 +44,59 @@ func LoadAll[T any](ctx context.Context, s Store, tenant, kind string) ([]Record
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// Read is Load for a reader that only reads what it gets: from a Cached
+// store, each cached item is decoded once per type read into (not at
+// every read, as Load does) and the record is shared with every other
+// Read of it until the item is written through the cache or its entry
+// expires. The record's Value (its maps, slices and pointers included)
+// and Item.Body must therefore not be modified: a read-modify-write uses
+// Load (or Modify). From any other store it is Load.
+func Read[T any](ctx context.Context, s Store, tenant, kind, idOrName string) (Record[T], error) {
+	c, ok := s.(*cached)
+	if !ok {
+		return Load[T](ctx, s, tenant, kind, idOrName)
+	}
+	it, memo, err := c.getShared(ctx, tenant, kind, idOrName)
+	if err != nil {
+		return Record[T]{}, err
+	}
+	typ := reflect.TypeFor[T]()
+	if memo != nil {
+		if v, ok := memo.Load(typ); ok {
+			return v.(Record[T]), nil
+		}
+	}
+	r, err := decode[T](it)
+	if err == nil && memo != nil {
+		memo.Store(typ, r)
+	}
+	return r, err
+}
+
+// ReadAll is LoadAll as Read is Load: from a Cached store the records (and
+// the slice) are shared and must not be modified.
+func ReadAll[T any](ctx context.Context, s Store, tenant, kind string) ([]Record[T], error) {
+	c, ok := s.(*cached)
+	if !ok {
+		return LoadAll[T](ctx, s, tenant, kind)
+	}
+	items, memo, err := c.listShared(ctx, tenant, kind)
+	if err != nil {
+		return nil, err
+	}
+	typ := reflect.TypeFor[T]()
+	if memo != nil {
+		if v, ok := memo.Load(typ); ok {
+			return v.([]Record[T]), nil
+		}
+	}
+	out, err := decodeAll[T](items)
+	if err == nil && memo != nil {
+		memo.Store(typ, out)
+	}
+	return out, err
 }
 
 // Insert encodes v and creates it as a new item.
@@ -124,7 +182,7 @@ func decode[T any](it Item) (Record[T], error) {
 
 // StreamsFrom returns the streams whose source is the subscription id.
 func StreamsFrom(ctx context.Context, s Store, tenant, subscriptionID string) ([]Stream, error) {
-	all, err := LoadAll[Stream](ctx, s, tenant, KindStream)
+	all, err := ReadAll[Stream](ctx, s, tenant, KindStream)
 	if err != nil {
 		return nil, err
 	}

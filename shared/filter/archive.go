@@ -15,7 +15,7 @@ func (h *Handler) archive(ctx context.Context, retentions map[string]time.Durati
 	key := r.Tenant + "/" + r.Subscription
 	ret, ok := retentions[key]
 	if !ok {
-		sub, err := config.Load[config.Subscription](ctx, h.o.Store, r.Tenant, config.KindSubscription, r.Subscription)
+		sub, err := config.Read[config.Subscription](ctx, h.o.Store, r.Tenant, config.KindSubscription, r.Subscription)
 		switch {
 		case errors.Is(err, config.ErrNotFound):
 			ret = -1

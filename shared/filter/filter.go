@@ -257,7 +257,7 @@ func (h *Handler) orders(ctx context.Context, tenant string, streams []config.St
 		k := tenant + "/" + s.Publication
 		o, ok := memo[k]
 		if !ok {
-			rec, err := config.Load[config.Publication](ctx, h.o.Store, tenant, config.KindPublication, s.Publication)
+			rec, err := config.Read[config.Publication](ctx, h.o.Store, tenant, config.KindPublication, s.Publication)
 			switch {
 			case errors.Is(err, config.ErrNotFound):
 				// Deleted meanwhile: the deliver role decides.

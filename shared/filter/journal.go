@@ -58,7 +58,7 @@ func (h *Handler) subscription(ctx context.Context, tenant, id string) (subInfo,
 	if v, ok := h.subs.Load(key); ok {
 		return v.(subInfo), true
 	}
-	sub, err := config.Load[config.Subscription](ctx, h.o.Store, tenant, config.KindSubscription, id)
+	sub, err := config.Read[config.Subscription](ctx, h.o.Store, tenant, config.KindSubscription, id)
 	if err != nil {
 		return subInfo{}, false
 	}

@@ -33,7 +33,7 @@ func (p *pulls) add(ctx context.Context, msgID string, r event.Routed) error {
 	key := r.Tenant + "/" + r.Subscription
 	on, ok := p.isPull[key]
 	if !ok {
-		sub, err := config.Load[config.Subscription](ctx, p.h.o.Store, r.Tenant, config.KindSubscription, r.Subscription)
+		sub, err := config.Read[config.Subscription](ctx, p.h.o.Store, r.Tenant, config.KindSubscription, r.Subscription)
 		switch {
 		case errors.Is(err, config.ErrNotFound):
 		case err != nil:

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -17,11 +18,20 @@ func keyHash(k string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// Ingest decodes a tenant once per change of its stored bytes: a rotated
-// key, or a tenant deleted and made again under the same id, is honoured
-// at the next publish.
+// Ingest reads a tenant through the data plane's cache, decoded once per
+// change (config.Read): a rotated key, or a tenant deleted and made again
+// under the same id, is honoured at the next publish.
 func TestCredentialsFollowTheStore(t *testing.T) {
-	l := setupLimited(t, 0)
+	for name, wrap := range map[string]func(config.Store) config.Store{
+		"store":  nil,
+		"cached": func(s config.Store) config.Store { return config.Cached(s, time.Minute) },
+	} {
+		t.Run(name, func(t *testing.T) { credentialsFollowTheStore(t, wrap) })
+	}
+}
+
+func credentialsFollowTheStore(t *testing.T, wrap func(config.Store) config.Store) {
+	l := setupLimitedOn(t, 0, wrap)
 	status := func(key string) int {
 		return post(l.h, "out", "a", key, "application/json", payload, nil).Code
 	}

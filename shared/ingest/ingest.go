@@ -79,10 +79,9 @@ type Options struct {
 
 // Handler serves POST /publish/{name}.
 type Handler struct {
-	o       Options
-	mux     *http.ServeMux
-	limits  limits
-	decoded decoded // the tenants and subscriptions read, decoded once per change
+	o      Options
+	mux    *http.ServeMux
+	limits limits
 }
 
 // New returns the ingest role's HTTP handler, or an error when Store,
@@ -236,11 +235,8 @@ func (h *Handler) authenticate(ctx context.Context, r *http.Request) (tenant, pl
 	if !ok || user == "" || pass == "" {
 		return "", "", false
 	}
-	it, err := h.o.Store.Get(ctx, "", config.KindTenant, user)
-	if err != nil {
-		return "", "", false
-	}
-	cred, err := decodeItem[credentials](&h.decoded, it)
+	rec, err := config.Read[credentials](ctx, h.o.Store, "", config.KindTenant, user)
+	cred := rec.Value
 	if err != nil || cred.ID != user {
 		return "", "", false
 	}
@@ -288,29 +284,18 @@ func badEventf(format string, a ...any) error { return badEvent(fmt.Sprintf(form
 // publication or subscription has that name, a config.ErrInvalid one when
 // it is a subscription that takes no published events.
 func (h *Handler) resolve(ctx context.Context, tenant, name string) (route, error) {
-	pub, err := h.o.Store.Get(ctx, tenant, config.KindPublication, name)
-	if err == nil && pub.Name == name {
+	pub, err := config.Read[target](ctx, h.o.Store, tenant, config.KindPublication, name)
+	if err == nil && pub.Item.Name == name {
 		if err := checkEnabled(pub); err != nil {
 			return route{}, err
 		}
-		var ord struct {
-			Order *config.Order `json:"order"`
-		}
-		if err := json.Unmarshal(pub.Body, &ord); err != nil {
-			return route{}, fmt.Errorf("decode publication %s: %w", pub.ID, err)
-		}
-		return route{tenant: tenant, kind: "publication", name: name, id: pub.ID, order: ord.Order, keys: h.o.Keys}, nil
+		return route{tenant: tenant, kind: "publication", name: name, id: pub.Item.ID, order: pub.Value.Order, keys: h.o.Keys}, nil
 	}
 	if err != nil && !errors.Is(err, config.ErrNotFound) {
 		return route{}, err
 	}
-	var sub inbound
-	it, err := h.o.Store.Get(ctx, tenant, config.KindSubscription, name)
-	if err == nil {
-		if sub, err = decodeItem[inbound](&h.decoded, it); err != nil {
-			return route{}, fmt.Errorf("decode subscription %s: %w", it.ID, err)
-		}
-	}
+	rec, err := config.Read[inbound](ctx, h.o.Store, tenant, config.KindSubscription, name)
+	sub := rec.Value
 	if errors.Is(err, config.ErrNotFound) || (err == nil && sub.Name != name) {
 		return route{}, config.NotFound("Couldn't find a publication or webhook subscription named %s.", httpjson.Short(name))
 	}
@@ -326,23 +311,16 @@ func (h *Handler) resolve(ctx context.Context, tenant, name string) (route, erro
 // checkEnabled refuses a publication disabled by a 410 Gone with 409
 // publication_disabled and the reason: its deliveries would only be
 // dead-lettered. publications:enable takes it back.
-func checkEnabled(pub config.Item) error {
-	var state struct {
-		Disabled bool   `json:"disabled"`
-		Reason   string `json:"disabled_reason"`
-	}
-	if err := json.Unmarshal(pub.Body, &state); err != nil {
-		return fmt.Errorf("decode publication %s: %w", pub.ID, err)
-	}
-	if !state.Disabled {
+func checkEnabled(pub config.Record[target]) error {
+	if !pub.Value.Disabled {
 		return nil
 	}
-	reason := state.Reason
+	reason := pub.Value.Reason
 	if reason == "" {
 		reason = "its endpoint answered 410 Gone"
 	}
 	return &httpjson.Error{Status: http.StatusConflict, ID: "publication_disabled",
-		Message: fmt.Sprintf("Publication %s is disabled (%s); the event was not accepted. Enable it with publications:enable once its endpoint is back.", httpjson.Short(pub.Name), reason)}
+		Message: fmt.Sprintf("Publication %s is disabled (%s); the event was not accepted. Enable it with publications:enable once its endpoint is back.", httpjson.Short(pub.Item.Name), reason)}
 }
 
 func (rt route) sender(o Options) queue.Sender {

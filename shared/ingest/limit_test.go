@@ -30,8 +30,18 @@ type limited struct {
 
 func setupLimited(t *testing.T, maxBacklog int64) *limited {
 	t.Helper()
-	st := memstore.New()
+	return setupLimitedOn(t, maxBacklog, nil)
+}
+
+// setupLimitedOn is setupLimited on the store wrap makes of a memstore
+// (when not nil), which the test writes through too.
+func setupLimitedOn(t *testing.T, maxBacklog int64, wrap func(config.Store) config.Store) *limited {
+	t.Helper()
+	var st config.Store = memstore.New()
 	t.Cleanup(func() { st.Close() })
+	if wrap != nil {
+		st = wrap(st)
+	}
 	l := &limited{st: st, backlog: &backlog.Counter{}}
 	l.now.Store(time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC).UnixNano())
 	for _, tn := range []struct{ id, plan string }{{"a", "basic"}, {"b", "premium"}} {
