@@ -17,6 +17,7 @@ package openmetrics
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"log/slog"
@@ -90,11 +91,15 @@ type Registry struct {
 	mu       sync.Mutex
 	families map[string]Family             // by family name
 	series   map[string]map[string]*series // family name → label key → series
-	nseries  int
-	max      int
-	dropped  float64
-	gauges   []gaugeFamily
-	log      *slog.Logger
+	// calls indexes series by the exact arguments of the calls that
+	// recorded them (rawKey), so that a repeated call finds its series
+	// without normalising its labels again; at most max entries.
+	calls   map[string]*series
+	nseries int
+	max     int
+	dropped float64
+	gauges  []gaugeFamily
+	log     *slog.Logger
 }
 
 // gaugeFamily is a gauge whose samples are read at scrape time.
@@ -111,7 +116,7 @@ func New(logger *slog.Logger) *Registry {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Registry{families: map[string]Family{}, series: map[string]map[string]*series{}, max: DefaultMaxSeries, log: logger}
+	return &Registry{families: map[string]Family{}, series: map[string]map[string]*series{}, calls: map[string]*series{}, max: DefaultMaxSeries, log: logger}
 }
 
 // SetMaxSeries changes the bound on series (tests).
@@ -130,11 +135,11 @@ type roleRecorder struct {
 }
 
 func (w roleRecorder) Count(ctx context.Context, name string, n int, dims ...string) {
-	w.reg.add(name, counter, float64(n), withRole(dims, w.role))
+	w.reg.record(name, counter, float64(n), dims, w.role, true)
 }
 
 func (w roleRecorder) Duration(ctx context.Context, name string, d time.Duration, dims ...string) {
-	w.reg.add(name, histogram, d.Seconds(), withRole(dims, w.role))
+	w.reg.record(name, histogram, d.Seconds(), dims, w.role, true)
 }
 
 func withRole(dims []string, role string) []string {
@@ -143,13 +148,55 @@ func withRole(dims []string, role string) []string {
 
 // Count implements metric.Recorder.
 func (r *Registry) Count(_ context.Context, name string, n int, dims ...string) {
-	r.add(name, counter, float64(n), dims)
+	r.record(name, counter, float64(n), dims, "", false)
 }
 
 // Duration implements metric.Recorder: one observation of a histogram in
 // seconds.
 func (r *Registry) Duration(_ context.Context, name string, d time.Duration, dims ...string) {
-	r.add(name, histogram, d.Seconds(), dims)
+	r.record(name, histogram, d.Seconds(), dims, "", false)
+}
+
+// record adds v to the series of a call: the one a call with the same
+// arguments found before (calls), else the one its normalised labels name
+// (add), remembered for the next such call.
+func (r *Registry) record(name string, k kind, v float64, dims []string, role string, withRoleLabel bool) {
+	if math.IsNaN(v) || (k == counter && v < 0) {
+		return
+	}
+	var buf [256]byte
+	key := rawKey(buf[:0], name, k, dims, role, withRoleLabel)
+	r.mu.Lock()
+	if s := r.calls[string(key)]; s != nil {
+		s.observe(k, v)
+		r.mu.Unlock()
+		return
+	}
+	r.mu.Unlock()
+	if withRoleLabel {
+		dims = withRole(dims, role)
+	}
+	r.add(name, k, v, dims, string(key))
+}
+
+// rawKey is the arguments of a call, each string prefixed with its
+// length (so that no two calls share a key): the metric name, the kind,
+// whether a role label is added and which, and the dimension pairs (an
+// unpaired trailing name left out, as labelsOf and withRole do).
+func rawKey(b []byte, name string, k kind, dims []string, role string, withRoleLabel bool) []byte {
+	str := func(b []byte, s string) []byte { return append(binary.AppendUvarint(b, uint64(len(s))), s...) }
+	b = str(b, name)
+	b = str(b, string(k))
+	if withRoleLabel {
+		b = append(b, 1)
+		b = str(b, role)
+	} else {
+		b = append(b, 0)
+	}
+	for _, d := range dims[:len(dims)&^1] {
+		b = str(b, d)
+	}
+	return b
 }
 
 // Gauge adds a gauge family whose samples collect returns at each scrape,
@@ -172,10 +219,9 @@ func family(name string, k kind) Family {
 	return Family{Name: base, Type: counter, Help: name + "."}
 }
 
-func (r *Registry) add(name string, k kind, v float64, dims []string) {
-	if math.IsNaN(v) || (k == counter && v < 0) {
-		return
-	}
+// add records v in the series its normalised labels name, creating it
+// when there is room, and remembers it under the call's key.
+func (r *Registry) add(name string, k kind, v float64, dims []string, call string) {
 	f := family(name, k)
 	labels := labelsOf(dims)
 	key := labelKey(labels)
@@ -200,6 +246,14 @@ func (r *Registry) add(name string, k kind, v float64, dims []string) {
 		byKey[key] = s
 		r.nseries++
 	}
+	if len(r.calls) < r.max {
+		r.calls[call] = s
+	}
+	s.observe(k, v)
+}
+
+// observe adds v to a counter, or one observation v to a histogram.
+func (s *series) observe(k kind, v float64) {
 	if k == counter {
 		s.value += v
 		return

@@ -202,3 +202,43 @@ func TestHandler(t *testing.T) {
 		})
 	}
 }
+
+// TestSameSeriesWhateverTheCall: calls that name one series (dimensions in
+// another order, names in another case, the role as a dimension) add to
+// it, whichever call came first; calls of other labels stay apart, and a
+// dropped series stays dropped.
+func TestSameSeriesWhateverTheCall(t *testing.T) {
+	ctx := t.Context()
+	reg := openmetrics.New(nil)
+	reg.SetMaxSeries(3)
+	dlv := reg.Role("deliver")
+	for range 2 {
+		dlv.Count(ctx, metric.Delivered, 1, metric.DimPlatform, "webhook", metric.LabelTenant, "t-1")
+		dlv.Count(ctx, metric.Delivered, 2, metric.LabelTenant, "t-1", metric.DimPlatform, "webhook", "Unpaired")
+		reg.Count(ctx, metric.Delivered, 4, "role", "deliver", "PLATFORM", "webhook", "tenant", "t-1")
+		dlv.Count(ctx, metric.Delivered, 8, metric.LabelTenant, "t-2")
+		dlv.Count(ctx, metric.Delivered, 16, metric.LabelTenant, "t-2", metric.DimPlatform, "")
+		dlv.Count(ctx, metric.Delivered, 32, metric.LabelTenant, "t-3") // over the bound: dropped
+		dlv.Duration(ctx, metric.DeliveryLatency, time.Second, metric.LabelTenant, "t-1")
+	}
+	fams := openmetricstest.Parse(t, render(t, reg))
+	name := "herokuevents_delivered_total"
+	assert.Equal(t, 14.0, openmetricstest.Find(t, fams["herokuevents_delivered"], name, map[string]string{"platform": "webhook", "role": "deliver", "tenant": "t-1"}))
+	assert.Equal(t, 16.0, openmetricstest.Find(t, fams["herokuevents_delivered"], name, map[string]string{"role": "deliver", "tenant": "t-2"}))
+	assert.Equal(t, 32.0, openmetricstest.Find(t, fams["herokuevents_delivered"], name, map[string]string{"role": "deliver", "tenant": "t-2", "platform": ""}))
+	assert.Len(t, fams["herokuevents_delivered"].Samples, 3)
+	assert.NotContains(t, fams, "herokuevents_delivery_latency_seconds")
+	assert.Equal(t, 4.0, openmetricstest.Find(t, fams["herokuevents_metrics_dropped_series"], "herokuevents_metrics_dropped_series_total", map[string]string{}))
+}
+
+// BenchmarkRoleRecorder is the deliver role's two recordings of a
+// delivered event.
+func BenchmarkRoleRecorder(b *testing.B) {
+	ctx := context.Background()
+	dlv := openmetrics.New(nil).Role("deliver")
+	b.ReportAllocs()
+	for b.Loop() {
+		dlv.Count(ctx, metric.Delivered, 1, metric.DimPlatform, "webhook", metric.LabelTenant, "t-1", metric.LabelPublication, "5b0e8a52-4d0f-4b8e-9d8e-4c3f3f1c2a10")
+		dlv.Duration(ctx, metric.DeliveryLatency, 42*time.Millisecond, metric.DimPlatform, "webhook", metric.LabelTenant, "t-1", metric.LabelPublication, "5b0e8a52-4d0f-4b8e-9d8e-4c3f3f1c2a10")
+	}
+}
