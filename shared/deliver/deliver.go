@@ -174,7 +174,7 @@ func (h *Handler) handle(ctx context.Context, m queue.Message) (err error) {
 		}
 	}()
 	var d event.Delivery
-	if err := json.Unmarshal(m.Body, &d); err != nil {
+	if err := decodeDelivery(m.Body, &d); err != nil {
 		err = queue.Permanent(fmt.Errorf("decode delivery: %w", err))
 		h.logger().WarnContext(ctx, "delivery", "message_id", m.ID, "decision", decisionDeadLetter, "reason", err.Error())
 		return err
@@ -183,14 +183,14 @@ func (h *Handler) handle(ctx context.Context, m queue.Message) (err error) {
 	inPlace(&d, m)
 	at := &attempt{d: &d}
 	defer func() { h.record(ctx, at, err) }()
-	log := h.logger().With(
+	lg := newLazyLog(h.logger(),
 		slog.String("event_id", d.Event.ID),
 		slog.String("tenant", d.Tenant),
 		slog.String("publication", d.Publication),
 		slog.Int("attempt", d.Attempt+1),
 	)
 	fail := func(err error) error {
-		log.WarnContext(ctx, "delivery", "decision", decisionDeadLetter, "reason", err.Error())
+		lg.get().WarnContext(ctx, "delivery", "decision", decisionDeadLetter, "reason", err.Error())
 		return queue.Permanent(err)
 	}
 	switch {
@@ -205,16 +205,16 @@ func (h *Handler) handle(ctx context.Context, m queue.Message) (err error) {
 	case errors.Is(err, config.ErrNotFound):
 		return fail(err)
 	case err != nil:
-		log.ErrorContext(ctx, "delivery", "decision", decisionRedeliver, "error", err.Error())
+		lg.get().ErrorContext(ctx, "delivery", "decision", decisionRedeliver, "error", err.Error())
 		return fmt.Errorf("load publication %s: %w", d.Publication, err)
 	}
 	pub := rec.Value
 	if d.Ordered {
-		defer func() { h.leftLane(ctx, log, d, rec, err) }()
+		defer func() { h.leftLane(ctx, lg.get(), d, rec, err) }()
 	}
 	mf.platform = pub.Platform
 	at.pub = pub
-	log = log.With(slog.String("publication_name", pub.Name), slog.String("platform", pub.Platform))
+	lg.with(slog.String("publication_name", pub.Name), slog.String("platform", pub.Platform))
 	if pub.Disabled {
 		reason := pub.DisabledReason
 		if reason == "" {
@@ -226,26 +226,27 @@ func (h *Handler) handle(ctx context.Context, m queue.Message) (err error) {
 	if p == nil {
 		return fail(fmt.Errorf("no publisher for platform %q of publication %s", pub.Platform, pub.Name))
 	}
-	if done, err := h.gate(ctx, log, &d, pub); done {
+	if done, err := h.gate(ctx, lg.get, &d, pub); done {
 		return err
 	}
 
 	start, took, perr := h.send(ctx, at, m, p, d, pub) // alone, or in its publication's batch (batch.go)
 	at.published(start, took, perr)
 	if perr == nil {
-		attrs := []any{"decision", decisionDelivered, "duration", took}
+		attrs := []slog.Attr{slog.String("decision", decisionDelivered), slog.Duration("duration", took)}
 		h.metrics().Count(ctx, metric.Delivered, 1, metric.DimPlatform, pub.Platform, metric.LabelTenant, d.Tenant, metric.LabelPublication, d.Publication)
 		if !d.Event.Time.IsZero() {
 			latency := h.now().Sub(d.Event.Time)
-			attrs = append(attrs, "latency", latency)
+			attrs = append(attrs, slog.Duration("latency", latency))
 			h.metrics().Duration(ctx, metric.DeliveryLatency, latency, metric.DimPlatform, pub.Platform, metric.LabelTenant, d.Tenant, metric.LabelPublication, d.Publication)
 		}
-		log.InfoContext(ctx, "delivery", attrs...)
+		lg.log(ctx, slog.LevelInfo, "delivery", attrs...)
 		return nil
 	}
 
 	class, status, after := classify(perr)
-	log = log.With(slog.Int("status", status), slog.String("class", class.String()))
+	lg.with(slog.Int("status", status), slog.String("class", class.String()))
+	log := lg.get()
 	if ctx.Err() != nil {
 		// The invocation is ending: let the queue redeliver this message.
 		log.WarnContext(ctx, "delivery", "decision", decisionRedeliver, "error", perr.Error())
@@ -268,6 +269,60 @@ func (h *Handler) handle(ctx context.Context, m queue.Message) (err error) {
 	default:
 		return fail(fmt.Errorf("deliver to publication %s: %w", pub.Name, perr))
 	}
+}
+
+// lazyLog is the logger of one delivery, its attributes (event, tenant,
+// publication, attempt...) added only when a line needs more than one
+// call: a delivered event logs one line, with every attribute in the
+// order a derived logger would have written them, without deriving one.
+type lazyLog struct {
+	base  *slog.Logger
+	attrs []slog.Attr
+	buf   [8]slog.Attr
+	l     *slog.Logger // base with attrs, once get was called
+}
+
+func newLazyLog(base *slog.Logger, attrs ...slog.Attr) *lazyLog {
+	z := &lazyLog{base: base}
+	z.attrs = append(z.buf[:0], attrs...)
+	return z
+}
+
+// with adds attributes to every later line.
+func (z *lazyLog) with(attrs ...slog.Attr) {
+	if z.l != nil {
+		z.l = z.l.With(attrsAny(attrs)...)
+		return
+	}
+	z.attrs = append(z.attrs, attrs...)
+}
+
+// get returns the logger with every attribute added so far.
+func (z *lazyLog) get() *slog.Logger {
+	if z.l == nil {
+		z.l = z.base.With(attrsAny(z.attrs)...)
+	}
+	return z.l
+}
+
+// log writes one line with the attributes so far, then attrs.
+func (z *lazyLog) log(ctx context.Context, level slog.Level, msg string, attrs ...slog.Attr) {
+	if z.l != nil {
+		z.l.LogAttrs(ctx, level, msg, attrs...)
+		return
+	}
+	if !z.base.Enabled(ctx, level) {
+		return
+	}
+	z.base.LogAttrs(ctx, level, msg, append(z.attrs[:len(z.attrs):len(z.attrs)], attrs...)...)
+}
+
+func attrsAny(attrs []slog.Attr) []any {
+	out := make([]any, len(attrs))
+	for i, a := range attrs {
+		out[i] = a
+	}
+	return out
 }
 
 // classify maps a publisher error to a result class, status and Retry-After.

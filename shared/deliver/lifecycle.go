@@ -78,12 +78,13 @@ func (h *Handler) publication(ctx context.Context, d *event.Delivery) (config.Re
 // the publication is paused, or re-queued until its rate slot. done means
 // no attempt is made now; err is then the message's outcome. A delivery
 // coming back from a pause has the pause left out of its retry horizon.
-func (h *Handler) gate(ctx context.Context, log *slog.Logger, d *event.Delivery, pub config.Publication) (done bool, err error) {
+// log returns the delivery's logger (built only when a line is written).
+func (h *Handler) gate(ctx context.Context, log func() *slog.Logger, d *event.Delivery, pub config.Publication) (done bool, err error) {
 	if pub.Paused {
 		if d.Ordered {
-			return true, waitInPlace(ctx, log, *d, h.holdDelay(d.Attempt+1), decisionHeld)
+			return true, waitInPlace(ctx, log(), *d, h.holdDelay(d.Attempt+1), decisionHeld)
 		}
-		return true, h.hold(ctx, log, *d, pub)
+		return true, h.hold(ctx, log(), *d, pub)
 	}
 	if !d.HeldSince.IsZero() {
 		if !d.FirstTry.IsZero() {
@@ -103,12 +104,12 @@ func (h *Handler) gate(ctx context.Context, log *slog.Logger, d *event.Delivery,
 	}
 	wait := slot.Sub(now)
 	if wait > RateWait && d.Ordered {
-		return true, waitInPlace(ctx, log, *d, min(wait, MaxDelay), decisionThrottled)
+		return true, waitInPlace(ctx, log(), *d, min(wait, MaxDelay), decisionThrottled)
 	}
 	if wait > RateWait {
 		later := *d
 		later.RateSlot = slot
-		return true, h.requeue(ctx, log, later, min(wait, MaxDelay), nil, decisionThrottled)
+		return true, h.requeue(ctx, log(), later, min(wait, MaxDelay), nil, decisionThrottled)
 	}
 	if wait > 0 {
 		t := time.NewTimer(wait)
