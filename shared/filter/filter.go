@@ -321,12 +321,16 @@ func (h *Handler) filters(streams []config.Stream, ev event.Event, jobs *[]mappi
 // returns the deliveries that pass.
 func (h *Handler) route(ctx context.Context, rt routing, results []mapping.Result) ([]queue.Message, error) {
 	r, streams := rt.r, rt.streams
-	log := h.o.Logger.With("tenant", r.Tenant, "subscription", r.Subscription, "event_id", r.Event.ID)
+	// Each line names the event first, as Logger.With would, without
+	// making a logger per event.
+	about := func(kv ...any) []any {
+		return append([]any{"tenant", r.Tenant, "subscription", r.Subscription, "event_id", r.Event.ID}, kv...)
+	}
 	jr := h.record(ctx, r)
 	var errs []error
 	defer func() { jr.done(len(streams), errors.Join(errs...)) }()
 	if len(streams) == 0 {
-		log.InfoContext(ctx, "no streams: event dropped")
+		h.o.Logger.InfoContext(ctx, "no streams: event dropped", about()...)
 		return nil, nil
 	}
 	var out []queue.Message
@@ -341,13 +345,13 @@ func (h *Handler) route(ctx context.Context, rt routing, results []mapping.Resul
 			}
 			res := results[f.job]
 			if err := res.Err; err != nil {
-				log.WarnContext(ctx, "filter failed", "publication", s.Publication, "err", err)
+				h.o.Logger.WarnContext(ctx, "filter failed", about("publication", s.Publication, "err", err)...)
 				errs = append(errs, fmt.Errorf("stream to publication %s: filter: %w", s.Publication, err))
 				jr.filteredOut(s, filterError(err))
 				continue
 			}
 			if res.Deleted {
-				log.InfoContext(ctx, "filtered out", "publication", s.Publication)
+				h.o.Logger.InfoContext(ctx, "filtered out", about("publication", s.Publication)...)
 				h.o.Metrics.Count(ctx, metric.FilteredOut, 1, metric.LabelTenant, r.Tenant, metric.LabelPublication, s.Publication)
 				jr.filteredOut(s, reasonDropped)
 				continue
@@ -358,7 +362,7 @@ func (h *Handler) route(ctx context.Context, rt routing, results []mapping.Resul
 		if rt.keys != nil && rt.keys[i] != nil {
 			key, err := rt.keys[i].Key(results)
 			if err != nil {
-				log.WarnContext(ctx, "ordering key failed", "publication", s.Publication, "err", err)
+				h.o.Logger.WarnContext(ctx, "ordering key failed", about("publication", s.Publication, "err", err)...)
 				errs = append(errs, fmt.Errorf("stream to publication %s: %w", s.Publication, err))
 				jr.filteredOut(s, "the ordering key failed: "+err.Error())
 				continue
@@ -375,12 +379,12 @@ func (h *Handler) route(ctx context.Context, rt routing, results []mapping.Resul
 			err = envelope.CheckDelivery(d, body)
 		}
 		if err != nil {
-			log.WarnContext(ctx, "cannot route", "publication", s.Publication, "err", err)
+			h.o.Logger.WarnContext(ctx, "cannot route", about("publication", s.Publication, "err", err)...)
 			errs = append(errs, fmt.Errorf("stream to publication %s: encode delivery: %w", s.Publication, err))
 			jr.filteredOut(s, "cannot queue the delivery: "+err.Error())
 			continue
 		}
-		log.InfoContext(ctx, "routed", "publication", s.Publication)
+		h.o.Logger.InfoContext(ctx, "routed", about("publication", s.Publication)...)
 		jr.routed(s)
 		out = append(out, queue.Message{Body: body, Group: d.Group(), Attributes: map[string]string{queue.AttrTenant: r.Tenant, queue.AttrAttempt: "0"}})
 	}

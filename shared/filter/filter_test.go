@@ -1,9 +1,11 @@
 package filter_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -218,4 +220,33 @@ func TestFilterSeesAndKeepsSenderAttributes(t *testing.T) {
 	assert.JSONEq(t, `{"seen":["https://example.com/s.json","a,b"]}`, string(got[0].Event.Data))
 	assert.Equal(t, "https://example.com/s.json", got[0].Event.DataSchema)
 	assert.Equal(t, map[string]any{"region": "eu", "sampled": true, "priority": float64(3), "customfields": "a,b"}, got[0].Event.Extensions)
+}
+
+// Every line about an event's routing names its tenant, subscription and
+// event id first, then the stream's publication.
+func TestRoutingLogLines(t *testing.T) {
+	st := memstore.New()
+	t.Cleanup(func() { st.Close() })
+	for _, s := range []config.Stream{
+		{ID: "s-1", Subscription: "sub-1", Publication: "pub-all"},
+		{ID: "s-2", Subscription: "sub-1", Publication: "pub-drop", Filter: `root = deleted()`},
+	} {
+		_, err := config.Insert(t.Context(), st, config.Item{Tenant: tenant, Kind: config.KindStream, ID: s.ID, Name: config.StreamName(s.Subscription, s.Publication)}, s)
+		require.NoError(t, err)
+	}
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey {
+			return slog.Attr{}
+		}
+		return a
+	}}))
+	h, err := filter.New(filter.Options{Store: st, Delivery: &recorder{}, Logger: logger})
+	require.NoError(t, err)
+	res := h.HandleBatch(t.Context(), []queue.Message{routed(t, "m1", "sub-1", `{"a":1}`), routed(t, "m2", "sub-none", `{"a":1}`)})
+	require.Empty(t, res.Failures)
+	assert.Equal(t, `{"level":"INFO","msg":"routed","tenant":"t-1","subscription":"sub-1","event_id":"ev-m1","publication":"pub-all"}
+{"level":"INFO","msg":"filtered out","tenant":"t-1","subscription":"sub-1","event_id":"ev-m1","publication":"pub-drop"}
+{"level":"INFO","msg":"no streams: event dropped","tenant":"t-1","subscription":"sub-none","event_id":"ev-m2"}
+`, buf.String())
 }
