@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/herokuevents/herokuevents/shared/event"
 	"github.com/herokuevents/herokuevents/shared/queue"
 )
 
@@ -21,21 +22,45 @@ import (
 // delivery send that failed, no mapping worker) goes to the ingest queue,
 // where the filter role retries it as before. The routing does not stop
 // when the client hangs up: what it queued stays accepted.
+//
+// A publish gives the event as well as its message (ingest.RoutedSender):
+// the filter routes it without decoding what ingest has just encoded.
 type routeAtIngest struct {
-	filter   queue.BatchHandler
+	filter   routedHandler
 	ingest   queue.Sender
 	dlq      queue.Sender
 	settings queue.Settings
 }
 
+// routedHandler is the filter's handler (filter.Handler).
+type routedHandler interface {
+	queue.BatchHandler
+	HandleRouted(ctx context.Context, msgs []queue.Message, routed []event.Routed) queue.BatchResult
+}
+
 func (r routeAtIngest) Send(ctx context.Context, msgs ...queue.Message) error {
+	return r.send(ctx, msgs, nil)
+}
+
+// SendRouted routes msg, whose body decodes to ev.
+func (r routeAtIngest) SendRouted(ctx context.Context, ev event.Routed, msg queue.Message) error {
+	return r.send(ctx, []queue.Message{msg}, []event.Routed{ev})
+}
+
+// send routes msgs, decoded already when routed is not nil.
+func (r routeAtIngest) send(ctx context.Context, msgs []queue.Message, routed []event.Routed) error {
 	ctx = context.WithoutCancel(ctx)
 	batch := make([]queue.Message, len(msgs))
 	for i, m := range msgs {
 		m.ID = "publish-" + strconv.Itoa(i)
 		batch[i] = m
 	}
-	res := r.filter.HandleBatch(ctx, batch)
+	var res queue.BatchResult
+	if routed != nil {
+		res = r.filter.HandleRouted(ctx, batch, routed)
+	} else {
+		res = r.filter.HandleBatch(ctx, batch)
+	}
 	if len(res.Failures) == 0 {
 		return nil
 	}

@@ -91,6 +91,23 @@ func (h *Handler) Store() config.Store { return h.o.Store }
 // whose deliveries cannot be enqueued fails alone: the others of the batch
 // are not affected (send). Receivers de-duplicate on the stable event id.
 func (h *Handler) HandleBatch(ctx context.Context, msgs []queue.Message) queue.BatchResult {
+	return h.handle(ctx, msgs, nil)
+}
+
+// HandleRouted is HandleBatch for messages whose events the caller has at
+// hand already decoded: routed[i] must be exactly what msgs[i].Body
+// decodes to (ingest.RoutedSender), and is routed without decoding the
+// body again. The publish request routes in process so (infra/embedded).
+func (h *Handler) HandleRouted(ctx context.Context, msgs []queue.Message, routed []event.Routed) queue.BatchResult {
+	if len(routed) != len(msgs) {
+		return h.handle(ctx, msgs, nil)
+	}
+	return h.handle(ctx, msgs, routed)
+}
+
+// handle is HandleBatch, with the events of msgs decoded already when
+// decoded is not nil.
+func (h *Handler) handle(ctx context.Context, msgs []queue.Message, decoded []event.Routed) queue.BatchResult {
 	var res queue.BatchResult
 	var out []outgoing
 	var routes []routing
@@ -99,9 +116,15 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []queue.Message) queue.B
 	orders := map[string]*config.Order{}    // tenant/publication → its order, nil when unordered
 	pulls := h.newPulls()
 	retentions := map[string]time.Duration{} // tenant/subscription → its archive retention
-	for _, m := range msgs {
+	for i, m := range msgs {
 		var r event.Routed
-		if err := json.Unmarshal(m.Body, &r); err != nil || r.Tenant == "" || r.Subscription == "" {
+		var err error
+		if decoded != nil {
+			r = decoded[i]
+		} else {
+			err = json.Unmarshal(m.Body, &r)
+		}
+		if err != nil || r.Tenant == "" || r.Subscription == "" {
 			if err == nil {
 				err = errors.New("tenant or subscription missing")
 			}

@@ -250,3 +250,27 @@ func TestRoutingLogLines(t *testing.T) {
 {"level":"INFO","msg":"no streams: event dropped","tenant":"t-1","subscription":"sub-none","event_id":"ev-m2"}
 `, buf.String())
 }
+
+// HandleRouted routes events given decoded as HandleBatch routes their
+// messages.
+func TestHandleRoutedIsHandleBatch(t *testing.T) {
+	data := `{"Context__c":{"string":"keep"},"a":1,"b":2}`
+	h, viaBatch := setup(t)
+	m := routed(t, "m1", "sub-1", data)
+	require.Empty(t, h.HandleBatch(t.Context(), []queue.Message{m}).Failures)
+
+	h, viaRouted := setup(t)
+	var r event.Routed
+	require.NoError(t, json.Unmarshal(m.Body, &r))
+	require.Empty(t, h.HandleRouted(t.Context(), []queue.Message{m}, []event.Routed{r}).Failures)
+	require.Empty(t, h.HandleRouted(t.Context(), []queue.Message{m}, nil).Failures, "without its events, the messages are decoded")
+
+	want := byPublication(deliveries(t, viaBatch))
+	got := deliveries(t, viaRouted)
+	require.Len(t, got, 2*len(want))
+	for _, d := range got {
+		w := want[d.Publication]
+		w.FirstTry, d.FirstTry = time.Time{}, time.Time{}
+		assert.Equal(t, w, d)
+	}
+}
