@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/herokuevents/herokuevents/shared/cejson"
@@ -50,6 +51,44 @@ type Publisher struct {
 	// ones (auth.go).
 	tokens tokenCache
 	certs  certCache
+	// The publications' URLs as checked and written back by sink.ParseURL.
+	urls urlCache
+}
+
+// urlCache remembers what sink.ParseURL made of the URLs it was given (a
+// pure function of its argument): a delivery does not parse its URL
+// twice. At most maxURLs are kept; past it the cache starts over.
+type urlCache struct {
+	mu sync.Mutex
+	m  map[string]parsedURL
+}
+
+type parsedURL struct {
+	url string
+	err error
+}
+
+const maxURLs = 4096
+
+func (c *urlCache) target(raw string) (string, error) {
+	c.mu.Lock()
+	p, ok := c.m[raw]
+	c.mu.Unlock()
+	if ok {
+		return p.url, p.err
+	}
+	u, err := sink.ParseURL(raw)
+	if err == nil {
+		p.url = u.String()
+	}
+	p.err = err
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxURLs {
+		c.m = map[string]parsedURL{}
+	}
+	c.m[raw] = p
+	c.mu.Unlock()
+	return p.url, p.err
 }
 
 var _ platform.Publisher = (*Publisher)(nil)
@@ -70,11 +109,11 @@ func (w *Publisher) post(ctx context.Context, pub config.Publication, hdr http.H
 	if w.Client == nil {
 		return queue.Permanent(errors.New("webhook publisher has no http client"))
 	}
-	u, err := sink.ParseURL(pub.Params.URL)
+	u, err := w.urls.target(pub.Params.URL)
 	if err != nil {
 		return queue.Permanent(fmt.Errorf("publication %s: %w", pub.Name, err))
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
 	if err != nil {
 		return queue.Permanent(fmt.Errorf("build webhook request: %w", err))
 	}
@@ -133,5 +172,12 @@ func (w *Publisher) open(ctx context.Context, sealed []byte, what string) ([]byt
 }
 
 // Structured encodes ev as a CloudEvents 1.0 structured-mode JSON object
-// (cejson.Structured: what a webhook and a pull subscriber receive).
-func Structured(ev event.Event) ([]byte, error) { return cejson.Structured(ev) }
+// (cejson.Structured: what a webhook and a pull subscriber receive), the
+// common events written directly (appendStructured), byte for byte as the
+// SDK writes them.
+func Structured(ev event.Event) ([]byte, error) {
+	if b, ok := appendStructured(make([]byte, 0, 192+len(ev.Data)), ev); ok {
+		return b, nil
+	}
+	return cejson.Structured(ev)
+}
