@@ -47,13 +47,15 @@ const (
 // publication loads the delivery's publication by id or, when it was
 // deleted, the publication since created with its name (then d's
 // publication becomes its id). The error matches config.ErrNotFound when
-// there is none.
+// there is none. The record is read through config.Read, shared with the
+// cache's other readers: nothing in this role or its publishers modifies
+// it (a change goes through config.Modify).
 func (h *Handler) publication(ctx context.Context, d *event.Delivery) (config.Record[config.Publication], error) {
-	rec, err := config.Load[config.Publication](ctx, h.Store, d.Tenant, config.KindPublication, d.Publication)
+	rec, err := config.Read[config.Publication](ctx, h.Store, d.Tenant, config.KindPublication, d.Publication)
 	if !errors.Is(err, config.ErrNotFound) {
 		return rec, err
 	}
-	former, err := config.Load[config.FormerPublication](ctx, h.Store, d.Tenant, config.KindFormerPublication, d.Publication)
+	former, err := config.Read[config.FormerPublication](ctx, h.Store, d.Tenant, config.KindFormerPublication, d.Publication)
 	switch {
 	case errors.Is(err, config.ErrNotFound):
 		return rec, config.NotFound("publication %s of tenant %s not found (deleted?)", d.Publication, d.Tenant)
@@ -61,7 +63,7 @@ func (h *Handler) publication(ctx context.Context, d *event.Delivery) (config.Re
 		return rec, fmt.Errorf("load former publication %s: %w", d.Publication, err)
 	}
 	name := former.Value.Name
-	rec, err = config.Load[config.Publication](ctx, h.Store, d.Tenant, config.KindPublication, name)
+	rec, err = config.Read[config.Publication](ctx, h.Store, d.Tenant, config.KindPublication, name)
 	switch {
 	case errors.Is(err, config.ErrNotFound) || (err == nil && rec.Value.Name != name):
 		return config.Record[config.Publication]{}, config.NotFound("publication %s (%s) of tenant %s was deleted and not created again", name, d.Publication, d.Tenant)
