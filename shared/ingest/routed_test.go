@@ -26,7 +26,7 @@ func checkRouted(t *testing.T, rt route, ev event.Event) bool {
 	if err != nil {
 		return false
 	}
-	r, ok := rt.routed(ev)
+	r, ok := rt.routed(ev, msg.Body)
 	if !ok {
 		return false
 	}
@@ -62,12 +62,13 @@ func TestRoutedIsTheDecodedMessage(t *testing.T) {
 func FuzzRoutedIsTheDecodedMessage(f *testing.F) {
 	f.Add("t-1", "sub-1", "e-1", "/s", "t", "", "application/json", `{"a":1}`, int64(1_700_000_000), int64(5), 0)
 	f.Add("t\xff", "s<>", "\u2028", "&", "\"", "sub\x00", "", " { \"a\" : \"<\" } ", int64(0), int64(0), 3600)
+	f.Add(`,"data":`, `"data":}}`, `,"data":{}}}`, "/s", "t", `\",\"data\":`, "application/json", `{"x":1,"data":{"data":"}}"}}`, int64(1), int64(1), 0)
 	f.Fuzz(func(t *testing.T, tenant, sub, id, source, typ, subject, ctype, data string, sec, nsec int64, offset int) {
 		if !json.Valid([]byte(data)) {
 			data = ""
 		}
 		rt := route{tenant: tenant, kind: "subscription", id: sub}
-		ev := event.Event{ID: id, Source: source, Type: typ, Subject: subject, DataContentType: ctype,
+		ev := event.Event{ID: id, Source: source, Type: typ, Subject: subject, DataContentType: ctype, DataSchema: subject + ctype,
 			Time: time.Unix(sec, nsec).In(time.FixedZone("", offset%(24*3600))), Data: json.RawMessage(data)}
 		checkRouted(t, rt, ev)
 		ev.Time = ev.Time.UTC()
