@@ -5,7 +5,10 @@
 // a message accepted by Send survives kill -9. All writes go through one writer
 // goroutine that commits whatever operations are waiting together in one
 // transaction (group commit), so concurrent senders and consumers share
-// fsyncs. The process is expected to own the file alone: messages left in
+// fsyncs. A group holding only claims and settlements (deletes) is
+// committed without an fsync (synchronous=NORMAL): a process crash loses
+// none of it, a power cut at most the last ones, which only means messages
+// are received again (see execLight). The process is expected to own the file alone: messages left in
 // flight by a dead process are released with ReleaseInFlight at start,
 // and that receive is not counted (a crash is not a failure of the
 // message: only a handler's failure or timeout counts toward max receives).
@@ -129,12 +132,18 @@ type DB struct {
 	queues map[string]*Queue
 
 	groups atomic.Int64 // groups run (each one transaction): for benchmarks
+	synced atomic.Int64 // groups committed with synchronous=FULL: for benchmarks
+
+	normal bool // the writer's connection is at synchronous=NORMAL (the writer's own)
 }
 
 type op struct {
 	ctx  context.Context
 	fn   func(ctx context.Context, c *wconn) error
 	done chan error
+	// light: the operation's effects need not survive a power cut (see
+	// execLight).
+	light bool
 }
 
 // wconn is the writer's connection. It prepares each distinct statement
@@ -288,7 +297,23 @@ func (d *DB) ReleaseInFlight(ctx context.Context) (int, error) {
 // rolled back. It waits for the outcome even if ctx ends meanwhile, so the
 // caller always knows whether fn's effects were committed.
 func (d *DB) exec(ctx context.Context, fn func(ctx context.Context, c *wconn) error) error {
-	o := &op{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	return d.submit(&op{ctx: ctx, fn: fn, done: make(chan error, 1)})
+}
+
+// execLight is exec for an operation whose effects may be lost to a power
+// cut (never to a crash of the process: a commit is in the operating
+// system's hands before it returns): claims, and settling what was
+// claimed. Losing one only means a message is received again, which
+// at-least-once delivery allows (and messages in flight are released at
+// start anyway). A group of light operations only is committed with
+// synchronous=NORMAL, without an fsync; the next durable commit syncs
+// the WAL, its frames included.
+func (d *DB) execLight(ctx context.Context, fn func(ctx context.Context, c *wconn) error) error {
+	return d.submit(&op{ctx: ctx, fn: fn, done: make(chan error, 1), light: true})
+}
+
+func (d *DB) submit(o *op) error {
+	ctx := o.ctx
 	select {
 	case d.ops <- o:
 	case <-ctx.Done():
@@ -340,8 +365,19 @@ func (d *DB) run(group []*op) {
 	d.groups.Add(1)
 	ctx := context.Background()
 	errs := make([]error, len(group))
+	light := true
 	for i, o := range group {
 		errs[i] = o.ctx.Err()
+		light = light && (o.light || errs[i] != nil)
+	}
+	if err := d.synchronous(ctx, light); err != nil {
+		for _, o := range group {
+			o.done <- err
+		}
+		return
+	}
+	if !light {
+		d.synced.Add(1)
 	}
 	if d.runFast(ctx, group, errs) {
 		for i, o := range group {
@@ -350,6 +386,23 @@ func (d *DB) run(group []*op) {
 		return
 	}
 	d.runIsolated(ctx, group, errs)
+}
+
+// synchronous sets the writer connection's synchronous mode: NORMAL for a
+// group of light operations only, FULL otherwise.
+func (d *DB) synchronous(ctx context.Context, light bool) error {
+	if d.normal == light {
+		return nil
+	}
+	mode := "PRAGMA synchronous = FULL"
+	if light {
+		mode = "PRAGMA synchronous = NORMAL"
+	}
+	if _, err := d.w.ExecContext(ctx, mode); err != nil {
+		return fmt.Errorf("set %s: %w", mode, err)
+	}
+	d.normal = light
+	return nil
 }
 
 // runFast runs the group's live operations in one transaction without

@@ -199,7 +199,7 @@ func (q *Queue) claim(ctx context.Context, max int, visibility time.Duration, al
 		got  []claimed
 		next int64
 	)
-	err := q.db.exec(ctx, func(ctx context.Context, c *wconn) error {
+	err := q.db.execLight(ctx, func(ctx context.Context, c *wconn) error {
 		var err error
 		got, next, err = q.walk(ctx, c, max, visibility.Microseconds(), allow, pure)
 		return err
@@ -217,7 +217,7 @@ func (q *Queue) unclaim(ctx context.Context, msgs []queue.Message) error {
 	if err != nil {
 		return err
 	}
-	err = q.db.exec(ctx, func(ctx context.Context, c *wconn) error {
+	err = q.db.execLight(ctx, func(ctx context.Context, c *wconn) error {
 		_, err := c.ExecContext(ctx, unclaimSQL, nowMicro(), q.name, ids)
 		return err
 	})
@@ -249,7 +249,7 @@ func (q *Queue) settle(ctx context.Context, done, failed []string) error {
 		return fmt.Errorf("mark failures of %s: %w", q.name, err)
 	}
 	unparked := false
-	err = q.db.exec(ctx, func(ctx context.Context, c *wconn) error {
+	err = q.db.execLight(ctx, func(ctx context.Context, c *wconn) error {
 		if len(done) > 0 {
 			var err error
 			if unparked, err = q.delete(ctx, c, del); err != nil {

@@ -344,3 +344,36 @@ func TestThroughput(t *testing.T) {
 	t.Logf("%d messages sent one per Send by %d senders and consumed in %v: %.0f/s", total, senders, elapsed, float64(total)/elapsed.Seconds())
 	require.Eventually(t, func() bool { n, _ := q.Len(t.Context()); return n == 0 }, 5*time.Second, 10*time.Millisecond)
 }
+
+// TestClaimsAndDeletesNeedNoFsync: a Send is committed with an fsync, a
+// group of claims and deletes without one; both survive a reopen (a
+// process crash loses neither: the commit is in the OS's hands).
+func TestClaimsAndDeletesNeedNoFsync(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "queues.db")
+	db, err := sqlitequeue.Open(path)
+	require.NoError(t, err)
+	q := db.Queue("q")
+	msgs := make([]queue.Message, 4)
+	for i := range msgs {
+		msgs[i] = queue.Message{Body: []byte(fmt.Sprint(i))}
+	}
+	require.NoError(t, q.Send(t.Context(), msgs...))
+	synced := sqlitequeue.Synced(db)
+	assert.Positive(t, synced)
+	got, err := q.Receive(t.Context(), 2, time.Hour)
+	require.NoError(t, err)
+	require.Len(t, got, 2)
+	require.NoError(t, q.Delete(t.Context(), got[0].ID))
+	assert.Equal(t, synced, sqlitequeue.Synced(db), "no fsync for a claim or a delete")
+	require.NoError(t, q.Send(t.Context(), queue.Message{Body: []byte("4")}))
+	assert.Equal(t, synced+1, sqlitequeue.Synced(db), "a send syncs")
+	require.NoError(t, db.Close())
+
+	db, err = sqlitequeue.Open(path)
+	require.NoError(t, err)
+	defer db.Close()
+	q = db.Queue("q")
+	s, err := q.Stats(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, sqlitequeue.Stats{Visible: 3, InFlight: 1}, s, "the delete and the claim were kept")
+}
