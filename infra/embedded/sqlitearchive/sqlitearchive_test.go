@@ -1,6 +1,8 @@
 package sqlitearchive
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -53,4 +55,57 @@ func TestFile(t *testing.T) {
 	n, err = s.Count(t.Context(), archive.Query{Tenant: "u", Subscription: "s"})
 	require.NoError(t, err)
 	assert.Equal(t, 1, n, "not another's")
+}
+
+// TestAppendManyNearTheLimit: a batch larger than one INSERT, holding
+// records already archived (ignored, not counted) and records of two
+// tenants, keeps exactly what record-by-record appends keep.
+func TestAppendManyNearTheLimit(t *testing.T) {
+	rec := func(tenant string, i int) archive.Record {
+		return archivetest.Rec(tenant, "s", fmt.Sprintf("e%04d", i), time.Duration(i)*time.Millisecond)
+	}
+	limits := archive.Limits{MaxTenantBytes: 125 * rec("t", 0).Size()}
+	var old []archive.Record
+	for i := range 10 {
+		old = append(old, rec("t", i))
+	}
+	var batch []archive.Record
+	for i := range 130 {
+		batch = append(batch, rec("t", 10+i), rec("u", i))
+		if i%13 == 0 {
+			batch = append(batch, old[i/13]) // archived already
+		}
+	}
+	open := func() *Store {
+		s, err := Open(filepath.Join(t.TempDir(), "archive.db"), limits)
+		require.NoError(t, err)
+		t.Cleanup(func() { s.Close() })
+		require.NoError(t, s.Append(t.Context(), old...))
+		return s
+	}
+	one, many := open(), open()
+	full := 0
+	for _, r := range batch {
+		if err := one.Append(t.Context(), r); errors.Is(err, archive.ErrFull) {
+			full++
+		} else {
+			require.NoError(t, err)
+		}
+	}
+	require.Equal(t, 21, full, "15 of t's new, 1 of t's archived, 5 of u's")
+	err := many.Append(t.Context(), batch...)
+	require.ErrorIs(t, err, archive.ErrFull)
+	assert.Contains(t, err.Error(), fmt.Sprintf("%d of %d events not kept", full, len(batch)))
+	for _, tenant := range []string{"t", "u"} {
+		q := archive.Query{Tenant: tenant, Subscription: "s", Limit: 1000}
+		want, err := one.Range(t.Context(), q)
+		require.NoError(t, err)
+		got, err := many.Range(t.Context(), q)
+		require.NoError(t, err)
+		assert.Equal(t, want, got, tenant)
+		var wantBytes, gotBytes int64
+		require.NoError(t, one.db.QueryRowContext(t.Context(), `SELECT bytes FROM tenant_bytes WHERE tenant = ?`, tenant).Scan(&wantBytes))
+		require.NoError(t, many.db.QueryRowContext(t.Context(), `SELECT bytes FROM tenant_bytes WHERE tenant = ?`, tenant).Scan(&gotBytes))
+		assert.Equal(t, wantBytes, gotBytes, tenant)
+	}
 }
