@@ -363,6 +363,8 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		Logger:     o.Logger,
 		Metrics:    s.metrics.Role("deliver"),
 		Journal:    s.journalWriter(),
+		// The delivery consumer runs for the life of the process.
+		KeepWorkers: true,
 	})
 	if err != nil {
 		return nil, err

@@ -86,6 +86,8 @@ func BenchmarkHandleBatch(b *testing.B) {
 		Metrics: openmetrics.New(nil).Role("deliver"),
 		Logger:  slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		Journal: discardJournal{},
+		// As the embedded mode runs it.
+		KeepWorkers: true,
 	})
 	if err != nil {
 		b.Fatal(err)

@@ -65,6 +65,13 @@ type Options struct {
 	// dead letters set aside before an attempt (the delivery log); give it
 	// a journal.Async so that delivery only enqueues.
 	Journal journal.Writer
+	// KeepWorkers keeps the goroutines that deliver from one HandleBatch
+	// call to the next (an idle one exits after 10 s): a delivery then
+	// runs on a stack that is grown already (workers.go). For a consumer
+	// that runs for long (the embedded mode); a handler used in a
+	// testing/synctest bubble leaves it off, the bubble ending with no
+	// goroutine left.
+	KeepWorkers bool
 	// Solo says that HandleBatch calls never overlap (one Lambda
 	// invocation at a time): a batch of a batched publication is then sent
 	// as soon as every message in hand waits in one, without waiting out
@@ -78,6 +85,7 @@ type Handler struct {
 	Options
 	rates   rates   // the slots of rate-capped publications
 	batches batcher // the open batches of batched publications (batch.go)
+	workers workers // the goroutines that deliver (workers.go)
 }
 
 // New returns a Handler, or an error when a required option is missing.
@@ -125,8 +133,18 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []queue.Message) queue.B
 	)
 	plain, lanes := byLane(msgs) // an ordered publication's lanes go one at a time (ordered.go)
 	h.batches.enter(len(plain) + len(lanes))
+	spawn := wg.Go
+	if h.KeepWorkers {
+		spawn = func(f func()) {
+			wg.Add(1)
+			h.workers.Go(func() {
+				defer wg.Done()
+				f()
+			})
+		}
+	}
 	for _, l := range lanes {
-		wg.Go(func() {
+		spawn(func() {
 			fs := h.lane(ctx, l, sem)
 			mu.Lock()
 			res.Failures = append(res.Failures, fs...)
@@ -135,7 +153,7 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []queue.Message) queue.B
 	}
 	for _, m := range plain {
 		sem <- struct{}{}
-		wg.Go(func() {
+		spawn(func() {
 			defer func() { <-sem }()
 			defer h.leave()
 			if err := h.handle(ctx, m); err != nil {
