@@ -172,12 +172,5 @@ func (w *Publisher) open(ctx context.Context, sealed []byte, what string) ([]byt
 }
 
 // Structured encodes ev as a CloudEvents 1.0 structured-mode JSON object
-// (cejson.Structured: what a webhook and a pull subscriber receive), the
-// common events written directly (appendStructured), byte for byte as the
-// SDK writes them.
-func Structured(ev event.Event) ([]byte, error) {
-	if b, ok := appendStructured(make([]byte, 0, 192+len(ev.Data)), ev); ok {
-		return b, nil
-	}
-	return cejson.Structured(ev)
-}
+// (cejson.Structured: what a webhook and a pull subscriber receive).
+func Structured(ev event.Event) ([]byte, error) { return cejson.Structured(ev) }
