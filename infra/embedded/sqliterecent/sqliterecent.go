@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	_ "modernc.org/sqlite" // driver "sqlite"
@@ -67,6 +68,29 @@ type stored struct {
 	Event event.Event `json:"event"`
 }
 
+// keepRows is the most events one INSERT statement of Keep holds, and
+// keepColumns the values of each.
+const (
+	keepRows    = 50
+	keepColumns = 7
+)
+
+// keepSQL is the INSERT statement of n events. Rows are inserted in
+// order: of two with the same event id, the later replaces the earlier
+// (and takes a new seq), as separate statements would.
+func keepSQL(n int) string {
+	const row = "(?, ?, ?, ?, ?, ?, ?)"
+	return `INSERT OR REPLACE INTO recent_event (tenant, subscription, event_id, kept_at, size, oversize, event) VALUES ` +
+		strings.Repeat(row+", ", n-1) + row
+}
+
+// The statements Keep runs after its inserts.
+const (
+	evictSQL = `DELETE FROM recent_event WHERE tenant = ?1 AND subscription = ?2 AND seq <
+			(SELECT seq FROM recent_event WHERE tenant = ?1 AND subscription = ?2 ORDER BY seq DESC LIMIT 1 OFFSET ?3)`
+	expireSQL = `DELETE FROM recent_event WHERE kept_at < ?`
+)
+
 // Keep implements recent.Store.
 func (s *Store) Keep(ctx context.Context, entries ...recent.Entry) (err error) {
 	if len(entries) == 0 {
@@ -81,31 +105,47 @@ func (s *Store) Keep(ctx context.Context, entries ...recent.Entry) (err error) {
 			_ = tx.Rollback()
 		}
 	}()
+	// Statements are prepared once per transaction, not once per event.
+	stmts := map[string]*sql.Stmt{}
+	exec := func(query string, args ...any) error {
+		st, ok := stmts[query]
+		if !ok {
+			var err error
+			if st, err = tx.PrepareContext(ctx, query); err != nil {
+				return err
+			}
+			stmts[query] = st
+		}
+		_, err := st.ExecContext(ctx, args...)
+		return err
+	}
 	touched := map[[2]string]bool{}
-	for _, e := range entries {
-		e = e.Fit(s.limits.MaxEventBytes)
-		if e.Kept.IsZero() {
-			e.Kept = s.now()
+	args := make([]any, 0, keepColumns*min(len(entries), keepRows))
+	for start := 0; start < len(entries); start += keepRows {
+		chunk := entries[start:min(start+keepRows, len(entries))]
+		args = args[:0]
+		for _, e := range chunk {
+			e = e.Fit(s.limits.MaxEventBytes)
+			if e.Kept.IsZero() {
+				e.Kept = s.now()
+			}
+			body, err := json.Marshal(stored{Event: e.Event})
+			if err != nil {
+				return fmt.Errorf("encode event %s: %w", e.Event.ID, err)
+			}
+			args = append(args, e.Tenant, e.Subscription, e.Event.ID, e.Kept.UnixMicro(), e.Size, e.Oversize, body)
+			touched[[2]string{e.Tenant, e.Subscription}] = true
 		}
-		body, err := json.Marshal(stored{Event: e.Event})
-		if err != nil {
-			return fmt.Errorf("encode event %s: %w", e.Event.ID, err)
+		if err := exec(keepSQL(len(chunk)), args...); err != nil {
+			return fmt.Errorf("keep %d recent events: %w", len(chunk), err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO recent_event
-			(tenant, subscription, event_id, kept_at, size, oversize, event) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			e.Tenant, e.Subscription, e.Event.ID, e.Kept.UnixMicro(), e.Size, e.Oversize, body); err != nil {
-			return fmt.Errorf("keep event %s: %w", e.Event.ID, err)
-		}
-		touched[[2]string{e.Tenant, e.Subscription}] = true
 	}
 	for k := range touched {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM recent_event WHERE tenant = ?1 AND subscription = ?2 AND seq <
-			(SELECT seq FROM recent_event WHERE tenant = ?1 AND subscription = ?2 ORDER BY seq DESC LIMIT 1 OFFSET ?3)`,
-			k[0], k[1], s.limits.PerSubscription-1); err != nil {
+		if err := exec(evictSQL, k[0], k[1], s.limits.PerSubscription-1); err != nil {
 			return fmt.Errorf("evict recent events: %w", err)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM recent_event WHERE kept_at < ?`, s.cutoff()); err != nil {
+	if err := exec(expireSQL, s.cutoff()); err != nil {
 		return fmt.Errorf("expire recent events: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
