@@ -79,7 +79,6 @@ type Journal struct {
 
 	mu      sync.Mutex
 	touched map[[2]string]bool // tenant, publication with attempts since the last prune
-	inserts map[int]*sql.Stmt  // Append's statements by rows (insert)
 
 	stop chan struct{}
 	done chan struct{}
@@ -131,7 +130,7 @@ func Open(path string, o Options) (*Journal, error) {
 			return nil, fmt.Errorf("open journal %s: %w", path, err)
 		}
 	}
-	j := &Journal{db: db, o: o, write: make(chan struct{}, 1), touched: map[[2]string]bool{}, inserts: map[int]*sql.Stmt{}, stop: make(chan struct{}), done: make(chan struct{})}
+	j := &Journal{db: db, o: o, write: make(chan struct{}, 1), touched: map[[2]string]bool{}, stop: make(chan struct{}), done: make(chan struct{})}
 	if err := j.pruneAll(context.Background()); err != nil {
 		db.Close()
 		return nil, err
@@ -170,13 +169,7 @@ func (j *Journal) Close() error {
 		<-j.done
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		err = j.Prune(ctx)
-		j.mu.Lock()
-		for _, st := range j.inserts {
-			err = errors.Join(err, st.Close())
-		}
-		j.mu.Unlock()
-		err = errors.Join(err, j.db.Close())
+		err = errors.Join(j.Prune(ctx), j.db.Close())
 	})
 	return err
 }
@@ -262,7 +255,8 @@ func (j *Journal) Append(ctx context.Context, entries ...journal.Entry) error {
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
 	// One statement per insertRows entries (its fixed cost is paid once),
-	// prepared once per connection.
+	// each prepared once per transaction.
+	stmts := map[int]*sql.Stmt{}
 	touched := map[[2]string]bool{}
 	args := make([]any, 0, insertColumns*min(len(rows), insertRows))
 	for start := 0; start < len(rows); start += insertRows {
@@ -276,11 +270,14 @@ func (j *Journal) Append(ctx context.Context, entries ...journal.Entry) error {
 				touched[[2]string{e.Tenant, e.Publication}] = true
 			}
 		}
-		st, err := j.insert(ctx, len(chunk))
-		if err != nil {
-			return fmt.Errorf("append to journal: %w", err)
+		st, ok := stmts[len(chunk)]
+		if !ok {
+			if st, err = tx.PrepareContext(ctx, insertSQL(len(chunk))); err != nil {
+				return fmt.Errorf("append to journal: %w", err)
+			}
+			stmts[len(chunk)] = st
 		}
-		if _, err := tx.StmtContext(ctx, st).ExecContext(ctx, args...); err != nil {
+		if _, err := st.ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("append to journal: %w", err)
 		}
 	}
@@ -307,22 +304,6 @@ func insertSQL(n int) string {
 	const row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 	return `INSERT INTO entry (ekey, pkey, tenant, event_id, publication, stage, outcome, at, detail, event) VALUES ` +
 		strings.Repeat(row+", ", n-1) + row
-}
-
-// insert returns the prepared INSERT statement of n (1..insertRows)
-// entries. A statement is prepared on each connection once, then reused.
-func (j *Journal) insert(ctx context.Context, n int) (*sql.Stmt, error) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if st := j.inserts[n]; st != nil {
-		return st, nil
-	}
-	st, err := j.db.PrepareContext(ctx, insertSQL(n))
-	if err != nil {
-		return nil, err
-	}
-	j.inserts[n] = st
-	return st, nil
 }
 
 // cutoff is the oldest time still retained.
