@@ -44,8 +44,9 @@ import (
 // emulated here by concurrent pollers. 500 CDC-like events over 25 record
 // ids (half the embedded test's count: moto scans the queue on every
 // receive), the receiver failing one record for 30 s: every record in
-// publish order, the others within 1 s of their publish (ordertest.Check:
-// p99, none beyond 2 s; alone on the host the max is about 0.5 s).
+// publish order, the others all delivered while that record was still
+// failing (ordertest.Check; alone on the host within about 0.5 s of their
+// publish, which the test logs).
 func TestOrderedLanesOnAWS(t *testing.T) {
 	const (
 		keys, perKey = 25, 20
@@ -126,7 +127,7 @@ func TestOrderedLanesOnAWS(t *testing.T) {
 		}
 		return nil
 	})
-	w.Check(t, rec, failFor+60*time.Second, time.Second)
+	w.Check(t, rec, failFor+60*time.Second)
 }
 
 // fifoESM is what Lambda's event source mapping does with a FIFO queue:

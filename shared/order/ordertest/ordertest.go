@@ -179,11 +179,12 @@ func Pct(ds []time.Duration, q float64) time.Duration {
 
 // Check waits up to within for every event to arrive, then asserts that
 // every key's events arrived in publish order, that the failing key's
-// events arrived only after it recovered, and that the other keys' events
-// took at most maxDelay from their publish to their arrival: 99% of them,
-// and none more than twice that (a loaded shared host stalls the odd one;
-// the log line gives p50, p99 and max).
-func (w *Workload) Check(t *testing.T, r *Receiver, within, maxDelay time.Duration) Stats {
+// events arrived only after it recovered, and that every other key's events
+// arrived while the failing key was still failing: its lane held up only
+// itself. (No latency bound: the receiver fails its key for far longer than
+// publishing takes, so the assertion does not depend on the host's speed;
+// the log line gives the other keys' p50, p99 and max for the record.)
+func (w *Workload) Check(t *testing.T, r *Receiver, within time.Duration) Stats {
 	t.Helper()
 	total := len(w.Keys) * w.PerKey
 	require.Eventually(t, func() bool { return r.Delivered() == total }, within, 50*time.Millisecond,
@@ -206,6 +207,7 @@ func (w *Workload) Check(t *testing.T, r *Receiver, within, maxDelay time.Durati
 				st.Failing = append(st.Failing, d)
 				continue
 			}
+			assert.True(t, a.At.Before(r.FailUntil), "key %s: event %d arrived only after key %s recovered (%s after its publish): the failing lane held it up", k, a.Seq, r.FailKey, d)
 			st.Others = append(st.Others, d)
 		}
 		want := make([]int, w.PerKey)
@@ -216,15 +218,6 @@ func (w *Workload) Check(t *testing.T, r *Receiver, within, maxDelay time.Durati
 	}
 	sort.Slice(st.Others, func(i, j int) bool { return st.Others[i] < st.Others[j] })
 	sort.Slice(st.Failing, func(i, j int) bool { return st.Failing[i] < st.Failing[j] })
-	if n := len(st.Others); n > 0 {
-		// Every event within maxDelay but for the rare one a starved host
-		// stalls (2 shared cores, -race): at least 99% within it, none
-		// beyond twice it.
-		assert.LessOrEqual(t, Pct(st.Others, .99), maxDelay, "the other keys' events are not delayed by more than %s (p50 %s, max %s)",
-			maxDelay, Pct(st.Others, .5), st.Others[n-1])
-		assert.LessOrEqual(t, st.Others[n-1], 2*maxDelay, "no event of the other keys is delayed by more than twice %s (p50 %s, p99 %s)",
-			maxDelay, Pct(st.Others, .5), Pct(st.Others, .99))
-	}
 	assert.Positive(t, r.failures, "the failing key was failed")
 	t.Logf("%d events over %d keys: other keys' latency p50 %s p99 %s max %s; failing key %s: %d refusals, its events arrived %s..%s after publish",
 		total, len(w.Keys), Pct(st.Others, .5).Round(time.Millisecond), Pct(st.Others, .99).Round(time.Millisecond),
