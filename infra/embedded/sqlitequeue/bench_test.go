@@ -21,7 +21,9 @@ import (
 // queue before the clock starts, so a cost proportional to the backlog
 // shows. msgs/s counts messages out of the last hop. The paced case has
 // one sender sending a message every millisecond (light load: each
-// operation tends to commit alone); run it with fewer messages.
+// operation tends to commit alone); run it with fewer messages. The
+// senders=50 case is the deliver queue's shape: 50 publishers, a handler
+// busy 1 ms per batch (a webhook POST).
 //
 //	go test -run '^$' -bench Hops -benchtime 20000x ./infra/embedded/sqlitequeue/
 //	go test -run '^$' -bench Hops/paced -benchtime 2000x ./infra/embedded/sqlitequeue/
@@ -29,18 +31,25 @@ func BenchmarkHops(b *testing.B) {
 	for _, c := range []struct {
 		hops, backlog int
 		every         time.Duration
-	}{{1, 0, 0}, {2, 0, 0}, {1, 20000, 0}, {1, 0, time.Millisecond}} {
+		senders       int
+		work          time.Duration
+	}{{1, 0, 0, 8, 0}, {2, 0, 0, 8, 0}, {1, 20000, 0, 8, 0}, {1, 0, time.Millisecond, 1, 0}, {1, 0, 0, 50, time.Millisecond}} {
 		name := fmt.Sprintf("hops=%d/backlog=%d", c.hops, c.backlog)
-		if c.every > 0 {
+		switch {
+		case c.every > 0:
 			name = fmt.Sprintf("hops=%d/paced=%s", c.hops, c.every)
+		case c.work > 0:
+			name = fmt.Sprintf("hops=%d/senders=%d/work=%s", c.hops, c.senders, c.work)
 		}
 		b.Run(name, func(b *testing.B) {
-			benchHops(b, c.hops, c.backlog, c.every)
+			benchHops(b, c.hops, c.backlog, c.every, c.senders, c.work)
 		})
 	}
 }
 
-func benchHops(b *testing.B, hops, backlog int, every time.Duration) {
+// benchHops sends b.N messages from senders goroutines (one every every
+// when set) through hops queues whose handlers take work per batch.
+func benchHops(b *testing.B, hops, backlog int, every time.Duration, senders int, work time.Duration) {
 	db, err := sqlitequeue.Open(filepath.Join(b.TempDir(), "queues.db"))
 	if err != nil {
 		b.Fatal(err)
@@ -69,6 +78,7 @@ func benchHops(b *testing.B, hops, backlog int, every time.Duration) {
 	for h := range hops {
 		q, next := db.Queue(fmt.Sprintf("hop%d", h)), db.Queue(fmt.Sprintf("hop%d", h+1))
 		handler := queue.BatchHandlerFunc(func(ctx context.Context, msgs []queue.Message) queue.BatchResult {
+			time.Sleep(work)
 			if h == hops-1 {
 				if out.Add(int64(len(msgs))) == want {
 					close(all)
@@ -91,10 +101,8 @@ func benchHops(b *testing.B, hops, backlog int, every time.Duration) {
 	}
 	b.ResetTimer()
 	start, cpu, groups, synced := time.Now(), cpuTime(b), sqlitequeue.Groups(db), sqlitequeue.Synced(db)
-	senders := 8
 	var tick <-chan time.Time
 	if every > 0 {
-		senders = 1
 		t := time.NewTicker(every)
 		defer t.Stop()
 		tick = t.C
