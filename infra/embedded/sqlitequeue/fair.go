@@ -101,8 +101,9 @@ type claimed struct {
 // walk claims up to max visible messages round-robin over tenants and
 // lanes, leaving out lanes allow refuses (nil allows all), from the first
 // lane that has some only when pure. It returns them
-// and the earliest time (unix µs) a message of an allowed lane may become
-// visible, 0 when none is known. Run inside the writer.
+// and, when it claimed none, the earliest time (unix µs) a message of an
+// allowed lane may become visible, 0 when none is known (when it claimed
+// some, the lanes it looked at before the first). Run inside the writer.
 func (q *Queue) walk(ctx context.Context, c *wconn, max int, visibility int64, allow func(Lane) bool, pure bool) ([]claimed, int64, error) {
 	q.rmu.Lock()
 	defer q.rmu.Unlock()
@@ -144,7 +145,10 @@ func (q *Queue) walk(ctx context.Context, c *wconn, max int, visibility int64, a
 						return got, 0, nil
 					}
 				}
-				if len(got) < max {
+				if len(got) == 0 {
+					// Only a claim that found nothing needs to know
+					// when to look again: one that found messages
+					// waits for its batch window at most.
 					var n sql.NullInt64
 					if err := c.QueryRowContext(ctx, laneNextSQL, q.name, t, l).Scan(&n); err != nil {
 						return nil, 0, err

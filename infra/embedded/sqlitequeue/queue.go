@@ -191,9 +191,9 @@ func (q *Queue) Receive(ctx context.Context, max int, visibility time.Duration) 
 }
 
 // claim is Receive of the messages of lanes allow allows (nil: all), of one
-// lane only when pure, with their lanes; it also returns the earliest time
-// (unix µs) at which a message of an allowed lane may become visible, 0
-// when none is known.
+// lane only when pure, with their lanes; when it claims none, it also
+// returns the earliest time (unix µs) at which a message of an allowed
+// lane may become visible, 0 when none is known (see walk).
 func (q *Queue) claim(ctx context.Context, max int, visibility time.Duration, allow func(Lane) bool, pure bool) ([]claimed, int64, error) {
 	var (
 		got  []claimed
