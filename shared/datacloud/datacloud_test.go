@@ -38,6 +38,9 @@ func TestNormalizeURL(t *testing.T) {
 		{in: "", err: "empty"},
 		{in: "https://user:pw@host.example.com", err: "invalid instance URL"},
 		{in: "https://host.example.com?x=1", err: "invalid instance URL"},
+		{in: "0\u00a0#", err: "not a DNS name or IP address"},
+		{in: "https://:443", err: "not a DNS name or IP address"},
+		{in: "https://[fe80::1%25eth0]", err: "not a DNS name or IP address"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {

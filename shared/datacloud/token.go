@@ -15,6 +15,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -76,12 +77,33 @@ func NormalizeURL(raw string) (string, error) {
 	switch {
 	case u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "":
 		return "", fmt.Errorf("%w: %q", ErrInstanceURL, raw)
+	case !validHost(u.Hostname()):
+		// A host such as "0\u00a0" parses but resolves nowhere (and its
+		// normal form would lose the trailing space).
+		return "", fmt.Errorf("%w: %q: host is not a DNS name or IP address", ErrInstanceURL, raw)
 	case u.Scheme == "https":
 	case u.Scheme == "http" && isLoopback(u.Host):
 	default:
 		return "", fmt.Errorf("%w: %q: use https", ErrInstanceURL, raw)
 	}
 	return u.Scheme + "://" + u.Host + strings.TrimRight(u.EscapedPath(), "/"), nil // escaped: a decoded %00 made a URL nothing parses
+}
+
+// validHost reports whether host is an IP address without a zone or a DNS
+// name of ASCII letters, digits, '-' and '.', as every instance URL's is.
+func validHost(host string) bool {
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return ip.Zone() == ""
+	}
+	if host == "" {
+		return false
+	}
+	for _, c := range host {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 func isLoopback(hostport string) bool {
