@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -117,4 +118,46 @@ func TestSendManyKeepsOrder(t *testing.T) {
 	s, err := q.Stats(t.Context())
 	require.NoError(t, err)
 	assert.Equal(t, 1, s.Delayed)
+}
+
+// TestConcurrentSendsShareStatements: sends running at once (their rows
+// inserted together by the writer) each land whole, once, their messages
+// in order and next to each other.
+func TestConcurrentSendsShareStatements(t *testing.T) {
+	db, err := Open(filepath.Join(t.TempDir(), "queues.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, db.Close()) })
+	const senders, sends = 16, 40
+	var wg sync.WaitGroup
+	for s := range senders {
+		q := db.Queue(fmt.Sprint("q", s%2))
+		wg.Go(func() {
+			for i := range sends {
+				msgs := make([]queue.Message, 3)
+				for j := range msgs {
+					msgs[j] = queue.Message{Body: fmt.Appendf(nil, "%d/%d/%d", s, i, j), Attributes: map[string]string{queue.AttrTenant: fmt.Sprint("t", s)}}
+				}
+				assert.NoError(t, q.Send(t.Context(), msgs...))
+			}
+		})
+	}
+	wg.Wait()
+	for _, name := range []string{"q0", "q1"} {
+		all, err := db.Queue(name).List(t.Context(), 10000)
+		require.NoError(t, err)
+		require.Len(t, all, senders/2*sends*3)
+		for k := 0; k < len(all); k += 3 {
+			var s, i int
+			_, err := fmt.Sscanf(string(all[k].Body), "%d/%d/0", &s, &i)
+			require.NoError(t, err)
+			for j := range 3 {
+				m := all[k+j]
+				assert.Equal(t, fmt.Sprintf("%d/%d/%d", s, i, j), string(m.Body))
+				assert.Equal(t, fmt.Sprint("t", s), m.Attributes[queue.AttrTenant])
+				if j > 0 {
+					assert.Equal(t, -1, compareIDs(all[k+j-1].ID, m.ID))
+				}
+			}
+		}
+	}
 }

@@ -160,3 +160,28 @@ func cpuTime(b *testing.B) time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkSend: 50 goroutines sending one message each per Send (ingest
+// at load, without consumers).
+func BenchmarkSend(b *testing.B) {
+	db := openB(b)
+	q := db.Queue("q")
+	attrs := map[string]string{queue.AttrTenant: "t1", queue.AttrAttempt: "0"}
+	body := []byte(`{"tenant":"t1","publication":"p1","event":{"id":"00000000-0000-0000-0000-000000000000","source":"bench","type":"bench","data":{"n":1}}}`)
+	var wg sync.WaitGroup
+	var sent atomic.Int64
+	b.ResetTimer()
+	cpu := cpuTime(b)
+	for range 50 {
+		wg.Go(func() {
+			for sent.Add(1) <= int64(b.N) {
+				if err := q.Send(b.Context(), queue.Message{Body: body, Attributes: attrs}); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.ReportMetric(float64((cpuTime(b)-cpu).Microseconds())/float64(b.N), "cpu-µs/msg")
+}

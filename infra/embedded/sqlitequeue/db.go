@@ -144,6 +144,10 @@ type op struct {
 	// light: the operation's effects need not survive a power cut (see
 	// execLight).
 	light bool
+	// rows, when set, are what fn inserts (a Send with no group): the
+	// rows of consecutive such operations of a group are inserted
+	// together (execSend).
+	rows []sendRow
 }
 
 // wconn is the writer's connection. It prepares each distinct statement
@@ -312,6 +316,14 @@ func (d *DB) execLight(ctx context.Context, fn func(ctx context.Context, c *wcon
 	return d.submit(&op{ctx: ctx, fn: fn, done: make(chan error, 1), light: true})
 }
 
+// execSend inserts rows (messages with no group) as one operation: all or
+// none. Within a group, the rows of consecutive sends share INSERT
+// statements; should that fail, each send runs alone.
+func (d *DB) execSend(ctx context.Context, rows []sendRow) error {
+	fn := func(ctx context.Context, c *wconn) error { return insertRows(ctx, c, nowMicro(), rows) }
+	return d.submit(&op{ctx: ctx, fn: fn, done: make(chan error, 1), rows: rows})
+}
+
 func (d *DB) submit(o *op) error {
 	ctx := o.ctx
 	select {
@@ -411,14 +423,30 @@ func (d *DB) runFast(ctx context.Context, group []*op, errs []error) bool {
 	if _, err := d.w.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 		return false
 	}
-	for i, o := range group {
+	for i := 0; i < len(group); {
 		if errs[i] != nil {
+			i++
 			continue
 		}
-		if err := o.fn(ctx, d.w); err != nil {
+		if group[i].rows != nil {
+			// The sends from here on, as one.
+			var rows []sendRow
+			for ; i < len(group) && (errs[i] != nil || group[i].rows != nil); i++ {
+				if errs[i] == nil {
+					rows = append(rows, group[i].rows...)
+				}
+			}
+			if err := insertRows(ctx, d.w, nowMicro(), rows); err != nil {
+				d.rollback()
+				return false
+			}
+			continue
+		}
+		if err := group[i].fn(ctx, d.w); err != nil {
 			d.rollback()
 			return false
 		}
+		i++
 	}
 	if _, err := d.w.ExecContext(ctx, "COMMIT"); err != nil {
 		d.rollback()

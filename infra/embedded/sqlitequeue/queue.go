@@ -87,6 +87,37 @@ var sendMany = func() [sendRows + 1]string {
 	return out
 }()
 
+// sendRow is a message to insert with no group.
+type sendRow struct {
+	queue  string
+	body   []byte
+	attrs  any // encodeAttrs
+	delay  int64
+	tenant string
+	lane   string
+}
+
+// insertRows inserts rows, sent at now, sendRows per statement: a
+// statement's fixed cost (binding, stepping, the driver) is paid once.
+func insertRows(ctx context.Context, c *wconn, now int64, rows []sendRow) error {
+	args := make([]any, 0, sendColumns*min(len(rows), sendRows))
+	for start := 0; start < len(rows); start += sendRows {
+		chunk := rows[start:min(start+sendRows, len(rows))]
+		args = args[:0]
+		for _, r := range chunk {
+			body := r.body
+			if body == nil {
+				body = []byte{}
+			}
+			args = append(args, r.queue, body, r.attrs, now, now+r.delay, r.tenant, r.lane, "")
+		}
+		if _, err := c.ExecContext(ctx, sendManySQL(len(chunk)), args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // sendManySQL is the INSERT statement of n (1..sendRows) messages with no
 // group: sendSQL with n rows of values.
 func sendManySQL(n int) string { return sendMany[n] }
@@ -116,29 +147,20 @@ func (q *Queue) Send(ctx context.Context, msgs ...queue.Message) error {
 	for _, m := range msgs {
 		grouped = grouped || m.Group != ""
 	}
+	if !grouped {
+		rows := make([]sendRow, len(msgs))
+		for i, m := range msgs {
+			rows[i] = sendRow{queue: q.name, body: m.Body, attrs: attrs[i], delay: queue.ClampDelay(m.Delay).Microseconds(),
+				tenant: m.Attributes[queue.AttrTenant], lane: lanes[i]}
+		}
+		if err := q.db.execSend(ctx, rows); err != nil {
+			return fmt.Errorf("send %d messages to %s: %w", len(msgs), q.name, err)
+		}
+		q.notify()
+		return nil
+	}
 	err := q.db.exec(ctx, func(ctx context.Context, c *wconn) error {
 		now := nowMicro()
-		if !grouped {
-			// One statement per sendRows messages: a statement's fixed
-			// cost (binding, stepping, the driver) is paid once.
-			args := make([]any, 0, sendColumns*min(len(msgs), sendRows))
-			for start := 0; start < len(msgs); start += sendRows {
-				chunk := msgs[start:min(start+sendRows, len(msgs))]
-				args = args[:0]
-				for i, m := range chunk {
-					body := m.Body
-					if body == nil {
-						body = []byte{}
-					}
-					args = append(args, q.name, body, attrs[start+i], now, now+queue.ClampDelay(m.Delay).Microseconds(),
-						m.Attributes[queue.AttrTenant], lanes[start+i], "")
-				}
-				if _, err := c.ExecContext(ctx, sendManySQL(len(chunk)), args...); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
 		stmt, err := c.PrepareContext(ctx, sendSQL)
 		if err != nil {
 			return err
