@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/herokuevents/herokuevents/shared/jsonstr"
 )
 
 // Attributes are stored as a JSON object of strings (SQL reads them with
@@ -35,9 +37,9 @@ func encodeAttrs(a map[string]string) (any, error) {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, k)
+		b = jsonstr.Append(b, k)
 		b = append(b, ':')
-		b = appendString(b, a[k])
+		b = jsonstr.Append(b, a[k])
 	}
 	b = append(b, '}')
 	return string(b), nil
@@ -50,36 +52,6 @@ func marshalAttrs(a map[string]string) (any, error) {
 	}
 	return string(b), nil
 }
-
-// appendString appends s (valid UTF-8) as a JSON string.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
-		b = append(b, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		default:
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		}
-		start = i + 1
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
-
-const hex = "0123456789abcdef"
 
 // decodeAttrs decodes a JSON object of strings. The common form (no
 // whitespace, no escapes: what encodeAttrs writes for plain values) is
