@@ -33,7 +33,7 @@ func main() {
 		Journal: log,
 	}))
 	h := awsapp.Must(app.Deliver(ctx))
-	tpl, err := samtemplate.Parse(herokuevents.Template)
+	tpl, err := samtemplate.ParseFunction(herokuevents.Template, "DeliverFunction")
 	env.Check("template.yaml", err)
 	settings, err := tpl.QueueSettings("DeliverFunction", "DeliveryQueue") // the batch numbers SAM deploys
 	env.Check("template.yaml", err)

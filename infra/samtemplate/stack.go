@@ -442,15 +442,22 @@ func (t *Template) sqsEvent(function, queueID string) (map[string]any, bool) {
 	return nil, false
 }
 
-// Settings parses template and returns the settings of the consumer
-// function (see Template.Settings). It parses only what the settings come
-// from when the template is laid out as template.yaml is (see
-// resourcesText), the whole template otherwise or when that fails.
-func Settings(template []byte, function string) (queue.Settings, error) {
-	if s, err := settingsOf(template, function); err == nil {
-		return s, nil
+// ParseFunction is Parse of what function's settings come from: the
+// Globals, the function and its queues when the template is laid out as
+// template.yaml is (see resourcesText), the whole template otherwise or
+// when that fails. Its Settings and QueueSettings of function are those of
+// the whole template.
+func ParseFunction(template []byte, function string) (*Template, error) {
+	if t, err := subsetOf(template, function); err == nil {
+		return t, nil
 	}
-	t, err := Parse(template)
+	return Parse(template)
+}
+
+// Settings parses template (ParseFunction) and returns the settings of the
+// consumer function (see Template.Settings).
+func Settings(template []byte, function string) (queue.Settings, error) {
+	t, err := ParseFunction(template, function)
 	if err != nil {
 		return queue.Settings{}, err
 	}

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-
-	"github.com/herokuevents/herokuevents/shared/queue"
 )
 
 // errNoSubset: the template's text is not laid out as subset expects.
@@ -80,13 +78,13 @@ func mappingKey(line []byte, indent int) (string, bool) {
 	return string(line[:n]), true
 }
 
-// settingsOf is Template.Settings of function, parsing only the Globals,
-// the function and its queues: a consumer function reads its settings at
-// init, and parsing the whole template costs it several milliseconds.
-func settingsOf(template []byte, function string) (queue.Settings, error) {
+// subsetOf parses only the Globals, the function and its queues: a
+// consumer function reads its settings at init, and parsing the whole
+// template costs it several milliseconds.
+func subsetOf(template []byte, function string) (*Template, error) {
 	globals, resources, err := resourcesText(template)
 	if err != nil {
-		return queue.Settings{}, err
+		return nil, err
 	}
 	parse := func(ids ...string) (*Template, error) {
 		doc := append(globals[:len(globals):len(globals)], "Resources:\n"...)
@@ -101,16 +99,16 @@ func settingsOf(template []byte, function string) (queue.Settings, error) {
 	}
 	t, err := parse(function)
 	if err != nil {
-		return queue.Settings{}, err
+		return nil, err
 	}
 	f, err := t.Function(function)
 	if err != nil {
-		return queue.Settings{}, err
+		return nil, err
 	}
 	queues, err := parse(f.Queues...)
 	if err != nil {
-		return queue.Settings{}, err
+		return nil, err
 	}
 	maps.Copy(t.Resources, queues.Resources)
-	return t.Settings(function)
+	return t, nil
 }

@@ -10,7 +10,8 @@ import (
 )
 
 // TestSettingsOfTemplate: parsing only a consumer's resources gives the
-// settings the whole template gives, for every consumer of template.yaml.
+// settings the whole template gives, of every SQS event of every consumer
+// of template.yaml.
 func TestSettingsOfTemplate(t *testing.T) {
 	whole, err := Parse(herokuevents.Template)
 	require.NoError(t, err)
@@ -18,14 +19,26 @@ func TestSettingsOfTemplate(t *testing.T) {
 	for _, id := range whole.Functions() {
 		t.Run(id, func(t *testing.T) {
 			want, wantErr := whole.Settings(id)
-			got, err := settingsOf(herokuevents.Template, id)
-			if wantErr != nil {
+			if wantErr != nil { // not a consumer: ParseFunction parses it all
+				_, err := Settings(herokuevents.Template, id)
 				assert.Error(t, err)
 				return
 			}
 			consumers++
+			sub, err := subsetOf(herokuevents.Template, id)
+			require.NoError(t, err)
+			got, err := sub.Settings(id)
 			require.NoError(t, err)
 			assert.Equal(t, want, got)
+			f, err := whole.Function(id)
+			require.NoError(t, err)
+			for _, q := range f.Queues {
+				want, err := whole.QueueSettings(id, q)
+				require.NoError(t, err)
+				got, err := sub.QueueSettings(id, q)
+				require.NoError(t, err)
+				assert.Equal(t, want, got, q)
+			}
 		})
 	}
 	assert.GreaterOrEqual(t, consumers, 3, "filter, deliver and partnernotify at least")
