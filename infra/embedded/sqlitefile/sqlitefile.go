@@ -3,6 +3,7 @@
 package sqlitefile
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 	"net/url"
@@ -49,4 +50,70 @@ func Open(path, what, synchronous, schema string) (*sql.DB, error) {
 		return nil, fmt.Errorf("create %s schema in %s: %w", what, path, err)
 	}
 	return db, nil
+}
+
+// Inserts is a multi-row INSERT: one statement holds up to max rows, so
+// that a statement's fixed cost (parsing, binding, stepping through the
+// driver) is paid once per chunk of rows rather than once per row. The
+// embedded stores that write many rows at a time (the queue's sends, the
+// delivery log, the recent events) share it.
+type Inserts struct {
+	columns int
+	stmts   []string // stmts[n]: the statement of n rows
+}
+
+// NewInserts returns the inserts of head (e.g. `INSERT INTO t (a, b)
+// VALUES `) with rows of columns values, at most max rows per statement.
+func NewInserts(head string, columns, max int) *Inserts {
+	row := "(" + strings.Repeat("?, ", columns-1) + "?)"
+	in := &Inserts{columns: columns, stmts: make([]string, max+1)}
+	for n := 1; n <= max; n++ {
+		in.stmts[n] = head + strings.Repeat(row+", ", n-1) + row
+	}
+	return in
+}
+
+// Statement is the INSERT of n rows (1 ≤ n ≤ max).
+func (in *Inserts) Statement(n int) string { return in.stmts[n] }
+
+// Run inserts n rows in order, at most max per statement: for each chunk
+// it appends the values of the chunk's rows (row(i, args) returns args
+// with row i's columns values appended), then calls exec with the chunk's
+// statement (which must not keep args: they are reused). The first error
+// stops it.
+func (in *Inserts) Run(n int, row func(i int, args []any) ([]any, error), exec func(query string, args ...any) error) error {
+	max := len(in.stmts) - 1
+	args := make([]any, 0, in.columns*min(n, max))
+	for start := 0; start < n; start += max {
+		end := min(start+max, n)
+		args = args[:0]
+		for i := start; i < end; i++ {
+			var err error
+			if args, err = row(i, args); err != nil {
+				return err
+			}
+		}
+		if err := exec(in.stmts[end-start], args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Prepared returns an exec of statements in tx that prepares each
+// statement text once per transaction.
+func Prepared(ctx context.Context, tx *sql.Tx) func(query string, args ...any) error {
+	stmts := map[string]*sql.Stmt{}
+	return func(query string, args ...any) error {
+		st, ok := stmts[query]
+		if !ok {
+			var err error
+			if st, err = tx.PrepareContext(ctx, query); err != nil {
+				return err
+			}
+			stmts[query] = st
+		}
+		_, err := st.ExecContext(ctx, args...)
+		return err
+	}
 }

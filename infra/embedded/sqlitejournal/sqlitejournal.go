@@ -254,32 +254,19 @@ func (j *Journal) Append(ctx context.Context, entries ...journal.Entry) error {
 		return fmt.Errorf("append to journal: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
-	// One statement per insertRows entries (its fixed cost is paid once),
-	// each prepared once per transaction.
-	stmts := map[int]*sql.Stmt{}
+	// Many entries per INSERT statement, each prepared once per transaction.
 	touched := map[[2]string]bool{}
-	args := make([]any, 0, insertColumns*min(len(rows), insertRows))
-	for start := 0; start < len(rows); start += insertRows {
-		chunk := rows[start:min(start+insertRows, len(rows))]
-		args = args[:0]
-		for _, r := range chunk {
-			e := r.e
-			args = append(args, key(e.Tenant, e.EventID), key(e.Tenant, e.Publication), e.Tenant, e.EventID, e.Publication,
-				string(e.Stage), string(e.Outcome), nanos(e.Time), r.detail, r.event)
-			if e.Stage == journal.Attempt {
-				touched[[2]string{e.Tenant, e.Publication}] = true
-			}
+	err = inserts.Run(len(rows), func(i int, args []any) ([]any, error) {
+		r := rows[i]
+		e := r.e
+		if e.Stage == journal.Attempt {
+			touched[[2]string{e.Tenant, e.Publication}] = true
 		}
-		st, ok := stmts[len(chunk)]
-		if !ok {
-			if st, err = tx.PrepareContext(ctx, insertSQL(len(chunk))); err != nil {
-				return fmt.Errorf("append to journal: %w", err)
-			}
-			stmts[len(chunk)] = st
-		}
-		if _, err := st.ExecContext(ctx, args...); err != nil {
-			return fmt.Errorf("append to journal: %w", err)
-		}
+		return append(args, key(e.Tenant, e.EventID), key(e.Tenant, e.Publication), e.Tenant, e.EventID, e.Publication,
+			string(e.Stage), string(e.Outcome), nanos(e.Time), r.detail, r.event), nil
+	}, sqlitefile.Prepared(ctx, tx))
+	if err != nil {
+		return fmt.Errorf("append to journal: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("append to journal: %w", err)
@@ -292,19 +279,8 @@ func (j *Journal) Append(ctx context.Context, entries ...journal.Entry) error {
 	return nil
 }
 
-// insertRows is the most entries one INSERT statement of Append holds, and
-// insertColumns the values of each.
-const (
-	insertRows    = 50
-	insertColumns = 10
-)
-
-// insertSQL is the INSERT statement of n entries.
-func insertSQL(n int) string {
-	const row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-	return `INSERT INTO entry (ekey, pkey, tenant, event_id, publication, stage, outcome, at, detail, event) VALUES ` +
-		strings.Repeat(row+", ", n-1) + row
-}
+// inserts is Append's INSERT, 50 entries per statement.
+var inserts = sqlitefile.NewInserts(`INSERT INTO entry (ekey, pkey, tenant, event_id, publication, stage, outcome, at, detail, event) VALUES `, 10, 50)
 
 // cutoff is the oldest time still retained.
 func (j *Journal) cutoff() int64 { return nanos(j.o.Now().Add(-j.o.Retention.Age)) }

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/herokuevents/herokuevents/infra/embedded/sqlitefile"
 	"github.com/herokuevents/herokuevents/shared/queue"
 )
 
@@ -70,22 +71,12 @@ const (
 		AND json_extract(attrs, '$.` + queue.AttrHeld + `') = ?4`
 )
 
-// sendRows is the most messages one INSERT statement of Send holds, and
-// sendColumns the values of each.
-const (
-	sendRows    = 16
-	sendColumns = 8
-)
+// sendRows is the most messages one INSERT statement of Send holds.
+const sendRows = 16
 
-// sendMany holds the INSERT statements of 1..sendRows messages.
-var sendMany = func() [sendRows + 1]string {
-	var out [sendRows + 1]string
-	row := "(?, ?, ?, ?, ?, ?, ?, ?)"
-	for n := 1; n <= sendRows; n++ {
-		out[n] = strings.TrimSuffix(sendSQL, row) + strings.Repeat(row+", ", n-1) + row
-	}
-	return out
-}()
+// sendMany is the INSERT of 1..sendRows messages with no group: sendSQL
+// with that many rows of values.
+var sendMany = sqlitefile.NewInserts(strings.TrimSuffix(sendSQL, "(?, ?, ?, ?, ?, ?, ?, ?)"), 8, sendRows)
 
 // sendRow is a message to insert with no group.
 type sendRow struct {
@@ -100,27 +91,18 @@ type sendRow struct {
 // insertRows inserts rows, sent at now, sendRows per statement: a
 // statement's fixed cost (binding, stepping, the driver) is paid once.
 func insertRows(ctx context.Context, c *wconn, now int64, rows []sendRow) error {
-	args := make([]any, 0, sendColumns*min(len(rows), sendRows))
-	for start := 0; start < len(rows); start += sendRows {
-		chunk := rows[start:min(start+sendRows, len(rows))]
-		args = args[:0]
-		for _, r := range chunk {
-			body := r.body
-			if body == nil {
-				body = []byte{}
-			}
-			args = append(args, r.queue, body, r.attrs, now, now+r.delay, r.tenant, r.lane, "")
+	return sendMany.Run(len(rows), func(i int, args []any) ([]any, error) {
+		r := rows[i]
+		body := r.body
+		if body == nil {
+			body = []byte{}
 		}
-		if _, err := c.ExecContext(ctx, sendManySQL(len(chunk)), args...); err != nil {
-			return err
-		}
-	}
-	return nil
+		return append(args, r.queue, body, r.attrs, now, now+r.delay, r.tenant, r.lane, ""), nil
+	}, func(query string, args ...any) error {
+		_, err := c.ExecContext(ctx, query, args...)
+		return err
+	})
 }
-
-// sendManySQL is the INSERT statement of n (1..sendRows) messages with no
-// group: sendSQL with n rows of values.
-func sendManySQL(n int) string { return sendMany[n] }
 
 // Send queues msgs in one transaction: all or none. Bodies larger than
 // queue.MaxBody fail with queue.ErrTooLarge and nothing is queued. Delay

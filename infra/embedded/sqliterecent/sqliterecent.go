@@ -18,7 +18,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	_ "modernc.org/sqlite" // driver "sqlite"
@@ -68,21 +67,10 @@ type stored struct {
 	Event event.Event `json:"event"`
 }
 
-// keepRows is the most events one INSERT statement of Keep holds, and
-// keepColumns the values of each.
-const (
-	keepRows    = 50
-	keepColumns = 7
-)
-
-// keepSQL is the INSERT statement of n events. Rows are inserted in
+// inserts is Keep's INSERT, 50 events per statement. Rows are inserted in
 // order: of two with the same event id, the later replaces the earlier
 // (and takes a new seq), as separate statements would.
-func keepSQL(n int) string {
-	const row = "(?, ?, ?, ?, ?, ?, ?)"
-	return `INSERT OR REPLACE INTO recent_event (tenant, subscription, event_id, kept_at, size, oversize, event) VALUES ` +
-		strings.Repeat(row+", ", n-1) + row
-}
+var inserts = sqlitefile.NewInserts(`INSERT OR REPLACE INTO recent_event (tenant, subscription, event_id, kept_at, size, oversize, event) VALUES `, 7, 50)
 
 // The statements Keep runs after its inserts.
 const (
@@ -106,39 +94,22 @@ func (s *Store) Keep(ctx context.Context, entries ...recent.Entry) (err error) {
 		}
 	}()
 	// Statements are prepared once per transaction, not once per event.
-	stmts := map[string]*sql.Stmt{}
-	exec := func(query string, args ...any) error {
-		st, ok := stmts[query]
-		if !ok {
-			var err error
-			if st, err = tx.PrepareContext(ctx, query); err != nil {
-				return err
-			}
-			stmts[query] = st
-		}
-		_, err := st.ExecContext(ctx, args...)
-		return err
-	}
+	exec := sqlitefile.Prepared(ctx, tx)
 	touched := map[[2]string]bool{}
-	args := make([]any, 0, keepColumns*min(len(entries), keepRows))
-	for start := 0; start < len(entries); start += keepRows {
-		chunk := entries[start:min(start+keepRows, len(entries))]
-		args = args[:0]
-		for _, e := range chunk {
-			e = e.Fit(s.limits.MaxEventBytes)
-			if e.Kept.IsZero() {
-				e.Kept = s.now()
-			}
-			body, err := json.Marshal(stored{Event: e.Event})
-			if err != nil {
-				return fmt.Errorf("encode event %s: %w", e.Event.ID, err)
-			}
-			args = append(args, e.Tenant, e.Subscription, e.Event.ID, e.Kept.UnixMicro(), e.Size, e.Oversize, body)
-			touched[[2]string{e.Tenant, e.Subscription}] = true
+	err = inserts.Run(len(entries), func(i int, args []any) ([]any, error) {
+		e := entries[i].Fit(s.limits.MaxEventBytes)
+		if e.Kept.IsZero() {
+			e.Kept = s.now()
 		}
-		if err := exec(keepSQL(len(chunk)), args...); err != nil {
-			return fmt.Errorf("keep %d recent events: %w", len(chunk), err)
+		body, err := json.Marshal(stored{Event: e.Event})
+		if err != nil {
+			return nil, fmt.Errorf("encode event %s: %w", e.Event.ID, err)
 		}
+		touched[[2]string{e.Tenant, e.Subscription}] = true
+		return append(args, e.Tenant, e.Subscription, e.Event.ID, e.Kept.UnixMicro(), e.Size, e.Oversize, body), nil
+	}, exec)
+	if err != nil {
+		return fmt.Errorf("keep recent events: %w", err)
 	}
 	for k := range touched {
 		if err := exec(evictSQL, k[0], k[1], s.limits.PerSubscription-1); err != nil {
