@@ -192,7 +192,7 @@ func (h *Handler) handle(ctx context.Context, m queue.Message) (err error) {
 		}
 	}()
 	var d event.Delivery
-	if err := decodeDelivery(m.Body, &d); err != nil {
+	if err := json.Unmarshal(m.Body, &d); err != nil {
 		err = queue.Permanent(fmt.Errorf("decode delivery: %w", err))
 		h.logger().WarnContext(ctx, "delivery", "message_id", m.ID, "decision", decisionDeadLetter, "reason", err.Error())
 		return err
