@@ -102,6 +102,7 @@ type run struct {
 	l             load
 	due           []time.Time // when each event was (to be) sent
 	status        []int32
+	answered      []time.Duration // due time → the publish's answer
 	start, stop   time.Time
 	accepted      atomic.Int64
 	refused       sync.Map // status → *atomic.Int64
@@ -127,7 +128,7 @@ func keyed(seq, key string) []byte {
 // yet arrived) every 50 ms until the last publish returned.
 func publish(s *sink, l load) *run {
 	s.reset()
-	r := &run{l: l, due: make([]time.Time, l.n), status: make([]int32, l.n)}
+	r := &run{l: l, due: make([]time.Time, l.n), status: make([]int32, l.n), answered: make([]time.Duration, l.n)}
 	workers := l.publishers
 	if l.rate > 0 {
 		// open loop: enough to absorb slow answers, below the embedded
@@ -174,6 +175,7 @@ func publish(s *sink, l load) *run {
 					b = keyed("e"+strconv.Itoa(i), "k"+strconv.Itoa(i%l.keys))
 				}
 				st, after := post(t, b)
+				r.answered[i] = time.Since(due)
 				r.status[i] = int32(st)
 				if st == http.StatusAccepted || st == http.StatusOK {
 					r.accepted.Add(1)
@@ -239,6 +241,7 @@ type stats struct {
 	deliveries      int64
 	first, last     time.Time
 	p50, p99, p999  time.Duration
+	ack50, ack99    time.Duration // of the accepted publishes' answers
 	lost            int64
 	refusedByStatus map[int]int64
 }
@@ -250,10 +253,12 @@ func measure(s *sink, r *run) stats {
 	defer s.mu.Unlock()
 	st := stats{refusedByStatus: map[int]int64{}}
 	lat := make([]time.Duration, 0, r.expected.Load())
+	var ack []time.Duration
 	for i, code := range r.status {
 		if code != http.StatusAccepted && code != http.StatusOK {
 			continue
 		}
+		ack = append(ack, r.answered[i])
 		seq := "e" + strconv.Itoa(i)
 		for _, p := range r.l.targets[i%len(r.l.targets)].paths {
 			at, ok := s.seen[p+"|"+seq]
@@ -278,6 +283,10 @@ func measure(s *sink, r *run) stats {
 	if len(lat) > 0 {
 		slices.Sort(lat)
 		st.p50, st.p99, st.p999 = lat[len(lat)/2], lat[len(lat)*99/100], lat[len(lat)*999/1000]
+	}
+	if len(ack) > 0 {
+		slices.Sort(ack)
+		st.ack50, st.ack99 = ack[len(ack)/2], ack[len(ack)*99/100]
 	}
 	return st
 }

@@ -55,6 +55,7 @@ type settings struct {
 	backlog                  int
 	cases                    map[string]bool
 	cpuprofile               string
+	trace                    string
 	fsyncs                   bool
 	wait                     time.Duration
 	journal                  bool
@@ -83,6 +84,7 @@ func main() {
 	flag.IntVar(&s.backlog, "backlog", 200000, "events published behind a paused publication, then drained")
 	cases := flag.String("cases", "saturation,paced,overload,fanout,tenants,backlog,ordered", "cases to run")
 	keys := flag.String("ordered-keys", "0,1,50,5000", "ordered case: keys of an ordered publication (0: unordered), side by side")
+	flag.StringVar(&s.trace, "trace", "", "write an execution trace of herokuevents in the first paced run here (go tool trace)")
 	flag.StringVar(&s.cpuprofile, "cpuprofile", "", "write the CPU profile of herokuevents in the (first) stream saturation run here")
 	flag.BoolVar(&s.fsyncs, "fsyncs", false, "count fsync+fdatasync per event through the stream (strace -c, an extra run at saturation and one at 500 ev/s)")
 	flag.DurationVar(&s.wait, "wait", 5*time.Minute, "longest wait for the deliveries of a run")
@@ -206,10 +208,18 @@ func bench(s settings) {
 		peak = saturation(s, sk)
 	}
 	if s.cases["paced"] {
-		for _, rate := range s.paced {
-			p, t := streamServer(embeddedOpts{journal: s.journal, maxBacklog: s.maxBacklog}, sk)
-			r, _, _ := measured(fmt.Sprintf("stream paced %.0f/s", rate), p, sk, load{targets: []target{t.stream}, n: int(rate * s.pacedFor.Seconds()), rate: rate}, s.wait)
+		for i, rate := range s.paced {
+			tr, prof := "", ""
+			if i == 0 {
+				tr = s.trace
+			}
+			if s.cpuprofile != "" {
+				prof = fmt.Sprintf("%s.paced%.0f", s.cpuprofile, rate)
+			}
+			p, t := streamServer(embeddedOpts{journal: s.journal, maxBacklog: s.maxBacklog, trace: tr, cpuprofile: prof}, sk)
+			r, _, st := measured(fmt.Sprintf("stream paced %.0f/s", rate), p, sk, load{targets: []target{t.stream}, n: int(rate * s.pacedFor.Seconds()), rate: rate}, s.wait)
 			p.stop()
+			r.note = strings.TrimSpace(fmt.Sprintf("202 p50 %s p99 %s %s", dur(st.ack50), dur(st.ack99), r.note))
 			r.print()
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"runtime/pprof"
+	"runtime/trace"
 	"strconv"
 	"strings"
 	"syscall"
@@ -72,7 +73,8 @@ func serveRelay() {
 
 // serveEmbedded runs herokuevents embedded (delivery log on unless
 // BENCH_JOURNAL=off) in BENCH_DIR and prints the app's config vars as one
-// JSON line. BENCH_CPUPROFILE names a CPU profile written at SIGTERM.
+// JSON line. BENCH_CPUPROFILE names a CPU profile written at SIGTERM,
+// BENCH_TRACE an execution trace.
 func serveEmbedded() {
 	if p := os.Getenv("BENCH_CPUPROFILE"); p != "" {
 		f, err := os.Create(p)
@@ -83,6 +85,16 @@ func serveEmbedded() {
 			log.Fatal(err)
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if p := os.Getenv("BENCH_TRACE"); p != "" {
+		f, err := os.Create(p)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := trace.Start(f); err != nil {
+			log.Fatal(err)
+		}
+		defer trace.Stop()
 	}
 	ctx := context.Background()
 	maxBacklog, _ := strconv.ParseInt(os.Getenv("BENCH_MAX_BACKLOG"), 10, 64) // 0: the default bound
@@ -168,6 +180,7 @@ func startRelay(sinkURL string) *proc {
 type embeddedOpts struct {
 	journal    bool
 	cpuprofile string
+	trace      string // runtime/trace output (go tool trace)
 	strace     bool
 	maxBacklog int64 // embedded.Options.MaxBacklog (0: its default, -1: none)
 }
@@ -177,7 +190,7 @@ func startEmbedded(o embeddedOpts) *proc {
 	if err != nil {
 		log.Fatal(err)
 	}
-	env := []string{"BENCH_DIR=" + dir, "BENCH_CPUPROFILE=" + o.cpuprofile, "BENCH_JOURNAL=" + map[bool]string{true: "on", false: "off"}[o.journal],
+	env := []string{"BENCH_DIR=" + dir, "BENCH_CPUPROFILE=" + o.cpuprofile, "BENCH_TRACE=" + o.trace, "BENCH_JOURNAL=" + map[bool]string{true: "on", false: "off"}[o.journal],
 		"BENCH_MAX_BACKLOG=" + strconv.FormatInt(o.maxBacklog, 10)}
 	cmd := self("serve", env...)
 	var trace string
