@@ -6,10 +6,8 @@ package main
 import (
 	"context"
 
-	"github.com/herokuevents/herokuevents"
 	"github.com/herokuevents/herokuevents/infra/aws/awsapp"
 	"github.com/herokuevents/herokuevents/infra/aws/awsenv"
-	"github.com/herokuevents/herokuevents/infra/samtemplate"
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/journal"
 	"github.com/herokuevents/herokuevents/shared/lambdaio"
@@ -33,14 +31,10 @@ func main() {
 		Journal: log,
 	}))
 	h := awsapp.Must(app.Deliver(ctx))
-	tpl, err := samtemplate.ParseFunction(herokuevents.Template, "DeliverFunction")
-	env.Check("template.yaml", err)
-	settings, err := tpl.QueueSettings("DeliverFunction", "DeliveryQueue") // the batch numbers SAM deploys
-	env.Check("template.yaml", err)
+	settings := env.QueueSettings("DeliverFunction", "DeliveryQueue") // the batch numbers SAM deploys
 	// The second event source: the FIFO queue of ordered lanes, whose
 	// failed deliveries are retried in place (their visibility changed).
-	ordered, err := tpl.QueueSettings("DeliverFunction", "OrderedDeliveryQueue")
-	env.Check("template.yaml", err)
+	ordered := env.QueueSettings("DeliverFunction", "OrderedDeliveryQueue")
 	opts := []lambdaio.Option{lambdaio.WithMetrics(env.Metrics)}
 	if q := env.OrderedQueue(); q != nil {
 		opts = append(opts, lambdaio.WithOrdered(ordered, q.ChangeVisibility))

@@ -6,10 +6,8 @@ import (
 	"context"
 	"time"
 
-	"github.com/herokuevents/herokuevents"
 	"github.com/herokuevents/herokuevents/infra/aws/awsenv"
 	"github.com/herokuevents/herokuevents/infra/aws/dynamoarchive"
-	"github.com/herokuevents/herokuevents/infra/samtemplate"
 	"github.com/herokuevents/herokuevents/shared/archive"
 	"github.com/herokuevents/herokuevents/shared/filter"
 	"github.com/herokuevents/herokuevents/shared/journal"
@@ -39,7 +37,6 @@ func main() {
 	// queueing the next (shared/replay).
 	runner := &replay.Runner{Store: env.Store(), Archive: archiveStore, Route: h, Logger: env.Logger}
 	steps := replay.Steps(archive.FlushAfter(h, archived, 2*time.Second), runner, replay.QueueKicker{Queue: env.Queue("INGEST_QUEUE_URL")})
-	settings, err := samtemplate.Settings(herokuevents.Template, "FilterFunction") // the batch numbers SAM deploys
-	env.Check("template.yaml", err)
+	settings := env.QueueSettings("FilterFunction", "IngestQueue") // the batch numbers SAM deploys
 	lambdaio.StartSQS(journal.FlushBatches(recent.FlushAfter(steps, kept, 2*time.Second), log), settings, env.Queue("INGEST_DLQ_URL"), lambdaio.WithMetrics(env.Metrics))
 }

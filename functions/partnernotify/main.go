@@ -8,9 +8,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/herokuevents/herokuevents"
 	"github.com/herokuevents/herokuevents/infra/aws/awsenv"
-	"github.com/herokuevents/herokuevents/infra/samtemplate"
 	"github.com/herokuevents/herokuevents/shared/lambdaio"
 	"github.com/herokuevents/herokuevents/shared/partner"
 )
@@ -29,7 +27,6 @@ func main() {
 		env.Logger.Error("init failed", "err", err)
 		os.Exit(1)
 	}
-	settings, err := samtemplate.Settings(herokuevents.Template, "PartnernotifyFunction") // the batch numbers SAM deploys
-	env.Check("template.yaml", err)
+	settings := env.QueueSettings("PartnernotifyFunction", "PartnerQueue") // the batch numbers SAM deploys
 	lambdaio.StartSQS(h, settings, env.Queue("PARTNER_DLQ_URL"), lambdaio.WithMetrics(env.Metrics))
 }

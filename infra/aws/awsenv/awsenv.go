@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/herokuevents/herokuevents"
 	"github.com/herokuevents/herokuevents/infra/aws/dynamodedup"
 	"github.com/herokuevents/herokuevents/infra/aws/dynamojournal"
 	"github.com/herokuevents/herokuevents/infra/aws/dynamopull"
@@ -244,6 +245,18 @@ func (e *Env) Timeout(name string, def time.Duration) time.Duration {
 		e.fatal(name, err)
 	}
 	return d
+}
+
+// QueueSettings returns the SQS→Lambda settings template.yaml declares for
+// function's SQS event of queueID (the batch numbers SAM deploys), from the
+// table generated from the template (herokuevents.QueueSettings), or exits
+// the function's init when the template declares no such event.
+func (e *Env) QueueSettings(function, queueID string) queue.Settings {
+	s, ok := herokuevents.QueueSettings(function, queueID)
+	if !ok {
+		e.fatal("template.yaml", fmt.Errorf("function %s has no SQS event of queue %s", function, queueID))
+	}
+	return s
 }
 
 // Check exits the function's init when err is set, naming the setting.
