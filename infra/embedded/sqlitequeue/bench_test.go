@@ -100,7 +100,7 @@ func benchHops(b *testing.B, hops, backlog int, every time.Duration, senders int
 		wg.Go(func() { _ = q.Consume(ctx, handler, st, db.Queue("dlq")) })
 	}
 	b.ResetTimer()
-	start, cpu, groups, synced := time.Now(), cpuTime(b), sqlitequeue.Groups(db), sqlitequeue.Synced(db)
+	start, cpu, groups, synced, handed := time.Now(), cpuTime(b), sqlitequeue.Groups(db), sqlitequeue.Synced(db), handedOf(db)
 	var tick <-chan time.Time
 	if every > 0 {
 		t := time.NewTicker(every)
@@ -128,7 +128,7 @@ func benchHops(b *testing.B, hops, backlog int, every time.Duration, senders int
 	}
 	elapsed, used := time.Since(start), cpuTime(b)-cpu
 	b.StopTimer()
-	groups, synced = sqlitequeue.Groups(db)-groups, sqlitequeue.Synced(db)-synced
+	groups, synced, handed = sqlitequeue.Groups(db)-groups, sqlitequeue.Synced(db)-synced, handedOf(db)-handed
 	cancel()
 	wg.Wait()
 	b.ReportMetric(float64(want)/elapsed.Seconds(), "msgs/s")
@@ -140,6 +140,8 @@ func benchHops(b *testing.B, hops, backlog int, every time.Duration, senders int
 	// WAL (checkpoints add theirs).
 	b.ReportMetric(float64(groups)/float64(want)/float64(hops), "commits/msg/hop")
 	b.ReportMetric(float64(synced)/float64(want)/float64(hops), "fsyncs/msg/hop")
+	// Messages handed to a waiting consumer by their send, unclaimed.
+	b.ReportMetric(float64(handed)/float64(want)/float64(hops), "handed/msg/hop")
 }
 
 func openB(b *testing.B) *sqlitequeue.DB {

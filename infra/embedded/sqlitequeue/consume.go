@@ -89,10 +89,17 @@ func (q *Queue) gather(ctx context.Context, s queue.Settings, lanes *inFlight) (
 	)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	var handed []claimed // by a send while waiting (handoff.go)
 	for {
 		wake := q.waiter()
-		got, next, err := q.claim(ctx, s.BatchSize-len(batch), s.VisibilityTimeout, allow, lanes.pure())
-		if err != nil {
+		var (
+			got  []claimed
+			next int64
+			err  error
+		)
+		if len(handed) > 0 {
+			got, handed = handed, nil
+		} else if got, next, err = q.claim(ctx, s.BatchSize-len(batch), s.VisibilityTimeout, allow, lanes.pure()); err != nil {
 			q.giveBack(ctx, batch)
 			return nil, nil, err
 		}
@@ -120,10 +127,29 @@ func (q *Queue) gather(ctx context.Context, s queue.Settings, lanes *inFlight) (
 			wait = min(wait, deadline.Sub(now))
 		}
 		timer.Reset(wait)
+		// With nothing yet, the next sends may hand their messages
+		// over instead of waking this to claim them.
+		var t *taker
+		var offered <-chan []claimed
+		if len(batch) == 0 {
+			t = newTaker(s, allow, lanes.pure())
+			offered = t.got
+			q.offer(t)
+		}
 		select {
+		case handed = <-offered:
+			t = nil
 		case <-wake:
 		case <-timer.C:
 		case <-ctx.Done():
+		}
+		if t != nil && !q.withdraw(t) {
+			handed = <-t.got // reserved by the writer: its answer comes
+		}
+		if ctx.Err() != nil {
+			for _, c := range handed {
+				batch = append(batch, c.msg)
+			}
 			q.giveBack(ctx, batch)
 			return nil, nil, ctx.Err()
 		}

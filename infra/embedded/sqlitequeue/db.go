@@ -133,6 +133,7 @@ type DB struct {
 
 	groups atomic.Int64 // groups run (each one transaction): for benchmarks
 	synced atomic.Int64 // groups committed with synchronous=FULL: for benchmarks
+	handed atomic.Int64 // messages handed to waiting consumers (handoff.go): for tests
 
 	normal bool // the writer's connection is at synchronous=NORMAL (the writer's own)
 }
@@ -320,7 +321,10 @@ func (d *DB) execLight(ctx context.Context, fn func(ctx context.Context, c *wcon
 // none. Within a group, the rows of consecutive sends share INSERT
 // statements; should that fail, each send runs alone.
 func (d *DB) execSend(ctx context.Context, rows []sendRow) error {
-	fn := func(ctx context.Context, c *wconn) error { return insertRows(ctx, c, nowMicro(), rows) }
+	fn := func(ctx context.Context, c *wconn) error {
+		_, err := insertRows(ctx, c, nowMicro(), rows, false)
+		return err
+	}
 	return d.submit(&op{ctx: ctx, fn: fn, done: make(chan error, 1), rows: rows})
 }
 
@@ -419,7 +423,28 @@ func (d *DB) synchronous(ctx context.Context, light bool) error {
 
 // runFast runs the group's live operations in one transaction without
 // savepoints and reports whether it committed.
-func (d *DB) runFast(ctx context.Context, group []*op, errs []error) bool {
+// Sends' rows may be handed to waiting consumers (handoff.go): they are
+// told once the transaction has ended.
+func (d *DB) runFast(ctx context.Context, group []*op, errs []error) (ok bool) {
+	type sent struct {
+		rows []sendRow
+		ids  []int64
+		now  int64
+		hs   []*handoff
+	}
+	var handed []sent
+	defer func() {
+		for _, s := range handed {
+			for _, h := range s.hs {
+				if ok {
+					d.handed.Add(int64(len(h.rows)))
+					h.deliver(s.rows, s.ids, s.now)
+				} else {
+					h.cancel()
+				}
+			}
+		}
+	}()
 	if _, err := d.w.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 		return false
 	}
@@ -429,14 +454,22 @@ func (d *DB) runFast(ctx context.Context, group []*op, errs []error) bool {
 			continue
 		}
 		if group[i].rows != nil {
-			// The sends from here on, as one.
+			// The sends from here on, as one (a copy: the rows handed
+			// over are inserted claimed here only; run again by
+			// runIsolated, they are not).
 			var rows []sendRow
 			for ; i < len(group) && (errs[i] != nil || group[i].rows != nil); i++ {
 				if errs[i] == nil {
 					rows = append(rows, group[i].rows...)
 				}
 			}
-			if err := insertRows(ctx, d.w, nowMicro(), rows); err != nil {
+			now := nowMicro()
+			hs := handOff(rows, now)
+			ids, err := insertRows(ctx, d.w, now, rows, len(hs) > 0)
+			if len(hs) > 0 {
+				handed = append(handed, sent{rows: rows, ids: ids, now: now, hs: hs})
+			}
+			if err != nil {
 				d.rollback()
 				return false
 			}

@@ -6,3 +6,14 @@ func Groups(d *DB) int64 { return d.groups.Load() }
 // Synced returns how many of them were committed with an fsync
 // (synchronous=FULL).
 func Synced(d *DB) int64 { return d.synced.Load() }
+
+// Handed returns how many messages d's sends handed to waiting consumers.
+func Handed(d *DB) int64 { return d.handed.Load() }
+
+// Waiting returns how many consumers of q wait for a send to hand its
+// messages over.
+func Waiting(q *Queue) int {
+	q.tmu.Lock()
+	defer q.tmu.Unlock()
+	return len(q.takers)
+}

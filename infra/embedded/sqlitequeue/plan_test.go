@@ -40,7 +40,7 @@ func TestQueryPlans(t *testing.T) {
 		want []string // each must appear in the plan
 	}{
 		{"send", sendSQL, []any{"q", []byte("{}"), nil, now, now, "a", "", ""}, nil},
-		{"send many", sendMany.Statement(2), []any{"q", []byte("{}"), nil, now, now, "a", "", "", "q", []byte("{}"), nil, now, now, "a", "", ""}, nil},
+		{"send many", sendMany.Statement(2), []any{"q", []byte("{}"), nil, now, now, "a", "", "", 0, 0, 0, "q", []byte("{}"), nil, now, now, "a", "", "", 1, 1, now}, nil},
 		{"group waiting", groupWaitingSQL, []any{"q", "g"}, []string{"USING COVERING INDEX message_group (queue=? AND grp=?)"}},
 		{"unpark a group's head", unparkSQL, []any{now, "q", "g", int64(parked)}, []string{pk, "message_group (queue=? AND grp=?)"}},
 		{"retry in place", laterSQL, []any{now, "q", 1}, []string{pk}},

@@ -7,7 +7,6 @@ import (
 	"maps"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -30,6 +29,9 @@ type Queue struct {
 
 	rmu sync.Mutex // held by the writer during a claim
 	rr  cursor
+
+	tmu    sync.Mutex
+	takers []*taker // consumers waiting for a send (handoff.go)
 }
 
 var _ queue.Sender = (*Queue)(nil)
@@ -74,34 +76,64 @@ const (
 // sendRows is the most messages one INSERT statement of Send holds.
 const sendRows = 16
 
-// sendMany is the INSERT of 1..sendRows messages with no group: sendSQL
-// with that many rows of values.
-var sendMany = sqlitefile.NewInserts(strings.TrimSuffix(sendSQL, "(?, ?, ?, ?, ?, ?, ?, ?)"), 8, sendRows)
+// sendMany is the INSERT of 1..sendRows messages with no group (sendSQL's
+// columns and the claim's) with that many rows of values.
+var sendMany = sqlitefile.NewInserts(`INSERT INTO message (queue, body, attrs, sent_at, visible_at, tenant, lane, grp, receives, claimed, first_at) VALUES `, sendColumns, sendRows)
+
+// sendColumns are the values of a row of sendMany.
+const sendColumns = 11
 
 // sendRow is a message to insert with no group.
 type sendRow struct {
-	queue  string
-	body   []byte
-	attrs  any // encodeAttrs
-	delay  int64
-	tenant string
-	lane   string
+	q          *Queue
+	body       []byte
+	attrs      any // encodeAttrs
+	attributes map[string]string
+	delay      int64
+	tenant     string
+	lane       string
+	// until, when not 0, is when the claim of a consumer the row is
+	// handed to ends (handoff.go): it is inserted claimed.
+	until int64
 }
 
 // insertRows inserts rows, sent at now, sendRows per statement: a
-// statement's fixed cost (binding, stepping, the driver) is paid once.
-func insertRows(ctx context.Context, c *wconn, now int64, rows []sendRow) error {
-	return sendMany.Run(len(rows), func(i int, args []any) ([]any, error) {
+// statement's fixed cost (binding, stepping, the driver) is paid once. A
+// row with until set is inserted claimed (one receive, visible at until).
+// It returns the rows' ids when ids is set.
+func insertRows(ctx context.Context, c *wconn, now int64, rows []sendRow, ids bool) ([]int64, error) {
+	var out []int64
+	if ids {
+		out = make([]int64, 0, len(rows))
+	}
+	err := sendMany.Run(len(rows), func(i int, args []any) ([]any, error) {
 		r := rows[i]
 		body := r.body
 		if body == nil {
 			body = []byte{}
 		}
-		return append(args, r.queue, body, r.attrs, now, now+r.delay, r.tenant, r.lane, ""), nil
+		if r.until != 0 {
+			return append(args, r.q.name, body, r.attrs, now, r.until, r.tenant, r.lane, "", 1, 1, now), nil
+		}
+		return append(args, r.q.name, body, r.attrs, now, now+r.delay, r.tenant, r.lane, "", 0, 0, 0), nil
 	}, func(query string, args ...any) error {
-		_, err := c.ExecContext(ctx, query, args...)
-		return err
+		res, err := c.ExecContext(ctx, query, args...)
+		if err != nil || !ids {
+			return err
+		}
+		// One statement's rows get consecutive ids (AUTOINCREMENT:
+		// each new row's is one more than the largest ever used).
+		last, err := res.LastInsertId()
+		if err != nil {
+			return err
+		}
+		n := int64(len(args) / sendColumns)
+		for id := last - n + 1; id <= last; id++ {
+			out = append(out, id)
+		}
+		return nil
 	})
+	return out, err
 }
 
 // Send queues msgs in one transaction: all or none. Bodies larger than
@@ -132,7 +164,7 @@ func (q *Queue) Send(ctx context.Context, msgs ...queue.Message) error {
 	if !grouped {
 		rows := make([]sendRow, len(msgs))
 		for i, m := range msgs {
-			rows[i] = sendRow{queue: q.name, body: m.Body, attrs: attrs[i], delay: queue.ClampDelay(m.Delay).Microseconds(),
+			rows[i] = sendRow{q: q, body: m.Body, attrs: attrs[i], attributes: m.Attributes, delay: queue.ClampDelay(m.Delay).Microseconds(),
 				tenant: m.Attributes[queue.AttrTenant], lane: lanes[i]}
 		}
 		if err := q.db.execSend(ctx, rows); err != nil {
