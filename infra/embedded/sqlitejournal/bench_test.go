@@ -1,0 +1,168 @@
+package sqlitejournal_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/herokuevents/herokuevents/infra/embedded/sqlitejournal"
+	"github.com/herokuevents/herokuevents/shared/event"
+	"github.com/herokuevents/herokuevents/shared/journal"
+)
+
+// benchRows is how many entries the journal holds before a
+// BenchmarkAppendStream run writes: the entry_event index is then larger
+// than the pages one batch touches.
+const benchRows = 200_000
+
+// benchTemplate is a closed journal file of benchRows entries, made once
+// per process and copied into each benchmark run.
+var benchTemplate = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "sqlitejournal-bench")
+	if err != nil {
+		return "", err
+	}
+	benchDir = dir
+	path := filepath.Join(dir, "journal.db")
+	j, err := sqlitejournal.Open(path, benchOptions())
+	if err != nil {
+		return "", err
+	}
+	start := time.Now().Add(-time.Hour)
+	s := newStream()
+	for n := 0; n < benchRows; {
+		batch := s.batch(start.Add(time.Duration(n) * 10 * time.Millisecond))
+		if err := j.Append(context.Background(), batch...); err != nil {
+			return "", err
+		}
+		n += len(batch)
+	}
+	return path, j.Close()
+})
+
+// benchDir holds benchTemplate's file; TestMain removes it.
+var benchDir string
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if benchDir != "" {
+		os.RemoveAll(benchDir)
+	}
+	os.Exit(code)
+}
+
+func benchOptions() sqlitejournal.Options {
+	// No pruning: 200k rows stay (retention is not what is measured).
+	return sqlitejournal.Options{PruneEvery: -1, Retention: journal.Retention{PerPublication: 1 << 30}}
+}
+
+// stream makes the entries of events going through a stream as the
+// embedded product writes them: accepted, routed, and a first attempt
+// keeping the event, ids made as the product makes them (event.New).
+type stream struct {
+	tenant, sub string
+	pubs        []string
+	ev          event.Event
+	n           int
+}
+
+func newStream() *stream {
+	s := &stream{tenant: "8fb2a5b3-b6cb-437d-aea6-c1ef1afe772f", sub: "0c9a1f0e-6a39-4a0f-9b8e-0b7f6f1f35d2"}
+	for i := range 10 {
+		s.pubs = append(s.pubs, fmt.Sprintf("770a7934-ee08-4062-86f9-04ffa095b9%02d", i))
+	}
+	s.ev = event.Event{Source: "/tenants/t/subscriptions/inbound", Type: event.TypePublish, DataContentType: "application/json",
+		Data: json.RawMessage(`{"seq":"e123","Context__c":{"string":"bench"},"CreatedById":"005Ws000001eUtGIAU","CreatedDate":1733842936}`)}
+	return s
+}
+
+// batch is the 500 entries (DefaultBatch, as journal.Async writes) of
+// events published about at.
+func (s *stream) batch(at time.Time) []journal.Entry {
+	out := make([]journal.Entry, 0, journal.DefaultBatch)
+	for len(out)+3 <= cap(out) {
+		ev := event.New(s.ev.Source, s.ev.Type, s.ev.Data)
+		ev.Time = at
+		pub := s.pubs[s.n%len(s.pubs)]
+		s.n++
+		out = append(out,
+			journal.Entry{Tenant: s.tenant, EventID: ev.ID, Time: at, Stage: journal.Accepted, Subscription: s.sub, SubscriptionName: "inbound", Via: journal.ViaPublish},
+			journal.Entry{Tenant: s.tenant, EventID: ev.ID, Time: at, Stage: journal.Routed, Subscription: s.sub, Publication: pub},
+			journal.Entry{Tenant: s.tenant, EventID: ev.ID, Time: at, Stage: journal.Attempt, Publication: pub, PublicationName: "systemStatus",
+				Attempt: 1, Outcome: journal.Delivered, Status: 204, Latency: time.Millisecond, FirstTry: at, Event: &ev})
+	}
+	return out
+}
+
+// BenchmarkAppendStream measures appending the entries of events through a
+// stream (accepted, routed, attempt; batches of 500) to a journal already
+// holding 200k entries: processor time and bytes written (the WAL, and the
+// checkpoints copying it into the file) per entry.
+func BenchmarkAppendStream(b *testing.B) {
+	tmpl, err := benchTemplate()
+	require.NoError(b, err)
+	path := filepath.Join(b.TempDir(), "journal.db")
+	copyFile(b, tmpl, path)
+	j, err := sqlitejournal.Open(path, benchOptions())
+	require.NoError(b, err)
+	defer j.Close()
+	s := newStream()
+	batches := make([][]journal.Entry, 0, b.N/journal.DefaultBatch+1)
+	entries := 0
+	for entries < b.N {
+		batches = append(batches, s.batch(time.Now()))
+		entries += len(batches[len(batches)-1])
+	}
+	b.ResetTimer()
+	cpu, wrote := cpuTime(b), written(b)
+	for _, batch := range batches {
+		require.NoError(b, j.Append(b.Context(), batch...))
+	}
+	used, bytes := cpuTime(b)-cpu, written(b)-wrote
+	b.StopTimer()
+	b.ReportMetric(float64(entries)/b.Elapsed().Seconds(), "entries/s")
+	b.ReportMetric(float64(used.Microseconds())/float64(entries), "cpu-µs/entry")
+	b.ReportMetric(float64(bytes)/float64(entries), "written-B/entry")
+	b.ReportMetric(0, "ns/op")
+}
+
+func copyFile(b *testing.B, from, to string) {
+	in, err := os.Open(from)
+	require.NoError(b, err)
+	defer in.Close()
+	out, err := os.OpenFile(to, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	require.NoError(b, err)
+	_, err = io.Copy(out, in)
+	require.NoError(b, err)
+	require.NoError(b, out.Close())
+}
+
+// written is the bytes this process has passed to write(2) (wchar of
+// /proc/self/io): the WAL's frames and the checkpoints' pages.
+func written(b *testing.B) int64 {
+	f, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		b.Skipf("no /proc/self/io: %v", err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(f))
+	for sc.Scan() {
+		if v, ok := bytes.CutPrefix(sc.Bytes(), []byte("wchar: ")); ok {
+			n, err := strconv.ParseInt(string(v), 10, 64)
+			require.NoError(b, err)
+			return n
+		}
+	}
+	b.Fatal("no wchar in /proc/self/io")
+	return 0
+}
