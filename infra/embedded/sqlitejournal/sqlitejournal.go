@@ -8,7 +8,9 @@
 // event id, publication, stage, outcome, time in Unix nanoseconds) and the
 // rest as JSON (journal.MarshalDetail without those), plus the event kept
 // by first attempts; two indexes serve trace (tenant, event id) and
-// deliveries (tenant, publication, time of attempts). Retention is
+// deliveries (tenant, publication, time of attempts), keyed by small
+// integers: the event index by an event id's UUIDv7 time where it has one
+// (eventKey), so that appends stay at its end. Retention is
 // enforced by Prune, which the Journal runs every PruneEvery and at Open
 // and Close: entries older than Retention.Age go (found in append order,
 // which is about time order: an entry appended after a younger one may
@@ -203,6 +205,53 @@ func key(tenant, id string) int64 {
 	return int64(h)
 }
 
+// eventKey is the entry_event index's key of an event id. The ids
+// herokuevents makes are UUIDv7 (event.New), whose first 48 bits are the
+// time in milliseconds: for such an id (in lower-case canonical form, as
+// made) the key is that time followed by 16 bits of key(tenant, id), so
+// that entries appended about in time order land at the end of the index
+// instead of at a random page each (each page a batch touches is written
+// whole to the WAL). Any other id (Salesforce's, generators', a
+// CloudEvent's own) is keyed by key(tenant, id). v7 reports the first case,
+// whose rows written before this scheme were keyed by key(tenant, id) too.
+func eventKey(tenant, id string) (k int64, v7 bool) {
+	h := key(tenant, id)
+	ms, ok := uuidV7Time(id)
+	if !ok {
+		return h, false
+	}
+	return int64(ms<<16 | uint64(h)&0xffff), true
+}
+
+// uuidV7Time returns the 48-bit millisecond time of a UUIDv7 in lower-case
+// canonical form (8-4-4-4-12 hex digits, version 7, RFC 9562 variant).
+func uuidV7Time(id string) (uint64, bool) {
+	if len(id) != 36 || id[14] != '7' || !strings.ContainsRune("89ab", rune(id[19])) {
+		return 0, false
+	}
+	var ms uint64
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if c != '-' {
+				return 0, false
+			}
+			continue
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c -= 'a' - 10
+		default:
+			return 0, false
+		}
+		if i < 13 {
+			ms = ms<<4 | uint64(c)
+		}
+	}
+	return ms, true
+}
+
 // detail encodes what the columns do not hold.
 func detail(e journal.Entry) ([]byte, error) {
 	e.Time, e.Stage, e.Publication, e.Outcome = time.Time{}, "", "", ""
@@ -262,7 +311,8 @@ func (j *Journal) Append(ctx context.Context, entries ...journal.Entry) error {
 		if e.Stage == journal.Attempt {
 			touched[[2]string{e.Tenant, e.Publication}] = true
 		}
-		return append(args, key(e.Tenant, e.EventID), key(e.Tenant, e.Publication), e.Tenant, e.EventID, e.Publication,
+		ekey, _ := eventKey(e.Tenant, e.EventID)
+		return append(args, ekey, key(e.Tenant, e.Publication), e.Tenant, e.EventID, e.Publication,
 			string(e.Stage), string(e.Outcome), nanos(e.Time), r.detail, r.event), nil
 	}, sqlitefile.Prepared(ctx, tx))
 	if err != nil {
@@ -328,9 +378,14 @@ func (j *Journal) Attempts(ctx context.Context, tenant, publication string, q jo
 
 // Event implements journal.Reader.
 func (j *Journal) Event(ctx context.Context, tenant, eventID string) ([]journal.Entry, error) {
-	rows, err := j.db.QueryContext(ctx,
-		`SELECT publication, stage, outcome, at, detail, event FROM entry WHERE ekey = ? AND tenant = ? AND event_id = ? AND at >= ? ORDER BY at, seq`,
-		key(tenant, eventID), tenant, eventID, j.cutoff())
+	// An event whose key is its UUIDv7 time may have older entries under
+	// the hash (written before that scheme): look both up.
+	ekey, v7 := eventKey(tenant, eventID)
+	old := ekey
+	if v7 {
+		old = key(tenant, eventID)
+	}
+	rows, err := j.db.QueryContext(ctx, eventQuery, ekey, old, tenant, eventID, j.cutoff())
 	if err != nil {
 		return nil, fmt.Errorf("read journal of event %s: %w", eventID, err)
 	}
@@ -357,6 +412,12 @@ func (j *Journal) Event(ctx context.Context, tenant, eventID string) ([]journal.
 	}
 	return out, nil
 }
+
+// eventQuery is Event's SELECT: its arguments are the event's key, its
+// key before the UUIDv7 scheme (the same for other ids), tenant, event id
+// and the cutoff.
+const eventQuery = `SELECT publication, stage, outcome, at, detail, event FROM entry
+	WHERE ekey IN (?, ?) AND tenant = ? AND event_id = ? AND at >= ? ORDER BY at, seq`
 
 // Prune implements journal.Journal: it deletes the entries older than
 // Retention.Age and, for each publication with attempts appended since
