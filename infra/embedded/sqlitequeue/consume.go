@@ -43,6 +43,7 @@ func (q *Queue) Consume(ctx context.Context, h queue.BatchHandler, s queue.Setti
 	}
 	log := slog.Default().With("queue", q.name)
 	lanes := newInFlight(q, s.Concurrency)
+	var last idle
 	slots := make(chan struct{}, s.Concurrency)
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -52,7 +53,7 @@ func (q *Queue) Consume(ctx context.Context, h queue.BatchHandler, s queue.Setti
 		case <-ctx.Done():
 			return nil
 		}
-		batch, in, err := q.gather(ctx, s, lanes)
+		batch, in, err := q.gather(ctx, s, lanes, &last)
 		if err != nil {
 			<-slots
 			if ctx.Err() != nil {
@@ -76,33 +77,56 @@ func (q *Queue) Consume(ctx context.Context, h queue.BatchHandler, s queue.Setti
 	}
 }
 
+// idle is what a consumer learnt when it last found nothing to claim and
+// then was handed all that the sends made visible: as long as the queue
+// was not notified since, nothing else has become visible but what
+// becomes visible with time, so the next gather need not look before it
+// waits again.
+type idle struct {
+	ok   bool
+	gen  uint64 // the queue's notifies when it found nothing
+	next int64  // the claim's earliest visibility (unix µs) then
+}
+
 // gather claims a batch: returns as soon as it has s.BatchSize messages, or
 // s.BatchWindow after the first one arrived, whichever comes first. It
 // takes no messages of lanes already at their cap of batches in flight,
-// and returns the lanes of the batch.
-func (q *Queue) gather(ctx context.Context, s queue.Settings, lanes *inFlight) ([]queue.Message, map[Lane]bool, error) {
+// and returns the lanes of the batch. While it has nothing it offers to
+// take what the next sends make visible (handoff.go).
+func (q *Queue) gather(ctx context.Context, s queue.Settings, lanes *inFlight, last *idle) ([]queue.Message, map[Lane]bool, error) {
 	var (
 		batch    []queue.Message
 		deadline time.Time
 		in       = map[Lane]bool{}
 		allow    = lanes.allow(in)
+		given    handed // by a send while waiting
 	)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	var handed []claimed // by a send while waiting (handoff.go)
 	for {
-		wake := q.waiter()
+		wake, gen := q.waiter()
 		var (
 			got  []claimed
 			next int64
 			err  error
 		)
-		if len(handed) > 0 {
-			got, handed = handed, nil
-		} else if got, next, err = q.claim(ctx, s.BatchSize-len(batch), s.VisibilityTimeout, allow, lanes.pure()); err != nil {
-			q.giveBack(ctx, batch)
-			return nil, nil, err
+		switch {
+		case len(given.msgs) > 0:
+			got = given.msgs
+		case last.ok && gen == last.gen && len(batch) == 0:
+			next = last.next // nothing new since it found nothing
+		default:
+			if got, next, err = q.claim(ctx, s.BatchSize-len(batch), s.VisibilityTimeout, allow, lanes.pure()); err != nil {
+				q.giveBack(ctx, batch)
+				return nil, nil, err
+			}
 		}
+		if len(given.msgs) > 0 && given.complete {
+			// what it had found, and all that came since
+		} else {
+			last.ok = false
+		}
+		given = handed{}
 		for _, c := range got {
 			batch = append(batch, c.msg)
 			in[c.lane] = true
@@ -130,28 +154,37 @@ func (q *Queue) gather(ctx context.Context, s queue.Settings, lanes *inFlight) (
 		// With nothing yet, the next sends may hand their messages
 		// over instead of waking this to claim them.
 		var t *taker
-		var offered <-chan []claimed
+		var offered <-chan handed
 		if len(batch) == 0 {
 			t = newTaker(s, allow, lanes.pure())
 			offered = t.got
 			q.offer(t)
 		}
 		select {
-		case handed = <-offered:
+		case given = <-offered:
 			t = nil
 		case <-wake:
 		case <-timer.C:
 		case <-ctx.Done():
 		}
 		if t != nil && !q.withdraw(t) {
-			handed = <-t.got // reserved by the writer: its answer comes
+			given = <-t.got // reserved by the writer: its answer comes
 		}
 		if ctx.Err() != nil {
-			for _, c := range handed {
+			for _, c := range given.msgs {
 				batch = append(batch, c.msg)
 			}
 			q.giveBack(ctx, batch)
 			return nil, nil, ctx.Err()
+		}
+		if len(given.msgs) > 0 && given.complete && len(batch) == 0 {
+			// The handed messages are visible again when their claim
+			// ends (should their handler fail): no later than this.
+			until := time.Now().Add(s.VisibilityTimeout).UnixMicro()
+			if next > 0 {
+				until = min(until, next)
+			}
+			*last = idle{ok: true, gen: gen, next: until}
 		}
 	}
 }

@@ -149,6 +149,9 @@ type op struct {
 	// rows of consecutive such operations of a group are inserted
 	// together (execSend).
 	rows []sendRow
+	// handed: every one of rows was handed to a waiting consumer (set
+	// by the writer before done).
+	handed bool
 }
 
 // wconn is the writer's connection. It prepares each distinct statement
@@ -320,12 +323,16 @@ func (d *DB) execLight(ctx context.Context, fn func(ctx context.Context, c *wcon
 // execSend inserts rows (messages with no group) as one operation: all or
 // none. Within a group, the rows of consecutive sends share INSERT
 // statements; should that fail, each send runs alone.
-func (d *DB) execSend(ctx context.Context, rows []sendRow) error {
+// It reports whether waiting consumers were handed all the rows
+// (handoff.go).
+func (d *DB) execSend(ctx context.Context, rows []sendRow) (handed bool, err error) {
 	fn := func(ctx context.Context, c *wconn) error {
 		_, err := insertRows(ctx, c, nowMicro(), rows, false)
 		return err
 	}
-	return d.submit(&op{ctx: ctx, fn: fn, done: make(chan error, 1), rows: rows})
+	o := &op{ctx: ctx, fn: fn, done: make(chan error, 1), rows: rows}
+	err = d.submit(o)
+	return err == nil && o.handed, err
 }
 
 func (d *DB) submit(o *op) error {
@@ -428,6 +435,7 @@ func (d *DB) synchronous(ctx context.Context, light bool) error {
 func (d *DB) runFast(ctx context.Context, group []*op, errs []error) (ok bool) {
 	type sent struct {
 		rows []sendRow
+		from []*op // from[i] sent rows[i]
 		ids  []int64
 		now  int64
 		hs   []*handoff
@@ -441,6 +449,16 @@ func (d *DB) runFast(ctx context.Context, group []*op, errs []error) (ok bool) {
 					h.deliver(s.rows, s.ids, s.now)
 				} else {
 					h.cancel()
+				}
+			}
+			if ok {
+				for _, o := range s.from {
+					o.handed = true
+				}
+				for i, r := range s.rows {
+					if r.until == 0 {
+						s.from[i].handed = false
+					}
 				}
 			}
 		}
@@ -457,17 +475,23 @@ func (d *DB) runFast(ctx context.Context, group []*op, errs []error) (ok bool) {
 			// The sends from here on, as one (a copy: the rows handed
 			// over are inserted claimed here only; run again by
 			// runIsolated, they are not).
-			var rows []sendRow
+			var (
+				rows []sendRow
+				from []*op
+			)
 			for ; i < len(group) && (errs[i] != nil || group[i].rows != nil); i++ {
 				if errs[i] == nil {
 					rows = append(rows, group[i].rows...)
+					for range group[i].rows {
+						from = append(from, group[i])
+					}
 				}
 			}
 			now := nowMicro()
 			hs := handOff(rows, now)
 			ids, err := insertRows(ctx, d.w, now, rows, len(hs) > 0)
 			if len(hs) > 0 {
-				handed = append(handed, sent{rows: rows, ids: ids, now: now, hs: hs})
+				handed = append(handed, sent{rows: rows, from: from, ids: ids, now: now, hs: hs})
 			}
 			if err != nil {
 				d.rollback()

@@ -31,13 +31,21 @@ type taker struct {
 	visibility int64 // µs
 	allow      func(Lane) bool
 	pure       bool
-	// got receives one answer per reservation (possibly empty), once
-	// the send's transaction has ended.
-	got chan []claimed
+	// got receives one answer per reservation, once the send's
+	// transaction has ended.
+	got chan handed
+}
+
+// handed is a taker's answer: the messages claimed for it (none when
+// the send failed or it could take none), and whether they were all the
+// messages the sends at hand made visible in its queue.
+type handed struct {
+	msgs     []claimed
+	complete bool
 }
 
 func newTaker(s queue.Settings, allow func(Lane) bool, pure bool) *taker {
-	return &taker{max: s.BatchSize, visibility: s.VisibilityTimeout.Microseconds(), allow: allow, pure: pure, got: make(chan []claimed, 1)}
+	return &taker{max: s.BatchSize, visibility: s.VisibilityTimeout.Microseconds(), allow: allow, pure: pure, got: make(chan handed, 1)}
 }
 
 // offer makes t a taker of the queue's next sends.
@@ -75,8 +83,9 @@ func (q *Queue) reserve() *taker {
 // handoff is what one reserved taker gets from a group of sends: the
 // indexes of the rows claimed for it.
 type handoff struct {
-	t    *taker
-	rows []int
+	t        *taker
+	rows     []int
+	complete bool // every row of the taker's queue is in rows
 }
 
 // handOff reserves the takers waiting on the queues of rows (inserted at
@@ -116,6 +125,18 @@ func handOff(rows []sendRow, now int64) []*handoff {
 		r.until = now + h.t.visibility
 		h.rows = append(h.rows, i)
 	}
+	for q, h := range byQueue {
+		if h == nil {
+			continue
+		}
+		h.complete = true
+		for _, r := range rows {
+			if r.q == q && r.until == 0 {
+				h.complete = false
+				break
+			}
+		}
+	}
 	return out
 }
 
@@ -133,8 +154,8 @@ func (h *handoff) deliver(rows []sendRow, ids []int64, now int64) {
 		}
 		got = append(got, claimed{msg: m, lane: Lane{Tenant: r.tenant, Lane: r.lane}})
 	}
-	h.t.got <- got
+	h.t.got <- handed{msgs: got, complete: h.complete}
 }
 
 // cancel answers the taker with nothing: it claims as usual.
-func (h *handoff) cancel() { h.t.got <- nil }
+func (h *handoff) cancel() { h.t.got <- handed{} }

@@ -22,6 +22,7 @@ type Queue struct {
 
 	wmu  sync.Mutex
 	wake chan struct{} // closed and replaced on every notify
+	gen  uint64        // notifies so far
 
 	lmu        sync.Mutex
 	laneOf     func(queue.Message) string
@@ -167,10 +168,13 @@ func (q *Queue) Send(ctx context.Context, msgs ...queue.Message) error {
 			rows[i] = sendRow{q: q, body: m.Body, attrs: attrs[i], attributes: m.Attributes, delay: queue.ClampDelay(m.Delay).Microseconds(),
 				tenant: m.Attributes[queue.AttrTenant], lane: lanes[i]}
 		}
-		if err := q.db.execSend(ctx, rows); err != nil {
+		handed, err := q.db.execSend(ctx, rows)
+		if err != nil {
 			return fmt.Errorf("send %d messages to %s: %w", len(msgs), q.name, err)
 		}
-		q.notify()
+		if !handed {
+			q.notify() // unless waiting consumers have them all
+		}
 		return nil
 	}
 	err := q.db.exec(ctx, func(ctx context.Context, c *wconn) error {
@@ -500,10 +504,10 @@ func (q *Queue) redrive(ctx context.Context, to queue.Sender, msgs []queue.Messa
 }
 
 // waiter returns a channel closed at the next notify.
-func (q *Queue) waiter() <-chan struct{} {
+func (q *Queue) waiter() (<-chan struct{}, uint64) {
 	q.wmu.Lock()
 	defer q.wmu.Unlock()
-	return q.wake
+	return q.wake, q.gen
 }
 
 // notify wakes every consumer waiting on the queue.
@@ -512,6 +516,7 @@ func (q *Queue) notify() {
 	defer q.wmu.Unlock()
 	close(q.wake)
 	q.wake = make(chan struct{})
+	q.gen++
 }
 
 // columns are the columns scan reads, in its order.
