@@ -2,6 +2,7 @@ package sqlitejournal
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -132,4 +133,29 @@ func queryPlan(ctx context.Context, t *testing.T, j *Journal, query string, args
 	}
 	require.NoError(t, rows.Err())
 	return strings.Join(plan, "\n")
+}
+
+// TestAppendFailingMidwayStoresNothing: an Append whose INSERT fails after
+// some of the batch's rows went in (INSERT OR FAIL keeps them in the
+// transaction) stores none of its entries.
+func TestAppendFailingMidwayStoresNothing(t *testing.T) {
+	ctx := t.Context()
+	j, err := Open(filepath.Join(t.TempDir(), "journal.db"), Options{PruneEvery: -1})
+	require.NoError(t, err)
+	defer j.Close()
+	_, err = j.db.ExecContext(ctx, `CREATE TRIGGER refuse BEFORE INSERT ON entry WHEN NEW.event_id = 'e-60' BEGIN SELECT RAISE(FAIL, 'refused'); END`)
+	require.NoError(t, err)
+	now := time.Now()
+	var batch []journal.Entry
+	for i := range 100 {
+		batch = append(batch, journal.Entry{Tenant: "t", EventID: fmt.Sprintf("e-%d", i), Time: now, Stage: journal.Accepted})
+	}
+	require.ErrorContains(t, j.Append(ctx, batch...), "refused")
+	var n int
+	require.NoError(t, j.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM entry`).Scan(&n))
+	assert.Zero(t, n, "the rows before the failing one are rolled back with the batch")
+	require.NoError(t, j.Append(ctx, batch[:60]...), "the journal takes appends after")
+	got, err := j.Event(ctx, "t", "e-59")
+	require.NoError(t, err)
+	assert.Len(t, got, 1)
 }

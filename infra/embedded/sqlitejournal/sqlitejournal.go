@@ -329,8 +329,12 @@ func (j *Journal) Append(ctx context.Context, entries ...journal.Entry) error {
 	return nil
 }
 
-// inserts is Append's INSERT, 50 entries per statement.
-var inserts = sqlitefile.NewInserts(`INSERT INTO entry (ekey, pkey, tenant, event_id, publication, stage, outcome, at, detail, event) VALUES `, 10, 50)
+// inserts is Append's INSERT, 50 entries per statement. OR FAIL rather
+// than the default ABORT: a failing statement keeps its earlier rows, so
+// SQLite keeps no statement journal (a temporary file receiving the
+// original of every page each statement changes, about 1.6 KB per entry),
+// and Append rolls the whole transaction back on any error anyway.
+var inserts = sqlitefile.NewInserts(`INSERT OR FAIL INTO entry (ekey, pkey, tenant, event_id, publication, stage, outcome, at, detail, event) VALUES `, 10, 50)
 
 // cutoff is the oldest time still retained.
 func (j *Journal) cutoff() int64 { return nanos(j.o.Now().Add(-j.o.Retention.Age)) }
