@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/herokuevents/herokuevents/infra/aws/awsenv"
+	"github.com/herokuevents/herokuevents/infra/aws/kmssealer"
 	"github.com/herokuevents/herokuevents/shared/lambdaio"
 	"github.com/herokuevents/herokuevents/shared/partner"
 )
@@ -17,7 +18,7 @@ func main() {
 	env := awsenv.MustLoad(context.Background(), "partnernotify")
 	h, err := partner.NewNotifier(partner.NotifierOptions{
 		Store:   env.Store(),
-		Sealer:  env.Sealer(),
+		Sealer:  kmssealer.FromConfig(env.AWS, lambdaio.MustEnv("KMS_KEY_ID")),
 		Client:  env.Egress().Client(env.Timeout("NOTIFY_TIMEOUT", 10*time.Second)),
 		Requeue: env.Queue("PARTNER_QUEUE_URL"),
 		Metrics: env.Metrics,

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/herokuevents/herokuevents/infra/aws/awsenv"
+	"github.com/herokuevents/herokuevents/infra/aws/kmssealer"
 	"github.com/herokuevents/herokuevents/infra/aws/smsecret"
 	"github.com/herokuevents/herokuevents/shared/authorization"
 	"github.com/herokuevents/herokuevents/shared/lambdaio"
@@ -23,7 +24,7 @@ func main() {
 	store := env.Store()
 	getenv, err := smsecret.Load(ctx, env.AWS, os.Getenv, env.Logger, authorization.EnvClientSecret) // SALESFORCE_CLIENT_SECRET_ARN
 	env.Check("SALESFORCE_CLIENT_SECRET_ARN", err)
-	auth := authorization.FromEnv(getenv, store, env.Sealer(), env.Egress(), "")
+	auth := authorization.FromEnv(getenv, store, kmssealer.FromConfig(env.AWS, lambdaio.MustEnv("KMS_KEY_ID")), env.Egress(), "")
 	auth.Logger = env.Logger
 	client, err := sfsub.DialEnv(ctx, os.Getenv, env.Logger) // SALESFORCE_PUBSUB_ENDPOINT, SALESFORCE_CA_CERT
 	env.Check("SALESFORCE_PUBSUB_ENDPOINT", err)

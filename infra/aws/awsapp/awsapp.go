@@ -14,11 +14,13 @@ import (
 	"time"
 
 	"github.com/herokuevents/herokuevents/infra/aws/awsenv"
+	"github.com/herokuevents/herokuevents/infra/aws/kmssealer"
 	"github.com/herokuevents/herokuevents/infra/aws/smsecret"
 	"github.com/herokuevents/herokuevents/shared/authorization"
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/deliver"
 	"github.com/herokuevents/herokuevents/shared/journal"
+	"github.com/herokuevents/herokuevents/shared/lambdaio"
 	"github.com/herokuevents/herokuevents/shared/platform"
 )
 
@@ -75,7 +77,7 @@ func New(e *awsenv.Env, o Options) (*App, error) {
 	if o.DataPlane {
 		store = e.DataStore()
 	}
-	sealer, egress := e.Sealer(), e.Egress()
+	sealer, egress := kmssealer.FromConfig(e.AWS, lambdaio.MustEnv("KMS_KEY_ID")), e.Egress()
 	auth := authorization.FromEnv(getenv, store, sealer, egress, o.PublicURL)
 	auth.Logger = e.Logger
 	d := platform.Deps{

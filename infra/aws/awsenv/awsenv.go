@@ -1,7 +1,9 @@
 // Package awsenv builds what a Lambda function of herokuevents needs from its
 // environment (the variables template.yaml sets): the AWS SDK config, the
-// DynamoDB config store, the KMS sealer, SQS senders, the egress guard and a
-// JSON logger with the Lambda request id. Function mains stay thin: settings
+// DynamoDB config store, SQS senders, the egress guard and a JSON logger
+// with the Lambda request id. The KMS sealer is kmssealer.FromConfig, so that
+// the functions that seal nothing (filter, generate) link no KMS client: each
+// SDK service client costs a cold start its package initialisation. Function mains stay thin: settings
 // from env → handler → lambdaio.Start….
 //
 // The SDK reads AWS_ENDPOINT_URL like every AWS tool, so tests point the
@@ -21,7 +23,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/herokuevents/herokuevents"
@@ -31,7 +32,6 @@ import (
 	"github.com/herokuevents/herokuevents/infra/aws/dynamorecent"
 	"github.com/herokuevents/herokuevents/infra/aws/dynamostore"
 	"github.com/herokuevents/herokuevents/infra/aws/emf"
-	"github.com/herokuevents/herokuevents/infra/aws/kmssealer"
 	"github.com/herokuevents/herokuevents/infra/aws/sqsqueue"
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/dedup"
@@ -41,7 +41,6 @@ import (
 	"github.com/herokuevents/herokuevents/shared/pull"
 	"github.com/herokuevents/herokuevents/shared/queue"
 	"github.com/herokuevents/herokuevents/shared/recent"
-	"github.com/herokuevents/herokuevents/shared/secret"
 	"github.com/herokuevents/herokuevents/shared/sink"
 	"github.com/herokuevents/herokuevents/shared/tenantlog"
 )
@@ -163,11 +162,6 @@ func (e *Env) Journal() *dynamojournal.Journal {
 // invocation returns.
 func (e *Env) JournalWriter() *journal.Async {
 	return journal.NewAsync(e.withTenantLog(e.Journal()), journal.AsyncOptions{Logger: e.Logger}) // tenantlog.go
-}
-
-// Sealer returns the KMS envelope sealer of KMS_KEY_ID.
-func (e *Env) Sealer() secret.Sealer {
-	return kmssealer.New(kms.NewFromConfig(e.AWS), lambdaio.MustEnv("KMS_KEY_ID"))
 }
 
 // Queue returns a sender to the queue whose URL is in the variable name

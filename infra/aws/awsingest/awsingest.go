@@ -10,9 +10,11 @@ import (
 	"time"
 
 	"github.com/herokuevents/herokuevents/infra/aws/awsenv"
+	"github.com/herokuevents/herokuevents/infra/aws/kmssealer"
 	"github.com/herokuevents/herokuevents/shared/dataaction"
 	"github.com/herokuevents/herokuevents/shared/ingest"
 	"github.com/herokuevents/herokuevents/shared/journal"
+	"github.com/herokuevents/herokuevents/shared/lambdaio"
 	"github.com/herokuevents/herokuevents/shared/subscribe"
 )
 
@@ -46,7 +48,7 @@ func Handler(env *awsenv.Env, log journal.Writer) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	da, err := dataaction.New(dataaction.Options{Store: store, Sealer: env.Sealer(), Ingest: ingestQ, Logger: env.Logger, Metrics: env.Metrics})
+	da, err := dataaction.New(dataaction.Options{Store: store, Sealer: kmssealer.FromConfig(env.AWS, lambdaio.MustEnv("KMS_KEY_ID")), Ingest: ingestQ, Logger: env.Logger, Metrics: env.Metrics})
 	if err != nil {
 		return nil, err
 	}

@@ -85,6 +85,13 @@ func New(client *kms.Client, keyID string) *Sealer {
 	return newSealer(client, keyID)
 }
 
+// FromConfig is New with a client made from cfg: the functions that
+// seal or open tenants' secrets (KMS_KEY_ID) make their sealer here, so
+// that the others link no KMS client (awsenv does not).
+func FromConfig(cfg aws.Config, keyID string) *Sealer {
+	return New(kms.NewFromConfig(cfg), keyID)
+}
+
 func newSealer(client api, keyID string) *Sealer {
 	return &Sealer{client: client, keyID: keyID, CacheTTL: DefaultCacheTTL, now: time.Now, cache: map[string]cached{}}
 }
