@@ -20,6 +20,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // The operator's secrets the manifest's placeholders name by default.
@@ -74,9 +75,9 @@ type Endpoints struct {
 }
 
 var (
-	idPattern      = regexp.MustCompile(`^[a-z][a-z0-9-]{1,49}$`)
-	varPattern     = regexp.MustCompile(`^[A-Z][0-9A-Z_]+$`)
-	placeholderPat = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+	idPattern      = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z][a-z0-9-]{1,49}$`) })
+	varPattern     = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Z][0-9A-Z_]+$`) })
+	placeholderPat = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`) })
 )
 
 // Load reads and parses the manifest file at path (see Parse).
@@ -128,8 +129,8 @@ func Parse(b []byte, getenv func(string) string) (*Manifest, error) {
 // one is an error naming it.
 func expand(s string, getenv func(string) string) (string, error) {
 	var missing []string
-	out := placeholderPat.ReplaceAllStringFunc(s, func(p string) string {
-		name := placeholderPat.FindStringSubmatch(p)[1]
+	out := placeholderPat().ReplaceAllStringFunc(s, func(p string) string {
+		name := placeholderPat().FindStringSubmatch(p)[1]
 		v := getenv(name)
 		if v == "" {
 			missing = append(missing, name)
@@ -143,7 +144,7 @@ func expand(s string, getenv func(string) string) (string, error) {
 }
 
 func (m *Manifest) check() error {
-	if !idPattern.MatchString(m.ID) {
+	if !idPattern().MatchString(m.ID) {
 		return fmt.Errorf("id %q: use 2 to 50 lower-case letters, digits or '-', starting with a letter", m.ID)
 	}
 	if m.API.Version != "3" {
@@ -156,14 +157,14 @@ func (m *Manifest) check() error {
 		return errors.New("api.sso_salt is empty")
 	}
 	prefix := m.Prefix()
-	if !varPattern.MatchString(prefix) {
+	if !varPattern().MatchString(prefix) {
 		return fmt.Errorf("api.config_vars_prefix %q: use upper-case letters, digits and '_'", prefix)
 	}
 	if len(m.API.ConfigVars) == 0 {
 		return errors.New("api.config_vars is empty")
 	}
 	for _, v := range m.API.ConfigVars {
-		if !strings.HasPrefix(v, prefix+"_") || !varPattern.MatchString(v) {
+		if !strings.HasPrefix(v, prefix+"_") || !varPattern().MatchString(v) {
 			return fmt.Errorf("api.config_vars: %q does not start with %s_ followed by upper-case letters, digits or '_'", v, prefix)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -81,7 +82,7 @@ type ProvisionResponse struct {
 	Message string            `json:"message"`
 }
 
-var planPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+var planPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`) })
 
 // Provision creates a tenant with new random API and publish keys and
 // returns its config vars. With a UUID (Heroku), the tenant's id is the
@@ -101,7 +102,7 @@ func (s *Server) Provision(ctx context.Context, req ProvisionRequest) (Provision
 		return ProvisionResponse{}, err
 	}
 	plan := strings.TrimPrefix(strings.TrimSpace(req.Plan), s.addonID()+":")
-	if plan != "" && !planPattern.MatchString(plan) {
+	if plan != "" && !planPattern().MatchString(plan) {
 		return ProvisionResponse{}, Invalid("plan %q is not a plan of herokuevents.", req.Plan)
 	}
 	id := strings.TrimSpace(req.UUID)
@@ -295,7 +296,7 @@ func (s *Server) addonID() string {
 // or store failures.
 func (s *Server) ChangePlan(ctx context.Context, id, plan string) (string, error) {
 	plan = strings.TrimPrefix(strings.TrimSpace(plan), s.addonID()+":")
-	if !planPattern.MatchString(plan) {
+	if !planPattern().MatchString(plan) {
 		return "", Invalid("plan %q is not a plan of herokuevents.", plan)
 	}
 	var from string

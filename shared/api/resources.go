@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -20,13 +21,13 @@ import (
 )
 
 // namePattern is the rule for subscription and publication names.
-var namePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,63}$`)
+var namePattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,63}$`) })
 
 func validateName(kind, name string) error {
 	if name == "" {
 		return Invalid("name is required.")
 	}
-	if !namePattern.MatchString(name) {
+	if !namePattern().MatchString(name) {
 		return Invalid("%s name %q is invalid: use 1 to 64 letters, digits, '_' or '-', starting with a letter.", kind, name)
 	}
 	if uuid.Validate(name) == nil {

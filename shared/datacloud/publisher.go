@@ -36,11 +36,16 @@ func IngestPath(connector, object string) string {
 }
 
 // NamePattern is the shape of an Ingestion API connector or object name.
-var NamePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,79}$`)
+const NamePattern = `^[A-Za-z][A-Za-z0-9_]{0,79}$`
+
+// namePattern is NamePattern compiled on first use: its bounded repeat
+// makes a large program, which every function linking this package would
+// otherwise compile in its cold start.
+var namePattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(NamePattern) })
 
 // ValidName reports whether s can be an Ingestion API connector (source)
 // or object name: a letter, then letters, digits and underscores.
-func ValidName(s string) bool { return NamePattern.MatchString(s) }
+func ValidName(s string) bool { return namePattern().MatchString(s) }
 
 // Sessions resolves a tenant's authorization alias to its core session
 // source (authorization.Service.Sessions).

@@ -15,6 +15,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/herokuevents/herokuevents/shared/event"
@@ -171,13 +172,15 @@ func checkEncoded(body []byte, d event.Delivery, to event.Delivery) error {
 	return Fits(n, d.Tenant)
 }
 
+// The lengths below are measured on first use, not at package init, which
+// every function that links this package would pay in its cold start.
 var (
 	// emptyEvent is the length of the encoding of event.Event{}: the
 	// event of the envelopes measured.
-	emptyEvent = encodedLen(event.Event{})
+	emptyEvent = sync.OnceValue(func() int { return encodedLen(event.Event{}) })
 	// widest is the length of Widest(event.Delivery{}) with an empty
 	// event: a tenant "", a publication of idWidth bytes.
-	widest = encodedLen(Widest(event.Delivery{}))
+	widest = sync.OnceValue(func() int { return encodedLen(Widest(event.Delivery{})) })
 )
 
 func encodedLen(v any) int {
@@ -195,19 +198,19 @@ func widestLen(tenant, publication string) int {
 	if len(publication) < idWidth {
 		pub += idWidth - len(publication) // padded with x
 	}
-	return widest + stringLen(tenant) - len(`""`) + pub - (idWidth + len(`""`))
+	return widest() + stringLen(tenant) - len(`""`) + pub - (idWidth + len(`""`))
 }
 
 // routedLen is the length of event.Routed{Tenant: tenant, Subscription:
 // subscription} encoded.
 func routedLen(tenant, subscription string) int {
-	return len(`{"tenant":,"subscription":,"event":}`) + stringLen(tenant) + stringLen(subscription) + emptyEvent
+	return len(`{"tenant":,"subscription":,"event":}`) + stringLen(tenant) + stringLen(subscription) + emptyEvent()
 }
 
 // deliveryLen is the length of d encoded with an empty event; false when
 // one of its times cannot be encoded.
 func deliveryLen(d event.Delivery) (int, bool) {
-	n := len(`{"tenant":,"publication":,"event":,"attempt":}`) + stringLen(d.Tenant) + stringLen(d.Publication) + emptyEvent + intLen(d.Attempt)
+	n := len(`{"tenant":,"publication":,"event":,"attempt":}`) + stringLen(d.Tenant) + stringLen(d.Publication) + emptyEvent() + intLen(d.Attempt)
 	for _, t := range []struct {
 		name string
 		t    time.Time

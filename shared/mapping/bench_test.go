@@ -60,7 +60,7 @@ func BenchmarkApplyAllInWorker(b *testing.B) {
 // BenchmarkApplyInProcess is the same evaluation without the worker: what
 // running Bloblang in the server cost before mappings were bounded.
 func BenchmarkApplyInProcess(b *testing.B) {
-	exec, err := env.Parse(benchFilter)
+	exec, err := env().Parse(benchFilter)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/redpanda-data/benthos/v4/public/bloblang"
 )
@@ -21,8 +22,11 @@ const (
 )
 
 // env is the pure Bloblang environment: no env, file, hostname or other
-// host access, no imports, no logging, and range and repeat bounded.
-var env = newEnv()
+// host access, no imports, no logging, and range and repeat bounded. It is
+// made on first use, not at package init: a Lambda function that links
+// this package but compiles no mapping before its first event (api) does
+// not pay for it in its cold start.
+var env = sync.OnceValue(newEnv)
 
 func newEnv() *bloblang.Environment {
 	e := bloblang.NewEnvironment().OnlyPure().WithDisabledImports().

@@ -255,7 +255,7 @@ func (w *evaluator) compile(src string) (*bloblang.Executor, *response) {
 	if exec, ok := w.execs[src]; ok {
 		return exec, nil
 	}
-	exec, err := env.Parse(src)
+	exec, err := env().Parse(src)
 	if err != nil {
 		msg := err.Error()
 		var pe *bloblang.ParseError

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // Command describes a platform's CLI create command; the CLI renders it
@@ -87,11 +88,15 @@ func (f Flag) BodyField() string {
 	return strings.ReplaceAll(f.Name, "-", "_")
 }
 
-// Pattern returns a Check accepting values matching re, and otherwise the
-// error fmt.Sprintf(format, value) (format has one %q).
-func Pattern(re *regexp.Regexp, format string) func(string) error {
+// Pattern returns a Check accepting values matching the regular expression
+// expr, and otherwise the error fmt.Sprintf(format, value) (format has one
+// %q). expr is compiled on the first check, not when the platform is
+// built: the Lambda functions build every platform at init and check no
+// flag. An invalid expr panics then.
+func Pattern(expr, format string) func(string) error {
+	re := sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
 	return func(v string) error {
-		if !re.MatchString(v) {
+		if !re().MatchString(v) {
 			return fmt.Errorf(format, v)
 		}
 		return nil

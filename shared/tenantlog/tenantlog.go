@@ -489,20 +489,25 @@ func logfmtText(kv ...any) string {
 	return string(bytes.TrimSpace(b))
 }
 
-// secrets match what must never reach a tenant's log: URL credentials and
-// token-like values.
-var (
-	urlUser = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@`)
-	bearer  = regexp.MustCompile(`(?i)\b(bearer|basic)\s+[^\s"'&,;]+`)
-	secrets = regexp.MustCompile(`(?i)\b(token|secret|password|passwd|api[_-]?key|authorization|access_token|refresh_token|client_secret|signature|sig)(["']?\s*[:=]\s*["']?|\s+)[^\s"'&,;]+`)
-)
+// scrubbers match what must never reach a tenant's log: URL credentials
+// and token-like values. They are compiled on first use, not at package
+// init, which every function that links this package would pay in its cold
+// start.
+var scrubbers = sync.OnceValue(func() [3]*regexp.Regexp {
+	return [3]*regexp.Regexp{
+		regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@`),
+		regexp.MustCompile(`(?i)\b(bearer|basic)\s+[^\s"'&,;]+`),
+		regexp.MustCompile(`(?i)\b(token|secret|password|passwd|api[_-]?key|authorization|access_token|refresh_token|client_secret|signature|sig)(["']?\s*[:=]\s*["']?|\s+)[^\s"'&,;]+`),
+	}
+})
 
 // Scrub removes URL credentials and token-like values from a text and cuts
 // it to 512 bytes.
 func Scrub(s string) string {
-	s = urlUser.ReplaceAllString(s, "${1}[redacted]@")
-	s = bearer.ReplaceAllString(s, "${1} [redacted]")
-	s = secrets.ReplaceAllString(s, "${1}${2}[redacted]")
+	re := scrubbers()
+	s = re[0].ReplaceAllString(s, "${1}[redacted]@")
+	s = re[1].ReplaceAllString(s, "${1} [redacted]")
+	s = re[2].ReplaceAllString(s, "${1}${2}[redacted]")
 	if len(s) > 512 {
 		s = strings.ToValidUTF8(s[:512], "") + "…"
 	}

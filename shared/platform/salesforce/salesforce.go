@@ -9,7 +9,6 @@ package salesforce
 
 import (
 	"context"
-	"regexp"
 
 	"github.com/herokuevents/herokuevents/shared/authorization"
 	"github.com/herokuevents/herokuevents/shared/config"
@@ -19,7 +18,7 @@ import (
 )
 
 // topicShape is the shape of a Salesforce channel; the API checks the kind.
-var topicShape = regexp.MustCompile(`^/(event|data)/[A-Za-z][A-Za-z0-9_]*$`)
+const topicShape = `^/(event|data)/[A-Za-z][A-Za-z0-9_]*$`
 
 // Platform returns the salesforce platform. The Pub/Sub API endpoint is
 // SALESFORCE_PUBSUB_ENDPOINT (default api.pubsub.salesforce.com:7443) with
