@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -263,4 +264,18 @@ func TestWriterConcurrent(t *testing.T) {
 		require.Greater(t, v, last[g], "goroutine %d out of order", g)
 		last[g] = v
 	}
+}
+
+// New allocates no Buffer up front: a Lambda function makes its writers at
+// init, and a buffer of 16,384 records made there cost its cold start.
+func TestNewAllocatesNoBuffer(t *testing.T) {
+	type record [256]byte
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	w := linger.New(func(context.Context, []record) error { return nil }, linger.Options[record]{Buffer: 1 << 16, Logger: quiet()})
+	runtime.ReadMemStats(&after)
+	defer w.Close(t.Context())
+	assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(1<<20), "bytes allocated by New with a 16 MB buffer")
+	require.True(t, w.Add(record{1}))
+	require.NoError(t, w.Flush(t.Context()))
 }
