@@ -17,7 +17,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"time"
 
@@ -321,7 +320,20 @@ const MaxTimeout = sink.MaxTimeout
 // ErrUnsupported: no platform of that name offers that side.
 var ErrUnsupported = errors.New("platform not supported")
 
-var validName = regexp.MustCompile(`^[a-z][a-z0-9]{1,29}$`)
+// validName reports whether name is 2 to 30 lowercase letters and digits,
+// a letter first. A loop, not a regexp: its bounded repeat made a large
+// program, compiled at the package init of every function.
+func validName(name string) bool {
+	if len(name) < 2 || len(name) > 30 || name[0] < 'a' || name[0] > 'z' {
+		return false
+	}
+	for i := 1; i < len(name); i++ {
+		if c := name[i]; (c < 'a' || c > 'z') && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
+}
 
 // Registry is the platforms of one process with their dependencies. The
 // api role validates through it, the deliver role takes its publishers and
@@ -341,7 +353,7 @@ func NewRegistry(d Deps, platforms ...Platform) (*Registry, error) {
 	}
 	r := &Registry{deps: d, byName: make(map[string]Platform, len(platforms))}
 	for _, p := range platforms {
-		if !validName.MatchString(p.Name) {
+		if !validName(p.Name) {
 			return nil, fmt.Errorf("new platform registry: platform name %q: use 2 to 30 lowercase letters and digits", p.Name)
 		}
 		if _, dup := r.byName[p.Name]; dup {
