@@ -51,8 +51,9 @@ type Resolver struct {
 	now    func() time.Time
 	logger *slog.Logger
 
-	mu    sync.Mutex
-	cache map[string]entry
+	mu       sync.Mutex
+	cache    map[string]entry
+	fetching map[string]*sync.Mutex // one fetch of a name at a time
 }
 
 type entry struct {
@@ -72,7 +73,7 @@ type Options struct {
 
 // New returns a resolver reading variables with getenv and secrets with client.
 func New(client API, getenv func(string) string, o Options) *Resolver {
-	r := &Resolver{client: client, getenv: getenv, ttl: o.TTL, now: o.Now, logger: o.Logger, cache: map[string]entry{}}
+	r := &Resolver{client: client, getenv: getenv, ttl: o.TTL, now: o.Now, logger: o.Logger, cache: map[string]entry{}, fetching: map[string]*sync.Mutex{}}
 	if r.ttl <= 0 {
 		r.ttl = TTL
 	}
@@ -87,15 +88,40 @@ func New(client API, getenv func(string) string, o Options) *Resolver {
 
 // Load builds a resolver on cfg and fetches the secrets of names whose
 // NAME_ARN is set, so that a missing secret or permission fails the
-// function's init. It returns the resolver's Getenv.
+// function's init. It returns the resolver's Getenv. The secrets are
+// fetched concurrently: a function's init waits for one round trip to
+// Secrets Manager, not one per secret (the api holds up to four). The
+// error is that of the first name, in order, that failed.
 func Load(ctx context.Context, cfg aws.Config, getenv func(string) string, logger *slog.Logger, names ...string) (func(string) string, error) {
 	r := New(secretsmanager.NewFromConfig(cfg), getenv, Options{Logger: logger})
-	for _, name := range names {
-		if _, err := r.Get(ctx, name); err != nil {
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		if getenv(name+Suffix) == "" {
+			continue // nothing to fetch
+		}
+		wg.Go(func() { _, errs[i] = r.Get(ctx, name) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
 			return nil, err
 		}
 	}
 	return r.Getenv, nil
+}
+
+// lock takes the lock of name's fetch and returns its release.
+func (r *Resolver) lock(name string) func() {
+	r.mu.Lock()
+	l, ok := r.fetching[name]
+	if !ok {
+		l = &sync.Mutex{}
+		r.fetching[name] = l
+	}
+	r.mu.Unlock()
+	l.Lock()
+	return l.Unlock
 }
 
 // Get returns the value of setting name: the secret named by
@@ -105,9 +131,12 @@ func (r *Resolver) Get(ctx context.Context, name string) (string, error) {
 	if arn == "" {
 		return r.getenv(name), nil
 	}
+	// One fetch of a name at a time; other names resolve meanwhile.
+	unlock := r.lock(name)
+	defer unlock()
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	e, ok := r.cache[name]
+	r.mu.Unlock()
 	if ok && r.now().Sub(e.fetched) < r.ttl {
 		return e.value, nil
 	}
@@ -120,7 +149,9 @@ func (r *Resolver) Get(ctx context.Context, name string) (string, error) {
 		}
 		return "", fmt.Errorf("resolve %s from %s: %w", name, name+Suffix, err)
 	}
+	r.mu.Lock()
 	r.cache[name] = entry{value: v, fetched: r.now()}
+	r.mu.Unlock()
 	// Debug: resolution happens at init, outside any request (and so
 	// without the request id every Info line of a function carries).
 	r.logger.Debug("secret resolved", "setting", name, "duration_ms", r.now().Sub(start).Milliseconds())

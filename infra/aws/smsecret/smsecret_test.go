@@ -2,6 +2,11 @@ package smsecret_test
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -105,4 +110,54 @@ func TestLoad(t *testing.T) {
 			assert.Equal(t, tt.want, getenv("SALESFORCE_CLIENT_SECRET"))
 		})
 	}
+}
+
+// Load fetches the secrets concurrently: a front holds each
+// GetSecretValue until all of them are in flight (fetched one after the
+// other, the first would wait for the others until the front gives up),
+// and the values and the first failing name's error are as when fetched
+// in order.
+func TestLoadFetchesConcurrently(t *testing.T) {
+	sm := secretsmanager.NewFromConfig(moto.Config())
+	names := []string{"OPERATOR_PASSWORD", "SALESFORCE_CLIENT_SECRET", "HEROKU_SSO_SALT"}
+	env := map[string]string{"PLAIN": "plain"}
+	for _, n := range names {
+		env[n+smsecret.Suffix] = createSecret(t, sm, "concurrent-"+n, "value of "+n)
+	}
+	target, err := url.Parse(moto.URL)
+	require.NoError(t, err)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var inFlight, most atomic.Int32
+	all := make(chan struct{})
+	var once sync.Once
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		if n == int32(len(names)) {
+			once.Do(func() { close(all) })
+		}
+		select {
+		case <-all:
+		case <-time.After(5 * time.Second):
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	defer front.Close()
+	cfg := moto.Config()
+	cfg.BaseEndpoint = aws.String(front.URL)
+
+	getenv, err := smsecret.Load(t.Context(), cfg, func(k string) string { return env[k] }, nil, append(names, "PLAIN")...)
+	require.NoError(t, err)
+	assert.EqualValues(t, len(names), most.Load(), "GetSecretValue calls in flight at once")
+	for _, n := range names {
+		assert.Equal(t, "value of "+n, getenv(n))
+	}
+	assert.Equal(t, "plain", getenv("PLAIN"))
+
+	env["SALESFORCE_CLIENT_SECRET_ARN"] += "-gone"
+	env["HEROKU_SSO_SALT_ARN"] += "-gone"
+	_, err = smsecret.Load(t.Context(), moto.Config(), func(k string) string { return env[k] }, nil, names...)
+	require.ErrorContains(t, err, "resolve SALESFORCE_CLIENT_SECRET from SALESFORCE_CLIENT_SECRET_ARN", "the first failing name's error")
 }
