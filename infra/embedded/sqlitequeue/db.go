@@ -1,17 +1,22 @@
 // Package sqlitequeue implements durable queues (queue.Sender plus an SQS-like
 // consumer) in one SQLite file, for the embedded single-process mode.
 //
-// Every queue of a DB lives in one table of one file (WAL, synchronous=FULL):
-// a message accepted by Send survives kill -9. All writes go through one writer
-// goroutine that commits whatever operations are waiting together in one
-// transaction (group commit), so concurrent senders and consumers share
-// fsyncs. A group holding only claims and settlements (deletes) is
-// committed without an fsync (synchronous=NORMAL): a process crash loses
-// none of it, a power cut at most the last ones, which only means messages
-// are received again (see execLight). The process is expected to own the file alone: messages left in
-// flight by a dead process are released with ReleaseInFlight at start,
-// and that receive is not counted (a crash is not a failure of the
-// message: only a handler's failure or timeout counts toward max receives).
+// Every queue of a DB lives in one table of one file (WAL): a message
+// accepted by Send survives kill -9 and a power cut. All writes go through
+// one writer goroutine that commits whatever operations are waiting
+// together in one transaction (group commit), so concurrent senders and
+// consumers share fsyncs. The connection stays at synchronous=NORMAL (a
+// commit writes the WAL without syncing it); a group holding a send is
+// made durable by an fdatasync of the WAL after its commit, before any of
+// its senders hears back, which is what synchronous=FULL does, without
+// switching the connection's mode between groups. A group holding only
+// claims and settlements (deletes) is not synced: a process crash loses
+// none of it, a power cut at most the last ones, which only means
+// messages are received again (see execLight). The process is expected to
+// own the file alone: messages left in flight by a dead process are
+// released with ReleaseInFlight at start, and that receive is not counted
+// (a crash is not a failure of the message: only a handler's failure or
+// timeout counts toward max receives).
 package sqlitequeue
 
 import (
@@ -20,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"runtime"
 	"strconv"
 	"sync"
@@ -132,10 +138,10 @@ type DB struct {
 	queues map[string]*Queue
 
 	groups atomic.Int64 // groups run (each one transaction): for benchmarks
-	synced atomic.Int64 // groups committed with synchronous=FULL: for benchmarks
+	synced atomic.Int64 // groups committed and synced: for benchmarks
 	handed atomic.Int64 // messages handed to waiting consumers (handoff.go): for tests
 
-	normal bool // the writer's connection is at synchronous=NORMAL (the writer's own)
+	wal *os.File // the WAL, synced after a durable group's commit
 }
 
 type op struct {
@@ -211,7 +217,7 @@ func (w *wconn) close() error {
 func Open(path string) (*DB, error) {
 	q := url.Values{}
 	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "synchronous(NORMAL)") // durable groups sync the WAL (run)
 	q.Add("_pragma", "busy_timeout(10000)")
 	db, err := sql.Open("sqlite", sqlitefile.DSN(path, q))
 	if err != nil {
@@ -237,8 +243,23 @@ func Open(path string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("open queue writer %s: %w", path, err)
 	}
+	// The WAL is there while a connection is open: the writer's is, for
+	// the DB's life.
+	var mode string
+	if err := w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+		w.Close()
+		db.Close()
+		return nil, fmt.Errorf("open queue writer %s: journal mode %q: %v", path, mode, err)
+	}
+	wal, err := os.Open(path + "-wal")
+	if err != nil {
+		w.Close()
+		db.Close()
+		return nil, fmt.Errorf("open queue log %s: %w", path, err)
+	}
 	d := &DB{
 		db:     db,
+		wal:    wal,
 		w:      &wconn{c: w, stmts: map[string]*sql.Stmt{}},
 		ops:    make(chan *op),
 		stop:   make(chan struct{}),
@@ -256,7 +277,7 @@ func (d *DB) Close() error {
 	d.once.Do(func() {
 		close(d.stop)
 		<-d.done
-		err = errors.Join(d.w.close(), d.db.Close())
+		err = errors.Join(d.w.close(), d.db.Close(), d.wal.Close())
 	})
 	return err
 }
@@ -393,39 +414,22 @@ func (d *DB) run(group []*op) {
 		errs[i] = o.ctx.Err()
 		light = light && (o.light || errs[i] != nil)
 	}
-	if err := d.synchronous(ctx, light); err != nil {
-		for _, o := range group {
-			o.done <- err
-		}
-		return
+	if !d.runFast(ctx, group, errs) {
+		d.runIsolated(ctx, group, errs)
 	}
 	if !light {
 		d.synced.Add(1)
-	}
-	if d.runFast(ctx, group, errs) {
-		for i, o := range group {
-			o.done <- errs[i]
+		if err := fdatasync(d.wal); err != nil {
+			for i, o := range group {
+				if errs[i] == nil && !o.light {
+					errs[i] = fmt.Errorf("sync queue log: %w", err)
+				}
+			}
 		}
-		return
 	}
-	d.runIsolated(ctx, group, errs)
-}
-
-// synchronous sets the writer connection's synchronous mode: NORMAL for a
-// group of light operations only, FULL otherwise.
-func (d *DB) synchronous(ctx context.Context, light bool) error {
-	if d.normal == light {
-		return nil
+	for i, o := range group {
+		o.done <- errs[i]
 	}
-	mode := "PRAGMA synchronous = FULL"
-	if light {
-		mode = "PRAGMA synchronous = NORMAL"
-	}
-	if _, err := d.w.ExecContext(ctx, mode); err != nil {
-		return fmt.Errorf("set %s: %w", mode, err)
-	}
-	d.normal = light
-	return nil
 }
 
 // runFast runs the group's live operations in one transaction without
@@ -516,11 +520,10 @@ func (d *DB) runFast(ctx context.Context, group []*op, errs []error) (ok bool) {
 // savepoint, so that a failing one leaves no trace and fails alone.
 func (d *DB) runIsolated(ctx context.Context, group []*op, errs []error) {
 	fail := func(err error) {
-		for i, o := range group {
+		for i := range group {
 			if errs[i] == nil {
 				errs[i] = err
 			}
-			o.done <- errs[i]
 		}
 	}
 	if _, err := d.w.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
@@ -553,10 +556,6 @@ func (d *DB) runIsolated(ctx context.Context, group []*op, errs []error) {
 	if _, err := d.w.ExecContext(ctx, "COMMIT"); err != nil {
 		d.rollback()
 		fail(fmt.Errorf("commit: %w", err))
-		return
-	}
-	for i, o := range group {
-		o.done <- errs[i]
 	}
 }
 
