@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	_ "modernc.org/sqlite" // driver "sqlite"
@@ -67,17 +68,66 @@ type stored struct {
 	Event event.Event `json:"event"`
 }
 
-// inserts is Keep's INSERT, 50 events per statement. Rows are inserted in
-// order: of two with the same event id, the later replaces the earlier
-// (and takes a new seq), as separate statements would.
-var inserts = sqlitefile.NewInserts(`INSERT OR REPLACE INTO recent_event (tenant, subscription, event_id, kept_at, size, oversize, event) VALUES `, 7, 50)
+// inserts is Keep's INSERT, 50 events per statement. OR FAIL, not OR
+// REPLACE: REPLACE turns the NOT NULL checks of columns without a default
+// into ABORT, and a multi-row statement that may abort makes SQLite keep a
+// statement journal (a temporary file receiving the original of every page
+// the statement changes: about 10 KB per event kept). Keep deletes the
+// rows a REPLACE would have replaced first (replaceSQL) and rolls the
+// whole transaction back on any error.
+var inserts = sqlitefile.NewInserts(`INSERT OR FAIL INTO recent_event (tenant, subscription, event_id, kept_at, size, oversize, event) VALUES `, 7, 50)
 
-// The statements Keep runs after its inserts.
+// The statements Keep runs around its inserts.
 const (
-	evictSQL = `DELETE FROM recent_event WHERE tenant = ?1 AND subscription = ?2 AND seq <
-			(SELECT seq FROM recent_event WHERE tenant = ?1 AND subscription = ?2 ORDER BY seq DESC LIMIT 1 OFFSET ?3)`
-	expireSQL = `DELETE FROM recent_event WHERE kept_at < ?`
+	// oldestKeptSQL is the seq of a subscription's ?3+1-th most recent
+	// row: evictSQL deletes the rows before it. Two statements, not a
+	// DELETE with this as its subquery: SQLite keeps a statement journal
+	// for that one (about 60 KB each time a Keep evicts 50 rows).
+	oldestKeptSQL = `SELECT seq FROM recent_event WHERE tenant = ? AND subscription = ? ORDER BY seq DESC LIMIT 1 OFFSET ?`
+	evictSQL      = `DELETE FROM recent_event WHERE tenant = ? AND subscription = ? AND seq < ?`
+	expireSQL     = `DELETE FROM recent_event WHERE kept_at < ?`
 )
+
+// replaceSQL deletes a subscription's rows of up to replaceIDs event ids
+// (the rows that keeping those ids again replaces); a shorter list repeats
+// its first id. Ids are bound as they are, not encoded: any string is an id.
+var replaceSQL = `DELETE FROM recent_event WHERE tenant = ? AND subscription = ? AND event_id IN (` +
+	strings.Repeat("?, ", replaceIDs-1) + `?)`
+
+const replaceIDs = 50
+
+// sub is a subscription of a tenant.
+type sub struct{ tenant, subscription string }
+
+// latest returns the entries of a Keep that stay once each is inserted in
+// order replacing any row of its event id (of the same event id, the last
+// one, in its place), and each subscription's event ids among them.
+func latest(entries []recent.Entry) ([]recent.Entry, map[sub][]string) {
+	type key struct {
+		sub
+		id string
+	}
+	last := make(map[key]int, len(entries))
+	for i, e := range entries {
+		last[key{sub{e.Tenant, e.Subscription}, e.Event.ID}] = i
+	}
+	ids := map[sub][]string{}
+	out := entries
+	if len(last) < len(entries) {
+		out = make([]recent.Entry, 0, len(last))
+	}
+	for i, e := range entries {
+		k := key{sub{e.Tenant, e.Subscription}, e.Event.ID}
+		if last[k] != i {
+			continue
+		}
+		if len(last) < len(entries) {
+			out = append(out, e)
+		}
+		ids[k.sub] = append(ids[k.sub], e.Event.ID)
+	}
+	return out, ids
+}
 
 // Keep implements recent.Store.
 func (s *Store) Keep(ctx context.Context, entries ...recent.Entry) (err error) {
@@ -95,7 +145,21 @@ func (s *Store) Keep(ctx context.Context, entries ...recent.Entry) (err error) {
 	}()
 	// Statements are prepared once per transaction, not once per event.
 	exec := sqlitefile.Prepared(ctx, tx)
-	touched := map[[2]string]bool{}
+	entries, touched := latest(entries)
+	args := make([]any, 0, 2+replaceIDs)
+	for k, ids := range touched {
+		for len(ids) > 0 {
+			chunk := ids[:min(len(ids), replaceIDs)]
+			ids = ids[len(chunk):]
+			args = append(args[:0], k.tenant, k.subscription)
+			for i := range replaceIDs {
+				args = append(args, chunk[i%len(chunk)])
+			}
+			if err := exec(replaceSQL, args...); err != nil {
+				return fmt.Errorf("keep recent events: replace: %w", err)
+			}
+		}
+	}
 	err = inserts.Run(len(entries), func(i int, args []any) ([]any, error) {
 		e := entries[i].Fit(s.limits.MaxEventBytes)
 		if e.Kept.IsZero() {
@@ -105,14 +169,25 @@ func (s *Store) Keep(ctx context.Context, entries ...recent.Entry) (err error) {
 		if err != nil {
 			return nil, fmt.Errorf("encode event %s: %w", e.Event.ID, err)
 		}
-		touched[[2]string{e.Tenant, e.Subscription}] = true
 		return append(args, e.Tenant, e.Subscription, e.Event.ID, e.Kept.UnixMicro(), e.Size, e.Oversize, body), nil
 	}, exec)
 	if err != nil {
 		return fmt.Errorf("keep recent events: %w", err)
 	}
+	oldest, err := tx.PrepareContext(ctx, oldestKeptSQL)
+	if err != nil {
+		return fmt.Errorf("evict recent events: %w", err)
+	}
+	defer oldest.Close()
 	for k := range touched {
-		if err := exec(evictSQL, k[0], k[1], s.limits.PerSubscription-1); err != nil {
+		var seq int64
+		switch err := oldest.QueryRowContext(ctx, k.tenant, k.subscription, s.limits.PerSubscription-1).Scan(&seq); {
+		case errors.Is(err, sql.ErrNoRows): // no more than PerSubscription rows
+			continue
+		case err != nil:
+			return fmt.Errorf("evict recent events: %w", err)
+		}
+		if err := exec(evictSQL, k.tenant, k.subscription, seq); err != nil {
 			return fmt.Errorf("evict recent events: %w", err)
 		}
 	}

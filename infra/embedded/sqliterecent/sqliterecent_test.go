@@ -1,7 +1,9 @@
 package sqliterecent_test
 
 import (
+	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +17,7 @@ import (
 	"github.com/herokuevents/herokuevents/infra/embedded/sqliterecent"
 	"github.com/herokuevents/herokuevents/shared/event"
 	"github.com/herokuevents/herokuevents/shared/recent"
+	"github.com/herokuevents/herokuevents/shared/recent/memrecent"
 	"github.com/herokuevents/herokuevents/shared/recent/recenttest"
 )
 
@@ -130,4 +133,60 @@ func TestKeepManyAsOneByOne(t *testing.T) {
 		assert.Len(t, got, 30)
 		assert.Equal(t, want, got, sub)
 	}
+}
+
+// TestKeepReplacesAsMemrecent: random batches over two tenants' three
+// subscriptions, event ids drawn from a small pool (kept again within a
+// batch, across batches, more than one replace statement's worth of a
+// subscription at once, ids that are not valid UTF-8) leave in each
+// subscription what memrecent, which inserts one entry at a time
+// replacing any entry of the same id, leaves.
+func TestKeepReplacesAsMemrecent(t *testing.T) {
+	l := recent.Limits{PerSubscription: 70, MaxEventBytes: 40, MaxAge: time.Hour}
+	s, err := sqliterecent.Open(filepath.Join(t.TempDir(), "recent.db"), l)
+	require.NoError(t, err)
+	defer s.Close()
+	mem := memrecent.New(l)
+	rng := rand.New(rand.NewPCG(1, 2))
+	type sub struct{ tenant, subscription string }
+	subs := []sub{{"t1", "s1"}, {"t1", "s2"}, {"t2", "s1"}}
+	ids := []string{"\xff\xfe", `"quoted"`, "x\u2028y"}
+	for i := range 150 {
+		ids = append(ids, fmt.Sprint("e-", i))
+	}
+	at := time.Now().Truncate(time.Microsecond)
+	for range 40 {
+		batch := make([]recent.Entry, 1+rng.IntN(300))
+		for i := range batch {
+			at = at.Add(time.Microsecond)
+			k := subs[rng.IntN(len(subs))]
+			batch[i] = recent.Entry{Tenant: k.tenant, Subscription: k.subscription, Kept: at,
+				Event: event.Event{ID: ids[rng.IntN(len(ids))], Source: "/s", Type: "x",
+					Data: []byte(fmt.Sprintf(`{"n":%d,"pad":"%s"}`, i, strings.Repeat("p", rng.IntN(40))))}}
+		}
+		require.NoError(t, s.Keep(t.Context(), batch...))
+		require.NoError(t, mem.Keep(t.Context(), batch...))
+		for _, k := range subs {
+			want, err := mem.Latest(t.Context(), k.tenant, k.subscription, 0)
+			require.NoError(t, err)
+			got, err := s.Latest(t.Context(), k.tenant, k.subscription, 0)
+			require.NoError(t, err)
+			require.Len(t, got, len(want), k)
+			for i := range want {
+				require.Equal(t, asJSON(want[i].Event.ID), got[i].Event.ID, "%v #%d", k, i)
+				require.True(t, want[i].Kept.Equal(got[i].Kept), "%v #%d kept", k, i)
+				require.Equal(t, string(want[i].Event.Data), string(got[i].Event.Data), "%v #%d", k, i)
+				require.Equal(t, want[i].Oversize, got[i].Oversize, "%v #%d", k, i)
+			}
+		}
+	}
+}
+
+// asJSON is s as it comes back from JSON (the kept event is stored as
+// JSON, which holds no invalid UTF-8).
+func asJSON(s string) string {
+	b, _ := json.Marshal(s)
+	var out string
+	_ = json.Unmarshal(b, &out)
+	return out
 }

@@ -1,0 +1,156 @@
+package sqliterecent_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/herokuevents/herokuevents/infra/embedded/sqliterecent"
+	"github.com/herokuevents/herokuevents/shared/event"
+	"github.com/herokuevents/herokuevents/shared/recent"
+)
+
+// benchSubs is how many subscriptions the store holds events of before a
+// BenchmarkKeepStream run writes (DefaultPerSubscription each: 50,000
+// rows), hotSubs of them receiving the run's events.
+const (
+	benchSubs = 1000
+	hotSubs   = 10
+)
+
+// benchTemplate is a closed store file of benchSubs full subscriptions,
+// made once per process and copied into each benchmark run.
+var benchTemplate = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "sqliterecent-bench")
+	if err != nil {
+		return "", err
+	}
+	benchDir = dir
+	path := filepath.Join(dir, "recent.db")
+	s, err := sqliterecent.Open(path, recent.Limits{})
+	if err != nil {
+		return "", err
+	}
+	st := newStream(benchSubs)
+	for range benchSubs * recent.DefaultPerSubscription / 500 {
+		if err := s.Keep(context.Background(), st.batch()...); err != nil {
+			return "", err
+		}
+	}
+	return path, s.Close()
+})
+
+// benchDir holds benchTemplate's file; TestMain removes it.
+var benchDir string
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if benchDir != "" {
+		os.RemoveAll(benchDir)
+	}
+	os.Exit(code)
+}
+
+// stream makes the entries the embedded filter keeps: events published
+// (ids from event.New) round-robin to subscriptions of a few tenants.
+type stream struct {
+	tenants, subs []string
+	data          json.RawMessage
+	n             int
+}
+
+func newStream(subs int) *stream {
+	s := &stream{data: json.RawMessage(`{"seq":"e123","Context__c":{"string":"bench"},"CreatedById":"005Ws000001eUtGIAU","CreatedDate":1733842936}`)}
+	for i := range subs {
+		s.tenants = append(s.tenants, fmt.Sprintf("8fb2a5b3-b6cb-437d-aea6-c1ef1afe%04d", i%100))
+		s.subs = append(s.subs, fmt.Sprintf("0c9a1f0e-6a39-4a0f-9b8e-0b7f6f1f%04d", i))
+	}
+	return s
+}
+
+// batch is 500 entries (the embedded writer's Batch), as many of each
+// subscription.
+func (s *stream) batch() []recent.Entry {
+	out := make([]recent.Entry, 500)
+	now := time.Now()
+	for i := range out {
+		k := s.n % len(s.subs)
+		s.n++
+		ev := event.New("/tenants/t/subscriptions/inbound", event.TypePublish, s.data)
+		out[i] = recent.Entry{Tenant: s.tenants[k], Subscription: s.subs[k], Event: ev, Kept: now}
+	}
+	return out
+}
+
+// BenchmarkKeepStream measures keeping batches of 500 events of hotSubs
+// subscriptions in a store already holding 50 events of each of 1,000
+// subscriptions: processor time and bytes written (the WAL, the
+// checkpoints and any temporary file) per event.
+func BenchmarkKeepStream(b *testing.B) {
+	tmpl, err := benchTemplate()
+	require.NoError(b, err)
+	path := filepath.Join(b.TempDir(), "recent.db")
+	copyFile(b, tmpl, path)
+	s, err := sqliterecent.Open(path, recent.Limits{})
+	require.NoError(b, err)
+	defer s.Close()
+	st := newStream(hotSubs)
+	batches := make([][]recent.Entry, 0, b.N/500+1)
+	entries := 0
+	for entries < b.N {
+		batches = append(batches, st.batch())
+		entries += 500
+	}
+	b.ResetTimer()
+	cpu, wrote := cpuTime(b), written(b)
+	for _, batch := range batches {
+		require.NoError(b, s.Keep(b.Context(), batch...))
+	}
+	used, bytes := cpuTime(b)-cpu, written(b)-wrote
+	b.StopTimer()
+	b.ReportMetric(float64(entries)/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64(used.Microseconds())/float64(entries), "cpu-µs/event")
+	b.ReportMetric(float64(bytes)/float64(entries), "written-B/event")
+	b.ReportMetric(0, "ns/op")
+}
+
+func copyFile(b *testing.B, from, to string) {
+	in, err := os.Open(from)
+	require.NoError(b, err)
+	defer in.Close()
+	out, err := os.OpenFile(to, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	require.NoError(b, err)
+	_, err = io.Copy(out, in)
+	require.NoError(b, err)
+	require.NoError(b, out.Close())
+}
+
+// written is the bytes this process has passed to write(2) (wchar of
+// /proc/self/io).
+func written(b *testing.B) int64 {
+	f, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		b.Skipf("no /proc/self/io: %v", err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(f))
+	for sc.Scan() {
+		if v, ok := bytes.CutPrefix(sc.Bytes(), []byte("wchar: ")); ok {
+			n, err := strconv.ParseInt(string(v), 10, 64)
+			require.NoError(b, err)
+			return n
+		}
+	}
+	b.Fatal("no wchar in /proc/self/io")
+	return 0
+}

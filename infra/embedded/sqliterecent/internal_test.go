@@ -1,0 +1,101 @@
+package sqliterecent
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/herokuevents/herokuevents/shared/event"
+	"github.com/herokuevents/herokuevents/shared/recent"
+)
+
+// TestQueryPlans: every statement Keep runs finds its rows by an index
+// seek, never by walking the table (EXPLAIN QUERY PLAN over 20
+// subscriptions of 50 events).
+func TestQueryPlans(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "recent.db"), recent.Limits{})
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, s.Close()) })
+	var batch []recent.Entry
+	for i := range 1000 {
+		batch = append(batch, recent.Entry{Tenant: "t", Subscription: fmt.Sprint("s-", i%20),
+			Event: event.New("/s", "x", []byte(`{}`))})
+	}
+	require.NoError(t, s.Keep(t.Context(), batch...))
+	replaceArgs := []any{"t", "s-1"}
+	for i := range replaceIDs {
+		replaceArgs = append(replaceArgs, fmt.Sprint("e-", i))
+	}
+	cases := []struct {
+		name string
+		sql  string
+		args []any
+		want string
+	}{
+		{"replace", replaceSQL, replaceArgs, "USING INDEX recent_event_id (tenant=? AND subscription=? AND event_id=?)"},
+		{"oldest kept", oldestKeptSQL, []any{"t", "s-1", 49}, "USING COVERING INDEX recent_event_seq (tenant=? AND subscription=?)"},
+		{"evict", evictSQL, []any{"t", "s-1", 100}, "USING INDEX recent_event_seq (tenant=? AND subscription=? AND seq<?)"},
+		{"expire", expireSQL, []any{int64(0)}, "USING INDEX recent_event_kept (kept_at<?)"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			plan := explain(t, s, c.sql, c.args...)
+			assert.NotContains(t, plan, "SCAN recent_event", "walks the table")
+			assert.Contains(t, plan, c.want)
+		})
+	}
+}
+
+// explain returns the lines of SQLite's query plan for query.
+func explain(t *testing.T, s *Store, query string, args ...any) string {
+	t.Helper()
+	rows, err := s.db.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+query, args...)
+	require.NoError(t, err)
+	defer rows.Close()
+	var lines []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		require.NoError(t, rows.Scan(&id, &parent, &unused, &detail))
+		lines = append(lines, detail)
+	}
+	require.NoError(t, rows.Err())
+	return strings.Join(lines, "\n")
+}
+
+// TestKeepFailingMidwayStoresNothing: a Keep whose INSERT fails after some
+// of its rows went in (INSERT OR FAIL keeps them in the transaction), and
+// after the rows it replaces were deleted, changes nothing.
+func TestKeepFailingMidwayStoresNothing(t *testing.T) {
+	ctx := t.Context()
+	s, err := Open(filepath.Join(t.TempDir(), "recent.db"), recent.Limits{PerSubscription: 1000})
+	require.NoError(t, err)
+	defer s.Close()
+	entries := func(from, to int) []recent.Entry {
+		var out []recent.Entry
+		for i := from; i < to; i++ {
+			out = append(out, recent.Entry{Tenant: "t", Subscription: "s", Event: event.Event{ID: fmt.Sprint("e-", i), Source: "/s", Type: "x"}})
+		}
+		return out
+	}
+	require.NoError(t, s.Keep(ctx, entries(0, 10)...))
+	_, err = s.db.ExecContext(ctx, `CREATE TRIGGER refuse BEFORE INSERT ON recent_event WHEN NEW.event_id = 'e-60' BEGIN SELECT RAISE(FAIL, 'refused'); END`)
+	require.NoError(t, err)
+	require.ErrorContains(t, s.Keep(ctx, entries(5, 100)...), "refused")
+	got, err := s.Latest(ctx, "t", "s", 0)
+	require.NoError(t, err)
+	var ids []string
+	for _, e := range got {
+		ids = append(ids, e.Event.ID)
+	}
+	assert.Equal(t, []string{"e-0", "e-1", "e-2", "e-3", "e-4", "e-5", "e-6", "e-7", "e-8", "e-9"}, ids,
+		"neither the replaced rows nor the rows before the failing one changed")
+	require.NoError(t, s.Keep(ctx, entries(5, 60)...), "the store takes keeps after")
+	got, err = s.Latest(ctx, "t", "s", 0)
+	require.NoError(t, err)
+	assert.Len(t, got, 60)
+}
