@@ -1,11 +1,17 @@
 package sqlitearchive
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -75,4 +81,151 @@ func BenchmarkKeep(b *testing.B) {
 	b.StopTimer()
 	_ = w.Close(context.Background())
 	b.ReportMetric(float64(w.Dropped())/float64(b.N), "dropped/op")
+}
+
+// benchRecords is how many records the archive holds before a
+// BenchmarkAppendStream run appends: its indexes are then larger than the
+// pages one batch touches.
+const benchRecords = 200_000
+
+// benchTemplate is a closed archive file of benchRecords records, made
+// once per process and copied into each benchmark run.
+var benchTemplate = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "sqlitearchive-bench")
+	if err != nil {
+		return "", err
+	}
+	benchDir = dir
+	path := filepath.Join(dir, "archive.db")
+	s, err := Open(path, archive.Limits{})
+	if err != nil {
+		return "", err
+	}
+	st := newStream(time.Now().Add(-time.Hour))
+	for range benchRecords / 500 {
+		if err := s.Append(context.Background(), st.batch()...); err != nil {
+			return "", err
+		}
+	}
+	return path, s.Close()
+})
+
+// benchDir holds benchTemplate's file; TestMain removes it.
+var benchDir string
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if benchDir != "" {
+		os.RemoveAll(benchDir)
+	}
+	os.Exit(code)
+}
+
+// stream makes the records the embedded filter archives: events published
+// (ids from event.New) through 10 subscriptions of a tenant, sequence
+// numbers from the accept clock as archive.Writer stamps them.
+type stream struct {
+	subs []string
+	seq  int64
+	ev   event.Event
+	n    int
+}
+
+func newStream(from time.Time) *stream {
+	s := &stream{seq: from.UnixNano(), ev: event.Event{Source: "/tenants/t/subscriptions/inbound", Type: event.TypePublish, DataContentType: "application/json",
+		Data: json.RawMessage(`{"seq":"e123","Context__c":{"string":"bench"},"CreatedById":"005Ws000001eUtGIAU","CreatedDate":1733842936}`)}}
+	for i := range 10 {
+		s.subs = append(s.subs, fmt.Sprintf("0c9a1f0e-6a39-4a0f-9b8e-0b7f6f1f35%02d", i))
+	}
+	return s
+}
+
+// batch is 500 records (DefaultBatch), 20 µs of accept clock apart.
+func (s *stream) batch() []archive.Record {
+	out := make([]archive.Record, 500)
+	for i := range out {
+		s.seq += 20_000
+		ev := event.New(s.ev.Source, s.ev.Type, s.ev.Data)
+		ev.Time = time.Unix(0, s.seq).UTC()
+		out[i] = archive.Record{Tenant: "8fb2a5b3-b6cb-437d-aea6-c1ef1afe772f", Subscription: s.subs[s.n%len(s.subs)], Seq: s.seq, Event: ev}
+		s.n++
+	}
+	return out
+}
+
+// BenchmarkAppendStream measures appending batches of 500 records of
+// events through 10 subscriptions to an archive already holding 200k:
+// processor time and bytes written (the WAL, the checkpoints and any
+// temporary file) per record.
+func BenchmarkAppendStream(b *testing.B) {
+	tmpl, err := benchTemplate()
+	if err != nil {
+		b.Fatal(err)
+	}
+	path := filepath.Join(b.TempDir(), "archive.db")
+	copyFile(b, tmpl, path)
+	s, err := Open(path, archive.Limits{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	st := newStream(time.Now())
+	batches := make([][]archive.Record, 0, b.N/500+1)
+	records := 0
+	for records < b.N {
+		batches = append(batches, st.batch())
+		records += 500
+	}
+	b.ResetTimer()
+	cpu, wrote := cpuTime(b), written(b)
+	for _, batch := range batches {
+		if err := s.Append(b.Context(), batch...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	used, bytes := cpuTime(b)-cpu, written(b)-wrote
+	b.StopTimer()
+	b.ReportMetric(float64(records)/b.Elapsed().Seconds(), "records/s")
+	b.ReportMetric(float64(used.Microseconds())/float64(records), "cpu-µs/record")
+	b.ReportMetric(float64(bytes)/float64(records), "written-B/record")
+	b.ReportMetric(0, "ns/op")
+}
+
+func copyFile(b *testing.B, from, to string) {
+	in, err := os.Open(from)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer in.Close()
+	out, err := os.OpenFile(to, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		b.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// written is the bytes this process has passed to write(2) (wchar of
+// /proc/self/io).
+func written(b *testing.B) int64 {
+	f, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		b.Skipf("no /proc/self/io: %v", err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(f))
+	for sc.Scan() {
+		if v, ok := bytes.CutPrefix(sc.Bytes(), []byte("wchar: ")); ok {
+			n, err := strconv.ParseInt(string(v), 10, 64)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return n
+		}
+	}
+	b.Fatal("no wchar in /proc/self/io")
+	return 0
 }
