@@ -95,14 +95,20 @@ func (b *Buffer) Put(ctx context.Context, tenant, subscription string, evs ...ev
 		}
 	}()
 	now := b.now()
+	// Prepared once, not once per event (parsing was a quarter of Put's
+	// processor time).
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO pull_event (tenant, subscription, event_id, kept_at, event)
+			VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant, subscription, event_id) DO NOTHING`)
+	if err != nil {
+		return fmt.Errorf("buffer pulled events: %w", err)
+	}
+	defer ins.Close()
 	for _, ev := range evs {
 		body, err := json.Marshal(ev)
 		if err != nil {
 			return fmt.Errorf("encode event %s: %w", ev.ID, err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO pull_event (tenant, subscription, event_id, kept_at, event)
-			VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant, subscription, event_id) DO NOTHING`,
-			tenant, subscription, ev.ID, now.UnixMilli(), body); err != nil {
+		if _, err := ins.ExecContext(ctx, tenant, subscription, ev.ID, now.UnixMilli(), body); err != nil {
 			return fmt.Errorf("buffer event %s: %w", ev.ID, err)
 		}
 	}
@@ -198,10 +204,14 @@ func (b *Buffer) Ack(ctx context.Context, tenant, subscription string, ids ...st
 		}
 	}()
 	cutoff := b.cutoff(b.now())
+	del, err := tx.PrepareContext(ctx, `DELETE FROM pull_event WHERE tenant = ? AND subscription = ? AND event_id = ? AND kept_at > ?`)
+	if err != nil {
+		return nil, fmt.Errorf("acknowledge pulled events: %w", err)
+	}
+	defer del.Close()
 	var acked []string
 	for _, id := range ids {
-		res, err := tx.ExecContext(ctx, `DELETE FROM pull_event WHERE tenant = ? AND subscription = ? AND event_id = ? AND kept_at > ?`,
-			tenant, subscription, id, cutoff)
+		res, err := del.ExecContext(ctx, tenant, subscription, id, cutoff)
 		if err != nil {
 			return nil, fmt.Errorf("acknowledge event %s: %w", id, err)
 		}
