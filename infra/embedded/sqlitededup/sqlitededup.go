@@ -43,10 +43,22 @@ CREATE TABLE IF NOT EXISTS dedup_key (
 CREATE INDEX IF NOT EXISTS dedup_key_until ON dedup_key (until);
 `
 
+// The statements of a claim and its confirmation, prepared once by Open
+// (parsing them was about a fifth of a keyed publish's processor time).
+const (
+	readSQL     = `SELECT event_id, done, until, lease_until FROM dedup_key WHERE tenant = ? AND key = ?`
+	claimSQL    = `INSERT OR REPLACE INTO dedup_key (tenant, key, event_id, done, until, lease_until) VALUES (?, ?, ?, 0, ?, ?)`
+	takeOverSQL = `UPDATE dedup_key SET lease_until = ? WHERE tenant = ? AND key = ?`
+	confirmSQL  = `UPDATE dedup_key SET done = 1 WHERE tenant = ? AND key = ? AND event_id = ?`
+	releaseSQL  = `DELETE FROM dedup_key WHERE tenant = ? AND key = ? AND event_id = ? AND done = 0`
+)
+
 // Store is a dedup.Store on a SQLite file. Safe for concurrent use.
 type Store struct {
 	db  *sql.DB
 	now func() time.Time
+	// stmts are the statements above, prepared.
+	read, claim, takeOver, confirm, release *sql.Stmt
 
 	mu     sync.Mutex
 	pruned time.Time
@@ -64,7 +76,17 @@ func Open(path string, now func() time.Time) (*Store, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{db: db, now: now}, nil
+	s := &Store{db: db, now: now}
+	for _, p := range []struct {
+		stmt **sql.Stmt
+		sql  string
+	}{{&s.read, readSQL}, {&s.claim, claimSQL}, {&s.takeOver, takeOverSQL}, {&s.confirm, confirmSQL}, {&s.release, releaseSQL}} {
+		if *p.stmt, err = db.Prepare(p.sql); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("open publish keys: %w", err)
+		}
+	}
+	return s, nil
 }
 
 // Claim implements dedup.Store.
@@ -85,13 +107,11 @@ func (s *Store) Claim(ctx context.Context, tenant, key, eventID string, window t
 		done        bool
 		until, held int64
 	)
-	err = tx.QueryRowContext(ctx, `SELECT event_id, done, until, lease_until FROM dedup_key WHERE tenant = ? AND key = ?`,
-		tenant, key).Scan(&first, &done, &until, &held)
+	err = tx.StmtContext(ctx, s.read).QueryRowContext(ctx, tenant, key).Scan(&first, &done, &until, &held)
 	var res dedup.Result
 	switch {
 	case errors.Is(err, sql.ErrNoRows) || (err == nil && until <= now.UnixMicro()):
-		_, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO dedup_key (tenant, key, event_id, done, until, lease_until)
-			VALUES (?, ?, ?, 0, ?, ?)`, tenant, key, eventID,
+		_, err = tx.StmtContext(ctx, s.claim).ExecContext(ctx, tenant, key, eventID,
 			now.Add(dedup.WindowOrDefault(window)).UnixMicro(), now.Add(dedup.Lease).UnixMicro())
 		res = dedup.Result{Outcome: dedup.Claimed, EventID: eventID}
 	case err != nil:
@@ -100,8 +120,7 @@ func (s *Store) Claim(ctx context.Context, tenant, key, eventID string, window t
 	case held > now.UnixMicro():
 		res = dedup.Result{Outcome: dedup.InFlight, EventID: first}
 	default: // a claim left by a crash: taken over
-		_, err = tx.ExecContext(ctx, `UPDATE dedup_key SET lease_until = ? WHERE tenant = ? AND key = ?`,
-			now.Add(dedup.Lease).UnixMicro(), tenant, key)
+		_, err = tx.StmtContext(ctx, s.takeOver).ExecContext(ctx, now.Add(dedup.Lease).UnixMicro(), tenant, key)
 		res = dedup.Result{Outcome: dedup.Claimed, EventID: first}
 	}
 	if err != nil {
@@ -115,8 +134,7 @@ func (s *Store) Claim(ctx context.Context, tenant, key, eventID string, window t
 
 // Confirm implements dedup.Store.
 func (s *Store) Confirm(ctx context.Context, tenant, key, eventID string) error {
-	if _, err := s.db.ExecContext(ctx, `UPDATE dedup_key SET done = 1 WHERE tenant = ? AND key = ? AND event_id = ?`,
-		tenant, key, eventID); err != nil {
+	if _, err := s.confirm.ExecContext(ctx, tenant, key, eventID); err != nil {
 		return fmt.Errorf("confirm publish key: %w", err)
 	}
 	return nil
@@ -124,8 +142,7 @@ func (s *Store) Confirm(ctx context.Context, tenant, key, eventID string) error 
 
 // Release implements dedup.Store.
 func (s *Store) Release(ctx context.Context, tenant, key, eventID string) error {
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM dedup_key WHERE tenant = ? AND key = ? AND event_id = ? AND done = 0`,
-		tenant, key, eventID); err != nil {
+	if _, err := s.release.ExecContext(ctx, tenant, key, eventID); err != nil {
 		return fmt.Errorf("release publish key: %w", err)
 	}
 	return nil
@@ -156,4 +173,11 @@ func (s *Store) maybePrune(ctx context.Context) {
 }
 
 // Close implements dedup.Store.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	for _, st := range []*sql.Stmt{s.read, s.claim, s.takeOver, s.confirm, s.release} {
+		if st != nil {
+			st.Close()
+		}
+	}
+	return s.db.Close()
+}
