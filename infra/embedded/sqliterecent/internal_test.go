@@ -13,7 +13,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/recent"
 )
 
-// TestQueryPlans: every statement Keep runs finds its rows by an index
+// TestQueryPlans: every statement Keep and Latest run finds its rows by an index
 // seek, never by walking the table (EXPLAIN QUERY PLAN over 20
 // subscriptions of 50 events).
 func TestQueryPlans(t *testing.T) {
@@ -39,6 +39,7 @@ func TestQueryPlans(t *testing.T) {
 		{"replace", replaceSQL, replaceArgs, "USING INDEX recent_event_id (tenant=? AND subscription=? AND event_id=?)"},
 		{"oldest kept", oldestKeptSQL, []any{"t", "s-1", 49}, "USING COVERING INDEX recent_event_seq (tenant=? AND subscription=?)"},
 		{"evict", evictSQL, []any{"t", "s-1", 100}, "USING INDEX recent_event_seq (tenant=? AND subscription=? AND seq<?)"},
+		{"latest", latestSQL, []any{"t", "s-1", int64(0), 50}, "USING INDEX recent_event_seq (tenant=? AND subscription=?)"},
 		{"expire", expireSQL, []any{int64(0)}, "USING INDEX recent_event_kept (kept_at<?)"},
 	}
 	for _, c := range cases {

@@ -202,15 +202,18 @@ func (s *Store) Keep(ctx context.Context, entries ...recent.Entry) (err error) {
 
 func (s *Store) cutoff() int64 { return s.now().Add(-s.limits.MaxAge).UnixMicro() }
 
+// latestSQL is Latest's query: the ?4 most recent rows of a subscription
+// kept since ?3, oldest first.
+const latestSQL = `SELECT kept_at, size, oversize, event FROM (
+		SELECT seq, kept_at, size, oversize, event FROM recent_event
+		WHERE tenant = ? AND subscription = ? AND kept_at >= ? ORDER BY seq DESC LIMIT ?) ORDER BY seq`
+
 // Latest implements recent.Store.
 func (s *Store) Latest(ctx context.Context, tenant, subscription string, n int) ([]recent.Entry, error) {
 	if n <= 0 || n > s.limits.PerSubscription {
 		n = s.limits.PerSubscription
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT kept_at, size, oversize, event FROM (
-		SELECT seq, kept_at, size, oversize, event FROM recent_event
-		WHERE tenant = ? AND subscription = ? AND kept_at >= ? ORDER BY seq DESC LIMIT ?) ORDER BY seq`,
-		tenant, subscription, s.cutoff(), n)
+	rows, err := s.db.QueryContext(ctx, latestSQL, tenant, subscription, s.cutoff(), n)
 	if err != nil {
 		return nil, fmt.Errorf("list recent events: %w", err)
 	}
