@@ -1,21 +1,16 @@
 package sqlitearchive
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/herokuevents/herokuevents/infra/embedded/sqlitefile/sqlitebench"
 	"github.com/herokuevents/herokuevents/shared/archive"
 	"github.com/herokuevents/herokuevents/shared/event"
 )
@@ -38,7 +33,7 @@ func BenchmarkAppend(b *testing.B) {
 	seq := time.Now().UnixNano()
 	recs := make([]archive.Record, batch)
 	b.ResetTimer()
-	cpu := cpuTime(b)
+	cpu := sqlitebench.CPUTime(b)
 	for i := 0; i < b.N; i += batch {
 		for j := range recs {
 			seq++
@@ -52,16 +47,7 @@ func BenchmarkAppend(b *testing.B) {
 	}
 	// Processor time per event: what a loaded host changes less than the
 	// rate.
-	b.ReportMetric(float64((cpuTime(b)-cpu).Microseconds())/float64(b.N), "cpu-µs/event")
-}
-
-// cpuTime is the processor time (user + system) this process has used.
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	b.ReportMetric(float64((sqlitebench.CPUTime(b)-cpu).Microseconds())/float64(b.N), "cpu-µs/event")
 }
 
 // BenchmarkKeep is what archiving costs the filter's hot path per event:
@@ -90,34 +76,23 @@ const benchRecords = 200_000
 
 // benchTemplate is a closed archive file of benchRecords records, made
 // once per process and copied into each benchmark run.
-var benchTemplate = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "sqlitearchive-bench")
-	if err != nil {
-		return "", err
-	}
-	benchDir = dir
-	path := filepath.Join(dir, "archive.db")
+var benchTemplate = sqlitebench.Template("archive.db", func(path string) error {
 	s, err := Open(path, archive.Limits{})
 	if err != nil {
-		return "", err
+		return err
 	}
 	st := newStream(time.Now().Add(-time.Hour))
 	for range benchRecords / 500 {
 		if err := s.Append(context.Background(), st.batch()...); err != nil {
-			return "", err
+			return err
 		}
 	}
-	return path, s.Close()
+	return s.Close()
 })
-
-// benchDir holds benchTemplate's file; TestMain removes it.
-var benchDir string
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if benchDir != "" {
-		os.RemoveAll(benchDir)
-	}
+	sqlitebench.RemoveTemplates()
 	os.Exit(code)
 }
 
@@ -163,7 +138,7 @@ func BenchmarkAppendStream(b *testing.B) {
 		b.Fatal(err)
 	}
 	path := filepath.Join(b.TempDir(), "archive.db")
-	copyFile(b, tmpl, path)
+	sqlitebench.Copy(b, tmpl, path)
 	s, err := Open(path, archive.Limits{})
 	if err != nil {
 		b.Fatal(err)
@@ -177,55 +152,11 @@ func BenchmarkAppendStream(b *testing.B) {
 		records += 500
 	}
 	b.ResetTimer()
-	cpu, wrote := cpuTime(b), written(b)
+	m := sqlitebench.Start(b)
 	for _, batch := range batches {
 		if err := s.Append(b.Context(), batch...); err != nil {
 			b.Fatal(err)
 		}
 	}
-	used, bytes := cpuTime(b)-cpu, written(b)-wrote
-	b.StopTimer()
-	b.ReportMetric(float64(records)/b.Elapsed().Seconds(), "records/s")
-	b.ReportMetric(float64(used.Microseconds())/float64(records), "cpu-µs/record")
-	b.ReportMetric(float64(bytes)/float64(records), "written-B/record")
-	b.ReportMetric(0, "ns/op")
-}
-
-func copyFile(b *testing.B, from, to string) {
-	in, err := os.Open(from)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer in.Close()
-	out, err := os.OpenFile(to, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		b.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
-		b.Fatal(err)
-	}
-}
-
-// written is the bytes this process has passed to write(2) (wchar of
-// /proc/self/io).
-func written(b *testing.B) int64 {
-	f, err := os.ReadFile("/proc/self/io")
-	if err != nil {
-		b.Skipf("no /proc/self/io: %v", err)
-	}
-	sc := bufio.NewScanner(bytes.NewReader(f))
-	for sc.Scan() {
-		if v, ok := bytes.CutPrefix(sc.Bytes(), []byte("wchar: ")); ok {
-			n, err := strconv.ParseInt(string(v), 10, 64)
-			if err != nil {
-				b.Fatal(err)
-			}
-			return n
-		}
-	}
-	b.Fatal("no wchar in /proc/self/io")
-	return 0
+	m.Report(b, records, "record")
 }

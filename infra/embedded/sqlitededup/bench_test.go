@@ -1,22 +1,17 @@
 package sqlitededup_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"strconv"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/herokuevents/herokuevents/infra/embedded/sqlitededup"
+	"github.com/herokuevents/herokuevents/infra/embedded/sqlitefile/sqlitebench"
 	"github.com/herokuevents/herokuevents/shared/dedup"
 	"github.com/herokuevents/herokuevents/shared/event"
 )
@@ -29,33 +24,22 @@ const benchTenant = "8fb2a5b3-b6cb-437d-aea6-c1ef1afe772f"
 
 // benchTemplate is a closed store file of benchKeys confirmed keys, made
 // once per process and copied into each benchmark run.
-var benchTemplate = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "sqlitededup-bench")
-	if err != nil {
-		return "", err
-	}
-	benchDir = dir
-	path := filepath.Join(dir, "dedup.db")
+var benchTemplate = sqlitebench.Template("dedup.db", func(path string) error {
 	s, err := sqlitededup.Open(path, nil)
 	if err != nil {
-		return "", err
+		return err
 	}
 	for i := range benchKeys {
 		if err := claimConfirm(context.Background(), s, i); err != nil {
-			return "", err
+			return err
 		}
 	}
-	return path, s.Close()
+	return s.Close()
 })
-
-// benchDir holds benchTemplate's file; TestMain removes it.
-var benchDir string
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if benchDir != "" {
-		os.RemoveAll(benchDir)
-	}
+	sqlitebench.RemoveTemplates()
 	os.Exit(code)
 }
 
@@ -78,54 +62,14 @@ func BenchmarkClaimConfirmMany(b *testing.B) {
 	tmpl, err := benchTemplate()
 	require.NoError(b, err)
 	path := filepath.Join(b.TempDir(), "dedup.db")
-	copyFile(b, tmpl, path)
+	sqlitebench.Copy(b, tmpl, path)
 	s, err := sqlitededup.Open(path, nil)
 	require.NoError(b, err)
 	defer s.Close()
 	b.ResetTimer()
-	cpu, wrote := cpuTime(b), written(b)
+	m := sqlitebench.Start(b)
 	for i := range b.N {
 		require.NoError(b, claimConfirm(b.Context(), s, benchKeys+i))
 	}
-	used, bytes := cpuTime(b)-cpu, written(b)-wrote
-	b.StopTimer()
-	b.ReportMetric(float64(used.Microseconds())/float64(b.N), "cpu-µs/key")
-	b.ReportMetric(float64(bytes)/float64(b.N), "written-B/key")
-}
-
-func copyFile(b *testing.B, from, to string) {
-	in, err := os.Open(from)
-	require.NoError(b, err)
-	defer in.Close()
-	out, err := os.OpenFile(to, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
-	require.NoError(b, err)
-	_, err = io.Copy(out, in)
-	require.NoError(b, err)
-	require.NoError(b, out.Close())
-}
-
-// cpuTime is the processor time (user + system) this process has used.
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	require.NoError(b, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// written is the bytes this process has passed to write(2) (wchar of
-// /proc/self/io).
-func written(b *testing.B) int64 {
-	f, err := os.ReadFile("/proc/self/io")
-	if err != nil {
-		b.Skipf("no /proc/self/io: %v", err)
-	}
-	sc := bufio.NewScanner(bytes.NewReader(f))
-	for sc.Scan() {
-		if v, ok := bytes.CutPrefix(sc.Bytes(), []byte("wchar: ")); ok {
-			n, err := strconv.ParseInt(string(v), 10, 64)
-			require.NoError(b, err)
-			return n
-		}
-	}
-	b.Fatal("no wchar in /proc/self/io")
-	return 0
+	m.Report(b, b.N, "key")
 }

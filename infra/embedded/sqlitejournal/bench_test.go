@@ -1,21 +1,17 @@
 package sqlitejournal_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/herokuevents/herokuevents/infra/embedded/sqlitefile/sqlitebench"
 	"github.com/herokuevents/herokuevents/infra/embedded/sqlitejournal"
 	"github.com/herokuevents/herokuevents/shared/event"
 	"github.com/herokuevents/herokuevents/shared/journal"
@@ -28,37 +24,26 @@ const benchRows = 200_000
 
 // benchTemplate is a closed journal file of benchRows entries, made once
 // per process and copied into each benchmark run.
-var benchTemplate = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "sqlitejournal-bench")
-	if err != nil {
-		return "", err
-	}
-	benchDir = dir
-	path := filepath.Join(dir, "journal.db")
+var benchTemplate = sqlitebench.Template("journal.db", func(path string) error {
 	j, err := sqlitejournal.Open(path, benchOptions())
 	if err != nil {
-		return "", err
+		return err
 	}
 	start := time.Now().Add(-time.Hour)
 	s := newStream()
 	for n := 0; n < benchRows; {
 		batch := s.batch(start.Add(time.Duration(n) * 10 * time.Millisecond))
 		if err := j.Append(context.Background(), batch...); err != nil {
-			return "", err
+			return err
 		}
 		n += len(batch)
 	}
-	return path, j.Close()
+	return j.Close()
 })
-
-// benchDir holds benchTemplate's file; TestMain removes it.
-var benchDir string
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if benchDir != "" {
-		os.RemoveAll(benchDir)
-	}
+	sqlitebench.RemoveTemplates()
 	os.Exit(code)
 }
 
@@ -113,7 +98,7 @@ func BenchmarkAppendStream(b *testing.B) {
 	tmpl, err := benchTemplate()
 	require.NoError(b, err)
 	path := filepath.Join(b.TempDir(), "journal.db")
-	copyFile(b, tmpl, path)
+	sqlitebench.Copy(b, tmpl, path)
 	j, err := sqlitejournal.Open(path, benchOptions())
 	require.NoError(b, err)
 	defer j.Close()
@@ -125,44 +110,9 @@ func BenchmarkAppendStream(b *testing.B) {
 		entries += len(batches[len(batches)-1])
 	}
 	b.ResetTimer()
-	cpu, wrote := cpuTime(b), written(b)
+	m := sqlitebench.Start(b)
 	for _, batch := range batches {
 		require.NoError(b, j.Append(b.Context(), batch...))
 	}
-	used, bytes := cpuTime(b)-cpu, written(b)-wrote
-	b.StopTimer()
-	b.ReportMetric(float64(entries)/b.Elapsed().Seconds(), "entries/s")
-	b.ReportMetric(float64(used.Microseconds())/float64(entries), "cpu-µs/entry")
-	b.ReportMetric(float64(bytes)/float64(entries), "written-B/entry")
-	b.ReportMetric(0, "ns/op")
-}
-
-func copyFile(b *testing.B, from, to string) {
-	in, err := os.Open(from)
-	require.NoError(b, err)
-	defer in.Close()
-	out, err := os.OpenFile(to, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
-	require.NoError(b, err)
-	_, err = io.Copy(out, in)
-	require.NoError(b, err)
-	require.NoError(b, out.Close())
-}
-
-// written is the bytes this process has passed to write(2) (wchar of
-// /proc/self/io): the WAL's frames and the checkpoints' pages.
-func written(b *testing.B) int64 {
-	f, err := os.ReadFile("/proc/self/io")
-	if err != nil {
-		b.Skipf("no /proc/self/io: %v", err)
-	}
-	sc := bufio.NewScanner(bytes.NewReader(f))
-	for sc.Scan() {
-		if v, ok := bytes.CutPrefix(sc.Bytes(), []byte("wchar: ")); ok {
-			n, err := strconv.ParseInt(string(v), 10, 64)
-			require.NoError(b, err)
-			return n
-		}
-	}
-	b.Fatal("no wchar in /proc/self/io")
-	return 0
+	m.Report(b, entries, "entry")
 }

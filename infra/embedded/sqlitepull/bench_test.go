@@ -1,22 +1,17 @@
 package sqlitepull_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"strconv"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/herokuevents/herokuevents/infra/embedded/sqlitefile/sqlitebench"
 	"github.com/herokuevents/herokuevents/infra/embedded/sqlitepull"
 	"github.com/herokuevents/herokuevents/shared/event"
 )
@@ -40,33 +35,22 @@ func events(n int) []event.Event {
 
 // benchTemplate is a closed buffer file of benchPending events, made once
 // per process and copied into each benchmark run.
-var benchTemplate = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "sqlitepull-bench")
-	if err != nil {
-		return "", err
-	}
-	benchDir = dir
-	path := filepath.Join(dir, "pull.db")
+var benchTemplate = sqlitebench.Template("pull.db", func(path string) error {
 	b, err := sqlitepull.Open(path, sqlitepull.Options{})
 	if err != nil {
-		return "", err
+		return err
 	}
 	for i := range benchPending / 50 {
 		if err := b.Put(context.Background(), benchTenant, fmt.Sprintf("0c9a1f0e-6a39-4a0f-9b8e-0b7f6f1f%04d", i%100), events(50)...); err != nil {
-			return "", err
+			return err
 		}
 	}
-	return path, b.Close()
+	return b.Close()
 })
-
-// benchDir holds benchTemplate's file; TestMain removes it.
-var benchDir string
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if benchDir != "" {
-		os.RemoveAll(benchDir)
-	}
+	sqlitebench.RemoveTemplates()
 	os.Exit(code)
 }
 
@@ -79,7 +63,7 @@ func BenchmarkPutLeaseAck(b *testing.B) {
 	tmpl, err := benchTemplate()
 	require.NoError(b, err)
 	path := filepath.Join(b.TempDir(), "pull.db")
-	copyFile(b, tmpl, path)
+	sqlitebench.Copy(b, tmpl, path)
 	buf, err := sqlitepull.Open(path, sqlitepull.Options{})
 	require.NoError(b, err)
 	defer buf.Close()
@@ -92,7 +76,7 @@ func BenchmarkPutLeaseAck(b *testing.B) {
 	}
 	ctx := b.Context()
 	b.ResetTimer()
-	cpu, wrote := cpuTime(b), written(b)
+	m := sqlitebench.Start(b)
 	for _, evs := range batches {
 		require.NoError(b, buf.Put(ctx, benchTenant, sub, evs...))
 		leased, err := buf.Lease(ctx, benchTenant, sub, 50, time.Minute)
@@ -105,46 +89,5 @@ func BenchmarkPutLeaseAck(b *testing.B) {
 		require.NoError(b, err)
 		require.Len(b, acked, len(evs))
 	}
-	used, bytes := cpuTime(b)-cpu, written(b)-wrote
-	b.StopTimer()
-	b.ReportMetric(float64(used.Microseconds())/float64(n), "cpu-µs/event")
-	b.ReportMetric(float64(bytes)/float64(n), "written-B/event")
-	b.ReportMetric(0, "ns/op")
-}
-
-func copyFile(b *testing.B, from, to string) {
-	in, err := os.Open(from)
-	require.NoError(b, err)
-	defer in.Close()
-	out, err := os.OpenFile(to, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
-	require.NoError(b, err)
-	_, err = io.Copy(out, in)
-	require.NoError(b, err)
-	require.NoError(b, out.Close())
-}
-
-// cpuTime is the processor time (user + system) this process has used.
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	require.NoError(b, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// written is the bytes this process has passed to write(2) (wchar of
-// /proc/self/io).
-func written(b *testing.B) int64 {
-	f, err := os.ReadFile("/proc/self/io")
-	if err != nil {
-		b.Skipf("no /proc/self/io: %v", err)
-	}
-	sc := bufio.NewScanner(bytes.NewReader(f))
-	for sc.Scan() {
-		if v, ok := bytes.CutPrefix(sc.Bytes(), []byte("wchar: ")); ok {
-			n, err := strconv.ParseInt(string(v), 10, 64)
-			require.NoError(b, err)
-			return n
-		}
-	}
-	b.Fatal("no wchar in /proc/self/io")
-	return 0
+	m.Report(b, n, "event")
 }

@@ -1,21 +1,17 @@
 package sqliterecent_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/herokuevents/herokuevents/infra/embedded/sqlitefile/sqlitebench"
 	"github.com/herokuevents/herokuevents/infra/embedded/sqliterecent"
 	"github.com/herokuevents/herokuevents/shared/event"
 	"github.com/herokuevents/herokuevents/shared/recent"
@@ -31,34 +27,23 @@ const (
 
 // benchTemplate is a closed store file of benchSubs full subscriptions,
 // made once per process and copied into each benchmark run.
-var benchTemplate = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "sqliterecent-bench")
-	if err != nil {
-		return "", err
-	}
-	benchDir = dir
-	path := filepath.Join(dir, "recent.db")
+var benchTemplate = sqlitebench.Template("recent.db", func(path string) error {
 	s, err := sqliterecent.Open(path, recent.Limits{})
 	if err != nil {
-		return "", err
+		return err
 	}
 	st := newStream(benchSubs)
 	for range benchSubs * recent.DefaultPerSubscription / 500 {
 		if err := s.Keep(context.Background(), st.batch()...); err != nil {
-			return "", err
+			return err
 		}
 	}
-	return path, s.Close()
+	return s.Close()
 })
-
-// benchDir holds benchTemplate's file; TestMain removes it.
-var benchDir string
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if benchDir != "" {
-		os.RemoveAll(benchDir)
-	}
+	sqlitebench.RemoveTemplates()
 	os.Exit(code)
 }
 
@@ -101,7 +86,7 @@ func BenchmarkKeepStream(b *testing.B) {
 	tmpl, err := benchTemplate()
 	require.NoError(b, err)
 	path := filepath.Join(b.TempDir(), "recent.db")
-	copyFile(b, tmpl, path)
+	sqlitebench.Copy(b, tmpl, path)
 	s, err := sqliterecent.Open(path, recent.Limits{})
 	require.NoError(b, err)
 	defer s.Close()
@@ -113,44 +98,9 @@ func BenchmarkKeepStream(b *testing.B) {
 		entries += 500
 	}
 	b.ResetTimer()
-	cpu, wrote := cpuTime(b), written(b)
+	m := sqlitebench.Start(b)
 	for _, batch := range batches {
 		require.NoError(b, s.Keep(b.Context(), batch...))
 	}
-	used, bytes := cpuTime(b)-cpu, written(b)-wrote
-	b.StopTimer()
-	b.ReportMetric(float64(entries)/b.Elapsed().Seconds(), "events/s")
-	b.ReportMetric(float64(used.Microseconds())/float64(entries), "cpu-µs/event")
-	b.ReportMetric(float64(bytes)/float64(entries), "written-B/event")
-	b.ReportMetric(0, "ns/op")
-}
-
-func copyFile(b *testing.B, from, to string) {
-	in, err := os.Open(from)
-	require.NoError(b, err)
-	defer in.Close()
-	out, err := os.OpenFile(to, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
-	require.NoError(b, err)
-	_, err = io.Copy(out, in)
-	require.NoError(b, err)
-	require.NoError(b, out.Close())
-}
-
-// written is the bytes this process has passed to write(2) (wchar of
-// /proc/self/io).
-func written(b *testing.B) int64 {
-	f, err := os.ReadFile("/proc/self/io")
-	if err != nil {
-		b.Skipf("no /proc/self/io: %v", err)
-	}
-	sc := bufio.NewScanner(bytes.NewReader(f))
-	for sc.Scan() {
-		if v, ok := bytes.CutPrefix(sc.Bytes(), []byte("wchar: ")); ok {
-			n, err := strconv.ParseInt(string(v), 10, 64)
-			require.NoError(b, err)
-			return n
-		}
-	}
-	b.Fatal("no wchar in /proc/self/io")
-	return 0
+	m.Report(b, entries, "event")
 }
