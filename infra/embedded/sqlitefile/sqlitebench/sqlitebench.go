@@ -81,12 +81,12 @@ func Start(tb testing.TB) Meter { return Meter{cpu: CPUTime(tb), wrote: Written(
 
 // Report reports, per unit of the n done since m started, the processor
 // time (cpu-µs/unit) and bytes written (written-B/unit), and the units
-// per second of the benchmark's elapsed time; ns/op is left out (an op is
-// not a unit).
+// per second of the benchmark's elapsed time (unit/s); ns/op is left out
+// (an op is not a unit).
 func (m Meter) Report(b *testing.B, n int, unit string) {
 	used, bytes := CPUTime(b)-m.cpu, Written(b)-m.wrote
 	b.StopTimer()
-	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), unit+"s/s")
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), unit+"/s")
 	b.ReportMetric(float64(used.Microseconds())/float64(n), "cpu-µs/"+unit)
 	b.ReportMetric(float64(bytes)/float64(n), "written-B/"+unit)
 	b.ReportMetric(0, "ns/op")
