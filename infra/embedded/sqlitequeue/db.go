@@ -414,8 +414,16 @@ func (d *DB) run(group []*op) {
 		errs[i] = o.ctx.Err()
 		light = light && (o.light || errs[i] != nil)
 	}
-	if !d.runFast(ctx, group, errs) {
+	ok, handed := d.runFast(ctx, group, errs)
+	if !ok {
+		for _, s := range handed {
+			s.cancel()
+		}
+		handed = nil
 		d.runIsolated(ctx, group, errs)
+	}
+	for _, s := range handed {
+		s.mark()
 	}
 	if !light {
 		d.synced.Add(1)
@@ -430,45 +438,61 @@ func (d *DB) run(group []*op) {
 	for i, o := range group {
 		o.done <- errs[i]
 	}
+	// Consumers get what was handed to them once it is durable and its
+	// senders have heard back (they log its acceptance before its
+	// delivery does).
+	for _, s := range handed {
+		d.handed.Add(int64(s.deliver()))
+	}
+}
+
+// sent is what a committed group's sends handed to waiting consumers
+// (handoff.go).
+type sent struct {
+	rows []sendRow
+	from []*op // from[i] sent rows[i]
+	ids  []int64
+	now  int64
+	hs   []*handoff
+}
+
+// cancel answers the takers with nothing: the group did not commit.
+func (s sent) cancel() {
+	for _, h := range s.hs {
+		h.cancel()
+	}
+}
+
+// mark sets op.handed of the sends whose rows were all handed over.
+func (s sent) mark() {
+	for _, o := range s.from {
+		o.handed = true
+	}
+	for i, r := range s.rows {
+		if r.until == 0 {
+			s.from[i].handed = false
+		}
+	}
+}
+
+// deliver hands the takers their messages and returns how many.
+func (s sent) deliver() int {
+	n := 0
+	for _, h := range s.hs {
+		h.deliver(s.rows, s.ids, s.now)
+		n += len(h.rows)
+	}
+	return n
 }
 
 // runFast runs the group's live operations in one transaction without
-// savepoints and reports whether it committed.
-// Sends' rows may be handed to waiting consumers (handoff.go): they are
-// told once the transaction has ended.
-func (d *DB) runFast(ctx context.Context, group []*op, errs []error) (ok bool) {
-	type sent struct {
-		rows []sendRow
-		from []*op // from[i] sent rows[i]
-		ids  []int64
-		now  int64
-		hs   []*handoff
-	}
+// savepoints and reports whether it committed, with the messages its
+// sends handed to waiting consumers (handoff.go), to be delivered or,
+// when it did not commit, cancelled.
+func (d *DB) runFast(ctx context.Context, group []*op, errs []error) (bool, []sent) {
 	var handed []sent
-	defer func() {
-		for _, s := range handed {
-			for _, h := range s.hs {
-				if ok {
-					d.handed.Add(int64(len(h.rows)))
-					h.deliver(s.rows, s.ids, s.now)
-				} else {
-					h.cancel()
-				}
-			}
-			if ok {
-				for _, o := range s.from {
-					o.handed = true
-				}
-				for i, r := range s.rows {
-					if r.until == 0 {
-						s.from[i].handed = false
-					}
-				}
-			}
-		}
-	}()
 	if _, err := d.w.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-		return false
+		return false, handed
 	}
 	for i := 0; i < len(group); {
 		if errs[i] != nil {
@@ -499,21 +523,21 @@ func (d *DB) runFast(ctx context.Context, group []*op, errs []error) (ok bool) {
 			}
 			if err != nil {
 				d.rollback()
-				return false
+				return false, handed
 			}
 			continue
 		}
 		if err := group[i].fn(ctx, d.w); err != nil {
 			d.rollback()
-			return false
+			return false, handed
 		}
 		i++
 	}
 	if _, err := d.w.ExecContext(ctx, "COMMIT"); err != nil {
 		d.rollback()
-		return false
+		return false, handed
 	}
-	return true
+	return true, handed
 }
 
 // runIsolated runs the group in one transaction, each operation in its own
