@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/herokuevents/herokuevents/infra/embedded/sqlitefile/sqlitebench"
+	"github.com/herokuevents/herokuevents/infra/embedded/sqlitefile/sqlitefiletest"
 	"github.com/herokuevents/herokuevents/shared/archive"
 	"github.com/herokuevents/herokuevents/shared/event"
 )
@@ -33,7 +33,7 @@ func BenchmarkAppend(b *testing.B) {
 	seq := time.Now().UnixNano()
 	recs := make([]archive.Record, batch)
 	b.ResetTimer()
-	cpu := sqlitebench.CPUTime(b)
+	cpu := sqlitefiletest.CPUTime(b)
 	for i := 0; i < b.N; i += batch {
 		for j := range recs {
 			seq++
@@ -47,7 +47,7 @@ func BenchmarkAppend(b *testing.B) {
 	}
 	// Processor time per event: what a loaded host changes less than the
 	// rate.
-	b.ReportMetric(float64((sqlitebench.CPUTime(b)-cpu).Microseconds())/float64(b.N), "cpu-µs/event")
+	b.ReportMetric(float64((sqlitefiletest.CPUTime(b)-cpu).Microseconds())/float64(b.N), "cpu-µs/event")
 }
 
 // BenchmarkKeep is what archiving costs the filter's hot path per event:
@@ -76,7 +76,7 @@ const benchRecords = 200_000
 
 // benchTemplate is a closed archive file of benchRecords records, made
 // once per process and copied into each benchmark run.
-var benchTemplate = sqlitebench.Template("archive.db", func(path string) error {
+var benchTemplate = sqlitefiletest.Template("archive.db", func(path string) error {
 	s, err := Open(path, archive.Limits{})
 	if err != nil {
 		return err
@@ -92,7 +92,7 @@ var benchTemplate = sqlitebench.Template("archive.db", func(path string) error {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	sqlitebench.RemoveTemplates()
+	sqlitefiletest.RemoveTemplates()
 	os.Exit(code)
 }
 
@@ -138,7 +138,7 @@ func BenchmarkAppendStream(b *testing.B) {
 		b.Fatal(err)
 	}
 	path := filepath.Join(b.TempDir(), "archive.db")
-	sqlitebench.Copy(b, tmpl, path)
+	sqlitefiletest.Copy(b, tmpl, path)
 	s, err := Open(path, archive.Limits{})
 	if err != nil {
 		b.Fatal(err)
@@ -152,7 +152,7 @@ func BenchmarkAppendStream(b *testing.B) {
 		records += 500
 	}
 	b.ResetTimer()
-	m := sqlitebench.Start(b)
+	m := sqlitefiletest.Start(b)
 	for _, batch := range batches {
 		if err := s.Append(b.Context(), batch...); err != nil {
 			b.Fatal(err)

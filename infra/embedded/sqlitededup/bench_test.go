@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/herokuevents/herokuevents/infra/embedded/sqlitededup"
-	"github.com/herokuevents/herokuevents/infra/embedded/sqlitefile/sqlitebench"
+	"github.com/herokuevents/herokuevents/infra/embedded/sqlitefile/sqlitefiletest"
 	"github.com/herokuevents/herokuevents/shared/dedup"
 	"github.com/herokuevents/herokuevents/shared/event"
 )
@@ -24,7 +24,7 @@ const benchTenant = "8fb2a5b3-b6cb-437d-aea6-c1ef1afe772f"
 
 // benchTemplate is a closed store file of benchKeys confirmed keys, made
 // once per process and copied into each benchmark run.
-var benchTemplate = sqlitebench.Template("dedup.db", func(path string) error {
+var benchTemplate = sqlitefiletest.Template("dedup.db", func(path string) error {
 	s, err := sqlitededup.Open(path, nil)
 	if err != nil {
 		return err
@@ -39,7 +39,7 @@ var benchTemplate = sqlitebench.Template("dedup.db", func(path string) error {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	sqlitebench.RemoveTemplates()
+	sqlitefiletest.RemoveTemplates()
 	os.Exit(code)
 }
 
@@ -62,12 +62,12 @@ func BenchmarkClaimConfirmMany(b *testing.B) {
 	tmpl, err := benchTemplate()
 	require.NoError(b, err)
 	path := filepath.Join(b.TempDir(), "dedup.db")
-	sqlitebench.Copy(b, tmpl, path)
+	sqlitefiletest.Copy(b, tmpl, path)
 	s, err := sqlitededup.Open(path, nil)
 	require.NoError(b, err)
 	defer s.Close()
 	b.ResetTimer()
-	m := sqlitebench.Start(b)
+	m := sqlitefiletest.Start(b)
 	for i := range b.N {
 		require.NoError(b, claimConfirm(b.Context(), s, benchKeys+i))
 	}

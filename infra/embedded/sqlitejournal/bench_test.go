@@ -11,7 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/herokuevents/herokuevents/infra/embedded/sqlitefile/sqlitebench"
+	"github.com/herokuevents/herokuevents/infra/embedded/sqlitefile/sqlitefiletest"
 	"github.com/herokuevents/herokuevents/infra/embedded/sqlitejournal"
 	"github.com/herokuevents/herokuevents/shared/event"
 	"github.com/herokuevents/herokuevents/shared/journal"
@@ -24,7 +24,7 @@ const benchRows = 200_000
 
 // benchTemplate is a closed journal file of benchRows entries, made once
 // per process and copied into each benchmark run.
-var benchTemplate = sqlitebench.Template("journal.db", func(path string) error {
+var benchTemplate = sqlitefiletest.Template("journal.db", func(path string) error {
 	j, err := sqlitejournal.Open(path, benchOptions())
 	if err != nil {
 		return err
@@ -43,7 +43,7 @@ var benchTemplate = sqlitebench.Template("journal.db", func(path string) error {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	sqlitebench.RemoveTemplates()
+	sqlitefiletest.RemoveTemplates()
 	os.Exit(code)
 }
 
@@ -98,7 +98,7 @@ func BenchmarkAppendStream(b *testing.B) {
 	tmpl, err := benchTemplate()
 	require.NoError(b, err)
 	path := filepath.Join(b.TempDir(), "journal.db")
-	sqlitebench.Copy(b, tmpl, path)
+	sqlitefiletest.Copy(b, tmpl, path)
 	j, err := sqlitejournal.Open(path, benchOptions())
 	require.NoError(b, err)
 	defer j.Close()
@@ -110,7 +110,7 @@ func BenchmarkAppendStream(b *testing.B) {
 		entries += len(batches[len(batches)-1])
 	}
 	b.ResetTimer()
-	m := sqlitebench.Start(b)
+	m := sqlitefiletest.Start(b)
 	for _, batch := range batches {
 		require.NoError(b, j.Append(b.Context(), batch...))
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/herokuevents/herokuevents/infra/embedded/sqlitefile/sqlitebench"
+	"github.com/herokuevents/herokuevents/infra/embedded/sqlitefile/sqlitefiletest"
 	"github.com/herokuevents/herokuevents/infra/embedded/sqlitepull"
 	"github.com/herokuevents/herokuevents/shared/event"
 )
@@ -35,7 +35,7 @@ func events(n int) []event.Event {
 
 // benchTemplate is a closed buffer file of benchPending events, made once
 // per process and copied into each benchmark run.
-var benchTemplate = sqlitebench.Template("pull.db", func(path string) error {
+var benchTemplate = sqlitefiletest.Template("pull.db", func(path string) error {
 	b, err := sqlitepull.Open(path, sqlitepull.Options{})
 	if err != nil {
 		return err
@@ -50,7 +50,7 @@ var benchTemplate = sqlitebench.Template("pull.db", func(path string) error {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	sqlitebench.RemoveTemplates()
+	sqlitefiletest.RemoveTemplates()
 	os.Exit(code)
 }
 
@@ -63,7 +63,7 @@ func BenchmarkPutLeaseAck(b *testing.B) {
 	tmpl, err := benchTemplate()
 	require.NoError(b, err)
 	path := filepath.Join(b.TempDir(), "pull.db")
-	sqlitebench.Copy(b, tmpl, path)
+	sqlitefiletest.Copy(b, tmpl, path)
 	buf, err := sqlitepull.Open(path, sqlitepull.Options{})
 	require.NoError(b, err)
 	defer buf.Close()
@@ -76,7 +76,7 @@ func BenchmarkPutLeaseAck(b *testing.B) {
 	}
 	ctx := b.Context()
 	b.ResetTimer()
-	m := sqlitebench.Start(b)
+	m := sqlitefiletest.Start(b)
 	for _, evs := range batches {
 		require.NoError(b, buf.Put(ctx, benchTenant, sub, evs...))
 		leased, err := buf.Lease(ctx, benchTenant, sub, 50, time.Minute)

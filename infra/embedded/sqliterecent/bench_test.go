@@ -11,7 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/herokuevents/herokuevents/infra/embedded/sqlitefile/sqlitebench"
+	"github.com/herokuevents/herokuevents/infra/embedded/sqlitefile/sqlitefiletest"
 	"github.com/herokuevents/herokuevents/infra/embedded/sqliterecent"
 	"github.com/herokuevents/herokuevents/shared/event"
 	"github.com/herokuevents/herokuevents/shared/recent"
@@ -27,7 +27,7 @@ const (
 
 // benchTemplate is a closed store file of benchSubs full subscriptions,
 // made once per process and copied into each benchmark run.
-var benchTemplate = sqlitebench.Template("recent.db", func(path string) error {
+var benchTemplate = sqlitefiletest.Template("recent.db", func(path string) error {
 	s, err := sqliterecent.Open(path, recent.Limits{})
 	if err != nil {
 		return err
@@ -43,7 +43,7 @@ var benchTemplate = sqlitebench.Template("recent.db", func(path string) error {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	sqlitebench.RemoveTemplates()
+	sqlitefiletest.RemoveTemplates()
 	os.Exit(code)
 }
 
@@ -86,7 +86,7 @@ func BenchmarkKeepStream(b *testing.B) {
 	tmpl, err := benchTemplate()
 	require.NoError(b, err)
 	path := filepath.Join(b.TempDir(), "recent.db")
-	sqlitebench.Copy(b, tmpl, path)
+	sqlitefiletest.Copy(b, tmpl, path)
 	s, err := sqliterecent.Open(path, recent.Limits{})
 	require.NoError(b, err)
 	defer s.Close()
@@ -98,7 +98,7 @@ func BenchmarkKeepStream(b *testing.B) {
 		entries += 500
 	}
 	b.ResetTimer()
-	m := sqlitebench.Start(b)
+	m := sqlitefiletest.Start(b)
 	for _, batch := range batches {
 		require.NoError(b, s.Keep(b.Context(), batch...))
 	}

@@ -1,9 +1,9 @@
-// Package sqlitebench holds what the benchmarks of the embedded SQLite
+// Package sqlitefiletest holds what the benchmarks of the embedded SQLite
 // stores share: a store file filled once per process and copied into each
 // run (so that a run writes into a store of realistic size without paying
 // for filling it), and the processor time and bytes written per unit of
 // work, the figures that a shared, noisy host changes least.
-package sqlitebench
+package sqlitefiletest
 
 import (
 	"bufio"
@@ -28,7 +28,7 @@ var (
 // path. RemoveTemplates removes the directories (call it from TestMain).
 func Template(name string, fill func(path string) error) func() (string, error) {
 	return sync.OnceValues(func() (string, error) {
-		dir, err := os.MkdirTemp("", "sqlitebench")
+		dir, err := os.MkdirTemp("", "sqlitefiletest")
 		if err != nil {
 			return "", err
 		}
