@@ -3,13 +3,13 @@ package sqlitearchive
 import (
 	"fmt"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/herokuevents/herokuevents/infra/embedded/sqlitefile/sqlitefiletest"
 	"github.com/herokuevents/herokuevents/shared/archive"
 	"github.com/herokuevents/herokuevents/shared/archive/archivetest"
 )
@@ -56,16 +56,5 @@ func TestQueryPlans(t *testing.T) {
 // explain returns the lines of SQLite's query plan for query.
 func explain(t *testing.T, s *Store, query string, args ...any) string {
 	t.Helper()
-	rows, err := s.db.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+query, args...)
-	require.NoError(t, err)
-	defer rows.Close()
-	var lines []string
-	for rows.Next() {
-		var id, parent, unused int
-		var detail string
-		require.NoError(t, rows.Scan(&id, &parent, &unused, &detail))
-		lines = append(lines, detail)
-	}
-	require.NoError(t, rows.Err())
-	return strings.Join(lines, "\n")
+	return sqlitefiletest.Plan(t, s.db, query, args...)
 }

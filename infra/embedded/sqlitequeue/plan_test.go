@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/herokuevents/herokuevents/infra/embedded/sqlitefile/sqlitefiletest"
 	"github.com/herokuevents/herokuevents/shared/queue"
 )
 
@@ -69,18 +70,7 @@ func TestQueryPlans(t *testing.T) {
 // explain returns the lines of SQLite's query plan for query.
 func explain(t *testing.T, db *DB, query string, args ...any) string {
 	t.Helper()
-	rows, err := db.db.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+query, args...)
-	require.NoError(t, err)
-	defer rows.Close()
-	var lines []string
-	for rows.Next() {
-		var id, parent, unused int
-		var detail string
-		require.NoError(t, rows.Scan(&id, &parent, &unused, &detail))
-		lines = append(lines, detail)
-	}
-	require.NoError(t, rows.Err())
-	plan := strings.Join(lines, "\n")
+	plan := sqlitefiletest.Plan(t, db.db, query, args...)
 	t.Logf("%s\n%s", strings.Join(strings.Fields(query), " "), plan)
 	return plan
 }

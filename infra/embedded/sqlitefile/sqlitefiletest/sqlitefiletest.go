@@ -8,10 +8,13 @@ package sqlitefiletest
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"database/sql"
 	"io"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -121,4 +124,28 @@ func Written(tb testing.TB) int64 {
 	}
 	tb.Fatal("no wchar in /proc/self/io")
 	return 0
+}
+
+// Plan returns the lines of SQLite's query plan for query run with args
+// on db (EXPLAIN QUERY PLAN), for tests that hold a statement to an index.
+func Plan(tb testing.TB, db *sql.DB, query string, args ...any) string {
+	tb.Helper()
+	rows, err := db.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+query, args...)
+	if err != nil {
+		tb.Fatalf("explain %s: %v", query, err)
+	}
+	defer rows.Close()
+	var lines []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			tb.Fatal(err)
+		}
+		lines = append(lines, detail)
+	}
+	if err := rows.Err(); err != nil {
+		tb.Fatal(err)
+	}
+	return strings.Join(lines, "\n")
 }
