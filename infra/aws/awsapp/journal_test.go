@@ -99,10 +99,14 @@ func TestDeliveryLogOnAWS(t *testing.T) {
 	assert.Equal(t, 1, health.Health.LastHour.Delivered)
 	assert.Equal(t, 1, health.Health.LastHour.Failed)
 
-	before, err := api.st.Peek(t.Context(), "DeliveryQueue")
-	require.NoError(t, err)
+	// Counted, not peeked: a receive need not return every message of a
+	// tenant's group at once.
+	depth := func() int {
+		visible, inFlight, delayed, err := api.st.Depth(t.Context(), "DeliveryQueue")
+		require.NoError(t, err)
+		return visible + inFlight + delayed
+	}
+	before := depth()
 	require.Equal(t, http.StatusAccepted, do(t, api.h, http.MethodPost, api.path+"/events/ev-aws-1/publications/hook/retry", api.bearer, nil, nil))
-	after, err := api.st.Peek(t.Context(), "DeliveryQueue")
-	require.NoError(t, err)
-	assert.Len(t, after, len(before)+1, "the retry is queued on DeliveryQueue")
+	assert.Equal(t, before+1, depth(), "the retry is queued on DeliveryQueue")
 }

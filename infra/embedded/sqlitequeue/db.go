@@ -442,7 +442,8 @@ func (d *DB) run(group []*op) {
 	// senders have heard back (they log its acceptance before its
 	// delivery does).
 	for _, s := range handed {
-		d.handed.Add(int64(s.deliver()))
+		d.handed.Add(int64(s.count()))
+		s.deliver()
 	}
 }
 
@@ -475,14 +476,20 @@ func (s sent) mark() {
 	}
 }
 
-// deliver hands the takers their messages and returns how many.
-func (s sent) deliver() int {
+// count is how many messages s hands over.
+func (s sent) count() int {
 	n := 0
 	for _, h := range s.hs {
-		h.deliver(s.rows, s.ids, s.now)
 		n += len(h.rows)
 	}
 	return n
+}
+
+// deliver hands the takers their messages.
+func (s sent) deliver() {
+	for _, h := range s.hs {
+		h.deliver(s.rows, s.ids, s.now)
+	}
 }
 
 // runFast runs the group's live operations in one transaction without
