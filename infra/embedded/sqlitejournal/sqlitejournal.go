@@ -31,6 +31,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	_ "modernc.org/sqlite" // driver "sqlite"
 
 	"github.com/herokuevents/herokuevents/infra/embedded/sqlitefile"
@@ -226,30 +227,14 @@ func eventKey(tenant, id string) (k int64, v7 bool) {
 // uuidV7Time returns the 48-bit millisecond time of a UUIDv7 in lower-case
 // canonical form (8-4-4-4-12 hex digits, version 7, RFC 9562 variant).
 func uuidV7Time(id string) (uint64, bool) {
-	if len(id) != 36 || id[14] != '7' || !strings.ContainsRune("89ab", rune(id[19])) {
+	if len(id) != 36 || strings.ToLower(id) != id { // 36 characters: the canonical form only
 		return 0, false
 	}
-	var ms uint64
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		switch {
-		case i == 8 || i == 13 || i == 18 || i == 23:
-			if c != '-' {
-				return 0, false
-			}
-			continue
-		case '0' <= c && c <= '9':
-			c -= '0'
-		case 'a' <= c && c <= 'f':
-			c -= 'a' - 10
-		default:
-			return 0, false
-		}
-		if i < 13 {
-			ms = ms<<4 | uint64(c)
-		}
+	u, err := uuid.Parse(id)
+	if err != nil || u.Version() != 7 || u.Variant() != uuid.RFC4122 {
+		return 0, false
 	}
-	return ms, true
+	return uint64(u[0])<<40 | uint64(u[1])<<32 | uint64(u[2])<<24 | uint64(u[3])<<16 | uint64(u[4])<<8 | uint64(u[5]), true
 }
 
 // detail encodes what the columns do not hold.
