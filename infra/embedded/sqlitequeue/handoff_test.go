@@ -108,7 +108,11 @@ func TestHandedOffIsInFlight(t *testing.T) {
 	})
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error)
-	go func() { done <- q.Consume(ctx, h, settings(), db.Queue("dlq")) }()
+	// One worker, busy with the handed message: a second would claim the
+	// message ReleaseInFlight gives back before this test's Receive does.
+	one := settings()
+	one.Concurrency = 1
+	go func() { done <- q.Consume(ctx, h, one, db.Queue("dlq")) }()
 	waitIdle(t, q)
 	require.NoError(t, q.Send(t.Context(), queue.Message{Body: []byte("x")}))
 	m := <-received
