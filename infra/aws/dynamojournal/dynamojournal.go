@@ -4,16 +4,20 @@
 // Layout (attribute names are exported as constants; see TableInput):
 //
 //	attempt   PK = "P#{tenant}#{publication}"  SK = "{time}#{seq}"
+//	          EK = "E#{tenant}#{event id}", Outcome (S)
 //	other     PK = "E#{tenant}#{event id}"     SK = "{time}#{seq}"
-//	both      EK = "E#{tenant}#{event id}", Event (S) = the event id,
-//	          Outcome (S, attempts), Detail (B, journal.MarshalDetail),
+//	both      Event (S) = the event id, Detail (B, journal.MarshalDetail),
 //	          Kept (B, the event a first attempt keeps), Expires (N, the TTL)
 //
 // {time} is fixed-width UTC with nanoseconds, so that key order is time
 // order; {seq} orders the entries of one Journal written at the same time.
-// A publication's attempts are one partition, read newest first; an
-// event's entries are found through the global secondary index ByEvent
-// (EK, SK), projection ALL. Nothing scans the table.
+// A publication's attempts are one partition, read newest first. An
+// event's entries are its own partition (acceptance, routing) and its
+// attempts, found through the sparse global secondary index ByEvent (EK,
+// SK, projection ALL), which only attempts enter: an entry already in its
+// event's partition is not copied to the index, so it costs one write
+// unit instead of two (items written before carry EK too; reads merge
+// them once). Nothing scans the table.
 //
 // Retention: every item carries Expires = its time + Retention.Age (epoch
 // seconds), the table's TimeToLiveSpecification attribute, so DynamoDB
@@ -32,7 +36,9 @@ package dynamojournal
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -182,13 +188,13 @@ func (j *Journal) record(e journal.Entry) (map[string]types.AttributeValue, erro
 	r := map[string]types.AttributeValue{
 		AttrPK:      s(ek),
 		AttrSK:      s(timeKey(e.Time) + "#" + strconv.FormatUint(j.seq.Add(1), 16)),
-		AttrEK:      s(ek),
 		AttrEvent:   s(e.EventID),
 		AttrDetail:  &types.AttributeValueMemberB{Value: detail},
 		AttrExpires: &types.AttributeValueMemberN{Value: strconv.FormatInt(e.Time.Add(j.o.Retention.Age).Unix(), 10)},
 	}
 	if e.Stage == journal.Attempt {
 		r[AttrPK] = s(pubKey(e.Tenant, e.Publication))
+		r[AttrEK] = s(ek)
 		r[AttrOutcome] = s(string(e.Outcome))
 	}
 	if len(kept) > 0 {
@@ -313,37 +319,92 @@ func (j *Journal) Attempts(ctx context.Context, tenant, publication string, q jo
 	return out, nil
 }
 
-// Event implements journal.Reader. The index is eventually consistent: an
-// entry appended a moment ago may be missing.
+// Event implements journal.Reader: the event's partition (read
+// consistently) and its attempts through ByEvent, which is eventually
+// consistent: an attempt appended a moment ago may be missing.
 func (j *Journal) Event(ctx context.Context, tenant, eventID string) ([]journal.Entry, error) {
+	ek, since := eventKey(tenant, eventID), timeKey(j.cutoff())
+	own, err := j.eventItems(ctx, nil, AttrPK, ek, since)
+	if err != nil {
+		return nil, fmt.Errorf("read journal of event %s: %w", eventID, err)
+	}
+	attempts, err := j.eventItems(ctx, aws.String(ByEvent), AttrEK, ek, since)
+	if err != nil {
+		return nil, fmt.Errorf("read journal of event %s: %w", eventID, err)
+	}
+	items := mergeItems(own, attempts)
+	out := make([]journal.Entry, 0, len(items))
+	for _, r := range items {
+		e, err := decode(tenant, r, true)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// eventItems reads the items whose attr (the hash key of the table, or of
+// index) is ek, from since on, in key order.
+func (j *Journal) eventItems(ctx context.Context, index *string, attr, ek, since string) ([]map[string]types.AttributeValue, error) {
 	in := &dynamodb.QueryInput{
 		TableName:                aws.String(j.table),
-		IndexName:                aws.String(ByEvent),
-		KeyConditionExpression:   aws.String("#ek = :ek AND #sk >= :since"),
-		ExpressionAttributeNames: map[string]string{"#ek": AttrEK, "#sk": AttrSK},
+		IndexName:                index,
+		KeyConditionExpression:   aws.String("#h = :ek AND #sk >= :since"),
+		ExpressionAttributeNames: map[string]string{"#h": attr, "#sk": AttrSK},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":ek": s(eventKey(tenant, eventID)), ":since": s(timeKey(j.cutoff())),
+			":ek": s(ek), ":since": s(since),
 		},
+		ConsistentRead: aws.Bool(index == nil), // an index is read eventually consistent only
 	}
 	if j.pageSize > 0 {
 		in.Limit = aws.Int32(j.pageSize)
 	}
-	var out []journal.Entry
+	var out []map[string]types.AttributeValue
 	p := dynamodb.NewQueryPaginator(j.client, in)
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("read journal of event %s: %w", eventID, err)
+			return nil, err
 		}
-		for _, r := range page.Items {
-			e, err := decode(tenant, r, true)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, e)
-		}
+		out = append(out, page.Items...)
 	}
 	return out, nil
+}
+
+// mergeItems merges two lists of items in key (SK) order into one in SK
+// order, an item (PK, SK) in both once: an acceptance or routing written
+// before the index became sparse is in its partition and in ByEvent.
+func mergeItems(a, b []map[string]types.AttributeValue) []map[string]types.AttributeValue {
+	seen := make(map[string]bool, len(a))
+	out := make([]map[string]types.AttributeValue, 0, len(a)+len(b))
+	for _, it := range a {
+		seen[itemKey(it)] = true
+		out = append(out, it)
+	}
+	for _, it := range b {
+		if !seen[itemKey(it)] {
+			out = append(out, it)
+		}
+	}
+	slices.SortStableFunc(out, func(x, y map[string]types.AttributeValue) int {
+		return strings.Compare(stringAttr(x, AttrSK), stringAttr(y, AttrSK))
+	})
+	return out
+}
+
+// itemKey is an item's primary key, PK and SK, as one string.
+func itemKey(it map[string]types.AttributeValue) string {
+	return stringAttr(it, AttrPK) + "\x00" + stringAttr(it, AttrSK)
+}
+
+// stringAttr is the string attribute name of it, or "".
+func stringAttr(it map[string]types.AttributeValue, name string) string {
+	v, _ := it[name].(*types.AttributeValueMemberS)
+	if v == nil {
+		return ""
+	}
+	return v.Value
 }
 
 // Prune implements journal.Journal: every publication this Journal wrote
@@ -405,7 +466,8 @@ func (j *Journal) Close() error { return nil }
 
 // Forget deletes what the journal holds of a deprovisioned tenant that it
 // can find without scanning: the attempts of its publications (ids) and
-// every entry of the events those attempts name (through ByEvent). Entries
+// every entry of the events those attempts name (their partitions and
+// their attempts through ByEvent). Entries
 // of events that reached no publication expire with the TTL.
 func (j *Journal) Forget(ctx context.Context, tenant string, publications []string) error {
 	events := map[string]bool{}
@@ -425,11 +487,15 @@ func (j *Journal) Forget(ctx context.Context, tenant string, publications []stri
 		}
 	}
 	for ek := range events {
-		items, err := j.keys(ctx, aws.String(ByEvent), AttrEK, ek, false)
+		own, err := j.keys(ctx, nil, AttrPK, ek, false)
 		if err != nil {
 			return fmt.Errorf("forget tenant in journal: %w", err)
 		}
-		if err := dynamobatch.Delete(ctx, j.client, j.table, items); err != nil {
+		attempts, err := j.keys(ctx, aws.String(ByEvent), AttrEK, ek, false)
+		if err != nil {
+			return fmt.Errorf("forget tenant in journal: %w", err)
+		}
+		if err := dynamobatch.Delete(ctx, j.client, j.table, mergeItems(own, attempts)); err != nil {
 			return fmt.Errorf("forget tenant in journal: %w", err)
 		}
 	}
