@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/herokuevents/herokuevents/infra/aws/awsapp"
-	"github.com/herokuevents/herokuevents/infra/aws/smsecret"
 	"github.com/herokuevents/herokuevents/shared/api"
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/heroku"
@@ -25,13 +24,8 @@ import (
 // meet a tenant that is gone, and its kept recent events expire by TTL.
 func herokuOptions(a *awsapp.App, getenv func(string) string, o *api.Options) error {
 	d := a.Platforms.Deps()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	// HEROKU_OAUTH_CLIENT_SECRET_ARN in the template: resolved at init.
-	getenv, err := smsecret.Load(ctx, a.Env.AWS, getenv, a.Env.Logger, heroku.EnvClientSecret)
-	if err != nil {
-		return err
-	}
+	// HEROKU_OAUTH_CLIENT_SECRET (its _ARN in the template) is one of
+	// awsapp.Secrets: getenv has it, resolved at init with the others.
 	if settings := heroku.SettingsFromEnv(getenv); settings.Configured() {
 		p := &heroku.Partner{
 			// The endpoints are the operator's configuration, not tenant

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -88,19 +89,30 @@ func New(client API, getenv func(string) string, o Options) *Resolver {
 
 // Load builds a resolver on cfg and fetches the secrets of names whose
 // NAME_ARN is set, so that a missing secret or permission fails the
-// function's init. It returns the resolver's Getenv. The secrets are
-// fetched concurrently: a function's init waits for one round trip to
-// Secrets Manager, not one per secret (the api holds up to four). The
-// error is that of the first name, in order, that failed.
+// function's init. It returns the resolver's Getenv.
+//
+// Two or more secrets are fetched in one BatchGetSecretValue request: one
+// round trip (and, at a cold start, one TLS connection) instead of one per
+// secret; the api holds up to four. What that request does not return
+// (the batch permission missing, a secret gone) is fetched by
+// GetSecretValue, concurrently, whose error names the setting. The error
+// is that of the first name, in order, that failed.
 func Load(ctx context.Context, cfg aws.Config, getenv func(string) string, logger *slog.Logger, names ...string) (func(string) string, error) {
-	r := New(secretsmanager.NewFromConfig(cfg), getenv, Options{Logger: logger})
-	errs := make([]error, len(names))
-	var wg sync.WaitGroup
-	for i, name := range names {
-		if getenv(name+Suffix) == "" {
-			continue // nothing to fetch
+	client := secretsmanager.NewFromConfig(cfg)
+	r := New(client, getenv, Options{Logger: logger})
+	var want []string
+	for _, name := range names {
+		if getenv(name+Suffix) != "" {
+			want = append(want, name)
 		}
-		wg.Go(func() { _, errs[i] = r.Get(ctx, name) })
+	}
+	if len(want) > 1 {
+		r.batch(ctx, client, want)
+	}
+	errs := make([]error, len(want))
+	var wg sync.WaitGroup
+	for i, name := range want {
+		wg.Go(func() { _, errs[i] = r.Get(ctx, name) }) // cached when the batch had it
 	}
 	wg.Wait()
 	for _, err := range errs {
@@ -109,6 +121,50 @@ func Load(ctx context.Context, cfg aws.Config, getenv func(string) string, logge
 		}
 	}
 	return r.Getenv, nil
+}
+
+// batchAPI is the batch read of the Secrets Manager client.
+type batchAPI interface {
+	BatchGetSecretValue(context.Context, *secretsmanager.BatchGetSecretValueInput, ...func(*secretsmanager.Options)) (*secretsmanager.BatchGetSecretValueOutput, error)
+}
+
+// batchMax is the most secret ids one BatchGetSecretValue takes.
+const batchMax = 20
+
+// batch fetches the secrets of names (each with its NAME_ARN set) in
+// BatchGetSecretValue requests and caches the values it returns. A failed
+// request or secret is only logged (Debug): Get fetches it alone.
+func (r *Resolver) batch(ctx context.Context, client batchAPI, names []string) {
+	for chunk := range slices.Chunk(names, batchMax) {
+		ids := make([]string, len(chunk))
+		byID := make(map[string]string, len(chunk)) // ARN or name → setting
+		for i, name := range chunk {
+			ids[i] = r.getenv(name + Suffix)
+			byID[ids[i]] = name
+		}
+		start := r.now()
+		fctx, cancel := context.WithTimeout(ctx, fetchTimeout)
+		out, err := client.BatchGetSecretValue(fctx, &secretsmanager.BatchGetSecretValueInput{SecretIdList: ids})
+		cancel()
+		if err != nil {
+			r.logger.Debug("batch secret read failed; reading one by one", "settings", chunk, "err", err)
+			continue
+		}
+		now := r.now()
+		r.mu.Lock()
+		for _, v := range out.SecretValues {
+			name, ok := byID[aws.ToString(v.ARN)]
+			if !ok {
+				name, ok = byID[aws.ToString(v.Name)]
+			}
+			if !ok || aws.ToString(v.SecretString) == "" {
+				continue // not asked for, or no string value: Get says so
+			}
+			r.cache[name] = entry{value: *v.SecretString, fetched: now}
+		}
+		r.mu.Unlock()
+		r.logger.Debug("secrets resolved", "settings", chunk, "returned", len(out.SecretValues), "errors", len(out.Errors), "duration_ms", now.Sub(start).Milliseconds())
+	}
 }
 
 // lock takes the lock of name's fetch and returns its release.

@@ -2,10 +2,13 @@ package smsecret_test
 
 import (
 	"context"
+	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -112,52 +115,122 @@ func TestLoad(t *testing.T) {
 	}
 }
 
-// Load fetches the secrets concurrently: a front holds each
-// GetSecretValue until all of them are in flight (fetched one after the
-// other, the first would wait for the others until the front gives up),
-// and the values and the first failing name's error are as when fetched
-// in order.
-func TestLoadFetchesConcurrently(t *testing.T) {
+// front is a proxy to moto that counts the Secrets Manager operations it
+// passes (X-Amz-Target), refuses BatchGetSecretValue when refuseBatch,
+// and holds each GetSecretValue until holdFor of them are in flight (or 5
+// s passed), noting the most in flight at once.
+type front struct {
+	*httptest.Server
+	refuseBatch bool
+	holdFor     int32
+
+	mu       sync.Mutex
+	ops      map[string]int
+	inFlight atomic.Int32
+	most     atomic.Int32
+	all      chan struct{}
+	once     sync.Once
+}
+
+func newFront(t *testing.T, refuseBatch bool, holdFor int) *front {
+	target, err := url.Parse(moto.URL)
+	require.NoError(t, err)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	f := &front{refuseBatch: refuseBatch, holdFor: int32(holdFor), ops: map[string]int{}, all: make(chan struct{})}
+	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "secretsmanager.")
+		f.mu.Lock()
+		f.ops[op]++
+		f.mu.Unlock()
+		if op == "BatchGetSecretValue" && f.refuseBatch {
+			w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = io.WriteString(w, `{"__type":"AccessDeniedException","message":"not authorized to perform: secretsmanager:BatchGetSecretValue"}`)
+			return
+		}
+		if op == "GetSecretValue" {
+			n := f.inFlight.Add(1)
+			defer f.inFlight.Add(-1)
+			for m := f.most.Load(); n > m && !f.most.CompareAndSwap(m, n); m = f.most.Load() {
+			}
+			if n == f.holdFor {
+				f.once.Do(func() { close(f.all) })
+			}
+			select {
+			case <-f.all:
+			case <-time.After(5 * time.Second):
+			}
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(f.Close)
+	return f
+}
+
+func (f *front) count(op string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.ops[op]
+}
+
+func (f *front) config() aws.Config {
+	cfg := moto.Config()
+	cfg.BaseEndpoint = aws.String(f.URL)
+	return cfg
+}
+
+// Load reads a function's secrets in one BatchGetSecretValue request;
+// when that is refused (the permission missing) it reads them one by one,
+// concurrently; either way the values, and the first failing name's
+// error, are as when fetched in order.
+func TestLoadReadsSecretsInOneRequest(t *testing.T) {
 	sm := secretsmanager.NewFromConfig(moto.Config())
 	names := []string{"OPERATOR_PASSWORD", "SALESFORCE_CLIENT_SECRET", "HEROKU_SSO_SALT"}
 	env := map[string]string{"PLAIN": "plain"}
 	for _, n := range names {
-		env[n+smsecret.Suffix] = createSecret(t, sm, "concurrent-"+n, "value of "+n)
+		env[n+smsecret.Suffix] = createSecret(t, sm, "batch-"+n, "value of "+n)
 	}
-	target, err := url.Parse(moto.URL)
-	require.NoError(t, err)
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	var inFlight, most atomic.Int32
-	all := make(chan struct{})
-	var once sync.Once
-	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n := inFlight.Add(1)
-		defer inFlight.Add(-1)
-		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
-		}
-		if n == int32(len(names)) {
-			once.Do(func() { close(all) })
-		}
-		select {
-		case <-all:
-		case <-time.After(5 * time.Second):
-		}
-		proxy.ServeHTTP(w, r)
-	}))
-	defer front.Close()
-	cfg := moto.Config()
-	cfg.BaseEndpoint = aws.String(front.URL)
-
-	getenv, err := smsecret.Load(t.Context(), cfg, func(k string) string { return env[k] }, nil, append(names, "PLAIN")...)
-	require.NoError(t, err)
-	assert.EqualValues(t, len(names), most.Load(), "GetSecretValue calls in flight at once")
-	for _, n := range names {
-		assert.Equal(t, "value of "+n, getenv(n))
+	getenv := func(k string) string { return env[k] }
+	for _, tc := range []struct {
+		name              string
+		refuseBatch       bool
+		batches, singles  int
+		concurrentSingles int32
+	}{
+		{"batch", false, 1, 0, 0},
+		{"batch refused", true, 1, len(names), int32(len(names))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFront(t, tc.refuseBatch, len(names))
+			got, err := smsecret.Load(t.Context(), f.config(), getenv, nil, append(names, "PLAIN")...)
+			require.NoError(t, err)
+			for _, n := range names {
+				assert.Equal(t, "value of "+n, got(n))
+			}
+			assert.Equal(t, "plain", got("PLAIN"))
+			assert.Equal(t, tc.batches, f.count("BatchGetSecretValue"))
+			assert.Equal(t, tc.singles, f.count("GetSecretValue"))
+			assert.Equal(t, tc.concurrentSingles, f.most.Load(), "GetSecretValue calls in flight at once")
+		})
 	}
-	assert.Equal(t, "plain", getenv("PLAIN"))
 
-	env["SALESFORCE_CLIENT_SECRET_ARN"] += "-gone"
-	env["HEROKU_SSO_SALT_ARN"] += "-gone"
-	_, err = smsecret.Load(t.Context(), moto.Config(), func(k string) string { return env[k] }, nil, names...)
-	require.ErrorContains(t, err, "resolve SALESFORCE_CLIENT_SECRET from SALESFORCE_CLIENT_SECRET_ARN", "the first failing name's error")
+	t.Run("one secret is read alone", func(t *testing.T) {
+		f := newFront(t, false, 1)
+		got, err := smsecret.Load(t.Context(), f.config(), getenv, nil, "HEROKU_SSO_SALT", "PLAIN")
+		require.NoError(t, err)
+		assert.Equal(t, "value of HEROKU_SSO_SALT", got("HEROKU_SSO_SALT"))
+		assert.Equal(t, 0, f.count("BatchGetSecretValue"))
+		assert.Equal(t, 1, f.count("GetSecretValue"))
+	})
+
+	t.Run("missing secrets", func(t *testing.T) {
+		gone := maps.Clone(env)
+		gone["SALESFORCE_CLIENT_SECRET_ARN"] += "-gone"
+		gone["HEROKU_SSO_SALT_ARN"] += "-gone"
+		f := newFront(t, false, 2)
+		_, err := smsecret.Load(t.Context(), f.config(), func(k string) string { return gone[k] }, nil, names...)
+		require.ErrorContains(t, err, "resolve SALESFORCE_CLIENT_SECRET from SALESFORCE_CLIENT_SECRET_ARN", "the first failing name's error")
+		assert.Equal(t, 1, f.count("BatchGetSecretValue"))
+		assert.Equal(t, 2, f.count("GetSecretValue"), "what the batch did not return is read alone")
+	})
 }
