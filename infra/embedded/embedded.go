@@ -359,6 +359,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		Store:      s.cached,
 		Requeue:    toDelivery,
 		Backoff:    o.Backoff,
+		Wake:       deliveryQ.WakeHeld, // as a resume does (Wake above)
 		Publishers: publishers,
 		Logger:     o.Logger,
 		Metrics:    s.metrics.Role("deliver"),

@@ -47,6 +47,13 @@ type Options struct {
 	// Hold spaces the checks of deliveries held for a paused publication
 	// (DefaultHold when zero).
 	Hold Backoff
+	// Wake, when set, makes the held deliveries of a publication
+	// (queue.AttrHeld) in the Requeue queue visible at once, as a resume
+	// does (the embedded mode's WakeHeld): they are then checked only every
+	// WokenHold, and a hold that raced a resume (re-queued after its wake)
+	// wakes itself. An ordered publication's held deliveries wait in place,
+	// unwoken, and keep Hold.
+	Wake func(ctx context.Context, tenant, publication string) (int, error)
 	// Publishers maps a publication platform to its publisher
 	// (platform.Registry.Publishers). Required: a publication of a platform
 	// without one is dead-lettered.

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -68,6 +69,50 @@ func TestPausedDeliveriesAreHeld(t *testing.T) {
 		assert.LessOrEqual(t, d, ceiling)
 	}
 	assert.Contains(t, e.logs.String(), `"decision":"held"`)
+}
+
+// TestWokenHeldDeliveriesWaitLong: when the queue wakes held deliveries
+// on resume (Options.Wake, the embedded mode), a held delivery is checked
+// every 7.5 to 15 minutes from the first hold: one re-queue behind a long
+// pause instead of a doubling series.
+func TestWokenHeldDeliveriesWaitLong(t *testing.T) {
+	e := newEnv(t, 0)
+	var woken atomic.Int32
+	e.handler.Wake = func(context.Context, string, string) (int, error) { woken.Add(1); return 1, nil }
+	srv, got := endpoint(t, status(http.StatusOK))
+	pub, _ := e.publication(t, "hook", srv.URL, config.RetryPolicy{})
+	e.modify(t, pub.ID, func(p *config.Publication) { p.Paused, p.PausedAt = true, time.Now().UTC() })
+
+	d := event.Delivery{Tenant: tenant, Publication: pub.ID, Event: sampleEvent(), FirstTry: time.Now().UTC()}
+	for i := range 3 {
+		res := e.handler.HandleBatch(t.Context(), []queue.Message{delivery(t, "m1", d)})
+		require.Empty(t, res.Failures)
+		sent := e.requeued()
+		require.Len(t, sent, i+1)
+		m := sent[i]
+		assert.Equal(t, pub.ID, m.Attributes[queue.AttrHeld], "marked to be woken")
+		assert.GreaterOrEqual(t, m.Delay, deliver.MaxDelay/2, "hold %d", i+1)
+		assert.LessOrEqual(t, m.Delay, deliver.MaxDelay, "hold %d", i+1)
+		var next event.Delivery
+		require.NoError(t, json.Unmarshal(m.Body, &next))
+		d = next
+	}
+	assert.Empty(t, got(), "no attempt while paused")
+	assert.Zero(t, woken.Load(), "still paused: nothing to wake")
+
+	// A hold that races a resume: the publication is resumed (and its held
+	// deliveries woken) between the hold's check and its re-queue; the
+	// hold then wakes what it re-queued.
+	requeue := e.handler.Requeue
+	e.handler.Requeue = queue.SenderFunc(func(ctx context.Context, msgs ...queue.Message) error {
+		e.modify(t, pub.ID, func(p *config.Publication) { p.Paused, p.PausedAt = false, time.Time{} })
+		return requeue.Send(ctx, msgs...)
+	})
+	res := e.handler.HandleBatch(t.Context(), []queue.Message{delivery(t, "m2", d)})
+	require.Empty(t, res.Failures)
+	assert.Len(t, e.requeued(), 4, "held: paused when it was checked")
+	assert.EqualValues(t, 1, woken.Load(), "resumed before the re-queue: the hold wakes it")
+	assert.Contains(t, e.logs.String(), `"decision":"woken"`)
 }
 
 // TestResumeLeavesThePauseOutOfTheHorizon: a delivery held for two hours
