@@ -178,7 +178,7 @@ func run(ctx context.Context, cold, warm int, rate float64, ttl time.Duration, r
 				return err
 			}
 			_, err = em.Invoke(ctx, payload)
-			inits := em.InitReports()
+			inits := initReports(em)
 			logs := em.Logs()
 			_ = em.Close()
 			if err != nil {
@@ -673,14 +673,29 @@ func floorInits(ctx context.Context, tmp string, cold int) ([]time.Duration, err
 			return nil, err
 		}
 		_, err = em.Invoke(ctx, []byte("{}"))
-		got := em.InitReports()
+		got := initReports(em)
+		logs := em.Logs()
 		_ = em.Close()
 		if err != nil || len(got) == 0 {
-			return nil, fmt.Errorf("floor bootstrap: no init report (%v)", err)
+			return nil, fmt.Errorf("floor bootstrap: no init report (%v):\n%s", err, logs)
 		}
 		inits = append(inits, got[0])
 	}
 	return inits, nil
+}
+
+// initReports returns the emulator's INIT REPORT durations, waiting up
+// to 2 s for the first: the emulator may log it after the invocation it
+// preceded has answered (the floor's, which answers at once, often is).
+func initReports(em *awslocal.Emulator) []time.Duration {
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		got := em.InitReports()
+		if len(got) > 0 || time.Now().After(deadline) {
+			return got
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // sample returns the first non-poison events/<role>-*.json.
