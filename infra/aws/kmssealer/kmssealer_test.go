@@ -2,6 +2,7 @@ package kmssealer
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"os"
@@ -58,9 +59,10 @@ func TestConformance(t *testing.T) {
 func TestAliasKeyID(t *testing.T) {
 	c := client()
 	key := newKey(t, c)
-	_, err := c.CreateAlias(t.Context(), &kms.CreateAliasInput{AliasName: aws.String("alias/herokuevents-test"), TargetKeyId: aws.String(key)})
+	alias := "alias/herokuevents-test-" + rand.Text()[:8] // moto outlives one -count
+	_, err := c.CreateAlias(t.Context(), &kms.CreateAliasInput{AliasName: aws.String(alias), TargetKeyId: aws.String(key)})
 	require.NoError(t, err)
-	s := New(c, "alias/herokuevents-test")
+	s := New(c, alias)
 	sealed, err := s.Seal(t.Context(), []byte("refresh-token"))
 	require.NoError(t, err)
 

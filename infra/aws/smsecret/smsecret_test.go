@@ -2,6 +2,7 @@ package smsecret_test
 
 import (
 	"context"
+	"crypto/rand"
 	"io"
 	"maps"
 	"net/http"
@@ -38,8 +39,12 @@ func (c *counting) GetSecretValue(ctx context.Context, in *secretsmanager.GetSec
 	return c.Client.GetSecretValue(ctx, in, opts...)
 }
 
+// createSecret creates a secret named name plus a random suffix (moto
+// lives as long as the test binary: a second -count must not collide) and
+// returns its ARN.
 func createSecret(t *testing.T, c *secretsmanager.Client, name, value string) string {
 	t.Helper()
+	name += "-" + rand.Text()[:8]
 	out, err := c.CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(value)})
 	require.NoError(t, err)
 	return aws.ToString(out.ARN)
