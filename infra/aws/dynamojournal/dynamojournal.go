@@ -324,11 +324,11 @@ func (j *Journal) Attempts(ctx context.Context, tenant, publication string, q jo
 // consistent: an attempt appended a moment ago may be missing.
 func (j *Journal) Event(ctx context.Context, tenant, eventID string) ([]journal.Entry, error) {
 	ek, since := eventKey(tenant, eventID), timeKey(j.cutoff())
-	own, err := j.eventItems(ctx, nil, AttrPK, ek, since)
+	own, err := j.query(ctx, nil, AttrPK, ek, since)
 	if err != nil {
 		return nil, fmt.Errorf("read journal of event %s: %w", eventID, err)
 	}
-	attempts, err := j.eventItems(ctx, aws.String(ByEvent), AttrEK, ek, since)
+	attempts, err := j.query(ctx, aws.String(ByEvent), AttrEK, ek, since)
 	if err != nil {
 		return nil, fmt.Errorf("read journal of event %s: %w", eventID, err)
 	}
@@ -340,34 +340,6 @@ func (j *Journal) Event(ctx context.Context, tenant, eventID string) ([]journal.
 			return nil, err
 		}
 		out = append(out, e)
-	}
-	return out, nil
-}
-
-// eventItems reads the items whose attr (the hash key of the table, or of
-// index) is ek, from since on, in key order.
-func (j *Journal) eventItems(ctx context.Context, index *string, attr, ek, since string) ([]map[string]types.AttributeValue, error) {
-	in := &dynamodb.QueryInput{
-		TableName:                aws.String(j.table),
-		IndexName:                index,
-		KeyConditionExpression:   aws.String("#h = :ek AND #sk >= :since"),
-		ExpressionAttributeNames: map[string]string{"#h": attr, "#sk": AttrSK},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":ek": s(ek), ":since": s(since),
-		},
-		ConsistentRead: aws.Bool(index == nil), // an index is read eventually consistent only
-	}
-	if j.pageSize > 0 {
-		in.Limit = aws.Int32(j.pageSize)
-	}
-	var out []map[string]types.AttributeValue
-	p := dynamodb.NewQueryPaginator(j.client, in)
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, page.Items...)
 	}
 	return out, nil
 }
@@ -472,13 +444,13 @@ func (j *Journal) Close() error { return nil }
 func (j *Journal) Forget(ctx context.Context, tenant string, publications []string) error {
 	events := map[string]bool{}
 	for _, pub := range publications {
-		items, err := j.keys(ctx, nil, AttrPK, pubKey(tenant, pub), true)
+		items, err := j.query(ctx, nil, AttrPK, pubKey(tenant, pub), "", AttrPK, AttrSK, AttrEK)
 		if err != nil {
 			return fmt.Errorf("forget tenant in journal: %w", err)
 		}
 		for _, it := range items {
-			if ek, ok := it[AttrEK].(*types.AttributeValueMemberS); ok {
-				events[ek.Value] = true
+			if ek := stringAttr(it, AttrEK); ek != "" {
+				events[ek] = true
 			}
 			delete(it, AttrEK)
 		}
@@ -487,11 +459,11 @@ func (j *Journal) Forget(ctx context.Context, tenant string, publications []stri
 		}
 	}
 	for ek := range events {
-		own, err := j.keys(ctx, nil, AttrPK, ek, false)
+		own, err := j.query(ctx, nil, AttrPK, ek, "", AttrPK, AttrSK)
 		if err != nil {
 			return fmt.Errorf("forget tenant in journal: %w", err)
 		}
-		attempts, err := j.keys(ctx, aws.String(ByEvent), AttrEK, ek, false)
+		attempts, err := j.query(ctx, aws.String(ByEvent), AttrEK, ek, "", AttrPK, AttrSK)
 		if err != nil {
 			return fmt.Errorf("forget tenant in journal: %w", err)
 		}
@@ -502,22 +474,31 @@ func (j *Journal) Forget(ctx context.Context, tenant string, publications []stri
 	return nil
 }
 
-// keys reads the table keys (PK, SK, and EK when withEvent) of every item
-// whose attr (the hash key of the table or of index) is value.
-func (j *Journal) keys(ctx context.Context, index *string, attr, value string, withEvent bool) ([]map[string]types.AttributeValue, error) {
-	names := map[string]string{"#h": attr, "#pk": AttrPK, "#sk": AttrSK}
-	proj := "#pk, #sk"
-	if withEvent {
-		names["#ek"] = AttrEK
-		proj += ", #ek"
-	}
+// query reads the items whose attr (the hash key of the table, or of
+// index) is value and whose SK is since or later ("": all), in key order:
+// whole, or only the attributes proj names. The table is read
+// consistently (an index cannot be).
+func (j *Journal) query(ctx context.Context, index *string, attr, value, since string, proj ...string) ([]map[string]types.AttributeValue, error) {
 	in := &dynamodb.QueryInput{
 		TableName:                 aws.String(j.table),
 		IndexName:                 index,
 		KeyConditionExpression:    aws.String("#h = :v"),
-		ExpressionAttributeNames:  names,
+		ExpressionAttributeNames:  map[string]string{"#h": attr},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":v": s(value)},
-		ProjectionExpression:      aws.String(proj),
+		ConsistentRead:            aws.Bool(index == nil),
+	}
+	if since != "" {
+		in.KeyConditionExpression = aws.String("#h = :v AND #sk >= :since")
+		in.ExpressionAttributeNames["#sk"] = AttrSK
+		in.ExpressionAttributeValues[":since"] = s(since)
+	}
+	if len(proj) > 0 {
+		names := make([]string, len(proj))
+		for i, a := range proj {
+			names[i] = "#p" + strconv.Itoa(i)
+			in.ExpressionAttributeNames[names[i]] = a
+		}
+		in.ProjectionExpression = aws.String(strings.Join(names, ", "))
 	}
 	if j.pageSize > 0 {
 		in.Limit = aws.Int32(j.pageSize)
@@ -529,12 +510,7 @@ func (j *Journal) keys(ctx context.Context, index *string, attr, value string, w
 		if err != nil {
 			return nil, err
 		}
-		for _, it := range page.Items {
-			out = append(out, map[string]types.AttributeValue{AttrPK: it[AttrPK], AttrSK: it[AttrSK], AttrEK: it[AttrEK]})
-			if !withEvent {
-				delete(out[len(out)-1], AttrEK)
-			}
-		}
+		out = append(out, page.Items...)
 	}
 	return out, nil
 }
