@@ -10,14 +10,11 @@ import "runtime/debug"
 const GCPercent = 200
 
 // TuneGC sets the process's GC target to GCPercent unless the operator
-// set GOGC (getenv reads the environment), and returns the target in
-// force.
-func TuneGC(getenv func(string) string) int {
+// set GOGC (getenv reads the environment), and reports whether it did.
+func TuneGC(getenv func(string) string) (set bool) {
 	if getenv("GOGC") != "" {
-		old := debug.SetGCPercent(100)
-		debug.SetGCPercent(old)
-		return old
+		return false
 	}
 	debug.SetGCPercent(GCPercent)
-	return GCPercent
+	return true
 }

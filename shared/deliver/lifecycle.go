@@ -143,11 +143,7 @@ func (h *Handler) hold(ctx context.Context, log *slog.Logger, d event.Delivery, 
 		held.HeldSince = h.now().UTC()
 	}
 	held.RateSlot = time.Time{}
-	delay := h.holdDelay(held.Held)
-	if h.Wake != nil {
-		delay = min(WokenHold.Delay(held.Held), MaxDelay)
-	}
-	if err := h.requeue(ctx, log, held, delay, map[string]string{queue.AttrHeld: pub.ID}, decisionHeld); err != nil {
+	if err := h.requeue(ctx, log, held, h.heldDelay(held.Held), map[string]string{queue.AttrHeld: pub.ID}, decisionHeld); err != nil {
 		return err
 	}
 	if h.Wake == nil {
@@ -170,7 +166,18 @@ func (h *Handler) hold(ctx context.Context, log *slog.Logger, d event.Delivery, 
 	return nil
 }
 
-// holdDelay is the wait of a delivery held n times.
+// heldDelay is the wait of a delivery re-queued behind a pause for the
+// n-th time: WokenHold's where a resume wakes it (Options.Wake), else
+// holdDelay.
+func (h *Handler) heldDelay(n int) time.Duration {
+	if h.Wake != nil {
+		return min(WokenHold.Delay(n), MaxDelay)
+	}
+	return h.holdDelay(n)
+}
+
+// holdDelay is the wait of a delivery held n times (an ordered one waits
+// in place, unwoken, for this long).
 func (h *Handler) holdDelay(n int) time.Duration {
 	policy := h.Hold
 	if policy.Base == 0 && policy.Cap == 0 && policy.Jitter == nil {
