@@ -22,6 +22,7 @@ package sqlitejournal
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -234,7 +235,7 @@ func uuidV7Time(id string) (uint64, bool) {
 	if err != nil || u.Version() != 7 || u.Variant() != uuid.RFC4122 {
 		return 0, false
 	}
-	return uint64(u[0])<<40 | uint64(u[1])<<32 | uint64(u[2])<<24 | uint64(u[3])<<16 | uint64(u[4])<<8 | uint64(u[5]), true
+	return binary.BigEndian.Uint64(u[:8]) >> 16, true // the leading 48 bits
 }
 
 // detail encodes what the columns do not hold.
