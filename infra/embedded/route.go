@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/herokuevents/herokuevents/shared/event"
+	"github.com/herokuevents/herokuevents/shared/ingest"
 	"github.com/herokuevents/herokuevents/shared/queue"
 )
 
@@ -42,9 +43,9 @@ func (r routeAtIngest) Send(ctx context.Context, msgs ...queue.Message) error {
 	return r.send(ctx, msgs, nil)
 }
 
-// SendRouted routes msg, whose body decodes to ev.
-func (r routeAtIngest) SendRouted(ctx context.Context, ev event.Routed, msg queue.Message) error {
-	return r.send(ctx, []queue.Message{msg}, []event.Routed{ev})
+// SendRouted routes msgs, whose bodies decode to routed.
+func (r routeAtIngest) SendRouted(ctx context.Context, routed []event.Routed, msgs []queue.Message) error {
+	return r.send(ctx, msgs, routed)
 }
 
 // send routes msgs, decoded already when routed is not nil.
@@ -84,3 +85,5 @@ func (r routeAtIngest) send(ctx context.Context, msgs []queue.Message, routed []
 	}
 	return nil
 }
+
+var _ ingest.RoutedSender = routeAtIngest{}

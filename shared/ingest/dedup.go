@@ -8,9 +8,7 @@ import (
 	"strings"
 
 	"github.com/herokuevents/herokuevents/shared/dedup"
-	"github.com/herokuevents/herokuevents/shared/event"
 	"github.com/herokuevents/herokuevents/shared/httpjson"
-	"github.com/herokuevents/herokuevents/shared/queue"
 )
 
 // HeaderReplayed marks the 202 of a duplicate publish (its event was
@@ -50,86 +48,108 @@ type claim struct {
 	tenant, key, eventID string
 }
 
-// dedupe claims the publish's key, if it has one: the Idempotency-Key
-// header, else a CloudEvent's source and id; scoped to the tenant and the
-// publication or subscription id (a name deleted and made again is
-// another target). A duplicate is answered 202 with the first event's id
-// and one log line (decision=duplicate), and nothing is enqueued or
-// journaled; a key in flight is answered 409. A claim taken over from a
-// crashed request carries the first event's id, which *ev and *msg then
-// get. ok is false when the request was answered.
-func (h *Handler) dedupe(ctx context.Context, w http.ResponseWriter, r *http.Request, rt route, header string, ev *event.Event, msg *queue.Message) (c claim, ok bool) {
+// dedupe claims the key of each event of the publish that has one (the
+// Idempotency-Key header, else a CloudEvent's source and id: publishKey),
+// scoped to the tenant and the publication or subscription id (a name
+// deleted and made again is another target). An event whose key was seen
+// before is a duplicate: it gets the first event's id, with one log line
+// (decision=duplicate), and is not enqueued or journaled; so is one whose
+// key an earlier event of its batch has. A key in flight refuses the
+// publish with 409 (its claims released). A claim taken over from a
+// crashed request carries the first event's id, which the item's event
+// and message then get. It returns false when the request was answered.
+func (h *Handler) dedupe(ctx context.Context, w http.ResponseWriter, r *http.Request, rt route, header string, batch bool, items []item) bool {
 	if h.o.Dedup == nil {
-		return claim{}, true
+		return true
 	}
-	var key string
-	switch ce, _ := cloudEvent(r); {
-	case header != "":
-		key = dedup.Key(rt.id, dedup.KindHeader, header)
-	case ce:
-		key = dedup.Key(rt.id, dedup.KindCloudEvent, dedup.CloudEventKey(ev.Source, ev.ID))
-	default:
-		return claim{}, true
-	}
-	res, err := h.o.Dedup.Claim(ctx, rt.tenant, key, ev.ID, h.o.DedupWindow)
-	if err != nil {
-		h.o.Logger.ErrorContext(ctx, "claim publish key", "tenant", rt.tenant, rt.kind, rt.name, "event_id", ev.ID, "err", err)
-		unavailable(w)
-		return claim{}, false
-	}
-	switch res.Outcome {
-	case dedup.Duplicate:
-		h.o.Logger.InfoContext(ctx, "publish duplicate", "decision", "duplicate", "tenant", rt.tenant, rt.kind, rt.name, "event_id", res.EventID)
-		w.Header().Set(HeaderReplayed, "true")
-		httpjson.WriteJSON(w, http.StatusAccepted, Accepted{ID: res.EventID})
-		return claim{}, false
-	case dedup.InFlight:
-		h.o.Logger.InfoContext(ctx, "publish refused", "decision", "in_flight", "tenant", rt.tenant, rt.kind, rt.name, "event_id", res.EventID, "status", http.StatusConflict)
-		w.Header().Set("Retry-After", "1")
-		writeError(w, http.StatusConflict, "publish_in_progress",
-			"A publish with the same idempotency key is in progress; try again to get its event id.")
-		return claim{}, false
-	case dedup.Claimed:
-	default:
-		h.o.Logger.ErrorContext(ctx, "claim publish key", "tenant", rt.tenant, rt.kind, rt.name, "event_id", ev.ID, "err", errors.New(res.Outcome.String()))
-		unavailable(w)
-		return claim{}, false
-	}
-	if res.EventID != ev.ID { // taken over from a request that crashed: its id
-		ev.ID = res.EventID
-		m, err := rt.message(*ev, h.o.Now())
-		if err != nil {
-			h.release(ctx, claim{rt.tenant, key, res.EventID})
-			h.o.Logger.ErrorContext(ctx, "encode event", "tenant", rt.tenant, rt.kind, rt.name, "event_id", ev.ID, "err", err)
-			writeError(w, http.StatusInternalServerError, "internal_error", "Cannot encode the event.")
-			return claim{}, false
+	ce, _ := cloudEvent(r)
+	_, ceBatch := batchRequest(r, nil)
+	seen := map[string]int{}
+	for i := range items {
+		it := &items[i]
+		index := -1
+		if batch {
+			index = i
 		}
-		*msg = m
+		key := publishKey(rt, header, ce || ceBatch, index, it.ev)
+		if key == "" {
+			continue
+		}
+		if j, ok := seen[key]; ok {
+			it.sameAs = j
+			h.o.Logger.InfoContext(ctx, "publish duplicate", "decision", "duplicate", "tenant", rt.tenant, rt.kind, rt.name, "event_id", items[j].ev.ID, "index", i)
+			continue
+		}
+		seen[key] = i
+		res, err := h.o.Dedup.Claim(ctx, rt.tenant, key, it.ev.ID, h.o.DedupWindow)
+		if err != nil {
+			h.release(ctx, items[:i])
+			h.o.Logger.ErrorContext(ctx, "claim publish key", "tenant", rt.tenant, rt.kind, rt.name, "event_id", it.ev.ID, "err", err)
+			unavailable(w)
+			return false
+		}
+		switch res.Outcome {
+		case dedup.Duplicate:
+			h.o.Logger.InfoContext(ctx, "publish duplicate", "decision", "duplicate", "tenant", rt.tenant, rt.kind, rt.name, "event_id", res.EventID)
+			it.ev.ID, it.replayed = res.EventID, true
+			continue
+		case dedup.InFlight:
+			h.release(ctx, items[:i])
+			h.o.Logger.InfoContext(ctx, "publish refused", "decision", "in_flight", "tenant", rt.tenant, rt.kind, rt.name, "event_id", res.EventID, "status", http.StatusConflict)
+			w.Header().Set("Retry-After", "1")
+			writeError(w, http.StatusConflict, "publish_in_progress",
+				"A publish with the same idempotency key is in progress; try again to get its event id.")
+			return false
+		case dedup.Claimed:
+		default:
+			h.release(ctx, items[:i])
+			h.o.Logger.ErrorContext(ctx, "claim publish key", "tenant", rt.tenant, rt.kind, rt.name, "event_id", it.ev.ID, "err", errors.New(res.Outcome.String()))
+			unavailable(w)
+			return false
+		}
+		it.claim = claim{rt.tenant, key, res.EventID}
+		if res.EventID != it.ev.ID { // taken over from a request that crashed: its id
+			it.ev.ID = res.EventID
+			m, err := rt.message(it.ev, h.o.Now())
+			if err != nil {
+				h.release(ctx, items[:i+1])
+				h.o.Logger.ErrorContext(ctx, "encode event", "tenant", rt.tenant, rt.kind, rt.name, "event_id", it.ev.ID, "err", err)
+				writeError(w, http.StatusInternalServerError, "internal_error", "Cannot encode the event.")
+				return false
+			}
+			it.msg = m
+		}
 	}
-	return claim{rt.tenant, key, res.EventID}, true
+	return true
 }
 
-// confirm records that the claimed key's event was enqueued. A failure
-// leaves the claim pending: a retry after its lease enqueues the event
+// confirm records that the claimed keys' events were enqueued. A failure
+// leaves a claim pending: a retry after its lease enqueues the event
 // again under the same id (dedup's ordering), so the publish is still
 // answered 202.
-func (h *Handler) confirm(ctx context.Context, c claim) {
-	if c.key == "" {
-		return
-	}
-	if err := h.o.Dedup.Confirm(context.WithoutCancel(ctx), c.tenant, c.key, c.eventID); err != nil {
-		h.o.Logger.WarnContext(ctx, "confirm publish key", "tenant", c.tenant, "event_id", c.eventID, "err", err)
+func (h *Handler) confirm(ctx context.Context, items []item) {
+	for _, it := range items {
+		c := it.claim
+		if c.key == "" || !it.enqueue() {
+			continue
+		}
+		if err := h.o.Dedup.Confirm(context.WithoutCancel(ctx), c.tenant, c.key, c.eventID); err != nil {
+			h.o.Logger.WarnContext(ctx, "confirm publish key", "tenant", c.tenant, "event_id", c.eventID, "err", err)
+		}
 	}
 }
 
-// release forgets the claimed key of an event that was not enqueued, so
+// release forgets the claimed keys of events that were not enqueued, so
 // that the client's retry is not taken for a duplicate. A failure leaves
-// the claim pending until its lease passes (the retry gets 409 until then).
-func (h *Handler) release(ctx context.Context, c claim) {
-	if c.key == "" {
-		return
-	}
-	if err := h.o.Dedup.Release(context.WithoutCancel(ctx), c.tenant, c.key, c.eventID); err != nil {
-		h.o.Logger.WarnContext(ctx, "release publish key", "tenant", c.tenant, "event_id", c.eventID, "err", err)
+// a claim pending until its lease passes (the retry gets 409 until then).
+func (h *Handler) release(ctx context.Context, items []item) {
+	for _, it := range items {
+		c := it.claim
+		if c.key == "" || !it.enqueue() {
+			continue
+		}
+		if err := h.o.Dedup.Release(context.WithoutCancel(ctx), c.tenant, c.key, c.eventID); err != nil {
+			h.o.Logger.WarnContext(ctx, "release publish key", "tenant", c.tenant, "event_id", c.eventID, "err", err)
+		}
 	}
 }

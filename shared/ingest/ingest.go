@@ -20,6 +20,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	cloudevents "github.com/cloudevents/sdk-go/v2/event"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
 	"github.com/herokuevents/herokuevents/shared/config"
@@ -187,46 +188,113 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 		httpjson.WriteError(w, err)
 		return
 	}
-	ev, err := h.decode(r, body, tenant, route)
+	evs, batch, err := h.decode(r, body, tenant, route)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "invalid_event", err.Error())
 		return
 	}
-	msg, err := route.message(ev, h.o.Now())
-	var bad badEvent
-	if errors.As(err, &bad) {
-		writeError(w, http.StatusBadRequest, "invalid_event", err.Error())
-		return
+	if batch && len(evs) > 1 {
+		if no := h.limits.more(tenant, planName, len(evs)-1, h.o.Now()); no != nil {
+			h.o.Logger.InfoContext(ctx, "publish refused", "tenant", tenant, "name", name, "status", no.status, "reason", no.id, "events", len(evs), "retry_after", no.retryAfter)
+			no.write(w)
+			return
+		}
 	}
-	var tooLarge *envelope.Error
-	if errors.As(err, &tooLarge) {
-		h.o.Logger.InfoContext(ctx, "publish refused", "tenant", tenant, "name", name, "reason", "too large", "size", tooLarge.Size, "limit", tooLarge.Limit)
-		writeError(w, http.StatusRequestEntityTooLarge, "payload_too_large", fmt.Sprintf("The event is too large to be delivered: %s.", tooLarge))
-		return
-	}
-	if err != nil {
-		h.o.Logger.ErrorContext(ctx, "encode event", "tenant", tenant, "name", name, "event_id", ev.ID, "err", err)
-		writeError(w, http.StatusInternalServerError, "internal_error", "Cannot encode the event.")
-		return
-	}
-	claimed, ok := h.dedupe(ctx, w, r, route, idem, &ev, &msg)
+	items, ok := h.prepare(ctx, w, route, evs, batch)
 	if !ok {
 		return
+	}
+	if !h.dedupe(ctx, w, r, route, idem, batch, items) {
+		return
+	}
+	var (
+		sendEvs  []event.Event
+		sendMsgs []queue.Message
+	)
+	for _, it := range items {
+		if it.enqueue() {
+			sendEvs, sendMsgs = append(sendEvs, it.ev), append(sendMsgs, it.msg)
+		}
 	}
 	// The acceptance is stamped before the send: a sender may route the
 	// event on at once (embedded), and the delivery log reads in time order.
 	accepted := h.o.Now()
-	if err := h.send(ctx, route, ev, msg); err != nil {
-		h.release(ctx, claimed)
-		h.o.Logger.ErrorContext(ctx, "enqueue event", "tenant", tenant, "name", name, "event_id", ev.ID, "err", err)
+	if err := h.send(ctx, route, sendEvs, sendMsgs); err != nil {
+		h.release(ctx, items)
+		h.o.Logger.ErrorContext(ctx, "enqueue event", "tenant", tenant, "name", name, "event_id", sendEvs[0].ID, "events", len(sendEvs), "err", err)
 		unavailable(w)
 		return
 	}
-	h.confirm(ctx, claimed)
-	h.countAccepted(ctx, route)
-	h.record(ctx, route, ev, accepted)
-	h.o.Logger.InfoContext(ctx, "event accepted", "tenant", tenant, route.kind, name, "event_id", ev.ID)
-	httpjson.WriteJSON(w, http.StatusAccepted, Accepted{ID: ev.ID})
+	h.confirm(ctx, items)
+	h.countAccepted(ctx, route, len(sendEvs))
+	ids := make([]string, len(items))
+	for i, it := range items {
+		if it.sameAs >= 0 {
+			ids[i] = items[it.sameAs].ev.ID
+			continue
+		}
+		ids[i] = it.ev.ID
+		if it.enqueue() {
+			h.record(ctx, route, it.ev, accepted)
+			h.o.Logger.InfoContext(ctx, "event accepted", "tenant", tenant, route.kind, name, "event_id", it.ev.ID)
+		}
+	}
+	if len(sendEvs) == 0 { // every event a duplicate: nothing was enqueued
+		w.Header().Set(HeaderReplayed, "true")
+	}
+	if batch {
+		httpjson.WriteJSON(w, http.StatusAccepted, AcceptedBatch{IDs: ids})
+		return
+	}
+	httpjson.WriteJSON(w, http.StatusAccepted, Accepted{ID: ids[0]})
+}
+
+// item is one event of a publish on its way to the queue.
+type item struct {
+	ev  event.Event
+	msg queue.Message // ev's message (route.message)
+	// claim is the de-duplication key the publish claimed for the event;
+	// replayed, that the key named an event accepted before (whose id ev
+	// now has; nothing is enqueued); sameAs ≥ 0, that the event is a
+	// duplicate of an earlier one of its batch.
+	claim    claim
+	replayed bool
+	sameAs   int
+}
+
+// enqueue reports whether the item is to be queued.
+func (it item) enqueue() bool { return !it.replayed && it.sameAs < 0 }
+
+// prepare encodes the messages of evs. ok is false when the request was
+// answered: an event that cannot be queued refuses the whole publish.
+func (h *Handler) prepare(ctx context.Context, w http.ResponseWriter, rt route, evs []event.Event, batch bool) (items []item, ok bool) {
+	now := h.o.Now()
+	items = make([]item, len(evs))
+	for i, ev := range evs {
+		index := -1
+		if batch {
+			index = i
+		}
+		msg, err := rt.message(ev, now)
+		var bad badEvent
+		if errors.As(err, &bad) {
+			writeError(w, http.StatusBadRequest, "invalid_event", at(index, err).Error())
+			return nil, false
+		}
+		var tooLarge *envelope.Error
+		if errors.As(err, &tooLarge) {
+			h.o.Logger.InfoContext(ctx, "publish refused", "tenant", rt.tenant, rt.kind, rt.name, "reason", "too large", "size", tooLarge.Size, "limit", tooLarge.Limit)
+			writeError(w, http.StatusRequestEntityTooLarge, "payload_too_large", at(index, badEventf("The event is too large to be delivered: %s.", tooLarge)).Error())
+			return nil, false
+		}
+		if err != nil {
+			h.o.Logger.ErrorContext(ctx, "encode event", "tenant", rt.tenant, rt.kind, rt.name, "event_id", ev.ID, "err", err)
+			writeError(w, http.StatusInternalServerError, "internal_error", "Cannot encode the event.")
+			return nil, false
+		}
+		items[i] = item{ev: ev, msg: msg, sameAs: -1}
+	}
+	return items, true
 }
 
 // authenticate checks Basic auth: the user names the tenant, the password
@@ -329,19 +397,30 @@ func checkEnabled(pub config.Record[target]) error {
 // published event in the request (the filter in process), which need not
 // decode what ingest has just encoded.
 type RoutedSender interface {
-	// SendRouted sends msg, whose body decodes to r.
-	SendRouted(ctx context.Context, r event.Routed, msg queue.Message) error
+	// SendRouted sends msgs, whose bodies decode to routed (one each).
+	SendRouted(ctx context.Context, routed []event.Routed, msgs []queue.Message) error
 }
 
-// send sends msg, the encoding of ev (route.message), to rt's queue.
-func (h *Handler) send(ctx context.Context, rt route, ev event.Event, msg queue.Message) error {
+// send sends msgs, the encodings of evs (route.message), to rt's queue in
+// one call.
+func (h *Handler) send(ctx context.Context, rt route, evs []event.Event, msgs []queue.Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
 	s := rt.sender(h.o)
 	if rs, ok := s.(RoutedSender); ok && rt.kind == "subscription" {
-		if r, ok := rt.routed(ev, msg.Body); ok {
-			return rs.SendRouted(ctx, r, msg)
+		routed := make([]event.Routed, len(evs))
+		all := true
+		for i := range evs {
+			if routed[i], all = rt.routed(evs[i], msgs[i].Body); !all {
+				break
+			}
+		}
+		if all {
+			return rs.SendRouted(ctx, routed, msgs)
 		}
 	}
-	return s.Send(ctx, msg)
+	return s.Send(ctx, msgs...)
 }
 
 // routed returns the event.Routed that the message of ev (route.message)
@@ -433,20 +512,26 @@ func (rt route) message(ev event.Event, now time.Time) (queue.Message, error) {
 	return queue.Message{Body: body, Group: group, Attributes: map[string]string{queue.AttrTenant: rt.tenant, queue.AttrAttempt: "0"}}, nil
 }
 
-// decode turns the request into an event: a CloudEvent (structured
+// decode turns the request into its events: a CloudEvent (structured
 // application/cloudevents+json, or binary ce-* headers) keeps its
-// attributes; any other body must be a JSON object and becomes the data of
-// a new event.
-func (h *Handler) decode(r *http.Request, body []byte, tenant string, rt route) (event.Event, error) {
+// attributes; a batch (batch.go) is several; any other body must be a JSON
+// object and becomes the data of a new event.
+func (h *Handler) decode(r *http.Request, body []byte, tenant string, rt route) (evs []event.Event, batch bool, err error) {
+	if batch, ce := batchRequest(r, body); batch {
+		evs, err := h.decodeBatch(body, tenant, rt, ce)
+		return evs, true, err
+	}
+	var ev event.Event
 	if ce, structured := cloudEvent(r); ce {
-		return decodeCloudEvent(r, body, structured)
+		ev, err = decodeCloudEvent(r, body, structured)
+	} else if err = checkObject(body); err == nil {
+		ev = event.New(event.Source(tenant, rt.kind+"s", rt.name), event.TypePublish, json.RawMessage(body))
+		ev.Time = h.o.Now().UTC()
 	}
-	if err := checkObject(body); err != nil {
-		return event.Event{}, err
+	if err != nil {
+		return nil, false, err
 	}
-	ev := event.New(event.Source(tenant, rt.kind+"s", rt.name), event.TypePublish, json.RawMessage(body))
-	ev.Time = h.o.Now().UTC()
-	return ev, nil
+	return []event.Event{ev}, false, nil
 }
 
 // decodeCloudEvent decodes a structured or binary CloudEvent with the
@@ -470,6 +555,16 @@ func decodeCloudEvent(r *http.Request, body []byte, structured bool) (event.Even
 	if err != nil {
 		return event.Event{}, badEventf("Invalid CloudEvent: %v", err)
 	}
+	if !structured {
+		body = nil
+	}
+	return fromSDK(ce, body)
+}
+
+// fromSDK checks the SDK's decoding of a CloudEvent and makes it an event;
+// structured is its JSON (nil in binary mode), whose numbers its numeric
+// extension values are taken as written from.
+func fromSDK(ce *cloudevents.Event, structured []byte) (event.Event, error) {
 	if err := ce.Validate(); err != nil {
 		return event.Event{}, badEventf("Invalid CloudEvent: %v", err)
 	}
@@ -498,8 +593,8 @@ func decodeCloudEvent(r *http.Request, body []byte, structured bool) (event.Even
 		for k, v := range ext {
 			ev.Extensions[k] = v
 		}
-		if structured {
-			exactNumbers(body, ev.Extensions)
+		if structured != nil {
+			exactNumbers(structured, ev.Extensions)
 		}
 	}
 	if ev.Time.IsZero() {
@@ -553,15 +648,18 @@ func decodeHeaders(h http.Header) (http.Header, error) {
 
 // checkObject accepts a JSON object nested at most MaxDepth deep (the
 // limits of httpjson.CheckObject, with messages about the event).
-func checkObject(b []byte) error {
+func checkObject(b []byte) error { return checkValue(b, "The body") }
+
+// checkValue is checkObject with what names b in its messages.
+func checkValue(b []byte, what string) error {
 	trimmed := httpjson.TrimSpace(b)
 	switch {
 	case len(trimmed) == 0:
-		return badEvent("The body is empty: post a JSON object.")
+		return badEventf("%s is empty: post a JSON object.", what)
 	case !json.Valid(trimmed):
-		return badEvent("The body is not valid JSON.")
+		return badEventf("%s is not valid JSON.", what)
 	case trimmed[0] != '{':
-		return badEvent("The body must be a JSON object.")
+		return badEventf("%s must be a JSON object.", what)
 	case httpjson.Depth(trimmed) > MaxDepth:
 		return badEventf("The JSON is nested deeper than %d levels.", MaxDepth)
 	}

@@ -62,8 +62,21 @@ func (l *limits) check(tenant, planName string, now time.Time) *refusal {
 			}
 		}
 	}
+	return l.spend(tenant, p, 1, now)
+}
+
+// more returns the refusal of n more events of tenant on planName at once
+// (those of a batch past its first, which check spent), or nil (and then
+// they are spent). Every plan's burst takes a batch of MaxBatch.
+func (l *limits) more(tenant, planName string, n int, now time.Time) *refusal {
+	return l.spend(tenant, plan.For(planName), n, now)
+}
+
+// spend takes n events from tenant's bucket, or returns the 429 of a
+// publish that must wait for them.
+func (l *limits) spend(tenant string, p plan.Limits, n int, now time.Time) *refusal {
 	b := l.bucket(tenant, p, now)
-	r := b.ReserveN(now, 1)
+	r := b.ReserveN(now, n)
 	if d := r.DelayFrom(now); d > 0 || !r.OK() {
 		r.CancelAt(now)
 		return &refusal{http.StatusTooManyRequests, "rate_limited", fmt.Sprintf(

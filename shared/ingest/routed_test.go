@@ -87,11 +87,13 @@ func (s *routedSender) Send(_ context.Context, msgs ...queue.Message) error {
 	return nil
 }
 
-func (s *routedSender) SendRouted(_ context.Context, r event.Routed, msg queue.Message) error {
-	s.msgs = append(s.msgs, msg)
-	s.routed = append(s.routed, r)
+func (s *routedSender) SendRouted(_ context.Context, routed []event.Routed, msgs []queue.Message) error {
+	s.msgs = append(s.msgs, msgs...)
+	s.routed = append(s.routed, routed...)
 	return nil
 }
+
+var _ RoutedSender = (*routedSender)(nil)
 
 // A RoutedSender gets the event of a plain publish to a subscription with
 // its message; one with extension attributes, the message alone.
