@@ -2,6 +2,7 @@ package awslocal_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -62,6 +63,20 @@ func TestWalkingSkeleton(t *testing.T) {
 		`{"Context__c":{"string":"drop"}}`, &acc)
 	require.Equal(t, http.StatusAccepted, status, "%s", raw)
 	dropped := acc.ID
+	// a batch of 12 events in one publish: two SQS requests of the ingest function
+	elems := make([]string, 12)
+	for i := range elems {
+		elems[i] = fmt.Sprintf(`{"Context__c":{"string":"batch"},"n":%d}`, i)
+	}
+	base := *pubURL
+	base.User = nil
+	var batch struct {
+		IDs []string `json:"ids"`
+	}
+	status, raw = st.Do(t, http.MethodPost, base.String()+"/inbound", func(r *http.Request) { r.SetBasicAuth(pubURL.User.Username(), pass) },
+		"["+strings.Join(elems, ",")+"]", &batch)
+	require.Equal(t, http.StatusAccepted, status, "%s", raw)
+	require.Len(t, batch.IDs, len(elems))
 
 	got := hook.Wait(t, kept, 1, 30*time.Second)[0]
 	var ce map[string]json.RawMessage
@@ -75,6 +90,11 @@ func TestWalkingSkeleton(t *testing.T) {
 	assert.Equal(t, "application/cloudevents+json", got.Header.Get("Content-Type"))
 	assert.Equal(t, "Bearer s3cret-token", got.Header.Get("Authorization"))
 	require.NoError(t, sink.Verify(pub.Extra.SigningSecret, got.Header, got.Body), "Standard Webhooks signature verifies")
+	for i, id := range batch.IDs {
+		got := hook.Wait(t, id, 1, 30*time.Second)[0]
+		require.NoError(t, json.Unmarshal(got.Body, &ce))
+		assert.Equal(t, elems[i], string(ce["data"]), "each event of the batch is delivered on its own")
+	}
 
 	// A poison message: what no producer of IngestQueue sends.
 	require.NoError(t, st.Send(t.Context(), "IngestQueue", "{garbage", map[string]string{queue.AttrTenant: tn.ID}))
@@ -109,10 +129,10 @@ func TestWalkingSkeleton(t *testing.T) {
 			fn, metric string
 			total      float64
 		}{
-			{"IngestFunction", metric.Ingested, 2},
+			{"IngestFunction", metric.Ingested, 2 + 12},
 			{"FilterFunction", metric.FilteredOut, 1},
 			{"FilterFunction", metric.DeadLettered, 1},
-			{"DeliverFunction", metric.Delivered, 1},
+			{"DeliverFunction", metric.Delivered, 1 + 12},
 			{"DeliverFunction", metric.DeliveryLatency, -1},
 		}
 		for _, c := range cases {
