@@ -95,6 +95,9 @@ type load struct {
 	// keys, when positive, gives event i the field "key": "k<i mod keys>"
 	// (the ordering key of the ordered case).
 	keys int
+	// batch, when above 1, is the events per publish request (a JSON array
+	// of their bodies; one target only).
+	batch int
 }
 
 // run is what publishing did.
@@ -153,37 +156,56 @@ func publish(s *sink, l load) *run {
 			}
 		}
 	})
+	per := max(l.batch, 1)
+	if per > 1 && len(l.targets) != 1 {
+		log.Fatal("a batched load has one target")
+	}
 	r.start = time.Now()
 	for range workers {
 		wg.Go(func() {
 			for {
-				i := int(next.Add(1)) - 1
-				if i >= l.n {
+				first := int(next.Add(int64(per))) - per
+				if first >= l.n {
 					return
 				}
+				last := min(first+per, l.n) // events [first, last) in one request
 				due := time.Now()
 				if l.rate > 0 {
-					due = r.start.Add(time.Duration(float64(i) / l.rate * float64(time.Second)))
+					due = r.start.Add(time.Duration(float64(first) / l.rate * float64(time.Second)))
 					if d := time.Until(due); d > 0 {
 						time.Sleep(d)
 					}
 				}
-				r.due[i] = due
-				t := l.targets[i%len(l.targets)]
-				b := body("e" + strconv.Itoa(i))
-				if l.keys > 0 {
-					b = keyed("e"+strconv.Itoa(i), "k"+strconv.Itoa(i%l.keys))
+				t := l.targets[first%len(l.targets)]
+				var b []byte
+				for i := first; i < last; i++ {
+					e := body("e" + strconv.Itoa(i))
+					if l.keys > 0 {
+						e = keyed("e"+strconv.Itoa(i), "k"+strconv.Itoa(i%l.keys))
+					}
+					if per == 1 {
+						b = e
+						break
+					}
+					if i > first {
+						b = append(b, ',')
+					}
+					b = append(b, e...)
+				}
+				if per > 1 {
+					b = append(append([]byte("["), b...), ']')
 				}
 				st, after := post(t, b)
-				r.answered[i] = time.Since(due)
-				r.status[i] = int32(st)
+				for i := first; i < last; i++ {
+					r.due[i], r.answered[i], r.status[i] = due, time.Since(due), int32(st)
+				}
 				if st == http.StatusAccepted || st == http.StatusOK {
-					r.accepted.Add(1)
-					r.expected.Add(int64(len(t.paths)))
+					r.accepted.Add(int64(last - first))
+					r.expected.Add(int64((last - first) * len(t.paths)))
 					continue
 				}
 				c, _ := r.refused.LoadOrStore(st, new(atomic.Int64))
-				c.(*atomic.Int64).Add(1)
+				c.(*atomic.Int64).Add(int64(last - first))
 				if after > 0 && (r.retryAfterMin.Load() == 0 || after < r.retryAfterMin.Load()) {
 					r.retryAfterMin.Store(after)
 				}

@@ -45,6 +45,7 @@ import (
 
 type settings struct {
 	events, publishers, reps int
+	batch                    int
 	paced                    []float64
 	pacedFor                 time.Duration
 	overloadX                float64
@@ -82,8 +83,9 @@ func main() {
 	flag.IntVar(&s.fanoutDeliveries, "fanout-deliveries", 20000, "deliveries per fan-out run (events = this / publications)")
 	flag.IntVar(&s.tenants, "tenants", 500, "tenants publishing round-robin")
 	flag.IntVar(&s.backlog, "backlog", 200000, "events published behind a paused publication, then drained")
-	cases := flag.String("cases", "saturation,paced,overload,fanout,tenants,backlog,ordered", "cases to run")
+	cases := flag.String("cases", "saturation,batched,paced,overload,fanout,tenants,backlog,ordered", "cases to run")
 	keys := flag.String("ordered-keys", "0,1,50,5000", "ordered case: keys of an ordered publication (0: unordered), side by side")
+	flag.IntVar(&s.batch, "batch", 10, "batched case: events per publish request (a JSON array), direct and through the stream beside the relay")
 	flag.StringVar(&s.trace, "trace", "", "write an execution trace of herokuevents in the first paced run here (go tool trace)")
 	flag.StringVar(&s.cpuprofile, "cpuprofile", "", "write the CPU profile of herokuevents in the (first) stream saturation run here")
 	flag.BoolVar(&s.fsyncs, "fsyncs", false, "count fsync+fdatasync per event through the stream (strace -c, an extra run at saturation and one at 500 ev/s)")
@@ -207,6 +209,9 @@ func bench(s settings) {
 	if s.cases["saturation"] || s.cases["overload"] || s.cases["backlog"] {
 		peak = saturation(s, sk)
 	}
+	if s.cases["batched"] {
+		batched(s, sk)
+	}
 	if s.cases["paced"] {
 		for i, rate := range s.paced {
 			tr, prof := "", ""
@@ -243,6 +248,36 @@ func bench(s settings) {
 	if s.cases["ordered"] {
 		ordered(s, sk)
 	}
+}
+
+// batched publishes -events to the publication and through the stream in
+// requests of -batch events each, from -publishers / -batch publishers (as
+// many events in flight as the saturation runs), beside the bare relay's
+// one event per request (its ceiling), and prints the ratios.
+func batched(s settings, sk *sink) {
+	p := startRelay(sk.url)
+	relay, _, _ := measured("bare Go relay (ceiling)", p, sk, load{targets: []target{{url: p.first["url"] + "/hook/relay", paths: []string{"/hook/relay"}}}, n: s.events, publishers: s.publishers}, s.wait)
+	p.stop()
+	relay.print()
+	rows := []row{}
+	for _, c := range []struct {
+		name   string
+		direct bool
+	}{{"direct", true}, {"stream + filter", false}} {
+		p, t := streamServer(embeddedOpts{journal: s.journal, maxBacklog: s.maxBacklog}, sk)
+		tg := t.stream
+		if c.direct {
+			tg = t.direct
+		}
+		r, _, _ := measured(fmt.Sprintf("herokuevents %s, %d/publish", c.name, s.batch), p, sk, load{targets: []target{tg}, n: s.events, publishers: max(s.publishers/s.batch, 1), batch: s.batch}, s.wait)
+		p.stop()
+		r.print()
+		rows = append(rows, r)
+	}
+	for _, r := range rows {
+		fmt.Printf("  %-36s %.2f × relay, %.0f µs CPU per delivery\n", r.name, r.rate/relay.rate, float64(r.cpuPerDelivery)/1e3)
+	}
+	fmt.Println()
 }
 
 // ordered publishes -events to one publication, unordered and ordered by
