@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/herokuevents/herokuevents/shared/dedup"
 	"github.com/herokuevents/herokuevents/shared/dedup/memdedup"
 	"github.com/herokuevents/herokuevents/shared/event"
 	"github.com/herokuevents/herokuevents/shared/ingest"
@@ -143,6 +144,20 @@ func TestBatchSpendsTheRatePerEvent(t *testing.T) {
 	assert.Contains(t, w.Body.String(), "rate_limited")
 }
 
+// A batch must fit its plan's backlog whole: one that would pass it is
+// refused with 429 backlog_full, and queues nothing.
+func TestBatchMustFitTheBacklog(t *testing.T) {
+	l := setupLimited(t, 0)
+	basic := plan.For("basic")
+	l.backlog.Add("a", basic.Backlog-3)
+	w := post(l.h, "out", "a", "key-a", "application/json", `[{"x":1},{"x":2},{"x":3},{"x":4}]`, nil)
+	require.Equal(t, http.StatusTooManyRequests, w.Code, w.Body.String())
+	assert.Contains(t, w.Body.String(), "backlog_full")
+	assert.Equal(t, "1", w.Header().Get("Retry-After"))
+	w = post(l.h, "out", "a", "key-a", "application/json", `[{"x":1},{"x":2},{"x":3}]`, nil)
+	require.Equal(t, http.StatusAccepted, w.Code, w.Body.String())
+}
+
 // De-duplication works per event of a batch: by CloudEvent source and id
 // (an event repeated inside the batch is queued once), or by the
 // Idempotency-Key header and the event's index; a repeated batch is
@@ -214,4 +229,34 @@ func TestBatchQueueFailureReleasesItsKeys(t *testing.T) {
 	assert.Equal(t, []string{"a", "b"}, ids(t, w.Body.Bytes()))
 	assert.Empty(t, w.Header().Get(ingest.HeaderReplayed))
 	assert.Len(t, del.all(), 2)
+}
+
+// A batch with one event whose key is in flight (another request is
+// queuing it) is refused whole with 409, and the keys of its other events
+// are released: the retry, once that key is confirmed, queues them and
+// replays the one in flight.
+func TestBatchWithAKeyInFlight(t *testing.T) {
+	keys := memdedup.New(time.Now)
+	h, _, del := setupWith(t, func(o *ingest.Options) { o.Dedup = keys })
+	inFlight := dedup.Key("pub-1", dedup.KindCloudEvent, dedup.CloudEventKey("/s", "b"))
+	res, err := keys.Claim(t.Context(), tenant, inFlight, "b", time.Hour)
+	require.NoError(t, err)
+	require.Equal(t, dedup.Claimed, res.Outcome)
+	var evs []string
+	for _, id := range []string{"a", "b", "c", "d"} {
+		evs = append(evs, fmt.Sprintf(`{"specversion":"1.0","id":%q,"source":"/s","type":"t","data":{}}`, id))
+	}
+	body := "[" + strings.Join(evs, ",") + "]"
+	w := post(h, "systemStatus", tenant, key, ingest.ContentTypeBatch, body, nil)
+	require.Equal(t, http.StatusConflict, w.Code, w.Body.String())
+	assert.Equal(t, "1", w.Header().Get("Retry-After"))
+	assert.Empty(t, del.all())
+
+	require.NoError(t, keys.Confirm(t.Context(), tenant, inFlight, "b"))
+	w = post(h, "systemStatus", tenant, key, ingest.ContentTypeBatch, body, nil)
+	require.Equal(t, http.StatusAccepted, w.Code, w.Body.String())
+	assert.Equal(t, []string{"a", "b", "c", "d"}, ids(t, w.Body.Bytes()))
+	got := delivered(t, del.all())
+	require.Len(t, got, 3, "b was queued by the other request")
+	assert.Equal(t, []string{"a", "c", "d"}, []string{got[0].ID, got[1].ID, got[2].ID})
 }

@@ -6,6 +6,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/herokuevents/herokuevents/shared/dedup"
 	"github.com/herokuevents/herokuevents/shared/httpjson"
@@ -51,39 +52,80 @@ type claim struct {
 // dedupe claims the key of each event of the publish that has one (the
 // Idempotency-Key header, else a CloudEvent's source and id: publishKey),
 // scoped to the tenant and the publication or subscription id (a name
-// deleted and made again is another target). An event whose key was seen
-// before is a duplicate: it gets the first event's id, with one log line
-// (decision=duplicate), and is not enqueued or journaled; so is one whose
-// key an earlier event of its batch has. A key in flight refuses the
-// publish with 409 (its claims released). A claim taken over from a
-// crashed request carries the first event's id, which the item's event
-// and message then get. It returns false when the request was answered.
+// deleted and made again is another target); the keys of a batch are
+// claimed concurrently (at most maxClaims at a time). An event whose key
+// was seen before is a duplicate: it gets the first event's id, with one
+// log line (decision=duplicate), and is not enqueued or journaled; so is
+// one whose key an earlier event of its batch has. A key in flight refuses
+// the publish with 409, a failed claim with 503 (its other claims
+// released). A claim taken over from a crashed request carries the first
+// event's id, which the item's event and message then get. It returns
+// false when the request was answered.
 func (h *Handler) dedupe(ctx context.Context, w http.ResponseWriter, r *http.Request, rt route, header string, batch bool, items []item) bool {
 	if h.o.Dedup == nil {
 		return true
 	}
 	ce, _ := cloudEvent(r)
 	_, ceBatch := batchRequest(r, nil)
+	keys := make([]string, len(items))
 	seen := map[string]int{}
+	claims := 0
 	for i := range items {
-		it := &items[i]
 		index := -1
 		if batch {
 			index = i
 		}
-		key := publishKey(rt, header, ce || ceBatch, index, it.ev)
+		key := publishKey(rt, header, ce || ceBatch, index, items[i].ev)
 		if key == "" {
 			continue
 		}
 		if j, ok := seen[key]; ok {
-			it.sameAs = j
+			items[i].sameAs = j
 			h.o.Logger.InfoContext(ctx, "publish duplicate", "decision", "duplicate", "tenant", rt.tenant, rt.kind, rt.name, "event_id", items[j].ev.ID, "index", i)
 			continue
 		}
-		seen[key] = i
-		res, err := h.o.Dedup.Claim(ctx, rt.tenant, key, it.ev.ID, h.o.DedupWindow)
+		seen[key], keys[i] = i, key
+		claims++
+	}
+	type outcome struct {
+		res dedup.Result
+		err error
+	}
+	results := make([]outcome, len(items))
+	take := func(i int) {
+		results[i].res, results[i].err = h.o.Dedup.Claim(ctx, rt.tenant, keys[i], items[i].ev.ID, h.o.DedupWindow)
+		if results[i].err == nil && results[i].res.Outcome == dedup.Claimed {
+			items[i].claim = claim{rt.tenant, keys[i], results[i].res.EventID}
+		}
+	}
+	if claims == 1 {
+		for i, k := range keys {
+			if k != "" {
+				take(i)
+			}
+		}
+	} else if claims > 1 {
+		var wg sync.WaitGroup
+		slots := make(chan struct{}, maxClaims)
+		for i, k := range keys {
+			if k == "" {
+				continue
+			}
+			slots <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-slots }()
+				take(i)
+			})
+		}
+		wg.Wait()
+	}
+	for i := range items {
+		if keys[i] == "" {
+			continue
+		}
+		it, res, err := &items[i], results[i].res, results[i].err
 		if err != nil {
-			h.release(ctx, items[:i])
+			h.release(ctx, items)
 			h.o.Logger.ErrorContext(ctx, "claim publish key", "tenant", rt.tenant, rt.kind, rt.name, "event_id", it.ev.ID, "err", err)
 			unavailable(w)
 			return false
@@ -94,7 +136,7 @@ func (h *Handler) dedupe(ctx context.Context, w http.ResponseWriter, r *http.Req
 			it.ev.ID, it.replayed = res.EventID, true
 			continue
 		case dedup.InFlight:
-			h.release(ctx, items[:i])
+			h.release(ctx, items)
 			h.o.Logger.InfoContext(ctx, "publish refused", "decision", "in_flight", "tenant", rt.tenant, rt.kind, rt.name, "event_id", res.EventID, "status", http.StatusConflict)
 			w.Header().Set("Retry-After", "1")
 			writeError(w, http.StatusConflict, "publish_in_progress",
@@ -102,17 +144,16 @@ func (h *Handler) dedupe(ctx context.Context, w http.ResponseWriter, r *http.Req
 			return false
 		case dedup.Claimed:
 		default:
-			h.release(ctx, items[:i])
+			h.release(ctx, items)
 			h.o.Logger.ErrorContext(ctx, "claim publish key", "tenant", rt.tenant, rt.kind, rt.name, "event_id", it.ev.ID, "err", errors.New(res.Outcome.String()))
 			unavailable(w)
 			return false
 		}
-		it.claim = claim{rt.tenant, key, res.EventID}
 		if res.EventID != it.ev.ID { // taken over from a request that crashed: its id
 			it.ev.ID = res.EventID
 			m, err := rt.message(it.ev, h.o.Now())
 			if err != nil {
-				h.release(ctx, items[:i+1])
+				h.release(ctx, items)
 				h.o.Logger.ErrorContext(ctx, "encode event", "tenant", rt.tenant, rt.kind, rt.name, "event_id", it.ev.ID, "err", err)
 				writeError(w, http.StatusInternalServerError, "internal_error", "Cannot encode the event.")
 				return false
@@ -122,6 +163,9 @@ func (h *Handler) dedupe(ctx context.Context, w http.ResponseWriter, r *http.Req
 	}
 	return true
 }
+
+// maxClaims is how many keys of a batch are claimed at a time.
+const maxClaims = 16
 
 // confirm records that the claimed keys' events were enqueued. A failure
 // leaves a claim pending: a retry after its lease enqueues the event

@@ -67,9 +67,17 @@ func (l *limits) check(tenant, planName string, now time.Time) *refusal {
 
 // more returns the refusal of n more events of tenant on planName at once
 // (those of a batch past its first, which check spent), or nil (and then
-// they are spent). Every plan's burst takes a batch of MaxBatch.
+// they are spent): the batch must fit the plan's backlog whole. Every
+// plan's burst takes a batch of MaxBatch.
 func (l *limits) more(tenant, planName string, n int, now time.Time) *refusal {
-	return l.spend(tenant, plan.For(planName), n, now)
+	p := plan.For(planName)
+	if l.o.Backlog != nil {
+		if mine := l.o.Backlog.Tenant(tenant); mine+int64(n)+1 > p.Backlog {
+			return &refusal{http.StatusTooManyRequests, "backlog_full", fmt.Sprintf(
+				"%d events of this app are waiting to be delivered; %d more would pass the most its plan (%s) keeps, %d: retry once they drain.", mine, n+1, p.Name, p.Backlog), time.Second}
+		}
+	}
+	return l.spend(tenant, p, n, now)
 }
 
 // spend takes n events from tenant's bucket, or returns the 429 of a
