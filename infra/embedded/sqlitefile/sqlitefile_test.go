@@ -81,3 +81,55 @@ func TestInserts(t *testing.T) {
 		require.Equal(t, 1, calls, "the first chunk went, the second stopped at its bad row")
 	})
 }
+
+// Statements prepared once serve every transaction, on every connection,
+// concurrently: the writers queue for the write lock and none waits on a
+// connection to prepare; a statement not prepared is run in the
+// transaction.
+func TestStmtsServeConcurrentTransactions(t *testing.T) {
+	db, err := sqlitefile.Open(filepath.Join(t.TempDir(), "s.db"), "test", "NORMAL", `CREATE TABLE t (a INTEGER, b TEXT)`)
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	in := sqlitefile.NewInserts(`INSERT INTO t (a, b) VALUES `, 2, 4)
+	stmts, err := sqlitefile.Prepare(t.Context(), db, in.Statements()...)
+	require.NoError(t, err)
+	const writers, rounds = 8, 20
+	errs := make(chan error, writers)
+	for w := range writers {
+		go func() {
+			errs <- func() error {
+				for r := range rounds {
+					tx, err := db.BeginTx(t.Context(), nil)
+					if err != nil {
+						return err
+					}
+					exec := stmts.In(t.Context(), tx)
+					n := 1 + (w+r)%6 // 1..6 rows: one or two statements
+					if err := in.Run(n, func(i int, args []any) ([]any, error) { return append(args, w, fmt.Sprint(r)), nil }, exec); err != nil {
+						tx.Rollback()
+						return err
+					}
+					if err := exec(`DELETE FROM t WHERE a = -1`); err != nil { // not prepared
+						tx.Rollback()
+						return err
+					}
+					if err := tx.Commit(); err != nil {
+						return err
+					}
+				}
+				return nil
+			}()
+		}()
+	}
+	want := 0
+	for w := range writers {
+		require.NoError(t, <-errs)
+		for r := range rounds {
+			want += 1 + (w+r)%6
+		}
+	}
+	var got int
+	require.NoError(t, db.QueryRow(`SELECT count(*) FROM t`).Scan(&got))
+	assert.Equal(t, want, got)
+	require.NoError(t, stmts.Close())
+}
