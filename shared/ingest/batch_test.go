@@ -16,6 +16,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/dedup/memdedup"
 	"github.com/herokuevents/herokuevents/shared/event"
 	"github.com/herokuevents/herokuevents/shared/ingest"
+	"github.com/herokuevents/herokuevents/shared/journal"
 	"github.com/herokuevents/herokuevents/shared/plan"
 	"github.com/herokuevents/herokuevents/shared/queue"
 )
@@ -45,7 +46,8 @@ func delivered(t *testing.T, msgs []queue.Message) []event.Event {
 func TestPublishBatchOfObjects(t *testing.T) {
 	for _, name := range []string{"inbound", "systemStatus"} {
 		t.Run(name, func(t *testing.T) {
-			h, in, del := setup(t)
+			log := &entries{}
+			h, in, del := setupWith(t, func(o *ingest.Options) { o.Journal = log })
 			w := post(h, name, tenant, key, "application/json", ` [{"n":1}, {"n":2},{"n":3, "deep":{"a":[1]}}] `, nil)
 			require.Equal(t, http.StatusAccepted, w.Code, w.Body.String())
 			got := ids(t, w.Body.Bytes())
@@ -66,6 +68,11 @@ func TestPublishBatchOfObjects(t *testing.T) {
 				assert.Contains(t, string(ev.Data), fmt.Sprintf(`"n":%d`, i+1))
 			}
 			assert.Len(t, map[string]bool{got[0]: true, got[1]: true, got[2]: true}, 3, "each event its own id")
+			require.Equal(t, 3, log.len(), "one acceptance in the delivery log per event")
+			for i, e := range log.es {
+				assert.Equal(t, got[i], e.EventID)
+				assert.Equal(t, journal.Accepted, e.Stage)
+			}
 		})
 	}
 }
