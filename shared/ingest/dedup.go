@@ -172,28 +172,32 @@ const maxClaims = 16
 // again under the same id (dedup's ordering), so the publish is still
 // answered 202.
 func (h *Handler) confirm(ctx context.Context, items []item) {
-	for _, it := range items {
-		c := it.claim
-		if c.key == "" || !it.enqueue() {
-			continue
-		}
-		if err := h.o.Dedup.Confirm(context.WithoutCancel(ctx), c.tenant, c.key, c.eventID); err != nil {
-			h.o.Logger.WarnContext(ctx, "confirm publish key", "tenant", c.tenant, "event_id", c.eventID, "err", err)
-		}
+	if h.o.Dedup == nil {
+		return
 	}
+	h.settle(ctx, items, "confirm publish key", h.o.Dedup.Confirm)
 }
 
 // release forgets the claimed keys of events that were not enqueued, so
 // that the client's retry is not taken for a duplicate. A failure leaves
 // a claim pending until its lease passes (the retry gets 409 until then).
 func (h *Handler) release(ctx context.Context, items []item) {
+	if h.o.Dedup == nil {
+		return
+	}
+	h.settle(ctx, items, "release publish key", h.o.Dedup.Release)
+}
+
+// settle calls f (Confirm or Release) on the claim of each item to be
+// queued that holds one, and logs what failed as what.
+func (h *Handler) settle(ctx context.Context, items []item, what string, f func(ctx context.Context, tenant, key, eventID string) error) {
 	for _, it := range items {
 		c := it.claim
 		if c.key == "" || !it.enqueue() {
 			continue
 		}
-		if err := h.o.Dedup.Release(context.WithoutCancel(ctx), c.tenant, c.key, c.eventID); err != nil {
-			h.o.Logger.WarnContext(ctx, "release publish key", "tenant", c.tenant, "event_id", c.eventID, "err", err)
+		if err := f(context.WithoutCancel(ctx), c.tenant, c.key, c.eventID); err != nil {
+			h.o.Logger.WarnContext(ctx, what, "tenant", c.tenant, "event_id", c.eventID, "err", err)
 		}
 	}
 }
