@@ -77,6 +77,28 @@ func TestWalkingSkeleton(t *testing.T) {
 		"["+strings.Join(elems, ",")+"]", &batch)
 	require.Equal(t, http.StatusAccepted, status, "%s", raw)
 	require.Len(t, batch.IDs, len(elems))
+	// a CloudEvents batch, claimed per event in DynamoDB (concurrently): the
+	// event repeated inside it is queued once, and the batch sent again
+	// queues nothing
+	ceBatch := `[{"specversion":"1.0","id":"ce-1","source":"/e2e","type":"t","data":{"Context__c":{"string":"ce"}}},` +
+		`{"specversion":"1.0","id":"ce-2","source":"/e2e","type":"t","data":{"Context__c":{"string":"ce"}}},` +
+		`{"specversion":"1.0","id":"ce-1","source":"/e2e","type":"t","data":{"Context__c":{"string":"ce"}}}]`
+	for round, replayed := range []string{"", "true"} {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, base.String()+"/inbound", strings.NewReader(ceBatch))
+		require.NoError(t, err)
+		req.SetBasicAuth(pubURL.User.Username(), pass)
+		req.Header.Set("Content-Type", "application/cloudevents-batch+json")
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		var got struct {
+			IDs []string `json:"ids"`
+		}
+		require.NoError(t, json.NewDecoder(res.Body).Decode(&got))
+		res.Body.Close()
+		require.Equal(t, http.StatusAccepted, res.StatusCode, "round %d", round)
+		assert.Equal(t, []string{"ce-1", "ce-2", "ce-1"}, got.IDs)
+		assert.Equal(t, replayed, res.Header.Get("Idempotent-Replayed"), "round %d", round)
+	}
 
 	got := hook.Wait(t, kept, 1, 30*time.Second)[0]
 	var ce map[string]json.RawMessage
@@ -95,12 +117,16 @@ func TestWalkingSkeleton(t *testing.T) {
 		require.NoError(t, json.Unmarshal(got.Body, &ce))
 		assert.Equal(t, elems[i], string(ce["data"]), "each event of the batch is delivered on its own")
 	}
+	hook.Wait(t, "ce-1", 1, 30*time.Second)
+	hook.Wait(t, "ce-2", 1, 30*time.Second)
 
 	// A poison message: what no producer of IngestQueue sends.
 	require.NoError(t, st.Send(t.Context(), "IngestQueue", "{garbage", map[string]string{queue.AttrTenant: tn.ID}))
 	require.NoError(t, st.Drain(t.Context()))
 	assert.Empty(t, hook.Requests(dropped), "a filtered-out event never arrives")
 	assert.Len(t, hook.Requests(kept), 1, "delivered once")
+	assert.Len(t, hook.Requests("ce-1"), 1, "an event repeated in a batch, and the batch sent again, delivered once")
+	assert.Len(t, hook.Requests("ce-2"), 1)
 
 	dead, err := st.Peek(t.Context(), "IngestDLQ")
 	require.NoError(t, err)
@@ -129,10 +155,10 @@ func TestWalkingSkeleton(t *testing.T) {
 			fn, metric string
 			total      float64
 		}{
-			{"IngestFunction", metric.Ingested, 2 + 12},
+			{"IngestFunction", metric.Ingested, 2 + 12 + 2},
 			{"FilterFunction", metric.FilteredOut, 1},
 			{"FilterFunction", metric.DeadLettered, 1},
-			{"DeliverFunction", metric.Delivered, 1 + 12},
+			{"DeliverFunction", metric.Delivered, 1 + 12 + 2},
 			{"DeliverFunction", metric.DeliveryLatency, -1},
 		}
 		for _, c := range cases {
