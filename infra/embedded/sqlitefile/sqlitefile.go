@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"slices"
 	"strings"
 )
 
@@ -78,8 +77,8 @@ func NewInserts(head string, columns, max int) *Inserts {
 // Statement is the INSERT of n rows (1 ≤ n ≤ max).
 func (in *Inserts) Statement(n int) string { return in.stmts[n] }
 
-// Statements are the INSERTs of 1 to max rows (a new slice).
-func (in *Inserts) Statements() []string { return slices.Clone(in.stmts[1:]) }
+// Statements are the INSERTs of 1 to max rows.
+func (in *Inserts) Statements() []string { return in.stmts[1:] }
 
 // Run inserts n rows in order, at most max per statement: for each chunk
 // it appends the values of the chunk's rows (row(i, args) returns args
