@@ -13,7 +13,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -47,7 +46,6 @@ CREATE TABLE IF NOT EXISTS tenant_bytes (
 // Store is an archive.Store in an SQLite file. Safe for concurrent use.
 type Store struct {
 	db     *sql.DB
-	stmts  *sqlitefile.Stmts
 	limits archive.Limits
 	now    func() time.Time
 }
@@ -61,23 +59,11 @@ func Open(path string, l archive.Limits) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	stmts, err := sqlitefile.Prepare(context.Background(), db, insertSQL, tenantBytesSQL, setTenantBytesSQL)
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open archive %s: %w", path, err)
-	}
-	return &Store{db: db, stmts: stmts, limits: l.WithDefaults(), now: time.Now}, nil
+	return &Store{db: db, limits: l.WithDefaults(), now: time.Now}, nil
 }
 
-// Append's statements, prepared once (sqlitefile.Stmts).
-const (
-	insertSQL         = `INSERT OR IGNORE INTO archive (tenant, subscription, seq, event_id, expires, size, event) VALUES (?, ?, ?, ?, ?, ?, ?)`
-	tenantBytesSQL    = `SELECT bytes FROM tenant_bytes WHERE tenant = ?`
-	setTenantBytesSQL = `INSERT INTO tenant_bytes (tenant, bytes) VALUES (?, ?) ON CONFLICT (tenant) DO UPDATE SET bytes = excluded.bytes`
-)
-
 // Close implements archive.Store.
-func (s *Store) Close() error { return errors.Join(s.stmts.Close(), s.db.Close()) }
+func (s *Store) Close() error { return s.db.Close() }
 
 func (s *Store) expires(r archive.Record) int64 {
 	if !r.Expires.IsZero() {
@@ -96,20 +82,17 @@ func (s *Store) Append(ctx context.Context, recs ...archive.Record) error {
 		return fmt.Errorf("append to archive: %w", err)
 	}
 	defer tx.Rollback()
-	ins, err := s.stmts.Tx(ctx, tx, insertSQL)
+	ins, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO archive (tenant, subscription, seq, event_id, expires, size, event) VALUES (?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return fmt.Errorf("append to archive: %w", err)
 	}
-	bytesOf, err := s.stmts.Tx(ctx, tx, tenantBytesSQL)
-	if err != nil {
-		return fmt.Errorf("append to archive: %w", err)
-	}
+	defer ins.Close()
 	used := map[string]int64{}
 	full := 0
 	for _, r := range recs {
 		b, ok := used[r.Tenant]
 		if !ok {
-			err := bytesOf.QueryRowContext(ctx, r.Tenant).Scan(&b)
+			err := tx.QueryRowContext(ctx, `SELECT bytes FROM tenant_bytes WHERE tenant = ?`, r.Tenant).Scan(&b)
 			if err != nil && err != sql.ErrNoRows {
 				return fmt.Errorf("append to archive: read tenant size: %w", err)
 			}
@@ -133,9 +116,9 @@ func (s *Store) Append(ctx context.Context, recs ...archive.Record) error {
 		}
 		used[r.Tenant] = b
 	}
-	setBytes := s.stmts.In(ctx, tx)
 	for tenant, b := range used {
-		if err := setBytes(setTenantBytesSQL, tenant, b); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO tenant_bytes (tenant, bytes) VALUES (?, ?)
+			ON CONFLICT (tenant) DO UPDATE SET bytes = excluded.bytes`, tenant, b); err != nil {
 			return fmt.Errorf("append to archive: %w", err)
 		}
 	}

@@ -5,7 +5,6 @@ package sqlitefile
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -77,9 +76,6 @@ func NewInserts(head string, columns, max int) *Inserts {
 // Statement is the INSERT of n rows (1 ≤ n ≤ max).
 func (in *Inserts) Statement(n int) string { return in.stmts[n] }
 
-// Statements are the INSERTs of 1 to max rows.
-func (in *Inserts) Statements() []string { return in.stmts[1:] }
-
 // Run inserts n rows in order, at most max per statement: for each chunk
 // it appends the values of the chunk's rows (row(i, args) returns args
 // with row i's columns values appended), then calls exec with the chunk's
@@ -104,55 +100,20 @@ func (in *Inserts) Run(n int, row func(i int, args []any) ([]any, error), exec f
 	return nil
 }
 
-// Stmts are the prepared statements of a store's database, kept for its
-// life: each statement text is prepared once on each connection that runs
-// it (database/sql's Stmt), not once per transaction, which at low load,
-// a few rows per transaction, parsed every INSERT again. They are all
-// prepared at once by Prepare, before the store is used: one prepared
-// later would need a connection of its own while a transaction holds the
-// write lock. Safe for concurrent use.
-type Stmts struct {
-	m map[string]*sql.Stmt
-}
-
-// Prepare prepares queries on db.
-func Prepare(ctx context.Context, db *sql.DB, queries ...string) (*Stmts, error) {
-	s := &Stmts{m: make(map[string]*sql.Stmt, len(queries))}
-	for _, q := range queries {
-		st, err := db.PrepareContext(ctx, q)
-		if err != nil {
-			return nil, errors.Join(fmt.Errorf("prepare %.40q: %w", q, err), s.Close())
-		}
-		s.m[q] = st
-	}
-	return s, nil
-}
-
-// Tx returns query's statement in tx: the one prepared, or one prepared
-// in tx (closed with it) when query was not given to Prepare.
-func (s *Stmts) Tx(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
-	if st, ok := s.m[query]; ok {
-		return tx.StmtContext(ctx, st), nil
-	}
-	return tx.PrepareContext(ctx, query)
-}
-
-// In returns an exec of statements in tx (Tx).
-func (s *Stmts) In(ctx context.Context, tx *sql.Tx) func(query string, args ...any) error {
+// Prepared returns an exec of statements in tx that prepares each
+// statement text once per transaction.
+func Prepared(ctx context.Context, tx *sql.Tx) func(query string, args ...any) error {
+	stmts := map[string]*sql.Stmt{}
 	return func(query string, args ...any) error {
-		st, err := s.Tx(ctx, tx, query)
-		if err == nil {
-			_, err = st.ExecContext(ctx, args...)
+		st, ok := stmts[query]
+		if !ok {
+			var err error
+			if st, err = tx.PrepareContext(ctx, query); err != nil {
+				return err
+			}
+			stmts[query] = st
 		}
+		_, err := st.ExecContext(ctx, args...)
 		return err
 	}
-}
-
-// Close closes the statements; the database stays open.
-func (s *Stmts) Close() error {
-	var errs []error
-	for _, st := range s.m {
-		errs = append(errs, st.Close())
-	}
-	return errors.Join(errs...)
 }

@@ -75,9 +75,8 @@ type Options struct {
 
 // Journal is a journal.Journal on a SQLite file. Safe for concurrent use.
 type Journal struct {
-	db    *sql.DB
-	stmts *sqlitefile.Stmts
-	o     Options
+	db *sql.DB
+	o  Options
 	// write serializes this process's writers (Append, Prune) in Go,
 	// honouring their contexts, rather than in SQLite's busy handler.
 	write chan struct{}
@@ -135,12 +134,7 @@ func Open(path string, o Options) (*Journal, error) {
 			return nil, fmt.Errorf("open journal %s: %w", path, err)
 		}
 	}
-	stmts, err := sqlitefile.Prepare(context.Background(), db, inserts.Statements()...)
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open journal %s: %w", path, err)
-	}
-	j := &Journal{db: db, stmts: stmts, o: o, write: make(chan struct{}, 1), touched: map[[2]string]bool{}, stop: make(chan struct{}), done: make(chan struct{})}
+	j := &Journal{db: db, o: o, write: make(chan struct{}, 1), touched: map[[2]string]bool{}, stop: make(chan struct{}), done: make(chan struct{})}
 	if err := j.pruneAll(context.Background()); err != nil {
 		db.Close()
 		return nil, err
@@ -179,7 +173,7 @@ func (j *Journal) Close() error {
 		<-j.done
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		err = errors.Join(j.Prune(ctx), j.stmts.Close(), j.db.Close())
+		err = errors.Join(j.Prune(ctx), j.db.Close())
 	})
 	return err
 }
@@ -295,7 +289,7 @@ func (j *Journal) Append(ctx context.Context, entries ...journal.Entry) error {
 		return fmt.Errorf("append to journal: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
-	// Many entries per INSERT statement, each prepared once per connection.
+	// Many entries per INSERT statement, each prepared once per transaction.
 	touched := map[[2]string]bool{}
 	err = inserts.Run(len(rows), func(i int, args []any) ([]any, error) {
 		r := rows[i]
@@ -306,7 +300,7 @@ func (j *Journal) Append(ctx context.Context, entries ...journal.Entry) error {
 		ekey, _ := eventKey(e.Tenant, e.EventID)
 		return append(args, ekey, key(e.Tenant, e.Publication), e.Tenant, e.EventID, e.Publication,
 			string(e.Stage), string(e.Outcome), nanos(e.Time), r.detail, r.event), nil
-	}, j.stmts.In(ctx, tx))
+	}, sqlitefile.Prepared(ctx, tx))
 	if err != nil {
 		return fmt.Errorf("append to journal: %w", err)
 	}

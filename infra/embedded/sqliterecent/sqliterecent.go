@@ -47,7 +47,6 @@ CREATE INDEX IF NOT EXISTS recent_event_kept ON recent_event (kept_at);
 // Store is a recent.Store on a SQLite file. Safe for concurrent use.
 type Store struct {
 	db     *sql.DB
-	stmts  *sqlitefile.Stmts
 	limits recent.Limits
 	now    func() time.Time
 }
@@ -61,12 +60,7 @@ func Open(path string, l recent.Limits) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	stmts, err := sqlitefile.Prepare(context.Background(), db, append(inserts.Statements(), replaceSQL, oldestKeptSQL, evictSQL, expireSQL)...)
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open recent events %s: %w", path, err)
-	}
-	return &Store{db: db, stmts: stmts, limits: l.WithDefaults(), now: time.Now}, nil
+	return &Store{db: db, limits: l.WithDefaults(), now: time.Now}, nil
 }
 
 // stored is the JSON of the event column.
@@ -149,8 +143,8 @@ func (s *Store) Keep(ctx context.Context, entries ...recent.Entry) (err error) {
 			_ = tx.Rollback()
 		}
 	}()
-	// Statements are prepared once per connection, not once per event.
-	exec := s.stmts.In(ctx, tx)
+	// Statements are prepared once per transaction, not once per event.
+	exec := sqlitefile.Prepared(ctx, tx)
 	entries, touched := latest(entries)
 	args := make([]any, 0, 2+replaceIDs)
 	for k, ids := range touched {
@@ -180,7 +174,7 @@ func (s *Store) Keep(ctx context.Context, entries ...recent.Entry) (err error) {
 	if err != nil {
 		return fmt.Errorf("keep recent events: %w", err)
 	}
-	oldest, err := s.stmts.Tx(ctx, tx, oldestKeptSQL)
+	oldest, err := tx.PrepareContext(ctx, oldestKeptSQL)
 	if err != nil {
 		return fmt.Errorf("evict recent events: %w", err)
 	}
@@ -249,7 +243,7 @@ func (s *Store) Latest(ctx context.Context, tenant, subscription string, n int) 
 
 // Close implements recent.Store.
 func (s *Store) Close() error {
-	if err := errors.Join(s.stmts.Close(), s.db.Close()); err != nil && !errors.Is(err, sql.ErrConnDone) {
+	if err := s.db.Close(); err != nil && !errors.Is(err, sql.ErrConnDone) {
 		return fmt.Errorf("close recent events: %w", err)
 	}
 	return nil
