@@ -171,7 +171,7 @@ func (h *Handler) hold(ctx context.Context, log *slog.Logger, d event.Delivery, 
 // holdDelay.
 func (h *Handler) heldDelay(n int) time.Duration {
 	if h.Wake != nil {
-		return min(WokenHold.Delay(n), MaxDelay)
+		return WokenHold.Delay(n) // its cap is MaxDelay
 	}
 	return h.holdDelay(n)
 }
