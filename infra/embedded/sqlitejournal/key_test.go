@@ -62,6 +62,19 @@ func TestEventKeysFollowTime(t *testing.T) {
 	}
 }
 
+// A UUIDv7's key starts with its first 48 bits, the milliseconds since the
+// epoch (RFC 9562 test vector and one of this package's).
+func TestEventKeyIsTheUUIDv7Time(t *testing.T) {
+	for id, ms := range map[string]uint64{
+		"017f22e2-79b0-7cc3-98c4-dc0c0c07398f": 0x017f22e279b0, // RFC 9562, appendix A.6
+		"019ae3c4-5b2a-7c3d-8e4f-0123456789ab": 0x019ae3c45b2a,
+	} {
+		k, v7 := eventKey("t", id)
+		require.True(t, v7, id)
+		assert.Equal(t, ms, uint64(k)>>16, id)
+	}
+}
+
 // FuzzEventKey: an id is keyed by its time exactly when it is a canonical
 // lower-case UUIDv7, and by the hash otherwise.
 func FuzzEventKey(f *testing.F) {

@@ -22,7 +22,6 @@ package sqlitejournal
 import (
 	"context"
 	"database/sql"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -235,7 +234,8 @@ func uuidV7Time(id string) (uint64, bool) {
 	if err != nil || u.Version() != 7 || u.Variant() != uuid.RFC4122 {
 		return 0, false
 	}
-	return binary.BigEndian.Uint64(u[:8]) >> 16, true // the leading 48 bits
+	sec, nsec := u.Time().UnixTime() // the leading 48 bits, in milliseconds
+	return uint64(sec)*1000 + uint64(nsec)/1e6, true
 }
 
 // detail encodes what the columns do not hold.
