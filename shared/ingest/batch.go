@@ -3,8 +3,6 @@ package ingest
 import (
 	"encoding/json"
 	"errors"
-	"mime"
-	"net/http"
 	"strconv"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2/event"
@@ -34,18 +32,25 @@ type AcceptedBatch struct {
 	IDs []string `json:"ids"`
 }
 
-// batchRequest reports whether r posts a batch: a CloudEvents batch
-// (ce), or a JSON array that is not a CloudEvent.
-func batchRequest(r *http.Request, body []byte) (batch, ce bool) {
-	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if mt == ContentTypeBatch {
-		return true, true
+// posted is what a publish request carries: its events, whether as a
+// batch, and whether as CloudEvents (whose source and id de-duplicate).
+type posted struct {
+	evs       []event.Event
+	batch, ce bool
+}
+
+// place is event i's index in its batch, -1 for a single event.
+func (p posted) place(i int) int {
+	if !p.batch {
+		return -1
 	}
-	if isCE, _ := cloudEvent(r); isCE {
-		return false, false
-	}
+	return i
+}
+
+// isArray reports whether body is (or starts as) a JSON array.
+func isArray(body []byte) bool {
 	trimmed := httpjson.TrimSpace(body)
-	return len(trimmed) > 0 && trimmed[0] == '[', false
+	return len(trimmed) > 0 && trimmed[0] == '['
 }
 
 // decodeBatch decodes a batch's events: structured CloudEvents when ce,
@@ -83,7 +88,7 @@ func (h *Handler) decodeBatch(body []byte, tenant string, rt route, ce bool) ([]
 			evs[i].Time = now
 		}
 		if err != nil {
-			return nil, badEventf("Event %d of the batch (index %d): %v", i+1, i, err)
+			return nil, at(i, err)
 		}
 	}
 	return evs, nil

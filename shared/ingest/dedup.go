@@ -3,7 +3,6 @@ package ingest
 import (
 	"context"
 	"errors"
-	"mime"
 	"net/http"
 	"strings"
 	"sync"
@@ -35,14 +34,6 @@ func idempotencyKey(r *http.Request) (string, error) {
 	return vs[0], nil
 }
 
-// cloudEvent reports whether the request is a CloudEvent, and whether in
-// structured mode (else binary, ce-* headers).
-func cloudEvent(r *http.Request) (ce, structured bool) {
-	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	structured = mt == "application/cloudevents+json"
-	return structured || r.Header.Get("Ce-Specversion") != "", structured
-}
-
 // claim is a key a publish claimed (dedup's claim, enqueue, confirm); the
 // zero claim is a publish without a key.
 type claim struct {
@@ -61,21 +52,15 @@ type claim struct {
 // released). A claim taken over from a crashed request carries the first
 // event's id, which the item's event and message then get. It returns
 // false when the request was answered.
-func (h *Handler) dedupe(ctx context.Context, w http.ResponseWriter, r *http.Request, rt route, header string, batch bool, items []item) bool {
+func (h *Handler) dedupe(ctx context.Context, w http.ResponseWriter, rt route, header string, p posted, items []item) bool {
 	if h.o.Dedup == nil {
 		return true
 	}
-	ce, _ := cloudEvent(r)
-	_, ceBatch := batchRequest(r, nil)
 	keys := make([]string, len(items))
 	seen := map[string]int{}
 	claims := 0
 	for i := range items {
-		index := -1
-		if batch {
-			index = i
-		}
-		key := publishKey(rt, header, ce || ceBatch, index, items[i].ev)
+		key := publishKey(rt, header, p.ce, p.place(i), items[i].ev)
 		if key == "" {
 			continue
 		}

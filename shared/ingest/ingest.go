@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strings"
 	"time"
@@ -188,23 +189,23 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 		httpjson.WriteError(w, err)
 		return
 	}
-	evs, batch, err := h.decode(r, body, tenant, route)
+	p, err := h.decode(r, body, tenant, route)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "invalid_event", err.Error())
 		return
 	}
-	if batch && len(evs) > 1 {
-		if no := h.limits.more(tenant, planName, len(evs)-1, h.o.Now()); no != nil {
-			h.o.Logger.InfoContext(ctx, "publish refused", "tenant", tenant, "name", name, "status", no.status, "reason", no.id, "events", len(evs), "retry_after", no.retryAfter)
+	if len(p.evs) > 1 {
+		if no := h.limits.more(tenant, planName, len(p.evs)-1, h.o.Now()); no != nil {
+			h.o.Logger.InfoContext(ctx, "publish refused", "tenant", tenant, "name", name, "status", no.status, "reason", no.id, "events", len(p.evs), "retry_after", no.retryAfter)
 			no.write(w)
 			return
 		}
 	}
-	items, ok := h.prepare(ctx, w, route, evs, batch)
+	items, ok := h.prepare(ctx, w, route, p)
 	if !ok {
 		return
 	}
-	if !h.dedupe(ctx, w, r, route, idem, batch, items) {
+	if !h.dedupe(ctx, w, route, idem, p, items) {
 		return
 	}
 	var (
@@ -242,7 +243,7 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 	if len(sendEvs) == 0 { // every event a duplicate: nothing was enqueued
 		w.Header().Set(HeaderReplayed, "true")
 	}
-	if batch {
+	if p.batch {
 		httpjson.WriteJSON(w, http.StatusAccepted, AcceptedBatch{IDs: ids})
 		return
 	}
@@ -265,16 +266,13 @@ type item struct {
 // enqueue reports whether the item is to be queued.
 func (it item) enqueue() bool { return !it.replayed && it.sameAs < 0 }
 
-// prepare encodes the messages of evs. ok is false when the request was
+// prepare encodes the messages of p's events. ok is false when the request was
 // answered: an event that cannot be queued refuses the whole publish.
-func (h *Handler) prepare(ctx context.Context, w http.ResponseWriter, rt route, evs []event.Event, batch bool) (items []item, ok bool) {
+func (h *Handler) prepare(ctx context.Context, w http.ResponseWriter, rt route, p posted) (items []item, ok bool) {
 	now := h.o.Now()
-	items = make([]item, len(evs))
-	for i, ev := range evs {
-		index := -1
-		if batch {
-			index = i
-		}
+	items = make([]item, len(p.evs))
+	for i, ev := range p.evs {
+		index := p.place(i)
 		msg, err := rt.message(ev, now)
 		var bad badEvent
 		if errors.As(err, &bad) {
@@ -516,22 +514,26 @@ func (rt route) message(ev event.Event, now time.Time) (queue.Message, error) {
 // application/cloudevents+json, or binary ce-* headers) keeps its
 // attributes; a batch (batch.go) is several; any other body must be a JSON
 // object and becomes the data of a new event.
-func (h *Handler) decode(r *http.Request, body []byte, tenant string, rt route) (evs []event.Event, batch bool, err error) {
-	if batch, ce := batchRequest(r, body); batch {
-		evs, err := h.decodeBatch(body, tenant, rt, ce)
-		return evs, true, err
+func (h *Handler) decode(r *http.Request, body []byte, tenant string, rt route) (posted, error) {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	structured := mt == "application/cloudevents+json"
+	switch {
+	case mt == ContentTypeBatch:
+		evs, err := h.decodeBatch(body, tenant, rt, true)
+		return posted{evs: evs, batch: true, ce: true}, err
+	case structured || r.Header.Get("Ce-Specversion") != "":
+		ev, err := decodeCloudEvent(r, body, structured)
+		return posted{evs: []event.Event{ev}, ce: true}, err
+	case isArray(body):
+		evs, err := h.decodeBatch(body, tenant, rt, false)
+		return posted{evs: evs, batch: true}, err
 	}
-	var ev event.Event
-	if ce, structured := cloudEvent(r); ce {
-		ev, err = decodeCloudEvent(r, body, structured)
-	} else if err = checkObject(body); err == nil {
-		ev = event.New(event.Source(tenant, rt.kind+"s", rt.name), event.TypePublish, json.RawMessage(body))
-		ev.Time = h.o.Now().UTC()
+	if err := checkObject(body); err != nil {
+		return posted{}, err
 	}
-	if err != nil {
-		return nil, false, err
-	}
-	return []event.Event{ev}, false, nil
+	ev := event.New(event.Source(tenant, rt.kind+"s", rt.name), event.TypePublish, json.RawMessage(body))
+	ev.Time = h.o.Now().UTC()
+	return posted{evs: []event.Event{ev}}, nil
 }
 
 // decodeCloudEvent decodes a structured or binary CloudEvent with the
