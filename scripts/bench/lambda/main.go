@@ -93,6 +93,9 @@ type result struct {
 }
 
 func run(ctx context.Context, cold, warm int, rate float64, ttl time.Duration, reads float64) error {
+	if err := setupTools(ctx); err != nil {
+		return err
+	}
 	tpl, err := samtemplate.Parse(herokuevents.Template)
 	if err != nil {
 		return err
@@ -730,4 +733,20 @@ func sample(role string) ([]byte, error) {
 		}
 	}
 	return nil, errors.New("no events/" + role + "-*.json sample")
+}
+
+// setupTools installs the pinned moto and Lambda runtime interface
+// emulator the bench runs on, as make test does (scripts/setup-tools,
+// silent when they are there), so that the bench runs on a fresh clone.
+func setupTools(ctx context.Context) error {
+	root, err := awstest.ModuleRoot()
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, filepath.Join(root, "scripts", "setup-tools"))
+	cmd.Dir, cmd.Stdout, cmd.Stderr = root, os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("install the pinned test tools (scripts/setup-tools): %w", err)
+	}
+	return nil
 }
