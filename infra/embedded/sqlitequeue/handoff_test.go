@@ -51,7 +51,7 @@ func TestHandOff(t *testing.T) {
 			h := queue.BatchHandlerFunc(func(_ context.Context, msgs []queue.Message) queue.BatchResult {
 				var res queue.BatchResult
 				for _, m := range msgs {
-					recv <- got{msg: m, at: time.Now()}
+					recv <- got{msg: m, at: time.Now().Round(0)}
 					if m.Receives <= c.fail {
 						res.Fail(m.ID, assert.AnError)
 					}
@@ -64,7 +64,11 @@ func TestHandOff(t *testing.T) {
 			defer func() { cancel(); <-done }()
 			waitIdle(t, q)
 
-			sent := time.Now()
+			// The queue keeps its times on the wall clock, in microseconds
+			// (they outlive the process); the waits are measured on it too,
+			// not on the monotonic clock, which a clock adjustment sets
+			// apart (CI once saw 998.6 ms for a 1 s visibility timeout).
+			sent := time.Now().Round(0).Truncate(time.Microsecond)
 			require.NoError(t, q.Send(t.Context(), c.msg))
 			for receive := 1; receive <= c.fail+1; receive++ {
 				select {
