@@ -476,3 +476,34 @@ func TestWebFlowScopes(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "api refresh_token cdp_ingest_api", u.Query().Get("scope"))
 }
+
+// FromEnv reads the operator's client secret when the web flow needs it,
+// not when it is built: the AWS functions resolve it from Secrets Manager
+// in the background (smsecret.Prefetch), and a rotated secret is the one
+// used.
+func TestFromEnvReadsTheClientSecretAtUse(t *testing.T) {
+	f := setup(t)
+	var mu sync.Mutex
+	reads := 0
+	env := map[string]string{authorization.EnvClientID: f.org.ClientID()}
+	getenv := func(k string) string {
+		mu.Lock()
+		defer mu.Unlock()
+		if k == authorization.EnvClientSecret {
+			reads++
+		}
+		return env[k]
+	}
+	svc := authorization.FromEnv(getenv, f.store, f.sealer, nil, "https://events.example.com")
+	assert.Equal(t, 0, reads, "read at construction")
+	mu.Lock()
+	env[authorization.EnvClientSecret] = f.org.ClientSecret()
+	mu.Unlock()
+	c, err := svc.Create(t.Context(), tenant, authorization.Request{Alias: "from-env", LoginURL: f.org.LoginURL()})
+	require.NoError(t, err)
+	q := authorize(t, c.AuthorizeURL)
+	a, err := svc.Callback(t.Context(), q.Get("state"), q.Get("code"), "", "")
+	require.NoError(t, err, "the code is exchanged with the secret read at use")
+	assert.Equal(t, config.AuthConnected, a.Status)
+	assert.Positive(t, reads)
+}

@@ -35,12 +35,13 @@ func FromEnv(getenv func(string) string, store config.Store, sealer secret.Seale
 		client = egress.Client(Timeout)
 	}
 	s := &Service{
-		Store:        store,
-		Sealer:       sealer,
-		HTTPClient:   client,
-		ClientID:     getenv(EnvClientID),
-		ClientSecret: getenv(EnvClientSecret),
-		Scopes:       strings.Fields(getenv(EnvScopes)),
+		Store:      store,
+		Sealer:     sealer,
+		HTTPClient: client,
+		ClientID:   getenv(EnvClientID),
+		// read at each use: getenv may resolve it from a secret store
+		Secret: func() string { return getenv(EnvClientSecret) },
+		Scopes: strings.Fields(getenv(EnvScopes)),
 	}
 	if baseURL != "" {
 		s.CallbackURL = strings.TrimSuffix(baseURL, "/") + CallbackPath

@@ -53,6 +53,9 @@ type Service struct {
 	// the web flow when the request names none (env SALESFORCE_CLIENT_ID,
 	// SALESFORCE_CLIENT_SECRET).
 	ClientID, ClientSecret string
+	// Secret, when set, reads ClientSecret at each use instead (FromEnv:
+	// a secret resolved in the background, smsecret.Prefetch).
+	Secret func() string
 	// Scopes asked for in the web flow; the package's Scopes when empty.
 	Scopes []string
 	// CallbackURL is the redirect URI of the web flow:
@@ -319,6 +322,9 @@ func (s *Service) clientSecret(ctx context.Context, a config.Authorization) (str
 		return string(b), nil
 	}
 	if a.ClientID == s.ClientID {
+		if s.Secret != nil {
+			return s.Secret(), nil
+		}
 		return s.ClientSecret, nil
 	}
 	return "", nil

@@ -25,6 +25,19 @@ func New(id, password string) Credentials {
 	return Credentials{ID: id, PasswordHash: config.HashKey(password)}
 }
 
+// Lazy returns the credentials of id whose password is read with
+// password at each check (a secret that may still be being fetched, or
+// rotated); an empty password refuses every request.
+func Lazy(id string, password func() string) Credentials {
+	return Credentials{ID: id, Verify: func(gotID, got string) bool {
+		want := password()
+		if want == "" {
+			return false
+		}
+		return New(id, want).Check(gotID, got)
+	}}
+}
+
 // Check reports whether id and password are the operator's. The
 // comparisons take constant time.
 func (c Credentials) Check(id, password string) bool {

@@ -11,6 +11,7 @@ import (
 	"os"
 
 	"github.com/herokuevents/herokuevents/infra/aws/awsapp"
+	"github.com/herokuevents/herokuevents/infra/aws/smsecret"
 	"github.com/herokuevents/herokuevents/shared/api"
 	"github.com/herokuevents/herokuevents/shared/lambdaio"
 	"github.com/herokuevents/herokuevents/shared/operator"
@@ -25,11 +26,13 @@ import (
 // partner API (PARTNER_QUEUE_URL).
 func Handler(a *awsapp.App) (http.Handler, error) {
 	e := a.Env
-	password := a.Getenv("OPERATOR_PASSWORD")
-	if password == "" {
+	if !smsecret.Configured(a.Getenv, "OPERATOR_PASSWORD") {
 		return nil, errors.New("build api: OPERATOR_PASSWORD_ARN (or OPERATOR_PASSWORD) is not set")
 	}
-	op := operator.New(lambdaio.MustEnv("OPERATOR_ID"), password)
+	// The password is read at each check: its secret is fetched in the
+	// background from init (awsapp.New), and only the operator's requests
+	// wait for it.
+	op := operator.Lazy(lambdaio.MustEnv("OPERATOR_ID"), func() string { return a.Getenv("OPERATOR_PASSWORD") })
 	d := a.Platforms.Deps()
 	opts := api.Options{
 		Store: d.Store, Platforms: a.Platforms, BaseURL: lambdaio.MustEnv("PUBLIC_URL"), Operator: op, Logger: e.Logger,

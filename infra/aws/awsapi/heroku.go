@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/herokuevents/herokuevents/infra/aws/awsapp"
+	"github.com/herokuevents/herokuevents/infra/aws/smsecret"
 	"github.com/herokuevents/herokuevents/shared/api"
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/heroku"
@@ -25,19 +27,25 @@ import (
 func herokuOptions(a *awsapp.App, getenv func(string) string, o *api.Options) error {
 	d := a.Platforms.Deps()
 	// HEROKU_OAUTH_CLIENT_SECRET (its _ARN in the template) is one of
-	// awsapp.Secrets: getenv has it, resolved at init with the others.
-	if settings := heroku.SettingsFromEnv(getenv); settings.Configured() {
-		p := &heroku.Partner{
-			// The endpoints are the operator's configuration, not tenant
-			// input: no egress guard.
-			Client: heroku.NewClient(settings, &http.Client{Timeout: 10 * time.Second}),
-			Store:  d.Store, Sealer: d.Sealer, Logger: a.Env.Logger,
-		}
+	// awsapp.Secrets, fetched in the background from init: the client is
+	// built at its first use, so that no cold start waits for the secret
+	// before a request that needs it.
+	if smsecret.Configured(getenv, heroku.EnvClientSecret) {
+		partner := sync.OnceValue(func() *heroku.Partner {
+			return &heroku.Partner{
+				// The endpoints are the operator's configuration, not tenant
+				// input: no egress guard.
+				Client: heroku.NewClient(heroku.SettingsFromEnv(getenv), &http.Client{Timeout: 10 * time.Second}),
+				Store:  d.Store, Sealer: d.Sealer, Logger: a.Env.Logger,
+			}
+		})
 		o.Link = func(ctx context.Context, tenant, code string) error {
-			_, err := p.Link(ctx, tenant, code)
+			_, err := partner().Link(ctx, tenant, code)
 			return err
 		}
-		o.PushConfig = p.PushConfig
+		o.PushConfig = func(ctx context.Context, tenant string, vars map[string]string) error {
+			return partner().PushConfig(ctx, tenant, vars)
+		}
 	}
 	o.Sealer = d.Sealer
 	dead, log := a.Env.DeadLetters(), a.Env.Journal()

@@ -37,7 +37,7 @@ type App struct {
 }
 
 // Secrets are the settings template.yaml hands to functions as secret
-// ARNs (NAME_ARN), resolved at init by New.
+// ARNs (NAME_ARN), fetched from init by New (smsecret.Prefetch).
 var Secrets = []string{"OPERATOR_PASSWORD", authorization.EnvClientSecret, "HEROKU_OAUTH_CLIENT_SECRET", "HEROKU_SSO_SALT"}
 
 // Options choose what a function builds.
@@ -67,12 +67,10 @@ type Options struct {
 // INGEST_QUEUE_URL is set, the function's secrets (Secrets) and the
 // tenants' Salesforce authorizations.
 func New(e *awsenv.Env, o Options) (*App, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	getenv, err := smsecret.Load(ctx, e.AWS, os.Getenv, e.Logger, Secrets...)
-	if err != nil {
-		return nil, err
-	}
+	// The secrets are fetched in the background: no cold start waits a
+	// Secrets Manager round trip before its first request, and only the
+	// reads of a secret wait for what is left of it.
+	getenv := smsecret.Prefetch(context.Background(), e.AWS, os.Getenv, e.Logger, Secrets...)
 	var store config.Store = e.Store()
 	if o.DataPlane {
 		store = e.DataStore()

@@ -729,7 +729,7 @@ func (s *Stack) provision(ctx context.Context) error {
 
 // createSecrets creates the AWS::SecretsManager::Secret resources whose
 // condition holds (e.g. the operator password, from its parameter): Ref is
-// the secret's ARN, which functions get in NAME_ARN and read at init.
+// the secret's ARN, which functions get in NAME_ARN and read from init.
 func (s *Stack) createSecrets(ctx context.Context, ids []string) error {
 	r := s.res
 	smc := secretsmanager.NewFromConfig(s.AWS)

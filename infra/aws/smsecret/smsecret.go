@@ -1,10 +1,15 @@
 // Package smsecret resolves a Lambda function's secrets from AWS Secrets
 // Manager at run time: template.yaml gives a function no secret value,
 // only the ARN of the secret that holds it, in NAME_ARN (e.g.
-// OPERATOR_PASSWORD_ARN for OPERATOR_PASSWORD). Values are fetched
-// once at the function's init (a failure fails the init, loudly) and kept
-// in memory for TTL; a read after that fetches again, and keeps serving
-// the last value if Secrets Manager cannot be reached.
+// OPERATOR_PASSWORD_ARN for OPERATOR_PASSWORD). Values are kept in
+// memory for TTL; a read after that fetches again, and keeps serving the
+// last value if Secrets Manager cannot be reached.
+//
+// Load fetches them at the function's init and fails it, loudly, when one
+// is missing. Prefetch starts the same fetch without waiting for it, so
+// that a cold start does not wait a Secrets Manager round trip before its
+// first request: only a read of a secret waits, and only for what is left
+// of the fetch.
 //
 // Only the functions that hold secrets (api, deliver, sfsubscribe) import
 // this package, so the others link no Secrets Manager client.
@@ -98,16 +103,24 @@ func New(client API, getenv func(string) string, o Options) *Resolver {
 // GetSecretValue, concurrently, whose error names the setting. The error
 // is that of the first name, in order, that failed.
 func Load(ctx context.Context, cfg aws.Config, getenv func(string) string, logger *slog.Logger, names ...string) (func(string) string, error) {
-	client := secretsmanager.NewFromConfig(cfg)
-	r := New(client, getenv, Options{Logger: logger})
+	r := New(secretsmanager.NewFromConfig(cfg), getenv, Options{Logger: logger})
+	if err := r.load(ctx, names); err != nil {
+		return nil, err
+	}
+	return r.Getenv, nil
+}
+
+// load fetches the secrets of names whose NAME_ARN is set into the cache
+// (Load) and returns the first failing name's error.
+func (r *Resolver) load(ctx context.Context, names []string) error {
 	var want []string
 	for _, name := range names {
-		if getenv(name+Suffix) != "" {
+		if r.getenv(name+Suffix) != "" {
 			want = append(want, name)
 		}
 	}
-	if len(want) > 1 {
-		r.batch(ctx, client, want)
+	if b, ok := r.client.(batchAPI); ok && len(want) > 1 {
+		r.batch(ctx, b, want)
 	}
 	errs := make([]error, len(want))
 	var wg sync.WaitGroup
@@ -117,10 +130,45 @@ func Load(ctx context.Context, cfg aws.Config, getenv func(string) string, logge
 	wg.Wait()
 	for _, err := range errs {
 		if err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return r.Getenv, nil
+	return nil
+}
+
+// Configured reports whether getenv holds setting name: its NAME_ARN (a
+// secret, not read here) or the variable name itself.
+func Configured(getenv func(string) string, name string) bool {
+	return getenv(name+Suffix) != "" || getenv(name) != ""
+}
+
+// Prefetch is Load without the wait: it starts fetching the secrets of
+// names whose NAME_ARN is set and returns at once. The getenv it returns
+// answers a variable at once and waits for the fetch on the first read
+// of a secret. A fetch that fails is logged (Error, naming the setting,
+// never a value) and fetched again, alone, by the reads that need it,
+// each of which logs its failure and reads "" (smsecret.Resolver.Getenv):
+// the requests that need a missing secret fail, the others are served.
+func Prefetch(ctx context.Context, cfg aws.Config, getenv func(string) string, logger *slog.Logger, names ...string) func(string) string {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	done := make(chan struct{})
+	var r *Resolver
+	go func() {
+		defer close(done)
+		r = New(secretsmanager.NewFromConfig(cfg), getenv, Options{Logger: logger})
+		if err := r.load(ctx, names); err != nil {
+			logger.Error("secret prefetch failed; the reads that need it fetch it again", "err", err)
+		}
+	}()
+	return func(name string) string {
+		if getenv(name+Suffix) == "" {
+			return getenv(name)
+		}
+		<-done
+		return r.Getenv(name)
+	}
 }
 
 // batchAPI is the batch read of the Secrets Manager client.
@@ -208,7 +256,7 @@ func (r *Resolver) Get(ctx context.Context, name string) (string, error) {
 	r.mu.Lock()
 	r.cache[name] = entry{value: v, fetched: r.now()}
 	r.mu.Unlock()
-	// Debug: resolution happens at init, outside any request (and so
+	// Debug: resolution happens from init, outside any request (and so
 	// without the request id every Info line of a function carries).
 	r.logger.Debug("secret resolved", "setting", name, "duration_ms", r.now().Sub(start).Milliseconds())
 	return v, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"io"
+	"log/slog"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -122,13 +123,14 @@ func TestLoad(t *testing.T) {
 
 // front is a proxy to moto that counts the Secrets Manager operations it
 // passes (X-Amz-Target), refuses BatchGetSecretValue when refuseBatch,
-// and holds each GetSecretValue until holdFor of them are in flight (or 5
-// s passed), noting the most in flight at once.
+// and holds each GetSecretValue until holdFor (> 0) of them are in flight
+// (or 5 s passed), noting the most in flight at once.
 type front struct {
 	*httptest.Server
 	refuseBatch bool
 	holdFor     int32
 
+	gate     chan struct{} // when set, every request waits for it to close
 	mu       sync.Mutex
 	ops      map[string]int
 	inFlight atomic.Int32
@@ -146,14 +148,22 @@ func newFront(t *testing.T, refuseBatch bool, holdFor int) *front {
 		op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "secretsmanager.")
 		f.mu.Lock()
 		f.ops[op]++
+		gate := f.gate
 		f.mu.Unlock()
+		if gate != nil {
+			select {
+			case <-gate:
+			case <-r.Context().Done():
+				return
+			}
+		}
 		if op == "BatchGetSecretValue" && f.refuseBatch {
 			w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 			w.WriteHeader(http.StatusBadRequest)
 			_, _ = io.WriteString(w, `{"__type":"AccessDeniedException","message":"not authorized to perform: secretsmanager:BatchGetSecretValue"}`)
 			return
 		}
-		if op == "GetSecretValue" {
+		if op == "GetSecretValue" && f.holdFor > 0 {
 			n := f.inFlight.Add(1)
 			defer f.inFlight.Add(-1)
 			for m := f.most.Load(); n > m && !f.most.CompareAndSwap(m, n); m = f.most.Load() {
@@ -238,4 +248,59 @@ func TestLoadReadsSecretsInOneRequest(t *testing.T) {
 		assert.Equal(t, 1, f.count("BatchGetSecretValue"))
 		assert.Equal(t, 2, f.count("GetSecretValue"), "what the batch did not return is read alone")
 	})
+}
+
+// Prefetch returns before Secrets Manager answers: a variable reads at
+// once meanwhile, a secret waits for the fetch and is not fetched again.
+// A secret that cannot be fetched is logged by name (never a value),
+// reads "", and is fetched again by the next read that needs it.
+func TestPrefetch(t *testing.T) {
+	sm := secretsmanager.NewFromConfig(moto.Config())
+	arn := createSecret(t, sm, "prefetch-password", "operator-password-value")
+	t.Run("waits only for secrets", func(t *testing.T) {
+		f := newFront(t, false, 0)
+		f.gate = make(chan struct{})
+		env := map[string]string{"OPERATOR_PASSWORD_ARN": arn, "PUBLIC_URL": "https://api.example.com"}
+		getenv := smsecret.Prefetch(t.Context(), f.config(), func(k string) string { return env[k] }, nil, "OPERATOR_PASSWORD", "SALESFORCE_CLIENT_SECRET")
+		assert.True(t, smsecret.Configured(getenv, "OPERATOR_PASSWORD"))
+		assert.False(t, smsecret.Configured(getenv, "SALESFORCE_CLIENT_SECRET"))
+		assert.Equal(t, "https://api.example.com", getenv("PUBLIC_URL"), "a variable waits for no fetch")
+		// Prefetch returned, and the variable read, while Secrets Manager
+		// holds every request: the read below, started meanwhile, has the
+		// value once it answers, fetched once, so it waited for the fetch.
+		got := make(chan string, 1)
+		go func() { got <- getenv("OPERATOR_PASSWORD") }()
+		close(f.gate)
+		assert.Equal(t, "operator-password-value", <-got)
+		assert.Equal(t, "operator-password-value", getenv("OPERATOR_PASSWORD"))
+		assert.Equal(t, 1, f.count("GetSecretValue"), "fetched once")
+	})
+	t.Run("a missing secret is logged and fetched again", func(t *testing.T) {
+		f := newFront(t, false, 0)
+		var logs strings.Builder
+		var mu sync.Mutex
+		logger := slog.New(slog.NewJSONHandler(&lockedWriter{w: &logs, mu: &mu}, nil))
+		env := map[string]string{"OPERATOR_PASSWORD_ARN": arn + "-gone"}
+		getenv := smsecret.Prefetch(t.Context(), f.config(), func(k string) string { return env[k] }, logger, "OPERATOR_PASSWORD")
+		assert.Equal(t, "", getenv("OPERATOR_PASSWORD"))
+		assert.Equal(t, "", getenv("OPERATOR_PASSWORD"))
+		assert.Equal(t, 3, f.count("GetSecretValue"), "the prefetch, then each read")
+		mu.Lock()
+		defer mu.Unlock()
+		assert.Contains(t, logs.String(), `"msg":"secret prefetch failed; the reads that need it fetch it again"`)
+		assert.Contains(t, logs.String(), "resolve OPERATOR_PASSWORD from OPERATOR_PASSWORD_ARN")
+		assert.Equal(t, 3, strings.Count(logs.String(), `"level":"ERROR"`))
+		assert.NotContains(t, logs.String(), "operator-password-value")
+	})
+}
+
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
