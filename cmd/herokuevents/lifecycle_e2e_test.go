@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/herokuevents/herokuevents/infra/embedded"
+	"github.com/herokuevents/herokuevents/shared/queue"
 )
 
 // receiver is a webhook endpoint on loopback: it consents to the CloudEvents
@@ -211,10 +212,27 @@ func TestLifecycleSecretRotation(t *testing.T) {
 // TestLifecyclePauseResume: while paused, events wait (nothing delivered,
 // nothing dead-lettered); on resume they are delivered at once.
 func TestLifecyclePauseResume(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		args   []string
+		queue  string
+		marked int // messages marked held for the publication
+	}{
+		{"unordered", nil, embedded.DeliveryQueue, 3},
+		// An ordered publication's first event is held in its place and
+		// the other two are parked behind it: the resume wakes it all the
+		// same (it waited out its 5-10 s hold before).
+		{"ordered", []string{"--ordered"}, embedded.OrderedQueue, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) { testPauseResume(t, tt.queue, tt.marked, tt.args...) })
+	}
+}
+
+func testPauseResume(t *testing.T, queueName string, marked int, createArgs ...string) {
 	rc := newReceiver(t, http.StatusNoContent)
 	srv, cli := startEmbedded(t)
 	publishURL := srv.Var("HEROKUEVENTS_PUBLISH_URL")
-	must(t, cli("publications:webhook:create", "hook", "-u", rc.srv.URL+"/events"))
+	must(t, cli(append([]string{"publications:webhook:create", "hook", "-u", rc.srv.URL + "/events"}, createArgs...)...))
 	r := must(t, cli("publications:pause", "hook"))
 	assert.Equal(t, "Pausing publication hook... done\nEvents for hook wait until publications:resume hook.\n", r.stderr)
 	assert.Regexp(t, `(?m)^Paused: +since \S+Z$`, must(t, cli("publications:info", "hook")).stdout)
@@ -223,13 +241,24 @@ func TestLifecyclePauseResume(t *testing.T) {
 	for _, body := range []string{`{"n":1}`, `{"n":2}`, `{"n":3}`} {
 		ids = append(ids, publishTo(t, publishURL, "hook", body))
 	}
-	held := func() int {
+	// Held: the three wait (none visible) and the holds are settled, each
+	// marked with the publication the resume wakes.
+	held := func() bool {
 		t.Helper()
-		s, err := srv.Queue(embedded.DeliveryQueue).Stats(t.Context())
+		q := srv.Queue(queueName)
+		s, err := q.Stats(t.Context())
 		require.NoError(t, err)
-		return s.Delayed
+		msgs, err := q.List(t.Context(), 10)
+		require.NoError(t, err)
+		n := 0
+		for _, m := range msgs {
+			if m.Attributes[queue.AttrHeld] != "" {
+				n++
+			}
+		}
+		return s.Visible == 0 && s.Delayed+s.InFlight == 3 && n == marked
 	}
-	require.Eventually(t, func() bool { return held() == 3 }, 10*time.Second, 20*time.Millisecond, "the three are held")
+	require.Eventually(t, held, 10*time.Second, 20*time.Millisecond, "the three are held")
 	assert.Empty(t, rc.ids(), "nothing is attempted while paused")
 	assert.Equal(t, "No dead letters for app my-app.\n", must(t, cli("deadletters")).stdout)
 

@@ -326,7 +326,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 			sqlitequeue.Pair{DLQ: deliveryDLQ, Source: deliveryQ},
 		),
 		Recent:     s.recent,
-		Wake:       deliveryQ.WakeHeld, // a resumed publication's held deliveries go at once
+		Wake:       wakeHeld(deliveryQ, orderedQ), // a resumed publication's held deliveries go at once
 		Journal:    s.journalReader(),
 		Delivery:   deliveryQ, // deliveries:retry
 		Pull:       s.pull,
@@ -607,3 +607,19 @@ func (s *Server) closeResources() {
 }
 
 var _ queue.Sender = (*sqlitequeue.Queue)(nil)
+
+// wakeHeld wakes a resumed publication's held deliveries in every queue
+// that holds them: re-queued (unordered) or held in their lane's place
+// (ordered).
+func wakeHeld(queues ...*sqlitequeue.Queue) func(ctx context.Context, tenant, publication string) (int, error) {
+	return func(ctx context.Context, tenant, publication string) (int, error) {
+		total := 0
+		var errs []error
+		for _, q := range queues {
+			n, err := q.WakeHeld(ctx, tenant, publication)
+			total += n
+			errs = append(errs, err)
+		}
+		return total, errors.Join(errs...)
+	}
+}

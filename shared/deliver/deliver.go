@@ -51,8 +51,8 @@ type Options struct {
 	// (queue.AttrHeld) in the Requeue queue visible at once, as a resume
 	// does (the embedded mode's WakeHeld): they are then checked only every
 	// WokenHold, and a hold that raced a resume (re-queued after its wake)
-	// wakes itself. An ordered publication's held deliveries wait in place,
-	// unwoken, and keep Hold.
+	// wakes itself. An ordered publication's held deliveries wait in place
+	// (queue.Hold), are woken by the queue all the same, and keep Hold.
 	Wake func(ctx context.Context, tenant, publication string) (int, error)
 	// Publishers maps a publication platform to its publisher
 	// (platform.Registry.Publishers). Required: a publication of a platform

@@ -93,7 +93,7 @@ func (h *Handler) publication(ctx context.Context, d *event.Delivery) (config.Re
 func (h *Handler) gate(ctx context.Context, log func() *slog.Logger, d *event.Delivery, pub config.Publication) (done bool, err error) {
 	if pub.Paused {
 		if d.Ordered {
-			return true, waitInPlace(ctx, log(), *d, h.holdDelay(d.Attempt+1), decisionHeld)
+			return true, waitInPlace(ctx, log(), *d, h.holdDelay(d.Attempt+1), decisionHeld, pub.ID)
 		}
 		return true, h.hold(ctx, log(), *d, pub)
 	}
@@ -115,7 +115,7 @@ func (h *Handler) gate(ctx context.Context, log func() *slog.Logger, d *event.De
 	}
 	wait := slot.Sub(now)
 	if wait > RateWait && d.Ordered {
-		return true, waitInPlace(ctx, log(), *d, min(wait, MaxDelay), decisionThrottled)
+		return true, waitInPlace(ctx, log(), *d, min(wait, MaxDelay), decisionThrottled, "")
 	}
 	if wait > RateWait {
 		later := *d
@@ -177,7 +177,8 @@ func (h *Handler) heldDelay(n int) time.Duration {
 }
 
 // holdDelay is the wait of a delivery held n times (an ordered one waits
-// in place, unwoken, for this long).
+// in place for this long, unless a resume wakes it: a resume that raced
+// its hold, before the queue marked it held, is not seen again).
 func (h *Handler) holdDelay(n int) time.Duration {
 	policy := h.Hold
 	if policy.Base == 0 && policy.Cap == 0 && policy.Jitter == nil {

@@ -117,10 +117,16 @@ func inPlace(d *event.Delivery, m queue.Message) {
 }
 
 // waitInPlace keeps an ordered delivery at the head of its lane for
-// delay without an attempt (held, throttled).
-func waitInPlace(ctx context.Context, log *slog.Logger, d event.Delivery, delay time.Duration, decision string) error {
+// delay without an attempt (held, throttled). A delivery held for a
+// paused publication (held: its id) is marked with queue.Hold, so that a
+// queue that wakes held deliveries on resume (Options.Wake) wakes it too.
+func waitInPlace(ctx context.Context, log *slog.Logger, d event.Delivery, delay time.Duration, decision, held string) error {
 	log.InfoContext(ctx, "delivery", "decision", decision, "delay", delay, "key", d.Key, "in_place", true)
-	return queue.Later(fmt.Errorf("%s: %w", decision, errWaiting), delay)
+	err := fmt.Errorf("%s: %w", decision, errWaiting)
+	if held != "" {
+		return queue.Hold(err, delay, held)
+	}
+	return queue.Later(err, delay)
 }
 
 // retryInPlace is retry for an ordered delivery: the message stays the

@@ -145,6 +145,34 @@ func RetryAfter(err error) (time.Duration, bool) {
 	return 0, false
 }
 
+// Hold is Later for a message held back without an attempt until key
+// (a paused publication) resumes: it stays in its place, like Later's,
+// and a queue that wakes held messages (the embedded one's WakeHeld)
+// makes it visible as soon as key is woken, as it does the messages sent
+// with AttrHeld set to key. Elsewhere it is Later.
+func Hold(err error, d time.Duration, key string) error {
+	if err == nil {
+		return nil
+	}
+	return heldError{laterError: laterError{err: err, after: ClampDelay(d)}, key: key}
+}
+
+type heldError struct {
+	laterError
+	key string
+}
+
+func (h heldError) Unwrap() error { return h.laterError }
+
+// HeldFor returns the key err was marked with by Hold.
+func HeldFor(err error) (string, bool) {
+	var h heldError
+	if errors.As(err, &h) {
+		return h.key, true
+	}
+	return "", false
+}
+
 // IsPermanent reports whether err was marked with Permanent.
 func IsPermanent(err error) bool {
 	var p permanentError

@@ -214,7 +214,7 @@ func (q *Queue) handle(ctx context.Context, log *slog.Logger, h queue.BatchHandl
 	}
 	done := make([]string, 0, len(batch))
 	var failed []string
-	later := map[string]time.Duration{} // failures retried in place (queue.Later)
+	later := map[string]comeback{} // failures retried in place (queue.Later, queue.Hold)
 	if len(poison) > 0 {
 		retry, err := queue.Settle(ctx, poison, dead, s, dlq)
 		if err != nil {
@@ -246,7 +246,8 @@ func (q *Queue) handle(ctx context.Context, log *slog.Logger, h queue.BatchHandl
 		done = append(done, settled(live, retry)...)
 		for _, f := range retry {
 			if d, ok := queue.RetryAfter(f.Err); ok {
-				later[f.ID] = d
+				key, _ := queue.HeldFor(f.Err)
+				later[f.ID] = comeback{after: d, held: key}
 				continue
 			}
 			failed = append(failed, f.ID)

@@ -30,8 +30,12 @@ const (
 	// unparkSQL makes a group's new head visible.
 	unparkSQL = `UPDATE message SET visible_at = ?1
 		WHERE id = (SELECT id FROM message WHERE queue = ?2 AND grp = ?3 AND grp != '' ORDER BY id LIMIT 1) AND visible_at = ?4`
-	// laterSQL settles a failed receive with its own next visible time.
-	laterSQL = `UPDATE message SET claimed = 0, visible_at = ?1 WHERE +queue = ?2 AND id = ?3`
+	// laterSQL settles a failed receive with its own next visible time;
+	// held (?4, "" for none) sets or clears the key a WakeHeld wakes it by.
+	laterSQL = `UPDATE message SET claimed = 0, visible_at = ?1,
+		attrs = CASE WHEN ?4 = '' THEN json_remove(attrs, '$.` + queue.AttrHeld + `')
+			ELSE json_set(coalesce(attrs, '{}'), '$.` + queue.AttrHeld + `', ?4) END
+		WHERE +queue = ?2 AND id = ?3`
 )
 
 // waiting reports whether group has a message in the queue. Run inside
@@ -89,18 +93,25 @@ func (q *Queue) delete(ctx context.Context, c *wconn, ids string) (bool, error) 
 // (SQS ChangeMessageVisibility): how a consumer retries it in place. Its
 // receive is settled (it no longer counts as in flight at a restart).
 func (q *Queue) ChangeVisibility(ctx context.Context, id string, d time.Duration) error {
-	return q.later(ctx, map[string]time.Duration{id: d})
+	return q.later(ctx, map[string]comeback{id: {after: d}})
+}
+
+// comeback is how a failed receive comes back: after its delay, and woken by
+// WakeHeld for held when set (queue.Hold).
+type comeback struct {
+	after time.Duration
+	held  string
 }
 
 // later settles failed receives with their own delays.
-func (q *Queue) later(ctx context.Context, delays map[string]time.Duration) error {
+func (q *Queue) later(ctx context.Context, delays map[string]comeback) error {
 	if len(delays) == 0 {
 		return nil
 	}
 	err := q.db.exec(ctx, func(ctx context.Context, c *wconn) error {
 		now := nowMicro()
-		for id, d := range delays {
-			if _, err := c.ExecContext(ctx, laterSQL, now+queue.ClampDelay(d).Microseconds(), q.name, id); err != nil {
+		for id, r := range delays {
+			if _, err := c.ExecContext(ctx, laterSQL, now+queue.ClampDelay(r.after).Microseconds(), q.name, id, r.held); err != nil {
 				return err
 			}
 		}

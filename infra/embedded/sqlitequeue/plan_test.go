@@ -44,7 +44,8 @@ func TestQueryPlans(t *testing.T) {
 		{"send many", sendMany.Statement(2), []any{"q", []byte("{}"), nil, now, now, "a", "", "", 0, 0, 0, "q", []byte("{}"), nil, now, now, "a", "", "", 1, 1, now}, nil},
 		{"group waiting", groupWaitingSQL, []any{"q", "g"}, []string{"USING COVERING INDEX message_group (queue=? AND grp=?)"}},
 		{"unpark a group's head", unparkSQL, []any{now, "q", "g", int64(parked)}, []string{pk, "message_group (queue=? AND grp=?)"}},
-		{"retry in place", laterSQL, []any{now, "q", 1}, []string{pk}},
+		{"retry in place", laterSQL, []any{now, "q", 1, ""}, []string{pk}},
+		{"held in place", laterSQL, []any{now, "q", 1, "pub"}, []string{pk}},
 		{"claim: next tenant", tenantAfterSQL, []any{"q", "a"}, []string{lane + " (queue=? AND tenant>?)"}},
 		{"claim: next lane", laneAfterSQL, []any{"q", "a", ""}, []string{lane + " (queue=? AND tenant=? AND lane>?)"}},
 		{"claim: a lane's messages", claimLaneSQL, []any{now + 1, "q", "a", "", 10, now}, []string{pk, lane + " (queue=? AND tenant=? AND lane=? AND visible_at<?)"}},
@@ -52,7 +53,7 @@ func TestQueryPlans(t *testing.T) {
 		{"delete", deleteSQL, []any{"q", "[1,2,3]"}, []string{pk}},
 		{"unclaim", unclaimSQL, []any{now, "q", "[1,2,3]"}, []string{pk}},
 		{"depth", depthSQL, []any{"q"}, []string{"USING COVERING INDEX"}},
-		{"wake held", wakeHeldSQL, []any{now, "q", "a", "pub"}, []string{"USING INDEX message_lane (queue=? AND tenant=?"}},
+		{"wake held", wakeHeldSQL, []any{now, "q", "a", "pub", int64(parked)}, []string{"USING INDEX message_lane (queue=? AND tenant=?"}},
 		{"dead letters of a tenant", tenantDeadLetters, []any{"q-dlq", "a"}, []string{"message_lane (queue=? AND tenant=?)"}},
 		{"revive a dead letter", reviveMessage, []any{"q", []byte("{}"), nil, "", now, now, 1}, []string{pk}},
 	}

@@ -70,7 +70,8 @@ const (
 	releaseAllSQL = `UPDATE message SET visible_at = ?1, receives = max(receives - 1, 0), claimed = 0 WHERE claimed = 1 AND visible_at > ?1`
 	// wakeHeldSQL seeks the tenant's messages.
 	wakeHeldSQL = `UPDATE message SET visible_at = ?1
-		WHERE queue = ?2 AND tenant = ?3 AND +visible_at > ?1 AND receives = 0
+		WHERE queue = ?2 AND tenant = ?3 AND +visible_at > ?1 AND +visible_at < ?5 AND claimed = 0
+		AND (receives = 0 OR grp != '')
 		AND json_extract(attrs, '$.` + queue.AttrHeld + `') = ?4`
 )
 
@@ -359,15 +360,17 @@ func (q *Queue) ReleaseInFlight(ctx context.Context) (int, error) {
 	return int(n), nil
 }
 
-// WakeHeld makes the tenant's delayed messages whose queue.AttrHeld
-// attribute is key visible at once (the deliveries held for a paused
-// publication, when it resumes) and returns how many. Messages in flight
-// are left alone.
+// WakeHeld makes the tenant's delayed messages held for key visible at
+// once (the deliveries held for a paused publication, when it resumes) and
+// returns how many: those sent with queue.AttrHeld set to key, and the
+// heads of ordered groups a consumer failed with queue.Hold for key (held
+// in their place). Messages in flight, and the messages parked behind a
+// group's head, are left alone.
 func (q *Queue) WakeHeld(ctx context.Context, tenant, key string) (int, error) {
 	var n int64
 	err := q.db.exec(ctx, func(ctx context.Context, c *wconn) error {
 		now := nowMicro()
-		r, err := c.ExecContext(ctx, wakeHeldSQL, now, q.name, tenant, key)
+		r, err := c.ExecContext(ctx, wakeHeldSQL, now, q.name, tenant, key, int64(parked))
 		if err != nil {
 			return err
 		}
