@@ -70,7 +70,7 @@ func (s *Server) herokuPush(sealer secret.Sealer) func(ctx context.Context, tena
 // that moment finish their attempt (their publication is gone).
 func (s *Server) forgetTenant(ctx context.Context, tenant string) error {
 	var errs []error
-	for _, name := range []string{IngestQueue, IngestQueue + "-dlq", DeliveryQueue, DeliveryQueue + "-dlq", PartnerQueue, PartnerDLQ} {
+	for _, name := range []string{IngestQueue, IngestQueue + "-dlq", DeliveryQueue, DeliveryQueue + "-dlq", OrderedQueue, PartnerQueue, PartnerDLQ} {
 		q := s.queues.Queue(name)
 		msgs, err := q.List(ctx, 1<<30)
 		if err != nil {

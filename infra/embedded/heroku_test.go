@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -69,27 +70,30 @@ func TestHerokuLifecycle(t *testing.T) {
 		w.WriteHeader(http.StatusBadRequest) // a permanent failure: dead letter
 	}))
 	t.Cleanup(hook.Close)
-	for _, name := range []string{"held", "refused"} {
+	for _, name := range []string{"held", "refused", "ordered"} {
 		status, body := asTenant(t, apiURL, http.MethodPost, "/platforms/webhook/publications",
-			`{"skip_handshake":true,"name":"`+name+`","url":"`+hook.URL+`/hook"}`)
+			`{"skip_handshake":true,"name":"`+name+`","url":"`+hook.URL+`/hook","ordered":`+strconv.FormatBool(name == "ordered")+`}`)
 		require.Equal(t, http.StatusCreated, status, body)
 	}
-	status, body := asTenant(t, apiURL, http.MethodPost, "/publications/held/pause", "")
-	require.Equal(t, http.StatusOK, status, body)
+	for _, name := range []string{"held", "ordered"} {
+		status, body := asTenant(t, apiURL, http.MethodPost, "/publications/"+name+"/pause", "")
+		require.Equal(t, http.StatusOK, status, body)
+	}
 	var ids []string
-	for _, name := range []string{"held", "held", "refused"} {
+	for _, name := range []string{"held", "held", "refused", "ordered", "ordered"} {
 		ids = append(ids, publishTo(t, publishURL, name))
 	}
 	require.Eventually(t, func() bool {
-		return tenantMessages(t, srv, tenant, embedded.DeliveryQueue) == 2 && tenantMessages(t, srv, tenant, embedded.DeliveryQueue+"-dlq") == 1
-	}, 20*time.Second, 50*time.Millisecond, "two held deliveries and one dead letter")
+		return tenantMessages(t, srv, tenant, embedded.DeliveryQueue) == 2 && tenantMessages(t, srv, tenant, embedded.DeliveryQueue+"-dlq") == 1 &&
+			tenantMessages(t, srv, tenant, embedded.OrderedQueue) == 2
+	}, 20*time.Second, 50*time.Millisecond, "two held deliveries, one dead letter and an ordered lane held")
 	require.NoError(t, srv.FlushJournal(t.Context()))
 	entries, err := srv.Journal().Event(t.Context(), tenant, ids[0])
 	require.NoError(t, err)
 	require.NotEmpty(t, entries)
 
 	// A credential rotation reaches the app's config vars on Heroku.
-	status, body = asTenant(t, apiURL, http.MethodPost, "/credentials/rotate", "")
+	status, body := asTenant(t, apiURL, http.MethodPost, "/credentials/rotate", "")
 	require.Equal(t, http.StatusOK, status, body)
 	var rot struct {
 		Config map[string]string `json:"config"`
@@ -101,7 +105,7 @@ func TestHerokuLifecycle(t *testing.T) {
 	assert.NotEqual(t, apiURL, vars["HEROKUEVENTS_API_URL"])
 
 	herokuCall(t, http.MethodDelete, sh.URL()+"/apps/shop-app/addons/herokuevents", "", http.StatusOK, nil)
-	for _, q := range []string{embedded.IngestQueue, embedded.IngestQueue + "-dlq", embedded.DeliveryQueue, embedded.DeliveryQueue + "-dlq"} {
+	for _, q := range []string{embedded.IngestQueue, embedded.IngestQueue + "-dlq", embedded.DeliveryQueue, embedded.DeliveryQueue + "-dlq", embedded.OrderedQueue} {
 		assert.Zero(t, tenantMessages(t, srv, tenant, q), "queue %s", q)
 	}
 	for _, id := range ids {
