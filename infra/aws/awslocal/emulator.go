@@ -132,7 +132,11 @@ func startEmulator(ctx context.Context, o EmulatorOptions) (*Emulator, error) {
 		c, err := net.DialTimeout("tcp", invokeAddr, 200*time.Millisecond)
 		if err == nil {
 			c.Close()
-			return e, nil
+			if e.bound(invokeAddr, runtimeAddr) {
+				return e, nil
+			}
+			// Another process took a probed port: the emulator dies on
+			// its bind, and StartEmulator tries other ports.
 		}
 		select {
 		case <-e.exited:
@@ -147,6 +151,17 @@ func startEmulator(ctx context.Context, o EmulatorOptions) (*Emulator, error) {
 			return nil, fmt.Errorf("emulator not listening on %s after 15s; output:\n%s", invokeAddr, e.logs.String())
 		}
 	}
+}
+
+// bound reports whether the emulator itself listens on addrs, or cannot
+// tell (see listens).
+func (e *Emulator) bound(addrs ...string) bool {
+	for _, a := range addrs {
+		if owns, known := listens(e.cmd.Process.Pid, a); known && !owns {
+			return false
+		}
+	}
+	return true
 }
 
 // Result is the outcome of one invocation.
