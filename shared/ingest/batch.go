@@ -81,9 +81,13 @@ func (h *Handler) decodeBatch(body []byte, tenant string, rt route, ce bool) ([]
 	evs := make([]event.Event, len(elems))
 	for i, el := range elems {
 		var err error
+		// The array was checked whole (valid, and nested at most one level
+		// deeper than an event may be): an element is a JSON value.
 		if ce {
 			evs[i], err = decodeBatched(el)
-		} else if err = checkValue(el, "The event"); err == nil {
+		} else if el[0] != '{' {
+			err = badEvent("The event must be a JSON object.")
+		} else {
 			evs[i] = event.New(event.Source(tenant, rt.kind+"s", rt.name), event.TypePublish, el)
 			evs[i].Time = now
 		}

@@ -650,18 +650,15 @@ func decodeHeaders(h http.Header) (http.Header, error) {
 
 // checkObject accepts a JSON object nested at most MaxDepth deep (the
 // limits of httpjson.CheckObject, with messages about the event).
-func checkObject(b []byte) error { return checkValue(b, "The body") }
-
-// checkValue is checkObject with what names b in its messages.
-func checkValue(b []byte, what string) error {
+func checkObject(b []byte) error {
 	trimmed := httpjson.TrimSpace(b)
 	switch {
 	case len(trimmed) == 0:
-		return badEventf("%s is empty: post a JSON object.", what)
+		return badEvent("The body is empty: post a JSON object.")
 	case !json.Valid(trimmed):
-		return badEventf("%s is not valid JSON.", what)
+		return badEvent("The body is not valid JSON.")
 	case trimmed[0] != '{':
-		return badEventf("%s must be a JSON object.", what)
+		return badEvent("The body must be a JSON object.")
 	case httpjson.Depth(trimmed) > MaxDepth:
 		return badEventf("The JSON is nested deeper than %d levels.", MaxDepth)
 	}
