@@ -48,10 +48,9 @@ type refusal struct {
 func (l *limits) check(tenant, planName string, now time.Time) *refusal {
 	p := plan.For(planName)
 	if l.o.Backlog != nil {
-		mine := l.o.Backlog.Tenant(tenant)
-		if mine >= p.Backlog {
-			return &refusal{http.StatusTooManyRequests, "backlog_full", fmt.Sprintf(
-				"%d events of this app are waiting to be delivered, the most its plan (%s) keeps; retry once they drain.", mine, p.Name), time.Second}
+		mine, no := l.backlog(tenant, p, 1)
+		if no != nil {
+			return no
 		}
 		if max := l.o.MaxBacklog; max > 0 {
 			total, tenants := l.o.Backlog.Total()
@@ -72,12 +71,26 @@ func (l *limits) check(tenant, planName string, now time.Time) *refusal {
 func (l *limits) more(tenant, planName string, n int, now time.Time) *refusal {
 	p := plan.For(planName)
 	if l.o.Backlog != nil {
-		if mine := l.o.Backlog.Tenant(tenant); mine+int64(n)+1 > p.Backlog {
-			return &refusal{http.StatusTooManyRequests, "backlog_full", fmt.Sprintf(
-				"%d events of this app are waiting to be delivered; %d more would pass the most its plan (%s) keeps, %d: retry once they drain.", mine, n+1, p.Name, p.Backlog), time.Second}
+		if _, no := l.backlog(tenant, p, n+1); no != nil {
+			return no
 		}
 	}
 	return l.spend(tenant, p, n, now)
+}
+
+// backlog returns tenant's waiting events, and the refusal of a publish of
+// n events that its plan's backlog cannot take whole.
+func (l *limits) backlog(tenant string, p plan.Limits, n int) (int64, *refusal) {
+	mine := l.o.Backlog.Tenant(tenant)
+	switch {
+	case mine+int64(n) <= p.Backlog:
+		return mine, nil
+	case n == 1:
+		return mine, &refusal{http.StatusTooManyRequests, "backlog_full", fmt.Sprintf(
+			"%d events of this app are waiting to be delivered, the most its plan (%s) keeps; retry once they drain.", mine, p.Name), time.Second}
+	}
+	return mine, &refusal{http.StatusTooManyRequests, "backlog_full", fmt.Sprintf(
+		"%d events of this app are waiting to be delivered; %d more would pass the most its plan (%s) keeps, %d: retry once they drain.", mine, n, p.Name, p.Backlog), time.Second}
 }
 
 // spend takes n events from tenant's bucket, or returns the 429 of a
