@@ -177,23 +177,17 @@ func publish(s *sink, l load) *run {
 					}
 				}
 				t := l.targets[first%len(l.targets)]
-				var b []byte
+				events := make([][]byte, 0, last-first)
 				for i := first; i < last; i++ {
 					e := body("e" + strconv.Itoa(i))
 					if l.keys > 0 {
 						e = keyed("e"+strconv.Itoa(i), "k"+strconv.Itoa(i%l.keys))
 					}
-					if per == 1 {
-						b = e
-						break
-					}
-					if i > first {
-						b = append(b, ',')
-					}
-					b = append(b, e...)
+					events = append(events, e)
 				}
-				if per > 1 {
-					b = append(append([]byte("["), b...), ']')
+				b := events[0]
+				if per > 1 { // a JSON array of the events
+					b = slices.Concat([]byte("["), bytes.Join(events, []byte(",")), []byte("]"))
 				}
 				st, after := post(t, b)
 				for i := first; i < last; i++ {
