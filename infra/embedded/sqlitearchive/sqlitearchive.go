@@ -72,63 +72,155 @@ func (s *Store) expires(r archive.Record) int64 {
 	return r.Accepted().Add(s.limits.Retention).UnixNano()
 }
 
-// Append implements archive.Store: one transaction.
+// Append implements archive.Store: one transaction. Its rows go in
+// multi-row INSERTs (appendMany); when one of them was archived already (a
+// write retried after it committed), that transaction is rolled back and
+// the records are appended a row at a time (appendEach), which counts only
+// the rows it adds against their tenant's bytes.
 func (s *Store) Append(ctx context.Context, recs ...archive.Record) error {
 	if len(recs) == 0 {
 		return ctx.Err()
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	full, ok, err := s.appendMany(ctx, recs)
+	if err == nil && !ok {
+		full, err = s.appendEach(ctx, recs)
+	}
 	if err != nil {
-		return fmt.Errorf("append to archive: %w", err)
-	}
-	defer tx.Rollback()
-	ins, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO archive (tenant, subscription, seq, event_id, expires, size, event) VALUES (?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return fmt.Errorf("append to archive: %w", err)
-	}
-	defer ins.Close()
-	used := map[string]int64{}
-	full := 0
-	for _, r := range recs {
-		b, ok := used[r.Tenant]
-		if !ok {
-			err := tx.QueryRowContext(ctx, `SELECT bytes FROM tenant_bytes WHERE tenant = ?`, r.Tenant).Scan(&b)
-			if err != nil && err != sql.ErrNoRows {
-				return fmt.Errorf("append to archive: read tenant size: %w", err)
-			}
-		}
-		size := r.Size()
-		if b+size > s.limits.MaxTenantBytes {
-			used[r.Tenant] = b
-			full++
-			continue
-		}
-		body, err := json.Marshal(r.Event)
-		if err != nil {
-			return fmt.Errorf("append to archive: encode event %s: %w", r.Event.ID, err)
-		}
-		res, err := ins.ExecContext(ctx, r.Tenant, r.Subscription, r.Seq, r.Event.ID, s.expires(r), size, body)
-		if err != nil {
-			return fmt.Errorf("append to archive: %w", err)
-		}
-		if n, _ := res.RowsAffected(); n == 1 {
-			b += size
-		}
-		used[r.Tenant] = b
-	}
-	for tenant, b := range used {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO tenant_bytes (tenant, bytes) VALUES (?, ?)
-			ON CONFLICT (tenant) DO UPDATE SET bytes = excluded.bytes`, tenant, b); err != nil {
-			return fmt.Errorf("append to archive: %w", err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("append to archive: %w", err)
 	}
 	if full > 0 {
 		return fmt.Errorf("append to archive: %d of %d events not kept: %w", full, len(recs), archive.ErrFull)
 	}
 	return nil
+}
+
+const insertSQL = `INSERT OR IGNORE INTO archive (tenant, subscription, seq, event_id, expires, size, event) VALUES `
+
+// inserts is appendMany's INSERT: up to 50 rows per statement.
+var inserts = sqlitefile.NewInserts(insertSQL, 7, 50)
+
+// tenantBytes reads and updates each tenant's archived bytes in tx.
+type tenantBytes map[string]int64
+
+func (u tenantBytes) get(ctx context.Context, tx *sql.Tx, tenant string) (int64, error) {
+	if b, ok := u[tenant]; ok {
+		return b, nil
+	}
+	var b int64
+	err := tx.QueryRowContext(ctx, `SELECT bytes FROM tenant_bytes WHERE tenant = ?`, tenant).Scan(&b)
+	if err != nil && err != sql.ErrNoRows {
+		return 0, fmt.Errorf("read tenant size: %w", err)
+	}
+	u[tenant] = b
+	return b, nil
+}
+
+func (u tenantBytes) save(ctx context.Context, tx *sql.Tx) error {
+	for tenant, b := range u {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO tenant_bytes (tenant, bytes) VALUES (?, ?)
+			ON CONFLICT (tenant) DO UPDATE SET bytes = excluded.bytes`, tenant, b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// appendMany appends recs counting each against its tenant's bytes, 50
+// rows to a statement, and commits when every row was added (ok); it cannot
+// tell which rows a statement skipped, so otherwise it rolls back.
+func (s *Store) appendMany(ctx context.Context, recs []archive.Record) (full int, ok bool, err error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, false, err
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
+	used := tenantBytes{}
+	type row struct {
+		r    archive.Record
+		size int64
+		body []byte
+	}
+	rows := make([]row, 0, len(recs))
+	for _, r := range recs {
+		b, err := used.get(ctx, tx, r.Tenant)
+		if err != nil {
+			return 0, false, err
+		}
+		size := r.Size()
+		if b+size > s.limits.MaxTenantBytes {
+			full++
+			continue
+		}
+		body, err := json.Marshal(r.Event)
+		if err != nil {
+			return 0, false, fmt.Errorf("encode event %s: %w", r.Event.ID, err)
+		}
+		rows = append(rows, row{r: r, size: size, body: body})
+		used[r.Tenant] = b + size
+	}
+	exec := sqlitefile.PreparedResults(ctx, tx)
+	var added int64
+	err = inserts.Run(len(rows), func(i int, args []any) ([]any, error) {
+		r := rows[i]
+		return append(args, r.r.Tenant, r.r.Subscription, r.r.Seq, r.r.Event.ID, s.expires(r.r), r.size, r.body), nil
+	}, func(query string, args ...any) error {
+		res, err := exec(query, args...)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		added += n
+		return err
+	})
+	if err != nil || added < int64(len(rows)) {
+		return 0, false, err
+	}
+	if err := used.save(ctx, tx); err != nil {
+		return 0, false, err
+	}
+	return full, true, tx.Commit()
+}
+
+// appendEach appends recs a row at a time, counting only the rows it adds
+// against their tenant's bytes.
+func (s *Store) appendEach(ctx context.Context, recs []archive.Record) (full int, err error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
+	ins, err := tx.PrepareContext(ctx, insertSQL+`(?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return 0, err
+	}
+	defer ins.Close()
+	used := tenantBytes{}
+	for _, r := range recs {
+		b, err := used.get(ctx, tx, r.Tenant)
+		if err != nil {
+			return 0, err
+		}
+		size := r.Size()
+		if b+size > s.limits.MaxTenantBytes {
+			full++
+			continue
+		}
+		body, err := json.Marshal(r.Event)
+		if err != nil {
+			return 0, fmt.Errorf("encode event %s: %w", r.Event.ID, err)
+		}
+		res, err := ins.ExecContext(ctx, r.Tenant, r.Subscription, r.Seq, r.Event.ID, s.expires(r), size, body)
+		if err != nil {
+			return 0, err
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			used[r.Tenant] = b + size
+		}
+	}
+	if err := used.save(ctx, tx); err != nil {
+		return 0, err
+	}
+	return full, tx.Commit()
 }
 
 // cursor is Page.Next: the key of the last record of a page.

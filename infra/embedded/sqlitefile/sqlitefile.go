@@ -103,17 +103,25 @@ func (in *Inserts) Run(n int, row func(i int, args []any) ([]any, error), exec f
 // Prepared returns an exec of statements in tx that prepares each
 // statement text once per transaction.
 func Prepared(ctx context.Context, tx *sql.Tx) func(query string, args ...any) error {
-	stmts := map[string]*sql.Stmt{}
+	exec := PreparedResults(ctx, tx)
 	return func(query string, args ...any) error {
+		_, err := exec(query, args...)
+		return err
+	}
+}
+
+// PreparedResults is Prepared returning each statement's result.
+func PreparedResults(ctx context.Context, tx *sql.Tx) func(query string, args ...any) (sql.Result, error) {
+	stmts := map[string]*sql.Stmt{}
+	return func(query string, args ...any) (sql.Result, error) {
 		st, ok := stmts[query]
 		if !ok {
 			var err error
 			if st, err = tx.PrepareContext(ctx, query); err != nil {
-				return err
+				return nil, err
 			}
 			stmts[query] = st
 		}
-		_, err := st.ExecContext(ctx, args...)
-		return err
+		return st.ExecContext(ctx, args...)
 	}
 }
