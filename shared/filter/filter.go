@@ -180,7 +180,7 @@ func (h *Handler) handle(ctx context.Context, msgs []queue.Message, decoded []ev
 			continue
 		}
 		first := len(jobs)
-		routes = append(routes, routing{id: m.ID, r: r, streams: ss, filters: h.filters(ss, r.Event, &jobs), keys: h.keys(ords, r.Event, &jobs)})
+		routes = append(routes, routing{id: m.ID, r: r, body: m.Body, streams: ss, filters: h.filters(ss, r.Event, &jobs), keys: h.keys(ords, r.Event, &jobs)})
 		for i := first; i < len(jobs); i++ {
 			jobs[i].Tenant = r.Tenant // the mapping workers are shared fairly between tenants
 		}
@@ -263,6 +263,7 @@ func Meta(ev event.Event) map[string]any { return event.Meta(ev) }
 type routing struct {
 	id      string
 	r       event.Routed
+	body    []byte // the message r was decoded from
 	streams []config.Stream
 	// filters[i] is the filter of streams[i]: no filter, a compile
 	// error, or the index of its job in the batch's mapping.ApplyAll.
@@ -397,7 +398,7 @@ func (h *Handler) route(ctx context.Context, rt routing, results []mapping.Resul
 			// publication: the subject's lane when it has none of its own.
 			d.Ordered, d.Key = true, ev.Subject
 		}
-		body, err := json.Marshal(d)
+		body, err := deliveryJSON(rt.body, r, d)
 		if err == nil {
 			err = envelope.CheckDelivery(d, body)
 		}
