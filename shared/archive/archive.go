@@ -79,6 +79,9 @@ type Record struct {
 	// Limits.Retention when zero.
 	Expires time.Time
 	Event   event.Event
+	// JSON, when set, is Event's JSON: a store keeps it rather than
+	// encoding Event again.
+	JSON []byte
 }
 
 // Accepted is the time the event was accepted (Seq as a time).
@@ -176,6 +179,7 @@ type Store interface {
 // Keep never blocks: archiving does not slow routing.
 type Keeper interface {
 	// Keep archives ev, accepted now, for retention (Limits.Retention
-	// when ≤ 0).
-	Keep(tenant, subscription string, retention time.Duration, ev event.Event)
+	// when ≤ 0). encoded is ev's JSON when the caller has it at hand (nil:
+	// the store encodes ev).
+	Keep(tenant, subscription string, retention time.Duration, ev event.Event, encoded []byte)
 }

@@ -86,11 +86,11 @@ func NewWriter(s Store, o WriterOptions) *Writer {
 }
 
 // Keep implements Keeper.
-func (w *Writer) Keep(tenant, subscription string, retention time.Duration, ev event.Event) {
+func (w *Writer) Keep(tenant, subscription string, retention time.Duration, ev event.Event, encoded []byte) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	seq := max(w.o.Now().UnixNano(), w.last+1)
-	rec := Record{Tenant: tenant, Subscription: subscription, Seq: seq, Event: ev}
+	rec := Record{Tenant: tenant, Subscription: subscription, Seq: seq, Event: ev, JSON: encoded}
 	if retention > 0 {
 		rec.Expires = time.Unix(0, seq).Add(retention).UTC()
 	}

@@ -38,18 +38,10 @@ func spliceDelivery(body []byte, r event.Routed, d event.Delivery) (b []byte, ok
 	if y := d.FirstTry.Year(); y < 0 || y > 9999 {
 		return nil, false // encoding/json refuses it
 	}
-	b = make([]byte, 0, len(body)+len(d.Event.Data)-len(r.Event.Data)+len(d.Publication)+len(d.Key)+96)
-	// The event's JSON in body, after a prefix written as encoding/json
-	// writes it.
-	b = append(b, `{"tenant":`...)
-	b = jsonstr.Append(b, r.Tenant)
-	b = append(b, `,"subscription":`...)
-	b = jsonstr.Append(b, r.Subscription)
-	b = append(b, `,"event":`...)
-	if !bytes.HasPrefix(body, b) || len(body) < len(b)+3 || body[len(body)-1] != '}' {
+	ev, ok := eventJSON(body, r)
+	if !ok {
 		return nil, false
 	}
-	ev := body[len(b) : len(body)-1]
 	// ev without its data member, when it has one, and without its
 	// closing brace.
 	head := ev[:len(ev)-1]
@@ -63,7 +55,7 @@ func spliceDelivery(body []byte, r event.Routed, d event.Delivery) (b []byte, ok
 	if len(head) < 2 || head[0] != '{' || ev[len(ev)-1] != '}' {
 		return nil, false
 	}
-	b = b[:0]
+	b = make([]byte, 0, len(head)+len(d.Event.Data)+len(d.Tenant)+len(d.Publication)+len(d.Key)+128)
 	b = append(b, `{"tenant":`...)
 	b = jsonstr.Append(b, d.Tenant)
 	b = append(b, `,"publication":`...)
@@ -85,4 +77,24 @@ func spliceDelivery(body []byte, r event.Routed, d event.Delivery) (b []byte, ok
 		b = jsonstr.Append(b, d.Key)
 	}
 	return append(b, '}'), true
+}
+
+// eventJSON returns the JSON of r's event in body, the message r was
+// decoded from, when body is r as encoding/json writes it (a prefix
+// {"tenant":…,"subscription":…,"event": written as encoding/json writes
+// it, and no member after the event); ok is false otherwise.
+func eventJSON(body []byte, r event.Routed) (ev []byte, ok bool) {
+	if r.Error != "" || r.Replay != nil {
+		return nil, false
+	}
+	var buf [160]byte
+	p := append(buf[:0], `{"tenant":`...)
+	p = jsonstr.Append(p, r.Tenant)
+	p = append(p, `,"subscription":`...)
+	p = jsonstr.Append(p, r.Subscription)
+	p = append(p, `,"event":`...)
+	if !bytes.HasPrefix(body, p) || len(body) < len(p)+3 || body[len(body)-1] != '}' {
+		return nil, false
+	}
+	return body[len(p) : len(body)-1], true
 }

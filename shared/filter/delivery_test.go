@@ -93,3 +93,22 @@ func TestSpliceDeliveryTakesTheEventFromTheMessage(t *testing.T) {
 		})
 	}
 }
+
+// TestEventJSON: the event's JSON is found in a message as encoding/json
+// writes it, and not in one with more after the event.
+func TestEventJSON(t *testing.T) {
+	r := event.Routed{Tenant: "t<1>", Subscription: "s1", Event: event.New("/s", event.TypePublish, json.RawMessage(`{"a":1}`))}
+	body, err := json.Marshal(r)
+	require.NoError(t, err)
+	got, ok := eventJSON(body, r)
+	require.True(t, ok)
+	want, err := json.Marshal(r.Event)
+	require.NoError(t, err)
+	assert.Equal(t, string(want), string(got))
+
+	r.Replay = &event.Replay{ID: "rp1"}
+	body, err = json.Marshal(r)
+	require.NoError(t, err)
+	_, ok = eventJSON(body, r)
+	assert.False(t, ok, "a replay's message has a member after the event")
+}

@@ -145,7 +145,7 @@ func (h *Handler) handle(ctx context.Context, msgs []queue.Message, decoded []ev
 			h.o.Recent.Keep(r.Tenant, r.Subscription, r.Event)
 		}
 		if h.o.Archive != nil && r.Replay == nil {
-			if err := h.archive(ctx, retentions, r); err != nil {
+			if err := h.archive(ctx, retentions, r, m.Body); err != nil {
 				h.o.Logger.ErrorContext(ctx, "load subscription", "tenant", r.Tenant, "subscription", r.Subscription, "event_id", r.Event.ID, "err", err)
 				res.Fail(m.ID, fmt.Errorf("load subscription: %w", err))
 				continue

@@ -154,9 +154,12 @@ func (s *Store) Append(ctx context.Context, recs ...archive.Record) error {
 			continue
 		}
 		used[r.Tenant] = b + size
-		body, err := json.Marshal(r.Event)
-		if err != nil {
-			return fmt.Errorf("append to archive: encode event %s: %w", r.Event.ID, err)
+		body := r.JSON
+		if body == nil {
+			var err error
+			if body, err = json.Marshal(r.Event); err != nil {
+				return fmt.Errorf("append to archive: encode event %s: %w", r.Event.ID, err)
+			}
 		}
 		exp := s.expires(r)
 		added[[2]string{r.Tenant, exp.Format(dayLayout)}] += size

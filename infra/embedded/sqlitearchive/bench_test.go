@@ -62,7 +62,7 @@ func BenchmarkKeep(b *testing.B) {
 	w := archive.NewWriter(s, archive.WriterOptions{})
 	b.ResetTimer()
 	for range b.N {
-		w.Keep("t", "s", 0, oneKB)
+		w.Keep("t", "s", 0, oneKB, nil)
 	}
 	b.StopTimer()
 	_ = w.Close(context.Background())

@@ -94,6 +94,18 @@ func (s *Store) Append(ctx context.Context, recs ...archive.Record) error {
 	return nil
 }
 
+// encode is the JSON of r's event that Append keeps.
+func encode(r archive.Record) ([]byte, error) {
+	if r.JSON != nil {
+		return r.JSON, nil
+	}
+	b, err := json.Marshal(r.Event)
+	if err != nil {
+		return nil, fmt.Errorf("encode event %s: %w", r.Event.ID, err)
+	}
+	return b, nil
+}
+
 const insertSQL = `INSERT OR IGNORE INTO archive (tenant, subscription, seq, event_id, expires, size, event) VALUES `
 
 // inserts is appendMany's INSERT: up to 50 rows per statement.
@@ -151,9 +163,9 @@ func (s *Store) appendMany(ctx context.Context, recs []archive.Record) (full int
 			full++
 			continue
 		}
-		body, err := json.Marshal(r.Event)
+		body, err := encode(r)
 		if err != nil {
-			return 0, false, fmt.Errorf("encode event %s: %w", r.Event.ID, err)
+			return 0, false, err
 		}
 		rows = append(rows, row{r: r, size: size, body: body})
 		used[r.Tenant] = b + size
@@ -205,9 +217,9 @@ func (s *Store) appendEach(ctx context.Context, recs []archive.Record) (full int
 			full++
 			continue
 		}
-		body, err := json.Marshal(r.Event)
+		body, err := encode(r)
 		if err != nil {
-			return 0, fmt.Errorf("encode event %s: %w", r.Event.ID, err)
+			return 0, err
 		}
 		res, err := ins.ExecContext(ctx, r.Tenant, r.Subscription, r.Seq, r.Event.ID, s.expires(r), size, body)
 		if err != nil {

@@ -1,6 +1,7 @@
 package sqlitearchive
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -107,5 +108,29 @@ func TestAppendManyNearTheLimit(t *testing.T) {
 		require.NoError(t, one.db.QueryRowContext(t.Context(), `SELECT bytes FROM tenant_bytes WHERE tenant = ?`, tenant).Scan(&wantBytes))
 		require.NoError(t, many.db.QueryRowContext(t.Context(), `SELECT bytes FROM tenant_bytes WHERE tenant = ?`, tenant).Scan(&gotBytes))
 		assert.Equal(t, wantBytes, gotBytes, tenant)
+	}
+}
+
+// TestAppendKeepsTheGivenJSON: a record's JSON is stored as given, not
+// encoded again from its event.
+func TestAppendKeepsTheGivenJSON(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "archive.db"), archive.Limits{})
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	for i, js := range []string{"", `{"id":"e1","source":"/s","type":"t","time":"2026-12-03T00:00:00Z","data":{"a":1}}`} {
+		r := archivetest.Rec("t", "s", fmt.Sprint("e", i), time.Duration(i)*time.Second)
+		if js != "" {
+			r.JSON = []byte(js)
+		}
+		require.NoError(t, s.Append(t.Context(), r))
+		want := js
+		if js == "" {
+			b, err := json.Marshal(r.Event)
+			require.NoError(t, err)
+			want = string(b)
+		}
+		var got string
+		require.NoError(t, s.db.QueryRowContext(t.Context(), `SELECT event FROM archive WHERE event_id = ?`, r.Event.ID).Scan(&got))
+		assert.Equal(t, want, got)
 	}
 }

@@ -24,9 +24,9 @@ func TestWriter(t *testing.T) {
 	at := time.Now().Add(-time.Minute).Truncate(time.Second)
 	w := archive.NewWriter(s, archive.WriterOptions{Now: func() time.Time { return at }})
 	for i := range 5 {
-		w.Keep("t", "s", 0, event.Event{ID: fmt.Sprint("e", i), Source: "/s", Type: "x"})
+		w.Keep("t", "s", 0, event.Event{ID: fmt.Sprint("e", i), Source: "/s", Type: "x"}, nil)
 	}
-	w.Keep("t", "short", 3*time.Hour, event.Event{ID: "r", Source: "/s", Type: "x"})
+	w.Keep("t", "short", 3*time.Hour, event.Event{ID: "r", Source: "/s", Type: "x"}, nil)
 	require.NoError(t, w.Flush(t.Context()))
 
 	p, err := s.Range(t.Context(), archive.Query{Tenant: "t", Subscription: "s"})
@@ -42,10 +42,10 @@ func TestWriter(t *testing.T) {
 	require.Len(t, p.Records, 1)
 	assert.Equal(t, p.Records[0].Accepted().Add(3*time.Hour), p.Records[0].Expires)
 
-	w.Keep("t", "s", 0, event.Event{ID: "last", Source: "/s", Type: "x"})
+	w.Keep("t", "s", 0, event.Event{ID: "last", Source: "/s", Type: "x"}, nil)
 	require.NoError(t, w.Close(context.Background()))
 	assert.Equal(t, int64(7), w.Written(), "Close appends what was buffered")
-	w.Keep("t", "s", 0, event.Event{ID: "late", Source: "/s", Type: "x"})
+	w.Keep("t", "s", 0, event.Event{ID: "late", Source: "/s", Type: "x"}, nil)
 	assert.Equal(t, int64(1), w.Dropped())
 	assert.NoError(t, w.Flush(t.Context()), "a closed writer has nothing to flush")
 }

@@ -120,6 +120,21 @@ func Run(t *testing.T, open Open) {
 		assert.Equal(t, "t1", got[0].Tenant)
 		assert.Equal(t, "s1", got[0].Subscription)
 	})
+	t.Run("an event given with its JSON", func(t *testing.T) {
+		s := store(t, archive.Limits{})
+		r := Rec("t1", "s1", "e1", 0)
+		r.Event.Subject = "<k>"
+		js, err := json.Marshal(r.Event)
+		require.NoError(t, err)
+		r.JSON = js
+		require.NoError(t, s.Append(t.Context(), r))
+		got := all(t, s, archive.Query{Tenant: "t1", Subscription: "s1"})
+		require.Len(t, got, 1)
+		assert.Equal(t, "<k>", got[0].Event.Subject)
+		assert.JSONEq(t, string(r.Event.Data), string(got[0].Event.Data))
+		assert.True(t, r.Event.Time.Equal(got[0].Event.Time))
+		assert.Nil(t, got[0].JSON, "a read record has its event only")
+	})
 	t.Run("appending again keeps one", func(t *testing.T) {
 		s := store(t, archive.Limits{})
 		r := Rec("t1", "s1", "e1", 0)
