@@ -17,7 +17,6 @@ require (
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/google/uuid v1.6.0
 	github.com/influxdata/go-syslog/v3 v3.0.0
-	github.com/json-iterator/go v1.1.12
 	github.com/linkedin/goavro/v2 v2.15.0
 	github.com/redpanda-data/benthos/v4 v4.60.0
 	github.com/robfig/cron/v3 v3.0.1
@@ -50,6 +49,7 @@ require (
 	github.com/gofrs/uuid/v5 v5.3.2 // indirect
 	github.com/golang/snappy v0.0.4 // indirect
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
+	github.com/json-iterator/go v1.1.12 // indirect
 	github.com/matoous/go-nanoid/v2 v2.1.0 // indirect
 	github.com/mattn/go-isatty v0.0.24 // indirect
 	github.com/modern-go/concurrent v0.0.0-20180306012644-bacd9c7ef1dd // indirect

@@ -198,8 +198,8 @@ func (h *Handler) handle(ctx context.Context, m queue.Message) (err error) {
 			h.countFailed(ctx, err, mf)
 		}
 	}()
-	d, err := decodeDelivery(m.Body)
-	if err != nil {
+	var d event.Delivery
+	if err := json.Unmarshal(m.Body, &d); err != nil {
 		err = queue.Permanent(fmt.Errorf("decode delivery: %w", err))
 		h.logger().WarnContext(ctx, "delivery", "message_id", m.ID, "decision", decisionDeadLetter, "reason", err.Error())
 		return err
