@@ -53,8 +53,9 @@ seal.key beside the other files, or a damaged one, stops serve with the file
 named and the way back (nothing is re-made). Its files are 0600.
 
 Garbage collection runs at GOGC=200 (the heap may grow to three times what
-is live between collections: less CPU for a few MB more memory) unless GOGC
-is set in the environment.`,
+is live between collections), with the heap allowed 64 MiB at least: less
+CPU for some MB more memory. Set GOGC in the environment to run with it
+instead.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			logger, err := jsonLogger(cmd, logLevel)
@@ -62,7 +63,7 @@ is set in the environment.`,
 				return err
 			}
 			slog.SetDefault(logger)
-			embedded.TuneGC(os.Getenv)
+			embedded.TuneGC(os.Getenv, embedded.GCFloor)
 			if env := os.Getenv("HEROKUEVENTS_ALLOW_EGRESS"); env != "" {
 				allow = append(allow, strings.Split(env, ",")...)
 			}

@@ -29,7 +29,7 @@ func TestTuneGC(t *testing.T) {
 					return tc.gogc
 				}
 				return ""
-			})
+			}, 0)
 			assert.Equal(t, tc.set, got)
 			assert.Equal(t, tc.want, debug.SetGCPercent(tc.want), "the target in force")
 		})

@@ -96,7 +96,7 @@ func serveEmbedded() {
 		}
 		defer trace.Stop()
 	}
-	embedded.TuneGC(os.Getenv) // as serve does
+	embedded.TuneGC(os.Getenv, embedded.GCFloor) // as serve does
 	ctx := context.Background()
 	maxBacklog, _ := strconv.ParseInt(os.Getenv("BENCH_MAX_BACKLOG"), 10, 64) // 0: the default bound
 	srv, err := embedded.Start(ctx, embedded.Options{
