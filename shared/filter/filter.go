@@ -321,7 +321,10 @@ type filterRef struct {
 // filters adds to jobs the evaluation of each stream's filter on ev.
 func (h *Handler) filters(streams []config.Stream, ev event.Event, jobs *[]mapping.Job) []filterRef {
 	refs := make([]filterRef, len(streams))
-	var meta map[string]any
+	var (
+		job  mapping.Job // the event's data and meta, shared by its filters
+		made bool
+	)
 	for i, s := range streams {
 		refs[i].job = -1
 		if s.Filter == "" {
@@ -332,11 +335,14 @@ func (h *Handler) filters(streams []config.Stream, ev event.Event, jobs *[]mappi
 			refs[i].err = err
 			continue
 		}
-		if meta == nil {
-			meta = Meta(ev)
+		if !made {
+			job.Data = ev.Data
+			job.Meta, job.MetaJSON = event.MetaOrJSON(ev)
+			made = true
 		}
+		job.Mapping = m
 		refs[i].job = len(*jobs)
-		*jobs = append(*jobs, mapping.Job{Mapping: m, Data: ev.Data, Meta: meta})
+		*jobs = append(*jobs, job)
 	}
 	return refs
 }

@@ -204,6 +204,9 @@ type Job struct {
 	Mapping *Mapping
 	Data    []byte
 	Meta    map[string]any
+	// MetaJSON, when set, is Meta as encoding/json writes it, and is
+	// used instead of Meta (event.MetaJSON).
+	MetaJSON []byte
 	// Tenant, when set, is whose event this is: the workers are shared
 	// fairly between tenants, by processor time, whatever the calls that
 	// carry their jobs. Jobs without a tenant share as their call's own.
@@ -233,8 +236,8 @@ func ApplyAll(jobs []Job) []Result {
 	tenants := make([]string, 0, len(jobs))
 	at := make([]int, 0, len(jobs)) // items[k] answers jobs[at[k]]
 	for i, j := range jobs {
-		var mb []byte
-		if len(j.Meta) > 0 {
+		mb := j.MetaJSON
+		if mb == nil && len(j.Meta) > 0 {
 			var err error
 			if mb, err = json.Marshal(j.Meta); err != nil {
 				out[i].Err = fmt.Errorf("encode meta: %w", err)

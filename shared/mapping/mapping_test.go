@@ -133,6 +133,21 @@ func peakHeap(t *testing.T) (stop func() uint64) {
 // document) and as a generator (no input): each fails quickly with
 // ErrLimit naming the limit, this process's heap stays small, and the
 // next mapping runs as usual.
+// TestApplyAllMetaJSON: a job's MetaJSON is what the mapping sees at
+// this._herokuevents, as its Meta would be.
+func TestApplyAllMetaJSON(t *testing.T) {
+	m, err := Compile(`root.channel = this._herokuevents.subject`)
+	require.NoError(t, err)
+	res := ApplyAll([]Job{
+		{Mapping: m, Data: []byte(`{"a":1}`), MetaJSON: []byte(`{"id":"e1","subject":"/data/AccountChangeEvent"}`)},
+		{Mapping: m, Data: []byte(`{"a":1}`), Meta: map[string]any{"subject": "/data/AccountChangeEvent"}},
+	})
+	for i, r := range res {
+		require.NoError(t, r.Err, i)
+		assert.JSONEq(t, `{"channel":"/data/AccountChangeEvent"}`, string(r.Out), i)
+	}
+}
+
 func TestBombsFailWithTheLimitNamed(t *testing.T) {
 	stop := peakHeap(t)
 	for _, b := range bombs {

@@ -51,7 +51,8 @@ func (k *Keyer) Plan(o *config.Order, ev event.Event, jobs *[]mapping.Job) Ref {
 	if err != nil {
 		return Ref{job: -1, err: keyErr(err)}
 	}
-	*jobs = append(*jobs, mapping.Job{Mapping: m, Data: ev.Data, Meta: event.Meta(ev)})
+	meta, js := event.MetaOrJSON(ev)
+	*jobs = append(*jobs, mapping.Job{Mapping: m, Data: ev.Data, Meta: meta, MetaJSON: js})
 	return Ref{job: len(*jobs) - 1}
 }
 
