@@ -94,16 +94,23 @@ func (s *Store) Append(ctx context.Context, recs ...archive.Record) error {
 	return nil
 }
 
-// encode is the JSON of r's event that Append keeps.
-func encode(r archive.Record) ([]byte, error) {
-	if r.JSON != nil {
-		return r.JSON, nil
+// admit returns the bytes r's tenant has archived (b), r's size and the
+// JSON of its event to keep; body is nil when r would take the tenant over
+// its MaxTenantBytes.
+func (s *Store) admit(ctx context.Context, tx *sql.Tx, used tenantBytes, r archive.Record) (b, size int64, body []byte, err error) {
+	if b, err = used.get(ctx, tx, r.Tenant); err != nil {
+		return 0, 0, nil, err
 	}
-	b, err := json.Marshal(r.Event)
-	if err != nil {
-		return nil, fmt.Errorf("encode event %s: %w", r.Event.ID, err)
+	size = r.Size()
+	if b+size > s.limits.MaxTenantBytes {
+		return b, size, nil, nil
 	}
-	return b, nil
+	if body = r.JSON; body == nil {
+		if body, err = json.Marshal(r.Event); err != nil {
+			return 0, 0, nil, fmt.Errorf("encode event %s: %w", r.Event.ID, err)
+		}
+	}
+	return b, size, body, nil
 }
 
 const insertSQL = `INSERT OR IGNORE INTO archive (tenant, subscription, seq, event_id, expires, size, event) VALUES `
@@ -154,18 +161,13 @@ func (s *Store) appendMany(ctx context.Context, recs []archive.Record) (full int
 	}
 	rows := make([]row, 0, len(recs))
 	for _, r := range recs {
-		b, err := used.get(ctx, tx, r.Tenant)
+		b, size, body, err := s.admit(ctx, tx, used, r)
 		if err != nil {
 			return 0, false, err
 		}
-		size := r.Size()
-		if b+size > s.limits.MaxTenantBytes {
+		if body == nil {
 			full++
 			continue
-		}
-		body, err := encode(r)
-		if err != nil {
-			return 0, false, err
 		}
 		rows = append(rows, row{r: r, size: size, body: body})
 		used[r.Tenant] = b + size
@@ -208,18 +210,13 @@ func (s *Store) appendEach(ctx context.Context, recs []archive.Record) (full int
 	defer ins.Close()
 	used := tenantBytes{}
 	for _, r := range recs {
-		b, err := used.get(ctx, tx, r.Tenant)
+		b, size, body, err := s.admit(ctx, tx, used, r)
 		if err != nil {
 			return 0, err
 		}
-		size := r.Size()
-		if b+size > s.limits.MaxTenantBytes {
+		if body == nil {
 			full++
 			continue
-		}
-		body, err := encode(r)
-		if err != nil {
-			return 0, err
 		}
 		res, err := ins.ExecContext(ctx, r.Tenant, r.Subscription, r.Seq, r.Event.ID, s.expires(r), size, body)
 		if err != nil {
