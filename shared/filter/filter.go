@@ -322,8 +322,8 @@ type filterRef struct {
 func (h *Handler) filters(streams []config.Stream, ev event.Event, jobs *[]mapping.Job) []filterRef {
 	refs := make([]filterRef, len(streams))
 	var (
-		job  mapping.Job // the event's data and meta, shared by its filters
-		made bool
+		meta     map[string]any // the event's meta, made once for its filters:
+		metaJSON []byte         // one of the two (event.MetaOrJSON)
 	)
 	for i, s := range streams {
 		refs[i].job = -1
@@ -335,14 +335,11 @@ func (h *Handler) filters(streams []config.Stream, ev event.Event, jobs *[]mappi
 			refs[i].err = err
 			continue
 		}
-		if !made {
-			job.Data = ev.Data
-			job.Meta, job.MetaJSON = event.MetaOrJSON(ev)
-			made = true
+		if meta == nil && metaJSON == nil {
+			meta, metaJSON = event.MetaOrJSON(ev)
 		}
-		job.Mapping = m
 		refs[i].job = len(*jobs)
-		*jobs = append(*jobs, job)
+		*jobs = append(*jobs, mapping.Job{Mapping: m, Data: ev.Data, Meta: meta, MetaJSON: metaJSON})
 	}
 	return refs
 }
