@@ -26,12 +26,12 @@ const dataMember = `,"data":`
 // taken from body, when body is r as encoding/json writes it
 // ({"tenant":…,"subscription":…,"event":…}), the event has no extension
 // attributes (its data, when it has any, is then its last member) and d is
-// a first delivery (no attempt, hold or rate slot yet). d's data is the
-// event's, or the filter's output: JSON as encoding/json writes it
-// (mapping.Result.Out). FuzzSpliceDelivery holds it to json.Marshal byte for
+// a first delivery (no attempt, hold or rate slot yet). d's event is r's
+// but for its data: the event's, or the filter's output, JSON as
+// encoding/json writes it (mapping.Result.Out). FuzzSpliceDelivery holds it to json.Marshal byte for
 // byte; ok is false when it cannot tell.
 func spliceDelivery(body []byte, r event.Routed, d event.Delivery) (b []byte, ok bool) {
-	if r.Error != "" || r.Replay != nil || len(r.Event.Extensions) > 0 || len(d.Event.Extensions) > 0 ||
+	if len(r.Event.Extensions) > 0 || len(d.Event.Extensions) > 0 ||
 		d.Attempt != 0 || d.Held != 0 || !d.HeldSince.IsZero() || !d.RateSlot.IsZero() || d.FirstTry.IsZero() {
 		return nil, false
 	}
