@@ -3,6 +3,7 @@
 package event
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -136,4 +137,18 @@ func (d Delivery) Group() string {
 		return ""
 	}
 	return d.Tenant + "/" + d.Publication + "/" + d.Key
+}
+
+// LastData splits js, the JSON of an event as encoding/json writes it
+// whose last member is its data (it has no extension attributes): data,
+// and head, what precedes the data member (not its closing brace). The
+// data member is the first `,"data":` (a quote in a string is escaped, so
+// only a member can be that). ok is false when js does not end so.
+func LastData(js []byte) (data json.RawMessage, head []byte, ok bool) {
+	const key = `,"data":`
+	i := bytes.Index(js, []byte(key))
+	if i < 0 || len(js) == 0 || js[len(js)-1] != '}' || i+len(key) > len(js)-1 {
+		return nil, nil, false
+	}
+	return js[i+len(key) : len(js)-1 : len(js)-1], js[:i], true
 }

@@ -9,10 +9,10 @@ import (
 	"github.com/herokuevents/herokuevents/shared/event"
 )
 
-// archive offers r, decoded from body, to the archive with its
-// subscription's retention, read once a batch (retentions). A deleted
-// subscription archives nothing.
-func (h *Handler) archive(ctx context.Context, retentions map[string]time.Duration, r event.Routed, body []byte) error {
+// archive offers r, whose event's JSON is ev (nil when unknown), to the
+// archive with its subscription's retention, read once a batch
+// (retentions). A deleted subscription archives nothing.
+func (h *Handler) archive(ctx context.Context, retentions map[string]time.Duration, r event.Routed, ev []byte) error {
 	key := r.Tenant + "/" + r.Subscription
 	ret, ok := retentions[key]
 	if !ok {
@@ -28,7 +28,6 @@ func (h *Handler) archive(ctx context.Context, retentions map[string]time.Durati
 		retentions[key] = ret
 	}
 	if ret >= 0 {
-		ev, _ := eventJSON(body, r) // nil when body does not have it as encoding/json writes it
 		h.o.Archive.Keep(r.Tenant, r.Subscription, ret, r.Event, ev)
 	}
 	return nil

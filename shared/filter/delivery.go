@@ -9,12 +9,12 @@ import (
 	"github.com/herokuevents/herokuevents/shared/jsonstr"
 )
 
-// deliveryJSON returns the JSON of d, a delivery of the event of r (whose
-// message body is body) with the data the stream's filter made of it. It
-// takes the event's JSON from body instead of encoding the event again
-// (spliceDelivery), and encodes d with encoding/json when it cannot.
-func deliveryJSON(body []byte, r event.Routed, d event.Delivery) ([]byte, error) {
-	if b, ok := spliceDelivery(body, r, d); ok {
+// deliveryJSON returns the JSON of d, a delivery of the event of r with
+// the data the stream's filter made of it. It writes it around ev, the
+// event's JSON from its message (eventJSON), instead of encoding the event
+// again (spliceDelivery), and encodes d with encoding/json when it cannot.
+func deliveryJSON(ev []byte, r event.Routed, d event.Delivery) ([]byte, error) {
+	if b, ok := spliceDelivery(ev, r, d); ok {
 		return b, nil
 	}
 	return json.Marshal(d)
@@ -22,15 +22,15 @@ func deliveryJSON(body []byte, r event.Routed, d event.Delivery) ([]byte, error)
 
 const dataMember = `,"data":`
 
-// spliceDelivery writes d as encoding/json does around the event's JSON
-// taken from body, when body is r as encoding/json writes it
-// ({"tenant":…,"subscription":…,"event":…}), the event has no extension
+// spliceDelivery writes d as encoding/json does around ev, the JSON of r's
+// event taken from its message (eventJSON: nil when the message is not as
+// encoding/json writes it), when the event has no extension
 // attributes (its data, when it has any, is then its last member) and d is
 // a first delivery (no attempt, hold or rate slot yet). d's event is r's
 // but for its data: the event's, or the filter's output, JSON as
 // encoding/json writes it (mapping.Result.Out). FuzzSpliceDelivery holds it to json.Marshal byte for
 // byte; ok is false when it cannot tell.
-func spliceDelivery(body []byte, r event.Routed, d event.Delivery) (b []byte, ok bool) {
+func spliceDelivery(ev []byte, r event.Routed, d event.Delivery) (b []byte, ok bool) {
 	if len(r.Event.Extensions) > 0 || len(d.Event.Extensions) > 0 ||
 		d.Attempt != 0 || d.Held != 0 || !d.HeldSince.IsZero() || !d.RateSlot.IsZero() || d.FirstTry.IsZero() {
 		return nil, false
@@ -38,19 +38,18 @@ func spliceDelivery(body []byte, r event.Routed, d event.Delivery) (b []byte, ok
 	if y := d.FirstTry.Year(); y < 0 || y > 9999 {
 		return nil, false // encoding/json refuses it
 	}
-	ev, ok := eventJSON(body, r)
-	if !ok {
+	if len(ev) < 2 {
 		return nil, false
 	}
 	// ev without its data member, when it has one, and without its
 	// closing brace.
 	head := ev[:len(ev)-1]
 	if old := r.Event.Data; len(old) > 0 {
-		n := len(dataMember) + len(old)
-		if len(head) < n+2 || string(head[len(head)-n:len(head)-len(old)]) != dataMember || !bytes.Equal(head[len(head)-len(old):], old) {
+		data, h, ok := event.LastData(ev)
+		if !ok || !bytes.Equal(data, old) {
 			return nil, false
 		}
-		head = head[:len(head)-n]
+		head = h
 	}
 	if len(head) < 2 || head[0] != '{' || ev[len(ev)-1] != '}' {
 		return nil, false

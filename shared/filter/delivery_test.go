@@ -54,7 +54,8 @@ func FuzzSpliceDelivery(f *testing.F) {
 			}
 			d := event.Delivery{Tenant: r.Tenant, Publication: pub, Event: ev, FirstTry: time.Unix(0, at/3).UTC(), Ordered: ordered, Key: key}
 			want, wantErr := json.Marshal(d)
-			got, ok := spliceDelivery(b, r, d)
+			js, _ := eventJSON(b, r) // as the filter finds it
+			got, ok := spliceDelivery(js, r, d)
 			if !ok {
 				continue
 			}
@@ -85,7 +86,9 @@ func TestSpliceDeliveryTakesTheEventFromTheMessage(t *testing.T) {
 			e := ev
 			e.Data = data
 			d := event.Delivery{Tenant: r.Tenant, Publication: "9c9e6679-7425-40de-944b-e07fc1f90ae7", Event: e, FirstTry: time.Now().UTC()}
-			got, ok := spliceDelivery(body, r, d)
+			ev, ok := eventJSON(body, r)
+			require.True(t, ok)
+			got, ok := spliceDelivery(ev, r, d)
 			require.True(t, ok)
 			want, err := json.Marshal(d)
 			require.NoError(t, err)

@@ -144,8 +144,9 @@ func (h *Handler) handle(ctx context.Context, msgs []queue.Message, decoded []ev
 		if h.o.Recent != nil && r.Replay == nil {
 			h.o.Recent.Keep(r.Tenant, r.Subscription, r.Event)
 		}
+		evJSON, _ := eventJSON(m.Body, r) // nil when the message is not as encoding/json writes it
 		if h.o.Archive != nil && r.Replay == nil {
-			if err := h.archive(ctx, retentions, r, m.Body); err != nil {
+			if err := h.archive(ctx, retentions, r, evJSON); err != nil {
 				h.o.Logger.ErrorContext(ctx, "load subscription", "tenant", r.Tenant, "subscription", r.Subscription, "event_id", r.Event.ID, "err", err)
 				res.Fail(m.ID, fmt.Errorf("load subscription: %w", err))
 				continue
@@ -180,7 +181,7 @@ func (h *Handler) handle(ctx context.Context, msgs []queue.Message, decoded []ev
 			continue
 		}
 		first := len(jobs)
-		routes = append(routes, routing{id: m.ID, r: r, body: m.Body, streams: ss, filters: h.filters(ss, r.Event, &jobs), keys: h.keys(ords, r.Event, &jobs)})
+		routes = append(routes, routing{id: m.ID, r: r, ev: evJSON, streams: ss, filters: h.filters(ss, r.Event, &jobs), keys: h.keys(ords, r.Event, &jobs)})
 		for i := first; i < len(jobs); i++ {
 			jobs[i].Tenant = r.Tenant // the mapping workers are shared fairly between tenants
 		}
@@ -263,7 +264,7 @@ func Meta(ev event.Event) map[string]any { return event.Meta(ev) }
 type routing struct {
 	id      string
 	r       event.Routed
-	body    []byte // the message r was decoded from
+	ev      []byte // the JSON of r's event in its message (eventJSON), nil when unknown
 	streams []config.Stream
 	// filters[i] is the filter of streams[i]: no filter, a compile
 	// error, or the index of its job in the batch's mapping.ApplyAll.
@@ -401,7 +402,7 @@ func (h *Handler) route(ctx context.Context, rt routing, results []mapping.Resul
 			// publication: the subject's lane when it has none of its own.
 			d.Ordered, d.Key = true, ev.Subject
 		}
-		body, err := deliveryJSON(rt.body, r, d)
+		body, err := deliveryJSON(rt.ev, r, d)
 		if err == nil {
 			err = envelope.CheckDelivery(d, body)
 		}

@@ -453,15 +453,13 @@ func (rt route) routed(ev event.Event, body []byte) (event.Routed, bool) {
 
 // lastData returns the data of the event.Routed encoded in body whose
 // event's last member is its data, and whose error and replay are
-// omitted: what follows the first `,"data":` (a quote in a string is
-// escaped, so only a member can be that) to the two closing braces.
+// omitted (body closes right after its event: event.LastData).
 func lastData(body []byte) (json.RawMessage, bool) {
-	const key = `,"data":`
-	i := bytes.Index(body, []byte(key))
-	if i < 0 || !bytes.HasSuffix(body, []byte("}}")) || i+len(key) > len(body)-2 {
+	if !bytes.HasSuffix(body, []byte("}}")) {
 		return nil, false
 	}
-	return body[i+len(key) : len(body)-2 : len(body)-2], true
+	data, _, ok := event.LastData(body[:len(body)-1])
+	return data, ok
 }
 
 func (rt route) sender(o Options) queue.Sender {
