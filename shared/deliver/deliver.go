@@ -198,8 +198,8 @@ func (h *Handler) handle(ctx context.Context, m queue.Message) (err error) {
 			h.countFailed(ctx, err, mf)
 		}
 	}()
-	var d event.Delivery
-	if err := json.Unmarshal(m.Body, &d); err != nil {
+	d, err := event.DecodeDelivery(m.Body)
+	if err != nil {
 		err = queue.Permanent(fmt.Errorf("decode delivery: %w", err))
 		h.logger().WarnContext(ctx, "delivery", "message_id", m.ID, "decision", decisionDeadLetter, "reason", err.Error())
 		return err
