@@ -393,7 +393,17 @@ func leastSize(v any, limit int) int {
 	return 1
 }
 
+// decode reads a mapping's input (an event's data, its meta) as Bloblang
+// sees it (normalize): by decodeFast, or by encoding/json when that cannot.
 func decode(data []byte) (any, error) {
+	if v, ok := decodeFast(data); ok {
+		return v, nil
+	}
+	return decodeStd(data)
+}
+
+// decodeStd is decode by encoding/json: the first value of data.
+func decodeStd(data []byte) (any, error) {
 	var v any
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
