@@ -20,6 +20,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/config"
 	"github.com/herokuevents/herokuevents/shared/event"
 	"github.com/herokuevents/herokuevents/shared/journal"
+	"github.com/herokuevents/herokuevents/shared/logjson"
 	"github.com/herokuevents/herokuevents/shared/metric"
 	"github.com/herokuevents/herokuevents/shared/platform"
 	"github.com/herokuevents/herokuevents/shared/queue"
@@ -333,13 +334,13 @@ func (z *lazyLog) get() *slog.Logger {
 // log writes one line with the attributes so far, then attrs.
 func (z *lazyLog) log(ctx context.Context, level slog.Level, msg string, attrs ...slog.Attr) {
 	if z.l != nil {
-		z.l.LogAttrs(ctx, level, msg, attrs...)
+		logjson.LogAttrs(ctx, z.l, level, msg, attrs...)
 		return
 	}
 	if !z.base.Enabled(ctx, level) {
 		return
 	}
-	z.base.LogAttrs(ctx, level, msg, append(z.attrs[:len(z.attrs):len(z.attrs)], attrs...)...)
+	logjson.LogAttrs(ctx, z.base, level, msg, append(z.attrs[:len(z.attrs):len(z.attrs)], attrs...)...)
 }
 
 func attrsAny(attrs []slog.Attr) []any {

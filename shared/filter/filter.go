@@ -19,6 +19,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/envelope"
 	"github.com/herokuevents/herokuevents/shared/event"
 	"github.com/herokuevents/herokuevents/shared/journal"
+	"github.com/herokuevents/herokuevents/shared/logjson"
 	"github.com/herokuevents/herokuevents/shared/mapping"
 	"github.com/herokuevents/herokuevents/shared/metric"
 	"github.com/herokuevents/herokuevents/shared/order/keyer"
@@ -412,7 +413,8 @@ func (h *Handler) route(ctx context.Context, rt routing, results []mapping.Resul
 			jr.filteredOut(s, "cannot queue the delivery: "+err.Error())
 			continue
 		}
-		h.o.Logger.InfoContext(ctx, "routed", about("publication", s.Publication)...)
+		logjson.LogAttrs(ctx, h.o.Logger, slog.LevelInfo, "routed", slog.String("tenant", r.Tenant),
+			slog.String("subscription", r.Subscription), slog.String("event_id", r.Event.ID), slog.String("publication", s.Publication))
 		jr.routed(s)
 		out = append(out, queue.Message{Body: body, Group: d.Group(), Attributes: map[string]string{queue.AttrTenant: r.Tenant, queue.AttrAttempt: "0"}})
 	}

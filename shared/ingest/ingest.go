@@ -30,6 +30,7 @@ import (
 	"github.com/herokuevents/herokuevents/shared/event"
 	"github.com/herokuevents/herokuevents/shared/httpjson"
 	"github.com/herokuevents/herokuevents/shared/journal"
+	"github.com/herokuevents/herokuevents/shared/logjson"
 	"github.com/herokuevents/herokuevents/shared/metric"
 	"github.com/herokuevents/herokuevents/shared/order"
 	"github.com/herokuevents/herokuevents/shared/queue"
@@ -237,7 +238,8 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 		ids[i] = it.ev.ID
 		if it.enqueue() {
 			h.record(ctx, route, it.ev, accepted)
-			h.o.Logger.InfoContext(ctx, "event accepted", "tenant", tenant, route.kind, name, "event_id", it.ev.ID)
+			logjson.LogAttrs(ctx, h.o.Logger, slog.LevelInfo, "event accepted",
+				slog.String("tenant", tenant), slog.String(route.kind, name), slog.String("event_id", it.ev.ID))
 		}
 	}
 	if len(sendEvs) == 0 { // every event a duplicate: nothing was enqueued

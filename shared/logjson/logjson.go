@@ -4,6 +4,7 @@
 package logjson
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"time"
@@ -30,4 +31,19 @@ func ReplaceAttr(_ []string, a slog.Attr) slog.Attr {
 // Milliseconds is d in milliseconds, to the microsecond.
 func Milliseconds(d time.Duration) float64 {
 	return float64(d.Round(time.Microsecond)) / float64(time.Millisecond)
+}
+
+// LogAttrs is l.LogAttrs without the line's source position, for lines
+// written once per event: slog.Logger finds the caller's position (a walk
+// of the stack, about a third of a line's cost) for the handlers that
+// show it, and no handler of herokuevents does (HandlerOptions.AddSource
+// is never set). The record goes to l's handler as slog.Logger would
+// send it, with a zero PC.
+func LogAttrs(ctx context.Context, l *slog.Logger, level slog.Level, msg string, attrs ...slog.Attr) {
+	if !l.Enabled(ctx, level) {
+		return
+	}
+	r := slog.NewRecord(time.Now(), level, msg, 0)
+	r.AddAttrs(attrs...)
+	_ = l.Handler().Handle(ctx, r)
 }

@@ -30,3 +30,27 @@ func TestLevel(t *testing.T) {
 	logjson.New(&b, slog.LevelWarn).Info("quiet")
 	assert.Empty(t, b.String())
 }
+
+// TestLogAttrs: LogAttrs writes the line slog.Logger.LogAttrs writes (but
+// for its time), with the logger's own attributes, and nothing below the
+// logger's level.
+func TestLogAttrs(t *testing.T) {
+	line := func(write func(l *slog.Logger)) map[string]any {
+		var b bytes.Buffer
+		write(logjson.New(&b, slog.LevelInfo).With("tenant", "t1"))
+		if b.Len() == 0 {
+			return nil
+		}
+		var m map[string]any
+		require.NoError(t, json.Unmarshal(b.Bytes(), &m))
+		delete(m, "time")
+		return m
+	}
+	attrs := []slog.Attr{slog.String("event_id", "e1"), slog.Int("attempt", 2), slog.Duration("took", 1500*time.Microsecond)}
+	want := line(func(l *slog.Logger) { l.LogAttrs(t.Context(), slog.LevelInfo, "delivery", attrs...) })
+	got := line(func(l *slog.Logger) { logjson.LogAttrs(t.Context(), l, slog.LevelInfo, "delivery", attrs...) })
+	require.NotNil(t, got)
+	assert.Equal(t, want, got)
+	assert.Equal(t, "t1", got["tenant"])
+	assert.Nil(t, line(func(l *slog.Logger) { logjson.LogAttrs(t.Context(), l, slog.LevelDebug, "quiet", attrs...) }))
+}
