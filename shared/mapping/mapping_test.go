@@ -399,3 +399,14 @@ func TestSlowCompileWithinItsLimit(t *testing.T) {
 	_, err := Compile(`root = range(0, 1048576)`)
 	require.NoError(t, err)
 }
+
+// TestDefaultWorkers: one worker per processor the server may use, at
+// least 2 and at most 8.
+func TestDefaultWorkers(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	for _, c := range []struct{ procs, want int }{{1, 2}, {2, 2}, {3, 3}, {8, 8}, {64, 8}} {
+		runtime.GOMAXPROCS(c.procs)
+		assert.Equal(t, c.want, DefaultWorkers(), "GOMAXPROCS=%d", c.procs)
+		assert.Equal(t, c.want, Limits{}.withDefaults().Workers, "GOMAXPROCS=%d", c.procs)
+	}
+}
