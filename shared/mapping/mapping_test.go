@@ -2,12 +2,14 @@ package mapping
 
 import (
 	"errors"
+	"os"
 	"runtime"
 	"runtime/metrics"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -409,4 +411,32 @@ func TestDefaultWorkers(t *testing.T) {
 		assert.Equal(t, c.want, DefaultWorkers(), "GOMAXPROCS=%d", c.procs)
 		assert.Equal(t, c.want, Limits{}.withDefaults().Workers, "GOMAXPROCS=%d", c.procs)
 	}
+}
+
+// TestWorkerNext: the goroutine of a request reads a worker's answers
+// itself; a worker that does not answer in time is a deadline (the pool
+// then discards it as too slow), one that died is another error (a
+// crash), and a live one answers.
+func TestWorkerNext(t *testing.T) {
+	w, err := start(DefaultMemory)
+	require.NoError(t, err)
+	defer w.kill()
+	require.NoError(t, w.send(&request{Op: opApply, CPU: int64(time.Second), Output: DefaultOutput,
+		Srcs: []string{"root = this"}, Items: []item{{Data: []byte(`{"a":1}`)}}}))
+	res, err := w.next(10 * time.Second)
+	require.NoError(t, err)
+	assert.True(t, res.Same, "root = this leaves the event as it was")
+
+	require.NoError(t, w.proc.Signal(syscall.SIGSTOP)) // alive, silent
+	require.NoError(t, w.send(&request{Op: opApply, CPU: int64(time.Second), Output: DefaultOutput,
+		Srcs: []string{"root = this"}, Items: []item{{Data: []byte(`{}`)}}}))
+	start := time.Now()
+	_, err = w.next(100 * time.Millisecond)
+	assert.ErrorIs(t, err, os.ErrDeadlineExceeded)
+	assert.Less(t, time.Since(start), 5*time.Second)
+
+	require.NoError(t, w.proc.Kill())
+	_, err = w.next(10 * time.Second)
+	require.Error(t, err)
+	assert.NotErrorIs(t, err, os.ErrDeadlineExceeded, "a dead worker's output ends")
 }

@@ -2,6 +2,7 @@ package mapping
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -194,26 +195,21 @@ func (p *pool) round(req *request, want int, limit time.Duration, answer func(in
 		}
 		got := 0
 		wall := wallLimit(limit)
-		t := time.NewTimer(wall)
 		for got < want {
-			select {
-			case res, ok := <-w.out:
-				if !ok {
-					t.Stop()
-					reason, item := w.crash(p.limits.Memory, limit)
-					p.discard(w, reason)
-					return got, &failure{err: fmt.Errorf("%w: %s", ErrLimit, reason), item: item}
-				}
-				answer(got, res)
-				got++
-				t.Reset(wall)
-			case <-t.C:
+			res, err := w.next(wall)
+			switch {
+			case errors.Is(err, os.ErrDeadlineExceeded):
 				reason := fmt.Sprintf("no answer within %s of wall time (the host is too busy)", wall)
 				p.discard(w, reason)
 				return got, &failure{err: fmt.Errorf("%w: %s", ErrUnavailable, reason), item: -1, unavailable: true}
+			case err != nil:
+				reason, item := w.crash(p.limits.Memory, limit)
+				p.discard(w, reason)
+				return got, &failure{err: fmt.Errorf("%w: %s", ErrLimit, reason), item: item}
 			}
+			answer(got, res)
+			got++
 		}
-		t.Stop()
 		p.put(w)
 		return got, nil
 	}
@@ -281,12 +277,15 @@ func (p *pool) close() {
 	}
 }
 
-// worker is one worker process.
+// worker is one worker process. The goroutine that sent it a request
+// reads the answers itself (next): no goroutine stands between the pipe
+// and the caller.
 type worker struct {
 	proc    *os.Process
 	stdin   *os.File
 	bw      *bufio.Writer
-	out     chan *response // closed when the worker's output ends
+	stdout  *os.File // the answers
+	br      *bufio.Reader
 	stderr  *tail
 	errDone chan struct{} // closed when the worker's stderr ends
 	exited  chan struct{} // closed once the process is reaped; state is set then
@@ -324,28 +323,24 @@ func start(mem int64) (*worker, error) {
 		fds[4].Close()
 		return nil, fmt.Errorf("start mapping worker: %w", err)
 	}
-	w := &worker{proc: proc, stdin: fds[1], out: make(chan *response, 1), stderr: &tail{},
+	w := &worker{proc: proc, stdin: fds[1], stdout: fds[2], stderr: &tail{},
 		errDone: make(chan struct{}), exited: make(chan struct{})}
 	w.bw = bufio.NewWriterSize(w.stdin, 64<<10)
-	go w.read(fds[2])
+	w.br = bufio.NewReaderSize(w.stdout, 64<<10)
 	go func() {
 		defer close(w.errDone)
 		_, _ = io.Copy(w.stderr, fds[4])
 		fds[4].Close()
 	}()
-	t := time.NewTimer(startTimeout)
-	defer t.Stop()
-	select {
-	case _, ok := <-w.out:
-		if ok {
-			return w, nil
-		}
-		_, _ = w.crash(mem, 0)
-		return nil, fmt.Errorf("mapping worker exited at start: %s", w.stderr.String())
-	case <-t.C:
+	switch _, err := w.next(startTimeout); {
+	case errors.Is(err, os.ErrDeadlineExceeded):
 		w.kill()
 		return nil, fmt.Errorf("mapping worker not ready after %s", startTimeout)
+	case err != nil:
+		_, _ = w.crash(mem, 0)
+		return nil, fmt.Errorf("mapping worker exited at start: %s", w.stderr.String())
 	}
+	return w, nil
 }
 
 // workerEnv is a worker's whole environment: none of the server's
@@ -360,17 +355,14 @@ func workerEnv(mem int64) []string {
 	return env
 }
 
-func (w *worker) read(r *os.File) {
-	defer close(w.out)
-	defer r.Close()
-	br := bufio.NewReaderSize(r, 64<<10)
-	for {
-		res, err := readResponse(br)
-		if err != nil {
-			return
-		}
-		w.out <- res
+// next reads the worker's next answer, waiting for it at most wait
+// (os.ErrDeadlineExceeded then). Any other error means that the worker's
+// output ended or made no sense: it is dead, or to be killed.
+func (w *worker) next(wait time.Duration) (*response, error) {
+	if err := w.stdout.SetReadDeadline(time.Now().Add(wait)); err != nil {
+		return nil, err
 	}
+	return readResponse(w.br)
 }
 
 func (w *worker) send(req *request) error {
@@ -383,6 +375,7 @@ func (w *worker) send(req *request) error {
 func (w *worker) reap(kill bool) {
 	w.once.Do(func() {
 		_ = w.stdin.Close()
+		_ = w.stdout.Close()
 		if kill {
 			_ = w.proc.Kill()
 		}
