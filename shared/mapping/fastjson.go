@@ -80,14 +80,8 @@ func (p *fastParser) object(depth int) (any, bool) {
 	if depth > maxFastDepth {
 		return nil, false
 	}
-	p.i++ // {
 	m := map[string]any{}
-	p.space()
-	if p.i < len(p.b) && p.b[p.i] == '}' {
-		p.i++
-		return m, true
-	}
-	for {
+	for more := !p.open('}'); more; {
 		p.space()
 		k, ok := p.str()
 		if !ok {
@@ -104,54 +98,60 @@ func (p *fastParser) object(depth int) (any, bool) {
 			return nil, false
 		}
 		m[k] = v
-		p.space()
-		if p.i >= len(p.b) {
-			return nil, false
-		}
-		switch p.b[p.i] {
-		case ',':
-			p.i++
-		case '}':
-			p.i++
-			return m, true
-		default:
+		if more, ok = p.next('}'); !ok {
 			return nil, false
 		}
 	}
+	return m, true
 }
 
 func (p *fastParser) array(depth int) (any, bool) {
 	if depth > maxFastDepth {
 		return nil, false
 	}
-	p.i++ // [
 	a := make([]any, 0)
-	p.space()
-	if p.i < len(p.b) && p.b[p.i] == ']' {
-		p.i++
-		return a, true
-	}
-	for {
+	for more := !p.open(']'); more; {
 		p.space()
 		v, ok := p.value(depth)
 		if !ok {
 			return nil, false
 		}
 		a = append(a, v)
-		p.space()
-		if p.i >= len(p.b) {
-			return nil, false
-		}
-		switch p.b[p.i] {
-		case ',':
-			p.i++
-		case ']':
-			p.i++
-			return a, true
-		default:
+		if more, ok = p.next(']'); !ok {
 			return nil, false
 		}
 	}
+	return a, true
+}
+
+// open consumes the opening bracket of an object or array, and its
+// closing one when it is empty (reported).
+func (p *fastParser) open(closing byte) (empty bool) {
+	p.i++
+	p.space()
+	if p.i < len(p.b) && p.b[p.i] == closing {
+		p.i++
+		return true
+	}
+	return false
+}
+
+// next consumes what follows a member or an element: a comma (more
+// follow) or the closing bracket; ok is false for anything else.
+func (p *fastParser) next(closing byte) (more, ok bool) {
+	p.space()
+	if p.i >= len(p.b) {
+		return false, false
+	}
+	switch p.b[p.i] {
+	case ',':
+		p.i++
+		return true, true
+	case closing:
+		p.i++
+		return false, true
+	}
+	return false, false
 }
 
 // str reads a string with no escape, no control character and valid
