@@ -12,10 +12,10 @@ const maxFastDepth = 512
 
 // decodeFast is decode in one pass for the documents events carry: one
 // JSON value, white space around it allowed, no escape sequence and no
-// invalid UTF-8 in its strings. It makes what decode makes (maps, slices,
-// strings, bools, nil, and numbers as int64 where exact, else float64,
-// else their text); ok is false for any other input, which decode then
-// reads with encoding/json. A worker decodes every event it filters:
+// invalid UTF-8 in its strings. It makes what decodeStd (encoding/json,
+// then normalize) makes: maps, slices, strings, bools, nil, and numbers as
+// int64 where exact, else float64, else their text. ok is false for any
+// other input, which decode then reads with decodeStd. A worker decodes every event it filters:
 // encoding/json's Decoder was a third of its processor time.
 func decodeFast(data []byte) (v any, ok bool) {
 	p := fastParser{b: data}
