@@ -197,6 +197,9 @@ func measured(name string, p *proc, s *sink, l load, wait time.Duration) (row, *
 	if st.lost > 0 {
 		out.note += fmt.Sprintf(" %d LOST", st.lost)
 	}
+	if steal := u1.steal - u0.steal; steal >= 100*time.Millisecond {
+		out.note = strings.TrimSpace(fmt.Sprintf("%s steal %.1fs", out.note, steal.Seconds()))
+	}
 	return out, r, st
 }
 

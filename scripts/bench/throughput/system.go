@@ -261,10 +261,30 @@ func straceCalls(path string) int64 {
 	return n
 }
 
-// usage is a process's CPU time and memory at one moment.
+// usage is a process's CPU time and memory at one moment, and the host's
+// steal time so far.
 type usage struct {
 	cpu     time.Duration
 	rss, hw int64 // bytes: resident now, and its peak
+	steal   time.Duration
+}
+
+// hostSteal is the time the hypervisor ran something else while this
+// host's virtual processors had work (/proc/stat's steal, all processors
+// together): a run that lost much of it was measured on a slower machine.
+// 0 where /proc/stat has none.
+func hostSteal() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal …
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0
+	}
+	n, _ := strconv.ParseInt(f[8], 10, 64)
+	return time.Duration(n) * time.Second / clockTick
 }
 
 const clockTick = 100 // USER_HZ on Linux
@@ -273,7 +293,7 @@ const clockTick = 100 // USER_HZ on Linux
 // and the children it waited for: the mapping workers of herokuevents are
 // its own work), and its memory.
 func (p *proc) usage() usage {
-	var u usage
+	u := usage{steal: hostSteal()}
 	stats := map[int][]string{} // pid → the stat fields after the command
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
