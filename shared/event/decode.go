@@ -5,7 +5,8 @@ import (
 	"encoding/json"
 	"strconv"
 	"time"
-	"unicode/utf8"
+
+	"github.com/herokuevents/herokuevents/shared/jsonstr"
 )
 
 // DecodeDelivery decodes a delivery as json.Unmarshal into a zero
@@ -28,25 +29,25 @@ func DecodeDelivery(b []byte) (Delivery, error) {
 // readDelivery is DecodeDelivery's direct path; ok is false when b is
 // not laid out as it expects (or not valid), to be decoded otherwise.
 //
-// The event's data is between the first `,"data":` and the last
-// `},"attempt":`: outside data, every string is read here and holds no
-// quote, so neither sequence can be anywhere but where the layout puts
-// it.
+// The event's JSON ends at the last `},"attempt":` (every string after it
+// is read here and holds no quote), and its data is found by LastData,
+// the layout's own reader.
 func readDelivery(b []byte) (d Delivery, ok bool) {
-	i := bytes.Index(b, []byte(`,"data":`))
 	j := bytes.LastIndex(b, []byte(`},"attempt":`))
-	if i < 0 || j < i+len(`,"data":`)+1 {
+	if j < 0 {
 		return Delivery{}, false
 	}
-	data := b[i+len(`,"data":`) : j]
-	if space(data[0]) || space(data[len(data)-1]) || !json.Valid(data) {
+	r := reader{b: b[:j+1]}
+	if !(r.lit(`{"tenant":`) && r.str(&d.Tenant) && r.lit(`,"publication":`) && r.str(&d.Publication) && r.lit(`,"event":`)) {
 		return Delivery{}, false
 	}
-	r := reader{b: b[:i]}
+	data, head, ok := LastData(r.b)
+	if !ok || len(data) == 0 || space(data[0]) || space(data[len(data)-1]) || !json.Valid(data) {
+		return Delivery{}, false
+	}
+	r = reader{b: head}
 	ev := &d.Event
-	ok = r.lit(`{"tenant":`) && r.str(&d.Tenant) &&
-		r.lit(`,"publication":`) && r.str(&d.Publication) &&
-		r.lit(`,"event":{"id":`) && r.str(&ev.ID) &&
+	ok = r.lit(`{"id":`) && r.str(&ev.ID) &&
 		r.lit(`,"source":`) && r.str(&ev.Source) &&
 		r.lit(`,"type":`) && r.str(&ev.Type) &&
 		r.opt(`,"subject":`, func() bool { return r.str(&ev.Subject) }) &&
@@ -98,26 +99,16 @@ func (r *reader) opt(key string, value func() bool) bool {
 	return value()
 }
 
-// quoted consumes a string with no escape and no control character, in
-// valid UTF-8, and returns it with its quotes.
+// quoted consumes a string that needs no decoding (jsonstr.Cut) and
+// returns it with its quotes.
 func (r *reader) quoted() ([]byte, bool) {
-	if len(r.b) == 0 || r.b[0] != '"' {
+	_, rest, ok := jsonstr.Cut(r.b)
+	if !ok {
 		return nil, false
 	}
-	for k := 1; k < len(r.b); k++ {
-		switch c := r.b[k]; {
-		case c == '"':
-			s := r.b[:k+1]
-			if !utf8.Valid(s) {
-				return nil, false
-			}
-			r.b = r.b[k+1:]
-			return s, true
-		case c == '\\' || c < 0x20:
-			return nil, false
-		}
-	}
-	return nil, false
+	s := r.b[:len(r.b)-len(rest)]
+	r.b = rest
+	return s, true
 }
 
 func (r *reader) str(v *string) bool {

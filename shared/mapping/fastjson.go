@@ -155,7 +155,9 @@ func (p *fastParser) next(closing byte) (more, ok bool) {
 }
 
 // str reads a string with no escape, no control character and valid
-// UTF-8 (what encoding/json would change or refuse goes to it).
+// UTF-8 (what encoding/json would change or refuse goes to it): what
+// jsonstr.Cut reads, which this package, a leaf (scripts/archtest), does
+// not import.
 func (p *fastParser) str() (string, bool) {
 	if p.i >= len(p.b) || p.b[p.i] != '"' {
 		return "", false

@@ -80,11 +80,11 @@ func decodeFlat(s string) (map[string]string, bool) {
 		return m, true
 	}
 	for {
-		k, rest, ok := flatString(body)
+		k, rest, ok := jsonstr.Cut(body)
 		if !ok || rest == "" || rest[0] != ':' {
 			return nil, false
 		}
-		v, rest, ok := flatString(rest[1:])
+		v, rest, ok := jsonstr.Cut(rest[1:])
 		if !ok {
 			return nil, false
 		}
@@ -97,23 +97,6 @@ func decodeFlat(s string) (map[string]string, bool) {
 		}
 		body = rest[1:]
 	}
-}
-
-// flatString reads a JSON string without escapes at the start of s.
-func flatString(s string) (v, rest string, ok bool) {
-	if s == "" || s[0] != '"' {
-		return "", "", false
-	}
-	for i := 1; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '"':
-			v = s[1:i]
-			return v, s[i+1:], utf8.ValidString(v)
-		case c == '\\' || c < 0x20:
-			return "", "", false
-		}
-	}
-	return "", "", false
 }
 
 // idsJSON encodes message IDs as a JSON array of integers for json_each.
