@@ -9,10 +9,15 @@
 // commit writes the WAL without syncing it); a group holding a send is
 // made durable by an fdatasync of the WAL after its commit, before any of
 // its senders hears back, which is what synchronous=FULL does, without
-// switching the connection's mode between groups. A group holding only
-// claims and settlements (deletes) is not synced: a process crash loses
-// none of it, a power cut at most the last ones, which only means
-// messages are received again (see execLight). The process is expected to
+// switching the connection's mode between groups. The fsync runs beside
+// the writer (sync): while the disk syncs one group, the writer commits
+// the next, and a send handed to a waiting consumer goes to it at its
+// commit (handoff.go), so a slow disk delays the senders' answers but not
+// the deliveries. Claims and settlements (deletes) are not synced and
+// hear back at their commit (which, like any that is not urgent, gathers
+// with others while a sync is under way): a process crash loses none of
+// them, a power cut at most the last ones, which only means messages are
+// received again (see execLight). The process is expected to
 // own the file alone: messages left in flight by a dead process are
 // released with ReleaseInFlight at start, and that receive is not counted
 // (a crash is not a failure of the message: only a handler's failure or
@@ -138,10 +143,28 @@ type DB struct {
 	queues map[string]*Queue
 
 	groups atomic.Int64 // groups run (each one transaction): for benchmarks
-	synced atomic.Int64 // groups committed and synced: for benchmarks
+	synced atomic.Int64 // fsyncs of the WAL (each for one group or more): for benchmarks
 	handed atomic.Int64 // messages handed to waiting consumers (handoff.go): for tests
 
 	wal *os.File // the WAL, synced after a durable group's commit
+	// syncWAL syncs wal: fdatasync (tests slow it or fail it).
+	syncWAL func(*os.File) error
+	// syncs carries the committed durable operations from the writer to
+	// the syncer, which answers them once the WAL is synced (sync).
+	syncs    chan []answer
+	syncDone chan struct{}
+	// unsynced counts the groups given to the syncer and not yet
+	// answered; syncEnd gets a signal (kept if none waits) each time it
+	// answers some.
+	unsynced atomic.Int64
+	syncEnd  chan struct{}
+}
+
+// answer is an operation's outcome, to be sent once it may be.
+type answer struct {
+	o    *op
+	err  error
+	last bool // the last of its group's
 }
 
 type op struct {
@@ -265,7 +288,14 @@ func Open(path string) (*DB, error) {
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
 		queues: map[string]*Queue{},
+		// A few groups may wait for their sync while the writer goes on;
+		// beyond that, the writer waits for the disk.
+		syncs:    make(chan []answer, syncBacklog),
+		syncDone: make(chan struct{}),
+		syncEnd:  make(chan struct{}, 1),
+		syncWAL:  fdatasync,
 	}
+	go d.sync()
 	go d.writer()
 	return d, nil
 }
@@ -334,9 +364,9 @@ func (d *DB) exec(ctx context.Context, fn func(ctx context.Context, c *wconn) er
 // system's hands before it returns): claims, and settling what was
 // claimed. Losing one only means a message is received again, which
 // at-least-once delivery allows (and messages in flight are released at
-// start anyway). A group of light operations only is committed with
-// synchronous=NORMAL, without an fsync; the next durable commit syncs
-// the WAL, its frames included.
+// start anyway). A light operation hears back at its group's commit
+// (synchronous=NORMAL, without an fsync), even in a group with durable
+// ones; the next sync of the WAL covers its frames too.
 func (d *DB) execLight(ctx context.Context, fn func(ctx context.Context, c *wconn) error) error {
 	return d.submit(&op{ctx: ctx, fn: fn, done: make(chan error, 1), light: true})
 }
@@ -368,8 +398,75 @@ func (d *DB) submit(o *op) error {
 	return <-o.done
 }
 
+// syncBacklog is how many committed groups may wait for an fsync of the
+// WAL while the writer commits the next.
+const syncBacklog = 8
+
+// sync answers the durable operations of committed groups once an fsync
+// of the WAL that began after their commit has returned. It syncs for
+// every group waiting at once: the writer commits the next groups while
+// the disk syncs, so a slow fsync delays the answers of the senders
+// waiting for it, never the commits (claims, deletes, sends handed to
+// waiting consumers) of the groups behind it.
+func (d *DB) sync() {
+	defer close(d.syncDone)
+	for batch := range d.syncs {
+	gather:
+		for {
+			select {
+			case more, ok := <-d.syncs:
+				if !ok {
+					break gather
+				}
+				batch = append(batch, more...)
+			default:
+				break gather
+			}
+		}
+		d.synced.Add(1)
+		err := d.syncWAL(d.wal)
+		groups := 0
+		for _, a := range batch {
+			if a.err == nil && err != nil {
+				a.err = fmt.Errorf("sync queue log: %w", err)
+			}
+			if a.last {
+				groups++
+			}
+			a.o.done <- a.err
+		}
+		d.unsynced.Add(int64(-groups))
+		select {
+		case d.syncEnd <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// urgent reports whether a group should be committed without waiting for
+// the sync in flight: when one of its sends can be handed to a consumer
+// waiting for it (handoff.go), which then delivers it at once. Any other
+// operation waits for the sync with those arriving meanwhile, as it would
+// if the writer synced itself: many operations share a commit (its WAL
+// frames cost about the same for one as for many), and a consumer busy
+// with a backlog loses nothing by it.
+func urgent(group []*op) bool {
+	for _, o := range group {
+		for i := range o.rows {
+			if r := &o.rows[i]; r.delay == 0 && r.q != nil && r.q.awaited() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func (d *DB) writer() {
-	defer close(d.done)
+	defer func() {
+		close(d.syncs)
+		<-d.syncDone
+		close(d.done)
+	}()
 	for {
 		var group []*op
 		select {
@@ -378,26 +475,48 @@ func (d *DB) writer() {
 		case <-d.stop:
 			return
 		}
-		yielded := false
-	drain:
-		for len(group) < maxGroup {
+		group = d.gather(group)
+		// While the disk syncs, the group takes what arrives, unless it
+		// is urgent; once the sync is done, what its senders send next.
+		hurry := urgent(group)
+	wait:
+		for !hurry && d.unsynced.Load() > 0 && len(group) < maxGroup {
 			select {
 			case o := <-d.ops:
 				group = append(group, o)
-			default:
-				if yielded {
-					break drain
+				hurry = urgent(group[len(group)-1:])
+			case <-d.syncEnd:
+				if d.unsynced.Load() == 0 {
+					group = d.gather(group)
 				}
-				// Let the goroutines about to send an operation do it
-				// before the group starts: a commit (its fsync, its
-				// WAL frames) costs about the same for one operation as
-				// for many, and the wait is one turn of the scheduler.
-				yielded = true
-				runtime.Gosched()
+			case <-d.stop:
+				break wait
 			}
 		}
 		d.run(group)
 	}
+}
+
+// gather adds the operations waiting to group, up to maxGroup.
+func (d *DB) gather(group []*op) []*op {
+	yielded := false
+	for len(group) < maxGroup {
+		select {
+		case o := <-d.ops:
+			group = append(group, o)
+		default:
+			if yielded {
+				return group
+			}
+			// Let the goroutines about to send an operation do it
+			// before the group starts: a commit (its WAL frames, the
+			// fsync after it) costs about the same for one operation as
+			// for many, and the wait is one turn of the scheduler.
+			yielded = true
+			runtime.Gosched()
+		}
+	}
+	return group
 }
 
 // run executes a group of operations in one transaction. Operations
@@ -409,10 +528,8 @@ func (d *DB) run(group []*op) {
 	d.groups.Add(1)
 	ctx := context.Background()
 	errs := make([]error, len(group))
-	light := true
 	for i, o := range group {
 		errs[i] = o.ctx.Err()
-		light = light && (o.light || errs[i] != nil)
 	}
 	ok, handed := d.runFast(ctx, group, errs)
 	if !ok {
@@ -425,25 +542,35 @@ func (d *DB) run(group []*op) {
 	for _, s := range handed {
 		s.mark()
 	}
-	if !light {
-		d.synced.Add(1)
-		if err := fdatasync(d.wal); err != nil {
-			for i, o := range group {
-				if errs[i] == nil && !o.light {
-					errs[i] = fmt.Errorf("sync queue log: %w", err)
-				}
-			}
-		}
-	}
-	for i, o := range group {
-		o.done <- errs[i]
-	}
-	// Consumers get what was handed to them once it is durable and its
-	// senders have heard back (they log its acceptance before its
-	// delivery does).
+	// Consumers get what was handed to them as soon as it is committed,
+	// while the WAL syncs: a commit is in the operating system's hands, so
+	// a crash of the process loses none of it, and what a consumer does
+	// with a message (a delivery, then a delete, committed by a later
+	// group) does not depend on its sender having heard back. Only the
+	// sender's answer waits for the sync: an event is durable before its
+	// 202, and its delivery does not wait for the disk. Should the sync
+	// fail, the senders hear an error for messages that may be delivered
+	// already, so a publisher's retry may deliver an event twice, which
+	// at-least-once delivery allows; the delivery log reads in time order,
+	// and an acceptance is stamped before its send (shared/ingest).
 	for _, s := range handed {
 		d.handed.Add(int64(s.count()))
 		s.deliver()
+	}
+	// The light operations, and those that failed, hear back now; the
+	// others once the WAL is synced (sync), while the writer goes on.
+	var durable []answer
+	for i, o := range group {
+		if errs[i] != nil || o.light {
+			o.done <- errs[i]
+			continue
+		}
+		durable = append(durable, answer{o: o})
+	}
+	if len(durable) > 0 {
+		durable[len(durable)-1].last = true
+		d.unsynced.Add(1)
+		d.syncs <- durable
 	}
 }
 

@@ -1,5 +1,13 @@
 package sqlitequeue
 
+import "os"
+
+// SetSync makes d sync its WAL with sync, which gets fdatasync to call
+// when it means to. Call it before using d.
+func SetSync(d *DB, sync func(fdatasync func() error) error) {
+	d.syncWAL = func(f *os.File) error { return sync(func() error { return fdatasync(f) }) }
+}
+
 // Groups returns how many groups (transactions) d's writer has run.
 func Groups(d *DB) int64 { return d.groups.Load() }
 

@@ -55,6 +55,13 @@ func (q *Queue) offer(t *taker) {
 	q.takers = append(q.takers, t)
 }
 
+// awaited reports whether a consumer waits for the queue's next sends.
+func (q *Queue) awaited() bool {
+	q.tmu.Lock()
+	defer q.tmu.Unlock()
+	return len(q.takers) > 0
+}
+
 // withdraw takes t's offer back. It returns false when the writer has
 // reserved t already: t.got will then get its answer.
 func (q *Queue) withdraw(t *taker) bool {

@@ -2,6 +2,8 @@ package sqlitequeue_test
 
 import (
 	"context"
+	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -141,4 +143,83 @@ func TestHandedOffIsInFlight(t *testing.T) {
 	close(release)
 	cancel()
 	require.NoError(t, <-done)
+}
+
+// A send handed to a waiting consumer goes to it at its commit, while the
+// WAL syncs: the consumer handles (and deletes) it before the sender hears
+// back, which it does once the sync returns, with the sync's error if it
+// failed (the message is committed all the same: it may be delivered, and
+// a retry sends it again, which at-least-once delivery allows).
+func TestHandOffDoesNotWaitForTheSync(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		sync error
+	}{
+		{name: "sync succeeds"},
+		{name: "sync fails", sync: errors.New("disk gone")},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			db := open(t)
+			release, started := make(chan struct{}), make(chan struct{}, 10)
+			var syncs atomic.Int64
+			sqlitequeue.SetSync(db, func(fdatasync func() error) error {
+				syncs.Add(1)
+				started <- struct{}{}
+				<-release
+				if c.sync != nil {
+					return c.sync
+				}
+				return fdatasync()
+			})
+			q := db.Queue("q")
+			recv := make(chan queue.Message, 1)
+			h := queue.BatchHandlerFunc(func(_ context.Context, msgs []queue.Message) queue.BatchResult {
+				for _, m := range msgs {
+					recv <- m
+				}
+				return queue.BatchResult{}
+			})
+			st := queue.Settings{BatchSize: 10, VisibilityTimeout: time.Minute, MaxReceives: 5, Concurrency: 1}
+			ctx, cancel := context.WithCancel(t.Context())
+			done := make(chan error)
+			go func() { done <- q.Consume(ctx, h, st, db.Queue("dlq")) }()
+			defer func() { cancel(); <-done }()
+			waitIdle(t, q)
+
+			sent := make(chan error, 1)
+			go func() { sent <- q.Send(t.Context(), queue.Message{Body: []byte(`{"n":1}`)}) }()
+			select {
+			case m := <-recv:
+				assert.Equal(t, `{"n":1}`, string(m.Body))
+			case <-time.After(10 * time.Second):
+				t.Fatal("the consumer did not get the message while the WAL synced")
+			}
+			select {
+			case err := <-sent:
+				t.Fatalf("the sender heard back (%v) before the WAL was synced", err)
+			default:
+			}
+			select {
+			case <-started:
+			case <-time.After(10 * time.Second):
+				t.Fatal("no sync of the WAL began")
+			}
+			select {
+			case err := <-sent:
+				t.Fatalf("the sender heard back (%v) before the WAL was synced", err)
+			default:
+			}
+			assert.Equal(t, int64(1), syncs.Load(), "one sync under way")
+			close(release)
+			err := <-sent
+			if c.sync != nil {
+				require.ErrorIs(t, err, c.sync)
+				assert.ErrorContains(t, err, "sync queue log")
+			} else {
+				require.NoError(t, err)
+			}
+			require.Eventually(t, func() bool { n, _ := q.Len(t.Context()); return n == 0 }, 5*time.Second, time.Millisecond, "the handled message is deleted")
+			assert.Equal(t, int64(1), handedOf(db))
+		})
+	}
 }
