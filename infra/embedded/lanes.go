@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 
 	"github.com/herokuevents/herokuevents/infra/embedded/sqlitequeue"
+	"github.com/herokuevents/herokuevents/shared/jsonstr"
 	"github.com/herokuevents/herokuevents/shared/queue"
 )
 
@@ -38,9 +39,27 @@ func fairLanes(ingest, delivery, deliveryDLQ, partner *sqlitequeue.Queue, filter
 // deliveryLane is the publication of a delivery (an event.Delivery in
 // JSON), read from the body's first fields: event.Delivery encodes tenant
 // and publication before the event, so the event itself is not decoded.
-// A body it cannot read is in the tenant's "" lane.
+// A body it cannot read is in the tenant's "" lane. A body laid out as
+// encoding/json writes a delivery is read directly (jsonstr.Cut); any
+// other goes through a json.Decoder (decodedLane), which gives the same.
 func deliveryLane(m queue.Message) string {
-	dec := json.NewDecoder(bytes.NewReader(m.Body))
+	b := m.Body
+	if rest, ok := bytes.CutPrefix(b, []byte(`{"tenant":`)); ok {
+		if _, rest, ok := jsonstr.Cut(rest); ok {
+			if rest, ok := bytes.CutPrefix(rest, []byte(`,"publication":`)); ok {
+				if pub, _, ok := jsonstr.Cut(rest); ok {
+					return string(pub)
+				}
+			}
+		}
+	}
+	return decodedLane(b)
+}
+
+// decodedLane is deliveryLane for any body: the first publication field
+// of a JSON object.
+func decodedLane(b []byte) string {
+	dec := json.NewDecoder(bytes.NewReader(b))
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
 		return ""
 	}

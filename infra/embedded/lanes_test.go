@@ -23,6 +23,10 @@ func TestDeliveryLane(t *testing.T) {
 		{"not an object", `["publication","p"]`, ""},
 		{"not JSON", `publication`, ""},
 		{"a publication that is not a string", `{"publication":3}`, ""},
+		{"a publication with an escape", `{"tenant":"t","publication":"p\u00e9"}`, "pé"},
+		{"a tenant with an escape", `{"tenant":"t\"","publication":"p"}`, "p"},
+		{"space between the fields", `{"tenant":"t", "publication":"p"}`, "p"},
+		{"a cut body", `{"tenant":"t","publication":"p`, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			assert.Equal(t, c.want, deliveryLane(queue.Message{Body: []byte(c.body)}))
@@ -39,8 +43,10 @@ func FuzzDeliveryLane(f *testing.F) {
 	f.Add([]byte(`{"publication":"\u00e9"}`), "é", `"\""`)
 	f.Add([]byte(`{"event":{"id":"x"},"publication":"p"}`), "", `[]`)
 	f.Add([]byte(`{`), "\x00", `{"a":[1,2,{"b":null}]}`)
+	f.Add([]byte(`{"tenant":"t","publication":"p\u00e9","event":{}}`), "p\"", `1`)
+	f.Add([]byte(`{"tenant":"t\n","publication":"p"}`), "\xff", `{}`)
 	f.Fuzz(func(t *testing.T, body []byte, pub, data string) {
-		deliveryLane(queue.Message{Body: body})
+		assert.Equal(t, decodedLane(body), deliveryLane(queue.Message{Body: body}), "the direct read gives what a decoder does")
 		if !json.Valid([]byte(data)) {
 			data = "null"
 		}
