@@ -451,11 +451,17 @@ func (d *DB) sync() {
 // frames cost about the same for one as for many), and a consumer busy
 // with a backlog loses nothing by it.
 func urgent(group []*op) bool {
+	var seen *Queue // the rows of a send are mostly of one queue: ask it once
 	for _, o := range group {
 		for i := range o.rows {
-			if r := &o.rows[i]; r.delay == 0 && r.q != nil && r.q.awaited() {
+			r := &o.rows[i]
+			if r.delay > 0 || r.q == nil || r.q == seen {
+				continue
+			}
+			if r.q.awaited() {
 				return true
 			}
+			seen = r.q
 		}
 	}
 	return false
