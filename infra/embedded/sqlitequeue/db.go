@@ -10,14 +10,14 @@
 // made durable by an fdatasync of the WAL after its commit, before any of
 // its senders hears back, which is what synchronous=FULL does, without
 // switching the connection's mode between groups. The fsync runs beside
-// the writer (sync): while the disk syncs one group, the writer commits
-// the next, and a send handed to a waiting consumer goes to it at its
-// commit (handoff.go), so a slow disk delays the senders' answers but not
-// the deliveries. Claims and settlements (deletes) are not synced and
-// hear back at their commit (which, like any that is not urgent, gathers
-// with others while a sync is under way): a process crash loses none of
-// them, a power cut at most the last ones, which only means messages are
-// received again (see execLight). The process is expected to
+// the writer (sync): while the disk syncs, the writer gathers the next
+// group, and commits it at once when it holds a send that a waiting
+// consumer takes (urgent); a send handed to a waiting consumer goes to it
+// at its commit (handoff.go), so a slow disk delays the senders' answers
+// but not the deliveries. Claims and settlements (deletes) are not synced
+// and hear back at their commit: a process crash loses none of them, a
+// power cut at most the last ones, which only means messages are received
+// again (see execLight). The process is expected to
 // own the file alone: messages left in flight by a dead process are
 // released with ReleaseInFlight at start, and that receive is not counted
 // (a crash is not a failure of the message: only a handler's failure or
