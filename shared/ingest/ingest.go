@@ -18,6 +18,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -220,13 +221,30 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 	}
 	// The acceptance is stamped before the send: a sender may route the
 	// event on at once (embedded), and the delivery log reads in time order.
+	// It is said (the delivery log, the log line) once the events are
+	// queued: when the queue commits them, before a consumer of this
+	// process can say anything of them (queue.WithCommitted), or else
+	// once the send returns.
 	accepted := h.o.Now()
-	if err := h.send(ctx, route, sendEvs, sendMsgs); err != nil {
+	var once sync.Once
+	say := func() {
+		once.Do(func() {
+			for _, it := range items {
+				if it.enqueue() {
+					h.record(ctx, route, it.ev, accepted)
+					logjson.LogAttrs(ctx, h.o.Logger, slog.LevelInfo, "event accepted",
+						slog.String("tenant", tenant), slog.String(route.kind, name), slog.String("event_id", it.ev.ID))
+				}
+			}
+		})
+	}
+	if err := h.send(queue.WithCommitted(ctx, say), route, sendEvs, sendMsgs); err != nil {
 		h.release(ctx, items)
 		h.o.Logger.ErrorContext(ctx, "enqueue event", "tenant", tenant, "name", name, "event_id", sendEvs[0].ID, "events", len(sendEvs), "err", err)
 		unavailable(w)
 		return
 	}
+	say()
 	h.confirm(ctx, items)
 	h.countAccepted(ctx, route, len(sendEvs))
 	ids := make([]string, len(items))
@@ -236,11 +254,6 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		ids[i] = it.ev.ID
-		if it.enqueue() {
-			h.record(ctx, route, it.ev, accepted)
-			logjson.LogAttrs(ctx, h.o.Logger, slog.LevelInfo, "event accepted",
-				slog.String("tenant", tenant), slog.String(route.kind, name), slog.String("event_id", it.ev.ID))
-		}
 	}
 	if len(sendEvs) == 0 { // every event a duplicate: nothing was enqueued
 		w.Header().Set(HeaderReplayed, "true")

@@ -181,6 +181,10 @@ type op struct {
 	// handed: every one of rows was handed to a waiting consumer (set
 	// by the writer before done).
 	handed bool
+	// committed is the send's queue.Committed: the writer calls it
+	// (and sets called) before it hands any of rows to a consumer.
+	committed func()
+	called    bool
 }
 
 // wconn is the writer's connection. It prepares each distinct statement
@@ -381,7 +385,7 @@ func (d *DB) execSend(ctx context.Context, rows []sendRow) (handed bool, err err
 		_, err := insertRows(ctx, c, nowMicro(), rows, false)
 		return err
 	}
-	o := &op{ctx: ctx, fn: fn, done: make(chan error, 1), rows: rows}
+	o := &op{ctx: ctx, fn: fn, done: make(chan error, 1), rows: rows, committed: queue.Committed(ctx)}
 	err = d.submit(o)
 	return err == nil && o.handed, err
 }
@@ -547,6 +551,7 @@ func (d *DB) run(group []*op) {
 	}
 	for _, s := range handed {
 		s.mark()
+		s.commit()
 	}
 	// Consumers get what was handed to them as soon as it is committed,
 	// while the WAL syncs: a commit is in the operating system's hands, so
@@ -557,8 +562,9 @@ func (d *DB) run(group []*op) {
 	// 202, and its delivery does not wait for the disk. Should the sync
 	// fail, the senders hear an error for messages that may be delivered
 	// already, so a publisher's retry may deliver an event twice, which
-	// at-least-once delivery allows; the delivery log reads in time order,
-	// and an acceptance is stamped before its send (shared/ingest).
+	// at-least-once delivery allows. What their senders say of them comes
+	// first: the writer called their queue.Committed (sent.commit), which
+	// is how ingest logs an event's acceptance before its delivery.
 	for _, s := range handed {
 		d.handed.Add(int64(s.count()))
 		s.deliver()
@@ -605,6 +611,20 @@ func (s sent) mark() {
 	for i, r := range s.rows {
 		if r.until == 0 {
 			s.from[i].handed = false
+		}
+	}
+}
+
+// commit calls the queue.Committed of the sends whose rows are handed
+// over, before their consumers get them: what their senders say of them
+// comes first.
+func (s sent) commit() {
+	for _, h := range s.hs {
+		for _, i := range h.rows {
+			if o := s.from[i]; o.committed != nil && !o.called {
+				o.called = true
+				o.committed()
+			}
 		}
 	}
 }

@@ -150,7 +150,9 @@ func TestHandedOffIsInFlight(t *testing.T) {
 // does once the sync returns, with the sync's error if it failed (the
 // message is committed all the same: it may be delivered, and a retry
 // sends it again, which at-least-once delivery allows). The consumer's
-// delete, which is not urgent, is committed after the sync.
+// delete, which is not urgent, is committed after the sync. The send's
+// queue.Committed runs before the consumer gets the message (what its
+// sender says of it comes first), once.
 func TestHandOffDoesNotWaitForTheSync(t *testing.T) {
 	for _, c := range []struct {
 		name string
@@ -173,8 +175,10 @@ func TestHandOffDoesNotWaitForTheSync(t *testing.T) {
 				return fdatasync()
 			})
 			q := db.Queue("q")
+			var committed atomic.Int64
 			recv := make(chan queue.Message, 1)
 			h := queue.BatchHandlerFunc(func(_ context.Context, msgs []queue.Message) queue.BatchResult {
+				assert.Equal(t, int64(1), committed.Load(), "the sender's Committed ran before the consumer got the message")
 				for _, m := range msgs {
 					recv <- m
 				}
@@ -188,7 +192,8 @@ func TestHandOffDoesNotWaitForTheSync(t *testing.T) {
 			waitIdle(t, q)
 
 			sent := make(chan error, 1)
-			go func() { sent <- q.Send(t.Context(), queue.Message{Body: []byte(`{"n":1}`)}) }()
+			sendCtx := queue.WithCommitted(t.Context(), func() { committed.Add(1) })
+			go func() { sent <- q.Send(sendCtx, queue.Message{Body: []byte(`{"n":1}`)}) }()
 			select {
 			case m := <-recv:
 				assert.Equal(t, `{"n":1}`, string(m.Body))
