@@ -479,7 +479,7 @@ func TestWebFlowScopes(t *testing.T) {
 
 // FromEnv reads the operator's client secret when the web flow needs it,
 // not when it is built: the AWS functions resolve it from Secrets Manager
-// at its first read (smsecret.Lazy), and a rotated secret is the one
+// in the background (smsecret.Prefetch), and a rotated secret is the one
 // used.
 func TestFromEnvReadsTheClientSecretAtUse(t *testing.T) {
 	f := setup(t)

@@ -54,7 +54,7 @@ type Service struct {
 	// SALESFORCE_CLIENT_SECRET).
 	ClientID, ClientSecret string
 	// Secret, when set, reads ClientSecret at each use instead (FromEnv:
-	// a secret resolved at its first read, smsecret.Lazy).
+	// a secret resolved in the background, smsecret.Prefetch).
 	Secret func() string
 	// Scopes asked for in the web flow; the package's Scopes when empty.
 	Scopes []string

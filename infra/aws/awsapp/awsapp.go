@@ -37,7 +37,7 @@ type App struct {
 }
 
 // Secrets are the settings template.yaml hands to functions as secret
-// ARNs (NAME_ARN), fetched by New's getenv at the first read of one (smsecret.Lazy).
+// ARNs (NAME_ARN), fetched from init by New (smsecret.Prefetch).
 var Secrets = []string{"OPERATOR_PASSWORD", authorization.EnvClientSecret, "HEROKU_OAUTH_CLIENT_SECRET", "HEROKU_SSO_SALT"}
 
 // Options choose what a function builds.
@@ -67,10 +67,10 @@ type Options struct {
 // INGEST_QUEUE_URL is set, the function's secrets (Secrets) and the
 // tenants' Salesforce authorizations.
 func New(e *awsenv.Env, o Options) (*App, error) {
-	// The secrets are fetched at the first read of one, all in one
-	// request: a cold start spends nothing on secrets its requests do not
-	// read (the management API reads none).
-	getenv := smsecret.Lazy(context.Background(), e.AWS, os.Getenv, e.Logger, Secrets...)
+	// The secrets are fetched in the background: no cold start waits a
+	// Secrets Manager round trip before its first request, and only the
+	// reads of a secret wait for what is left of it.
+	getenv := smsecret.Prefetch(context.Background(), e.AWS, os.Getenv, e.Logger, Secrets...)
 	var store config.Store = e.Store()
 	if o.DataPlane {
 		store = e.DataStore()

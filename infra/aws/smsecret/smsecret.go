@@ -6,9 +6,10 @@
 // last value if Secrets Manager cannot be reached.
 //
 // Load fetches them at the function's init and fails it, loudly, when one
-// is missing. Lazy makes the same fetch at the first read of a secret, so
-// that a cold start neither waits for nor spends CPU on secrets its
-// requests do not read.
+// is missing. Prefetch starts the same fetch without waiting for it, so
+// that a cold start does not wait a Secrets Manager round trip before its
+// first request: only a read of a secret waits, and only for what is left
+// of the fetch.
 //
 // Only the functions that hold secrets (api, deliver, sfsubscribe) import
 // this package, so the others link no Secrets Manager client.
@@ -141,39 +142,31 @@ func Configured(getenv func(string) string, name string) bool {
 	return getenv(name+Suffix) != "" || getenv(name) != ""
 }
 
-// Lazy is Load deferred to the first read of a secret: it returns at
-// once, without a Secrets Manager client or request, and the getenv it
-// returns answers a variable at once. The first read of a secret (a name
-// whose NAME_ARN is set) fetches every secret of names in one batch, as
-// Load does, and reads made meanwhile wait for that fetch; later reads are
-// served from the cache (TTL). A fetch that fails is logged (Error, naming
-// the setting, never a value) and fetched again, alone, by the reads that
-// need it, each of which logs its failure and reads "" (Resolver.Getenv):
+// Prefetch is Load without the wait: it starts fetching the secrets of
+// names whose NAME_ARN is set and returns at once. The getenv it returns
+// answers a variable at once and waits for the fetch on the first read
+// of a secret. A fetch that fails is logged (Error, naming the setting,
+// never a value) and fetched again, alone, by the reads that need it,
+// each of which logs its failure and reads "" (smsecret.Resolver.Getenv):
 // the requests that need a missing secret fail, the others are served.
-//
-// A cold start pays nothing for secrets it does not read: most requests
-// of the api function (the management API) read none, and a fetch started
-// from init takes CPU from the init it runs beside. The first request that
-// reads one waits one round trip.
-func Lazy(ctx context.Context, cfg aws.Config, getenv func(string) string, logger *slog.Logger, names ...string) func(string) string {
+func Prefetch(ctx context.Context, cfg aws.Config, getenv func(string) string, logger *slog.Logger, names ...string) func(string) string {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	var (
-		once sync.Once
-		r    *Resolver
-	)
-	load := func() {
+	done := make(chan struct{})
+	var r *Resolver
+	go func() {
+		defer close(done)
 		r = New(secretsmanager.NewFromConfig(cfg), getenv, Options{Logger: logger})
 		if err := r.load(ctx, names); err != nil {
-			logger.Error("secret read failed; the reads that need it fetch it again", "err", err)
+			logger.Error("secret prefetch failed; the reads that need it fetch it again", "err", err)
 		}
-	}
+	}()
 	return func(name string) string {
 		if getenv(name+Suffix) == "" {
 			return getenv(name)
 		}
-		once.Do(load)
+		<-done
 		return r.Getenv(name)
 	}
 }

@@ -188,17 +188,6 @@ func (f *front) count(op string) int {
 	return f.ops[op]
 }
 
-// total is the number of requests f received.
-func (f *front) total() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	n := 0
-	for _, c := range f.ops {
-		n += c
-	}
-	return n
-}
-
 func (f *front) config() aws.Config {
 	cfg := moto.Config()
 	cfg.BaseEndpoint = aws.String(f.URL)
@@ -261,36 +250,30 @@ func TestLoadReadsSecretsInOneRequest(t *testing.T) {
 	})
 }
 
-// Lazy asks Secrets Manager nothing until a secret is read: variables
-// and Configured answer at once. The first read of a secret fetches them
-// all in one batch, reads made meanwhile wait for it, and later reads are
-// served from the cache. A secret that cannot be fetched is logged by name
-// (never a value), reads "", and is fetched again by the next read that
-// needs it.
-func TestLazy(t *testing.T) {
+// Prefetch returns before Secrets Manager answers: a variable reads at
+// once meanwhile, a secret waits for the fetch and is not fetched again.
+// A secret that cannot be fetched is logged by name (never a value),
+// reads "", and is fetched again by the next read that needs it.
+func TestPrefetch(t *testing.T) {
 	sm := secretsmanager.NewFromConfig(moto.Config())
-	arn := createSecret(t, sm, "lazy-password", "operator-password-value")
-	salt := createSecret(t, sm, "lazy-salt", "sso-salt-value")
-	t.Run("fetches at the first read of a secret", func(t *testing.T) {
+	arn := createSecret(t, sm, "prefetch-password", "operator-password-value")
+	t.Run("waits only for secrets", func(t *testing.T) {
 		f := newFront(t, false, 0)
 		f.gate = make(chan struct{})
-		env := map[string]string{"OPERATOR_PASSWORD_ARN": arn, "HEROKU_SSO_SALT_ARN": salt, "PUBLIC_URL": "https://api.example.com"}
-		getenv := smsecret.Lazy(t.Context(), f.config(), func(k string) string { return env[k] }, nil, "OPERATOR_PASSWORD", "HEROKU_SSO_SALT", "SALESFORCE_CLIENT_SECRET")
+		env := map[string]string{"OPERATOR_PASSWORD_ARN": arn, "PUBLIC_URL": "https://api.example.com"}
+		getenv := smsecret.Prefetch(t.Context(), f.config(), func(k string) string { return env[k] }, nil, "OPERATOR_PASSWORD", "SALESFORCE_CLIENT_SECRET")
 		assert.True(t, smsecret.Configured(getenv, "OPERATOR_PASSWORD"))
 		assert.False(t, smsecret.Configured(getenv, "SALESFORCE_CLIENT_SECRET"))
-		assert.Equal(t, "https://api.example.com", getenv("PUBLIC_URL"))
-		assert.Equal(t, "", getenv("SALESFORCE_CLIENT_SECRET"), "a setting neither set nor a secret")
-		assert.Zero(t, f.total(), "no request before a secret is read")
-		// Two reads while Secrets Manager holds every request: both have
-		// their value once it answers, from one batch.
-		got := make(chan string, 2)
+		assert.Equal(t, "https://api.example.com", getenv("PUBLIC_URL"), "a variable waits for no fetch")
+		// Prefetch returned, and the variable read, while Secrets Manager
+		// holds every request: the read below, started meanwhile, has the
+		// value once it answers, fetched once, so it waited for the fetch.
+		got := make(chan string, 1)
 		go func() { got <- getenv("OPERATOR_PASSWORD") }()
-		go func() { got <- getenv("HEROKU_SSO_SALT") }()
 		close(f.gate)
-		assert.ElementsMatch(t, []string{"operator-password-value", "sso-salt-value"}, []string{<-got, <-got})
+		assert.Equal(t, "operator-password-value", <-got)
 		assert.Equal(t, "operator-password-value", getenv("OPERATOR_PASSWORD"))
-		assert.Equal(t, 1, f.count("BatchGetSecretValue"), "both secrets in one request")
-		assert.Equal(t, 1, f.total(), "and nothing else")
+		assert.Equal(t, 1, f.count("GetSecretValue"), "fetched once")
 	})
 	t.Run("a missing secret is logged and fetched again", func(t *testing.T) {
 		f := newFront(t, false, 0)
@@ -298,14 +281,13 @@ func TestLazy(t *testing.T) {
 		var mu sync.Mutex
 		logger := slog.New(slog.NewJSONHandler(&lockedWriter{w: &logs, mu: &mu}, nil))
 		env := map[string]string{"OPERATOR_PASSWORD_ARN": arn + "-gone"}
-		getenv := smsecret.Lazy(t.Context(), f.config(), func(k string) string { return env[k] }, logger, "OPERATOR_PASSWORD")
-		assert.Zero(t, f.total())
+		getenv := smsecret.Prefetch(t.Context(), f.config(), func(k string) string { return env[k] }, logger, "OPERATOR_PASSWORD")
 		assert.Equal(t, "", getenv("OPERATOR_PASSWORD"))
 		assert.Equal(t, "", getenv("OPERATOR_PASSWORD"))
-		assert.Equal(t, 3, f.count("GetSecretValue"), "the first read's fetch and its read, then the next read")
+		assert.Equal(t, 3, f.count("GetSecretValue"), "the prefetch, then each read")
 		mu.Lock()
 		defer mu.Unlock()
-		assert.Contains(t, logs.String(), `"msg":"secret read failed; the reads that need it fetch it again"`)
+		assert.Contains(t, logs.String(), `"msg":"secret prefetch failed; the reads that need it fetch it again"`)
 		assert.Contains(t, logs.String(), "resolve OPERATOR_PASSWORD from OPERATOR_PASSWORD_ARN")
 		assert.Equal(t, 3, strings.Count(logs.String(), `"level":"ERROR"`))
 		assert.NotContains(t, logs.String(), "operator-password-value")
