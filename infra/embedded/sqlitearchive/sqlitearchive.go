@@ -13,6 +13,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -46,6 +47,7 @@ CREATE TABLE IF NOT EXISTS tenant_bytes (
 // Store is an archive.Store in an SQLite file. Safe for concurrent use.
 type Store struct {
 	db     *sql.DB
+	stmts  *sqlitefile.Statements // appendMany's
 	limits archive.Limits
 	now    func() time.Time
 }
@@ -59,11 +61,16 @@ func Open(path string, l archive.Limits) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{db: db, limits: l.WithDefaults(), now: time.Now}, nil
+	stmts, err := sqlitefile.Prepare(context.Background(), db, append(inserts.Statements(), tenantBytesSQL, saveTenantBytesSQL)...)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open archive %s: %w", path, err)
+	}
+	return &Store{db: db, stmts: stmts, limits: l.WithDefaults(), now: time.Now}, nil
 }
 
 // Close implements archive.Store.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error { return errors.Join(s.stmts.Close(), s.db.Close()) }
 
 func (s *Store) expires(r archive.Record) int64 {
 	if !r.Expires.IsZero() {
@@ -98,7 +105,7 @@ func (s *Store) Append(ctx context.Context, recs ...archive.Record) error {
 // JSON of its event to keep; body is nil when r would take the tenant over
 // its MaxTenantBytes.
 func (s *Store) admit(ctx context.Context, tx *sql.Tx, used tenantBytes, r archive.Record) (b, size int64, body []byte, err error) {
-	if b, err = used.get(ctx, tx, r.Tenant); err != nil {
+	if b, err = used.get(ctx, tx, s.stmts, r.Tenant); err != nil {
 		return 0, 0, nil, err
 	}
 	size = r.Size()
@@ -118,15 +125,27 @@ const insertSQL = `INSERT OR IGNORE INTO archive (tenant, subscription, seq, eve
 // inserts is appendMany's INSERT: up to 50 rows per statement.
 var inserts = sqlitefile.NewInserts(insertSQL, 7, 50)
 
+// tenantBytesSQL reads a tenant's archived bytes; saveTenantBytesSQL
+// sets them.
+const (
+	tenantBytesSQL     = `SELECT bytes FROM tenant_bytes WHERE tenant = ?`
+	saveTenantBytesSQL = `INSERT INTO tenant_bytes (tenant, bytes) VALUES (?, ?)
+			ON CONFLICT (tenant) DO UPDATE SET bytes = excluded.bytes`
+)
+
 // tenantBytes reads and updates each tenant's archived bytes in tx.
 type tenantBytes map[string]int64
 
-func (u tenantBytes) get(ctx context.Context, tx *sql.Tx, tenant string) (int64, error) {
+func (u tenantBytes) get(ctx context.Context, tx *sql.Tx, stmts *sqlitefile.Statements, tenant string) (int64, error) {
 	if b, ok := u[tenant]; ok {
 		return b, nil
 	}
+	st, err := stmts.Stmt(ctx, tx, tenantBytesSQL)
+	if err != nil {
+		return 0, fmt.Errorf("read tenant size: %w", err)
+	}
 	var b int64
-	err := tx.QueryRowContext(ctx, `SELECT bytes FROM tenant_bytes WHERE tenant = ?`, tenant).Scan(&b)
+	err = st.QueryRowContext(ctx, tenant).Scan(&b)
 	if err != nil && err != sql.ErrNoRows {
 		return 0, fmt.Errorf("read tenant size: %w", err)
 	}
@@ -134,10 +153,10 @@ func (u tenantBytes) get(ctx context.Context, tx *sql.Tx, tenant string) (int64,
 	return b, nil
 }
 
-func (u tenantBytes) save(ctx context.Context, tx *sql.Tx) error {
+func (u tenantBytes) save(ctx context.Context, tx *sql.Tx, stmts *sqlitefile.Statements) error {
+	exec := stmts.Exec(ctx, tx)
 	for tenant, b := range u {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO tenant_bytes (tenant, bytes) VALUES (?, ?)
-			ON CONFLICT (tenant) DO UPDATE SET bytes = excluded.bytes`, tenant, b); err != nil {
+		if err := exec(saveTenantBytesSQL, tenant, b); err != nil {
 			return err
 		}
 	}
@@ -172,7 +191,7 @@ func (s *Store) appendMany(ctx context.Context, recs []archive.Record) (full int
 		rows = append(rows, row{r: r, size: size, body: body})
 		used[r.Tenant] = b + size
 	}
-	exec := sqlitefile.PreparedResults(ctx, tx)
+	exec := s.stmts.Results(ctx, tx)
 	var added int64
 	err = inserts.Run(len(rows), func(i int, args []any) ([]any, error) {
 		r := rows[i]
@@ -189,7 +208,7 @@ func (s *Store) appendMany(ctx context.Context, recs []archive.Record) (full int
 	if err != nil || added < int64(len(rows)) {
 		return 0, false, err
 	}
-	if err := used.save(ctx, tx); err != nil {
+	if err := used.save(ctx, tx, s.stmts); err != nil {
 		return 0, false, err
 	}
 	return full, true, tx.Commit()
@@ -226,7 +245,7 @@ func (s *Store) appendEach(ctx context.Context, recs []archive.Record) (full int
 			used[r.Tenant] = b + size
 		}
 	}
-	if err := used.save(ctx, tx); err != nil {
+	if err := used.save(ctx, tx, s.stmts); err != nil {
 		return 0, err
 	}
 	return full, tx.Commit()

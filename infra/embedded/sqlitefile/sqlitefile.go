@@ -5,6 +5,7 @@ package sqlitefile
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -76,6 +77,9 @@ func NewInserts(head string, columns, max int) *Inserts {
 // Statement is the INSERT of n rows (1 ≤ n ≤ max).
 func (in *Inserts) Statement(n int) string { return in.stmts[n] }
 
+// Statements are the INSERTs of 1 to max rows, to Prepare.
+func (in *Inserts) Statements() []string { return in.stmts[1:] }
+
 // Run inserts n rows in order, at most max per statement: for each chunk
 // it appends the values of the chunk's rows (row(i, args) returns args
 // with row i's columns values appended), then calls exec with the chunk's
@@ -100,28 +104,77 @@ func (in *Inserts) Run(n int, row func(i int, args []any) ([]any, error), exec f
 	return nil
 }
 
-// Prepared returns an exec of statements in tx that prepares each
-// statement text once per transaction.
-func Prepared(ctx context.Context, tx *sql.Tx) func(query string, args ...any) error {
-	exec := PreparedResults(ctx, tx)
-	return func(query string, args ...any) error {
-		_, err := exec(query, args...)
-		return err
+// Statements are statements prepared once on a DB and run in any of its
+// transactions. A statement prepared in a transaction (Tx.PrepareContext,
+// or an unprepared Exec) is parsed, planned and freed in each one; one of
+// Statements is prepared once per connection, and Tx.StmtContext runs it
+// on the transaction's connection as it is. A nil *Statements holds none.
+type Statements struct {
+	stmts map[string]*sql.Stmt
+}
+
+// Prepare prepares queries on db. Close them before closing db.
+func Prepare(ctx context.Context, db *sql.DB, queries ...string) (*Statements, error) {
+	s := &Statements{stmts: make(map[string]*sql.Stmt, len(queries))}
+	for _, q := range queries {
+		if _, ok := s.stmts[q]; ok {
+			continue
+		}
+		st, err := db.PrepareContext(ctx, q)
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("prepare statement: %w", err)
+		}
+		s.stmts[q] = st
+	}
+	return s, nil
+}
+
+// Close closes the statements.
+func (s *Statements) Close() error {
+	if s == nil {
+		return nil
+	}
+	var errs []error
+	for _, st := range s.stmts {
+		errs = append(errs, st.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Stmt returns query as a statement of tx: the one of s, prepared on db,
+// or else one prepared in tx.
+func (s *Statements) Stmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	if s != nil {
+		if st, ok := s.stmts[query]; ok {
+			return tx.StmtContext(ctx, st), nil
+		}
+	}
+	return tx.PrepareContext(ctx, query)
+}
+
+// Results returns an exec of statements in tx (Stmt, each query's
+// statement kept for the transaction).
+func (s *Statements) Results(ctx context.Context, tx *sql.Tx) func(query string, args ...any) (sql.Result, error) {
+	inTx := map[string]*sql.Stmt{}
+	return func(query string, args ...any) (sql.Result, error) {
+		st, ok := inTx[query]
+		if !ok {
+			var err error
+			if st, err = s.Stmt(ctx, tx, query); err != nil {
+				return nil, err
+			}
+			inTx[query] = st
+		}
+		return st.ExecContext(ctx, args...)
 	}
 }
 
-// PreparedResults is Prepared returning each statement's result.
-func PreparedResults(ctx context.Context, tx *sql.Tx) func(query string, args ...any) (sql.Result, error) {
-	stmts := map[string]*sql.Stmt{}
-	return func(query string, args ...any) (sql.Result, error) {
-		st, ok := stmts[query]
-		if !ok {
-			var err error
-			if st, err = tx.PrepareContext(ctx, query); err != nil {
-				return nil, err
-			}
-			stmts[query] = st
-		}
-		return st.ExecContext(ctx, args...)
+// Exec is Results without the results.
+func (s *Statements) Exec(ctx context.Context, tx *sql.Tx) func(query string, args ...any) error {
+	exec := s.Results(ctx, tx)
+	return func(query string, args ...any) error {
+		_, err := exec(query, args...)
+		return err
 	}
 }

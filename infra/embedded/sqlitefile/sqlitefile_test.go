@@ -1,18 +1,21 @@
 package sqlitefile_test
 
 import (
+	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	_ "modernc.org/sqlite"
+	"modernc.org/sqlite"
 
 	"github.com/herokuevents/herokuevents/infra/embedded/sqlitefile"
 )
@@ -80,4 +83,97 @@ func TestInserts(t *testing.T) {
 		require.ErrorIs(t, err, boom)
 		require.Equal(t, 1, calls, "the first chunk went, the second stopped at its bad row")
 	})
+}
+
+// Statements are prepared once and run as they are in every transaction:
+// the driver prepares nothing more however many transactions run them,
+// where a nil *Statements prepares each statement in each transaction.
+// Rows commit or roll back with their transaction either way.
+func TestStatements(t *testing.T) {
+	in := sqlitefile.NewInserts("INSERT INTO t (a, b) VALUES ", 2, 3)
+	run := func(t *testing.T, db *sql.DB, s *sqlitefile.Statements, commit bool) {
+		tx, err := db.BeginTx(t.Context(), nil)
+		require.NoError(t, err)
+		defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
+		require.NoError(t, in.Run(7, func(i int, args []any) ([]any, error) { return append(args, i, -i), nil }, s.Exec(t.Context(), tx)))
+		if commit {
+			require.NoError(t, tx.Commit())
+		}
+	}
+	for _, prepared := range []bool{true, false} {
+		t.Run(fmt.Sprintf("prepared=%t", prepared), func(t *testing.T) {
+			var prepares atomic.Int64
+			db := sql.OpenDB(countingConnector{path: filepath.Join(t.TempDir(), "s.db"), prepares: &prepares})
+			db.SetMaxOpenConns(1)
+			t.Cleanup(func() { db.Close() })
+			_, err := db.ExecContext(t.Context(), `CREATE TABLE t (a INTEGER, b INTEGER)`)
+			require.NoError(t, err)
+			var s *sqlitefile.Statements
+			if prepared {
+				s, err = sqlitefile.Prepare(t.Context(), db, in.Statements()...)
+				require.NoError(t, err)
+				t.Cleanup(func() { assert.NoError(t, s.Close()) })
+			}
+			before := prepares.Load()
+			for i := range 4 {
+				run(t, db, s, i != 2) // the third rolls back
+			}
+			if prepared {
+				assert.Equal(t, before, prepares.Load(), "no statement prepared again")
+			} else {
+				assert.Equal(t, before+4*2, prepares.Load(), "the 3-row and 1-row INSERTs in each transaction")
+			}
+			var n int
+			require.NoError(t, db.QueryRowContext(t.Context(), `SELECT count(*) FROM t`).Scan(&n))
+			assert.Equal(t, 3*7, n)
+		})
+	}
+	t.Run("a bad statement", func(t *testing.T) {
+		db, err := sqlitefile.Open(filepath.Join(t.TempDir(), "s.db"), "test", "NORMAL", `CREATE TABLE t (a INTEGER, b INTEGER)`)
+		require.NoError(t, err)
+		t.Cleanup(func() { db.Close() })
+		_, err = sqlitefile.Prepare(t.Context(), db, in.Statement(1), "INSERT INTO nowhere VALUES (?)")
+		require.ErrorContains(t, err, "prepare statement: ")
+		require.ErrorContains(t, err, "no such table: nowhere")
+	})
+}
+
+// countingConnector opens the SQLite file at path and counts the
+// statements its connections prepare.
+type countingConnector struct {
+	path     string
+	prepares *atomic.Int64
+}
+
+func (c countingConnector) Connect(context.Context) (driver.Conn, error) {
+	conn, err := (&sqlite.Driver{}).Open(c.path)
+	if err != nil {
+		return nil, err
+	}
+	return countingConn{conn.(fullConn), c.prepares}, nil
+}
+
+func (c countingConnector) Driver() driver.Driver { return &sqlite.Driver{} }
+
+type fullConn interface {
+	driver.Conn
+	driver.ConnPrepareContext
+	driver.ConnBeginTx
+}
+
+// countingConn hides the driver's Exec and Query, so that every statement
+// goes through a prepare it counts.
+type countingConn struct {
+	fullConn
+	prepares *atomic.Int64
+}
+
+func (c countingConn) Prepare(query string) (driver.Stmt, error) {
+	c.prepares.Add(1)
+	return c.fullConn.Prepare(query)
+}
+
+func (c countingConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	c.prepares.Add(1)
+	return c.fullConn.PrepareContext(ctx, query)
 }

@@ -74,8 +74,9 @@ type Options struct {
 
 // Journal is a journal.Journal on a SQLite file. Safe for concurrent use.
 type Journal struct {
-	db *sql.DB
-	o  Options
+	db    *sql.DB
+	stmts *sqlitefile.Statements // Append's inserts
+	o     Options
 	// write serializes this process's writers (Append, Prune) in Go,
 	// honouring their contexts, rather than in SQLite's busy handler.
 	write chan struct{}
@@ -133,8 +134,14 @@ func Open(path string, o Options) (*Journal, error) {
 			return nil, fmt.Errorf("open journal %s: %w", path, err)
 		}
 	}
-	j := &Journal{db: db, o: o, write: make(chan struct{}, 1), touched: map[[2]string]bool{}, stop: make(chan struct{}), done: make(chan struct{})}
+	stmts, err := sqlitefile.Prepare(context.Background(), db, inserts.Statements()...)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open journal %s: %w", path, err)
+	}
+	j := &Journal{db: db, stmts: stmts, o: o, write: make(chan struct{}, 1), touched: map[[2]string]bool{}, stop: make(chan struct{}), done: make(chan struct{})}
 	if err := j.pruneAll(context.Background()); err != nil {
+		stmts.Close()
 		db.Close()
 		return nil, err
 	}
@@ -172,7 +179,7 @@ func (j *Journal) Close() error {
 		<-j.done
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		err = errors.Join(j.Prune(ctx), j.db.Close())
+		err = errors.Join(j.Prune(ctx), j.stmts.Close(), j.db.Close())
 	})
 	return err
 }
@@ -289,7 +296,7 @@ func (j *Journal) Append(ctx context.Context, entries ...journal.Entry) error {
 		return fmt.Errorf("append to journal: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
-	// Many entries per INSERT statement, each prepared once per transaction.
+	// Many entries per INSERT statement, each prepared once (Open).
 	touched := map[[2]string]bool{}
 	err = inserts.Run(len(rows), func(i int, args []any) ([]any, error) {
 		r := rows[i]
@@ -300,7 +307,7 @@ func (j *Journal) Append(ctx context.Context, entries ...journal.Entry) error {
 		ekey, _ := eventKey(e.Tenant, e.EventID)
 		return append(args, ekey, key(e.Tenant, e.Publication), e.Tenant, e.EventID, e.Publication,
 			string(e.Stage), string(e.Outcome), nanos(e.Time), r.detail, r.event), nil
-	}, sqlitefile.Prepared(ctx, tx))
+	}, j.stmts.Exec(ctx, tx))
 	if err != nil {
 		return fmt.Errorf("append to journal: %w", err)
 	}

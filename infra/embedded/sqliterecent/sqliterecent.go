@@ -47,6 +47,7 @@ CREATE INDEX IF NOT EXISTS recent_event_kept ON recent_event (kept_at);
 // Store is a recent.Store on a SQLite file. Safe for concurrent use.
 type Store struct {
 	db     *sql.DB
+	stmts  *sqlitefile.Statements // Keep's
 	limits recent.Limits
 	now    func() time.Time
 }
@@ -60,7 +61,12 @@ func Open(path string, l recent.Limits) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{db: db, limits: l.WithDefaults(), now: time.Now}, nil
+	stmts, err := sqlitefile.Prepare(context.Background(), db, append(inserts.Statements(), replaceSQL)...)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open recent events %s: %w", path, err)
+	}
+	return &Store{db: db, stmts: stmts, limits: l.WithDefaults(), now: time.Now}, nil
 }
 
 // stored is the JSON of the event column.
@@ -143,8 +149,8 @@ func (s *Store) Keep(ctx context.Context, entries ...recent.Entry) (err error) {
 			_ = tx.Rollback()
 		}
 	}()
-	// Statements are prepared once per transaction, not once per event.
-	exec := sqlitefile.Prepared(ctx, tx)
+	// Statements are prepared once (Open), not once per event.
+	exec := s.stmts.Exec(ctx, tx)
 	entries, touched := latest(entries)
 	args := make([]any, 0, 2+replaceIDs)
 	for k, ids := range touched {
@@ -243,7 +249,7 @@ func (s *Store) Latest(ctx context.Context, tenant, subscription string, n int) 
 
 // Close implements recent.Store.
 func (s *Store) Close() error {
-	if err := s.db.Close(); err != nil && !errors.Is(err, sql.ErrConnDone) {
+	if err := errors.Join(s.stmts.Close(), s.db.Close()); err != nil && !errors.Is(err, sql.ErrConnDone) {
 		return fmt.Errorf("close recent events: %w", err)
 	}
 	return nil
