@@ -17,10 +17,10 @@ const benchFilter = `root = if this.Context__c.string == "drop" { deleted() } el
 var benchDoc = []byte(`{"Context__c":{"string":"keep"},"CreatedById":"005Ws000001eUtGIAU","CreatedDate":1733842936000,"Order":{"TotalValue":1234.5,"Lines":[1,2,3]}}`)
 
 // BenchmarkApplyInWorker is a filter run through a worker process, as
-// every mapping runs, one event per call; cpu-µs/op counts this process and
-// its workers.
+// every mapping the screen does not pass runs, one event per call;
+// cpu-µs/op counts this process and its workers.
 func BenchmarkApplyInWorker(b *testing.B) {
-	m, err := Compile(benchFilter)
+	m, err := compileInWorker(benchFilter)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func BenchmarkApplyInWorker(b *testing.B) {
 // BenchmarkApplyAllInWorker is the filter run on a batch of 10 events in
 // one call, as the filter role evaluates a queue batch; figures per event.
 func BenchmarkApplyAllInWorker(b *testing.B) {
-	m, err := Compile(benchFilter)
+	m, err := compileInWorker(benchFilter)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -57,8 +57,27 @@ func BenchmarkApplyAllInWorker(b *testing.B) {
 	cpu.report(b, b.N*len(jobs))
 }
 
-// BenchmarkApplyInProcess is the same evaluation without the worker: what
-// running Bloblang in the server cost before mappings were bounded.
+// BenchmarkApplyScreened is the same filter as Compile makes it: it
+// passes the screen, so it runs in this process.
+func BenchmarkApplyScreened(b *testing.B) {
+	m, err := Compile(benchFilter)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if m.exec == nil {
+		b.Fatal("the filter did not pass the screen")
+	}
+	cpu := treeCPU(b)
+	for b.Loop() {
+		if _, _, err := m.ApplyMeta(benchDoc, map[string]any{"subject": "/event/X__e"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cpu.report(b, b.N)
+}
+
+// BenchmarkApplyInProcess is the evaluation alone, without the worker or
+// the screen's call path.
 func BenchmarkApplyInProcess(b *testing.B) {
 	exec, err := env().Parse(benchFilter)
 	if err != nil {
@@ -109,11 +128,12 @@ func (m cpuMark) report(b *testing.B, n int) {
 	b.ReportMetric(float64(used.Microseconds())/float64(n), "cpu-µs/event")
 }
 
-// BenchmarkApplyConcurrentCallers is the embedded publish path: many
-// requests at once, each running its filter on its one event (ApplyMeta,
-// a batch of 1); figures per event.
+// BenchmarkApplyConcurrentCallers is the embedded publish path with a
+// mapping that goes to the workers: many requests at once, each running
+// its filter on its one event (ApplyMeta, a batch of 1); figures per
+// event.
 func BenchmarkApplyConcurrentCallers(b *testing.B) {
-	m, err := Compile(benchFilter)
+	m, err := compileInWorker(benchFilter)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -35,8 +35,18 @@
 // affected. range() and repeat() are bounded inside Bloblang too, so the
 // usual bombs fail early with a precise message. Constant arguments are
 // evaluated by Bloblang at compile time (range(0, 100000000) allocates while
-// parsing), so compiling happens in a worker as well: the server process
-// itself never runs Bloblang.
+// parsing), so compiling happens in a worker as well.
+//
+// # Screened mappings
+//
+// The one exception is a mapping whose cost is plainly bounded by its
+// input: a single `root = …` of paths, literals, comparisons, boolean
+// operators, if/else, deleted(), throw() and a few methods that each cost
+// at most the size of their operands (screen.go). The typical stream
+// filter is one. The server compiles and evaluates such a mapping itself,
+// in an environment that holds only those calls, on inputs of up to 16 KiB,
+// with the same decoding, result and output limit as a worker: 5–8 µs of
+// processor time instead of a round trip of 15–50 µs.
 package mapping
 
 import (
@@ -47,6 +57,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/redpanda-data/benthos/v4/public/bloblang"
 )
 
 // ErrCompile wraps every compile error; the message carries line and column.
@@ -144,11 +156,14 @@ func thePool() *pool {
 // Mapping is a compiled Bloblang mapping. Safe for concurrent use.
 type Mapping struct {
 	src string
+	// exec, when set, evaluates the mapping in process: it passed the
+	// screen (screen.go).
+	exec *bloblang.Executor
 }
 
-// Compile parses src in the pure environment, in a worker under the
-// limits (time: CompileTime). Errors wrap ErrCompile, ErrLimit or
-// ErrUnavailable.
+// Compile parses src in the pure environment: in process when it is
+// plainly bounded (screen.go), else in a worker under the limits (time:
+// CompileTime). Errors wrap ErrCompile, ErrLimit or ErrUnavailable.
 func Compile(src string) (*Mapping, error) {
 	if strings.TrimSpace(src) == "" {
 		return nil, fmt.Errorf("%w: mapping is empty", ErrCompile)
@@ -156,6 +171,14 @@ func Compile(src string) (*Mapping, error) {
 	if len(src) > MaxSource {
 		return nil, fmt.Errorf("%w: mapping is longer than %d bytes", ErrCompile, MaxSource)
 	}
+	if exec := compileScreened(src); exec != nil {
+		return &Mapping{src: src, exec: exec}, nil
+	}
+	return compileInWorker(src)
+}
+
+// compileInWorker is Compile in a worker, whatever src is.
+func compileInWorker(src string) (*Mapping, error) {
 	var got *response
 	_, fail := thePool().round(&request{Op: opCompile, CPU: int64(CompileTime), Srcs: []string{src}}, 1, CompileTime,
 		func(_ int, r *response) { got = r })
@@ -240,11 +263,14 @@ type Result struct {
 // another job, nor another call's.
 func ApplyAll(jobs []Job) []Result {
 	out := make([]Result, len(jobs))
-	var srcs []string
-	index := map[*Mapping]int{}
-	items := make([]item, 0, len(jobs))
-	tenants := make([]string, 0, len(jobs))
-	at := make([]int, 0, len(jobs)) // items[k] answers jobs[at[k]]
+	var (
+		srcs    []string
+		index   map[*Mapping]int
+		items   []item
+		tenants []string
+		at      []int // items[k] answers jobs[at[k]]
+		output  int
+	)
 	for i, j := range jobs {
 		mb := j.MetaJSON
 		if mb == nil && len(j.Meta) > 0 {
@@ -253,6 +279,21 @@ func ApplyAll(jobs []Job) []Result {
 				out[i].Err = fmt.Errorf("encode meta: %w", err)
 				continue
 			}
+		}
+		if j.Mapping.exec != nil {
+			if output == 0 {
+				output = CurrentLimits().Output
+			}
+			if r, ok := evalScreened(j.Mapping.exec, &item{Data: j.Data, Meta: mb}, output); ok {
+				out[i] = result{res: r}.of(j)
+				continue
+			}
+		}
+		if index == nil {
+			index = map[*Mapping]int{}
+			items = make([]item, 0, len(jobs)-i)
+			tenants = make([]string, 0, len(jobs)-i)
+			at = make([]int, 0, len(jobs)-i)
 		}
 		k, ok := index[j.Mapping]
 		if !ok {
@@ -268,21 +309,24 @@ func ApplyAll(jobs []Job) []Result {
 		return out
 	}
 	for k, r := range thePool().apply(srcs, items, tenants) {
-		o := &out[at[k]]
-		switch {
-		case r.err != nil:
-			o.Err = r.err
-		case r.res.err() != nil:
-			o.Err = r.res.err()
-		case r.res.Deleted:
-			o.Deleted = true
-		case r.res.Same:
-			o.Out = jobs[at[k]].Data
-		default:
-			o.Out = r.res.Out
-		}
+		out[at[k]] = r.of(jobs[at[k]])
 	}
 	return out
+}
+
+// of is the Result of job j that r answers.
+func (r result) of(j Job) Result {
+	switch {
+	case r.err != nil:
+		return Result{Err: r.err}
+	case r.res.err() != nil:
+		return Result{Err: r.res.err()}
+	case r.res.Deleted:
+		return Result{Deleted: true}
+	case r.res.Same:
+		return Result{Out: j.Data}
+	}
+	return Result{Out: r.res.Out}
 }
 
 // Cache compiles each distinct source once. Safe for concurrent use.

@@ -237,6 +237,12 @@ func (w *evaluator) handle(src string, it *item, output int) *response {
 	if res != nil {
 		return res
 	}
+	return respond(exec, it, output)
+}
+
+// respond evaluates exec on it (run) and classifies the outcome: what a
+// worker answers, and what a screened mapping gets in process.
+func respond(exec *bloblang.Executor, it *item, output int) *response {
 	out, deleted, same, err := run(exec, it.Data, it.Meta, output)
 	switch {
 	case err != nil && isLimitText(err.Error()):
