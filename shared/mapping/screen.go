@@ -129,15 +129,15 @@ func screened(src string) bool {
 				}
 				ops++
 			case prevDot: // a field
+			case screenedKeywords[t.text]: // if (…) too
+				if t.text == "if" {
+					ops++
+				}
 			case call:
 				if !slices.Contains(screenedFunctions, t.text) {
 					return false
 				}
 				ops++
-			case screenedKeywords[t.text]:
-				if t.text == "if" {
-					ops++
-				}
 			case reservedWords[t.text]:
 				return false
 			}

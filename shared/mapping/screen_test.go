@@ -32,6 +32,7 @@ func TestScreen(t *testing.T) {
 		`root = this."field with spaces".string()`,
 		`root = if this.n > 1 { this } else if this.n == 1 { throw("one") } else { deleted() }`,
 		`root = this.(a | b)`,
+		`root = if (this.a == "x") { this } else { deleted() }`,
 	}
 	worker := []string{
 		`root.n = this.n + 1`,                                   // an assignment to a field: not one root =
