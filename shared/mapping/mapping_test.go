@@ -440,3 +440,38 @@ func TestWorkerNext(t *testing.T) {
 	require.Error(t, err)
 	assert.NotErrorIs(t, err, os.ErrDeadlineExceeded, "a dead worker's output ends")
 }
+
+// TestTailKeepsTheFatalErrorAndTheLastWords: a worker's stderr keeps its
+// beginning (a Go runtime's fatal error, printed before every goroutine's
+// stack) and its end (the watchdog's line naming the item), however much
+// comes between; short output is kept whole.
+func TestTailKeepsTheFatalErrorAndTheLastWords(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		writes []string
+		has    []string
+		hasNot []string
+	}{
+		{"short", []string{"a", "b"}, []string{"ab"}, []string{"…"}},
+		{"fatal error then stacks", []string{"fatal error: runtime: out of memory\n", strings.Repeat("goroutine 1 [running]:\n", 2000), "last line"},
+			[]string{"fatal error: runtime: out of memory", "…", "last line"}, nil},
+		{"one long write", []string{"first " + strings.Repeat("x", 20<<10) + " (item 7): end"}, []string{"first ", "(item 7): end"}, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var tl tail
+			for _, w := range c.writes {
+				n, err := tl.Write([]byte(w))
+				require.NoError(t, err)
+				require.Equal(t, len(w), n)
+			}
+			got := tl.String()
+			assert.LessOrEqual(t, len(got), tailHead+tailKeep+8)
+			for _, s := range c.has {
+				assert.Contains(t, got, s)
+			}
+			for _, s := range c.hasNot {
+				assert.NotContains(t, got, s)
+			}
+		})
+	}
+}

@@ -430,24 +430,45 @@ func (w *worker) crash(mem int64, limit time.Duration) (string, int) {
 	return "the mapping stopped its worker (" + state + ")", item
 }
 
-// tail keeps the last 4 KiB written to it.
+// tail keeps the first 1 KiB and the last 4 KiB written to it: a
+// worker's last words are at its end (the watchdog's line), except a Go
+// runtime's fatal error ("fatal error: runtime: out of memory"), which
+// comes first and is followed by every goroutine's stack, whatever
+// GOTRACEBACK says.
 type tail struct {
-	mu  sync.Mutex
-	buf []byte
+	mu   sync.Mutex
+	head []byte
+	buf  []byte
+	cut  bool // bytes between head and buf were dropped
 }
+
+const (
+	tailHead = 1 << 10
+	tailKeep = 4 << 10
+)
 
 func (t *tail) Write(p []byte) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	if over := len(t.buf) - 4<<10; over > 0 {
-		t.buf = append(t.buf[:0], t.buf[over:]...)
+	n := len(p)
+	if room := tailHead - len(t.head); room > 0 {
+		k := min(room, len(p))
+		t.head = append(t.head, p[:k]...)
+		p = p[k:]
 	}
-	return len(p), nil
+	t.buf = append(t.buf, p...)
+	if over := len(t.buf) - tailKeep; over > 0 {
+		t.buf = append(t.buf[:0], t.buf[over:]...)
+		t.cut = true
+	}
+	return n, nil
 }
 
 func (t *tail) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return string(t.buf)
+	if t.cut {
+		return string(t.head) + "\n…\n" + string(t.buf)
+	}
+	return string(t.head) + string(t.buf)
 }
