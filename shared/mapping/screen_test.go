@@ -206,3 +206,32 @@ func FuzzScreen(f *testing.F) {
 		assert.Equal(t, fmt.Sprint(want.Err), fmt.Sprint(got.Err), "%q", src)
 	})
 }
+
+// TestScreenedNeedsNoWorker: a screened filter is compiled and evaluated
+// without a worker process (no request, no worker started); the same
+// mapping on an input past maxScreenedInput, and a mapping the screen does
+// not pass, go to a worker.
+func TestScreenedNeedsNoWorker(t *testing.T) {
+	SetLimits(Limits{})
+	t.Cleanup(func() { SetLimits(Limits{}) })
+	p := thePool()
+	m, err := Compile(`root = if this.kind == "drop" { deleted() } else { this }`)
+	require.NoError(t, err)
+	for i := range 10 {
+		_, deleted, err := m.ApplyMeta(fmt.Appendf(nil, `{"kind":%q}`, []string{"keep", "drop"}[i%2]), map[string]any{"subject": "x"})
+		require.NoError(t, err)
+		assert.Equal(t, i%2 == 1, deleted)
+	}
+	assert.Zero(t, p.rounds.Load(), "no request to a worker")
+	assert.Zero(t, len(p.slots), "no worker started")
+
+	_, _, err = m.Apply([]byte(`{"kind":"` + strings.Repeat("k", maxScreenedInput) + `"}`))
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), p.rounds.Load(), "an input past the bound goes to a worker")
+
+	inc, err := Compile(`root.n = this.n + 1`)
+	require.NoError(t, err)
+	_, _, err = inc.Apply([]byte(`{"n":1}`))
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), p.rounds.Load(), "an unscreened mapping goes to a worker")
+}
