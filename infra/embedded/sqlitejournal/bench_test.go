@@ -116,3 +116,70 @@ func BenchmarkAppendStream(b *testing.B) {
 	}
 	m.Report(b, entries, "entry")
 }
+
+// pruneRows is how many attempts of one publication the prune benchmark's
+// journal holds: a minute of 4,000 deliveries a second on top of the
+// default limit, about what a busy publication holds at each prune.
+const pruneRows = 250_000
+
+// pruneTemplate is a closed journal of pruneRows attempts of one
+// publication, one second apart in batches of 500.
+var pruneTemplate = sqlitefiletest.Template("prune.db", func(path string) error {
+	j, err := sqlitejournal.Open(path, benchOptions())
+	if err != nil {
+		return err
+	}
+	s := newStream()
+	start := time.Now().Add(-time.Hour)
+	batch := make([]journal.Entry, 0, journal.DefaultBatch)
+	for i := range pruneRows {
+		at := start.Add(time.Duration(i) * time.Millisecond)
+		batch = append(batch, journal.Entry{Tenant: s.tenant, EventID: event.New(s.ev.Source, s.ev.Type, nil).ID, Time: at,
+			Stage: journal.Attempt, Publication: s.pubs[0], PublicationName: "systemStatus", Attempt: 1, Outcome: journal.Delivered,
+			Status: 204, Latency: time.Millisecond, FirstTry: at})
+		if len(batch) == cap(batch) {
+			if err := j.Append(context.Background(), batch...); err != nil {
+				return err
+			}
+			batch = batch[:0]
+		}
+	}
+	return j.Close()
+})
+
+// BenchmarkPrunePublication measures the per-publication prune of a
+// publication holding pruneRows attempts: keeping all of them (the walk
+// that finds the limit alone) and keeping the default 10,000 (the walk and
+// the deletes).
+func BenchmarkPrunePublication(b *testing.B) {
+	tmpl, err := pruneTemplate()
+	require.NoError(b, err)
+	for _, keep := range []int{1 << 30, journal.DefaultPerPublication} {
+		b.Run(fmt.Sprintf("keep=%d", min(keep, pruneRows)), func(b *testing.B) {
+			var took time.Duration
+			for i := 0; b.Loop(); i++ {
+				b.StopTimer()
+				path := filepath.Join(b.TempDir(), fmt.Sprintf("journal-%d.db", i))
+				sqlitefiletest.Copy(b, tmpl, path)
+				o := benchOptions()
+				o.Retention.PerPublication = keep
+				o.Retention.Age = 30 * 24 * time.Hour
+				j, err := sqlitejournal.Open(path, benchOptions()) // no prune at Open: nothing is over its limit
+				require.NoError(b, err)
+				s := newStream()
+				ev := event.New(s.ev.Source, s.ev.Type, nil)
+				require.NoError(b, j.Append(b.Context(), journal.Entry{Tenant: s.tenant, EventID: ev.ID, Time: time.Now(),
+					Stage: journal.Attempt, Publication: s.pubs[0], Attempt: 1, Outcome: journal.Delivered, Status: 204}))
+				j.SetRetention(o.Retention)
+				start := time.Now()
+				b.StartTimer()
+				require.NoError(b, j.Prune(b.Context()))
+				b.StopTimer()
+				took += time.Since(start)
+				require.NoError(b, j.Close())
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(took.Milliseconds())/float64(b.N), "ms/prune")
+		})
+	}
+}

@@ -172,3 +172,40 @@ func TestAppendFailingMidwayStoresNothing(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, got, 1)
 }
+
+// TestPrunePublicationKeepsTheNewest: the per-publication prune keeps a
+// publication's newest attempts by time, then by append order among
+// attempts of the same time, leaves another tenant's publication of the
+// same id alone, and finds its limit in the entry_attempt index alone.
+func TestPrunePublicationKeepsTheNewest(t *testing.T) {
+	ctx := t.Context()
+	j, err := Open(filepath.Join(t.TempDir(), "journal.db"), Options{PruneEvery: -1, Retention: journal.Retention{PerPublication: 10}})
+	require.NoError(t, err)
+	defer j.Close()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	var all []journal.Entry
+	for i := range 30 {
+		at := now.Add(time.Duration(i/3) * time.Second) // three attempts a second: the limit falls inside a second
+		all = append(all, journal.Entry{Tenant: "t", EventID: fmt.Sprintf("e%02d", i), Time: at, Stage: journal.Attempt, Publication: "p",
+			Attempt: 1, Outcome: journal.Delivered, Status: 204})
+		all = append(all, journal.Entry{Tenant: "t2", EventID: fmt.Sprintf("e%02d", i), Time: at, Stage: journal.Attempt, Publication: "q",
+			Attempt: 1, Outcome: journal.Delivered, Status: 204})
+	}
+	require.NoError(t, j.Append(ctx, all[:len(all)-9]...)) // the last attempts of the same second come later
+	require.NoError(t, j.Append(ctx, all[len(all)-9:]...))
+	require.NoError(t, j.Prune(ctx))
+	for _, c := range []struct{ tenant, pub string }{{"t", "p"}, {"t2", "q"}} {
+		got, err := j.Attempts(ctx, c.tenant, c.pub, journal.Query{Limit: 100})
+		require.NoError(t, err)
+		require.Len(t, got, 10, "%s/%s keeps its newest 10", c.tenant, c.pub)
+		var ids []string
+		for _, e := range got {
+			ids = append(ids, e.EventID)
+		}
+		assert.ElementsMatch(t, []string{"e20", "e21", "e22", "e23", "e24", "e25", "e26", "e27", "e28", "e29"}, ids)
+	}
+	plan := queryPlan(ctx, t, j, pruneCutSQL, key("t", "p"), 10)
+	assert.Contains(t, plan, "USING COVERING INDEX entry_attempt", plan)
+	plan = queryPlan(ctx, t, j, pruneDeleteSQL, key("t", "p"), int64(1), int64(2), "t", "p")
+	assert.Contains(t, plan, "USING INDEX entry_attempt (pkey=? AND at<?)", plan)
+}

@@ -473,15 +473,45 @@ func (j *Journal) prune(ctx context.Context, pubs map[[2]string]bool) error {
 		return fmt.Errorf("prune journal: %w", err)
 	}
 	for k := range pubs {
-		_, err := j.db.ExecContext(ctx, `DELETE FROM entry WHERE seq IN (
-			SELECT seq FROM entry WHERE pkey = ? AND stage = 'attempt' AND tenant = ? AND publication = ?
-			ORDER BY at DESC, seq DESC LIMIT -1 OFFSET ?)`, key(k[0], k[1]), k[0], k[1], j.o.Retention.PerPublication)
-		if err != nil {
+		if err := j.prunePublication(ctx, k[0], k[1]); err != nil {
 			return fmt.Errorf("prune journal of publication %s: %w", k[1], err)
 		}
 	}
 	return nil
 }
+
+// prunePublication deletes the attempts of a publication beyond its
+// newest Retention.PerPublication. The newest attempt to go is found in
+// the entry_attempt index alone (pruneCutSQL: (pkey, at) and the seq in
+// every index entry), not by reading each row for its tenant and
+// publication: that read was most of a walk that covers, at each prune, a
+// minute of a busy publication's attempts. Counting by key alone, two
+// publications whose keys collide (the 64-bit hash of a tenant's and a
+// publication's server-made ids) would share one limit; the deletes still
+// check the strings, so nothing of another publication is deleted.
+func (j *Journal) prunePublication(ctx context.Context, tenant, publication string) error {
+	pk := key(tenant, publication)
+	var at, seq int64
+	err := j.db.QueryRowContext(ctx, pruneCutSQL, pk, j.o.Retention.PerPublication).Scan(&at, &seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil // within its limit
+	}
+	if err != nil {
+		return err
+	}
+	_, err = j.db.ExecContext(ctx, pruneDeleteSQL, pk, at, seq, tenant, publication)
+	return err
+}
+
+const (
+	// pruneCutSQL is the newest attempt beyond the limit of a
+	// publication's key: its time and seq.
+	pruneCutSQL = `SELECT at, seq FROM entry WHERE pkey = ? AND stage = 'attempt' ORDER BY at DESC, seq DESC LIMIT 1 OFFSET ?`
+	// pruneDeleteSQL deletes the attempts of a publication from that one
+	// back.
+	pruneDeleteSQL = `DELETE FROM entry WHERE seq IN (SELECT seq FROM entry
+		WHERE pkey = ?1 AND stage = 'attempt' AND at <= ?2 AND (at < ?2 OR seq <= ?3) AND tenant = ?4 AND publication = ?5)`
+)
 
 // Forget deletes every entry of tenant (a deprovisioned add-on).
 func (j *Journal) Forget(ctx context.Context, tenant string) error {
