@@ -123,7 +123,7 @@ func BenchmarkAppendStream(b *testing.B) {
 const pruneRows = 250_000
 
 // pruneTemplate is a closed journal of pruneRows attempts of one
-// publication, one second apart in batches of 500.
+// publication, a millisecond apart, appended in batches of 500.
 var pruneTemplate = sqlitefiletest.Template("prune.db", func(path string) error {
 	j, err := sqlitejournal.Open(path, benchOptions())
 	if err != nil {
