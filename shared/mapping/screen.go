@@ -112,14 +112,14 @@ func screened(src string) bool {
 		return false
 	}
 	toks, ok := tokens(src)
-	if !ok || len(toks) < 3 || toks[0] != (token{kind: tokWord, text: "root"}) || toks[1] != (token{kind: tokSym, text: "="}) {
+	if !ok || len(toks) < 3 || toks[0] != (token{kind: tokWord, text: "root"}) || toks[1] != symbol("=") {
 		return false
 	}
 	ops, depth := 0, 0
 	for i := 2; i < len(toks); i++ {
 		t := toks[i]
-		prevDot := toks[i-1] == token{kind: tokSym, text: "."}
-		call := i+1 < len(toks) && toks[i+1] == token{kind: tokSym, text: "("}
+		prevDot := toks[i-1] == symbol(".")
+		call := i+1 < len(toks) && toks[i+1] == symbol("(")
 		switch t.kind {
 		case tokWord:
 			switch {
@@ -168,8 +168,7 @@ type tokKind int
 const (
 	tokWord tokKind = iota + 1
 	tokSym
-	tokString
-	tokNumber
+	tokLiteral // a string or a number: the screen needs no more
 )
 
 type token struct {
@@ -177,7 +176,9 @@ type token struct {
 	text string
 }
 
-// tokens splits src into words, symbols, strings and numbers, skipping
+func symbol(s string) token { return token{kind: tokSym, text: s} }
+
+// tokens splits src into words, symbols and literals, skipping
 // white space and comments. ok is false at anything a screened mapping
 // has no use for: triple-quoted strings, non-ASCII outside strings, and
 // symbols other than the comparisons, boolean operators, brackets, dots,
@@ -209,14 +210,14 @@ func tokens(src string) (out []token, ok bool) {
 			if j >= len(src) {
 				return nil, false
 			}
-			out = append(out, token{kind: tokString, text: src[i : j+1]})
+			out = append(out, token{kind: tokLiteral, text: src[i : j+1]})
 			i = j + 1
 		case isDigit(c):
 			j := i
 			for j < len(src) && (isDigit(src[j]) || src[j] == '_' || src[j] == '.' && j+1 < len(src) && isDigit(src[j+1])) {
 				j++
 			}
-			out = append(out, token{kind: tokNumber, text: src[i:j]})
+			out = append(out, token{kind: tokLiteral, text: src[i:j]})
 			i = j
 		case isWordStart(c):
 			j := i
@@ -236,7 +237,7 @@ func tokens(src string) (out []token, ok bool) {
 			if sym == "" {
 				return nil, false
 			}
-			out = append(out, token{kind: tokSym, text: sym})
+			out = append(out, symbol(sym))
 			i += len(sym)
 		}
 	}
