@@ -45,8 +45,8 @@
 // at most the size of their operands (screen.go). The typical stream
 // filter is one. The server compiles and evaluates such a mapping itself,
 // in an environment that holds only those calls, on inputs of up to 16 KiB,
-// with the same decoding, result and output limit as a worker: 7–8 µs of
-// processor time instead of a round trip of 14–53 µs.
+// with the same decoding, result and output limit as a worker: 7–10 µs of
+// processor time instead of a round trip of 14–57 µs.
 package mapping
 
 import (
