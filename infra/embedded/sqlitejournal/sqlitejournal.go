@@ -7,7 +7,8 @@
 // One table holds every entry: the columns a query selects on (tenant,
 // event id, publication, stage, outcome, time in Unix nanoseconds) and the
 // rest as JSON (journal.MarshalDetail without those), plus the event kept
-// by first attempts; two indexes serve trace (tenant, event id) and
+// by first attempts; an event's entries before its attempts (accepted,
+// routed, filtered out) appended together share a row (fold.go); two indexes serve trace (tenant, event id) and
 // deliveries (tenant, publication, time of attempts), keyed by small
 // integers: the event index by an event id's UUIDv7 time where it has one
 // (eventKey), so that appends stay at its end. Retention is
@@ -264,25 +265,9 @@ func entry(tenant, eventID, publication, stage, outcome string, at int64, d []by
 // Append implements journal.Writer: the batch in one transaction, or
 // nothing when an entry is invalid.
 func (j *Journal) Append(ctx context.Context, entries ...journal.Entry) error {
-	type row struct {
-		e             journal.Entry
-		detail, event []byte
-	}
-	rows := make([]row, 0, len(entries))
-	for _, e := range entries {
-		e = journal.Clip(e)
-		if err := e.Check(); err != nil {
-			return fmt.Errorf("append to journal: %w", err)
-		}
-		detail, err := detail(e)
-		if err != nil {
-			return fmt.Errorf("append to journal: %w", err)
-		}
-		ev, err := journal.MarshalEvent(e)
-		if err != nil {
-			return fmt.Errorf("append to journal: %w", err)
-		}
-		rows = append(rows, row{e, detail, ev})
+	rows, err := fold(entries)
+	if err != nil {
+		return fmt.Errorf("append to journal: %w", err)
 	}
 	if len(rows) == 0 {
 		return nil
@@ -305,8 +290,12 @@ func (j *Journal) Append(ctx context.Context, entries ...journal.Entry) error {
 			touched[[2]string{e.Tenant, e.Publication}] = true
 		}
 		ekey, _ := eventKey(e.Tenant, e.EventID)
-		return append(args, ekey, key(e.Tenant, e.Publication), e.Tenant, e.EventID, e.Publication,
-			string(e.Stage), string(e.Outcome), nanos(e.Time), r.detail, r.event), nil
+		stage, publication, outcome := string(e.Stage), e.Publication, string(e.Outcome)
+		if r.folded != nil { // each entry's are in the detail
+			stage, publication, outcome = foldedStage, "", ""
+		}
+		return append(args, ekey, key(e.Tenant, publication), e.Tenant, e.EventID, publication,
+			stage, outcome, nanos(r.at), r.detail, r.event), nil
 	}, j.stmts.Exec(ctx, tx))
 	if err != nil {
 		return fmt.Errorf("append to journal: %w", err)
@@ -382,18 +371,29 @@ func (j *Journal) Event(ctx context.Context, tenant, eventID string) ([]journal.
 	if v7 {
 		old = key(tenant, eventID)
 	}
-	rows, err := j.db.QueryContext(ctx, eventQuery, ekey, old, tenant, eventID, j.cutoff())
+	cutoff := j.cutoff()
+	rows, err := j.db.QueryContext(ctx, eventQuery, ekey, old, tenant, eventID, cutoff)
 	if err != nil {
 		return nil, fmt.Errorf("read journal of event %s: %w", eventID, err)
 	}
 	defer rows.Close()
-	var out []journal.Entry
+	var read []placed
 	for rows.Next() {
 		var publication, stage, outcome string
-		var at int64
+		var seq, at int64
 		var d, ev []byte
-		if err := rows.Scan(&publication, &stage, &outcome, &at, &d, &ev); err != nil {
+		if err := rows.Scan(&seq, &publication, &stage, &outcome, &at, &d, &ev); err != nil {
 			return nil, fmt.Errorf("read journal of event %s: %w", eventID, err)
+		}
+		if stage == foldedStage {
+			es, err := unfold(tenant, eventID, d, cutoff)
+			if err != nil {
+				return nil, err
+			}
+			for _, e := range es {
+				read = append(read, placed{e, seq})
+			}
+			continue
 		}
 		e, err := entry(tenant, eventID, publication, stage, outcome, at, d)
 		if err != nil {
@@ -402,18 +402,18 @@ func (j *Journal) Event(ctx context.Context, tenant, eventID string) ([]journal.
 		if e.Event, err = journal.UnmarshalEvent(ev, eventID); err != nil {
 			return nil, fmt.Errorf("read journal of event %s: %w", eventID, err)
 		}
-		out = append(out, e)
+		read = append(read, placed{e, seq})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read journal of event %s: %w", eventID, err)
 	}
-	return out, nil
+	return inOrder(read), nil
 }
 
 // eventQuery is Event's SELECT: its arguments are the event's key, its
 // key before the UUIDv7 scheme (the same for other ids), tenant, event id
 // and the cutoff.
-const eventQuery = `SELECT publication, stage, outcome, at, detail, event FROM entry
+const eventQuery = `SELECT seq, publication, stage, outcome, at, detail, event FROM entry
 	WHERE ekey IN (?, ?) AND tenant = ? AND event_id = ? AND at >= ? ORDER BY at, seq`
 
 // Prune implements journal.Journal: it deletes the entries older than

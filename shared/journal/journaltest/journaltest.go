@@ -259,6 +259,9 @@ func testAge(t *testing.T, j journal.Journal) {
 		journal.Entry{Tenant: "t1", EventID: "e1", Time: old, Stage: journal.Accepted},
 		journal.Entry{Tenant: "t1", EventID: "e1", Time: old, Stage: journal.Attempt, Publication: "p1", Attempt: 1, Outcome: journal.Delivered},
 		journal.Entry{Tenant: "t1", EventID: "e1", Time: at(0), Stage: journal.Attempt, Publication: "p1", Attempt: 2, Outcome: journal.Delivered},
+		// Appended together with a young entry, an old one is gone too.
+		journal.Entry{Tenant: "t1", EventID: "e2", Time: old, Stage: journal.Accepted},
+		journal.Entry{Tenant: "t1", EventID: "e2", Time: at(0), Stage: journal.Routed, Publication: "p1"},
 	))
 	for _, prune := range []bool{false, true} {
 		if prune {
@@ -268,6 +271,10 @@ func testAge(t *testing.T, j journal.Journal) {
 		require.NoError(t, err)
 		require.Len(t, got, 1, "entries older than the retention age are gone (prune %v)", prune)
 		assert.Equal(t, 2, got[0].Attempt)
+		got, err = j.Event(ctx, "t1", "e2")
+		require.NoError(t, err)
+		require.Len(t, got, 1, "an old entry appended with a young one is gone (prune %v)", prune)
+		assert.Equal(t, journal.Routed, got[0].Stage)
 		att, err := j.Attempts(ctx, "t1", "p1", journal.Query{Limit: 10})
 		require.NoError(t, err)
 		assert.Len(t, att, 1)
