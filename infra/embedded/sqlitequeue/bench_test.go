@@ -23,7 +23,10 @@ import (
 // one sender sending a message every millisecond (light load: each
 // operation tends to commit alone); run it with fewer messages. The
 // senders=50 case is the deliver queue's shape: 50 publishers, a handler
-// busy 1 ms per batch (a webhook POST).
+// busy 1 ms per batch (a webhook POST). The held case first puts 200,000
+// messages hidden for an hour in the first queue, as deliveries held
+// behind a paused publication wait: a cost proportional to such a
+// backlog would show against hops=1/backlog=0.
 //
 //	go test -run '^$' -bench Hops -benchtime 20000x ./infra/embedded/sqlitequeue/
 //	go test -run '^$' -bench Hops/paced -benchtime 2000x ./infra/embedded/sqlitequeue/
@@ -33,23 +36,26 @@ func BenchmarkHops(b *testing.B) {
 		every         time.Duration
 		senders       int
 		work          time.Duration
-	}{{1, 0, 0, 8, 0}, {2, 0, 0, 8, 0}, {1, 20000, 0, 8, 0}, {1, 0, time.Millisecond, 1, 0}, {1, 0, 0, 50, time.Millisecond}} {
+		held          int
+	}{{1, 0, 0, 8, 0, 0}, {2, 0, 0, 8, 0, 0}, {1, 20000, 0, 8, 0, 0}, {1, 0, time.Millisecond, 1, 0, 0}, {1, 0, 0, 50, time.Millisecond, 0}, {1, 0, 0, 8, 0, 200000}} {
 		name := fmt.Sprintf("hops=%d/backlog=%d", c.hops, c.backlog)
 		switch {
+		case c.held > 0:
+			name = fmt.Sprintf("hops=%d/held=%d", c.hops, c.held)
 		case c.every > 0:
 			name = fmt.Sprintf("hops=%d/paced=%s", c.hops, c.every)
 		case c.work > 0:
 			name = fmt.Sprintf("hops=%d/senders=%d/work=%s", c.hops, c.senders, c.work)
 		}
 		b.Run(name, func(b *testing.B) {
-			benchHops(b, c.hops, c.backlog, c.every, c.senders, c.work)
+			benchHops(b, c.hops, c.backlog, c.every, c.senders, c.work, c.held)
 		})
 	}
 }
 
 // benchHops sends b.N messages from senders goroutines (one every every
 // when set) through hops queues whose handlers take work per batch.
-func benchHops(b *testing.B, hops, backlog int, every time.Duration, senders int, work time.Duration) {
+func benchHops(b *testing.B, hops, backlog int, every time.Duration, senders int, work time.Duration, held int) {
 	db, err := sqlitequeue.Open(filepath.Join(b.TempDir(), "queues.db"))
 	if err != nil {
 		b.Fatal(err)
@@ -64,6 +70,19 @@ func benchHops(b *testing.B, hops, backlog int, every time.Duration, senders int
 		msgs := make([]queue.Message, n)
 		for i := range msgs {
 			msgs[i] = queue.Message{Body: body, Attributes: attrs}
+		}
+		if err := first.Send(ctx, msgs...); err != nil {
+			b.Fatal(err)
+		}
+		sent += n
+	}
+	// Held messages: hidden for an hour, as a paused publication's are.
+	heldAttrs := map[string]string{queue.AttrTenant: "t1", queue.AttrAttempt: "0", queue.AttrHeld: "p2"}
+	for sent := 0; sent < held; {
+		n := min(100, held-sent)
+		msgs := make([]queue.Message, n)
+		for i := range msgs {
+			msgs[i] = queue.Message{Body: body, Attributes: heldAttrs, Delay: time.Hour}
 		}
 		if err := first.Send(ctx, msgs...); err != nil {
 			b.Fatal(err)
