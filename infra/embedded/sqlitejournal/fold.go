@@ -15,10 +15,12 @@ import (
 // at about the same moment, read only together (Event), never by
 // publication (Attempts reads attempts alone). One Append writes each
 // run of such entries of one event as one row: its stage column says
-// foldedStage (its publication and outcome are empty), its detail is the JSON array of their details with their
-// own times, stages, publications and outcomes, and its time is the
-// newest of theirs (so the age prune keeps it while any of them is
-// young; Event leaves out its entries older than the retention age).
+// foldedStage (its publication and outcome are empty), its detail is the
+// JSON array of their details with their own times, stages, publications
+// and outcomes, and its time is the newest of theirs (so the age prune
+// keeps it while any of them is young; Event leaves out its entries older
+// than the retention age). A version before folding cannot read such a
+// row: its trace of the event fails.
 // The stream path writes three entries per event (accepted, routed, the
 // first attempt): two rows instead of three; an event of a subscription
 // feeding ten streams is accepted and routed ten times: one row instead

@@ -8,8 +8,9 @@
 // event id, publication, stage, outcome, time in Unix nanoseconds) and the
 // rest as JSON (journal.MarshalDetail without those), plus the event kept
 // by first attempts; an event's entries before its attempts (accepted,
-// routed, filtered out) appended together share a row (fold.go); two indexes serve trace (tenant, event id) and
-// deliveries (tenant, publication, time of attempts), keyed by small
+// routed, filtered out) appended together share a row (fold.go). Two
+// indexes serve trace (tenant, event id) and deliveries (tenant,
+// publication, time of attempts), keyed by small
 // integers: the event index by an event id's UUIDv7 time where it has one
 // (eventKey), so that appends stay at its end. Retention is
 // enforced by Prune, which the Journal runs every PruneEvery and at Open
