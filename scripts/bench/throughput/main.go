@@ -87,7 +87,7 @@ func main() {
 	keys := flag.String("ordered-keys", "0,1,50,5000", "ordered case: keys of an ordered publication (0: unordered), side by side")
 	flag.IntVar(&s.batch, "batch", 10, "batched case: events per publish request (a JSON array), direct and through the stream beside the relay")
 	flag.StringVar(&s.trace, "trace", "", "write an execution trace of herokuevents in the first paced run here (go tool trace)")
-	flag.StringVar(&s.cpuprofile, "cpuprofile", "", "write the CPU profile of herokuevents in the (first) stream saturation run here")
+	flag.StringVar(&s.cpuprofile, "cpuprofile", "", "write the CPU profile of herokuevents in the (first) stream saturation run here (and of the paced, overload and backlog cases beside it)")
 	flag.BoolVar(&s.fsyncs, "fsyncs", false, "count fsync+fdatasync per event through the stream (strace -c, an extra run at saturation and one at 500 ev/s)")
 	flag.DurationVar(&s.wait, "wait", 5*time.Minute, "longest wait for the deliveries of a run")
 	flag.IntVar(&s.benthosInFlight, "benthos-in-flight", 64, "max_in_flight of Benthos's http_client output (its default is 64; its transport keeps 2 idle connections per host)")
@@ -463,7 +463,11 @@ func tenants(s settings, sk *sink) {
 func backlog(s settings, sk *sink, peak float64) {
 	// the queues' bound (embedded.DefaultMaxBacklog) lifted: the case is a
 	// backlog larger than it, as an outage of the endpoint leaves
-	p, t := streamServer(embeddedOpts{journal: s.journal, maxBacklog: -1}, sk)
+	prof := ""
+	if s.cpuprofile != "" {
+		prof = s.cpuprofile + ".backlog"
+	}
+	p, t := streamServer(embeddedOpts{journal: s.journal, maxBacklog: -1, cpuprofile: prof}, sk)
 	defer p.stop()
 	tn := tenantOf(p.first)
 	call(tn.api+"/publications/systemStatus/pause", tn.key, http.MethodPost, nil, nil)
