@@ -16,7 +16,9 @@ import (
 // `if`/`else`, deleted(), throw() and a short list of methods, each of
 // which takes at most time and memory proportional to its operands (a
 // conversion, a comparison, a case change, a search), costs at most its
-// number of operations times the size of its input. screened reports
+// number of operations times the size of its input. Every reference to the
+// input (this, a bare path) counts as an operation too: each may put the
+// whole input in the result (`root = [this, this, …]`). screened reports
 // whether src is such a mapping, by its tokens alone (conservatively:
 // whatever it does not know goes to a worker), and compileScreened parses
 // it in an environment holding only those functions and methods, so that
@@ -130,8 +132,8 @@ func screened(src string) bool {
 				ops++
 			case prevDot: // a field
 			case screenedKeywords[t.text]: // if (…) too
-				if t.text == "if" {
-					ops++
+				if t.text == "if" || t.text == "this" {
+					ops++ // this: each reference may put the input in the result
 				}
 			case call:
 				if !slices.Contains(screenedFunctions, t.text) {
@@ -140,6 +142,8 @@ func screened(src string) bool {
 				ops++
 			case reservedWords[t.text]:
 				return false
+			default: // a bare path (Order.Total): a reference to the input, as this is
+				ops++
 			}
 		case tokSym:
 			switch t.text {

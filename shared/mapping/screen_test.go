@@ -62,6 +62,8 @@ func TestScreen(t *testing.T) {
 		`root = this.é`,
 		`root = this.` + strings.Repeat("a", maxScreenedSource),
 		`root = this.a` + strings.Repeat(".string()", maxScreenedOps+1),
+		`root = [` + strings.Repeat("this, ", maxScreenedOps) + `this]`, // the input copied 33 times
+		`root = [` + strings.Repeat("a, ", maxScreenedOps) + `a]`,       // the same through bare paths
 		`root = ` + strings.Repeat("(", maxScreenedDepth+1) + "this" + strings.Repeat(")", maxScreenedDepth+1),
 		`root = this.`, // does not compile: the worker says why
 		`root = this.a.uppercase(`,
