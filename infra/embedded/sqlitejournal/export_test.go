@@ -11,8 +11,8 @@ import (
 func (j *Journal) SetRetention(r journal.Retention) { j.o.Retention = r.WithDefaults() }
 
 // Rows counts the rows of the entry table.
-func (j *Journal) Rows(t interface{ Context() context.Context }) (int, error) {
+func (j *Journal) Rows(ctx context.Context) (int, error) {
 	var n int
-	err := j.db.QueryRowContext(t.Context(), `SELECT COUNT(*) FROM entry`).Scan(&n)
+	err := j.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM entry`).Scan(&n)
 	return n, err
 }

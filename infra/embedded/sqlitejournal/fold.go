@@ -58,20 +58,11 @@ func fold(entries []journal.Entry) ([]row, error) {
 			return nil, err
 		}
 		k := [2]string{e.Tenant, e.EventID}
-		if !foldable(e) {
+		i, ok := open[k]
+		switch {
+		case !foldable(e):
 			delete(open, k) // a later entry starts a new run
-			d, err := detail(e)
-			if err != nil {
-				return nil, err
-			}
-			ev, err := journal.MarshalEvent(e)
-			if err != nil {
-				return nil, err
-			}
-			rows = append(rows, row{e: e, detail: d, event: ev, at: e.Time})
-			continue
-		}
-		if i, ok := open[k]; ok {
+		case ok:
 			r := &rows[i]
 			if r.folded == nil {
 				r.folded = []journal.Entry{r.e}
@@ -81,20 +72,18 @@ func fold(entries []journal.Entry) ([]row, error) {
 				r.at = e.Time
 			}
 			continue
+		default:
+			open[k] = len(rows)
 		}
-		open[k] = len(rows)
 		rows = append(rows, row{e: e, at: e.Time})
 	}
 	for i := range rows {
 		r := &rows[i]
-		if r.detail != nil {
-			continue
-		}
 		var err error
-		if r.folded == nil {
-			r.detail, err = detail(r.e)
-		} else {
+		if r.folded != nil {
 			r.detail, err = foldedDetail(r.folded)
+		} else if r.detail, err = detail(r.e); err == nil {
+			r.event, err = journal.MarshalEvent(r.e)
 		}
 		if err != nil {
 			return nil, err

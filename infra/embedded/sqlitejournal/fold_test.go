@@ -65,7 +65,7 @@ func TestFoldedRowsReadAsAppended(t *testing.T) {
 			for _, a := range tc.appends {
 				require.NoError(t, j.Append(t.Context(), a...))
 			}
-			n, err := j.Rows(t)
+			n, err := j.Rows(t.Context())
 			require.NoError(t, err)
 			assert.Equal(t, tc.rows, n, "rows")
 			got, err := j.Event(t.Context(), "t", "e1")
