@@ -26,9 +26,9 @@ func TestQueryPlans(t *testing.T) {
 			Event: event.New("/s", "x", []byte(`{}`))})
 	}
 	require.NoError(t, s.Keep(t.Context(), batch...))
-	replaceArgs := []any{"t", "s-1"}
+	var replaceArgs []any
 	for i := range replaceIDs {
-		replaceArgs = append(replaceArgs, fmt.Sprint("e-", i))
+		replaceArgs = append(replaceArgs, "t", fmt.Sprint("s-", i%20), fmt.Sprint("e-", i))
 	}
 	cases := []struct {
 		name string
@@ -36,7 +36,7 @@ func TestQueryPlans(t *testing.T) {
 		args []any
 		want string
 	}{
-		{"replace", replaceSQL, replaceArgs, "USING INDEX recent_event_id (tenant=? AND subscription=? AND event_id=?)"},
+		{"replace", replaceSQL, replaceArgs, "USING COVERING INDEX recent_event_id (tenant=? AND subscription=? AND event_id=?)"},
 		{"oldest kept", oldestKeptSQL, []any{"t", "s-1", 49}, "USING COVERING INDEX recent_event_seq (tenant=? AND subscription=?)"},
 		{"evict", evictSQL, []any{"t", "s-1", 100}, "USING INDEX recent_event_seq (tenant=? AND subscription=? AND seq<?)"},
 		{"latest", latestSQL, []any{"t", "s-1", int64(0), 50}, "USING INDEX recent_event_seq (tenant=? AND subscription=?)"},

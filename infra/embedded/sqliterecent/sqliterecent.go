@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -94,11 +95,15 @@ const (
 	expireSQL     = `DELETE FROM recent_event WHERE kept_at < ?`
 )
 
-// replaceSQL deletes a subscription's rows of up to replaceIDs event ids
-// (the rows that keeping those ids again replaces); a shorter list repeats
-// its first id. Ids are bound as they are, not encoded: any string is an id.
-var replaceSQL = `DELETE FROM recent_event WHERE tenant = ? AND subscription = ? AND event_id IN (` +
-	strings.Repeat("?, ", replaceIDs-1) + `?)`
+// replaceSQL deletes the rows of up to replaceIDs (tenant, subscription,
+// event id) triples: the rows that keeping those events again replaces. A
+// shorter list repeats its first triple. One statement serves the events
+// of many subscriptions, so a batch spread over many tenants (one event
+// each) costs a statement per replaceIDs events, not one per
+// subscription. Ids are bound as they are, not encoded: any string is an
+// id.
+var replaceSQL = `DELETE FROM recent_event WHERE (tenant, subscription, event_id) IN (VALUES ` +
+	strings.Repeat("(?, ?, ?), ", replaceIDs-1) + `(?, ?, ?))`
 
 const replaceIDs = 50
 
@@ -107,8 +112,8 @@ type sub struct{ tenant, subscription string }
 
 // latest returns the entries of a Keep that stay once each is inserted in
 // order replacing any row of its event id (of the same event id, the last
-// one, in its place), and each subscription's event ids among them.
-func latest(entries []recent.Entry) ([]recent.Entry, map[sub][]string) {
+// one, in its place), and the subscriptions they are of.
+func latest(entries []recent.Entry) ([]recent.Entry, map[sub]bool) {
 	type key struct {
 		sub
 		id string
@@ -117,7 +122,7 @@ func latest(entries []recent.Entry) ([]recent.Entry, map[sub][]string) {
 	for i, e := range entries {
 		last[key{sub{e.Tenant, e.Subscription}, e.Event.ID}] = i
 	}
-	ids := map[sub][]string{}
+	subs := map[sub]bool{}
 	out := entries
 	if len(last) < len(entries) {
 		out = make([]recent.Entry, 0, len(last))
@@ -130,9 +135,9 @@ func latest(entries []recent.Entry) ([]recent.Entry, map[sub][]string) {
 		if len(last) < len(entries) {
 			out = append(out, e)
 		}
-		ids[k.sub] = append(ids[k.sub], e.Event.ID)
+		subs[k.sub] = true
 	}
-	return out, ids
+	return out, subs
 }
 
 // Keep implements recent.Store.
@@ -152,18 +157,15 @@ func (s *Store) Keep(ctx context.Context, entries ...recent.Entry) (err error) {
 	// Statements are prepared once (Open), not once per event.
 	exec := s.stmts.Exec(ctx, tx)
 	entries, touched := latest(entries)
-	args := make([]any, 0, 2+replaceIDs)
-	for k, ids := range touched {
-		for len(ids) > 0 {
-			chunk := ids[:min(len(ids), replaceIDs)]
-			ids = ids[len(chunk):]
-			args = append(args[:0], k.tenant, k.subscription)
-			for i := range replaceIDs {
-				args = append(args, chunk[i%len(chunk)])
-			}
-			if err := exec(replaceSQL, args...); err != nil {
-				return fmt.Errorf("keep recent events: replace: %w", err)
-			}
+	args := make([]any, 0, 3*replaceIDs)
+	for chunk := range slices.Chunk(entries, replaceIDs) {
+		args = args[:0]
+		for i := range replaceIDs {
+			e := chunk[i%len(chunk)]
+			args = append(args, e.Tenant, e.Subscription, e.Event.ID)
+		}
+		if err := exec(replaceSQL, args...); err != nil {
+			return fmt.Errorf("keep recent events: replace: %w", err)
 		}
 	}
 	err = inserts.Run(len(entries), func(i int, args []any) ([]any, error) {

@@ -53,6 +53,7 @@ func Run(t *testing.T, open func(t *testing.T, l recent.Limits) recent.Store) {
 		{"Isolation", testIsolation},
 		{"Oversize", testOversize},
 		{"KeptAgain", testKeptAgain},
+		{"KeptAgainInOneSubscription", testKeptAgainInOneSubscription},
 		{"MaxAge", testMaxAge},
 		{"ConcurrentKeep", testConcurrent},
 		{"CanceledContext", testCanceled},
@@ -194,6 +195,19 @@ func testKeptAgain(t *testing.T, s recent.Store) {
 	keep(t, s, again)
 	assert.Equal(t, []string{"ev-002", "ev-001"}, eventIDs(latest(t, s, tenantA, subA, 0)))
 	assert.Equal(t, []string{"ev-001"}, eventIDs(latest(t, s, tenantA, subA, 1)))
+}
+
+// testKeptAgainInOneSubscription: an event id kept by several
+// subscriptions, kept again by one of them in a Keep that spans
+// subscriptions, is replaced there only.
+func testKeptAgainInOneSubscription(t *testing.T, s recent.Store) {
+	keep(t, s, entry(tenantA, subA, 1), entry(tenantA, subB, 1), entry(tenantB, subA, 1))
+	again := entry(tenantA, subA, 1)
+	again.Kept = base.Add(time.Second)
+	keep(t, s, entry(tenantA, subB, 2), again, entry(tenantB, subA, 3))
+	assert.Equal(t, []string{"ev-001"}, eventIDs(latest(t, s, tenantA, subA, 0)), "replaced, not added")
+	assert.Equal(t, []string{"ev-001", "ev-002"}, eventIDs(latest(t, s, tenantA, subB, 0)), "another subscription's row of the id stays")
+	assert.Equal(t, []string{"ev-001", "ev-003"}, eventIDs(latest(t, s, tenantB, subA, 0)), "another tenant's row of the id stays")
 }
 
 // testMaxAge: events kept longer ago than MaxAge (1h) are not listed.
