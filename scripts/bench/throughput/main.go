@@ -87,7 +87,7 @@ func main() {
 	keys := flag.String("ordered-keys", "0,1,50,5000", "ordered case: keys of an ordered publication (0: unordered), side by side")
 	flag.IntVar(&s.batch, "batch", 10, "batched case: events per publish request (a JSON array), direct and through the stream beside the relay")
 	flag.StringVar(&s.trace, "trace", "", "write an execution trace of herokuevents in the first paced run here (go tool trace)")
-	flag.StringVar(&s.cpuprofile, "cpuprofile", "", "write the CPU profile of herokuevents in the (first) stream saturation run here (and of the paced, overload and backlog cases beside it)")
+	flag.StringVar(&s.cpuprofile, "cpuprofile", "", "write the CPU profile of herokuevents in the (first) stream saturation run here (and of the paced, overload, tenants and backlog cases beside it)")
 	flag.BoolVar(&s.fsyncs, "fsyncs", false, "count fsync+fdatasync per event through the stream (strace -c, an extra run at saturation and one at 500 ev/s)")
 	flag.DurationVar(&s.wait, "wait", 5*time.Minute, "longest wait for the deliveries of a run")
 	flag.IntVar(&s.benthosInFlight, "benthos-in-flight", 64, "max_in_flight of Benthos's http_client output (its default is 64; its transport keeps 2 idle connections per host)")
@@ -435,7 +435,11 @@ func fanout(s settings, sk *sink, k int) {
 
 // tenants publishes round-robin over many tenants, each with its stream.
 func tenants(s settings, sk *sink) {
-	p := startEmbedded(embeddedOpts{journal: s.journal, maxBacklog: s.maxBacklog})
+	prof := ""
+	if s.cpuprofile != "" {
+		prof = s.cpuprofile + ".tenants"
+	}
+	p := startEmbedded(embeddedOpts{journal: s.journal, maxBacklog: s.maxBacklog, cpuprofile: prof})
 	defer p.stop()
 	platform := p.first["HEROKUEVENTS_PLATFORM_URL"]
 	targets := make([]target, s.tenants)
