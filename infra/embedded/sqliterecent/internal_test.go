@@ -89,3 +89,50 @@ func TestKeepFailingMidwayStoresNothing(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, got, 60)
 }
+
+// TestEvictionBound: a subscription holds at most PerSubscription +
+// evictEvery - 1 rows, whatever the sizes of the Keeps; Latest returns
+// PerSubscription; the first Keep after Open evicts.
+func TestEvictionBound(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "recent.db")
+	s, err := Open(path, recent.Limits{})
+	require.NoError(t, err)
+	limit, every := recent.DefaultPerSubscription, s.evictEvery()
+	require.Equal(t, 10, every)
+	rows := func(s *Store) int {
+		var n int
+		require.NoError(t, s.db.QueryRowContext(ctx, `SELECT count(*) FROM recent_event WHERE tenant = 't' AND subscription = 's'`).Scan(&n))
+		return n
+	}
+	n := 0
+	keep := func(s *Store, k int) {
+		var batch []recent.Entry
+		for range k {
+			n++
+			batch = append(batch, recent.Entry{Tenant: "t", Subscription: "s", Event: event.Event{ID: fmt.Sprint("e-", n), Source: "/s", Type: "x"}},
+				recent.Entry{Tenant: "t", Subscription: fmt.Sprint("other-", n%7), Event: event.Event{ID: fmt.Sprint("o-", n), Source: "/s", Type: "x"}})
+		}
+		require.NoError(t, s.Keep(ctx, batch...))
+	}
+	most := 0
+	for _, k := range []int{60, 1, 1, 3, 2, 9, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 12, 4, 4, 4, 1} {
+		keep(s, k)
+		got := rows(s)
+		assert.LessOrEqual(t, got, limit+every-1, "after keeping %d", k)
+		most = max(most, got)
+		latest, err := s.Latest(ctx, "t", "s", 0)
+		require.NoError(t, err)
+		require.Len(t, latest, limit)
+		assert.Equal(t, fmt.Sprint("e-", n), latest[limit-1].Event.ID, "the newest last")
+	}
+	assert.Greater(t, most, limit, "evictions are spaced: some Keeps leave rows past the limit")
+	require.Greater(t, rows(s), limit, "rows past the limit before the restart")
+	require.NoError(t, s.Close())
+
+	s, err = Open(path, recent.Limits{})
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, s.Close()) })
+	keep(s, 1)
+	assert.Equal(t, limit, rows(s), "the first Keep after Open evicts")
+}

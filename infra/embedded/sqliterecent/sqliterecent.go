@@ -7,9 +7,15 @@
 // never wait behind, or hold up, the config store's write lock.
 //
 // One row per kept event; the AUTOINCREMENT seq orders them. Keeping an
-// event id again replaces its row with a new seq. After each Keep, the
-// rows of a subscription beyond Limits.PerSubscription and every row older
-// than Limits.MaxAge are deleted in the same transaction.
+// event id again replaces its row with a new seq. A Keep deletes, in its
+// own transaction, every row older than Limits.MaxAge, and the rows of a
+// subscription beyond Limits.PerSubscription once it has kept a fifth of
+// PerSubscription more events (evictEvery) since their last eviction, and
+// at its first Keep after Open. A subscription thus holds at most
+// PerSubscription + evictEvery - 1 rows; Latest never returns more than
+// PerSubscription. Evicting every subscription at every Keep would cost
+// two statements per subscription of a batch: with many tenants publishing
+// round-robin, two per event.
 package sqliterecent
 
 import (
@@ -20,6 +26,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // driver "sqlite"
@@ -51,6 +58,12 @@ type Store struct {
 	stmts  *sqlitefile.Statements // Keep's
 	limits recent.Limits
 	now    func() time.Time
+
+	// mu serializes Keeps (SQLite would anyway) and guards kept.
+	mu sync.Mutex
+	// kept counts, per subscription Keep has written to since Open, the
+	// events kept since its last eviction.
+	kept map[sub]int
 }
 
 var _ recent.Store = (*Store)(nil)
@@ -67,7 +80,7 @@ func Open(path string, l recent.Limits) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open recent events %s: %w", path, err)
 	}
-	return &Store{db: db, stmts: stmts, limits: l.WithDefaults(), now: time.Now}, nil
+	return &Store{db: db, stmts: stmts, limits: l.WithDefaults(), now: time.Now, kept: map[sub]int{}}, nil
 }
 
 // stored is the JSON of the event column.
@@ -110,10 +123,15 @@ const replaceIDs = 50
 // sub is a subscription of a tenant.
 type sub struct{ tenant, subscription string }
 
+// evictEvery is how many events a subscription keeps between evictions of
+// its rows beyond PerSubscription: a fifth of PerSubscription (10 by
+// default), at least 1.
+func (s *Store) evictEvery() int { return max(1, s.limits.PerSubscription/5) }
+
 // latest returns the entries of a Keep that stay once each is inserted in
 // order replacing any row of its event id (of the same event id, the last
-// one, in its place), and the subscriptions they are of.
-func latest(entries []recent.Entry) ([]recent.Entry, map[sub]bool) {
+// one, in its place), and how many of them each subscription has.
+func latest(entries []recent.Entry) ([]recent.Entry, map[sub]int) {
 	type key struct {
 		sub
 		id string
@@ -122,7 +140,7 @@ func latest(entries []recent.Entry) ([]recent.Entry, map[sub]bool) {
 	for i, e := range entries {
 		last[key{sub{e.Tenant, e.Subscription}, e.Event.ID}] = i
 	}
-	subs := map[sub]bool{}
+	subs := map[sub]int{}
 	out := entries
 	if len(last) < len(entries) {
 		out = make([]recent.Entry, 0, len(last))
@@ -135,7 +153,7 @@ func latest(entries []recent.Entry) ([]recent.Entry, map[sub]bool) {
 		if len(last) < len(entries) {
 			out = append(out, e)
 		}
-		subs[k.sub] = true
+		subs[k.sub]++
 	}
 	return out, subs
 }
@@ -145,6 +163,8 @@ func (s *Store) Keep(ctx context.Context, entries ...recent.Entry) (err error) {
 	if len(entries) == 0 {
 		return ctx.Err()
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("keep recent events: %w", err)
@@ -187,7 +207,12 @@ func (s *Store) Keep(ctx context.Context, entries ...recent.Entry) (err error) {
 		return fmt.Errorf("evict recent events: %w", err)
 	}
 	defer oldest.Close()
-	for k := range touched {
+	var evicted []sub
+	for k, n := range touched {
+		if since, ok := s.kept[k]; ok && since+n < s.evictEvery() {
+			continue // within PerSubscription + evictEvery - 1 rows
+		}
+		evicted = append(evicted, k)
 		var seq int64
 		switch err := oldest.QueryRowContext(ctx, k.tenant, k.subscription, s.limits.PerSubscription-1).Scan(&seq); {
 		case errors.Is(err, sql.ErrNoRows): // no more than PerSubscription rows
@@ -204,6 +229,12 @@ func (s *Store) Keep(ctx context.Context, entries ...recent.Entry) (err error) {
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("keep recent events: %w", err)
+	}
+	for k, n := range touched {
+		s.kept[k] += n
+	}
+	for _, k := range evicted {
+		s.kept[k] = 0
 	}
 	return nil
 }
@@ -259,8 +290,15 @@ func (s *Store) Close() error {
 
 // Forget deletes every kept event of tenant (a deprovisioned add-on).
 func (s *Store) Forget(ctx context.Context, tenant string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if _, err := s.db.ExecContext(ctx, `DELETE FROM recent_event WHERE tenant = ?`, tenant); err != nil {
 		return fmt.Errorf("forget tenant's recent events: %w", err)
+	}
+	for k := range s.kept {
+		if k.tenant == tenant {
+			delete(s.kept, k)
+		}
 	}
 	return nil
 }
