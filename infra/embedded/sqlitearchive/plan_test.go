@@ -14,8 +14,8 @@ import (
 	"github.com/herokuevents/herokuevents/shared/archive/archivetest"
 )
 
-// TestQueryPlans: reading a window and pruning seek an index, never walk
-// the table (EXPLAIN QUERY PLAN over 20 subscriptions of 50 records).
+// TestQueryPlans: reading a window, pruning and reading tenants' bytes
+// seek an index, never walk the table (EXPLAIN QUERY PLAN over 20 subscriptions of 50 records).
 func TestQueryPlans(t *testing.T) {
 	s, err := Open(filepath.Join(t.TempDir(), "archive.db"), archive.Limits{})
 	require.NoError(t, err)
@@ -31,6 +31,10 @@ func TestQueryPlans(t *testing.T) {
 	q.After = "5/e-5"
 	whereAfter, argsAfter, err := s.window(q)
 	require.NoError(t, err)
+	var tenants []any
+	for i := range tenantsPerStatement {
+		tenants = append(tenants, fmt.Sprint("t-", i))
+	}
 	const key = "USING INDEX archive_key (tenant=? AND subscription=? AND seq>? AND seq<?)"
 	cases := []struct {
 		name string
@@ -42,11 +46,14 @@ func TestQueryPlans(t *testing.T) {
 		{"range after", `SELECT seq, event_id, expires, event FROM archive WHERE ` + whereAfter + ` ORDER BY seq, event_id LIMIT ?`, append(argsAfter, 100), key},
 		{"count", `SELECT count(*) FROM archive WHERE ` + where, args, key},
 		{"prune", `DELETE FROM archive WHERE expires <= ? RETURNING tenant, size`, []any{time.Now().UnixNano()}, "INDEX archive_expires (expires<?)"},
+		{"tenant bytes", tenantBytesSQL, tenants, "SEARCH tenant_bytes USING PRIMARY KEY (tenant=?)"},
+		{"a tenant's bytes", tenantBytesSQL1, tenants[:1], "SEARCH tenant_bytes USING PRIMARY KEY (tenant=?)"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			plan := explain(t, s, c.sql, c.args...)
 			assert.NotContains(t, plan, "SCAN archive", "walks the table")
+			assert.NotContains(t, plan, "SCAN tenant_bytes", "walks the table")
 			assert.NotContains(t, plan, "TEMP B-TREE", "sorts")
 			assert.Contains(t, plan, c.want)
 		})

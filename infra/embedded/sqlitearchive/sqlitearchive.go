@@ -15,6 +15,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -61,7 +63,7 @@ func Open(path string, l archive.Limits) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	stmts, err := sqlitefile.Prepare(context.Background(), db, append(inserts.Statements(), tenantBytesSQL, saveTenantBytesSQL)...)
+	stmts, err := sqlitefile.Prepare(context.Background(), db, append(inserts.Statements(), tenantBytesSQL, saveTenantBytesSQL, tenantBytesSQL1, saveTenantBytesSQL1)...)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open archive %s: %w", path, err)
@@ -101,13 +103,11 @@ func (s *Store) Append(ctx context.Context, recs ...archive.Record) error {
 	return nil
 }
 
-// admit returns the bytes r's tenant has archived (b), r's size and the
-// JSON of its event to keep; body is nil when r would take the tenant over
-// its MaxTenantBytes.
-func (s *Store) admit(ctx context.Context, tx *sql.Tx, used tenantBytes, r archive.Record) (b, size int64, body []byte, err error) {
-	if b, err = used.get(ctx, tx, s.stmts, r.Tenant); err != nil {
-		return 0, 0, nil, err
-	}
+// admit returns the bytes r's tenant has archived (b, from used, which
+// holds r's tenant), r's size and the JSON of its event to keep; body is
+// nil when r would take the tenant over its MaxTenantBytes.
+func (s *Store) admit(used tenantBytes, r archive.Record) (b, size int64, body []byte, err error) {
+	b = used[r.Tenant] // loaded (tenantBytes.load)
 	size = r.Size()
 	if b+size > s.limits.MaxTenantBytes {
 		return b, size, nil, nil
@@ -125,42 +125,99 @@ const insertSQL = `INSERT OR IGNORE INTO archive (tenant, subscription, seq, eve
 // inserts is appendMany's INSERT: up to 50 rows per statement.
 var inserts = sqlitefile.NewInserts(insertSQL, 7, 50)
 
-// tenantBytesSQL reads a tenant's archived bytes; saveTenantBytesSQL
-// sets them.
-const (
-	tenantBytesSQL     = `SELECT bytes FROM tenant_bytes WHERE tenant = ?`
-	saveTenantBytesSQL = `INSERT INTO tenant_bytes (tenant, bytes) VALUES (?, ?)
+// tenantBytesSQL reads the archived bytes of tenantsPerStatement tenants
+// and saveTenantBytesSQL sets them; the ...1 statements do it for one. A
+// batch of events of many tenants (500 apps publishing round-robin) thus
+// costs two statements per tenantsPerStatement tenants, not two per
+// tenant; the tenants left over take a statement each.
+var (
+	tenantBytesSQL = `SELECT tenant, bytes FROM tenant_bytes WHERE tenant IN (` +
+		strings.Repeat("?, ", tenantsPerStatement-1) + `?)`
+	saveTenantBytesSQL = `INSERT INTO tenant_bytes (tenant, bytes) VALUES ` +
+		strings.Repeat("(?, ?), ", tenantsPerStatement-1) + `(?, ?)
 			ON CONFLICT (tenant) DO UPDATE SET bytes = excluded.bytes`
 )
+
+const (
+	tenantsPerStatement = 50
+	tenantBytesSQL1     = `SELECT tenant, bytes FROM tenant_bytes WHERE tenant = ?`
+	saveTenantBytesSQL1 = `INSERT INTO tenant_bytes (tenant, bytes) VALUES (?, ?)
+			ON CONFLICT (tenant) DO UPDATE SET bytes = excluded.bytes`
+)
+
+// tenantChunks calls f with the statement of each chunk of tenants: every
+// tenantsPerStatement of them with many, each left over with one.
+func tenantChunks(tenants []string, many, one string, f func(sql string, chunk []string) error) error {
+	for len(tenants) > 0 {
+		n, sql := tenantsPerStatement, many
+		if len(tenants) < tenantsPerStatement {
+			n, sql = 1, one
+		}
+		if err := f(sql, tenants[:n]); err != nil {
+			return err
+		}
+		tenants = tenants[n:]
+	}
+	return nil
+}
 
 // tenantBytes reads and updates each tenant's archived bytes in tx.
 type tenantBytes map[string]int64
 
-func (u tenantBytes) get(ctx context.Context, tx *sql.Tx, stmts *sqlitefile.Statements, tenant string) (int64, error) {
-	if b, ok := u[tenant]; ok {
-		return b, nil
+// load reads the bytes of the tenants of recs.
+func (u tenantBytes) load(ctx context.Context, tx *sql.Tx, stmts *sqlitefile.Statements, recs []archive.Record) error {
+	var tenants []string
+	for _, r := range recs {
+		if _, ok := u[r.Tenant]; !ok {
+			u[r.Tenant] = 0 // none archived unless read below
+			tenants = append(tenants, r.Tenant)
+		}
 	}
-	st, err := stmts.Stmt(ctx, tx, tenantBytesSQL)
+	err := tenantChunks(tenants, tenantBytesSQL, tenantBytesSQL1, func(query string, chunk []string) error {
+		st, err := stmts.Stmt(ctx, tx, query)
+		if err != nil {
+			return err
+		}
+		args := make([]any, len(chunk))
+		for i, t := range chunk {
+			args[i] = t
+		}
+		return u.read(ctx, st, args)
+	})
 	if err != nil {
-		return 0, fmt.Errorf("read tenant size: %w", err)
+		return fmt.Errorf("read tenant size: %w", err)
 	}
-	var b int64
-	err = st.QueryRowContext(ctx, tenant).Scan(&b)
-	if err != nil && err != sql.ErrNoRows {
-		return 0, fmt.Errorf("read tenant size: %w", err)
+	return nil
+}
+
+func (u tenantBytes) read(ctx context.Context, st *sql.Stmt, args []any) error {
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return err
 	}
-	u[tenant] = b
-	return b, nil
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			tenant string
+			b      int64
+		)
+		if err := rows.Scan(&tenant, &b); err != nil {
+			return err
+		}
+		u[tenant] = b
+	}
+	return rows.Err()
 }
 
 func (u tenantBytes) save(ctx context.Context, tx *sql.Tx, stmts *sqlitefile.Statements) error {
 	exec := stmts.Exec(ctx, tx)
-	for tenant, b := range u {
-		if err := exec(saveTenantBytesSQL, tenant, b); err != nil {
-			return err
+	return tenantChunks(slices.Collect(maps.Keys(u)), saveTenantBytesSQL, saveTenantBytesSQL1, func(query string, chunk []string) error {
+		args := make([]any, 0, 2*len(chunk))
+		for _, t := range chunk {
+			args = append(args, t, u[t])
 		}
-	}
-	return nil
+		return exec(query, args...)
+	})
 }
 
 // appendMany appends recs counting each against its tenant's bytes, 50
@@ -173,6 +230,9 @@ func (s *Store) appendMany(ctx context.Context, recs []archive.Record) (full int
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
 	used := tenantBytes{}
+	if err := used.load(ctx, tx, s.stmts, recs); err != nil {
+		return 0, false, err
+	}
 	type row struct {
 		r    archive.Record
 		size int64
@@ -180,7 +240,7 @@ func (s *Store) appendMany(ctx context.Context, recs []archive.Record) (full int
 	}
 	rows := make([]row, 0, len(recs))
 	for _, r := range recs {
-		b, size, body, err := s.admit(ctx, tx, used, r)
+		b, size, body, err := s.admit(used, r)
 		if err != nil {
 			return 0, false, err
 		}
@@ -228,8 +288,11 @@ func (s *Store) appendEach(ctx context.Context, recs []archive.Record) (full int
 	}
 	defer ins.Close()
 	used := tenantBytes{}
+	if err := used.load(ctx, tx, s.stmts, recs); err != nil {
+		return 0, err
+	}
 	for _, r := range recs {
-		b, size, body, err := s.admit(ctx, tx, used, r)
+		b, size, body, err := s.admit(used, r)
 		if err != nil {
 			return 0, err
 		}

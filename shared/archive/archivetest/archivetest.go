@@ -183,4 +183,24 @@ func Run(t *testing.T, open Open) {
 		// another tenant has its own budget
 		require.NoError(t, s.Append(t.Context(), Rec("t2", "s1", "x", 0)))
 	})
+	t.Run("bounded by size per tenant in a batch of many tenants", func(t *testing.T) {
+		one := Rec("t00", "s1", "e00", 0).Size()
+		s := store(t, archive.Limits{MaxTenantBytes: 2*one + one/2})
+		var recs []archive.Record
+		for i := range 3 {
+			for n := range 60 { // more tenants than one statement of a driver may read
+				recs = append(recs, Rec(fmt.Sprintf("t%02d", n), "s1", fmt.Sprintf("e%02d", i), time.Duration(i)*time.Second))
+			}
+		}
+		err := s.Append(t.Context(), recs...)
+		require.True(t, errors.Is(err, archive.ErrFull), "err = %v", err)
+		for n := range 60 {
+			q := archive.Query{Tenant: fmt.Sprintf("t%02d", n), Subscription: "s1"}
+			assert.Equal(t, []string{"e00", "e01"}, ids(all(t, s, q)), "tenant t%02d: the oldest two fit", n)
+		}
+		// each tenant's bytes were kept: it has no room left; a new tenant has
+		err = s.Append(t.Context(), Rec("t59", "s1", "e03", 3*time.Second))
+		require.True(t, errors.Is(err, archive.ErrFull), "err = %v", err)
+		require.NoError(t, s.Append(t.Context(), Rec("t60", "s1", "e00", 0)))
+	})
 }
