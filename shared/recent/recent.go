@@ -10,7 +10,8 @@
 // the data of each at most Limits.MaxEventBytes (a larger event is kept
 // without its data, marked Oversize), none older than Limits.MaxAge. A
 // tenant thus holds at most PerSubscription × MaxEventBytes per
-// subscription.
+// subscription, as Latest returns it; a driver may keep a few more rows
+// until it evicts them (sqliterecent: up to a fifth more).
 //
 // Drivers: infra/embedded/sqliterecent (a file of the data dir),
 // infra/aws/dynamorecent (a DynamoDB table with a TTL) and memrecent (tests).
