@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"math/big"
 	"sort"
 	"strconv"
@@ -14,6 +15,16 @@ import (
 
 	"github.com/linkedin/goavro/v2"
 )
+
+// maxBlockItems bounds the items of one array or map block that goavro
+// decodes. goavro makes room for as many items as a block's count says, up
+// to its MaxBlockCount (2^31 - 1 by default): an 8-byte payload could ask
+// for gigabytes, which would end a 256 MB Lambda function. A Pub/Sub
+// payload is at most 1 MB and each item of a Salesforce schema takes at
+// least a byte, so no real block holds more.
+const maxBlockItems = 1 << 20
+
+func init() { goavro.MaxBlockCount = maxBlockItems }
 
 // ErrInvalidPayload reports event data that does not fit the topic's Avro
 // schema (unknown field, wrong type, missing required field, trailing bytes).
@@ -99,16 +110,113 @@ func (s *Schema) IsChangeEvent() bool {
 
 // Decode turns an Avro binary payload into Avro JSON (unions wrapped by
 // branch name, nulls plain). Longs stay exact (commitNumber may exceed 2^53).
+// A NaN or infinite float or double, which JSON cannot carry, is null where
+// its field is nullable and an ErrInvalidPayload anywhere else.
 func (s *Schema) Decode(payload []byte) (json.RawMessage, error) {
 	native, err := s.DecodeNative(payload)
 	if err != nil {
 		return nil, err
 	}
-	out, err := s.codec.TextualFromNative(nil, native)
+	v, err := finite(s.root, native, "")
+	if err != nil {
+		return nil, fmt.Errorf("decode payload with schema %s: %w: %w", s.id, ErrInvalidPayload, err)
+	}
+	out, err := s.codec.TextualFromNative(nil, v)
 	if err != nil {
 		return nil, fmt.Errorf("decode payload with schema %s: %w", s.id, err)
 	}
 	return out, nil
+}
+
+// errNotFinite is a float or double that is NaN or infinite.
+var errNotFinite = errors.New("NaN or infinite number (JSON has none)")
+
+// finite returns the native value v of type t with every NaN or infinite
+// float or double of a nullable union made null: JSON cannot carry them,
+// and goavro would write the union as {"double":null}, which no Avro JSON
+// reader (Encode included) takes. Such a number anywhere else is an error.
+func finite(t *avroType, v any, path string) (any, error) {
+	switch t.kind {
+	case "float", "double":
+		var f float64
+		switch n := v.(type) {
+		case float32:
+			f = float64(n)
+		case float64:
+			f = n
+		default:
+			return v, nil
+		}
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil, fmt.Errorf("field %s: %w", displayPath(path), errNotFinite)
+		}
+		return v, nil
+	case "union":
+		m, ok := v.(map[string]any)
+		if !ok || len(m) != 1 {
+			return v, nil
+		}
+		for name, inner := range m {
+			for _, b := range t.branches {
+				if b.branchName() != name {
+					continue
+				}
+				got, err := finite(b, inner, path)
+				switch {
+				case errors.Is(err, errNotFinite) && (b.kind == "float" || b.kind == "double") && t.hasNull():
+					return nil, nil
+				case err != nil:
+					return nil, err
+				}
+				m[name] = got
+			}
+		}
+		return m, nil
+	case "record":
+		m, ok := v.(map[string]any)
+		if !ok {
+			return v, nil
+		}
+		for _, f := range t.fields {
+			fv, ok := m[f.name]
+			if !ok {
+				continue
+			}
+			got, err := finite(f.typ, fv, joinPath(path, f.name))
+			if err != nil {
+				return nil, err
+			}
+			m[f.name] = got
+		}
+		return m, nil
+	case "array":
+		arr, ok := v.([]any)
+		if !ok {
+			return v, nil
+		}
+		for i, e := range arr {
+			got, err := finite(t.items, e, path+"["+strconv.Itoa(i)+"]")
+			if err != nil {
+				return nil, err
+			}
+			arr[i] = got
+		}
+		return arr, nil
+	case "map":
+		m, ok := v.(map[string]any)
+		if !ok {
+			return v, nil
+		}
+		for k, e := range m {
+			got, err := finite(t.items, e, path+"."+k)
+			if err != nil {
+				return nil, err
+			}
+			m[k] = got
+		}
+		return m, nil
+	}
+	return v, nil
 }
 
 // DecodeNative turns an Avro binary payload into goavro's native form:

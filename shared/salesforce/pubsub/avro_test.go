@@ -2,8 +2,11 @@ package pubsub_test
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"math"
+	"runtime"
 	"sync/atomic"
 	"testing"
 
@@ -181,4 +184,69 @@ func TestSchemaCache(t *testing.T) {
 	_, err = c.Get(t.Context(), "missing")
 	require.Error(t, err)
 	assert.Equal(t, int32(3), calls.Load())
+}
+
+// TestDecodeNonFiniteNumbers: JSON has no NaN or infinity. A nullable
+// double holding one decodes to null (and encodes back); a double that
+// cannot be null fails with ErrInvalidPayload.
+func TestDecodeNonFiniteNumbers(t *testing.T) {
+	const strict = `{"name":"Strict__e","type":"record","fields":[{"name":"Amount__c","type":"double"},{"name":"Ratio__c","type":["null","float"],"default":null}]}`
+	pe, err := pubsub.ParseSchema("pe", peSchema)
+	require.NoError(t, err)
+	st, err := pubsub.ParseSchema("strict", strict)
+	require.NoError(t, err)
+	double := func(f float64) []byte { return binary.LittleEndian.AppendUint64(nil, math.Float64bits(f)) }
+	float := func(f float32) []byte { return binary.LittleEndian.AppendUint32(nil, math.Float32bits(f)) }
+	// peSchema: CreatedDate (long 1 = zigzag 0x02), CreatedById ("x"),
+	// Context__c (null: branch 0), Amount__c (double: branch 1).
+	peWith := func(amount []byte) []byte { return append([]byte{0x02, 0x02, 'x', 0x00, 0x02}, amount...) }
+	cases := []struct {
+		name    string
+		schema  *pubsub.Schema
+		payload []byte
+		want    string // JSON, or "" for ErrInvalidPayload
+	}{
+		{"finite double", pe, peWith(double(1.5)), `{"CreatedDate":1,"CreatedById":"x","Context__c":null,"Amount__c":{"double":1.5}}`},
+		{"NaN in a nullable double", pe, peWith(double(math.NaN())), `{"CreatedDate":1,"CreatedById":"x","Context__c":null,"Amount__c":null}`},
+		{"infinity in a nullable double", pe, peWith(double(math.Inf(-1))), `{"CreatedDate":1,"CreatedById":"x","Context__c":null,"Amount__c":null}`},
+		{"NaN in a nullable float", st, append(append(double(2), 0x02), float(float32(math.NaN()))...), `{"Amount__c":2,"Ratio__c":null}`},
+		{"NaN in a double that cannot be null", st, append(double(math.NaN()), 0x00), ""},
+		{"infinity in a double that cannot be null", st, append(double(math.Inf(1)), 0x00), ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := c.schema.Decode(c.payload)
+			if c.want == "" {
+				require.ErrorIs(t, err, pubsub.ErrInvalidPayload)
+				assert.ErrorContains(t, err, "Amount__c")
+				return
+			}
+			require.NoError(t, err)
+			assert.JSONEq(t, c.want, string(got))
+			again, err := c.schema.Encode(got)
+			require.NoError(t, err, "what decodes encodes back")
+			back, err := c.schema.Decode(again)
+			require.NoError(t, err)
+			assert.JSONEq(t, c.want, string(back))
+		})
+	}
+}
+
+// TestDecodeHugeBlockCount: a payload whose array block claims hundreds of
+// millions of items fails with ErrInvalidPayload without allocating for
+// them (goavro makes room for a block's count up front).
+func TestDecodeHugeBlockCount(t *testing.T) {
+	s, err := pubsub.ParseSchema("cdc", cdcSchema)
+	require.NoError(t, err)
+	for _, payload := range [][]byte{
+		[]byte("\x00\x00\xee\xee\xee\xee\x02\x00"), // changedFields: 366,000,000 items, then too few bytes
+		[]byte("\x00\x00\xfe\xff\xff\xff\x0f\x00"), // 2^31 - 1 items
+	} {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		_, err := s.Decode(payload)
+		runtime.ReadMemStats(&after)
+		require.ErrorIs(t, err, pubsub.ErrInvalidPayload)
+		assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(64<<20), "bytes allocated for %q", payload)
+	}
 }
