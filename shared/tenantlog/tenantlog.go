@@ -404,65 +404,109 @@ func (s *Shipper) Record(entries ...journal.Entry) {
 // Describe is the line of an entry, "" for entries not shown (routed).
 func Describe(e journal.Entry) string {
 	sub, pub := cmp.Or(e.SubscriptionName, e.Subscription), cmp.Or(e.PublicationName, e.Publication)
-	kv := []any{}
-	add := func(k string, v any) {
-		if s, ok := v.(string); ok && s == "" {
-			return
-		}
-		kv = append(kv, k, v)
-	}
+	var event string
 	switch e.Stage {
-	case journal.Accepted:
-		add("event", "accepted")
-		add("event_id", e.EventID)
-		add("via", e.Via)
-		add("subscription", sub)
-		add("publication", pub)
-	case journal.FilteredOut:
-		add("event", "filtered_out")
-		add("event_id", e.EventID)
-		if pub != "" {
-			add("stream", sub+"->"+pub)
-		} else {
-			add("subscription", sub)
-		}
-		add("reason", Scrub(e.Reason))
-	case journal.DeadLettered:
-		add("event", "dead_lettered")
-		add("event_id", e.EventID)
-		add("publication", pub)
-		add("reason", Scrub(e.Reason))
+	case journal.Accepted, journal.FilteredOut, journal.DeadLettered:
+		event = string(e.Stage)
 	case journal.Attempt:
-		add("event_id", e.EventID)
-		add("publication", pub)
-		add("attempt", e.Attempt)
-		if e.Status != 0 {
-			add("status", e.Status)
-		}
 		switch e.Outcome {
 		case journal.Delivered:
-			kv = append([]any{"event", "delivered"}, kv...)
-			add("latency", msText(e.Latency))
+			event = "delivered"
 		case journal.Retry:
-			kv = append([]any{"event", "retry_scheduled"}, kv...)
-			add("latency", msText(e.Latency))
-			if !e.NextAttempt.IsZero() {
-				add("delay", strconv.FormatInt(int64(math.Ceil(max(e.NextAttempt.Sub(e.Time), 0).Seconds())), 10)+"s")
-			}
-			add("error", Scrub(errText(e)))
+			event = "retry_scheduled"
 		case journal.Dead:
-			kv = append([]any{"event", "dead_lettered"}, kv...)
-			add("reason", Scrub(errText(e)))
+			event = "dead_lettered"
 		case journal.Disabled:
-			kv = append([]any{"event", "publication_disabled"}, kv...)
-			add("reason", Scrub(errText(e)))
+			event = "publication_disabled"
 		default:
 			return ""
 		}
 	default:
 		return ""
 	}
-	return logfmtText(kv...)
+	l := newLine()
+	defer l.free()
+	l.add("event", event)
+	l.add("event_id", e.EventID)
+	switch e.Stage {
+	case journal.Accepted:
+		l.add("via", e.Via)
+		l.add("subscription", sub)
+		l.add("publication", pub)
+	case journal.FilteredOut:
+		if pub != "" {
+			l.add("stream", sub+"->"+pub)
+		} else {
+			l.add("subscription", sub)
+		}
+		l.add("reason", Scrub(e.Reason))
+	case journal.DeadLettered:
+		l.add("publication", pub)
+		l.add("reason", Scrub(e.Reason))
+	case journal.Attempt:
+		l.add("publication", pub)
+		l.addInt("attempt", e.Attempt)
+		if e.Status != 0 {
+			l.addInt("status", e.Status)
+		}
+		switch e.Outcome {
+		case journal.Delivered:
+			l.add("latency", msText(e.Latency))
+		case journal.Retry:
+			l.add("latency", msText(e.Latency))
+			if !e.NextAttempt.IsZero() {
+				l.add("delay", strconv.FormatInt(int64(math.Ceil(max(e.NextAttempt.Sub(e.Time), 0).Seconds())), 10)+"s")
+			}
+			l.add("error", Scrub(errText(e)))
+		default: // Dead, Disabled
+			l.add("reason", Scrub(errText(e)))
+		}
+	}
+	return l.String()
+}
+
+// line is a logfmt line being built, the values encoded by go-logfmt.
+// Lines are pooled: Describe makes one for most delivery-log entries.
+type line struct {
+	buf bytes.Buffer
+	enc *logfmt.Encoder
+	err error
+}
+
+var lines = sync.Pool{New: func() any {
+	l := &line{}
+	l.enc = logfmt.NewEncoder(&l.buf)
+	return l
+}}
+
+func newLine() *line { return lines.Get().(*line) }
+
+func (l *line) free() {
+	l.buf.Reset()
+	l.enc.Reset() // a new record: no separator before its first pair
+	l.err = nil
+	lines.Put(l)
+}
+
+// add appends k=v, nothing when v is empty.
+func (l *line) add(k, v string) {
+	if v != "" && l.err == nil {
+		l.err = l.enc.EncodeKeyval(k, v)
+	}
+}
+
+func (l *line) addInt(k string, v int) {
+	if l.err == nil {
+		l.err = l.enc.EncodeKeyval(k, v)
+	}
+}
+
+// String is the line (a copy).
+func (l *line) String() string {
+	if l.err != nil {
+		return fmt.Sprintf("event=unencodable err=%q", l.err.Error())
+	}
+	return l.buf.String()
 }
 
 func errText(e journal.Entry) string {

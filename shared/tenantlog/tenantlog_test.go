@@ -434,3 +434,40 @@ func BenchmarkRecord(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(batch)), "ns/entry")
 }
+
+// TestDescribeExact: the lines are byte for byte what tenants see (no
+// leading or trailing space, pairs in order), call after call.
+func TestDescribeExact(t *testing.T) {
+	at := time.Unix(1700000000, 0)
+	cases := []struct {
+		name string
+		e    journal.Entry
+		want string
+	}{
+		{"accepted", journal.Entry{Stage: journal.Accepted, EventID: "e1", Via: "publish", SubscriptionName: "orders", PublicationName: "p x"},
+			`event=accepted event_id=e1 via=publish subscription=orders publication="p x"`},
+		{"routed", journal.Entry{Stage: journal.Routed, EventID: "e1"}, ``},
+		{"filtered out of a stream", journal.Entry{Stage: journal.FilteredOut, EventID: "e1", Subscription: "s", Publication: "p", Reason: `the filter "dropped" it token=abc`},
+			`event=filtered_out event_id=e1 stream=s->p reason="the filter \"dropped\" it token=[redacted]"`},
+		{"dead letter", journal.Entry{Stage: journal.DeadLettered, EventID: "e2", Publication: "hook", Reason: "HTTP 400"},
+			`event=dead_lettered event_id=e2 publication=hook reason="HTTP 400"`},
+		{"delivered", journal.Entry{Stage: journal.Attempt, EventID: "e3", Publication: "hook", Attempt: 1, Status: 204, Outcome: journal.Delivered, Latency: 1234567 * time.Nanosecond},
+			`event=delivered event_id=e3 publication=hook attempt=1 status=204 latency=1.2ms`},
+		{"retry", journal.Entry{Stage: journal.Attempt, EventID: "e3", Publication: "hook", Attempt: 2, Outcome: journal.Retry, Time: at, NextAttempt: at.Add(1500 * time.Millisecond), Error: "dial tcp: refused"},
+			`event=retry_scheduled event_id=e3 publication=hook attempt=2 latency=0ms delay=2s error="dial tcp: refused"`},
+		{"dead", journal.Entry{Stage: journal.Attempt, EventID: "e3", Publication: "hook", Attempt: 3, Status: 500, Outcome: journal.Dead},
+			`event=dead_lettered event_id=e3 publication=hook attempt=3 status=500 reason="HTTP 500"`},
+		{"disabled", journal.Entry{Stage: journal.Attempt, EventID: "e3", Publication: "hook", Attempt: 3, Status: 410, Outcome: journal.Disabled, Error: "gone"},
+			`event=publication_disabled event_id=e3 publication=hook attempt=3 status=410 reason=gone`},
+		{"unknown outcome", journal.Entry{Stage: journal.Attempt, EventID: "e3", Outcome: "weird"}, ``},
+	}
+	for range 2 { // the second round reuses pooled lines
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				if got := tenantlog.Describe(c.e); got != c.want {
+					t.Errorf("Describe = %q, want %q", got, c.want)
+				}
+			})
+		}
+	}
+}
