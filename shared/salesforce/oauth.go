@@ -293,7 +293,7 @@ func (t *Token) UserID() string {
 
 // Session returns the credentials the Pub/Sub API wants.
 func (t *Token) Session() Session {
-	return Session{AccessToken: t.AccessToken, InstanceURL: t.InstanceURL, OrgID: t.OrgID()}
+	return Session{AccessToken: t.AccessToken, InstanceURL: t.InstanceURL, OrgID: t.OrgID(), UserID: t.UserID()}
 }
 
 func identity(id string) (org, user string) {
@@ -349,6 +349,9 @@ type Session struct {
 	AccessToken string // metadata accesstoken
 	InstanceURL string // metadata instanceurl
 	OrgID       string // metadata tenantid
+	// UserID is the user the session acts as ("" when the token did not
+	// say): the CreatedById of the events it publishes.
+	UserID string
 }
 
 // SessionSource supplies sessions to the Pub/Sub client. Implementations

@@ -27,7 +27,9 @@ var ErrNotConnected = errors.New("salesforce authorization not connected")
 // the Pub/Sub API, encoded against the topic's current schema (GetTopic →
 // schema id → GetSchema, cached by the client). Data may be union-wrapped
 // Avro JSON or plain JSON; an absent CreatedDate is taken from the event
-// time. The CloudEvent id (≤ 36 characters) is sent as the event id and
+// time and an absent CreatedById is the authorized user (Salesforce
+// requires both, and flows and triggers skip events of an unknown user).
+// The CloudEvent id (≤ 36 characters) is sent as the event id and
 // comes back as the correlation key.
 //
 // Outcomes: nil when Salesforce accepted the event; a retryable error for
@@ -62,7 +64,11 @@ func (p *Publisher) Publish(ctx context.Context, tenant string, pub config.Publi
 	if err != nil {
 		return classifyPublish(pub, err)
 	}
-	data, err := withCreatedDate(ev)
+	sess, err := src.Session(ctx)
+	if err != nil {
+		return classifyPublish(pub, err)
+	}
+	data, err := withDefaults(ev, sess.UserID)
 	if err != nil {
 		return queue.Permanent(fmt.Errorf("publication %s: event %s: %w", pub.Name, ev.ID, err))
 	}
@@ -110,16 +116,26 @@ func classifyPublish(pub config.Publication, err error) error {
 	return fmt.Errorf("publication %s: %w", pub.Name, err)
 }
 
-// withCreatedDate returns the event data with CreatedDate set to the event
-// time when the object lacks it.
-func withCreatedDate(ev event.Event) ([]byte, error) {
+// withDefaults returns the event data with CreatedDate set to the event
+// time and CreatedById to user where the object lacks them.
+func withDefaults(ev event.Event, user string) ([]byte, error) {
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(ev.Data, &obj); err != nil || obj == nil {
 		return nil, fmt.Errorf("%w: event data must be a JSON object", pubsub.ErrInvalidPayload)
 	}
-	if _, ok := obj["CreatedDate"]; ok || ev.Time.IsZero() {
+	set := false
+	if _, ok := obj["CreatedDate"]; !ok && !ev.Time.IsZero() {
+		obj["CreatedDate"], set = json.RawMessage(fmt.Sprint(ev.Time.UnixMilli())), true
+	}
+	if _, ok := obj["CreatedById"]; !ok && user != "" {
+		b, err := json.Marshal(user)
+		if err != nil {
+			return nil, err
+		}
+		obj["CreatedById"], set = b, true
+	}
+	if !set {
 		return ev.Data, nil
 	}
-	obj["CreatedDate"] = json.RawMessage(fmt.Sprint(ev.Time.UnixMilli()))
 	return json.Marshal(obj)
 }

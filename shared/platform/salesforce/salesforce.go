@@ -65,10 +65,11 @@ show their reason in subscriptions:info and are retried with backoff.`,
 				Short: "Publish events as a Salesforce platform event of an authorized org",
 				Long: `Publish events as the Salesforce platform event TOPIC (/event/Name__e) of the org authorized as ALIAS,
 over the Pub/Sub API. Event data is the platform event's fields, plain JSON or Avro JSON with wrapped
-unions ({"Status__c": {"string": "up"}}); CreatedDate defaults to the event time.`,
+unions ({"Status__c": {"string": "up"}}); CreatedDate defaults to the event time, CreatedById to the
+authorized user.`,
 				Example: `  herokuevents publications:salesforce:create systemStatus -t /event/System_Status__e -A my-org -a my-app
   curl -X POST "$HEROKUEVENTS_PUBLISH_URL/systemStatus" -H 'Content-Type: application/json' \
-    -d '{"CreatedById": "005xx000001X8Uz", "Context__c": {"string": "up"}}'`,
+    -d '{"Context__c": {"string": "up"}}'`,
 				Flags: []platform.Flag{
 					{Name: "topic", Shorthand: "t", Field: "event", Usage: "platform event topic, e.g. /event/Name__e (required)", Required: true,
 						Check: platform.Pattern(topicShape, "--topic %q: use a platform event topic such as /event/Name__e")},
