@@ -63,7 +63,7 @@ func Open(path string, l archive.Limits) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	stmts, err := sqlitefile.Prepare(context.Background(), db, append(inserts.Statements(), tenantBytesSQL, saveTenantBytesSQL, tenantBytesSQL1, saveTenantBytesSQL1)...)
+	stmts, err := sqlitefile.Prepare(context.Background(), db, slices.Concat(inserts.Statements(), tenantBytesReads.Statements(), tenantBytesSaves.Statements())...)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open archive %s: %w", path, err)
@@ -125,41 +125,15 @@ const insertSQL = `INSERT OR IGNORE INTO archive (tenant, subscription, seq, eve
 // inserts is appendMany's INSERT: up to 50 rows per statement.
 var inserts = sqlitefile.NewInserts(insertSQL, 7, 50)
 
-// tenantBytesSQL reads the archived bytes of tenantsPerStatement tenants
-// and saveTenantBytesSQL sets them; the ...1 statements do it for one. A
-// batch of events of many tenants (500 apps publishing round-robin) thus
-// costs two statements per tenantsPerStatement tenants, not two per
-// tenant; the tenants left over take a statement each.
+// tenantBytesReads read the archived bytes of tenants and tenantBytesSaves
+// set them, 50 tenants per statement: a batch of events of many tenants
+// (500 apps publishing round-robin) costs two statements per 50 tenants,
+// not two per tenant.
 var (
-	tenantBytesSQL = `SELECT tenant, bytes FROM tenant_bytes WHERE tenant IN (` +
-		strings.Repeat("?, ", tenantsPerStatement-1) + `?)`
-	saveTenantBytesSQL = `INSERT INTO tenant_bytes (tenant, bytes) VALUES ` +
-		strings.Repeat("(?, ?), ", tenantsPerStatement-1) + `(?, ?)
-			ON CONFLICT (tenant) DO UPDATE SET bytes = excluded.bytes`
+	tenantBytesReads = sqlitefile.NewInserts(`SELECT tenant, bytes FROM tenant_bytes WHERE tenant IN (VALUES `, 1, 50).WithTail(`)`)
+	tenantBytesSaves = sqlitefile.NewInserts(`INSERT INTO tenant_bytes (tenant, bytes) VALUES `, 2, 50).
+				WithTail(` ON CONFLICT (tenant) DO UPDATE SET bytes = excluded.bytes`)
 )
-
-const (
-	tenantsPerStatement = 50
-	tenantBytesSQL1     = `SELECT tenant, bytes FROM tenant_bytes WHERE tenant = ?`
-	saveTenantBytesSQL1 = `INSERT INTO tenant_bytes (tenant, bytes) VALUES (?, ?)
-			ON CONFLICT (tenant) DO UPDATE SET bytes = excluded.bytes`
-)
-
-// tenantChunks calls f with the statement of each chunk of tenants: every
-// tenantsPerStatement of them with many, each left over with one.
-func tenantChunks(tenants []string, many, one string, f func(sql string, chunk []string) error) error {
-	for len(tenants) > 0 {
-		n, sql := tenantsPerStatement, many
-		if len(tenants) < tenantsPerStatement {
-			n, sql = 1, one
-		}
-		if err := f(sql, tenants[:n]); err != nil {
-			return err
-		}
-		tenants = tenants[n:]
-	}
-	return nil
-}
 
 // tenantBytes reads and updates each tenant's archived bytes in tx.
 type tenantBytes map[string]int64
@@ -173,14 +147,12 @@ func (u tenantBytes) load(ctx context.Context, tx *sql.Tx, stmts *sqlitefile.Sta
 			tenants = append(tenants, r.Tenant)
 		}
 	}
-	err := tenantChunks(tenants, tenantBytesSQL, tenantBytesSQL1, func(query string, chunk []string) error {
+	err := tenantBytesReads.Run(len(tenants), func(i int, args []any) ([]any, error) {
+		return append(args, tenants[i]), nil
+	}, func(query string, args ...any) error {
 		st, err := stmts.Stmt(ctx, tx, query)
 		if err != nil {
 			return err
-		}
-		args := make([]any, len(chunk))
-		for i, t := range chunk {
-			args[i] = t
 		}
 		return u.read(ctx, st, args)
 	})
@@ -210,14 +182,10 @@ func (u tenantBytes) read(ctx context.Context, st *sql.Stmt, args []any) error {
 }
 
 func (u tenantBytes) save(ctx context.Context, tx *sql.Tx, stmts *sqlitefile.Statements) error {
-	exec := stmts.Exec(ctx, tx)
-	return tenantChunks(slices.Collect(maps.Keys(u)), saveTenantBytesSQL, saveTenantBytesSQL1, func(query string, chunk []string) error {
-		args := make([]any, 0, 2*len(chunk))
-		for _, t := range chunk {
-			args = append(args, t, u[t])
-		}
-		return exec(query, args...)
-	})
+	tenants := slices.Collect(maps.Keys(u))
+	return tenantBytesSaves.Run(len(tenants), func(i int, args []any) ([]any, error) {
+		return append(args, tenants[i], u[tenants[i]]), nil
+	}, stmts.Exec(ctx, tx))
 }
 
 // appendMany appends recs counting each against its tenant's bytes, 50

@@ -74,6 +74,19 @@ func NewInserts(head string, columns, max int) *Inserts {
 	return in
 }
 
+// WithTail returns in with tail after each statement's rows: an upsert's
+// ON CONFLICT clause, or the closing parenthesis of a statement that
+// takes its rows as `… IN (VALUES `, so that it too runs in chunks of as
+// many rows as it has (e.g. `DELETE FROM t WHERE (a, b) IN (VALUES ` and
+// ")").
+func (in *Inserts) WithTail(tail string) *Inserts {
+	out := &Inserts{columns: in.columns, stmts: make([]string, len(in.stmts))}
+	for n := 1; n < len(in.stmts); n++ {
+		out.stmts[n] = in.stmts[n] + tail
+	}
+	return out
+}
+
 // Statement is the INSERT of n rows (1 ≤ n ≤ max).
 func (in *Inserts) Statement(n int) string { return in.stmts[n] }
 

@@ -85,6 +85,30 @@ func TestInserts(t *testing.T) {
 	})
 }
 
+// TestInsertsWithTail: a statement whose rows are followed by more SQL
+// (an upsert, a DELETE … IN (VALUES …)) runs in chunks like an INSERT.
+func TestInsertsWithTail(t *testing.T) {
+	ctx := t.Context()
+	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "t.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	_, err = db.ExecContext(ctx, `CREATE TABLE t (a INTEGER PRIMARY KEY, b INTEGER NOT NULL)`)
+	require.NoError(t, err)
+	upsert := sqlitefile.NewInserts("INSERT INTO t (a, b) VALUES ", 2, 3).WithTail(" ON CONFLICT (a) DO UPDATE SET b = excluded.b")
+	require.Equal(t, "INSERT INTO t (a, b) VALUES (?, ?), (?, ?) ON CONFLICT (a) DO UPDATE SET b = excluded.b", upsert.Statement(2))
+	exec := func(query string, args ...any) error { _, err := db.ExecContext(ctx, query, args...); return err }
+	for _, b := range []int{1, 2} { // the second run updates every row
+		require.NoError(t, upsert.Run(7, func(i int, args []any) ([]any, error) { return append(args, i, b*i), nil }, exec))
+	}
+	del := sqlitefile.NewInserts("DELETE FROM t WHERE a IN (VALUES ", 1, 3).WithTail(")")
+	require.Equal(t, "DELETE FROM t WHERE a IN (VALUES (?), (?))", del.Statement(2))
+	require.NoError(t, del.Run(4, func(i int, args []any) ([]any, error) { return append(args, 2*i), nil }, exec)) // 0, 2, 4, 6
+	var sum, n int
+	require.NoError(t, db.QueryRowContext(ctx, `SELECT count(*), sum(b) FROM t`).Scan(&n, &sum))
+	assert.Equal(t, 3, n, "rows 1, 3 and 5 are left")
+	assert.Equal(t, 2*(1+3+5), sum, "updated by the second run")
+}
+
 // Statements are prepared once and run as they are in every transaction:
 // the driver prepares nothing more however many transactions run them,
 // where a nil *Statements prepares each statement in each transaction.

@@ -27,7 +27,7 @@ func TestQueryPlans(t *testing.T) {
 	}
 	require.NoError(t, s.Keep(t.Context(), batch...))
 	var replaceArgs []any
-	for i := range replaceIDs {
+	for i := range 50 {
 		replaceArgs = append(replaceArgs, "t", fmt.Sprint("s-", i%20), fmt.Sprint("e-", i))
 	}
 	cases := []struct {
@@ -36,7 +36,7 @@ func TestQueryPlans(t *testing.T) {
 		args []any
 		want string
 	}{
-		{"replace", replaceSQL, replaceArgs, "USING COVERING INDEX recent_event_id (tenant=? AND subscription=? AND event_id=?)"},
+		{"replace", replaces.Statement(50), replaceArgs, "USING COVERING INDEX recent_event_id (tenant=? AND subscription=? AND event_id=?)"},
 		{"oldest kept", oldestKeptSQL, []any{"t", "s-1", 49}, "USING COVERING INDEX recent_event_seq (tenant=? AND subscription=?)"},
 		{"evict", evictSQL, []any{"t", "s-1", 100}, "USING INDEX recent_event_seq (tenant=? AND subscription=? AND seq<?)"},
 		{"latest", latestSQL, []any{"t", "s-1", int64(0), 50}, "USING INDEX recent_event_seq (tenant=? AND subscription=?)"},

@@ -24,8 +24,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -75,7 +73,7 @@ func Open(path string, l recent.Limits) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	stmts, err := sqlitefile.Prepare(context.Background(), db, append(inserts.Statements(), replaceSQL)...)
+	stmts, err := sqlitefile.Prepare(context.Background(), db, append(inserts.Statements(), replaces.Statements()...)...)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open recent events %s: %w", path, err)
@@ -108,17 +106,13 @@ const (
 	expireSQL     = `DELETE FROM recent_event WHERE kept_at < ?`
 )
 
-// replaceSQL deletes the rows of up to replaceIDs (tenant, subscription,
-// event id) triples: the rows that keeping those events again replaces. A
-// shorter list repeats its first triple. One statement serves the events
-// of many subscriptions, so a batch spread over many tenants (one event
-// each) costs a statement per replaceIDs events, not one per
-// subscription. Ids are bound as they are, not encoded: any string is an
-// id.
-var replaceSQL = `DELETE FROM recent_event WHERE (tenant, subscription, event_id) IN (VALUES ` +
-	strings.Repeat("(?, ?, ?), ", replaceIDs-1) + `(?, ?, ?))`
-
-const replaceIDs = 50
+// replaces delete the rows of (tenant, subscription, event id) triples:
+// the rows that keeping those events again replaces, 50 triples per
+// statement. One statement serves the events of many subscriptions, so a
+// batch spread over many tenants (one event each) costs a statement per
+// 50 events, not one per subscription. Ids are bound as they are, not
+// encoded: any string is an id.
+var replaces = sqlitefile.NewInserts(`DELETE FROM recent_event WHERE (tenant, subscription, event_id) IN (VALUES `, 3, 50).WithTail(`)`)
 
 // sub is a subscription of a tenant.
 type sub struct{ tenant, subscription string }
@@ -177,16 +171,12 @@ func (s *Store) Keep(ctx context.Context, entries ...recent.Entry) (err error) {
 	// Statements are prepared once (Open), not once per event.
 	exec := s.stmts.Exec(ctx, tx)
 	entries, touched := latest(entries)
-	args := make([]any, 0, 3*replaceIDs)
-	for chunk := range slices.Chunk(entries, replaceIDs) {
-		args = args[:0]
-		for i := range replaceIDs {
-			e := chunk[i%len(chunk)]
-			args = append(args, e.Tenant, e.Subscription, e.Event.ID)
-		}
-		if err := exec(replaceSQL, args...); err != nil {
-			return fmt.Errorf("keep recent events: replace: %w", err)
-		}
+	err = replaces.Run(len(entries), func(i int, args []any) ([]any, error) {
+		e := entries[i]
+		return append(args, e.Tenant, e.Subscription, e.Event.ID), nil
+	}, exec)
+	if err != nil {
+		return fmt.Errorf("keep recent events: replace: %w", err)
 	}
 	err = inserts.Run(len(entries), func(i int, args []any) ([]any, error) {
 		e := entries[i].Fit(s.limits.MaxEventBytes)
