@@ -57,7 +57,7 @@ func Open(path, what, synchronous, schema string) (*sql.DB, error) {
 // that a statement's fixed cost (parsing, binding, stepping through the
 // driver) is paid once per chunk of rows rather than once per row. The
 // embedded stores that write many rows at a time (the queue's sends, the
-// delivery log, the recent events) share it.
+// delivery log, the recent events, the archive) share it.
 type Inserts struct {
 	columns int
 	stmts   []string // stmts[n]: the statement of n rows

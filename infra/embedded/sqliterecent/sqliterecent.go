@@ -24,6 +24,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -73,7 +74,7 @@ func Open(path string, l recent.Limits) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	stmts, err := sqlitefile.Prepare(context.Background(), db, append(inserts.Statements(), replaces.Statements()...)...)
+	stmts, err := sqlitefile.Prepare(context.Background(), db, slices.Concat(inserts.Statements(), replaces.Statements(), []string{oldestKeptSQL, evictSQL, expireSQL})...)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open recent events %s: %w", path, err)
@@ -192,7 +193,7 @@ func (s *Store) Keep(ctx context.Context, entries ...recent.Entry) (err error) {
 	if err != nil {
 		return fmt.Errorf("keep recent events: %w", err)
 	}
-	oldest, err := tx.PrepareContext(ctx, oldestKeptSQL)
+	oldest, err := s.stmts.Stmt(ctx, tx, oldestKeptSQL)
 	if err != nil {
 		return fmt.Errorf("evict recent events: %w", err)
 	}
