@@ -61,7 +61,9 @@ func (h *handler) Handle(ctx context.Context, r slog.Record) error {
 
 func (h *handler) record(ev string, r slog.Record) {
 	tenant := ""
-	kv := []any{"event", ev}
+	l := newLine()
+	defer l.free()
+	l.put("event", ev)
 	take := func(a slog.Attr) bool {
 		if a.Key == "tenant" {
 			tenant = a.Value.String()
@@ -72,7 +74,7 @@ func (h *handler) record(ev string, r slog.Record) {
 			if a.Key == "err" {
 				a.Key = "error"
 			}
-			kv = append(kv, a.Key, Scrub(strings.TrimSpace(v)))
+			l.put(a.Key, Scrub(strings.TrimSpace(v)))
 		}
 		return true
 	}
@@ -83,7 +85,7 @@ func (h *handler) record(ev string, r slog.Record) {
 		r.Attrs(take)
 	}
 	if tenant != "" {
-		h.s.Log(tenant, r.Time, logfmtText(kv...))
+		h.s.Log(tenant, r.Time, l.String())
 	}
 }
 

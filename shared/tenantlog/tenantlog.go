@@ -466,7 +466,8 @@ func Describe(e journal.Entry) string {
 }
 
 // line is a logfmt line being built, the values encoded by go-logfmt.
-// Lines are pooled: Describe makes one for most delivery-log entries.
+// Lines are pooled: Describe makes one for most delivery-log entries, the
+// slog handler one for each decision it shows a tenant.
 type line struct {
 	buf bytes.Buffer
 	enc *logfmt.Encoder
@@ -490,7 +491,14 @@ func (l *line) free() {
 
 // add appends k=v, nothing when v is empty.
 func (l *line) add(k, v string) {
-	if v != "" && l.err == nil {
+	if v != "" {
+		l.put(k, v)
+	}
+}
+
+// put appends k=v, k= when v is empty.
+func (l *line) put(k, v string) {
+	if l.err == nil {
 		l.err = l.enc.EncodeKeyval(k, v)
 	}
 }
@@ -522,15 +530,6 @@ func errText(e journal.Entry) string {
 // msText is a duration in milliseconds with its unit, l2met style: 12.5ms.
 func msText(d time.Duration) string {
 	return strconv.FormatFloat(math.Round(float64(d)/float64(time.Millisecond)*10)/10, 'f', -1, 64) + "ms"
-}
-
-// logfmtText encodes key/value pairs as logfmt, one line.
-func logfmtText(kv ...any) string {
-	b, err := logfmt.MarshalKeyvals(kv...)
-	if err != nil {
-		return fmt.Sprintf("event=unencodable err=%q", err.Error())
-	}
-	return string(bytes.TrimSpace(b))
 }
 
 // scrubbers match what must never reach a tenant's log: URL credentials
