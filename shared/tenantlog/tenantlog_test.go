@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -469,5 +470,30 @@ func TestDescribeExact(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestDecisionLinesExact: the handler's lines of decisions are byte for
+// byte what tenants see: shown attributes in order (an empty one as
+// key=), scrubbed, err named error, others left out.
+func TestDecisionLinesExact(t *testing.T) {
+	s := tenantlog.New(tenantlog.Options{})
+	log := slog.New(s.Handler(slog.NewJSONHandler(io.Discard, nil)))
+	log.Warn("salesforce subscription failing", "tenant", "t1", "subscription", "accounts", "reason", "",
+		"err", errors.New(`token=abc refused "x"`), "failures", 3, "other", "hidden")
+	log.With("tenant", "t1", "alias", "org").Info("authorization connected", "name", "my org")
+	log.Info("generator stopped", "tenant", "t1", "name", "gen", "reason", "  spaced  ")
+	log.Info("event accepted", "tenant", "t1", "event_id", "e1") // not a decision shown
+	want := []string{
+		`event=subscription_failing subscription=accounts reason= error="token=[redacted] refused \"x\"" failures=3`,
+		`event=authorization_connected alias=org name="my org"`,
+		`event=subscription_stopped name=gen reason=spaced`,
+	}
+	var got []string
+	for _, l := range s.Lines("t1", 0, 10) {
+		got = append(got, l.Message.Text)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("lines:\n%q\nwant:\n%q", got, want)
 	}
 }
