@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -211,16 +212,26 @@ func TestREADMEHerokuWalkthrough(t *testing.T) {
 	dir := t.TempDir()
 	manifest, err := filepath.Abs("../../addon-manifest.json")
 	require.NoError(t, err)
-	addonAddr := freeAddr(t)
-
-	herokuVars := startPrinting(t, "HEROKU_SSO_SALT", nil, bin, "dev:heroku",
-		"--addr", "127.0.0.1:0", "--addon-manifest", manifest, "--addon-url", "http://"+addonAddr)
+	// The stand-in must know serve's address before serve starts, so serve
+	// gets a port that was free a moment ago; should another process take
+	// it first, serve cannot listen and both start again on another.
 	var env []string
-	for k, v := range herokuVars {
-		env = append(env, k+"="+v)
+	for attempt := 1; ; attempt++ {
+		addonAddr := freeAddr(t)
+		herokuVars := startPrinting(t, "HEROKU_SSO_SALT", nil, bin, "dev:heroku",
+			"--addr", "127.0.0.1:0", "--addon-manifest", manifest, "--addon-url", "http://"+addonAddr)
+		env = env[:0]
+		for k, v := range herokuVars {
+			env = append(env, k+"="+v)
+		}
+		err := startServing(t, "http://"+addonAddr, env, bin, "serve", "--addr", addonAddr, "--data-dir", filepath.Join(dir, "data"),
+			"--app", "", "--addon-manifest", manifest, "--allow-egress", "127.0.0.0/8")
+		if err == nil {
+			break
+		}
+		require.True(t, attempt < 3 && strings.Contains(err.Error(), "address already in use"), "%v", err)
+		t.Logf("attempt %d: %v", attempt, err)
 	}
-	startServing(t, "http://"+addonAddr, env, bin, "serve", "--addr", addonAddr, "--data-dir", filepath.Join(dir, "data"),
-		"--app", "", "--addon-manifest", manifest, "--allow-egress", "127.0.0.0/8")
 
 	var mu sync.Mutex
 	var received [][]byte
@@ -276,34 +287,46 @@ func freeAddr(t *testing.T) string {
 }
 
 // startServing runs bin args (with env added) until the test ends and
-// returns once url answers HTTP.
-func startServing(t *testing.T, url string, env []string, bin string, args ...string) {
+// returns once url answers HTTP, having logged that it serves there (so
+// that another process answering on that port is not taken for it). It
+// returns an error with the logs when the process exits first.
+func startServing(t *testing.T, url string, env []string, bin string, args ...string) error {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	logs := &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	require.NoError(t, cmd.Start())
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
 		select {
-		case <-done:
+		case <-exited:
 		case <-time.After(10 * time.Second):
 			_ = cmd.Process.Kill()
-			<-done
+			<-exited
 		}
 		if t.Failed() {
 			t.Logf("%s logs:\n%s", args[0], logs.String())
 		}
 	})
-	require.Eventually(t, func() bool {
-		resp, err := http.Get(url)
-		if err != nil {
-			return false
+	addr := strings.TrimPrefix(url, "http://")
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-exited:
+			return fmt.Errorf("%s exited before serving %s: %s", args[0], url, logs.String())
+		case <-time.After(50 * time.Millisecond):
 		}
-		resp.Body.Close()
-		return true
-	}, 30*time.Second, 50*time.Millisecond, "%s does not answer; logs:\n%s", args[0], logs.String())
+		if !strings.Contains(logs.String(), `"herokuevents serving","addr":"`+addr+`"`) {
+			continue
+		}
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			return nil
+		}
+	}
+	t.Fatalf("%s does not answer at %s; logs:\n%s", args[0], url, logs.String())
+	return nil
 }
