@@ -11,7 +11,10 @@
 //
 // Each system is a child process of this program, so its CPU time (per
 // delivered event), RSS and data-dir size are its own; the load driver and
-// the sink live here. Then, on herokuevents through the stream: latency at
+// the sink live here, and their CPU time per event is shown beside it. From
+// those figures the saturation case derives each throughput target's CPU
+// budget: at the target rate, the cores the relay kept busy less the load
+// driver's and sink's share leave herokuevents that much per delivery. Then, on herokuevents through the stream: latency at
 // paced loads, overload at -overload-x × the saturation rate (delivered
 // rate vs peak, refusals, backlog bound, drain), fan-out to 1/10/50
 // publications, many tenants round-robin, publishing into a large
@@ -40,6 +43,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -138,8 +142,13 @@ type row struct {
 	deliveries     float64 // deliveries/s
 	p50, p99, p999 time.Duration
 	cpuPerDelivery time.Duration
-	rss, hwm, data int64
-	note           string
+	// driverPerDelivery is what this process (the load driver and the
+	// sink) spent per delivery; busy is the cores the system under test
+	// and this process kept busy together, on average over the run.
+	driverPerDelivery time.Duration
+	busy              float64
+	rss, hwm, data    int64
+	note              string
 }
 
 func header() {
@@ -170,14 +179,24 @@ func dur(d time.Duration) string {
 
 func mb(b int64) float64 { return float64(b) / (1 << 20) }
 
+// selfCPU is the CPU time this process (the load driver and the sink) has
+// used so far.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		log.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // measured runs a load against p and computes its row.
 func measured(name string, p *proc, s *sink, l load, wait time.Duration) (row, *run, stats) {
-	u0 := p.usage()
+	u0, d0 := p.usage(), selfCPU()
 	r := publish(s, l)
 	if !await(s, r, wait) {
 		log.Printf("%s: only %d of %d deliveries within %s", name, s.count(), r.expected.Load(), wait)
 	}
-	u1 := p.usage()
+	u1, d1 := p.usage(), selfCPU()
 	st := measure(s, r)
 	fan := float64(st.deliveries) / max(float64(r.accepted.Load()), 1)
 	span := st.last.Sub(r.start).Seconds()
@@ -190,6 +209,8 @@ func measured(name string, p *proc, s *sink, l load, wait time.Duration) (row, *
 	out.rate = out.deliveries / max(fan, 1)
 	if st.deliveries > 0 {
 		out.cpuPerDelivery = (u1.cpu - u0.cpu) / time.Duration(st.deliveries)
+		out.driverPerDelivery = (d1 - d0) / time.Duration(st.deliveries)
+		out.busy = (u1.cpu - u0.cpu + d1 - d0).Seconds() / span
 	}
 	if n := l.n - int(r.accepted.Load()); n > 0 {
 		out.note = fmt.Sprintf("%d refused %v", n, st.refusedByStatus)
@@ -342,16 +363,32 @@ func saturation(s settings, sk *sink) float64 {
 		reps = append(reps, r)
 	}
 	fmt.Println()
-	fmt.Printf("%-38s %18s %18s %18s\n", "ratios in the same run", "× relay", "× Benthos", "CPU µs/delivery")
+	fmt.Printf("%-38s %18s %18s %18s %14s %10s\n", "ratios in the same run", "× relay", "× Benthos", "CPU µs/delivery", "driver+sink µs", "cores busy")
 	var best float64
 	for i, r := range reps {
 		for _, c := range []struct {
 			name string
 			r    row
 		}{{"relay", r.relay}, {"benthos", r.benthos}, {"direct", r.direct}, {"stream", r.stream}} {
-			fmt.Printf("  run %d %-31s %18.2f %18.2f %18.0f\n", i+1, c.name, c.r.rate/r.relay.rate, c.r.rate/r.benthos.rate, float64(c.r.cpuPerDelivery)/1e3)
+			fmt.Printf("  run %d %-31s %18.2f %18.2f %18.0f %14.0f %10.2f\n", i+1, c.name, c.r.rate/r.relay.rate, c.r.rate/r.benthos.rate,
+				float64(c.r.cpuPerDelivery)/1e3, float64(c.r.driverPerDelivery)/1e3, c.r.busy)
 		}
 		best = max(best, r.stream.rate)
+	}
+	fmt.Println()
+	fmt.Println("CPU budgets of the targets (issue 16), from each run's figures: at the target rate, the cores the relay kept busy,")
+	fmt.Println("less what the load driver and sink spend per event in herokuevents' own run, leave herokuevents at most this per delivery:")
+	for i, r := range reps {
+		for _, t := range []struct {
+			name string
+			of   row
+			x    float64
+			on   row
+		}{{"stream ≥ 0.40× relay", r.relay, 0.40, r.stream}, {"stream ≥ 1.5× Benthos", r.benthos, 1.5, r.stream}, {"direct ≥ 0.55× relay", r.relay, 0.55, r.direct}} {
+			rate := t.x * t.of.rate
+			budget := r.relay.busy*1e6/max(rate, 1) - float64(t.on.driverPerDelivery)/1e3
+			fmt.Printf("  run %d %-31s %8.0f ev/s  ≤ %4.0f µs per delivery (it took %.0f µs)\n", i+1, t.name, rate, budget, float64(t.on.cpuPerDelivery)/1e3)
+		}
 	}
 	if s.cpuprofile != "" {
 		fmt.Printf("  CPU profile of the first stream run: %s (go tool pprof -top %s)\n", s.cpuprofile, s.cpuprofile)
