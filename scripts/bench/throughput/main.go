@@ -14,13 +14,13 @@
 // the sink live here, and their CPU time per event is shown beside it. From
 // those figures the saturation case derives each throughput target's CPU
 // budget: at the target rate, the cores the relay kept busy less the load
-// driver's and sink's share leave herokuevents that much per delivery. Then, on herokuevents through the stream: latency at
-// paced loads, overload at -overload-x × the saturation rate (delivered
-// rate vs peak, refusals, backlog bound, drain), fan-out to 1/10/50
-// publications, many tenants round-robin, publishing into a large
-// backlog (its publication paused) then its drain, and an ordered
-// publication (--ordered-by) over 1, 50 and 5,000 keys beside an unordered
-// one.
+// driver's and sink's share leave herokuevents that much per delivery.
+// Then, on herokuevents through the stream: latency at paced loads,
+// overload at -overload-x × the saturation rate (delivered rate vs peak,
+// refusals, backlog bound, drain), fan-out to 1/10/50 publications, many
+// tenants round-robin, publishing into a large backlog (its publication
+// paused) then its drain, and an ordered publication (--ordered-by) over 1,
+// 50 and 5,000 keys beside an unordered one.
 //
 //	go run ./scripts/bench/throughput                 # everything, full sizes (~10 min)
 //	go run ./scripts/bench/throughput -short          # every case, small sizes (~2 min)
