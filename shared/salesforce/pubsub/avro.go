@@ -117,25 +117,50 @@ func (s *Schema) Decode(payload []byte) (json.RawMessage, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, err := finite(s.root, native, "")
-	if err != nil {
+	if _, err := finite(s.root, native); err != nil {
 		return nil, fmt.Errorf("decode payload with schema %s: %w: %w", s.id, ErrInvalidPayload, err)
 	}
-	out, err := s.codec.TextualFromNative(nil, v)
+	out, err := s.codec.TextualFromNative(nil, native)
 	if err != nil {
 		return nil, fmt.Errorf("decode payload with schema %s: %w", s.id, err)
 	}
 	return out, nil
 }
 
-// errNotFinite is a float or double that is NaN or infinite.
-var errNotFinite = errors.New("NaN or infinite number (JSON has none)")
+// notFinite is a float or double that is NaN or infinite, at path (in
+// the form of toNative's errors). The path is built as the error returns:
+// Decode walks every event, and the values that are fine cost no strings.
+type notFinite struct{ path string }
 
-// finite returns the native value v of type t with every NaN or infinite
-// float or double of a nullable union made null: JSON cannot carry them,
-// and goavro would write the union as {"double":null}, which no Avro JSON
-// reader (Encode included) takes. Such a number anywhere else is an error.
-func finite(t *avroType, v any, path string) (any, error) {
+func (e *notFinite) Error() string {
+	return fmt.Sprintf("field %s: NaN or infinite number (JSON has none)", displayPath(e.path))
+}
+
+// within returns err, a notFinite, with its path under seg: a field name,
+// "[i]" or ".key", as the walk of the value holding it is.
+func within(err error, seg string) error {
+	e, ok := err.(*notFinite)
+	if !ok {
+		return err
+	}
+	switch {
+	case e.path == "":
+		e.path = seg
+	case e.path[0] == '[' || e.path[0] == '.':
+		e.path = seg + e.path
+	default:
+		e.path = seg + "." + e.path
+	}
+	return e
+}
+
+// finite checks the native value v of type t for NaN or infinite floats
+// and doubles, which JSON cannot carry: in a nullable union such a number
+// becomes null (goavro would write the union as {"double":null}, which no
+// Avro JSON reader, Encode included, takes), anywhere else it is an error.
+// It changes v in place; null reports that v itself (a union) is to be
+// null.
+func finite(t *avroType, v any) (null bool, err error) {
 	switch t.kind {
 	case "float", "double":
 		var f float64
@@ -145,78 +170,79 @@ func finite(t *avroType, v any, path string) (any, error) {
 		case float64:
 			f = n
 		default:
-			return v, nil
+			return false, nil
 		}
 		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return nil, fmt.Errorf("field %s: %w", displayPath(path), errNotFinite)
+			return false, &notFinite{}
 		}
-		return v, nil
 	case "union":
 		m, ok := v.(map[string]any)
 		if !ok || len(m) != 1 {
-			return v, nil
+			return false, nil
 		}
 		for name, inner := range m {
 			for _, b := range t.branches {
 				if b.branchName() != name {
 					continue
 				}
-				got, err := finite(b, inner, path)
+				_, err := finite(b, inner)
 				switch {
-				case errors.Is(err, errNotFinite) && (b.kind == "float" || b.kind == "double") && t.hasNull():
-					return nil, nil
-				case err != nil:
-					return nil, err
+				case err == nil:
+				case (b.kind == "float" || b.kind == "double") && t.hasNull():
+					return true, nil // the number itself: the union is null
+				default:
+					return false, err
 				}
-				m[name] = got
 			}
 		}
-		return m, nil
 	case "record":
 		m, ok := v.(map[string]any)
 		if !ok {
-			return v, nil
+			return false, nil
 		}
 		for _, f := range t.fields {
 			fv, ok := m[f.name]
 			if !ok {
 				continue
 			}
-			got, err := finite(f.typ, fv, joinPath(path, f.name))
+			null, err := finite(f.typ, fv)
 			if err != nil {
-				return nil, err
+				return false, within(err, f.name)
 			}
-			m[f.name] = got
+			if null {
+				m[f.name] = nil
+			}
 		}
-		return m, nil
 	case "array":
 		arr, ok := v.([]any)
 		if !ok {
-			return v, nil
+			return false, nil
 		}
 		for i, e := range arr {
-			got, err := finite(t.items, e, path+"["+strconv.Itoa(i)+"]")
+			null, err := finite(t.items, e)
 			if err != nil {
-				return nil, err
+				return false, within(err, "["+strconv.Itoa(i)+"]")
 			}
-			arr[i] = got
+			if null {
+				arr[i] = nil
+			}
 		}
-		return arr, nil
 	case "map":
 		m, ok := v.(map[string]any)
 		if !ok {
-			return v, nil
+			return false, nil
 		}
 		for k, e := range m {
-			got, err := finite(t.items, e, path+"."+k)
+			null, err := finite(t.items, e)
 			if err != nil {
-				return nil, err
+				return false, within(err, "."+k)
 			}
-			m[k] = got
+			if null {
+				m[k] = nil
+			}
 		}
-		return m, nil
 	}
-	return v, nil
+	return false, nil
 }
 
 // DecodeNative turns an Avro binary payload into goavro's native form:

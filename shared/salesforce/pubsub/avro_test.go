@@ -250,3 +250,20 @@ func TestDecodeHugeBlockCount(t *testing.T) {
 		assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(64<<20), "bytes allocated for %q", payload)
 	}
 }
+
+// BenchmarkDecode is what a Salesforce subscription pays per event to turn
+// a change event's payload into Avro JSON.
+func BenchmarkDecode(b *testing.B) {
+	s, err := pubsub.ParseSchema("cdc", cdcSchema)
+	require.NoError(b, err)
+	payload, err := s.Encode([]byte(`{"ChangeEventHeader":{"entityName":"Contact","changeType":"UPDATE","changedFields":["Phone","MailingAddress.City"],"nulledFields":[],"diffFields":[]},
+		"Name":{"FirstName":"Ada","LastName":{"string":"Lovelace"}},"Phone":{"string":"+44 20 7946 0000"},
+		"MailingAddress":{"com.sforce.eventbus.Address":{"City":{"string":"London"},"Latitude":51.5}}}`))
+	require.NoError(b, err)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Decode(payload); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
